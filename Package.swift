@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Switchyard",
+    products: [
+        .executable(name: "switchyard", targets: ["switchyard"]),
+    ],
+    dependencies: [
+        // The only third-party package: the CLI's argument parsing.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libpcap: compiles the VIP filter to classic BPF and captures ARP.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // libnet: builds ARP replies and gratuitous ARP frames. Debian ships no .pc file for it.
+        .systemLibrary(name: "CLibnet", providers: [.apt(["libnet1-dev"])]),
+        // The few kernel structs and constants Swift's Glibc does not expose.
+        .target(name: "CSwitchyard"),
+        // The data plane: stdlib only, no I/O, no allocation per packet.
+        .target(name: "SwitchyardCore"),
+        // Linux I/O: packet rings, interfaces, neighbours, ARP, kernel guard.
+        .target(name: "SwitchyardIO", dependencies: ["SwitchyardCore", "CSwitchyard", "CPcap", "CLibnet"]),
+        // Config, engine assembly.
+        .target(name: "SwitchyardControl", dependencies: ["SwitchyardCore", "SwitchyardIO"]),
+        .executableTarget(
+            name: "switchyard",
+            dependencies: [
+                "SwitchyardControl", "SwitchyardIO", "SwitchyardCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
+        .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardIO"]),
+    ]
+)

@@ -1,0 +1,107 @@
+// The kernel structs, constants and ioctls that Swift's Glibc module does not expose.
+// Swift cannot see <linux/if_packet.h>, <linux/ethtool.h> or <linux/filter.h>, and the
+// tpacket block/frame headers are unions that are clumsy to walk from Swift. Each helper
+// here is one syscall or one field access; policy stays in Swift.
+#ifndef CSWITCHYARD_H
+#define CSWITCHYARD_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
+
+// ---- constants (macros built from shifts and casts do not import into Swift) ----
+static const uint32_t SY_TP_STATUS_KERNEL = TP_STATUS_KERNEL;
+static const uint32_t SY_TP_STATUS_USER = TP_STATUS_USER;
+static const uint32_t SY_TP_STATUS_CSUMNOTREADY = TP_STATUS_CSUMNOTREADY;
+static const uint32_t SY_TP_STATUS_CSUM_VALID = TP_STATUS_CSUM_VALID;
+static const uint32_t SY_TP_STATUS_VLAN_VALID = TP_STATUS_VLAN_VALID;
+static const uint32_t SY_TP_STATUS_LOSING = TP_STATUS_LOSING;
+static const uint16_t SY_ETH_P_ALL = ETH_P_ALL;
+static const uint16_t SY_ETH_P_ARP = ETH_P_ARP;
+static const uint8_t SY_PACKET_HOST = PACKET_HOST;
+static const uint8_t SY_PACKET_OUTGOING = PACKET_OUTGOING;
+
+// ---- TPACKET_V3 RX ring ----
+/// Sets TPACKET_V3 and maps an RX ring of block_nr blocks of block_size bytes.
+/// Returns the mapping or NULL with errno set.
+void *sy_rx_ring_setup(int fd, uint32_t block_size, uint32_t block_nr, uint32_t frame_size,
+                       uint32_t retire_tov_ms);
+/// Joins fanout group `group_id` with PACKET_FANOUT_HASH (flows stay on one worker).
+int sy_fanout_join(int fd, uint16_t group_id);
+/// PACKET_QDISC_BYPASS on a TX socket: frames go straight to the driver.
+int sy_qdisc_bypass(int fd);
+/// Attaches a classic BPF program (as compiled by pcap_compile) with SO_ATTACH_FILTER.
+int sy_attach_filter(int fd, const void *insns, uint32_t count);
+/// Binds a packet socket to an interface for a protocol (0 = receive nothing).
+int sy_packet_bind(int fd, int ifindex, uint16_t protocol_host_order);
+/// Reads the ring's drop counter (PACKET_STATISTICS resets it on read).
+int sy_packet_drops(int fd, uint32_t *packets, uint32_t *drops);
+
+// Block and frame accessors for the V3 ring.
+static inline uint32_t sy_block_status(const void *block) {
+    return __atomic_load_n(&((const struct tpacket_block_desc *)block)->hdr.bh1.block_status, __ATOMIC_ACQUIRE);
+}
+static inline void sy_block_release(void *block) {
+    __atomic_store_n(&((struct tpacket_block_desc *)block)->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+}
+static inline uint32_t sy_block_num_pkts(const void *block) {
+    return ((const struct tpacket_block_desc *)block)->hdr.bh1.num_pkts;
+}
+static inline uint32_t sy_block_first_offset(const void *block) {
+    return ((const struct tpacket_block_desc *)block)->hdr.bh1.offset_to_first_pkt;
+}
+static inline uint32_t sy_frame_next_offset(const void *frame) {
+    return ((const struct tpacket3_hdr *)frame)->tp_next_offset;
+}
+static inline uint32_t sy_frame_status(const void *frame) {
+    return ((const struct tpacket3_hdr *)frame)->tp_status;
+}
+static inline uint32_t sy_frame_snaplen(const void *frame) {
+    return ((const struct tpacket3_hdr *)frame)->tp_snaplen;
+}
+static inline uint32_t sy_frame_wirelen(const void *frame) {
+    return ((const struct tpacket3_hdr *)frame)->tp_len;
+}
+static inline uint16_t sy_frame_mac_offset(const void *frame) {
+    return ((const struct tpacket3_hdr *)frame)->tp_mac;
+}
+/// The sockaddr_ll the kernel puts right after the aligned tpacket3_hdr.
+static inline uint8_t sy_frame_pkttype(const void *frame) {
+    const struct sockaddr_ll *sll =
+        (const struct sockaddr_ll *)((const uint8_t *)frame + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
+    return sll->sll_pkttype;
+}
+
+// ---- batched TX ----
+/// A batch of frames for one sendmmsg. struct mmsghdr needs _GNU_SOURCE, which the Swift
+/// importer does not set, so the message headers stay behind an opaque pointer.
+struct sy_tx_batch {
+    uint32_t count;
+    uint32_t capacity;
+    struct iovec *iov;
+    void *msgs;
+};
+/// Allocates a batch once, at worker start (never on the hot path). NULL on ENOMEM.
+struct sy_tx_batch *sy_tx_batch_create(uint32_t capacity);
+void sy_tx_batch_destroy(struct sy_tx_batch *batch);
+/// Queues a frame; the caller flushes when `count == capacity` and at the end of every RX block.
+static inline void sy_tx_batch_add(struct sy_tx_batch *b, void *frame, size_t length) {
+    b->iov[b->count].iov_base = frame;
+    b->iov[b->count].iov_len = length;
+    b->count += 1;
+}
+/// Sends the queued frames with sendmmsg (retrying on EINTR and partial sends) and empties the
+/// batch. Returns how many were sent; errno is set if fewer than queued.
+int sy_tx_batch_flush(int fd, struct sy_tx_batch *batch);
+
+// ---- interfaces ----
+/// Index, MAC, MTU and primary IPv4 address (network order) of an interface. 0 or -1/errno.
+int sy_interface_info(const char *name, int *index, uint8_t mac[6], int *mtu, uint32_t *ipv4);
+/// GRO state: get returns 0/1 (or -1), set returns 0 (or -1), via SIOCETHTOOL.
+int sy_gro_get(const char *name);
+int sy_gro_set(const char *name, int on);
+
+#endif

@@ -1,0 +1,169 @@
+#define _GNU_SOURCE
+#include "CSwitchyard.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/ethtool.h>
+#include <linux/filter.h>
+#include <linux/sockios.h>
+
+_Static_assert(sizeof(struct tpacket3_hdr) == 48, "tpacket3_hdr layout changed");
+
+void *sy_rx_ring_setup(int fd, uint32_t block_size, uint32_t block_nr, uint32_t frame_size,
+                       uint32_t retire_tov_ms) {
+    int version = TPACKET_V3;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0) return NULL;
+    struct tpacket_req3 req;
+    memset(&req, 0, sizeof req);
+    req.tp_block_size = block_size;
+    req.tp_block_nr = block_nr;
+    req.tp_frame_size = frame_size;
+    req.tp_frame_nr = (block_size / frame_size) * block_nr;
+    req.tp_retire_blk_tov = retire_tov_ms;
+    req.tp_feature_req_word = 0;
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0) return NULL;
+    void *map = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_LOCKED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) {
+        // MAP_LOCKED can fail under a low RLIMIT_MEMLOCK; the ring works without it.
+        map = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED) return NULL;
+    }
+    return map;
+}
+
+int sy_fanout_join(int fd, uint16_t group_id) {
+    int arg = (int)group_id | (PACKET_FANOUT_HASH << 16);
+    return setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg);
+}
+
+int sy_qdisc_bypass(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+}
+
+int sy_attach_filter(int fd, const void *insns, uint32_t count) {
+    struct sock_fprog prog;
+    prog.len = (unsigned short)count;
+    prog.filter = (struct sock_filter *)insns;
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
+int sy_packet_bind(int fd, int ifindex, uint16_t protocol_host_order) {
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof sll);
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = ifindex;
+    sll.sll_protocol = htons(protocol_host_order);
+    return bind(fd, (struct sockaddr *)&sll, sizeof sll);
+}
+
+int sy_packet_drops(int fd, uint32_t *packets, uint32_t *drops) {
+    struct tpacket_stats_v3 st;
+    socklen_t len = sizeof st;
+    if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return -1;
+    *packets = st.tp_packets;
+    *drops = st.tp_drops;
+    return 0;
+}
+
+struct sy_tx_batch *sy_tx_batch_create(uint32_t capacity) {
+    struct sy_tx_batch *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->capacity = capacity;
+    b->iov = calloc(capacity, sizeof(struct iovec));
+    b->msgs = calloc(capacity, sizeof(struct mmsghdr));
+    if (!b->iov || !b->msgs) { sy_tx_batch_destroy(b); return NULL; }
+    struct mmsghdr *msgs = b->msgs;
+    for (uint32_t i = 0; i < capacity; i++) {
+        msgs[i].msg_hdr.msg_iov = &b->iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    return b;
+}
+
+void sy_tx_batch_destroy(struct sy_tx_batch *b) {
+    if (!b) return;
+    free(b->iov);
+    free(b->msgs);
+    free(b);
+}
+
+int sy_tx_batch_flush(int fd, struct sy_tx_batch *b) {
+    struct mmsghdr *msgs = b->msgs;
+    uint32_t count = b->count, sent = 0;
+    int retries = 0, saved = 0;
+    b->count = 0;
+    while (sent < count) {
+        int n = sendmmsg(fd, msgs + sent, count - sent, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            // A full device queue: retry a few times, then count the rest as TX drops.
+            if ((errno == ENOBUFS || errno == EAGAIN) && retries++ < 16) continue;
+            saved = errno;
+            break;
+        }
+        sent += (uint32_t)n;
+    }
+    if (sent < count) errno = saved;
+    return (int)sent;
+}
+
+static int ifreq_socket(const char *name, struct ifreq *ifr) {
+    memset(ifr, 0, sizeof *ifr);
+    if (strlen(name) >= IFNAMSIZ) { errno = ENAMETOOLONG; return -1; }
+    strncpy(ifr->ifr_name, name, IFNAMSIZ - 1);
+    return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
+
+int sy_interface_info(const char *name, int *index, uint8_t mac[6], int *mtu, uint32_t *ipv4) {
+    struct ifreq ifr;
+    int s = ifreq_socket(name, &ifr);
+    if (s < 0) return -1;
+    int rc = -1;
+    if (ioctl(s, SIOCGIFINDEX, &ifr) != 0) goto out;
+    *index = ifr.ifr_ifindex;
+    if (ioctl(s, SIOCGIFHWADDR, &ifr) != 0) goto out;
+    memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+    if (ioctl(s, SIOCGIFMTU, &ifr) != 0) goto out;
+    *mtu = ifr.ifr_mtu;
+    *ipv4 = 0;
+    if (ioctl(s, SIOCGIFADDR, &ifr) == 0) {
+        *ipv4 = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr;
+    }
+    rc = 0;
+out:
+    close(s);
+    return rc;
+}
+
+static int ethtool_value(const char *name, uint32_t cmd, uint32_t *value) {
+    struct ifreq ifr;
+    int s = ifreq_socket(name, &ifr);
+    if (s < 0) return -1;
+    struct ethtool_value ev;
+    ev.cmd = cmd;
+    ev.data = *value;
+    ifr.ifr_data = (void *)&ev;
+    int rc = ioctl(s, SIOCETHTOOL, &ifr);
+    close(s);
+    if (rc == 0) *value = ev.data;
+    return rc;
+}
+
+int sy_gro_get(const char *name) {
+    uint32_t v = 0;
+    if (ethtool_value(name, ETHTOOL_GGRO, &v) != 0) return -1;
+    return v ? 1 : 0;
+}
+
+int sy_gro_set(const char *name, int on) {
+    uint32_t v = on ? 1 : 0;
+    return ethtool_value(name, ETHTOOL_SGRO, &v);
+}

@@ -1,0 +1,143 @@
+// Bounds-checked parsing of Ethernet (one optional 802.1Q tag), IPv4 and TCP/UDP/ICMP.
+// Each header is checked for length once, before any of its fields is read.
+//
+//  Ethernet II            802.1Q (optional)       IPv4 (RFC 791 §3.1)
+//  +------+------+----+   +------+------+         0               1               2               3
+//  | dst  | src  |type|   | TPID | TCI  |         +-------+-------+---------------+-------------------------------+
+//  |  6   |  6   | 2  |   |0x8100|  2   |         |Version|  IHL  |    DSCP/ECN   |          Total Length         |
+//  +------+------+----+   +------+------+         +-------+-------+---------------+-----+-------------------------+
+//                                                 |         Identification        |Flags|     Fragment Offset     |
+//  TCP: ports 0-3, data offset at 12 (high nibble),+---------------+---------------+-----+-------------------------+
+//       flags at 13, checksum at 16              |      TTL      |    Protocol   |        Header Checksum        |
+//  UDP: ports 0-3, length 4, checksum 6           +---------------+---------------+-------------------------------+
+//  ICMP: type 0, code 1, checksum 2               |                 Source / Destination Address                  |
+
+/// IP protocol numbers used here.
+public enum IPProtocol {
+    public static let icmp: UInt8 = 1
+    public static let tcp: UInt8 = 6
+    public static let udp: UInt8 = 17
+}
+
+/// TCP flag bits (RFC 793 §3.1).
+public enum TCPFlags {
+    public static let fin: UInt8 = 0x01
+    public static let syn: UInt8 = 0x02
+    public static let rst: UInt8 = 0x04
+    public static let ack: UInt8 = 0x10
+}
+
+/// Where the headers of one IPv4 frame are, and the fields the pipeline needs.
+public struct PacketInfo: Sendable {
+    /// Offset of the IPv4 header (14, or 18 with an 802.1Q tag).
+    public var l3Offset: Int = 0
+    /// Offset of the TCP/UDP/ICMP header.
+    public var l4Offset: Int = 0
+    /// IPv4 total length: the frame may carry Ethernet padding beyond it.
+    public var ipLength: Int = 0
+    public var proto: UInt8 = 0
+    public var source: UInt32 = 0
+    public var destination: UInt32 = 0
+    public var sourcePort: UInt16 = 0
+    public var destinationPort: UInt16 = 0
+    public var tcpFlags: UInt8 = 0
+}
+
+/// The outcome of parsing: an IPv4 packet to look at, a frame that is not IPv4 (left to the
+/// kernel), or a drop with its reason.
+public enum ParseOutcome: Sendable {
+    case ipv4(PacketInfo)
+    case notIPv4
+    case drop(Counter)
+}
+
+public enum PacketParser {
+    static let etherTypeIPv4: UInt16 = 0x0800
+    static let etherTypeVLAN: UInt16 = 0x8100
+
+    /// Parses `length` bytes at `frame`: Ethernet, one optional 802.1Q tag, IPv4 (header
+    /// checksum verified) and the TCP/UDP/ICMP header. Reads nothing it has not bounds-checked.
+    @inline(__always)
+    public static func parse(_ frame: UnsafeMutableRawPointer, length: Int) -> ParseOutcome {
+        guard length >= 14 else { return .drop(.truncatedEthernet) }
+        var l3 = 14
+        var etherType = load16(frame, 12)
+        if etherType == etherTypeVLAN {
+            guard length >= 18 else { return .drop(.truncatedVLAN) }
+            etherType = load16(frame, 16)
+            l3 = 18
+        }
+        guard etherType == etherTypeIPv4 else { return .notIPv4 }
+
+        guard length >= l3 + 20 else { return .drop(.truncatedIPv4) }
+        let versionIHL = frame.load(fromByteOffset: l3, as: UInt8.self)
+        let headerLength = Int(versionIHL & 0x0F) * 4
+        guard versionIHL >> 4 == 4, headerLength >= 20 else { return .drop(.badIPv4Header) }
+        guard length >= l3 + headerLength else { return .drop(.truncatedIPv4) }
+        let totalLength = Int(load16(frame, l3 + 2))
+        guard totalLength >= headerLength, l3 + totalLength <= length else { return .drop(.badIPv4Length) }
+        guard InternetChecksum.fold(InternetChecksum.sum(frame + l3, headerLength)) == 0xFFFF else {
+            return .drop(.badIPv4Checksum)
+        }
+
+        var info = PacketInfo()
+        info.l3Offset = l3
+        info.l4Offset = l3 + headerLength
+        info.ipLength = totalLength
+        info.proto = frame.load(fromByteOffset: l3 + 9, as: UInt8.self)
+        info.source = load32(frame, l3 + 12)
+        info.destination = load32(frame, l3 + 16)
+
+        // A fragment (MF set or offset non-zero) has its ports, if any, in the first piece only.
+        let fragment = load16(frame, l3 + 6)
+        let isFragment = fragment & 0x3FFF != 0
+
+        let l4 = info.l4Offset
+        let l4Length = totalLength - headerLength
+        switch info.proto {
+        case IPProtocol.tcp:
+            if isFragment { return .drop(.ipFragment) }
+            guard l4Length >= 20 else { return .drop(.truncatedTCP) }
+            let dataOffset = Int(frame.load(fromByteOffset: l4 + 12, as: UInt8.self) >> 4) * 4
+            guard dataOffset >= 20, dataOffset <= l4Length else { return .drop(.badTCPHeader) }
+            info.sourcePort = load16(frame, l4)
+            info.destinationPort = load16(frame, l4 + 2)
+            info.tcpFlags = frame.load(fromByteOffset: l4 + 13, as: UInt8.self)
+        case IPProtocol.udp:
+            if isFragment { return .drop(.ipFragment) }
+            guard l4Length >= 8 else { return .drop(.truncatedUDP) }
+            let udpLength = Int(load16(frame, l4 + 4))
+            guard udpLength >= 8, udpLength <= l4Length else { return .drop(.badUDPLength) }
+            info.sourcePort = load16(frame, l4)
+            info.destinationPort = load16(frame, l4 + 2)
+        case IPProtocol.icmp:
+            if !isFragment { guard l4Length >= 8 else { return .drop(.truncatedICMP) } }
+        default:
+            break
+        }
+        return .ipv4(info)
+    }
+
+    /// Recomputes the TCP or UDP checksum in full. Used for frames the kernel captured with
+    /// TP_STATUS_CSUMNOTREADY: a local sender left only the pseudo-header sum in the field
+    /// (checksum offload), and a frame re-sent as it is would be dropped by the receiver.
+    /// Returns false if the protocol carries no such checksum.
+    @discardableResult
+    public static func finishChecksum(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo) -> Bool {
+        let l4Length = info.ipLength - (info.l4Offset - info.l3Offset)
+        let field: Int
+        switch info.proto {
+        case IPProtocol.tcp: field = info.l4Offset + 16
+        case IPProtocol.udp: field = info.l4Offset + 6
+        default: return false
+        }
+        store16(frame, field, 0)
+        let pseudo = InternetChecksum.pseudoHeaderSum(
+            source: info.source, destination: info.destination, protocol: info.proto, length: l4Length)
+        var sum = InternetChecksum.checksum(frame + info.l4Offset, l4Length, initial: pseudo)
+        // RFC 768: a computed UDP checksum of zero is sent as all ones (zero means "none").
+        if sum == 0 && info.proto == IPProtocol.udp { sum = 0xFFFF }
+        store16(frame, field, sum)
+        return true
+    }
+}

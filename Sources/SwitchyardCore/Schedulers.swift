@@ -1,0 +1,109 @@
+// Schedulers pick a real server for a new flow, like IPVS's ip_vs_scheduler ops: one small
+// protocol, one type per algorithm. Each works on the snapshot plus a per-worker cursor, so no
+// scheduler takes a lock or allocates. A real server whose usable weight is 0 (quiescent, or
+// MAC unknown) never gets a new flow from any of them.
+
+/// Per-worker, per-service scheduler state (round-robin position, wrr current weight).
+public struct SchedulerCursor: Sendable {
+    public var index: Int32 = -1
+    public var currentWeight: Int32 = 0
+    public init() {}
+}
+
+/// What a scheduler may use to pick: hashes under the stable scheduling key.
+public struct ScheduleRequest: Sendable {
+    /// Hash of the whole 5-tuple (mh).
+    public var flowHash: UInt64
+    /// Hash of the client address alone (sh).
+    public var sourceHash: UInt64
+}
+
+public protocol Scheduler {
+    /// The ID of the real server for a new flow, or nil when none can take one.
+    static func pick(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, request: ScheduleRequest,
+                     cursor: inout SchedulerCursor) -> UInt32?
+}
+
+/// `mh`: Maglev lookup on the 5-tuple hash.
+public enum MaglevScheduler: Scheduler {
+    @inline(__always)
+    public static func pick(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, request: ScheduleRequest,
+                            cursor: inout SchedulerCursor) -> UInt32? {
+        let id = snapshot.tableEntry(service, request.flowHash)
+        return id < 0 ? nil : UInt32(id)
+    }
+}
+
+/// `sh`: the same consistent table, keyed by the client address only, so one client always
+/// reaches one real server (and keeps it when others come and go).
+public enum SourceHashScheduler: Scheduler {
+    @inline(__always)
+    public static func pick(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, request: ScheduleRequest,
+                            cursor: inout SchedulerCursor) -> UInt32? {
+        let id = snapshot.tableEntry(service, request.sourceHash)
+        return id < 0 ? nil : UInt32(id)
+    }
+}
+
+/// `rr`: the next real server with a usable weight.
+public enum RoundRobinScheduler: Scheduler {
+    @inline(__always)
+    public static func pick(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, request: ScheduleRequest,
+                            cursor: inout SchedulerCursor) -> UInt32? {
+        let n = Int(service.pointee.membersCount)
+        guard n > 0 else { return nil }
+        var i = Int(cursor.index)
+        for _ in 0..<n {
+            i = (i + 1) % n
+            let id = snapshot.member(service, i)
+            if snapshot.reals[Int(id)].weight > 0 {
+                cursor.index = Int32(i)
+                return id
+            }
+        }
+        return nil
+    }
+}
+
+/// `wrr`: interleaved weighted round robin as in ip_vs_wrr.c: the current weight steps down
+/// by the gcd each pass; a server is picked while its weight is at least the current weight.
+public enum WeightedRoundRobinScheduler: Scheduler {
+    @inline(__always)
+    public static func pick(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, request: ScheduleRequest,
+                            cursor: inout SchedulerCursor) -> UInt32? {
+        let n = Int(service.pointee.membersCount)
+        let maxWeight = service.pointee.maxWeight
+        let step = service.pointee.weightGCD
+        guard n > 0, maxWeight > 0, step > 0 else { return nil }
+        if cursor.currentWeight > maxWeight { cursor.currentWeight = maxWeight }
+        var i = Int(cursor.index)
+        // At most n × (maxWeight / gcd) steps visit every (server, weight level) pair once.
+        for _ in 0..<(n * Int(maxWeight / step) + n) {
+            i = (i + 1) % n
+            if i == 0 {
+                cursor.currentWeight -= step
+                if cursor.currentWeight <= 0 { cursor.currentWeight = maxWeight }
+            }
+            let id = snapshot.member(service, i)
+            if snapshot.reals[Int(id)].weight >= cursor.currentWeight {
+                cursor.index = Int32(i)
+                return id
+            }
+        }
+        return nil
+    }
+}
+
+extension SchedulerKind {
+    /// Static dispatch to the scheduler type: no existential on the hot path.
+    @inline(__always)
+    func pick(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, request: ScheduleRequest,
+              cursor: inout SchedulerCursor) -> UInt32? {
+        switch self {
+        case .maglev: MaglevScheduler.pick(service, in: snapshot, request: request, cursor: &cursor)
+        case .sourceHash: SourceHashScheduler.pick(service, in: snapshot, request: request, cursor: &cursor)
+        case .roundRobin: RoundRobinScheduler.pick(service, in: snapshot, request: request, cursor: &cursor)
+        case .weightedRoundRobin: WeightedRoundRobinScheduler.pick(service, in: snapshot, request: request, cursor: &cursor)
+        }
+    }
+}

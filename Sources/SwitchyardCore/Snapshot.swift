@@ -1,0 +1,253 @@
+// What the workers forward by: an immutable snapshot of services, real servers and lookup
+// tables, built by the control plane and published whole (the RCU idea). A worker reads it
+// through a SnapshotView of plain pointers, so the hot path does no reference counting.
+
+/// Schedulers, named as ipvsadm names them.
+public enum SchedulerKind: UInt8, Sendable, CaseIterable {
+    case maglev = 0, roundRobin, weightedRoundRobin, sourceHash
+
+    /// The ipvsadm / keepalived name.
+    public var name: String {
+        switch self {
+        case .maglev: "mh"
+        case .roundRobin: "rr"
+        case .weightedRoundRobin: "wrr"
+        case .sourceHash: "sh"
+        }
+    }
+
+    public init?(name: String) {
+        guard let k = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        self = k
+    }
+
+    /// Whether the scheduler reads a consistent-hash table.
+    var usesTable: Bool { self == .maglev || self == .sourceHash }
+}
+
+/// A real server as the control plane describes it.
+public struct RealServerSpec: Sendable, Equatable {
+    /// Stable across snapshots while the real server stays in its service; dense (< some bound).
+    public var id: UInt32
+    public var address: IPv4Address
+    public var port: UInt16
+    public var weight: Int
+    /// The next-hop MAC; nil while unresolved (the real server then takes no new flows).
+    public var mac: MACAddress?
+
+    public init(id: UInt32, address: IPv4Address, port: UInt16, weight: Int, mac: MACAddress?) {
+        self.id = id
+        self.address = address
+        self.port = port
+        self.weight = weight
+        self.mac = mac
+    }
+}
+
+/// A virtual service as the control plane describes it.
+public struct ServiceSpec: Sendable, Equatable {
+    /// Stable across snapshots; indexes per-worker scheduler state (< Pipeline.maxServices).
+    public var id: UInt32
+    public var proto: UInt8
+    public var vip: IPv4Address
+    public var port: UInt16
+    public var scheduler: SchedulerKind
+    public var reals: [RealServerSpec]
+
+    public init(id: UInt32, proto: UInt8, vip: IPv4Address, port: UInt16, scheduler: SchedulerKind,
+                reals: [RealServerSpec]) {
+        self.id = id
+        self.proto = proto
+        self.vip = vip
+        self.port = port
+        self.scheduler = scheduler
+        self.reals = reals
+    }
+}
+
+/// A service in the snapshot: trivial, fixed layout.
+public struct ServiceEntry: Sendable {
+    public var vip: UInt32
+    public var port: UInt16
+    public var proto: UInt8
+    public var scheduler: SchedulerKind
+    public var id: UInt32
+    /// This service's real server IDs: memberIDs[membersStart ..< membersStart + membersCount].
+    public var membersStart: Int32
+    public var membersCount: Int32
+    /// Its Maglev table: tables[tableStart ..< tableStart + tableSize] (mh and sh only).
+    public var tableStart: Int32
+    public var tableSize: Int32
+    /// For wrr: the largest usable weight and the gcd of the usable weights.
+    public var maxWeight: Int32
+    public var weightGCD: Int32
+}
+
+/// A real server in the snapshot, indexed by its ID.
+public struct RealServerEntry: Sendable {
+    public var address: UInt32
+    public var port: UInt16
+    /// Bit 0: present in this snapshot.
+    public var flags: UInt8
+    /// The weight that schedulers use: the configured weight, or 0 while the MAC is unknown.
+    public var weight: Int32
+    public var serviceID: UInt32
+    public var mac: UInt64
+
+    public var isPresent: Bool { flags & 1 != 0 }
+    public var hasMAC: Bool { flags & 2 != 0 }
+}
+
+/// The worker's view of a snapshot: plain pointers, no reference counting.
+public struct SnapshotView: @unchecked Sendable {
+    public let services: UnsafePointer<ServiceEntry>
+    public let serviceCount: Int
+    /// Open-addressed index from (proto, VIP, port) to services; -1 = empty.
+    let serviceSlots: UnsafePointer<Int32>
+    let serviceMask: Int
+    /// Open-addressed VIP set; 0 = empty (0.0.0.0 is never a VIP).
+    let vipSlots: UnsafePointer<UInt32>
+    let vipMask: Int
+    public let reals: UnsafePointer<RealServerEntry>
+    public let realCount: Int
+    let memberIDs: UnsafePointer<UInt32>
+    let tables: UnsafePointer<Int32>
+    /// The stable key of the scheduling hash.
+    public let schedulingKey: HashKey
+
+    @inline(__always)
+    static func serviceHash(_ proto: UInt8, _ vip: UInt32, _ port: UInt16) -> Int {
+        let x = (UInt64(proto) << 48 | UInt64(port) << 32 | UInt64(vip)) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: x >> 32)
+    }
+
+    /// The service for (proto, VIP, port), or nil.
+    @inline(__always)
+    public func service(proto: UInt8, vip: UInt32, port: UInt16) -> UnsafePointer<ServiceEntry>? {
+        var i = Self.serviceHash(proto, vip, port) & serviceMask
+        while true {
+            let s = serviceSlots[i]
+            if s < 0 { return nil }
+            let e = services + Int(s)
+            if e.pointee.vip == vip && e.pointee.port == port && e.pointee.proto == proto { return e }
+            i = (i + 1) & serviceMask
+        }
+    }
+
+    /// Whether `address` is a VIP of any service.
+    @inline(__always)
+    public func isVIP(_ address: UInt32) -> Bool {
+        var i = Self.serviceHash(0, address, 0) & vipMask
+        while true {
+            let v = vipSlots[i]
+            if v == 0 { return false }
+            if v == address { return true }
+            i = (i + 1) & vipMask
+        }
+    }
+
+    /// The real server with `id`, if it is in this snapshot.
+    @inline(__always)
+    public func real(_ id: UInt32) -> UnsafePointer<RealServerEntry>? {
+        guard Int(id) < realCount else { return nil }
+        let r = reals + Int(id)
+        return r.pointee.isPresent ? r : nil
+    }
+
+    @inline(__always)
+    func member(_ service: UnsafePointer<ServiceEntry>, _ index: Int) -> UInt32 {
+        memberIDs[Int(service.pointee.membersStart) + index]
+    }
+
+    @inline(__always)
+    func tableEntry(_ service: UnsafePointer<ServiceEntry>, _ hash: UInt64) -> Int32 {
+        let size = Int(service.pointee.tableSize)
+        return tables[Int(service.pointee.tableStart) + Maglev.slot(hash, size: size)]
+    }
+}
+
+/// An immutable forwarding snapshot. It owns the memory a SnapshotView points into; keep it
+/// alive for as long as any worker may still read its view.
+public final class ForwardingSnapshot: @unchecked Sendable {
+    public let services: [ServiceSpec]
+    public let view: SnapshotView
+    public let generation: UInt64
+    private let regions: [UnsafeMutableRawPointer]
+
+    /// Builds the snapshot. Service IDs and real server IDs must be unique.
+    public init(services: [ServiceSpec], schedulingKey: HashKey, maglevTableSize: Int = Maglev.defaultTableSize,
+                generation: UInt64 = 0) {
+        self.services = services
+        self.generation = generation
+        var regions: [UnsafeMutableRawPointer] = []
+        func allocate<T>(_ type: T.Type, _ count: Int, _ fill: T) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+            p.initialize(repeating: fill, count: max(count, 1))
+            regions.append(UnsafeMutableRawPointer(p))
+            return p
+        }
+
+        var slotCount = 8
+        while slotCount < services.count * 2 { slotCount <<= 1 }
+        let serviceSlots = allocate(Int32.self, slotCount, -1)
+        let vipSlots = allocate(UInt32.self, slotCount, 0)
+        let entries = allocate(ServiceEntry.self, services.count,
+                               ServiceEntry(vip: 0, port: 0, proto: 0, scheduler: .roundRobin, id: 0, membersStart: 0,
+                                            membersCount: 0, tableStart: 0, tableSize: 0, maxWeight: 0, weightGCD: 0))
+        let realCount = (services.flatMap { $0.reals.map { Int($0.id) } }.max() ?? -1) + 1
+        let reals = allocate(RealServerEntry.self, realCount,
+                             RealServerEntry(address: 0, port: 0, flags: 0, weight: 0, serviceID: 0, mac: 0))
+        let memberCount = services.reduce(0) { $0 + $1.reals.count }
+        let members = allocate(UInt32.self, memberCount, 0)
+        let tableCount = services.filter { $0.scheduler.usesTable }.count * maglevTableSize
+        let tables = allocate(Int32.self, tableCount, -1)
+
+        var memberCursor = 0
+        var tableCursor = 0
+        for (index, s) in services.enumerated() {
+            var usableWeights: [Int] = []
+            var backends: [Maglev.Backend] = []
+            for (k, r) in s.reals.enumerated() {
+                precondition(!reals[Int(r.id)].isPresent, "real server id \(r.id) used twice")
+                let usable = r.mac == nil ? 0 : r.weight
+                reals[Int(r.id)] = RealServerEntry(
+                    address: r.address.value, port: r.port, flags: 1 | (r.mac == nil ? 0 : 2), weight: Int32(usable),
+                    serviceID: s.id, mac: r.mac?.bits ?? 0)
+                members[memberCursor + k] = r.id
+                if usable > 0 { usableWeights.append(usable) }
+                backends.append(Maglev.Backend(id: Int32(r.id), address: r.address.value, port: r.port, weight: usable,
+                                               tableSize: maglevTableSize, key: schedulingKey))
+            }
+            var entry = ServiceEntry(
+                vip: s.vip.value, port: s.port, proto: s.proto, scheduler: s.scheduler, id: s.id,
+                membersStart: Int32(memberCursor), membersCount: Int32(s.reals.count), tableStart: 0, tableSize: 0,
+                maxWeight: Int32(usableWeights.max() ?? 0), weightGCD: Int32(usableWeights.reduce(0, Maglev.gcd)))
+            memberCursor += s.reals.count
+            if s.scheduler.usesTable {
+                let table = Maglev.buildTable(backends, size: maglevTableSize)
+                (tables + tableCursor).update(from: table, count: maglevTableSize)
+                entry.tableStart = Int32(tableCursor)
+                entry.tableSize = Int32(maglevTableSize)
+                tableCursor += maglevTableSize
+            }
+            entries[index] = entry
+
+            var i = SnapshotView.serviceHash(s.proto, s.vip.value, s.port) & (slotCount - 1)
+            while serviceSlots[i] >= 0 { i = (i + 1) & (slotCount - 1) }
+            serviceSlots[i] = Int32(index)
+            var v = SnapshotView.serviceHash(0, s.vip.value, 0) & (slotCount - 1)
+            while vipSlots[v] != 0 && vipSlots[v] != s.vip.value { v = (v + 1) & (slotCount - 1) }
+            vipSlots[v] = s.vip.value
+        }
+
+        self.regions = regions
+        self.view = SnapshotView(
+            services: entries, serviceCount: services.count, serviceSlots: serviceSlots, serviceMask: slotCount - 1,
+            vipSlots: vipSlots, vipMask: slotCount - 1, reals: reals, realCount: realCount, memberIDs: members,
+            tables: tables, schedulingKey: schedulingKey)
+    }
+
+    deinit {
+        for r in regions { r.deallocate() }
+    }
+}

@@ -1,0 +1,77 @@
+import XCTest
+@testable import SwitchyardCore
+
+final class ChecksumTests: XCTestCase {
+    /// RFC 1071 §3 worked example: bytes 00 01 f2 03 f4 f5 f6 f7 sum to ddf2 (folded).
+    func testRFC1071Example() {
+        let data: [UInt8] = [0x00, 0x01, 0xF2, 0x03, 0xF4, 0xF5, 0xF6, 0xF7]
+        data.withUnsafeBytes { raw in
+            XCTAssertEqual(InternetChecksum.fold(InternetChecksum.sum(raw.baseAddress!, raw.count)), 0xDDF2)
+            XCTAssertEqual(InternetChecksum.checksum(raw.baseAddress!, raw.count), ~UInt16(0xDDF2))
+        }
+    }
+
+    /// A well-known IPv4 header (from Wikipedia's "IPv4 header checksum" example): b861.
+    func testIPv4HeaderVector() {
+        var header = bytes(hex: "450000730000400040110000c0a80001c0a800c7")
+        header.withUnsafeBytes { raw in
+            XCTAssertEqual(InternetChecksum.checksum(raw.baseAddress!, 20), 0xB861)
+        }
+        header[10] = 0xB8
+        header[11] = 0x61
+        header.withUnsafeBytes { raw in
+            XCTAssertEqual(InternetChecksum.fold(InternetChecksum.sum(raw.baseAddress!, 20)), 0xFFFF)
+        }
+    }
+
+    func testOddLengthPadsWithZero() {
+        let odd: [UInt8] = [0x12, 0x34, 0x56]
+        let even: [UInt8] = [0x12, 0x34, 0x56, 0x00]
+        let a = odd.withUnsafeBytes { InternetChecksum.checksum($0.baseAddress!, 3) }
+        let b = even.withUnsafeBytes { InternetChecksum.checksum($0.baseAddress!, 4) }
+        XCTAssertEqual(a, b)
+    }
+
+    /// RFC 1624 incremental updates agree with recomputing, for random data and fields,
+    /// including the 0x0000/0xFFFF corner case RFC 1624 §3 is about.
+    func testIncrementalUpdateMatchesFullRecompute() {
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<5_000 {
+            var words = (0..<10).map { _ in UInt16.random(in: 0...0xFFFF, using: &rng) }
+            if round % 10 == 0 { words = [0xFFFF, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
+            let full = { (w: [UInt16]) -> UInt16 in
+                let b = w.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+                return b.withUnsafeBytes { InternetChecksum.checksum($0.baseAddress!, $0.count) }
+            }
+            let before = full(words)
+            let i = Int.random(in: 0..<10, using: &rng)
+            let old = words[i]
+            words[i] = round % 7 == 0 ? 0 : UInt16.random(in: 0...0xFFFF, using: &rng)
+            let updated = InternetChecksum.update(before, old: old, new: words[i])
+            let recomputed = full(words)
+            // 0x0000 and 0xFFFF are the same ones'-complement number; both verify.
+            XCTAssertTrue(updated == recomputed || (updated | recomputed == 0xFFFF && updated & recomputed == 0),
+                          "round \(round): \(updated) vs \(recomputed)")
+
+            let j = Int.random(in: 0..<9, using: &rng)
+            let old32 = UInt32(words[j]) << 16 | UInt32(words[j + 1])
+            let new32 = UInt32.random(in: 0...UInt32.max, using: &rng)
+            let before32 = full(words)
+            words[j] = UInt16(new32 >> 16)
+            words[j + 1] = UInt16(new32 & 0xFFFF)
+            let updated32 = InternetChecksum.update(before32, old: old32, new: new32)
+            let recomputed32 = full(words)
+            XCTAssertTrue(updated32 == recomputed32 || (updated32 | recomputed32 == 0xFFFF && updated32 & recomputed32 == 0))
+        }
+    }
+
+    /// SipHash-1-3 is deterministic for a key and differs across keys.
+    func testSipHashKeyed() {
+        let a = SipHash.hash(1, 2, key: .defaultScheduling)
+        XCTAssertEqual(a, SipHash.hash(1, 2, key: .defaultScheduling))
+        XCTAssertNotEqual(a, SipHash.hash(1, 2, key: HashKey(k0: 1, k1: 2)))
+        XCTAssertNotEqual(a, SipHash.hash(1, 3, key: .defaultScheduling))
+        XCTAssertEqual(HashKey(hex: "0x00000000000000010000000000000002"), HashKey(k0: 1, k1: 2))
+        XCTAssertNil(HashKey(hex: "123"))
+    }
+}
