@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <linux/ethtool.h>
 #include <linux/filter.h>
 #include <linux/sockios.h>
@@ -167,3 +168,5 @@ int sy_gro_set(const char *name, int on) {
     uint32_t v = on ? 1 : 0;
     return ethtool_value(name, ETHTOOL_SGRO, &v);
 }
+
+void sy_thread_set_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }

@@ -104,4 +104,8 @@ int sy_interface_info(const char *name, int *index, uint8_t mac[6], int *mtu, ui
 int sy_gro_get(const char *name);
 int sy_gro_set(const char *name, int on);
 
+// ---- threads ----
+/// Names the calling thread (prctl PR_SET_NAME); Glibc's pthread_setname_np is not imported.
+void sy_thread_set_name(const char *name);
+
 #endif

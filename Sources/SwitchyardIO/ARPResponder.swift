@@ -1,0 +1,137 @@
+import CLibnet
+import CPcap
+import Glibc
+import Synchronization
+import SwitchyardCore
+
+/// Answers ARP for the VIPs, announces them with gratuitous ARP, and learns real servers' MACs
+/// from the ARP traffic it sees. Frames are captured with libpcap (filter "arp", immediate
+/// mode so a request is answered at once) and built and sent with libnet.
+///
+/// The LB owns ARP for its VIPs: the VIPs are on no interface of the LB (the kernel guard keeps
+/// the kernel out of their packets), so without this nobody would answer for them.
+public final class ARPResponder: @unchecked Sendable {
+    public let interface: InterfaceInfo
+    private let capture: OpaquePointer
+    private let sender: Mutex<UnsafeMutablePointer<libnet_t>>
+    private let vips: Set<UInt32>
+    private let learned = Mutex<[IPv4Address: MACAddress]>([:])
+    private let stopFlag = Atomic<Bool>(false)
+    private let answered = Atomic<UInt64>(0)
+
+    public init(interface: InterfaceInfo, vips: [IPv4Address]) throws {
+        self.interface = interface
+        self.vips = Set(vips.map(\.value))
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let p = pcap_create(interface.name, &errbuf) else {
+            throw SetupError("pcap_create(\(interface.name)): \(cString(errbuf))")
+        }
+        pcap_set_snaplen(p, 128)
+        pcap_set_promisc(p, 0)
+        pcap_set_immediate_mode(p, 1)
+        pcap_set_timeout(p, 100)
+        guard pcap_activate(p) >= 0 else {
+            let message = String(cString: pcap_geterr(p))
+            pcap_close(p)
+            throw SetupError("pcap_activate(\(interface.name)): \(message)")
+        }
+        var program = bpf_program()
+        guard pcap_compile(p, &program, "arp", 1, PCAP_NETMASK_UNKNOWN) == 0, pcap_setfilter(p, &program) == 0 else {
+            pcap_close(p)
+            throw SetupError("cannot set the ARP capture filter")
+        }
+        pcap_freecode(&program)
+        pcap_setnonblock(p, 1, &errbuf)
+        guard let l = libnet_init(LIBNET_LINK_ADV, interface.name, &errbuf) else {
+            pcap_close(p)
+            throw SetupError("libnet_init(\(interface.name)): \(cString(errbuf))")
+        }
+        capture = p
+        sender = Mutex(l)
+    }
+
+    deinit {
+        pcap_close(capture)
+        sender.withLock { libnet_destroy($0) }
+    }
+
+    /// ARP replies sent so far.
+    public var repliesSent: UInt64 { answered.load(ordering: .relaxed) }
+
+    /// MACs learned from ARP traffic since start.
+    public var learnedNeighbours: [IPv4Address: MACAddress] { learned.withLock { $0 } }
+
+    public func stop() { stopFlag.store(true, ordering: .relaxed) }
+
+    /// Runs until stop(): answers requests for the VIPs and records senders' MACs.
+    public func run() {
+        let fd = pcap_get_selectable_fd(capture)
+        while !stopFlag.load(ordering: .relaxed) {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, 100)
+            while true {
+                var header: UnsafeMutablePointer<pcap_pkthdr>?
+                var data: UnsafePointer<UInt8>?
+                guard pcap_next_ex(capture, &header, &data) == 1, let header, let data else { break }
+                handle(data, Int(header.pointee.caplen))
+            }
+        }
+    }
+
+    //  ARP for IPv4 over Ethernet (RFC 826), after the 14-byte Ethernet header:
+    //  htype(2)=1 ptype(2)=0x0800 hlen(1)=6 plen(1)=4 op(2) sha(6) spa(4) tha(6) tpa(4)
+    private func handle(_ frame: UnsafePointer<UInt8>, _ length: Int) {
+        guard length >= 42 else { return }
+        func u16(_ o: Int) -> UInt16 { UInt16(frame[o]) << 8 | UInt16(frame[o + 1]) }
+        func u32(_ o: Int) -> UInt32 { UInt32(u16(o)) << 16 | UInt32(u16(o + 2)) }
+        func mac(_ o: Int) -> MACAddress { MACAddress((frame[o], frame[o + 1], frame[o + 2], frame[o + 3], frame[o + 4], frame[o + 5])) }
+        guard u16(12) == 0x0806, u16(14) == 1, u16(16) == 0x0800, frame[18] == 6, frame[19] == 4 else { return }
+        let op = u16(20)
+        let senderMAC = mac(22)
+        let senderIP = u32(28)
+        let targetIP = u32(38)
+        // Our own announcements come back to the capture: ignore them.
+        guard senderMAC != interface.mac else { return }
+        if senderIP != 0 && !vips.contains(senderIP) {
+            learned.withLock { $0[IPv4Address(senderIP)] = senderMAC }
+        }
+        if op == 1 && vips.contains(targetIP) && senderIP != targetIP {
+            send(op: 2, senderIP: targetIP, targetMAC: senderMAC, targetIP: senderIP, to: senderMAC)
+            answered.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Announces each VIP with a gratuitous ARP request and reply (RFC 5227 §3), so switches and
+    /// neighbours update their caches when this LB takes the VIPs over.
+    public func announce() {
+        for v in vips.sorted() {
+            send(op: 1, senderIP: v, targetMAC: .zero, targetIP: v, to: .broadcast)
+            send(op: 2, senderIP: v, targetMAC: .broadcast, targetIP: v, to: .broadcast)
+        }
+    }
+
+    /// Asks who has `address`; the answer is learned by run().
+    public func request(_ address: IPv4Address) {
+        send(op: 1, senderIP: interface.address?.value ?? 0, targetMAC: .zero, targetIP: address.value, to: .broadcast)
+    }
+
+    private func send(op: UInt16, senderIP: UInt32, targetMAC: MACAddress, targetIP: UInt32, to destination: MACAddress) {
+        var sha = interface.mac.octets
+        var tha = targetMAC.octets
+        var dst = destination.octets
+        var spa = senderIP.bigEndian
+        var tpa = targetIP.bigEndian
+        sender.withLock { l in
+            withUnsafeMutableBytes(of: &spa) { spaBytes in
+                withUnsafeMutableBytes(of: &tpa) { tpaBytes in
+                    _ = libnet_build_arp(UInt16(ARPHRD_ETHER), UInt16(ETHERTYPE_IP), 6, 4, op, &sha,
+                                         spaBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), &tha,
+                                         tpaBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, 0, l, 0)
+                }
+            }
+            _ = libnet_build_ethernet(&dst, &sha, UInt16(ETHERTYPE_ARP), nil, 0, l, 0)
+            _ = libnet_write(l)
+            libnet_clear_packet(l)
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Glibc
+import SwitchyardControl
+import SwitchyardCore
+import SwitchyardIO
+
+@main
+struct Switchyard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchyard",
+        abstract: "A user-space L4 load balancer: LVS-style direct server return from a spare PC.",
+        subcommands: [Run.self, Check.self, RealServer.self, Demo.self])
+}
+
+/// Loads a config, printing errors as PATH:LINE:COL: message.
+func loadConfig(_ path: String) throws -> Config {
+    do {
+        return try Config.load(path: path)
+    } catch {
+        printError(error.description)
+        throw ExitCode(1)
+    }
+}
+
+func printError(_ text: String) {
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Forward in the foreground until SIGINT or SIGTERM, then remove everything installed.")
+
+    @Option(name: .long, help: "The keepalived-style config file.")
+    var config: String
+
+    @Option(name: .long, help: "Interface to forward on (default: the one the kernel routes the real servers through).")
+    var interface: String?
+
+    @Option(name: .long, help: "Forwarding threads, one RX ring each in a fanout group (default: number of cores).")
+    var workers: Int?
+
+    @Option(name: .long, help: "Seconds between stats lines in the log (0: only at exit).")
+    var statsInterval: Int = 0
+
+    func validate() throws {
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be from 1 to 256") }
+        if statsInterval < 0 { throw ValidationError("--stats-interval must be 0 or more") }
+    }
+
+    func run() throws {
+        let cfg = try loadConfig(config)
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let options = EngineOptions(configPath: config, interface: interface, workers: workers ?? max(1, cores),
+                                    statsInterval: statsInterval)
+        do {
+            try Engine(options: options, config: cfg).run()
+        } catch {
+            Log.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a config file; errors print as PATH:LINE:COL: message and exit non-zero.")
+
+    @Option(name: .long, help: "The keepalived-style config file.")
+    var config: String
+
+    func run() throws {
+        let cfg = try loadConfig(config)
+        for w in cfg.warnings { printError(w.description) }
+        print("\(config): OK, \(cfg.services.count) virtual service(s)")
+        print("Prot LocalAddress:Port Scheduler Forward Weight")
+        for s in cfg.services {
+            print("\(s.protocolName)  \(s.vip):\(s.port) \(s.scheduler.name)")
+            for r in s.reals { print("  -> \(r.address):\(r.port)      Route   \(r.weight)") }
+        }
+    }
+}
+
+/// Finds one of the project's shell scripts: $SWITCHYARD_SCRIPTS, then a scripts/ folder above
+/// the executable (a source checkout), then the install locations.
+func findScript(_ name: String) -> String? {
+    var candidates: [String] = []
+    if let dir = getenv("SWITCHYARD_SCRIPTS") { candidates.append(String(cString: dir) + "/" + name) }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    if n > 0 {
+        var dir = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        for _ in 0..<5 {
+            guard let slash = dir.lastIndex(of: "/") else { break }
+            dir = String(dir[..<slash])
+            candidates.append(dir + "/scripts/" + name)
+        }
+    }
+    candidates += ["/usr/local/share/switchyard/" + name, "/usr/share/switchyard/" + name]
+    return candidates.first { access($0, R_OK) == 0 }
+}
+
+/// Replaces this process with `/bin/sh script args…`.
+func execScript(_ name: String, _ arguments: [String]) throws -> Never {
+    guard let path = findScript(name) else {
+        printError("cannot find scripts/\(name); set SWITCHYARD_SCRIPTS to the folder that holds it")
+        throw ExitCode(1)
+    }
+    let argv = (["/bin/sh", path] + arguments).map { strdup($0) } + [nil]
+    execv("/bin/sh", argv)
+    printError("cannot run /bin/sh \(path): \(String(cString: strerror(errno)))")
+    throw ExitCode(1)
+}
+
+struct RealServer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "realserver",
+        abstract: "Prepare a real server for DR (runs scripts/realserver.sh): up|down|check VIP [VIP…].")
+
+    @Argument(parsing: .captureForPassthrough, help: "up VIP…, down VIP… or check VIP…")
+    var arguments: [String] = []
+
+    func run() throws { try execScript("realserver.sh", arguments) }
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build a lab in network namespaces and send traffic through the VIP (runs scripts/demo.sh).")
+
+    @Argument(parsing: .captureForPassthrough, help: "Options for scripts/demo.sh (see --help there).")
+    var arguments: [String] = []
+
+    func run() throws { try execScript("demo.sh", arguments) }
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The Switchyard demo: a client, the load balancer and two nginx real servers on one segment,
+# each in its own network namespace; the real servers prepared with scripts/realserver.sh;
+# a few hundred HTTP requests through the VIP; then who served what, and which client address
+# each real server saw. Everything is removed at the end, also on Ctrl-C or failure.
+#
+#   scripts/demo.sh [--requests N] [--scheduler mh|rr|wrr|sh]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lab.sh
+. "$here/lab.sh"
+
+requests=300
+scheduler=mh
+while [ $# -gt 0 ]; do
+    case $1 in
+        --requests) requests=$2; shift 2 ;;
+        --scheduler) scheduler=$2; shift 2 ;;
+        -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+        *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root (it creates network namespaces)" >&2; exit 1; }
+bin=$(switchyard_bin)
+[ -x "$bin" ] || { echo "demo.sh: $bin is missing; run: swift build -c release" >&2; exit 1; }
+
+vip=198.18.0.100
+lab_init sydemo
+echo "== building the lab: client 198.18.0.10, balancer 198.18.0.2, real servers 198.18.0.11 and .12, VIP $vip"
+lab_switch
+lab_host client eth0 198.18.0.10/24
+lab_host lb eth0 198.18.0.2/24
+lab_host rs1 eth0 198.18.0.11/24
+lab_host rs2 eth0 198.18.0.12/24
+# The balancer would forward the VIP's packets a second time if the kernel guard did not stop it.
+lab_exec lb sysctl -qw net.ipv4.ip_forward=1
+
+for rs in rs1 rs2; do
+    echo "== preparing $rs with scripts/realserver.sh up $vip"
+    lab_exec "$rs" env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$here/realserver.sh" up "$vip" | sed 's/^/   /'
+    lab_nginx "$rs" "$rs"
+done
+
+cat >"$LAB_DIR/switchyard.conf" <<CONF
+! One virtual service, direct server return, Maglev hashing.
+virtual_server $vip 80 {
+    lb_algo $scheduler
+    lb_kind DR
+    protocol TCP
+    real_server 198.18.0.11 80 { weight 1 }
+    real_server 198.18.0.12 80 { weight 1 }
+}
+CONF
+echo "== starting: switchyard run --config switchyard.conf (in the balancer's namespace)"
+sed 's/^/   /' "$LAB_DIR/switchyard.conf"
+lab_bg lb "$LAB_DIR/switchyard.log" "$bin" run --config "$LAB_DIR/switchyard.conf"
+lb_pid=$LAB_LAST_PID
+lab_wait_for "$LAB_DIR/switchyard.log" "ready:" 15 || { cat "$LAB_DIR/switchyard.log"; exit 1; }
+sed 's/^/   /' "$LAB_DIR/switchyard.log"
+
+echo "== sending $requests HTTP requests from the client to http://$vip/ (a new connection each)"
+ok=0
+fail=0
+for _ in $(seq "$requests"); do
+    if body=$(lab_exec client curl -s --max-time 3 "http://$vip/"); then
+        echo "$body" >>"$LAB_DIR/bodies"
+        ok=$((ok + 1))
+    else
+        fail=$((fail + 1))
+    fi
+done
+
+echo "== results: $ok answered, $fail failed"
+for rs in rs1 rs2; do
+    served=$(grep -cx "$rs" "$LAB_DIR/bodies" || true)
+    clients=$(awk '{print $1}' "$(lab_nginx_log "$rs")" | sort | uniq -c | awk '{printf "%s (%s requests) ", $2, $1}')
+    echo "   $rs answered $served; its nginx logged client address: ${clients:-none}"
+done
+echo "   (the client is 198.18.0.10: direct server return keeps the client's own address)"
+kill -INT "$lb_pid"
+wait "$lb_pid" || true
+echo "== balancer stopped:"
+tail -n 2 "$LAB_DIR/switchyard.log" | sed 's/^/   /'
+[ "$fail" -eq 0 ]
