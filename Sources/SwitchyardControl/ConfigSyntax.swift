@@ -94,7 +94,6 @@ enum ConfigSyntax {
     static func parse(_ text: String, path: String) throws(ConfigDiagnostic) -> [Statement] {
         let tokens = try tokenize(text, path: path)
         var index = 0
-        let end = SourceLocation(line: (tokens.last?.location.line ?? 1), column: 1)
 
         func block(depth: Int, opener: Token?) throws(ConfigDiagnostic) -> [Statement] {
             var statements: [Statement] = []
@@ -121,7 +120,11 @@ enum ConfigSyntax {
                         index += 1
                     }
                     var children: [Statement]?
-                    if index < tokens.count, tokens[index].kind == .open {
+                    // The opening brace may also stand alone on a following line.
+                    var next = index
+                    while next < tokens.count, tokens[next].kind == .newline { next += 1 }
+                    if next < tokens.count, tokens[next].kind == .open {
+                        index = next
                         let open = tokens[index]
                         index += 1
                         children = try block(depth: depth + 1, opener: open)
@@ -131,7 +134,7 @@ enum ConfigSyntax {
             }
             if let opener, depth > 0 {
                 throw ConfigDiagnostic(path: path, location: opener.location,
-                                       message: "block opened here is never closed (missing '}' before the end of the file at line \(end.line))",
+                                       message: "block opened here is never closed (missing '}')",
                                        isWarning: false)
             }
             return statements

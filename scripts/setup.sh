@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Switchyard needs on Debian 12 (as root) and builds it in release mode.
+# Needs the Swift 6 toolchain on PATH (swift.org's Debian 12 build; CI machines have it).
+#   scripts/setup.sh            packages + release build
+#   SKIP_APT=1 scripts/setup.sh only the build
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+packages=(
+    libpcap-dev libnet1-dev pkg-config   # build: the VIP filter (libpcap) and ARP frames (libnet)
+    nftables iproute2 ethtool           # run: kernel guard, namespaces, GRO checks
+    nginx-light curl wrk python3        # demo and tests: real servers and clients
+    iputils-ping procps psmisc          # tests: ping, sysctl, process helpers
+    netsniff-ng haproxy valgrind        # bench: trafgen floods, HAProxy peer, instruction counts
+)
+
+if [ -z "${SKIP_APT:-}" ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "setup.sh: run as root (apt-get install)" >&2; exit 1; }
+    missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "== installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+fi
+
+command -v swift >/dev/null || { echo "setup.sh: swift is not on PATH (Swift 6 toolchain needed)" >&2; exit 1; }
+echo "== building: swift build -c release"
+swift build -c release --product switchyard 2>&1 | tail -n 3
+test -x .build/release/switchyard
+echo "== built $root/.build/release/switchyard"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: unit and golden-packet tests (swift test), then the end-to-end tests in
+# network namespaces against the release build. Run as root after scripts/setup.sh.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+[ "$(id -u)" -eq 0 ] || { echo "test.sh: run as root (the end-to-end tests create network namespaces)" >&2; exit 1; }
+
+echo "== unit and golden-packet tests: swift test"
+swift test 2>&1 | tee /tmp/switchyard-unit.log | grep -E "error|failed|Executed [0-9]+ tests" | tail -n 20
+unit=${PIPESTATUS[0]}
+summary=$(grep -E "Test Suite 'All tests' (passed|failed)" -A1 /tmp/switchyard-unit.log | tail -n 1)
+echo "   ${summary# }"
+
+unit_total=$(echo "$summary" | sed -n 's/.*Executed \([0-9]*\) tests\{0,1\}, with \([0-9]*\) failures.*/\1/p')
+unit_failed=$(echo "$summary" | sed -n 's/.*Executed \([0-9]*\) tests\{0,1\}, with \([0-9]*\) failures.*/\2/p')
+unit_total=${unit_total:-0}
+unit_failed=${unit_failed:-1}
+[ "$unit" -ne 0 ] && [ "$unit_failed" -eq 0 ] && unit_failed=1
+
+echo "== end-to-end tests (network namespaces, nginx, curl)"
+bash Tests/e2e/run.sh | tee /tmp/switchyard-e2e.log
+e2e=${PIPESTATUS[0]}
+e2e_passed=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' /tmp/switchyard-e2e.log)
+e2e_failed=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' /tmp/switchyard-e2e.log)
+e2e_passed=${e2e_passed:-0}
+e2e_failed=${e2e_failed:-1}
+[ "$e2e" -ne 0 ] && [ "$e2e_failed" -eq 0 ] && e2e_failed=1
+
+# One closing line over both: unit tests count one each, end-to-end checks one each.
+echo "tests: $((unit_total - unit_failed + e2e_passed)) passed, $((unit_failed + e2e_failed)) failed"
+[ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ]
