@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Switchyard's benchmark, one command (as root, after scripts/setup.sh):
+#
+#   bench/run.sh [--rounds N] [--seconds S] [--workers W]
+#
+# Small-packet flood: trafgen sends 64-byte UDP frames (60 + FCS) over many flows (random source
+# ports) from a client namespace pinned to CPU 0. Paths, measured in alternating rounds
+# (wire, dr, wire, dr, ...) in one run on one lab:
+#   wire  the client straight to a real server: the most the segment carries here
+#   dr    the client to the VIP, through `switchyard run` (pinned to CPU 1) by direct server return
+# Delivered packets are counted at the real servers' interfaces. Prints per-round pps, the
+# medians with min-max, the DR/wire ratio, and the engine's CPU time per forwarded packet; writes
+# bench/results/flood-<time>.json and .md. Loads are bounded: every round stops after S seconds.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+. "$root/scripts/lab.sh"
+
+rounds=5
+seconds=5
+workers=1
+while [ $# -gt 0 ]; do
+    case $1 in
+        --rounds) rounds=$2; shift 2 ;;
+        --seconds) seconds=$2; shift 2 ;;
+        --workers) workers=$2; shift 2 ;;
+        -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
+bin=$(switchyard_bin)
+[ -x "$bin" ] || { echo "bench/run.sh: build first: swift build -c release" >&2; exit 1; }
+command -v trafgen >/dev/null || { echo "bench/run.sh: trafgen missing (apt-get install netsniff-ng)" >&2; exit 1; }
+cores=$(nproc)
+sender_cpu=0
+engine_cpus=$([ "$cores" -ge 2 ] && echo "1-$((cores - 1))" || echo 0)
+
+vip=198.18.0.100
+lab_init sybench
+lab_switch
+lab_host client eth0 198.18.0.10/24
+lab_host lb eth0 198.18.0.2/24
+lab_host rs1 eth0 198.18.0.11/24
+lab_host rs2 eth0 198.18.0.12/24
+for rs in rs1 rs2; do
+    lab_exec $rs env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$root/scripts/realserver.sh" up $vip >/dev/null
+    # Count, then drop the flood before the UDP layer so the servers do not answer with ICMP.
+    printf 'table ip bench {\n chain pre {\n  type filter hook prerouting priority raw; policy accept;\n  udp dport 9 counter drop\n }\n}\n' |
+        lab_exec $rs nft -f -
+done
+# Let ARP settle (the client learns rs1; the LB learns both).
+lab_exec client ping -c 1 -W 1 198.18.0.11 >/dev/null
+
+cat >"$LAB_DIR/bench.conf" <<CONF
+virtual_server $vip 9 {
+    lb_algo mh
+    lb_kind DR
+    protocol UDP
+    real_server 198.18.0.11 9 { weight 1 }
+    real_server 198.18.0.12 9 { weight 1 }
+}
+CONF
+lab_bg lb "$LAB_DIR/lb.log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bench.conf" --workers "$workers"
+lb_pid=$LAB_LAST_PID
+lab_wait_for "$LAB_DIR/lb.log" "ready:" 15 || { cat "$LAB_DIR/lb.log"; exit 1; }
+lab_exec client ping -c 1 -W 1 $vip >/dev/null 2>&1 || true # resolves the VIP (no reply expected)
+lab_exec client arping -c 1 $vip >/dev/null 2>&1 || true
+
+mac_of() { lab_exec "$1" cat /sys/class/net/eth0/address; }
+lb_mac=$(mac_of lb)
+rs1_mac=$(mac_of rs1)
+client_mac=$(mac_of client)
+
+# trafgen packet: Ethernet, IPv4 (checksum by trafgen), UDP with random source port, checksum 0.
+packet() { # packet DST_MAC DST_IP
+    local dm=$1 dip=$2
+    echo "{ $(echo "$dm" | sed 's/\([0-9a-f][0-9a-f]\)/0x\1/g; s/:/, /g'), $(echo "$client_mac" | sed 's/\([0-9a-f][0-9a-f]\)/0x\1/g; s/:/, /g'),"
+    echo "  c16(0x0800), 0x45, 0x00, c16(46), c16(0), 0x40, 0x00, 64, 17, csumip(14, 33),"
+    echo "  198, 18, 0, 10, $(echo "$dip" | tr '.' ','),"
+    echo "  drnd(2), c16(9), c16(26), c16(0), fill(0x41, 18) }"
+}
+packet "$rs1_mac" 198.18.0.11 >"$LAB_DIR/wire.cfg"
+packet "$lb_mac" $vip >"$LAB_DIR/dr.cfg"
+
+rx_sum() { # packets received by both real servers' interfaces
+    echo $(($(lab_exec rs1 cat /sys/class/net/eth0/statistics/rx_packets) + $(lab_exec rs2 cat /sys/class/net/eth0/statistics/rx_packets)))
+}
+# user + system time of the engine process (all threads), in clock ticks. `ip netns exec` and
+# taskset exec in place, so the background pid is the engine itself. System time includes the
+# kernel's work for the frames the engine sends (veth, bridge, the real server's receive path).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$lb_pid/stat" 2>/dev/null || echo 0; }
+hz=$(getconf CLK_TCK)
+
+declare -A results
+round() { # round NAME
+    local name=$1 before after t0 t1 c0 c1 pps cpu_ns
+    before=$(rx_sum)
+    c0=$(cpu_ticks)
+    t0=$(date +%s%N)
+    lab_exec client timeout -s INT "$seconds" taskset -c $sender_cpu trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/$name.cfg" \
+        -n $((seconds * 5000000)) >/dev/null 2>&1 || true
+    sleep 0.3 # let the last frames drain through the engine
+    t1=$(date +%s%N)
+    after=$(rx_sum)
+    c1=$(cpu_ticks)
+    pps=$(( (after - before) * 1000000000 / (t1 - t0 - 300000000) ))
+    cpu_ns=0
+    if [ "$name" = dr ] && [ $((after - before)) -gt 0 ]; then
+        cpu_ns=$(( (c1 - c0) * 1000000000 / hz / (after - before) ))
+    fi
+    results[$name]="${results[$name]:-} $pps"
+    [ "$name" = dr ] && results[cpu]="${results[cpu]:-} $cpu_ns"
+    printf "  round %-2s %-5s %9d pps delivered%s\n" "$2" "$name" "$pps" \
+        "$([ "$name" = dr ] && echo ", engine CPU ${cpu_ns} ns/packet")"
+}
+
+echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s"
+for r in $(seq "$rounds"); do
+    round wire "$r"
+    round dr "$r"
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
+minmax() { tr ' ' '\n' | grep -v '^$' | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
+wire_med=$(echo "${results[wire]}" | median)
+dr_med=$(echo "${results[dr]}" | median)
+cpu_med=$(echo "${results[cpu]}" | median)
+ratio=$(awk -v a="$dr_med" -v b="$wire_med" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+kill -INT "$lb_pid"; wait "$lb_pid" || true
+stats=$(grep -o 'totals: .*' "$LAB_DIR/lb.log" || true)
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+md=$here/results/flood-$stamp.md
+{
+    echo "# UDP 64-byte flood, $stamp"
+    echo
+    echo "Kernel $(uname -r), $(nproc) cores; sender on CPU $sender_cpu, engine on CPU $engine_cpus, $workers worker(s); $rounds rounds x ${seconds} s, alternating."
+    echo
+    echo "| path | median pps | min-max pps | vs wire |"
+    echo "|---|---|---|---|"
+    echo "| wire (client -> rs1) | $wire_med | $(echo "${results[wire]}" | minmax) | 1.00 |"
+    echo "| switchyard DR | $dr_med | $(echo "${results[dr]}" | minmax) | $ratio |"
+    echo
+    echo "Engine CPU time per forwarded packet (DR, median): $cpu_med ns."
+    echo
+    echo "Engine counters at exit: \`$stats\`"
+} >"$md"
+cat >"$here/results/flood-$stamp.json" <<JSON
+{"time": "$stamp", "kernel": "$(uname -r)", "cores": $cores, "workers": $workers, "rounds": $rounds, "seconds": $seconds,
+ "wire_pps": [$(echo ${results[wire]} | tr ' ' ',')], "dr_pps": [$(echo ${results[dr]} | tr ' ' ',')],
+ "dr_engine_cpu_ns_per_packet": [$(echo ${results[cpu]} | tr ' ' ',')],
+ "wire_median": $wire_med, "dr_median": $dr_med, "dr_over_wire": $ratio}
+JSON
+echo
+cat "$md"
+echo
+echo "written: $md and ${md%.md}.json"
