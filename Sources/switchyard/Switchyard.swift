@@ -100,15 +100,15 @@ func findScript(_ name: String) -> String? {
     return candidates.first { access($0, R_OK) == 0 }
 }
 
-/// Replaces this process with `/bin/sh script args…`.
+/// Replaces this process with the script (its #! line names the shell: sh or bash).
 func execScript(_ name: String, _ arguments: [String]) throws -> Never {
     guard let path = findScript(name) else {
         printError("cannot find scripts/\(name); set SWITCHYARD_SCRIPTS to the folder that holds it")
         throw ExitCode(1)
     }
-    let argv = (["/bin/sh", path] + arguments).map { strdup($0) } + [nil]
-    execv("/bin/sh", argv)
-    printError("cannot run /bin/sh \(path): \(String(cString: strerror(errno)))")
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    execv(path, argv)
+    printError("cannot run \(path): \(String(cString: strerror(errno)))")
     throw ExitCode(1)
 }
 

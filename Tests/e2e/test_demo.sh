@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The demo the README opens with: `switchyard demo` runs it to the end with no failed request,
+# and Ctrl-C in the middle leaves no namespace, process or rule behind.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$root/scripts/lab.sh"
+. "$here/assert.sh"
+bin=$(switchyard_bin)
+trap 'e2e_report' EXIT
+
+out=$("$bin" demo --requests 60 2>&1)
+rc=$?
+expect "switchyard demo exits 0" "$rc" -eq 0
+check "it reports 60 answered, 0 failed" grep -q "results: 60 answered, 0 failed" <<<"$out"
+check "rs1 logged the client's address" grep -q "rs1 answered [0-9]*; its nginx logged client address: 198.18.0.10" <<<"$out"
+check "rs2 logged the client's address" grep -q "rs2 answered [0-9]*; its nginx logged client address: 198.18.0.10" <<<"$out"
+check "the balancer removed its guard on the way out" grep -q "kernel guard table switchyard_eth0 removed" <<<"$out"
+
+# Ctrl-C: a background job of a script ignores SIGINT, so reset it to default before exec.
+log=$(mktemp)
+python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+    bash "$root/scripts/demo.sh" --requests 100000 >"$log" 2>&1 &
+pid=$!
+lab_wait_for "$log" "sending 100000" 30
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+expect "Ctrl-C ends the demo (status 130)" "$rc" -eq 130
+check "no demo namespace is left" test -z "$(ip netns list | grep "^sydemo$pid-")"
+check "no nginx of the demo is left" test -z "$(pgrep -f "switchyard-lab.*nginx" || true)"
+check "no balancer of the demo is left" test -z "$(pgrep -f "switchyard run --config /tmp/switchyard-lab" || true)"
+rm -f "$log"
+[ "$E2E_FAILED" -eq 0 ]
