@@ -29,7 +29,13 @@ public enum MaglevScheduler: Scheduler {
     @inline(__always)
     public static func pick(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, request: ScheduleRequest,
                             cursor: inout SchedulerCursor) -> UInt32? {
-        let id = snapshot.tableEntry(service, request.flowHash)
+        lookup(service, in: snapshot, hash: request.flowHash)
+    }
+
+    /// The real server in the service's consistent-hash table for `hash`.
+    @inline(__always)
+    static func lookup(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, hash: UInt64) -> UInt32? {
+        let id = snapshot.tableEntry(service, hash)
         return id < 0 ? nil : UInt32(id)
     }
 }
@@ -40,8 +46,7 @@ public enum SourceHashScheduler: Scheduler {
     @inline(__always)
     public static func pick(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, request: ScheduleRequest,
                             cursor: inout SchedulerCursor) -> UInt32? {
-        let id = snapshot.tableEntry(service, request.sourceHash)
-        return id < 0 ? nil : UInt32(id)
+        MaglevScheduler.lookup(service, in: snapshot, hash: request.sourceHash)
     }
 }
 
