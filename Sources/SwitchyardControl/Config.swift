@@ -1,11 +1,6 @@
 import SwitchyardCore
 import SwitchyardIO
 
-/// The forwarding methods of ipvsadm (-g, -m, -i). This build forwards with DR.
-public enum ForwardingMethod: String, Sendable {
-    case dr = "DR"
-}
-
 /// A real server as configured.
 public struct RealServerConfig: Sendable, Equatable {
     public var address: IPv4Address
@@ -22,6 +17,9 @@ public struct VirtualServiceConfig: Sendable, Equatable {
     public var scheduler: SchedulerKind
     public var method: ForwardingMethod
     public var delayLoop: Int
+    /// persistence_timeout in seconds (0: none) and persistence_granularity as a netmask.
+    public var persistenceTimeout: Int
+    public var persistenceMask: UInt32
     public var reals: [RealServerConfig]
     public var location: SourceLocation
 
@@ -39,6 +37,8 @@ public struct Config: Sendable, Equatable {
     public var flowCapacity: Int = 1 << 20
     /// Entries in each Maglev table; prime (global_defs `switchyard_maglev_table_size`).
     public var maglevTableSize: Int = Maglev.defaultTableSize
+    /// Idle timeouts (global_defs `lvs_timeouts tcp T tcpfin T udp T`, as keepalived).
+    public var timeouts = FlowTimeouts()
     /// Things accepted but not acted on, as `PATH:LINE:COL: warning: …`.
     public var warnings: [ConfigDiagnostic] = []
 
@@ -69,13 +69,13 @@ enum NotYetActedOn {
     ]
     static let global: Set<String> = [
         "router_id", "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
-        "smtp_alert", "enable_script_security", "script_user", "lvs_id", "lvs_sync_daemon", "lvs_timeouts",
+        "smtp_alert", "enable_script_security", "script_user", "lvs_id", "lvs_sync_daemon",
         "lvs_flush", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_garp_master_delay", "vrrp_garp_master_repeat",
         "vrrp_garp_master_refresh", "vrrp_version", "vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_iptables",
         "max_auto_priority", "dynamic_interfaces", "checker_log_all_failures", "default_interface",
     ]
     static let virtualServer: Set<String> = [
-        "persistence_timeout", "persistence_granularity", "persistence_engine", "virtualhost", "sorry_server",
+        "persistence_engine", "virtualhost", "sorry_server",
         "sorry_server_inhibit", "sorry_server_lvs_method", "alpha", "omega", "quorum", "quorum_up", "quorum_down",
         "hysteresis", "ha_suspend", "ops", "retry", "delay_before_retry", "warmup", "connect_timeout", "mh-port",
         "mh-fallback", "lvs_flags", "inhibit_on_failure", "smtp_alert", "one_packet_scheduling", "lb_flags",
@@ -89,6 +89,7 @@ enum NotYetActedOn {
 }
 
 struct ConfigReader {
+    static let schedulerNames = "mh, rr, wrr, sh, lc, wlc, sed or nq"
     let path: String
     var config = Config()
 
@@ -156,6 +157,8 @@ struct ConfigReader {
                 config.schedulingKey = key
             case "switchyard_flow_capacity":
                 config.flowCapacity = try integer(s, in: 1_024...100_000_000)
+            case "lvs_timeouts":
+                try lvsTimeouts(s)
             case "switchyard_maglev_table_size":
                 let size = try integer(s, in: 251...1_048_573)
                 guard Maglev.isPrime(size) else {
@@ -169,6 +172,26 @@ struct ConfigReader {
                 } else {
                     throw error(s.keyword, "unknown keyword \"\(k)\" in global_defs")
                 }
+            }
+        }
+    }
+
+    /// `lvs_timeouts tcp 900 tcpfin 120 udp 300` (seconds; any subset, any order).
+    mutating func lvsTimeouts(_ s: Statement) throws(ConfigDiagnostic) {
+        let args = s.arguments
+        guard !args.isEmpty, args.count % 2 == 0 else {
+            throw error(s.keyword, "lvs_timeouts takes pairs: lvs_timeouts tcp 900 tcpfin 120 udp 300")
+        }
+        for i in stride(from: 0, to: args.count, by: 2) {
+            guard let seconds = Int(args[i + 1].text), (1...2_000_000).contains(seconds) else {
+                throw error(args[i + 1], "a timeout must be whole seconds from 1 to 2000000, not \"\(args[i + 1].text)\"")
+            }
+            let ms = UInt32(seconds * 1000)
+            switch args[i].text {
+            case "tcp": config.timeouts.tcpEstablished = ms
+            case "tcpfin": config.timeouts.tcpFin = ms
+            case "udp": config.timeouts.udp = ms
+            default: throw error(args[i], "unknown timeout \"\(args[i].text)\"; expected tcp, tcpfin or udp")
             }
         }
     }
@@ -202,6 +225,8 @@ struct ConfigReader {
         var method: ForwardingMethod?
         var proto = IPProtocol.tcp
         var delayLoop = 60
+        var persistenceTimeout = 0
+        var persistenceMask: UInt32 = 0xFFFF_FFFF
         var reals: [RealServerConfig] = []
         for c in try children(s) {
             let k = c.keyword.text
@@ -209,20 +234,21 @@ struct ConfigReader {
             case "lb_algo", "lvs_sched":
                 let t = try single(c)
                 guard let kind = SchedulerKind(name: t.text) else {
-                    let ipvs: Set = ["lc", "wlc", "lblc", "lblcr", "dh", "sed", "nq", "fo", "ovf", "twos"]
+                    let ipvs: Set = ["lblc", "lblcr", "dh", "fo", "ovf", "twos"]
                     throw error(t, ipvs.contains(t.text)
-                        ? "scheduler \"\(t.text)\" is not supported yet; expected mh, rr, wrr or sh"
-                        : "unknown scheduler \"\(t.text)\"; expected mh, rr, wrr or sh")
+                        ? "scheduler \"\(t.text)\" is not supported yet; expected \(Self.schedulerNames)"
+                        : "unknown scheduler \"\(t.text)\"; expected \(Self.schedulerNames)")
                 }
                 scheduler = kind
             case "lb_kind", "lvs_method":
                 let t = try single(c)
                 switch t.text.uppercased() {
                 case "DR": method = .dr
-                case "NAT", "TUN":
-                    throw error(t, "\(k) \(t.text.uppercased()) is not supported yet; expected DR")
+                case "NAT": method = .nat
+                case "TUN":
+                    throw error(t, "\(k) TUN is not supported yet (this kernel has no IPIP to test it); expected DR or NAT")
                 default:
-                    throw error(t, "unknown \(k) \"\(t.text)\"; expected DR")
+                    throw error(t, "unknown \(k) \"\(t.text)\"; expected DR or NAT")
                 }
             case "protocol":
                 let t = try single(c)
@@ -233,6 +259,14 @@ struct ConfigReader {
                 }
             case "delay_loop":
                 delayLoop = try integer(c, in: 1...86_400)
+            case "persistence_timeout":
+                persistenceTimeout = try integer(c, in: 1...2_678_400)
+            case "persistence_granularity":
+                let t = try single(c)
+                guard let mask = IPv4Address(t.text), mask.value == 0 || (~mask.value & (~mask.value &+ 1)) == 0 else {
+                    throw error(t, "persistence_granularity must be a netmask such as 255.255.255.0, not \"\(t.text)\"")
+                }
+                persistenceMask = mask.value
             case "real_server":
                 reals.append(try realServer(c))
             default:
@@ -244,10 +278,11 @@ struct ConfigReader {
             }
         }
         guard let method else {
-            throw error(s.keyword, "virtual_server \(vip) \(vport) has no lb_kind; write `lb_kind DR` (keepalived would default to NAT, which Switchyard does not do yet)")
+            throw error(s.keyword, "virtual_server \(vip) \(vport) has no lb_kind; write `lb_kind DR` or `lb_kind NAT`")
         }
         let service = VirtualServiceConfig(proto: proto, vip: vip, port: vport, scheduler: scheduler, method: method,
-                                           delayLoop: delayLoop, reals: reals, location: s.keyword.location)
+                                           delayLoop: delayLoop, persistenceTimeout: persistenceTimeout,
+                                           persistenceMask: persistenceMask, reals: reals, location: s.keyword.location)
         if let other = config.services.first(where: { $0.proto == proto && $0.vip == vip && $0.port == vport }) {
             throw error(s.keyword, "\(service.name) is already defined at line \(other.location.line)")
         }

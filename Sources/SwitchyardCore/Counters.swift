@@ -11,6 +11,10 @@ public enum Counter: Int, CaseIterable, Sendable {
     case flowsExpired
     case flowEvictions
     case checksumsFinished
+    case natReplies
+    case persistenceHits
+    case icmpEchoReplies
+    case icmpTranslated
     // Drops, by reason.
     case truncatedEthernet
     case truncatedVLAN
@@ -29,6 +33,9 @@ public enum Counter: Int, CaseIterable, Sendable {
     case oversize
     case txFailed
     case ringDrops
+    case ttlExceeded
+    case icmpNoFlow
+    case icmpUnhandled
 
     /// True for the counters that record a dropped packet.
     public var isDrop: Bool { rawValue >= Counter.truncatedEthernet.rawValue }
@@ -44,6 +51,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .flowsExpired: "flows_expired"
         case .flowEvictions: "flow_evictions"
         case .checksumsFinished: "checksums_finished"
+        case .natReplies: "nat_replies"
+        case .persistenceHits: "persistence_hits"
+        case .icmpEchoReplies: "icmp_echo_replies"
+        case .icmpTranslated: "icmp_errors_translated"
         case .truncatedEthernet: "drop_truncated_ethernet"
         case .truncatedVLAN: "drop_truncated_vlan"
         case .truncatedIPv4: "drop_truncated_ipv4"
@@ -61,6 +72,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .oversize: "drop_oversize"
         case .txFailed: "drop_tx_failed"
         case .ringDrops: "drop_rx_ring_full"
+        case .ttlExceeded: "drop_ttl_exceeded"
+        case .icmpNoFlow: "drop_icmp_no_flow"
+        case .icmpUnhandled: "drop_icmp_unhandled"
         }
     }
 }

@@ -27,7 +27,8 @@ public struct FlowKey: Hashable, Sendable {
     }
 }
 
-/// TCP connection states as IPVS names them, driven here by the client direction alone (DR).
+/// TCP connection states as IPVS names them. In DR only the client direction is seen; in NAT
+/// both directions drive the state.
 public enum FlowState: UInt8, Sendable, CaseIterable {
     case none = 0
     case synRecv
@@ -36,14 +37,23 @@ public enum FlowState: UInt8, Sendable, CaseIterable {
     case close
     case udp
     case other
+    case closeWait
+    case lastAck
+    case timeWait
 
-    /// The next state after a client packet with `flags` (IPVS's input-only table, simplified:
+    /// The next state after a client packet with `flags` (IPVS's input table, simplified:
     /// a SYN opens, an ACK establishes, a FIN starts closing, a RST closes).
     @inline(__always)
     public func next(tcpFlags flags: UInt8) -> FlowState {
         if flags & TCPFlags.rst != 0 { return .close }
         if flags & TCPFlags.syn != 0 { return self == .established ? .established : .synRecv }
-        if flags & TCPFlags.fin != 0 { return self == .close ? .close : .finWait }
+        if flags & TCPFlags.fin != 0 {
+            switch self {
+            case .close, .timeWait, .finWait, .lastAck: return self
+            case .closeWait: return .lastAck
+            default: return .finWait
+            }
+        }
         if flags & TCPFlags.ack != 0 {
             switch self {
             case .none, .synRecv: return .established
@@ -52,14 +62,54 @@ public enum FlowState: UInt8, Sendable, CaseIterable {
         }
         return self
     }
+
+    /// The next state after a real server's packet (NAT sees these): its FIN after the client's
+    /// makes TIME_WAIT, its FIN first makes CLOSE_WAIT, its ACK of the client's last FIN closes.
+    @inline(__always)
+    public func next(serverFlags flags: UInt8) -> FlowState {
+        if flags & TCPFlags.rst != 0 { return .close }
+        if flags & TCPFlags.syn != 0 { return self == .none ? .synRecv : self }
+        if flags & TCPFlags.fin != 0 {
+            switch self {
+            case .finWait: return .timeWait
+            case .established, .synRecv, .none: return .closeWait
+            default: return self
+            }
+        }
+        if flags & TCPFlags.ack != 0 && self == .lastAck { return .close }
+        return self
+    }
+
+    /// IPVS counts ESTABLISHED connections as active, all others as inactive (ipvsadm -L).
+    @inline(__always)
+    public var isActive: Bool { self == .established }
+
+    public var name: String {
+        switch self {
+        case .none: "NONE"
+        case .synRecv: "SYN_RECV"
+        case .established: "ESTABLISHED"
+        case .finWait: "FIN_WAIT"
+        case .close: "CLOSE"
+        case .udp: "UDP"
+        case .other: "OTHER"
+        case .closeWait: "CLOSE_WAIT"
+        case .lastAck: "LAST_ACK"
+        case .timeWait: "TIME_WAIT"
+        }
+    }
 }
 
-/// Idle timeouts per state, in milliseconds (defaults as IPVS: tcp 900 s, tcpfin 120 s, udp 300 s).
+/// Idle timeouts per state, in milliseconds (defaults as IPVS: tcp 900 s, tcpfin 120 s, udp 300 s;
+/// `ipvsadm --set tcp tcpfin udp` sets the first three).
 public struct FlowTimeouts: Sendable, Equatable {
     public var tcpEstablished: UInt32 = 900_000
     public var tcpSynRecv: UInt32 = 30_000
     public var tcpFin: UInt32 = 120_000
     public var tcpClose: UInt32 = 10_000
+    public var tcpCloseWait: UInt32 = 60_000
+    public var tcpLastAck: UInt32 = 30_000
+    public var tcpTimeWait: UInt32 = 120_000
     public var udp: UInt32 = 300_000
     public var other: UInt32 = 60_000
 
@@ -72,13 +122,26 @@ public struct FlowTimeouts: Sendable, Equatable {
         case .synRecv, .none: tcpSynRecv
         case .finWait: tcpFin
         case .close: tcpClose
+        case .closeWait: tcpCloseWait
+        case .lastAck: tcpLastAck
+        case .timeWait: tcpTimeWait
         case .udp: udp
         case .other: other
         }
     }
 }
 
-/// One slot: 28 bytes. `hash == 0` marks an empty slot (stored hashes are never 0).
+/// Flag bits of a flow entry.
+public enum FlowFlags {
+    /// The entry maps a NAT reply (real server → client) back to its flow.
+    public static let reply: UInt8 = 1
+    /// The flow is forwarded by NAT (both directions tracked).
+    public static let nat: UInt8 = 2
+    /// A persistence template (client network → real server), not a connection.
+    public static let template: UInt8 = 4
+}
+
+/// One slot: 36 bytes. `hash == 0` marks an empty slot (stored hashes are never 0).
 public struct FlowEntry: Sendable {
     public var hash: UInt32
     public var source: UInt32
@@ -88,16 +151,66 @@ public struct FlowEntry: Sendable {
     public var proto: UInt8
     public var state: FlowState
     public var flags: UInt8
-    public var reserved: UInt8
+    /// The local interface the client's packets arrive on (NAT replies leave by it).
+    public var interface: UInt8
     /// The real server the flow is bound to (an ID from the forwarding snapshot).
     public var realID: UInt32
     /// Milliseconds on the worker's clock when the flow last saw a packet (wrapping).
     public var lastSeen: UInt32
+    /// The MAC the client's packets came from (the client or its router): NAT replies go back
+    /// to it. Split in two fields to keep the entry 4-byte aligned.
+    public var peerMACHigh: UInt32
+    public var peerMACLow: UInt16
+    public var reserved: UInt16
 
     @inline(__always)
     func matches(_ k: FlowKey, _ h: UInt32) -> Bool {
         hash == h && source == k.source && destination == k.destination && sourcePort == k.sourcePort
             && destinationPort == k.destinationPort && proto == k.proto
+    }
+
+    public var peerMAC: MACAddress {
+        get { MACAddress(bits: UInt64(peerMACHigh) << 16 | UInt64(peerMACLow)) }
+        set {
+            peerMACHigh = UInt32(truncatingIfNeeded: newValue.bits >> 16)
+            peerMACLow = UInt16(truncatingIfNeeded: newValue.bits)
+        }
+    }
+
+    static let empty = FlowEntry(hash: 0, source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0,
+                                 state: .none, flags: 0, interface: 0, realID: 0, lastSeen: 0, peerMACHigh: 0,
+                                 peerMACLow: 0, reserved: 0)
+}
+
+/// Active and inactive connection counts per real server, for lc/wlc and `ipvsadm -L`.
+/// One row per worker, written only by that worker (plain stores), read by all (a count seen a
+/// moment late is fine for scheduling). Index: realID × 2 (+0 active, +1 inactive).
+public final class ConnectionCounts: @unchecked Sendable {
+    /// Real server IDs are below this bound.
+    public static let maxReals = 1 << 16
+    public let workers: Int
+    public let storage: UnsafeMutablePointer<Int32>
+
+    public init(workers: Int) {
+        self.workers = workers
+        storage = .allocate(capacity: workers * Self.maxReals * 2)
+        storage.initialize(repeating: 0, count: workers * Self.maxReals * 2)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Worker `index`'s row.
+    public func row(_ index: Int) -> UnsafeMutablePointer<Int32> { storage + index * Self.maxReals * 2 }
+
+    /// (active, inactive) summed over the workers.
+    public func totals(realID: UInt32) -> (active: Int, inactive: Int) {
+        var a = 0
+        var i = 0
+        for w in 0..<workers {
+            a += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2])
+            i += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2 + 1])
+        }
+        return (a, i)
     }
 }
 
@@ -110,23 +223,42 @@ public struct FlowTable: ~Copyable {
     public var timeouts: FlowTimeouts
     let key: HashKey
     var sweepCursor = 0
+    /// This worker's connection counts (nil: not counted); kept in step by insert, remove and
+    /// setState for connection entries (not reply mappings or templates).
+    let counts: UnsafeMutablePointer<Int32>?
     /// How many slots around the home slot are searched for a victim when the table is full.
     static let evictionWindow = 32
 
     /// Allocates every slot now; nothing is allocated later. Slots = next power of two at or
     /// above capacity × 4/3 (load ≤ 0.75).
-    public init(capacity: Int, key: HashKey, timeouts: FlowTimeouts = FlowTimeouts()) {
+    public init(capacity: Int, key: HashKey, timeouts: FlowTimeouts = FlowTimeouts(),
+                counts: UnsafeMutablePointer<Int32>? = nil) {
         precondition(capacity > 0, "flow table capacity must be positive")
         var size = 16
         while size < capacity + capacity / 3 + 1 { size <<= 1 }
         slots = .allocate(capacity: size)
-        slots.initialize(repeating: FlowEntry(hash: 0, source: 0, destination: 0, sourcePort: 0, destinationPort: 0,
-                                              proto: 0, state: .none, flags: 0, reserved: 0, realID: 0, lastSeen: 0),
-                         count: size)
+        slots.initialize(repeating: .empty, count: size)
         mask = size - 1
         self.capacity = capacity
         self.key = key
         self.timeouts = timeouts
+        self.counts = counts
+    }
+
+    @inline(__always)
+    func adjustCounts(_ e: FlowEntry, _ delta: Int32) {
+        guard let counts, e.flags & (FlowFlags.reply | FlowFlags.template) == 0 else { return }
+        counts[Int(e.realID) * 2 + (e.state.isActive ? 0 : 1)] &+= delta
+    }
+
+    /// Changes a connection's state, keeping the active/inactive counts in step.
+    @inline(__always)
+    public func setState(_ slot: Int, _ state: FlowState) {
+        let e = slots[slot]
+        guard e.state != state else { return }
+        adjustCounts(e, -1)
+        slots[slot].state = state
+        adjustCounts(slots[slot], 1)
     }
 
     deinit { slots.deallocate() }
@@ -171,13 +303,26 @@ public struct FlowTable: ~Copyable {
     /// then the oldest flow; `expired` and `evicted` count which happened.
     @inline(__always)
     public mutating func insert(_ k: FlowKey, hash h: UInt32, realID: UInt32, state: FlowState, now: UInt32,
+                                flags: UInt8 = 0, interface: UInt8 = 0, peerMAC: MACAddress = .zero,
                                 expired: inout UInt64, evicted: inout UInt64) -> Int {
         if count >= capacity { makeRoom(near: Int(h) & mask, now: now, expired: &expired, evicted: &evicted) }
         var i = Int(h) & mask
         while slots[i].hash != 0 { i = (i + 1) & mask }
-        slots[i] = FlowEntry(hash: h, source: k.source, destination: k.destination, sourcePort: k.sourcePort,
-                             destinationPort: k.destinationPort, proto: k.proto, state: state, flags: 0, reserved: 0,
-                             realID: realID, lastSeen: now)
+        var e = FlowEntry.empty
+        e.hash = h
+        e.source = k.source
+        e.destination = k.destination
+        e.sourcePort = k.sourcePort
+        e.destinationPort = k.destinationPort
+        e.proto = k.proto
+        e.state = state
+        e.flags = flags
+        e.interface = interface
+        e.realID = realID
+        e.lastSeen = now
+        e.peerMAC = peerMAC
+        slots[i] = e
+        adjustCounts(e, 1)
         count += 1
         return i
     }
@@ -192,6 +337,7 @@ public struct FlowTable: ~Copyable {
     /// Removes the flow in `slot`, shifting later members of its probe chain back so that no
     /// lookup ever stops early at the hole.
     public mutating func remove(at slot: Int) {
+        adjustCounts(slots[slot], -1)
         var hole = slot
         var j = slot
         while true {

@@ -111,7 +111,8 @@ public enum PacketParser {
             info.sourcePort = load16(frame, l4)
             info.destinationPort = load16(frame, l4 + 2)
         case IPProtocol.icmp:
-            if !isFragment { guard l4Length >= 8 else { return .drop(.truncatedICMP) } }
+            if isFragment { return .drop(.ipFragment) }
+            guard l4Length >= 8 else { return .drop(.truncatedICMP) }
         default:
             break
         }

@@ -4,9 +4,9 @@
 
 /// What to do with a frame after `Pipeline.process`.
 public enum Verdict: Equatable, Sendable {
-    /// The frame was rewritten in place (same length): send it out.
-    case forward
-    /// Not for a VIP: leave it to the kernel.
+    /// The frame was rewritten in place (same length): send it out of local interface `egress`.
+    case forward(egress: Int)
+    /// Not for a VIP and not a NAT reply: leave it to the kernel.
     case pass
     /// Dropped; the counter names the reason.
     case drop(Counter)
@@ -14,81 +14,147 @@ public enum Verdict: Equatable, Sendable {
 
 /// How a worker's pipeline is set up.
 public struct PipelineConfig: Sendable {
-    /// The MAC that forwarded frames leave from.
-    public var sourceMAC: MACAddress
+    /// The MAC of each local interface, in the engine's numbering (frames leave from these).
+    public var interfaceMACs: [MACAddress]
     /// The largest frame that can be sent (MTU + Ethernet header + one VLAN tag).
     public var maxFrameLength: Int
     public var flowCapacity: Int
     public var flowHashKey: HashKey
     public var timeouts: FlowTimeouts
+    /// This worker's row of the shared connection counts, and the whole table (for lc/wlc).
+    public var connections: ConnectionCounts?
+    public var workerIndex: Int
 
-    public init(sourceMAC: MACAddress, mtu: Int = 1500, flowCapacity: Int = 1 << 20,
-                flowHashKey: HashKey = .random(), timeouts: FlowTimeouts = FlowTimeouts()) {
-        self.sourceMAC = sourceMAC
+    public init(interfaceMACs: [MACAddress], mtu: Int = 1500, flowCapacity: Int = 1 << 20,
+                flowHashKey: HashKey = .random(), timeouts: FlowTimeouts = FlowTimeouts(),
+                connections: ConnectionCounts? = nil, workerIndex: Int = 0) {
+        precondition(!interfaceMACs.isEmpty && interfaceMACs.count <= Pipeline.maxInterfaces)
+        self.interfaceMACs = interfaceMACs
         self.maxFrameLength = mtu + 18
         self.flowCapacity = flowCapacity
         self.flowHashKey = flowHashKey
         self.timeouts = timeouts
+        self.connections = connections
+        self.workerIndex = workerIndex
+    }
+
+    /// One interface.
+    public init(sourceMAC: MACAddress, mtu: Int = 1500, flowCapacity: Int = 1 << 20,
+                flowHashKey: HashKey = .random(), timeouts: FlowTimeouts = FlowTimeouts()) {
+        self.init(interfaceMACs: [sourceMAC], mtu: mtu, flowCapacity: flowCapacity, flowHashKey: flowHashKey,
+                  timeouts: timeouts)
     }
 }
 
 public struct Pipeline: ~Copyable {
     /// Service IDs are below this bound (it sizes the per-worker scheduler cursors).
     public static let maxServices = 4096
+    public static let maxInterfaces = 8
+    /// Protocol-field marks that keep NAT reply keys and persistence keys apart from flow keys.
+    static let replyMark: UInt8 = 0x80
+    static let templateMark: UInt8 = 0x40
 
+    /// Connections (and, for NAT, their reply mappings).
     public var flows: FlowTable
+    /// Persistence templates: client network → real server.
+    public var templates: FlowTable
     public let counters: Counters
     let cursors: UnsafeMutablePointer<SchedulerCursor>
-    let sourceMAC: MACAddress
+    let interfaceMACs: UnsafeMutablePointer<MACAddress>
     let maxFrameLength: Int
+    let connections: ConnectionCounts?
 
     public init(_ config: PipelineConfig) {
-        flows = FlowTable(capacity: config.flowCapacity, key: config.flowHashKey, timeouts: config.timeouts)
+        let row = config.connections?.row(config.workerIndex)
+        flows = FlowTable(capacity: config.flowCapacity, key: config.flowHashKey, timeouts: config.timeouts,
+                          counts: row)
+        // Templates expire by their service's persistence timeout, checked on lookup.
+        var templateTimeouts = FlowTimeouts()
+        templateTimeouts.other = UInt32.max / 2
+        templates = FlowTable(capacity: max(1_024, config.flowCapacity / 8), key: config.flowHashKey,
+                              timeouts: templateTimeouts)
         counters = Counters()
         cursors = .allocate(capacity: Self.maxServices)
         cursors.initialize(repeating: SchedulerCursor(), count: Self.maxServices)
-        sourceMAC = config.sourceMAC
+        interfaceMACs = .allocate(capacity: Self.maxInterfaces)
+        interfaceMACs.initialize(repeating: .zero, count: Self.maxInterfaces)
+        for (i, mac) in config.interfaceMACs.enumerated() { interfaceMACs[i] = mac }
         maxFrameLength = config.maxFrameLength
+        connections = config.connections
     }
 
-    deinit { cursors.deallocate() }
+    deinit {
+        cursors.deallocate()
+        interfaceMACs.deallocate()
+    }
 
-    /// Processes one frame of `length` bytes at `frame`. `checksumPending` is the capture's
-    /// TP_STATUS_CSUMNOTREADY: the L4 checksum holds only the pseudo-header sum. `now` is the
-    /// worker's clock in milliseconds.
+    /// Processes one frame of `length` bytes at `frame` that arrived on local interface
+    /// `ingress`. `checksumPending` is the capture's TP_STATUS_CSUMNOTREADY: the L4 checksum
+    /// holds only the pseudo-header sum. `now` is the worker's clock in milliseconds.
     @inline(__always)
-    public mutating func process(_ frame: UnsafeMutableRawPointer, length: Int, checksumPending: Bool, now: UInt32,
-                                 snapshot: SnapshotView) -> Verdict {
+    public mutating func process(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int = 0,
+                                 checksumPending: Bool, now: UInt32, snapshot: SnapshotView) -> Verdict {
         counters.bump(.rxFrames)
-        let info: PacketInfo
+        var info: PacketInfo
         switch PacketParser.parse(frame, length: length) {
         case .ipv4(let parsed): info = parsed
         case .notIPv4: return pass()
         case .drop(let reason): return drop(reason)
         }
-        guard snapshot.isVIP(info.destination) else { return pass() }
-        guard info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp,
-              let service = snapshot.service(proto: info.proto, vip: info.destination, port: info.destinationPort)
-        else { return drop(.noService) }
         guard info.l3Offset + info.ipLength <= maxFrameLength else { return drop(.oversize) }
-
-        guard let real = bindFlow(info, service: service, now: now, snapshot: snapshot) else {
-            return drop(.noRealServer)
+        if snapshot.isVIP(info.destination) {
+            if info.proto == IPProtocol.icmp {
+                return icmpToVIP(frame, info, ingress: ingress, now: now, snapshot: snapshot)
+            }
+            guard info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp,
+                  let service = snapshot.service(proto: info.proto, vip: info.destination, port: info.destinationPort)
+            else { return drop(.noService) }
+            guard let real = bindFlow(info, service: service, ingress: ingress, peer: load48(frame, 6), now: now,
+                                      snapshot: snapshot)
+            else { return drop(.noRealServer) }
+            if service.pointee.method == .nat {
+                guard rewriteInbound(frame, &info, to: real, checksumPending: checksumPending) else {
+                    return drop(.ttlExceeded)
+                }
+            } else if checksumPending && PacketParser.finishChecksum(frame, info) {
+                counters.bump(.checksumsFinished)
+            }
+            // The MACs: to the real server, from our interface on its segment. In DR this is all
+            // that changes; the IP packet goes on byte for byte.
+            let egress = Int(real.pointee.interface)
+            MACAddress(bits: real.pointee.mac).store(to: frame, at: 0)
+            interfaceMACs[egress].store(to: frame, at: 6)
+            counters.bump(.forwarded)
+            return .forward(egress: egress)
         }
-        if checksumPending && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
-        // Direct server return: only the MACs change; the IP packet goes on byte for byte.
-        MACAddress(bits: real.pointee.mac).store(to: frame, at: 0)
-        sourceMAC.store(to: frame, at: 6)
-        counters.bump(.forwarded)
-        return .forward
+        guard snapshot.hasNAT else { return pass() }
+        switch info.proto {
+        case IPProtocol.tcp, IPProtocol.udp:
+            return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot)
+        case IPProtocol.icmp:
+            return icmpFromRealServer(frame, info, now: now, snapshot: snapshot)
+        default:
+            return pass()
+        }
+    }
+
+    // MARK: flows
+
+    /// The key under which a NAT flow's replies are found: as the reply travels, real server to
+    /// client.
+    @inline(__always)
+    static func replyKey(client: UInt32, clientPort: UInt16, real: UnsafePointer<RealServerEntry>, proto: UInt8) -> FlowKey {
+        FlowKey(source: real.pointee.address, destination: client, sourcePort: real.pointee.port,
+                destinationPort: clientPort, proto: proto | replyMark)
     }
 
     /// Finds the flow's real server, or schedules the flow and records it. A flow whose real
     /// server left the snapshot is scheduled again (IPVS's expire_nodest_conn); one whose real
-    /// server is quiescent (weight 0) stays where it is.
+    /// server is quiescent (weight 0) stays where it is. NAT flows also get (or refresh) their
+    /// reply mapping, and both directions share the TCP state.
     @inline(__always)
-    mutating func bindFlow(_ info: PacketInfo, service: UnsafePointer<ServiceEntry>, now: UInt32,
-                           snapshot: SnapshotView) -> UnsafePointer<RealServerEntry>? {
+    mutating func bindFlow(_ info: PacketInfo, service: UnsafePointer<ServiceEntry>, ingress: Int, peer: UInt64,
+                           now: UInt32, snapshot: SnapshotView) -> UnsafePointer<RealServerEntry>? {
         let key = FlowKey(source: info.source, destination: info.destination, sourcePort: info.sourcePort,
                           destinationPort: info.destinationPort, proto: info.proto)
         let hash = flows.hash(key)
@@ -98,32 +164,106 @@ public struct Pipeline: ~Copyable {
             if expired != 0 { counters.bump(.flowsExpired, by: expired) }
             if evicted != 0 { counters.bump(.flowEvictions, by: evicted) }
         }
+        let nat = service.pointee.method == .nat
         if let slot = flows.lookup(key, hash: hash, now: now, expired: &expired) {
-            var entry = flows[slot]
+            let entry = flows[slot]
             if let real = snapshot.real(entry.realID), real.pointee.serviceID == service.pointee.id,
                real.pointee.hasMAC {
-                entry.lastSeen = now
-                if info.proto == IPProtocol.tcp { entry.state = entry.state.next(tcpFlags: info.tcpFlags) }
-                flows[slot] = entry
+                let state = info.proto == IPProtocol.tcp ? entry.state.next(tcpFlags: info.tcpFlags) : entry.state
+                flows[slot].lastSeen = now
+                flows.setState(slot, state)
+                if nat {
+                    refreshReply(info, realID: entry.realID, real: real, state: state, ingress: ingress, peer: peer,
+                                 now: now, expired: &expired, evicted: &evicted)
+                }
                 counters.bump(.flowHits)
                 return real
             }
             flows.remove(at: slot)
         }
 
-        let (m0, m1) = key.words
-        let request = ScheduleRequest(
-            flowHash: SipHash.hash(m0, m1, key: snapshot.schedulingKey),
-            sourceHash: SipHash.hash(UInt64(info.source), 0, key: snapshot.schedulingKey))
-        guard let id = service.pointee.scheduler.pick(service, in: snapshot, request: request,
-                                                      cursor: &cursors[Int(service.pointee.id)]),
+        guard let id = schedule(info, key: key, service: service, now: now, snapshot: snapshot),
               let real = snapshot.real(id)
         else { return nil }
         let state: FlowState = info.proto == IPProtocol.tcp ? FlowState.none.next(tcpFlags: info.tcpFlags) : .udp
-        _ = flows.insert(key, hash: hash, realID: id, state: state, now: now, expired: &expired, evicted: &evicted)
+        _ = flows.insert(key, hash: hash, realID: id, state: state, now: now, flags: nat ? FlowFlags.nat : 0,
+                         interface: UInt8(ingress), peerMAC: MACAddress(bits: peer), expired: &expired,
+                         evicted: &evicted)
+        if nat {
+            refreshReply(info, realID: id, real: real, state: state, ingress: ingress, peer: peer, now: now,
+                         expired: &expired, evicted: &evicted)
+        }
         counters.bump(.newFlows)
         return real
     }
+
+    /// Creates or refreshes the reply mapping of a NAT flow.
+    @inline(__always)
+    mutating func refreshReply(_ info: PacketInfo, realID: UInt32, real: UnsafePointer<RealServerEntry>,
+                               state: FlowState, ingress: Int, peer: UInt64, now: UInt32, expired: inout UInt64,
+                               evicted: inout UInt64) {
+        let key = Self.replyKey(client: info.source, clientPort: info.sourcePort, real: real, proto: info.proto)
+        let hash = flows.hash(key)
+        if let slot = flows.lookup(key, hash: hash, now: now, expired: &expired) {
+            var e = flows[slot]
+            e.lastSeen = now
+            e.state = state
+            e.realID = realID
+            e.interface = UInt8(ingress)
+            e.peerMAC = MACAddress(bits: peer)
+            flows[slot] = e
+        } else {
+            _ = flows.insert(key, hash: hash, realID: realID, state: state, now: now,
+                             flags: FlowFlags.reply | FlowFlags.nat, interface: UInt8(ingress),
+                             peerMAC: MACAddress(bits: peer), expired: &expired, evicted: &evicted)
+        }
+    }
+
+    /// Picks a real server for a new flow: the persistence template's, if one is alive, else the
+    /// scheduler's (recorded as the new template for persistent services).
+    @inline(__always)
+    mutating func schedule(_ info: PacketInfo, key: FlowKey, service: UnsafePointer<ServiceEntry>, now: UInt32,
+                           snapshot: SnapshotView) -> UInt32? {
+        let persistence = service.pointee.persistenceTimeout
+        var templateKey = FlowKey(source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0)
+        var templateHash: UInt32 = 0
+        var expired: UInt64 = 0
+        var evicted: UInt64 = 0
+        if persistence > 0 {
+            templateKey = FlowKey(source: info.source & service.pointee.persistenceMask, destination: info.destination,
+                                  sourcePort: 0, destinationPort: info.destinationPort,
+                                  proto: info.proto | Self.templateMark)
+            templateHash = templates.hash(templateKey)
+            if let slot = templates.lookup(templateKey, hash: templateHash, now: now, expired: &expired) {
+                let t = templates[slot]
+                if now &- t.lastSeen <= persistence, let real = snapshot.real(t.realID),
+                   real.pointee.serviceID == service.pointee.id, real.pointee.hasMAC {
+                    templates[slot].lastSeen = now
+                    counters.bump(.persistenceHits)
+                    return t.realID
+                }
+                templates.remove(at: slot)
+            }
+        }
+        let (m0, m1) = key.words
+        var request = ScheduleRequest(
+            flowHash: SipHash.hash(m0, m1, key: snapshot.schedulingKey),
+            sourceHash: SipHash.hash(UInt64(info.source), 0, key: snapshot.schedulingKey))
+        if let connections {
+            request.connections = UnsafePointer(connections.storage)
+            request.workers = connections.workers
+        }
+        guard let id = service.pointee.scheduler.pick(service, in: snapshot, request: request,
+                                                      cursor: &cursors[Int(service.pointee.id)])
+        else { return nil }
+        if persistence > 0 {
+            _ = templates.insert(templateKey, hash: templateHash, realID: id, state: .other, now: now,
+                                 flags: FlowFlags.template, expired: &expired, evicted: &evicted)
+        }
+        return id
+    }
+
+    // MARK: verdict helpers
 
     @inline(__always)
     func pass() -> Verdict {
@@ -136,4 +276,10 @@ public struct Pipeline: ~Copyable {
         counters.bump(reason)
         return .drop(reason)
     }
+}
+
+/// The 48 bits of a MAC address at `offset`.
+@inline(__always)
+func load48(_ p: UnsafeMutableRawPointer, _ offset: Int) -> UInt64 {
+    UInt64(load32(p, offset)) << 16 | UInt64(load16(p, offset + 4))
 }

@@ -10,12 +10,38 @@ public struct SchedulerCursor: Sendable {
     public init() {}
 }
 
-/// What a scheduler may use to pick: hashes under the stable scheduling key.
-public struct ScheduleRequest: Sendable {
+/// What a scheduler may use to pick: hashes under the stable scheduling key, and the workers'
+/// connection counts (lc, wlc, sed, nq).
+public struct ScheduleRequest: @unchecked Sendable {
     /// Hash of the whole 5-tuple (mh).
     public var flowHash: UInt64
     /// Hash of the client address alone (sh).
     public var sourceHash: UInt64
+    /// ConnectionCounts storage (nil: no counts, every server counts as idle) and its rows.
+    public var connections: UnsafePointer<Int32>?
+    public var workers: Int
+
+    public init(flowHash: UInt64, sourceHash: UInt64, connections: UnsafePointer<Int32>? = nil, workers: Int = 0) {
+        self.flowHash = flowHash
+        self.sourceHash = sourceHash
+        self.connections = connections
+        self.workers = workers
+    }
+
+    /// Active and inactive connections of a real server over all workers.
+    @inline(__always)
+    func load(_ id: UInt32) -> (active: Int, inactive: Int) {
+        guard let connections else { return (0, 0) }
+        var a = 0
+        var i = 0
+        var row = Int(id) * 2
+        for _ in 0..<workers {
+            a += Int(connections[row])
+            i += Int(connections[row + 1])
+            row += ConnectionCounts.maxReals * 2
+        }
+        return (a, i)
+    }
 }
 
 public protocol Scheduler {
@@ -99,6 +125,51 @@ public enum WeightedRoundRobinScheduler: Scheduler {
     }
 }
 
+/// The connection-count schedulers of ip_vs_lc.c, ip_vs_wlc.c, ip_vs_sed.c and ip_vs_nq.c: pick the
+/// usable real server with the least cost, the first one on ties. Costs are compared by cross-
+/// multiplication (a/wa < b/wb ⇔ a·wb < b·wa), as IPVS does, so no division.
+public enum LeastConnectionScheduler: Scheduler {
+    @inline(__always)
+    public static func pick(_ service: UnsafePointer<ServiceEntry>, in snapshot: SnapshotView, request: ScheduleRequest,
+                            cursor: inout SchedulerCursor) -> UInt32? {
+        let kind = service.pointee.scheduler
+        var best: UInt32?
+        var bestCost = 0
+        var bestWeight = 1
+        for i in 0..<Int(service.pointee.membersCount) {
+            let id = snapshot.member(service, i)
+            let weight = Int(snapshot.reals[Int(id)].weight)
+            guard weight > 0 else { continue }
+            let (active, inactive) = request.load(id)
+            let cost: Int
+            let w: Int
+            switch kind {
+            case .leastConnection:
+                // ip_vs_lc: overhead = active × 256 + inactive, weights ignored.
+                cost = active * 256 + inactive
+                w = 1
+            case .neverQueue where active == 0:
+                // ip_vs_nq: an idle server takes the connection at once.
+                return id
+            case .shortestExpectedDelay, .neverQueue:
+                // ip_vs_sed: expected delay = (active + 1) / weight.
+                cost = active + 1
+                w = weight
+            default:
+                // ip_vs_wlc: (active × 256 + inactive) / weight.
+                cost = active * 256 + inactive
+                w = weight
+            }
+            if best == nil || cost * bestWeight < bestCost * w {
+                best = id
+                bestCost = cost
+                bestWeight = w
+            }
+        }
+        return best
+    }
+}
+
 extension SchedulerKind {
     /// Static dispatch to the scheduler type: no existential on the hot path.
     @inline(__always)
@@ -109,6 +180,8 @@ extension SchedulerKind {
         case .sourceHash: SourceHashScheduler.pick(service, in: snapshot, request: request, cursor: &cursor)
         case .roundRobin: RoundRobinScheduler.pick(service, in: snapshot, request: request, cursor: &cursor)
         case .weightedRoundRobin: WeightedRoundRobinScheduler.pick(service, in: snapshot, request: request, cursor: &cursor)
+        case .leastConnection, .weightedLeastConnection, .shortestExpectedDelay, .neverQueue:
+            LeastConnectionScheduler.pick(service, in: snapshot, request: request, cursor: &cursor)
         }
     }
 }

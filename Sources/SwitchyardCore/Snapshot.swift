@@ -5,6 +5,7 @@
 /// Schedulers, named as ipvsadm names them.
 public enum SchedulerKind: UInt8, Sendable, CaseIterable {
     case maglev = 0, roundRobin, weightedRoundRobin, sourceHash
+    case leastConnection, weightedLeastConnection, shortestExpectedDelay, neverQueue
 
     /// The ipvsadm / keepalived name.
     public var name: String {
@@ -13,6 +14,10 @@ public enum SchedulerKind: UInt8, Sendable, CaseIterable {
         case .roundRobin: "rr"
         case .weightedRoundRobin: "wrr"
         case .sourceHash: "sh"
+        case .leastConnection: "lc"
+        case .weightedLeastConnection: "wlc"
+        case .shortestExpectedDelay: "sed"
+        case .neverQueue: "nq"
         }
     }
 
@@ -25,6 +30,17 @@ public enum SchedulerKind: UInt8, Sendable, CaseIterable {
     var usesTable: Bool { self == .maglev || self == .sourceHash }
 }
 
+/// How packets reach a real server (ipvsadm -g, -m).
+public enum ForwardingMethod: UInt8, Sendable {
+    /// Direct server return: only the MACs change.
+    case dr = 0
+    /// NAT: destination address and port rewritten in, source rewritten back out.
+    case nat = 1
+
+    /// The keepalived / ipvsadm -L name.
+    public var name: String { self == .dr ? "DR" : "NAT" }
+}
+
 /// A real server as the control plane describes it.
 public struct RealServerSpec: Sendable, Equatable {
     /// Stable across snapshots while the real server stays in its service; dense (< some bound).
@@ -34,13 +50,17 @@ public struct RealServerSpec: Sendable, Equatable {
     public var weight: Int
     /// The next-hop MAC; nil while unresolved (the real server then takes no new flows).
     public var mac: MACAddress?
+    /// The local interface (engine numbering) the real server is reached through.
+    public var interface: UInt8
 
-    public init(id: UInt32, address: IPv4Address, port: UInt16, weight: Int, mac: MACAddress?) {
+    public init(id: UInt32, address: IPv4Address, port: UInt16, weight: Int, mac: MACAddress?, interface: UInt8 = 0) {
+        precondition(Int(id) < ConnectionCounts.maxReals, "real server ids must be below \(ConnectionCounts.maxReals)")
         self.id = id
         self.address = address
         self.port = port
         self.weight = weight
         self.mac = mac
+        self.interface = interface
     }
 }
 
@@ -52,15 +72,24 @@ public struct ServiceSpec: Sendable, Equatable {
     public var vip: IPv4Address
     public var port: UInt16
     public var scheduler: SchedulerKind
+    public var method: ForwardingMethod
+    /// ipvsadm -p: seconds a client stays with its real server across connections (0 = off).
+    public var persistenceTimeout: Int
+    /// ipvsadm -M: clients within this netmask count as one for persistence.
+    public var persistenceMask: UInt32
     public var reals: [RealServerSpec]
 
     public init(id: UInt32, proto: UInt8, vip: IPv4Address, port: UInt16, scheduler: SchedulerKind,
+                method: ForwardingMethod = .dr, persistenceTimeout: Int = 0, persistenceMask: UInt32 = 0xFFFF_FFFF,
                 reals: [RealServerSpec]) {
         self.id = id
         self.proto = proto
         self.vip = vip
         self.port = port
         self.scheduler = scheduler
+        self.method = method
+        self.persistenceTimeout = persistenceTimeout
+        self.persistenceMask = persistenceMask
         self.reals = reals
     }
 }
@@ -71,7 +100,11 @@ public struct ServiceEntry: Sendable {
     public var port: UInt16
     public var proto: UInt8
     public var scheduler: SchedulerKind
+    public var method: ForwardingMethod
     public var id: UInt32
+    /// Persistence: milliseconds (0 = off) and the client netmask.
+    public var persistenceTimeout: UInt32
+    public var persistenceMask: UInt32
     /// This service's real server IDs: memberIDs[membersStart ..< membersStart + membersCount].
     public var membersStart: Int32
     public var membersCount: Int32
@@ -87,8 +120,10 @@ public struct ServiceEntry: Sendable {
 public struct RealServerEntry: Sendable {
     public var address: UInt32
     public var port: UInt16
-    /// Bit 0: present in this snapshot.
+    /// Bit 0: present in this snapshot; bit 1: MAC known.
     public var flags: UInt8
+    /// The local interface it is reached through.
+    public var interface: UInt8
     /// The weight that schedulers use: the configured weight, or 0 while the MAC is unknown.
     public var weight: Int32
     public var serviceID: UInt32
@@ -105,11 +140,15 @@ public struct SnapshotView: @unchecked Sendable {
     /// Open-addressed index from (proto, VIP, port) to services; -1 = empty.
     let serviceSlots: UnsafePointer<Int32>
     let serviceMask: Int
+    /// Whether any service uses NAT (replies then need a reverse lookup).
+    public let hasNAT: Bool
     /// Open-addressed VIP set; 0 = empty (0.0.0.0 is never a VIP).
     let vipSlots: UnsafePointer<UInt32>
     let vipMask: Int
     public let reals: UnsafePointer<RealServerEntry>
     public let realCount: Int
+    /// Index into `services` by service ID (-1: none), for NAT replies that know only their real server.
+    let serviceByID: UnsafePointer<Int32>
     let memberIDs: UnsafePointer<UInt32>
     let tables: UnsafePointer<Int32>
     /// The stable key of the scheduling hash.
@@ -154,6 +193,15 @@ public struct SnapshotView: @unchecked Sendable {
         return r.pointee.isPresent ? r : nil
     }
 
+    /// The service a real server belongs to.
+    @inline(__always)
+    public func service(of real: UnsafePointer<RealServerEntry>) -> UnsafePointer<ServiceEntry>? {
+        let id = Int(real.pointee.serviceID)
+        guard id < Pipeline.maxServices else { return nil }
+        let index = serviceByID[id]
+        return index < 0 ? nil : services + Int(index)
+    }
+
     @inline(__always)
     func member(_ service: UnsafePointer<ServiceEntry>, _ index: Int) -> UInt32 {
         memberIDs[Int(service.pointee.membersStart) + index]
@@ -192,11 +240,13 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         let serviceSlots = allocate(Int32.self, slotCount, -1)
         let vipSlots = allocate(UInt32.self, slotCount, 0)
         let entries = allocate(ServiceEntry.self, services.count,
-                               ServiceEntry(vip: 0, port: 0, proto: 0, scheduler: .roundRobin, id: 0, membersStart: 0,
-                                            membersCount: 0, tableStart: 0, tableSize: 0, maxWeight: 0, weightGCD: 0))
+                               ServiceEntry(vip: 0, port: 0, proto: 0, scheduler: .roundRobin, method: .dr, id: 0,
+                                            persistenceTimeout: 0, persistenceMask: 0, membersStart: 0, membersCount: 0,
+                                            tableStart: 0, tableSize: 0, maxWeight: 0, weightGCD: 0))
         let realCount = (services.flatMap { $0.reals.map { Int($0.id) } }.max() ?? -1) + 1
         let reals = allocate(RealServerEntry.self, realCount,
-                             RealServerEntry(address: 0, port: 0, flags: 0, weight: 0, serviceID: 0, mac: 0))
+                             RealServerEntry(address: 0, port: 0, flags: 0, interface: 0, weight: 0, serviceID: 0, mac: 0))
+        let serviceByID = allocate(Int32.self, Pipeline.maxServices, -1)
         let memberCount = services.reduce(0) { $0 + $1.reals.count }
         let members = allocate(UInt32.self, memberCount, 0)
         let tableCount = services.filter { $0.scheduler.usesTable }.count * maglevTableSize
@@ -211,15 +261,16 @@ public final class ForwardingSnapshot: @unchecked Sendable {
                 precondition(!reals[Int(r.id)].isPresent, "real server id \(r.id) used twice")
                 let usable = r.mac == nil ? 0 : r.weight
                 reals[Int(r.id)] = RealServerEntry(
-                    address: r.address.value, port: r.port, flags: 1 | (r.mac == nil ? 0 : 2), weight: Int32(usable),
-                    serviceID: s.id, mac: r.mac?.bits ?? 0)
+                    address: r.address.value, port: r.port, flags: 1 | (r.mac == nil ? 0 : 2), interface: r.interface,
+                    weight: Int32(usable), serviceID: s.id, mac: r.mac?.bits ?? 0)
                 members[memberCursor + k] = r.id
                 if usable > 0 { usableWeights.append(usable) }
                 backends.append(Maglev.Backend(id: Int32(r.id), address: r.address.value, port: r.port, weight: usable,
                                                tableSize: maglevTableSize, key: schedulingKey))
             }
             var entry = ServiceEntry(
-                vip: s.vip.value, port: s.port, proto: s.proto, scheduler: s.scheduler, id: s.id,
+                vip: s.vip.value, port: s.port, proto: s.proto, scheduler: s.scheduler, method: s.method, id: s.id,
+                persistenceTimeout: UInt32(clamping: s.persistenceTimeout * 1000), persistenceMask: s.persistenceMask,
                 membersStart: Int32(memberCursor), membersCount: Int32(s.reals.count), tableStart: 0, tableSize: 0,
                 maxWeight: Int32(usableWeights.max() ?? 0), weightGCD: Int32(usableWeights.reduce(0, Maglev.gcd)))
             memberCursor += s.reals.count
@@ -231,6 +282,8 @@ public final class ForwardingSnapshot: @unchecked Sendable {
                 tableCursor += maglevTableSize
             }
             entries[index] = entry
+            precondition(Int(s.id) < Pipeline.maxServices, "service ids must be below \(Pipeline.maxServices)")
+            serviceByID[Int(s.id)] = Int32(index)
 
             var i = SnapshotView.serviceHash(s.proto, s.vip.value, s.port) & (slotCount - 1)
             while serviceSlots[i] >= 0 { i = (i + 1) & (slotCount - 1) }
@@ -243,7 +296,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         self.regions = regions
         self.view = SnapshotView(
             services: entries, serviceCount: services.count, serviceSlots: serviceSlots, serviceMask: slotCount - 1,
-            vipSlots: vipSlots, vipMask: slotCount - 1, reals: reals, realCount: realCount, memberIDs: members,
+            hasNAT: services.contains { $0.method == .nat }, vipSlots: vipSlots, vipMask: slotCount - 1, reals: reals, realCount: realCount, serviceByID: serviceByID, memberIDs: members,
             tables: tables, schedulingKey: schedulingKey)
     }
 

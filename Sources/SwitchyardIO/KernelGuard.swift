@@ -4,37 +4,59 @@ import SwitchyardCore
 /// Keeps the kernel's hands off the packets the engine forwards.
 ///
 /// AF_PACKET sees a copy of each frame; the kernel still gets the original. Left alone, with
-/// ip_forward=1 it would forward VIP traffic a second time, and with the VIP on a local
-/// interface it would answer TCP with resets. The guard is one nftables table of its own,
-/// `ip switchyard_<interface>`, dropping IPv4 packets to the VIPs on that interface at the
-/// prerouting hook (after the packet taps, before routing). Nothing else on the box is touched,
-/// and the table is deleted on exit. A table left by a killed daemon is replaced at start.
+/// ip_forward=1 it would forward VIP traffic (and, for NAT, the real servers' un-translated
+/// replies) a second time, and with the VIP on a local interface it would answer TCP with
+/// resets. The guard is one nftables table of its own, `ip switchyard_<interface>`, dropping at
+/// the prerouting hook (after the packet taps, before routing):
+///   - IPv4 to a VIP, arriving on the interface that VIP is served on;
+///   - for NAT, IPv4 from a real server arriving on its interface, unless it is addressed to
+///     this machine itself (so health checks and ssh to the LB keep working).
+/// Nothing else on the box is touched, and the table is deleted on exit. A table left by a
+/// killed daemon is replaced at start.
 public final class KernelGuard {
     public let table: String
-    public let interface: String
     public private(set) var installed = false
 
+    /// What to drop: VIPs and NAT real servers, grouped by interface name.
+    public struct Rules: Sendable {
+        public var vips: [String: [IPv4Address]]
+        public var natRealServers: [String: [IPv4Address]]
+        public init(vips: [String: [IPv4Address]], natRealServers: [String: [IPv4Address]] = [:]) {
+            self.vips = vips
+            self.natRealServers = natRealServers
+        }
+    }
+
     public init(interface: String) {
-        self.interface = interface
         self.table = "switchyard_" + interface.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 
-    /// The nftables script for these VIPs (shown by `switchyard check` and in the docs).
-    public func script(vips: [IPv4Address]) -> String {
-        let set = Array(Set(vips)).sorted().map(\.description).joined(separator: ", ")
+    static func set(_ addresses: [IPv4Address]) -> String {
+        Array(Set(addresses)).sorted().map(\.description).joined(separator: ", ")
+    }
+
+    /// The nftables script (shown in the docs and tested).
+    public func script(_ rules: Rules) -> String {
+        var lines: [String] = []
+        for (interface, vips) in rules.vips.sorted(by: { $0.key < $1.key }) {
+            lines.append("        iifname \"\(interface)\" ip daddr { \(Self.set(vips)) } counter drop comment \"forwarded by switchyard\"")
+        }
+        for (interface, reals) in rules.natRealServers.sorted(by: { $0.key < $1.key }) {
+            lines.append("        iifname \"\(interface)\" ip saddr { \(Self.set(reals)) } fib daddr type != local counter drop comment \"NAT replies translated by switchyard\"")
+        }
         return """
         table ip \(table) {
             chain prerouting {
                 type filter hook prerouting priority raw; policy accept;
-                iifname "\(interface)" ip daddr { \(set) } counter drop comment "forwarded by switchyard"
+        \(lines.joined(separator: "\n"))
             }
         }
         """
     }
 
-    public func install(vips: [IPv4Address]) throws {
+    public func install(_ rules: Rules) throws {
         _ = runCommand(["nft", "delete", "table", "ip", table])
-        let result = runCommand(["nft", "-f", "-"], input: script(vips: vips) + "\n")
+        let result = runCommand(["nft", "-f", "-"], input: script(rules) + "\n")
         guard result.status == 0 else {
             throw SetupError("installing the kernel guard (nft) failed: \(result.output.trimmingSpaces)"
                 + (result.status == 127 || result.output.contains("cannot run") ? "; install nftables" : ""))

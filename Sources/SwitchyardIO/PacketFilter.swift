@@ -28,11 +28,13 @@ public final class PacketFilter {
         guard sy_attach_filter(fd, program.bf_insns, program.bf_len) == 0 else { throw SystemError("SO_ATTACH_FILTER") }
     }
 
-    /// The filter that lets only traffic for the VIPs through: IPv4 to any VIP, untagged or with
-    /// one 802.1Q tag. Everything else stays in the kernel and never reaches user space.
-    public static func forVIPs(_ vips: [IPv4Address]) throws -> PacketFilter {
+    /// The filter that lets only the engine's traffic through: IPv4 to any VIP, and for NAT,
+    /// IPv4 from its real servers (their replies and ICMP errors), untagged or with one 802.1Q
+    /// tag. Everything else stays in the kernel and never reaches user space.
+    public static func forVIPs(_ vips: [IPv4Address], natRealServers: [IPv4Address] = []) throws -> PacketFilter {
         precondition(!vips.isEmpty, "a filter needs at least one VIP")
-        let hosts = Array(Set(vips)).sorted().map { "dst host \($0)" }.joined(separator: " or ")
+        let hosts = (Array(Set(vips)).sorted().map { "dst host \($0)" }
+            + Array(Set(natRealServers)).sorted().map { "src host \($0)" }).joined(separator: " or ")
         return try PacketFilter(expression: "(ip and (\(hosts))) or (vlan and ip and (\(hosts)))")
     }
 }

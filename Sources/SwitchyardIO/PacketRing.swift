@@ -20,8 +20,10 @@ public final class PacketRing: @unchecked Sendable {
     private var blockIndex: UInt32 = 0
 
     /// Opens the socket, attaches `filter` before binding (so no unfiltered frame slips in),
-    /// maps the ring, binds to `interface` and joins fanout group `fanoutGroup`.
-    public init(interface: InterfaceInfo, filter: PacketFilter, fanoutGroup: UInt16, geometry: RingGeometry = RingGeometry()) throws {
+    /// maps the ring, binds to `interface` and joins fanout group `fanoutGroup`, which spreads
+    /// frames with `fanoutProgram` (see FanoutProgram).
+    public init(interface: InterfaceInfo, filter: PacketFilter, fanoutGroup: UInt16, fanoutProgram: [BPFInstruction],
+                geometry: RingGeometry = RingGeometry()) throws {
         // Protocol 0: receive nothing until bind.
         let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket(AF_PACKET)") }
@@ -36,7 +38,10 @@ public final class PacketRing: @unchecked Sendable {
                 munmap(map, Int(geometry.blockSize) * Int(geometry.blockCount))
                 throw SystemError("bind(AF_PACKET, \(interface.name))")
             }
-            guard sy_fanout_join(fd, fanoutGroup) == 0 else {
+            let joined = fanoutProgram.withUnsafeBytes {
+                sy_fanout_join_cbpf(fd, fanoutGroup, $0.baseAddress, UInt32(fanoutProgram.count))
+            }
+            guard joined == 0 else {
                 munmap(map, Int(geometry.blockSize) * Int(geometry.blockCount))
                 throw SystemError("PACKET_FANOUT")
             }

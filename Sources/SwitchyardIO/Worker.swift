@@ -28,12 +28,13 @@ public final class SnapshotPublisher: Sendable {
     public var snapshot: ForwardingSnapshot { current.withLock { $0 } }
 }
 
-/// One forwarding thread: its own RX ring (in the fanout group), TX socket, pipeline and flow
-/// table. Nothing it touches per packet is shared.
+/// One forwarding thread: its own RX ring on each interface (each in that interface's fanout
+/// group), TX socket on each interface, pipeline and flow table. Nothing it touches per packet
+/// is shared.
 public final class Worker: @unchecked Sendable {
     public let index: Int
-    let ring: PacketRing
-    let sender: PacketSender
+    let rings: [PacketRing]
+    let senders: [PacketSender]
     let config: PipelineConfig
     let publisher: SnapshotPublisher
     private let stopFlag = Atomic<Bool>(false)
@@ -41,11 +42,17 @@ public final class Worker: @unchecked Sendable {
     /// Aligned 64-bit words written by this worker alone; readers may see a value one block old.
     public let published: UnsafeMutablePointer<UInt64>
 
-    public init(index: Int, interface: InterfaceInfo, filter: PacketFilter, fanoutGroup: UInt16, config: PipelineConfig,
-                publisher: SnapshotPublisher, geometry: RingGeometry = RingGeometry()) throws {
+    /// `interfaces` in the engine's numbering (a frame's ingress and egress numbers index it);
+    /// interface i's ring joins fanout group `fanoutGroupBase + i`.
+    public init(index: Int, interfaces: [InterfaceInfo], filter: PacketFilter, fanoutGroupBase: UInt16,
+                fanoutProgram: [BPFInstruction], config: PipelineConfig, publisher: SnapshotPublisher,
+                geometry: RingGeometry = RingGeometry()) throws {
         self.index = index
-        ring = try PacketRing(interface: interface, filter: filter, fanoutGroup: fanoutGroup, geometry: geometry)
-        sender = try PacketSender(interface: interface)
+        rings = try interfaces.enumerated().map { i, interface in
+            try PacketRing(interface: interface, filter: filter, fanoutGroup: fanoutGroupBase &+ UInt16(i),
+                           fanoutProgram: fanoutProgram, geometry: geometry)
+        }
+        senders = try interfaces.map { try PacketSender(interface: $0) }
         self.config = config
         self.publisher = publisher
         published = .allocate(capacity: Counter.allCases.count)
@@ -70,51 +77,63 @@ public final class Worker: @unchecked Sendable {
         var pipeline = Pipeline(config)
         var (snapshot, generation) = publisher.take()
         var view = snapshot.view
-        var idleSweeps = 0
+        var idleRounds = 0
+        var polls = rings.map { pollfd(fd: $0.fd, events: Int16(POLLIN | POLLERR), revents: 0) }
         while !stopFlag.load(ordering: .relaxed) {
-            guard let block = ring.nextBlock() else {
-                // Idle: expire old flows a slice at a time, publish counters, then wait.
-                pipeline.flows.sweep(now: monotonicMilliseconds(), budget: 4096)
-                idleSweeps += 1
-                if idleSweeps % 8 == 0 {
-                    pipeline.counters.bump(.ringDrops, by: ring.takeDrops())
-                    pipeline.counters.copy(to: published)
+            var busy = false
+            for (ingress, ring) in rings.enumerated() {
+                guard let block = ring.nextBlock() else { continue }
+                busy = true
+                if publisher.generation != generation {
+                    (snapshot, generation) = publisher.take()
+                    view = snapshot.view
                 }
-                ring.wait(milliseconds: 50)
+                process(block, ingress: ingress, &pipeline, view)
+                ring.releaseBlock(block)
+            }
+            if busy {
+                pipeline.flows.sweep(now: monotonicMilliseconds(), budget: 64)
+                pipeline.counters.copy(to: published)
                 continue
             }
-            if publisher.generation != generation {
-                (snapshot, generation) = publisher.take()
-                view = snapshot.view
+            // Idle: expire old flows a slice at a time, publish counters, then wait.
+            pipeline.flows.sweep(now: monotonicMilliseconds(), budget: 4096)
+            idleRounds += 1
+            if idleRounds % 8 == 0 {
+                for ring in rings { pipeline.counters.bump(.ringDrops, by: ring.takeDrops()) }
+                pipeline.counters.copy(to: published)
             }
-            let now = monotonicMilliseconds()
-            var frame = block + Int(sy_block_first_offset(block))
-            for _ in 0..<sy_block_num_pkts(block) {
-                let status = sy_frame_status(frame)
-                let length = Int(sy_frame_snaplen(frame))
-                // Only frames addressed to this host's MAC: not our own transmissions, not
-                // broadcasts, not frames for other hosts seen by a promiscuous interface.
-                if sy_frame_pkttype(frame) == SY_PACKET_HOST {
-                    let data = frame + Int(sy_frame_mac_offset(frame))
-                    if length < Int(sy_frame_wirelen(frame)) {
-                        // Larger than a ring frame: only GRO/GSO produce these; never send half.
-                        pipeline.counters.bump(.rxFrames)
-                        pipeline.counters.bump(.oversize)
-                    } else if pipeline.process(data, length: length,
-                                               checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0,
-                                               now: now, snapshot: view) == .forward {
-                        countTXFailures(sender.enqueue(data, length: length), &pipeline)
-                    }
-                }
-                frame += Int(sy_frame_next_offset(frame))
-            }
-            // Send before the block goes back: the batch points into it.
-            countTXFailures(sender.flush(), &pipeline)
-            ring.releaseBlock(block)
-            pipeline.flows.sweep(now: now, budget: 64)
-            pipeline.counters.copy(to: published)
+            _ = poll(&polls, nfds_t(polls.count), 50)
         }
-        pipeline.counters.bump(.ringDrops, by: ring.takeDrops())
+        for ring in rings { pipeline.counters.bump(.ringDrops, by: ring.takeDrops()) }
         pipeline.counters.copy(to: published)
+    }
+
+    /// Runs every frame of one RX block through the pipeline and sends what it forwards, before
+    /// the block goes back to the kernel (the TX batches point into it).
+    @inline(__always)
+    func process(_ block: UnsafeMutableRawPointer, ingress: Int, _ pipeline: inout Pipeline, _ view: SnapshotView) {
+        let now = monotonicMilliseconds()
+        var frame = block + Int(sy_block_first_offset(block))
+        for _ in 0..<sy_block_num_pkts(block) {
+            let status = sy_frame_status(frame)
+            let length = Int(sy_frame_snaplen(frame))
+            // Only frames addressed to this host's MAC: not our own transmissions, not
+            // broadcasts, not frames for other hosts seen by a promiscuous interface.
+            if sy_frame_pkttype(frame) == SY_PACKET_HOST {
+                let data = frame + Int(sy_frame_mac_offset(frame))
+                if length < Int(sy_frame_wirelen(frame)) {
+                    // Larger than a ring frame: only GRO/GSO produce these; never send half.
+                    pipeline.counters.bump(.rxFrames)
+                    pipeline.counters.bump(.oversize)
+                } else if case .forward(let egress) = pipeline.process(
+                    data, length: length, ingress: ingress, checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0,
+                    now: now, snapshot: view) {
+                    countTXFailures(senders[egress].enqueue(data, length: length), &pipeline)
+                }
+            }
+            frame += Int(sy_frame_next_offset(frame))
+        }
+        for sender in senders { countTXFailures(sender.flush(), &pipeline) }
     }
 }

@@ -29,6 +29,7 @@ final class ConfigTests: XCTestCase {
             lb_kind DR
             protocol TCP
             persistence_timeout 50
+            sorry_server 198.18.0.99 80
             real_server 198.18.0.11 80 {
                 weight 3
                 TCP_CHECK {
@@ -54,10 +55,12 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.flowCapacity, 2048)
         XCTAssertEqual(c.warnings.map(\.description), [
             "test.conf:3:5: warning: global_defs router_id is accepted but not acted on yet",
-            "test.conf:12:5: warning: persistence_timeout is accepted but not acted on yet",
-            "test.conf:15:9: warning: TCP_CHECK is accepted but not acted on yet",
+            "test.conf:13:5: warning: sorry_server is accepted but not acted on yet",
+            "test.conf:16:9: warning: TCP_CHECK is accepted but not acted on yet",
         ])
         XCTAssertEqual(c.vips, [IPv4Address("198.18.0.100")!])
+        XCTAssertEqual(tcp.persistenceTimeout, 50)
+        XCTAssertEqual(tcp.persistenceMask, 0xFFFF_FFFF)
     }
 
     func testBlockOnOneLineAndBraceOnNextLine() throws {
@@ -67,11 +70,11 @@ final class ConfigTests: XCTestCase {
 
     func testErrorsSayLineAndColumn() {
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n  lb_kind DRR\n}\n"),
-                       "test.conf:2:11: unknown lb_kind \"DRR\"; expected DR")
+                       "test.conf:2:11: unknown lb_kind \"DRR\"; expected DR or NAT")
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n  lb_kind DR\n  lb_algo fancy\n}"),
-                       "test.conf:3:11: unknown scheduler \"fancy\"; expected mh, rr, wrr or sh")
-        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n lb_algo wlc\n}"),
-                       "test.conf:3:10: scheduler \"wlc\" is not supported yet; expected mh, rr, wrr or sh")
+                       "test.conf:3:11: unknown scheduler \"fancy\"; expected mh, rr, wrr, sh, lc, wlc, sed or nq")
+        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n lb_algo lblc\n}"),
+                       "test.conf:3:10: scheduler \"lblc\" is not supported yet; expected mh, rr, wrr, sh, lc, wlc, sed or nq")
         XCTAssertEqual(error("virtual_serer 198.18.0.1 80 {\n}"),
                        "test.conf:1:1: unknown keyword \"virtual_serer\"; expected global_defs or virtual_server")
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n  wieght 2\n}"),
@@ -84,12 +87,12 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n"),
                        "test.conf:1:30: block opened here is never closed (missing '}')")
         XCTAssertEqual(error("}\n"), "test.conf:1:1: unexpected '}' with no open block")
-        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind NAT\n}"),
-                       "test.conf:2:10: lb_kind NAT is not supported yet; expected DR")
+        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind TUN\n}"),
+                       "test.conf:2:10: lb_kind TUN is not supported yet (this kernel has no IPIP to test it); expected DR or NAT")
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n real_server 198.18.0.2 8080\n}"),
                        "test.conf:3:2: with lb_kind DR a real server's port must be the service's port (80), not 8080: DR does not rewrite ports")
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n protocol TCP\n}"),
-                       "test.conf:1:1: virtual_server 198.18.0.1 80 has no lb_kind; write `lb_kind DR` (keepalived would default to NAT, which Switchyard does not do yet)")
+                       "test.conf:1:1: virtual_server 198.18.0.1 80 has no lb_kind; write `lb_kind DR` or `lb_kind NAT`")
         XCTAssertEqual(error("virtual_server 2001:db8::1 80 {\n}"),
                        "test.conf:1:16: IPv6 virtual server address 2001:db8::1 is not supported yet")
         XCTAssertEqual(error("virtual_server fwmark 1 {\n}"),
@@ -99,6 +102,34 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("global_defs {\n switchyard_hash_key abc\n}"),
                        "test.conf:2:22: switchyard_hash_key must be 32 hex digits (128 bits), e.g. 0x0123456789abcdef0123456789abcdef")
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n protocol \"TCP\n}"), "test.conf:2:11: unterminated quoted string")
+    }
+
+    func testNATPersistenceAndTimeouts() throws {
+        let c = try parse("""
+        global_defs {
+            lvs_timeouts tcp 7200 tcpfin 60 udp 30
+        }
+        virtual_server 198.18.1.100 80 {
+            lb_algo wlc
+            lb_kind NAT
+            persistence_timeout 300
+            persistence_granularity 255.255.255.0
+            real_server 198.18.2.11 8080 { weight 2 }
+        }
+        """)
+        let s = c.services[0]
+        XCTAssertEqual(s.method, .nat)
+        XCTAssertEqual(s.scheduler, .weightedLeastConnection)
+        XCTAssertEqual(s.reals[0].port, 8080, "NAT maps ports")
+        XCTAssertEqual(s.persistenceTimeout, 300)
+        XCTAssertEqual(s.persistenceMask, 0xFFFF_FF00)
+        XCTAssertEqual(c.timeouts.tcpEstablished, 7_200_000)
+        XCTAssertEqual(c.timeouts.tcpFin, 60_000)
+        XCTAssertEqual(c.timeouts.udp, 30_000)
+        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind NAT\n persistence_granularity 255.0.255.0\n}"),
+                       "test.conf:3:26: persistence_granularity must be a netmask such as 255.255.255.0, not \"255.0.255.0\"")
+        XCTAssertEqual(error("global_defs {\n lvs_timeouts tcp 10 fin 3\n}"),
+                       "test.conf:2:22: unknown timeout \"fin\"; expected tcp, tcpfin or udp")
     }
 
     func testServiceIdentityIsProtocolVIPPort() {
@@ -151,9 +182,48 @@ final class ProcfsTests: XCTestCase {
     func testKernelGuardScriptNamesOnlyItsTable() {
         let g = KernelGuard(interface: "lan-0")
         XCTAssertEqual(g.table, "switchyard_lan_0")
-        let s = g.script(vips: [IPv4Address("198.18.0.100")!])
+        let s = g.script(KernelGuard.Rules(vips: ["lan-0": [IPv4Address("198.18.0.100")!]],
+                                           natRealServers: ["in0": [IPv4Address("198.18.2.12")!, IPv4Address("198.18.2.11")!]]))
         XCTAssertTrue(s.contains("table ip switchyard_lan_0"))
         XCTAssertTrue(s.contains("iifname \"lan-0\" ip daddr { 198.18.0.100 } counter drop"))
+        XCTAssertTrue(s.contains("iifname \"in0\" ip saddr { 198.18.2.11, 198.18.2.12 } fib daddr type != local counter drop"))
+    }
+
+    /// The fanout program sends both directions of a client's NAT flow, and its ICMP errors, to
+    /// one worker, and spreads different clients.
+    func testFanoutProgramKeepsBothDirectionsTogether() {
+        let vip = IPv4Address("198.18.1.100")!
+        let program = FanoutProgram.build(vips: [vip, IPv4Address("198.18.1.101")!], workers: 4)
+        func frame(src: UInt32, dst: UInt32, proto: UInt8, quotedDst: UInt32 = 0) -> [UInt8] {
+            var f = [UInt8](repeating: 0, count: 14 + 20 + 8 + 20 + 8)
+            f[12] = 0x08
+            f[14] = 0x45
+            f[23] = proto
+            for i in 0..<4 {
+                f[26 + i] = UInt8(truncatingIfNeeded: src >> UInt32(24 - 8 * i))
+                f[30 + i] = UInt8(truncatingIfNeeded: dst >> UInt32(24 - 8 * i))
+                f[14 + 20 + 8 + 16 + i] = UInt8(truncatingIfNeeded: quotedDst >> UInt32(24 - 8 * i))
+            }
+            return f
+        }
+        var seen = Set<UInt32>()
+        for c in 0..<64 as Range<UInt32> {
+            let client = 0xC612_0A00 + c * 7
+            let inbound = FanoutProgram.run(program, on: frame(src: client, dst: vip.value, proto: IPProtocol.tcp))
+            let reply = FanoutProgram.run(program, on: frame(src: 0xC612_020B, dst: client, proto: IPProtocol.tcp))
+            let icmpIn = FanoutProgram.run(program, on: frame(src: 0xC612_0001, dst: vip.value, proto: IPProtocol.icmp,
+                                                             quotedDst: client))
+            XCTAssertEqual(inbound, reply, "client \(c)")
+            XCTAssertEqual(inbound, icmpIn, "client \(c)")
+            XCTAssertLessThan(inbound, 4)
+            seen.insert(inbound)
+        }
+        XCTAssertEqual(seen.count, 4, "64 clients use all 4 workers")
+        XCTAssertEqual(FanoutProgram.run(program, on: [UInt8](repeating: 0, count: 60)), 0, "non-IPv4 to worker 0")
+        let masked = FanoutProgram.build(vips: [vip], workers: 4, clientMask: 0xFFFF_FF00)
+        let a = FanoutProgram.run(masked, on: frame(src: 0xC612_0A01, dst: vip.value, proto: IPProtocol.udp))
+        let b = FanoutProgram.run(masked, on: frame(src: 0xC612_0AFE, dst: vip.value, proto: IPProtocol.udp))
+        XCTAssertEqual(a, b, "one /24 on one worker")
     }
 
     func testAddressParsing() {

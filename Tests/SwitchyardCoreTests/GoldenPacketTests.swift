@@ -21,3 +21,37 @@ final class GoldenPacketTests: XCTestCase {
         }
     }
 }
+
+/// NAT in both directions, ICMP translation and echo, checked byte for byte.
+final class NATGoldenTests: XCTestCase {
+    static let outsideMAC = MACAddress("02:00:00:00:00:02")!
+    static let insideMAC = MACAddress("02:00:00:00:00:03")!
+
+    static func snapshot() -> ForwardingSnapshot {
+        let rip = IPv4Address("198.18.2.11")!
+        let mac = MACAddress("02:00:00:00:00:21")!
+        return ForwardingSnapshot(services: [
+            ServiceSpec(id: 0, proto: IPProtocol.tcp, vip: IPv4Address("198.18.1.100")!, port: 80, scheduler: .roundRobin,
+                        method: .nat, reals: [RealServerSpec(id: 0, address: rip, port: 8080, weight: 1, mac: mac, interface: 1)]),
+            ServiceSpec(id: 1, proto: IPProtocol.udp, vip: IPv4Address("198.18.1.100")!, port: 53, scheduler: .roundRobin,
+                        method: .nat, reals: [RealServerSpec(id: 1, address: rip, port: 5353, weight: 1, mac: mac, interface: 1)]),
+        ], schedulingKey: .defaultScheduling, maglevTableSize: 251)
+    }
+
+    func testEverySequence() {
+        let snapshot = Self.snapshot()
+        XCTAssertGreaterThanOrEqual(natSequences.count, 6)
+        for sequence in natSequences {
+            var pipeline = Pipeline(PipelineConfig(interfaceMACs: [Self.outsideMAC, Self.insideMAC], flowCapacity: 64))
+            for (i, step) in sequence.steps.enumerated() {
+                var buffer = bytes(hex: step.input)
+                let verdict = buffer.withUnsafeMutableBytes { raw in
+                    pipeline.process(raw.baseAddress!, length: raw.count, ingress: step.ingress,
+                                     checksumPending: step.checksumPending, now: step.now, snapshot: snapshot.view)
+                }
+                XCTAssertEqual(verdict, step.verdict, "\(sequence.name), step \(i + 1)")
+                XCTAssertEqual(hex(buffer), step.output, "\(sequence.name), step \(i + 1)")
+            }
+        }
+    }
+}

@@ -20,10 +20,10 @@ final class PipelineTests: XCTestCase {
         for client in 0..<2_000 {
             let syn = tcpFrame(client: 0xC612_1000 + UInt32(client), port: 40_000, to: vip.value, dport: 80)
             let (v1, out1) = feed(&p, syn, now: 1, snapshot: s)
-            XCTAssertEqual(v1, .forward)
+            XCTAssertEqual(v1, .forward(egress: 0))
             let ack = tcpFrame(client: 0xC612_1000 + UInt32(client), port: 40_000, to: vip.value, dport: 80, flags: TCPFlags.ack)
             let (v2, out2) = feed(&p, ack, now: 2, snapshot: s)
-            XCTAssertEqual(v2, .forward)
+            XCTAssertEqual(v2, .forward(egress: 0))
             XCTAssertEqual(destinationMAC(out1), destinationMAC(out2), "a flow stays on its real server")
             perServer[destinationMAC(out1), default: 0] += 1
         }
@@ -75,7 +75,7 @@ final class PipelineTests: XCTestCase {
         for c in 0..<200 {
             let f = tcpFrame(client: 0xC612_4000 + UInt32(c), port: 3, to: vip.value, dport: 80, flags: TCPFlags.ack)
             let (v, out) = feed(&p, f, now: 10, snapshot: onlyZero)
-            XCTAssertEqual(v, .forward)
+            XCTAssertEqual(v, .forward(egress: 0))
             XCTAssertEqual(destinationMAC(out), 0x0200_0000_0011)
             moved += 1
         }

@@ -51,6 +51,6 @@ final class SchedulerTests: XCTestCase {
 
     func testSchedulerNames() {
         for k in SchedulerKind.allCases { XCTAssertEqual(SchedulerKind(name: k.name), k) }
-        XCTAssertNil(SchedulerKind(name: "lc"))
+        XCTAssertNil(SchedulerKind(name: "lblc"))
     }
 }

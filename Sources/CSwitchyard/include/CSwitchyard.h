@@ -29,8 +29,10 @@ static const uint8_t SY_PACKET_OUTGOING = PACKET_OUTGOING;
 /// Returns the mapping or NULL with errno set.
 void *sy_rx_ring_setup(int fd, uint32_t block_size, uint32_t block_nr, uint32_t frame_size,
                        uint32_t retire_tov_ms);
-/// Joins fanout group `group_id` with PACKET_FANOUT_HASH (flows stay on one worker).
-int sy_fanout_join(int fd, uint16_t group_id);
+/// Joins fanout group `group_id` with PACKET_FANOUT_CBPF and sets the group's classic BPF
+/// program (`count` 8-byte struct sock_filter instructions) that returns the member index.
+/// Members are numbered in the order they joined.
+int sy_fanout_join_cbpf(int fd, uint16_t group_id, const void *insns, uint32_t count);
 /// PACKET_QDISC_BYPASS on a TX socket: frames go straight to the driver.
 int sy_qdisc_bypass(int fd);
 /// Attaches a classic BPF program (as compiled by pcap_compile) with SO_ATTACH_FILTER.

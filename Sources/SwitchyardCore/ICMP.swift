@@ -1,0 +1,158 @@
+// ICMP for the VIPs: echo requests are answered by the LB itself; errors about a tracked flow
+// (destination unreachable, time exceeded, parameter problem) are matched by the header they
+// quote and sent to the side that needs them, translated for NAT (RFC 5508 §4 / RFC 3022 §4.3:
+// outer and inner headers and every checksum), as IPVS's ip_vs_in_icmp / ip_vs_out_icmp do.
+//
+//  ICMP error (RFC 792):  type(1) code(1) checksum(2) unused/MTU(4) | quoted IPv4 header | ≥ 8 bytes of its payload
+
+enum ICMPType {
+    static let echoReply: UInt8 = 0
+    static let destinationUnreachable: UInt8 = 3
+    static let echoRequest: UInt8 = 8
+    static let timeExceeded: UInt8 = 11
+    static let parameterProblem: UInt8 = 12
+
+    static func isError(_ t: UInt8) -> Bool {
+        t == destinationUnreachable || t == timeExceeded || t == parameterProblem
+    }
+}
+
+/// The quoted packet inside an ICMP error.
+struct QuotedPacket {
+    /// Offset of the quoted IPv4 header and of its TCP/UDP header.
+    var l3: Int
+    var l4: Int
+    /// Bytes quoted from l4 on (at least 8).
+    var l4Bytes: Int
+    var proto: UInt8
+    var source: UInt32
+    var destination: UInt32
+    var sourcePort: UInt16
+    var destinationPort: UInt16
+
+    /// Parses the quote of an ICMP error, bounds-checked against the outer packet.
+    static func parse(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo) -> QuotedPacket? {
+        let start = info.l4Offset + 8
+        let end = info.l3Offset + info.ipLength
+        guard end - start >= 28 else { return nil }
+        let vihl = frame.load(fromByteOffset: start, as: UInt8.self)
+        let ihl = Int(vihl & 0x0F) * 4
+        guard vihl >> 4 == 4, ihl >= 20, end - start >= ihl + 8 else { return nil }
+        let proto = frame.load(fromByteOffset: start + 9, as: UInt8.self)
+        guard proto == IPProtocol.tcp || proto == IPProtocol.udp else { return nil }
+        return QuotedPacket(l3: start, l4: start + ihl, l4Bytes: end - start - ihl, proto: proto,
+                            source: load32(frame, start + 12), destination: load32(frame, start + 16),
+                            sourcePort: load16(frame, start + ihl), destinationPort: load16(frame, start + ihl + 2))
+    }
+
+    /// Rewrites the quoted source or destination (address and port) and the quoted checksums:
+    /// its IPv4 header checksum in full, its L4 checksum incrementally if it was quoted.
+    func rewrite(_ frame: UnsafeMutableRawPointer, source: Bool, address: UInt32, port: UInt16) {
+        let addressOffset = l3 + (source ? 12 : 16)
+        let portOffset = l4 + (source ? 0 : 2)
+        let oldAddress = load32(frame, addressOffset)
+        let oldPort = load16(frame, portOffset)
+        store32(frame, addressOffset, address)
+        store16(frame, portOffset, port)
+        store16(frame, l3 + 10, 0)
+        store16(frame, l3 + 10, InternetChecksum.checksum(frame + l3, l4 - l3))
+        let field = l4 + (proto == IPProtocol.tcp ? 16 : 6)
+        guard field + 2 <= l4 + l4Bytes else { return }
+        let old = load16(frame, field)
+        if proto == IPProtocol.udp && old == 0 { return }
+        let sum = InternetChecksum.update(InternetChecksum.update(old, old: oldAddress, new: address), old: oldPort, new: port)
+        store16(frame, field, sum)
+    }
+}
+
+extension Pipeline {
+    /// Recomputes the ICMP checksum over the whole message (its quoted part changed).
+    @inline(__always)
+    static func finishICMP(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo) {
+        store16(frame, info.l4Offset + 2, 0)
+        store16(frame, info.l4Offset + 2,
+                InternetChecksum.checksum(frame + info.l4Offset, info.l3Offset + info.ipLength - info.l4Offset))
+    }
+
+    /// ICMP to a VIP: echo is answered; an error quoting a packet that left by a VIP (a reply of
+    /// one of our flows) goes to that flow's real server.
+    mutating func icmpToVIP(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32,
+                            snapshot: SnapshotView) -> Verdict {
+        let type = frame.load(fromByteOffset: info.l4Offset, as: UInt8.self)
+        if type == ICMPType.echoRequest { return echoReply(frame, info, ingress: ingress) }
+        guard ICMPType.isError(type) else { return drop(.icmpUnhandled) }
+        guard let quote = QuotedPacket.parse(frame, info) else { return drop(.truncatedICMP) }
+        // The quoted packet went VIP → client, so the flow is client → VIP.
+        let key = FlowKey(source: quote.destination, destination: quote.source, sourcePort: quote.destinationPort,
+                          destinationPort: quote.sourcePort, proto: quote.proto)
+        var expired: UInt64 = 0
+        defer { if expired != 0 { counters.bump(.flowsExpired, by: expired) } }
+        guard let slot = flows.lookup(key, hash: flows.hash(key), now: now, expired: &expired),
+              let real = snapshot.real(flows[slot].realID), let service = snapshot.service(of: real)
+        else { return drop(.icmpNoFlow) }
+        if service.pointee.method == .nat {
+            guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
+            let oldDestination = load32(frame, info.l3Offset + 16)
+            store32(frame, info.l3Offset + 16, real.pointee.address)
+            store16(frame, info.l3Offset + 10, InternetChecksum.update(load16(frame, info.l3Offset + 10),
+                                                                      old: oldDestination, new: real.pointee.address))
+            quote.rewrite(frame, source: true, address: real.pointee.address, port: real.pointee.port)
+            Self.finishICMP(frame, info)
+        }
+        let egress = Int(real.pointee.interface)
+        MACAddress(bits: real.pointee.mac).store(to: frame, at: 0)
+        interfaceMACs[egress].store(to: frame, at: 6)
+        counters.bump(.icmpTranslated)
+        counters.bump(.forwarded)
+        return .forward(egress: egress)
+    }
+
+    /// An ICMP error from the real servers' side quoting a packet client → RIP (one we NATed):
+    /// it goes to the client as if the VIP had sent it.
+    mutating func icmpFromRealServer(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, now: UInt32,
+                                     snapshot: SnapshotView) -> Verdict {
+        let type = frame.load(fromByteOffset: info.l4Offset, as: UInt8.self)
+        guard ICMPType.isError(type), let quote = QuotedPacket.parse(frame, info) else { return pass() }
+        let key = FlowKey(source: quote.destination, destination: quote.source, sourcePort: quote.destinationPort,
+                          destinationPort: quote.sourcePort, proto: quote.proto | Self.replyMark)
+        var expired: UInt64 = 0
+        defer { if expired != 0 { counters.bump(.flowsExpired, by: expired) } }
+        guard let slot = flows.lookup(key, hash: flows.hash(key), now: now, expired: &expired) else { return pass() }
+        let reply = flows[slot]
+        guard let real = snapshot.real(reply.realID), let service = snapshot.service(of: real) else {
+            return drop(.icmpNoFlow)
+        }
+        guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
+        let oldSource = load32(frame, info.l3Offset + 12)
+        store32(frame, info.l3Offset + 12, service.pointee.vip)
+        store16(frame, info.l3Offset + 10, InternetChecksum.update(load16(frame, info.l3Offset + 10),
+                                                                  old: oldSource, new: service.pointee.vip))
+        quote.rewrite(frame, source: false, address: service.pointee.vip, port: service.pointee.port)
+        Self.finishICMP(frame, info)
+        let egress = Int(reply.interface)
+        reply.peerMAC.store(to: frame, at: 0)
+        interfaceMACs[egress].store(to: frame, at: 6)
+        counters.bump(.icmpTranslated)
+        counters.bump(.forwarded)
+        return .forward(egress: egress)
+    }
+
+    /// Answers an echo request to a VIP in place: addresses and MACs swapped, type 0, a fresh TTL.
+    mutating func echoReply(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int) -> Verdict {
+        let l3 = info.l3Offset
+        let l4 = info.l4Offset
+        let typeCode = load16(frame, l4)
+        store16(frame, l4, typeCode & 0x00FF)
+        store16(frame, l4 + 2, InternetChecksum.update(load16(frame, l4 + 2), old: typeCode, new: typeCode & 0x00FF))
+        store32(frame, l3 + 12, info.destination)
+        store32(frame, l3 + 16, info.source)
+        frame.storeBytes(of: 64, toByteOffset: l3 + 8, as: UInt8.self)
+        store16(frame, l3 + 10, 0)
+        store16(frame, l3 + 10, InternetChecksum.checksum(frame + l3, l4 - l3))
+        let client = load48(frame, 6)
+        MACAddress(bits: client).store(to: frame, at: 0)
+        interfaceMACs[ingress].store(to: frame, at: 6)
+        counters.bump(.icmpEchoReplies)
+        return .forward(egress: ingress)
+    }
+}

@@ -1,0 +1,99 @@
+// NAT forwarding (ipvsadm -m), like IPVS's ip_vs_nat_xmit and its reply path: the client's
+// packet gets the real server's address and port as destination; the real server's reply gets
+// the VIP and service port back as source. The client's address is never rewritten, so the real
+// server sees the true client. Like a router, the LB decrements the TTL; every checksum is
+// updated incrementally (RFC 1624), or computed in full when the capture left it unfinished.
+
+extension Pipeline {
+    /// Offset of the TCP or UDP checksum field.
+    @inline(__always)
+    static func l4ChecksumOffset(_ info: PacketInfo) -> Int {
+        info.l4Offset + (info.proto == IPProtocol.tcp ? 16 : 6)
+    }
+
+    /// Decrements the TTL, fixing the header checksum; false if the packet must not be forwarded.
+    @inline(__always)
+    static func decrementTTL(_ frame: UnsafeMutableRawPointer, _ l3: Int) -> Bool {
+        let ttl = frame.load(fromByteOffset: l3 + 8, as: UInt8.self)
+        guard ttl > 1 else { return false }
+        let word = load16(frame, l3 + 8)
+        frame.storeBytes(of: ttl - 1, toByteOffset: l3 + 8, as: UInt8.self)
+        store16(frame, l3 + 10, InternetChecksum.update(load16(frame, l3 + 10), old: word, new: word &- 0x0100))
+        return true
+    }
+
+    /// Rewrites one address (at `addressOffset`) and one port (at `portOffset`) of a TCP/UDP
+    /// packet, fixing the IP header checksum and the L4 checksum (whose pseudo-header holds the
+    /// address). A UDP checksum of 0 means none and stays 0.
+    @inline(__always)
+    static func rewrite(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, addressOffset: Int, address: UInt32,
+                        portOffset: Int, port: UInt16, checksumPending: Bool) {
+        let l3 = info.l3Offset
+        let oldAddress = load32(frame, addressOffset)
+        let oldPort = load16(frame, portOffset)
+        store32(frame, addressOffset, address)
+        store16(frame, portOffset, port)
+        store16(frame, l3 + 10, InternetChecksum.update(load16(frame, l3 + 10), old: oldAddress, new: address))
+        if checksumPending { return }
+        let field = l4ChecksumOffset(info)
+        let old = load16(frame, field)
+        if info.proto == IPProtocol.udp && old == 0 { return }
+        var sum = InternetChecksum.update(old, old: oldAddress, new: address)
+        sum = InternetChecksum.update(sum, old: oldPort, new: port)
+        if info.proto == IPProtocol.udp && sum == 0 { sum = 0xFFFF }
+        store16(frame, field, sum)
+    }
+
+    /// Client → VIP:port becomes client → RIP:port'. False if the TTL ran out.
+    @inline(__always)
+    mutating func rewriteInbound(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo,
+                                 to real: UnsafePointer<RealServerEntry>, checksumPending: Bool) -> Bool {
+        guard Self.decrementTTL(frame, info.l3Offset) else { return false }
+        Self.rewrite(frame, info, addressOffset: info.l3Offset + 16, address: real.pointee.address,
+                     portOffset: info.l4Offset + 2, port: real.pointee.port, checksumPending: checksumPending)
+        info.destination = real.pointee.address
+        info.destinationPort = real.pointee.port
+        if checksumPending && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
+        return true
+    }
+
+    /// A packet from a real server to a client: if it is the reply of a NAT flow, rewrite its
+    /// source back to VIP:port and send it to the hop the client's packets came from.
+    @inline(__always)
+    mutating func natReply(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo, checksumPending: Bool,
+                           now: UInt32, snapshot: SnapshotView) -> Verdict {
+        let key = FlowKey(source: info.source, destination: info.destination, sourcePort: info.sourcePort,
+                          destinationPort: info.destinationPort, proto: info.proto | Self.replyMark)
+        var expired: UInt64 = 0
+        defer { if expired != 0 { counters.bump(.flowsExpired, by: expired) } }
+        guard let slot = flows.lookup(key, hash: flows.hash(key), now: now, expired: &expired) else { return pass() }
+        let reply = flows[slot]
+        guard let real = snapshot.real(reply.realID), let service = snapshot.service(of: real) else {
+            flows.remove(at: slot)
+            return pass()
+        }
+        // Both directions share the state: the server's flags move the connection along too.
+        let forwardKey = FlowKey(source: info.destination, destination: service.pointee.vip,
+                                 sourcePort: info.destinationPort, destinationPort: service.pointee.port, proto: info.proto)
+        var state = reply.state
+        if info.proto == IPProtocol.tcp { state = state.next(serverFlags: info.tcpFlags) }
+        flows[slot].lastSeen = now
+        flows[slot].state = state
+        if let forward = flows.lookup(forwardKey, hash: flows.hash(forwardKey), now: now, expired: &expired) {
+            flows[forward].lastSeen = now
+            flows.setState(forward, state)
+        }
+        guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
+        Self.rewrite(frame, info, addressOffset: info.l3Offset + 12, address: service.pointee.vip,
+                     portOffset: info.l4Offset, port: service.pointee.port, checksumPending: checksumPending)
+        info.source = service.pointee.vip
+        info.sourcePort = service.pointee.port
+        if checksumPending && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
+        let egress = Int(reply.interface)
+        reply.peerMAC.store(to: frame, at: 0)
+        interfaceMACs[egress].store(to: frame, at: 6)
+        counters.bump(.natReplies)
+        counters.bump(.forwarded)
+        return .forward(egress: egress)
+    }
+}

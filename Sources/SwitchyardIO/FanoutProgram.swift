@@ -1,0 +1,107 @@
+import SwitchyardCore
+
+/// One classic BPF instruction, laid out as the kernel's struct sock_filter.
+public struct BPFInstruction: Equatable, Sendable {
+    public var code: UInt16
+    public var jt: UInt8
+    public var jf: UInt8
+    public var k: UInt32
+}
+
+/// The program that spreads packets over the workers (PACKET_FANOUT_CBPF).
+///
+/// A NAT flow's two directions carry different 5-tuples (client → VIP, RIP → client), so the
+/// kernel's flow hash would hand them to different workers, whose flow tables do not know each
+/// other. This program hashes what both directions share, the client's address (masked for
+/// persistence, so a client network stays on one worker and its templates apply):
+///   - to a VIP: the source, or for an ICMP error the quoted packet's destination;
+///   - anything else (a real server's reply, or its ICMP error): the destination.
+public enum FanoutProgram {
+    // Classic BPF opcodes (linux/filter.h).
+    static let ldH: UInt16 = 0x28, ldW: UInt16 = 0x20, ldB: UInt16 = 0x30, ldIndW: UInt16 = 0x40
+    static let ldxMSH: UInt16 = 0xB1, jeq: UInt16 = 0x15, ja: UInt16 = 0x05
+    static let andK: UInt16 = 0x54, mulK: UInt16 = 0x24, rshK: UInt16 = 0x74, modK: UInt16 = 0x94
+    static let retA: UInt16 = 0x16, retK: UInt16 = 0x06
+
+    /// The program for `workers` workers, these VIPs and a client mask.
+    public static func build(vips: [IPv4Address], workers: Int, clientMask: UInt32 = 0xFFFF_FFFF) -> [BPFInstruction] {
+        precondition(workers > 0 && vips.count < 200, "fanout program limits")
+        func op(_ code: UInt16, _ k: UInt32 = 0, _ jt: UInt8 = 0, _ jf: UInt8 = 0) -> BPFInstruction {
+            BPFInstruction(code: code, jt: jt, jf: jf, k: k)
+        }
+        let vipList = Array(Set(vips.map(\.value))).sorted()
+        var p: [BPFInstruction] = []
+        // Layout (n = number of VIPs); jump offsets count instructions after the jump.
+        //  0        ldh [12]                 ethertype
+        //  1        jeq 0x0800 ? 2 : RET0
+        //  2        ld [30]                  destination
+        //  3..3+n-1 jeq VIP_i ? TO_VIP : next
+        //  3+n      ja HASH                  not to a VIP: hash the destination
+        //  TO_VIP   ldb [23]; jeq 1 ? ICMP : SRC
+        //  SRC      ld [26]; ja HASH
+        //  ICMP     ldx 4*([14]&0xf); ld [x+38]   quoted destination (14 + IHL + 8 + 16)
+        //  HASH     and mask; mul; rsh 16; mod workers; ret a
+        //  RET0     ret 0
+        let n = vipList.count
+        let toVIP = 3 + n + 1
+        let src = toVIP + 2
+        let icmp = src + 2
+        let hash = icmp + 2
+        let ret0 = hash + 5
+        p.append(op(ldH, 12))
+        p.append(op(jeq, 0x0800, 0, UInt8(ret0 - 2)))
+        p.append(op(ldW, 30))
+        for (i, v) in vipList.enumerated() {
+            let here = 3 + i
+            p.append(op(jeq, v, UInt8(toVIP - here - 1), 0))
+        }
+        p.append(op(ja, UInt32(hash - (3 + n) - 1)))
+        p.append(op(ldB, 23))
+        p.append(op(jeq, UInt32(IPProtocol.icmp), UInt8(icmp - (toVIP + 1) - 1), 0))
+        p.append(op(ldW, 26))
+        p.append(op(ja, UInt32(hash - (src + 1) - 1)))
+        p.append(op(ldxMSH, 14))
+        p.append(op(ldIndW, 38))
+        p.append(op(andK, clientMask))
+        p.append(op(mulK, 0x9E37_79B1))
+        p.append(op(rshK, 16))
+        p.append(op(modK, UInt32(workers)))
+        p.append(op(retA))
+        p.append(op(retK, 0))
+        precondition(p.count == ret0 + 1)
+        return p
+    }
+
+    /// Runs the program on a frame, as the kernel would (for tests; supports only the opcodes
+    /// `build` emits). Out-of-bounds loads end the program with 0, like the kernel's.
+    public static func run(_ program: [BPFInstruction], on frame: [UInt8]) -> UInt32 {
+        var a: UInt32 = 0
+        var x: UInt32 = 0
+        var pc = 0
+        func word(_ o: Int, _ size: Int) -> UInt32? {
+            guard o >= 0, o + size <= frame.count else { return nil }
+            return frame[o..<(o + size)].reduce(0) { $0 << 8 | UInt32($1) }
+        }
+        while pc < program.count {
+            let i = program[pc]
+            pc += 1
+            switch i.code {
+            case ldH: guard let v = word(Int(i.k), 2) else { return 0 }; a = v
+            case ldW: guard let v = word(Int(i.k), 4) else { return 0 }; a = v
+            case ldB: guard let v = word(Int(i.k), 1) else { return 0 }; a = v
+            case ldIndW: guard let v = word(Int(x) + Int(i.k), 4) else { return 0 }; a = v
+            case ldxMSH: guard let v = word(Int(i.k), 1) else { return 0 }; x = (v & 0xF) * 4
+            case jeq: pc += Int(a == i.k ? i.jt : i.jf)
+            case ja: pc += Int(i.k)
+            case andK: a &= i.k
+            case mulK: a = a &* i.k
+            case rshK: a >>= i.k
+            case modK: a %= i.k
+            case retA: return a
+            case retK: return i.k
+            default: preconditionFailure("opcode \(i.code) not emitted by build")
+            }
+        }
+        return 0
+    }
+}
