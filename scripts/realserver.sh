@@ -8,6 +8,11 @@
 #                                     setting to exactly the value 'up' found
 #   realserver.sh check VIP [VIP...]  say in plain words what is missing; exit 1 if anything is
 #
+# For NAT (the balancer rewrites addresses both ways, so replies must go back through it):
+#   realserver.sh gateway LB_ADDRESS        make LB_ADDRESS the default gateway (remembering the old one)
+#   realserver.sh check gateway LB_ADDRESS  say whether replies would go through the balancer
+#   realserver.sh down                      undo everything: VIPs, settings, the old gateway back
+#
 # Why: in DR the balancer forwards packets for the VIP unchanged except for the MAC, so the real
 # server must accept the VIP as its own (the loopback address) without claiming it on the LAN
 # (only the balancer may answer ARP for it), and must answer from the VIP straight to the client.
@@ -19,7 +24,7 @@
 set -eu
 
 usage() {
-    echo "usage: $0 up|down|check VIP [VIP...]" >&2
+    echo "usage: $0 up|down|check VIP [VIP...] | gateway LB_ADDRESS | check gateway LB_ADDRESS | down" >&2
     exit 2
 }
 
@@ -28,9 +33,16 @@ die() {
     exit 1
 }
 
-[ $# -ge 2 ] || usage
+[ $# -ge 1 ] || usage
 action=$1
 shift
+case $action in
+    down) ;;
+    gateway) [ $# -eq 1 ] || usage ;;
+    check) if [ "${1:-}" = gateway ]; then [ $# -eq 2 ] || usage; else [ $# -ge 1 ] || usage; fi ;;
+    *) [ $# -ge 1 ] || usage ;;
+esac
+[ "$action" = check ] && [ "${1:-}" = gateway ] && { action=check-gateway; shift; }
 
 is_ipv4() {
     case $1 in
@@ -55,6 +67,7 @@ ns_id=$(stat -L -c %i /proc/self/ns/net 2>/dev/null || echo host)
 state_dir=${SWITCHYARD_STATE_DIR:-/run/switchyard/realserver-$ns_id}
 saved=$state_dir/sysctl.saved
 managed=$state_dir/vips
+route_saved=$state_dir/route.saved
 
 conf=/proc/sys/net/ipv4/conf
 
@@ -113,8 +126,54 @@ do_up() {
     echo "ready for direct server return: arp_ignore=1, arp_announce=2 on $(arp_targets | tr '\n' ' ')"
 }
 
+default_route() {
+    ip -4 route show default | head -n 1
+}
+
+do_gateway() {
+    [ "$(id -u)" -eq 0 ] || die "gateway needs root"
+    mkdir -p "$state_dir"
+    # Remember the default route found (empty if none) the first time only.
+    [ -f "$route_saved" ] || default_route >"$route_saved"
+    ip route replace default via "$1"
+    echo "default route now via $1 (NAT: replies go back through the balancer)"
+}
+
+do_check_gateway() {
+    current=$(default_route)
+    case " $current " in
+        *" via $1 "*)
+            echo "ok: the default route is via $1, so replies go back through the balancer"
+            return 0 ;;
+    esac
+    if [ -z "$current" ]; then
+        echo "wrong gateway: there is no default route; with NAT replies must go back through the balancer $1 (fix: $0 gateway $1)"
+    else
+        echo "wrong gateway: the default route is '$current'; with NAT replies must go back through the balancer $1 (fix: $0 gateway $1)"
+    fi
+    return 1
+}
+
+restore_gateway() {
+    [ -f "$route_saved" ] || return 0
+    old=$(cat "$route_saved")
+    ip route del default 2>/dev/null || true
+    if [ -n "$old" ]; then
+        # shellcheck disable=SC2086
+        ip route add $old && echo "restored default route: $old"
+    else
+        echo "removed the default route (there was none before)"
+    fi
+    rm -f "$route_saved"
+}
+
 do_down() {
     [ "$(id -u)" -eq 0 ] || die "down needs root"
+    if [ $# -eq 0 ] && [ -f "$managed" ]; then
+        # shellcheck disable=SC2046
+        set -- $(cat "$managed")
+    fi
+    restore_gateway
     for vip in "$@"; do
         if grep -qx "$vip" "$managed" 2>/dev/null; then
             ip addr del "$vip/32" dev lo 2>/dev/null || true
@@ -132,8 +191,8 @@ do_down() {
             [ -w "$file" ] && echo "$value" >"$file" && echo "restored $file to $value"
         done <"$saved"
         rm -f "$saved" "$managed"
-        rmdir "$state_dir" 2>/dev/null || true
     fi
+    [ -d "$state_dir" ] && rmdir "$state_dir" 2>/dev/null || true
 }
 
 do_check() {
@@ -170,5 +229,7 @@ case $action in
     up) do_up "$@" ;;
     down) do_down "$@" ;;
     check) do_check "$@" ;;
+    gateway) do_gateway "$1" ;;
+    check-gateway) do_check_gateway "$1" ;;
     *) usage ;;
 esac

@@ -12,6 +12,7 @@ packages=(
     nftables iproute2 ethtool           # run: kernel guard, namespaces, GRO checks
     nginx-light curl wrk python3        # demo and tests: real servers and clients
     iputils-ping procps psmisc          # tests: ping, sysctl, process helpers
+    dnsmasq-base bind9-dnsutils         # tests: a UDP service (DNS) through NAT
     netsniff-ng haproxy valgrind        # bench: trafgen floods, HAProxy peer, instruction counts
 )
 

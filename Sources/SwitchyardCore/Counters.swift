@@ -15,6 +15,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case persistenceHits
     case icmpEchoReplies
     case icmpTranslated
+    case segmented
     // Drops, by reason.
     case truncatedEthernet
     case truncatedVLAN
@@ -55,6 +56,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .persistenceHits: "persistence_hits"
         case .icmpEchoReplies: "icmp_echo_replies"
         case .icmpTranslated: "icmp_errors_translated"
+        case .segmented: "tcp_segmented"
         case .truncatedEthernet: "drop_truncated_ethernet"
         case .truncatedVLAN: "drop_truncated_vlan"
         case .truncatedIPv4: "drop_truncated_ipv4"

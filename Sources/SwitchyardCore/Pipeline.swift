@@ -101,7 +101,11 @@ public struct Pipeline: ~Copyable {
         case .notIPv4: return pass()
         case .drop(let reason): return drop(reason)
         }
-        guard info.l3Offset + info.ipLength <= maxFrameLength else { return drop(.oversize) }
+        // A TCP super-packet (GSO/GRO) is rewritten like any packet; the worker then cuts it to
+        // the MTU (TCPSegmenter). Anything else larger than the MTU cannot be sent on.
+        guard info.l3Offset + info.ipLength <= maxFrameLength || info.proto == IPProtocol.tcp else {
+            return drop(.oversize)
+        }
         if snapshot.isVIP(info.destination) {
             if info.proto == IPProtocol.icmp {
                 return icmpToVIP(frame, info, ingress: ingress, now: now, snapshot: snapshot)

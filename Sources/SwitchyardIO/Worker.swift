@@ -75,6 +75,7 @@ public final class Worker: @unchecked Sendable {
     /// The forwarding loop: runs until stop().
     public func run() {
         var pipeline = Pipeline(config)
+        var segmenter = TCPSegmenter()
         var (snapshot, generation) = publisher.take()
         var view = snapshot.view
         var idleRounds = 0
@@ -88,7 +89,7 @@ public final class Worker: @unchecked Sendable {
                     (snapshot, generation) = publisher.take()
                     view = snapshot.view
                 }
-                process(block, ingress: ingress, &pipeline, view)
+                process(block, ingress: ingress, &pipeline, &segmenter, view)
                 ring.releaseBlock(block)
             }
             if busy {
@@ -109,10 +110,30 @@ public final class Worker: @unchecked Sendable {
         pipeline.counters.copy(to: published)
     }
 
+    /// Sends a TCP super-packet as MTU-sized segments. The segments live in the segmenter's
+    /// scratch memory, so the batch is flushed before the next one may reuse it.
+    func send(segmentsOf data: UnsafeMutableRawPointer, length: Int, egress: Int, _ pipeline: inout Pipeline,
+              _ segmenter: inout TCPSegmenter) {
+        let count = segmenter.segment(data, length: length, mtu: config.maxFrameLength - 18)
+        guard count > 0 else {
+            pipeline.counters.bump(.oversize)
+            pipeline.counters.bump(.forwarded, by: 0 &- 1)
+            return
+        }
+        countTXFailures(senders[egress].flush(), &pipeline)
+        for i in 0..<count {
+            let (segment, segmentLength) = segmenter.segment(i)
+            countTXFailures(senders[egress].enqueue(segment, length: segmentLength), &pipeline)
+        }
+        countTXFailures(senders[egress].flush(), &pipeline)
+        pipeline.counters.bump(.segmented, by: UInt64(count))
+    }
+
     /// Runs every frame of one RX block through the pipeline and sends what it forwards, before
     /// the block goes back to the kernel (the TX batches point into it).
     @inline(__always)
-    func process(_ block: UnsafeMutableRawPointer, ingress: Int, _ pipeline: inout Pipeline, _ view: SnapshotView) {
+    func process(_ block: UnsafeMutableRawPointer, ingress: Int, _ pipeline: inout Pipeline,
+                 _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
         let now = monotonicMilliseconds()
         var frame = block + Int(sy_block_first_offset(block))
         for _ in 0..<sy_block_num_pkts(block) {
@@ -129,7 +150,11 @@ public final class Worker: @unchecked Sendable {
                 } else if case .forward(let egress) = pipeline.process(
                     data, length: length, ingress: ingress, checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0,
                     now: now, snapshot: view) {
-                    countTXFailures(senders[egress].enqueue(data, length: length), &pipeline)
+                    if length <= config.maxFrameLength {
+                        countTXFailures(senders[egress].enqueue(data, length: length), &pipeline)
+                    } else {
+                        send(segmentsOf: data, length: length, egress: egress, &pipeline, &segmenter)
+                    }
                 }
             }
             frame += Int(sy_frame_next_offset(frame))

@@ -121,9 +121,19 @@ final class PipelineTests: XCTestCase {
         }
     }
 
-    func testOversizeFrameDropped() {
+    /// Larger than the MTU: TCP is forwarded (the worker cuts it with TCPSegmenter), anything
+    /// else is dropped and counted.
+    func testOversizeFrames() {
         var p = Pipeline(PipelineConfig(sourceMAC: lbMAC, mtu: 20, flowCapacity: 10))
-        let (v, _) = feed(&p, tcpFrame(client: 1, port: 1, to: vip.value, dport: 80), snapshot: twoServers())
-        XCTAssertEqual(v, .drop(.oversize))
+        let s = ForwardingSnapshot(services: [
+            ServiceSpec(id: 0, proto: IPProtocol.udp, vip: vip, port: 80, scheduler: .roundRobin,
+                        reals: [RealServerSpec(id: 0, address: IPv4Address(1), port: 80, weight: 1, mac: rsMAC)]),
+            ServiceSpec(id: 1, proto: IPProtocol.tcp, vip: vip, port: 80, scheduler: .roundRobin,
+                        reals: [RealServerSpec(id: 1, address: IPv4Address(1), port: 80, weight: 1, mac: rsMAC)]),
+        ], schedulingKey: .defaultScheduling, maglevTableSize: 251)
+        let (udp, _) = feed(&p, tcpFrame(client: 1, port: 1, to: vip.value, dport: 80, proto: IPProtocol.udp), snapshot: s)
+        XCTAssertEqual(udp, .drop(.oversize))
+        let (tcp, _) = feed(&p, tcpFrame(client: 1, port: 1, to: vip.value, dport: 80), snapshot: s)
+        XCTAssertEqual(tcp, .forward(egress: 0))
     }
 }

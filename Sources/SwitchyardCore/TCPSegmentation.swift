@@ -1,0 +1,79 @@
+// Software TCP segmentation (what a NIC's TSO does). A local sender on veth, or a NIC with
+// receive offloads the engine could not turn off, hands AF_PACKET TCP frames far larger than
+// the MTU (one "super-packet" standing for many segments). Sent on as they are, the next hop
+// drops them; so the worker cuts such a frame, after the pipeline rewrote its headers, into
+// MSS-sized segments, each with its own IP length, identification and checksum, sequence
+// number and TCP checksum (RFC 793 §3.1 fields; the flags FIN and PSH go on the last segment
+// only, CWR on the first only, as Linux's tcp_gso_segment does).
+
+public struct TCPSegmenter: ~Copyable {
+    /// Room for the segments of one 64 KiB super-packet at any MTU down to 576.
+    public static let capacity = 256 * 1024
+    public static let maxSegments = 128
+    let scratch: UnsafeMutableRawPointer
+    let lengths: UnsafeMutablePointer<Int>
+
+    public init() {
+        scratch = .allocate(byteCount: Self.capacity, alignment: 64)
+        lengths = .allocate(capacity: Self.maxSegments)
+        lengths.initialize(repeating: 0, count: Self.maxSegments)
+    }
+
+    deinit {
+        scratch.deallocate()
+        lengths.deallocate()
+    }
+
+    /// Segment `i` of the last `segment` call.
+    @inline(__always)
+    public func segment(_ i: Int) -> (UnsafeMutableRawPointer, Int) {
+        var offset = 0
+        for k in 0..<i { offset += lengths[k] }
+        return (scratch + offset, lengths[i])
+    }
+
+    /// Cuts a TCP frame whose IP packet is longer than `mtu` into segments of at most `mtu`
+    /// bytes of IP. Returns how many (read them with `segment(_:)`), or 0 if the frame is not
+    /// TCP, cannot be cut (IP options or fragments are left alone) or would not fit.
+    public mutating func segment(_ frame: UnsafeMutableRawPointer, length: Int, mtu: Int) -> Int {
+        guard case .ipv4(let info) = PacketParser.parse(frame, length: length), info.proto == IPProtocol.tcp,
+              info.l4Offset - info.l3Offset == 20 else { return 0 }
+        let tcpHeader = Int(frame.load(fromByteOffset: info.l4Offset + 12, as: UInt8.self) >> 4) * 4
+        let headers = info.l4Offset + tcpHeader
+        let payload = info.l3Offset + info.ipLength - headers
+        let mss = mtu - 20 - tcpHeader
+        guard mss >= 8, payload > mss else { return 0 }
+        let count = (payload + mss - 1) / mss
+        guard count <= Self.maxSegments, count * headers + payload <= Self.capacity else { return 0 }
+
+        let l3 = info.l3Offset
+        let l4 = info.l4Offset
+        let id = load16(frame, l3 + 4)
+        let sequence = load32(frame, l4 + 4)
+        let flags = frame.load(fromByteOffset: l4 + 13, as: UInt8.self)
+        var out = scratch
+        for i in 0..<count {
+            let chunk = min(mss, payload - i * mss)
+            out.copyMemory(from: frame, byteCount: headers)
+            (out + headers).copyMemory(from: frame + headers + i * mss, byteCount: chunk)
+            // IPv4: total length, identification, header checksum.
+            store16(out, l3 + 2, UInt16(20 + tcpHeader + chunk))
+            store16(out, l3 + 4, id &+ UInt16(truncatingIfNeeded: i))
+            store16(out, l3 + 10, 0)
+            store16(out, l3 + 10, InternetChecksum.checksum(out + l3, 20))
+            // TCP: sequence number, flags, checksum over the pseudo-header and the segment.
+            store32(out, l4 + 4, sequence &+ UInt32(i * mss))
+            var f = flags
+            if i < count - 1 { f &= ~(TCPFlags.fin | 0x08) }  // FIN and PSH only on the last
+            if i > 0 { f &= ~0x80 }  // CWR only on the first
+            out.storeBytes(of: f, toByteOffset: l4 + 13, as: UInt8.self)
+            store16(out, l4 + 16, 0)
+            let pseudo = InternetChecksum.pseudoHeaderSum(source: info.source, destination: info.destination,
+                                                          protocol: IPProtocol.tcp, length: tcpHeader + chunk)
+            store16(out, l4 + 16, InternetChecksum.checksum(out + l4, tcpHeader + chunk, initial: pseudo))
+            lengths[i] = headers + chunk
+            out += headers + chunk
+        }
+        return count
+    }
+}

@@ -1,0 +1,48 @@
+import XCTest
+@testable import SwitchyardCore
+
+final class TCPSegmenterTests: XCTestCase {
+    /// A 10,000-byte TCP super-packet at MTU 1500 becomes 7 valid segments carrying the same
+    /// bytes, with consecutive sequence numbers and FIN/PSH on the last only.
+    func testSegmentsAreValidAndCarryEveryByte() {
+        let payload = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        var frame = tcpFrame(client: 0xC612_020B, port: 8080, to: 0xC612_010A, dport: 40_000,
+                             flags: TCPFlags.ack | TCPFlags.fin | 0x08)
+        frame += payload
+        frame.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!
+            store16(p, 16, UInt16(40 + payload.count))
+            store32(p, 38, 1_000_000)
+            store16(p, 24, 0)
+            store16(p, 24, InternetChecksum.checksum(p + 14, 20))
+        }
+        var segmenter = TCPSegmenter()
+        let count = frame.withUnsafeMutableBytes { segmenter.segment($0.baseAddress!, length: $0.count, mtu: 1500) }
+        XCTAssertEqual(count, 7)
+        var carried: [UInt8] = []
+        for i in 0..<count {
+            let (p, length) = segmenter.segment(i)
+            XCTAssertLessThanOrEqual(length, 14 + 1500)
+            guard case .ipv4(let info) = PacketParser.parse(p, length: length) else {
+                return XCTFail("segment \(i) does not parse")
+            }
+            XCTAssertEqual(load32(p, 38), 1_000_000 &+ UInt32(i * 1460), "sequence of segment \(i)")
+            let flags = p.load(fromByteOffset: 47, as: UInt8.self)
+            XCTAssertEqual(flags & (TCPFlags.fin | 0x08) != 0, i == count - 1, "FIN/PSH only on the last")
+            let pseudo = InternetChecksum.pseudoHeaderSum(source: info.source, destination: info.destination,
+                                                          protocol: IPProtocol.tcp, length: info.ipLength - 20)
+            XCTAssertEqual(InternetChecksum.fold(InternetChecksum.sum(p + 34, info.ipLength - 20, initial: pseudo)), 0xFFFF,
+                           "TCP checksum of segment \(i)")
+            carried += UnsafeRawBufferPointer(start: p + 54, count: length - 54)
+        }
+        XCTAssertEqual(carried, payload)
+    }
+
+    func testLeavesSmallAndNonTCPAlone() {
+        var segmenter = TCPSegmenter()
+        var small = tcpFrame(client: 1, port: 1, to: 2, dport: 2)
+        XCTAssertEqual(small.withUnsafeMutableBytes { segmenter.segment($0.baseAddress!, length: $0.count, mtu: 1500) }, 0)
+        var udp = tcpFrame(client: 1, port: 1, to: 2, dport: 2, proto: IPProtocol.udp)
+        XCTAssertEqual(udp.withUnsafeMutableBytes { segmenter.segment($0.baseAddress!, length: $0.count, mtu: 20) }, 0)
+    }
+}
