@@ -5,11 +5,14 @@
 #
 # Small-packet flood: trafgen sends 64-byte UDP frames (60 + FCS) over many flows (random source
 # ports) from a client namespace pinned to CPU 0. Paths, measured in alternating rounds
-# (wire, dr, wire, dr, ...) in one run on one lab:
+# (wire, dr, nat, nft, wire, dr, ...) in one run on one lab:
 #   wire  the client straight to a real server: the most the segment carries here
-#   dr    the client to the VIP, through `switchyard run` (pinned to CPU 1) by direct server return
+#   dr    to VIP .100, through `switchyard run` (pinned to the other cores), direct server return
+#   nat   to VIP .101, through the same engine, NAT (destination rewritten, TTL, checksums)
+#   nft   to VIP .102, through the kernel's own NAT balancer on the same box: nftables DNAT with
+#         numgen over the same real servers (IPVS is not available on this kernel)
 # Delivered packets are counted at the real servers' interfaces. Prints per-round pps, the
-# medians with min-max, the DR/wire ratio, and the engine's CPU time per forwarded packet; writes
+# medians with min-max, ratios, and the engine's CPU time per forwarded packet; writes
 # bench/results/flood-<time>.json and .md. Loads are bounded: every round stops after S seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +40,8 @@ sender_cpu=0
 engine_cpus=$([ "$cores" -ge 2 ] && echo "1-$((cores - 1))" || echo 0)
 
 vip=198.18.0.100
+vip_nat=198.18.0.101
+vip_nft=198.18.0.102
 lab_init sybench
 lab_switch
 lab_host client eth0 198.18.0.10/24
@@ -60,7 +65,18 @@ virtual_server $vip 9 {
     real_server 198.18.0.11 9 { weight 1 }
     real_server 198.18.0.12 9 { weight 1 }
 }
+virtual_server $vip_nat 9 {
+    lb_algo mh
+    lb_kind NAT
+    protocol UDP
+    real_server 198.18.0.11 9 { weight 1 }
+    real_server 198.18.0.12 9 { weight 1 }
+}
 CONF
+# The kernel's NAT balancer for the third VIP: DNAT with numgen, conntrack, forwarding.
+lab_exec lb sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+printf 'table ip benchlb {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  ip daddr %s udp dport 9 dnat to numgen inc mod 2 map { 0 : 198.18.0.11, 1 : 198.18.0.12 }\n }\n}\n' "$vip_nft" |
+    lab_exec lb nft -f -
 lab_bg lb "$LAB_DIR/lb.log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bench.conf" --workers "$workers"
 lb_pid=$LAB_LAST_PID
 lab_wait_for "$LAB_DIR/lb.log" "ready:" 15 || { cat "$LAB_DIR/lb.log"; exit 1; }
@@ -82,6 +98,8 @@ packet() { # packet DST_MAC DST_IP
 }
 packet "$rs1_mac" 198.18.0.11 >"$LAB_DIR/wire.cfg"
 packet "$lb_mac" $vip >"$LAB_DIR/dr.cfg"
+packet "$lb_mac" $vip_nat >"$LAB_DIR/nat.cfg"
+packet "$lb_mac" $vip_nft >"$LAB_DIR/nft.cfg"
 
 rx_sum() { # packets received by both real servers' interfaces
     echo $(($(lab_exec rs1 cat /sys/class/net/eth0/statistics/rx_packets) + $(lab_exec rs2 cat /sys/class/net/eth0/statistics/rx_packets)))
@@ -106,27 +124,27 @@ round() { # round NAME
     c1=$(cpu_ticks)
     pps=$(( (after - before) * 1000000000 / (t1 - t0 - 300000000) ))
     cpu_ns=0
-    if [ "$name" = dr ] && [ $((after - before)) -gt 0 ]; then
-        cpu_ns=$(( (c1 - c0) * 1000000000 / hz / (after - before) ))
+    if [ "$name" = dr ] || [ "$name" = nat ]; then
+        [ $((after - before)) -gt 0 ] && cpu_ns=$(( (c1 - c0) * 1000000000 / hz / (after - before) ))
+        results[cpu_$name]="${results[cpu_$name]:-} $cpu_ns"
     fi
     results[$name]="${results[$name]:-} $pps"
-    [ "$name" = dr ] && results[cpu]="${results[cpu]:-} $cpu_ns"
     printf "  round %-2s %-5s %9d pps delivered%s\n" "$2" "$name" "$pps" \
-        "$([ "$name" = dr ] && echo ", engine CPU ${cpu_ns} ns/packet")"
+        "$([ "$cpu_ns" -gt 0 ] && echo ", engine CPU ${cpu_ns} ns/packet")"
 }
 
 echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s"
+paths="wire dr nat nft"
 for r in $(seq "$rounds"); do
-    round wire "$r"
-    round dr "$r"
+    for path in $paths; do round $path "$r"; done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 minmax() { tr ' ' '\n' | grep -v '^$' | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
-wire_med=$(echo "${results[wire]}" | median)
-dr_med=$(echo "${results[dr]}" | median)
-cpu_med=$(echo "${results[cpu]}" | median)
-ratio=$(awk -v a="$dr_med" -v b="$wire_med" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+declare -A med
+for path in $paths; do med[$path]=$(echo "${results[$path]}" | median); done
+wire_med=${med[wire]}
 kill -INT "$lb_pid"; wait "$lb_pid" || true
 stats=$(grep -o 'totals: .*' "$LAB_DIR/lb.log" || true)
 
@@ -137,20 +155,28 @@ md=$here/results/flood-$stamp.md
     echo
     echo "Kernel $(uname -r), $(nproc) cores; sender on CPU $sender_cpu, engine on CPU $engine_cpus, $workers worker(s); $rounds rounds x ${seconds} s, alternating."
     echo
-    echo "| path | median pps | min-max pps | vs wire |"
-    echo "|---|---|---|---|"
-    echo "| wire (client -> rs1) | $wire_med | $(echo "${results[wire]}" | minmax) | 1.00 |"
-    echo "| switchyard DR | $dr_med | $(echo "${results[dr]}" | minmax) | $ratio |"
+    echo "| path | median pps | min-max pps | vs wire | vs kernel NAT |"
+    echo "|---|---|---|---|---|"
+    for path in $paths; do
+        case $path in
+            wire) label="wire (client -> rs1)" ;;
+            dr) label="switchyard DR" ;;
+            nat) label="switchyard NAT" ;;
+            nft) label="kernel NAT (nftables DNAT numgen)" ;;
+        esac
+        echo "| $label | ${med[$path]} | $(echo "${results[$path]}" | minmax) | $(ratio "${med[$path]}" "$wire_med") | $(ratio "${med[$path]}" "${med[nft]}") |"
+    done
     echo
-    echo "Engine CPU time per forwarded packet (DR, median): $cpu_med ns."
+    echo "Engine CPU time per delivered packet (median): DR $(echo "${results[cpu_dr]}" | median) ns, NAT $(echo "${results[cpu_nat]}" | median) ns."
     echo
     echo "Engine counters at exit: \`$stats\`"
 } >"$md"
 cat >"$here/results/flood-$stamp.json" <<JSON
 {"time": "$stamp", "kernel": "$(uname -r)", "cores": $cores, "workers": $workers, "rounds": $rounds, "seconds": $seconds,
- "wire_pps": [$(echo ${results[wire]} | tr ' ' ',')], "dr_pps": [$(echo ${results[dr]} | tr ' ' ',')],
- "dr_engine_cpu_ns_per_packet": [$(echo ${results[cpu]} | tr ' ' ',')],
- "wire_median": $wire_med, "dr_median": $dr_med, "dr_over_wire": $ratio}
+ "pps": {$(for p in $paths; do printf '"%s": [%s], ' $p "$(echo ${results[$p]} | tr ' ' ',')"; done | sed 's/, $//')},
+ "median_pps": {$(for p in $paths; do printf '"%s": %s, ' $p "${med[$p]}"; done | sed 's/, $//')},
+ "engine_cpu_ns_per_packet": {"dr": [$(echo ${results[cpu_dr]} | tr ' ' ',')], "nat": [$(echo ${results[cpu_nat]} | tr ' ' ',')]},
+ "dr_over_wire": $(ratio "${med[dr]}" "$wire_med"), "nat_over_kernel_nat": $(ratio "${med[nat]}" "${med[nft]}")}
 JSON
 echo
 cat "$md"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The Switchyard demo: a client, the load balancer and two nginx real servers on one segment,
-# each in its own network namespace; the real servers prepared with scripts/realserver.sh;
-# a few hundred HTTP requests through the VIP; then who served what, and which client address
-# each real server saw. Everything is removed at the end, also on Ctrl-C or failure.
+# The Switchyard demo: a client, the load balancer and two nginx real servers, each in its own
+# network namespace; the real servers prepared with scripts/realserver.sh; a few hundred HTTP
+# requests through the VIP; then who served what, and which client address each real server saw.
+# Everything is removed at the end, also on Ctrl-C or failure.
 #
-#   scripts/demo.sh [--requests N] [--scheduler mh|rr|wrr|sh]
+#   scripts/demo.sh [--mode dr|nat] [--requests N] [--scheduler mh|rr|wrr|sh|lc|wlc|sed|nq]
+#
+# dr:  one segment; the real servers answer the client directly (direct server return).
+# nat: two segments; the balancer is the real servers' gateway and translates both ways.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
@@ -12,11 +15,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 requests=300
 scheduler=mh
+mode=dr
 while [ $# -gt 0 ]; do
     case $1 in
         --requests) requests=$2; shift 2 ;;
         --scheduler) scheduler=$2; shift 2 ;;
-        -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+        --mode) mode=$2; shift 2 ;;
+        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -24,31 +29,56 @@ done
 bin=$(switchyard_bin)
 [ -x "$bin" ] || { echo "demo.sh: $bin is missing; run: swift build -c release" >&2; exit 1; }
 
+case $mode in dr | nat) ;; *) echo "demo.sh: --mode is dr or nat" >&2; exit 2 ;; esac
 vip=198.18.0.100
+client=198.18.0.10
 lab_init sydemo
-echo "== building the lab: client 198.18.0.10, balancer 198.18.0.2, real servers 198.18.0.11 and .12, VIP $vip"
 lab_switch
-lab_host client eth0 198.18.0.10/24
+lab_host client eth0 $client/24
 lab_host lb eth0 198.18.0.2/24
-lab_host rs1 eth0 198.18.0.11/24
-lab_host rs2 eth0 198.18.0.12/24
-# The balancer would forward the VIP's packets a second time if the kernel guard did not stop it.
+if [ "$mode" = dr ]; then
+    echo "== lab (DR, one segment): client $client, balancer 198.18.0.2, real servers 198.18.0.11 and .12, VIP $vip"
+    rs1=198.18.0.11
+    rs2=198.18.0.12
+    lab_host rs1 eth0 $rs1/24
+    lab_host rs2 eth0 $rs2/24
+else
+    echo "== lab (NAT, two-arm): client $client and the VIP $vip outside; balancer 198.18.0.2 outside, 198.18.1.1 inside;"
+    echo "   real servers 198.18.1.11 and .12 inside, their gateway the balancer"
+    rs1=198.18.1.11
+    rs2=198.18.1.12
+    lab_switch inside
+    lab_exec lb ip link add eth1 type veth peer name in$$
+    lab_exec lb ip link set in$$ netns "$(lab_ns inside)"
+    lab_exec inside ip link set in$$ master br0 up
+    lab_exec lb ip addr add 198.18.1.1/24 dev eth1
+    lab_exec lb ip link set eth1 up
+    lab_host rs1 eth0 $rs1/24 inside
+    lab_host rs2 eth0 $rs2/24 inside
+fi
+# The balancer would forward packets a second time if the kernel guard did not stop it.
 lab_exec lb sysctl -qw net.ipv4.ip_forward=1
 
 for rs in rs1 rs2; do
-    echo "== preparing $rs with scripts/realserver.sh up $vip"
-    lab_exec "$rs" env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$here/realserver.sh" up "$vip" | sed 's/^/   /'
+    if [ "$mode" = dr ]; then
+        echo "== preparing $rs with scripts/realserver.sh up $vip"
+        lab_exec "$rs" env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$here/realserver.sh" up "$vip" | sed 's/^/   /'
+    else
+        echo "== preparing $rs with scripts/realserver.sh gateway 198.18.1.1"
+        lab_exec "$rs" env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$here/realserver.sh" gateway 198.18.1.1 | sed 's/^/   /'
+    fi
     lab_nginx "$rs" "$rs"
 done
 
+method=$(echo "$mode" | tr a-z A-Z)
 cat >"$LAB_DIR/switchyard.conf" <<CONF
-! One virtual service, direct server return, Maglev hashing.
+! One virtual service: $method forwarding, $scheduler scheduling.
 virtual_server $vip 80 {
     lb_algo $scheduler
-    lb_kind DR
+    lb_kind $method
     protocol TCP
-    real_server 198.18.0.11 80 { weight 1 }
-    real_server 198.18.0.12 80 { weight 1 }
+    real_server $rs1 80 { weight 1 }
+    real_server $rs2 80 { weight 1 }
 }
 CONF
 echo "== starting: switchyard run --config switchyard.conf (in the balancer's namespace)"
@@ -76,7 +106,7 @@ for rs in rs1 rs2; do
     clients=$(awk '{print $1}' "$(lab_nginx_log "$rs")" | sort | uniq -c | awk '{printf "%s (%s requests) ", $2, $1}')
     echo "   $rs answered $served; its nginx logged client address: ${clients:-none}"
 done
-echo "   (the client is 198.18.0.10: direct server return keeps the client's own address)"
+echo "   (the client is $client: $method keeps the client's own address)"
 kill -INT "$lb_pid"
 wait "$lb_pid" || true
 echo "== balancer stopped:"

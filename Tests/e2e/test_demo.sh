@@ -17,6 +17,11 @@ check "rs1 logged the client's address" grep -q "rs1 answered [0-9]*; its nginx 
 check "rs2 logged the client's address" grep -q "rs2 answered [0-9]*; its nginx logged client address: 198.18.0.10" <<<"$out"
 check "the balancer removed its guard on the way out" grep -q "kernel guard table switchyard_eth0 removed" <<<"$out"
 
+out=$("$bin" demo --mode nat --requests 40 2>&1)
+expect "switchyard demo --mode nat exits 0" $? -eq 0
+check "NAT demo: 40 answered, 0 failed" grep -q "results: 40 answered, 0 failed" <<<"$out"
+check "NAT demo: the real servers logged the client's address" grep -q "rs1 answered [0-9]*; its nginx logged client address: 198.18.0.10" <<<"$out"
+
 # Ctrl-C: a background job of a script ignores SIGINT, so reset it to default before exec.
 log=$(mktemp)
 python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \

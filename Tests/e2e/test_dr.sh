@@ -148,7 +148,7 @@ echo "-- config errors"
 printf 'virtual_server %s 80 {\n  lb_kind DR\n  lb_algo lcx\n}\n' $vip >"$LAB_DIR/bad.conf"
 out=$("$bin" check --config "$LAB_DIR/bad.conf" 2>&1)
 check "check exits non-zero on a bad config" test $? -ne 0
-check "and says PATH:LINE:COL: message" test "$out" = "$LAB_DIR/bad.conf:3:11: unknown scheduler \"lcx\"; expected mh, rr, wrr or sh"
+check "and says PATH:LINE:COL: message" test "$out" = "$LAB_DIR/bad.conf:3:11: unknown scheduler \"lcx\"; expected mh, rr, wrr, sh, lc, wlc, sed or nq"
 out=$(lab_exec lb "$bin" run --config "$LAB_DIR/bad.conf" 2>&1)
 check "run refuses a bad config the same way" test $? -ne 0 -a -n "$(echo "$out" | grep ':3:11:')"
 check "and installs nothing" test -z "$(lab_exec lb nft list tables | grep switchyard)"
