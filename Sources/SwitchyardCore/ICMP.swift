@@ -92,19 +92,12 @@ extension Pipeline {
         else { return drop(.icmpNoFlow) }
         if service.pointee.method == .nat {
             guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
-            let oldDestination = load32(frame, info.l3Offset + 16)
-            store32(frame, info.l3Offset + 16, real.pointee.address)
-            store16(frame, info.l3Offset + 10, InternetChecksum.update(load16(frame, info.l3Offset + 10),
-                                                                      old: oldDestination, new: real.pointee.address))
+            Self.rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + 16, to: real.pointee.address)
             quote.rewrite(frame, source: true, address: real.pointee.address, port: real.pointee.port)
             Self.finishICMP(frame, info)
         }
-        let egress = Int(real.pointee.interface)
-        MACAddress(bits: real.pointee.mac).store(to: frame, at: 0)
-        interfaceMACs[egress].store(to: frame, at: 6)
-        counters.bump(.icmpTranslated)
-        counters.bump(.forwarded)
-        return .forward(egress: egress)
+        return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
+                    counting: .icmpTranslated)
     }
 
     /// An ICMP error from the real servers' side quoting a packet client → RIP (one we NATed):
@@ -123,18 +116,10 @@ extension Pipeline {
             return drop(.icmpNoFlow)
         }
         guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
-        let oldSource = load32(frame, info.l3Offset + 12)
-        store32(frame, info.l3Offset + 12, service.pointee.vip)
-        store16(frame, info.l3Offset + 10, InternetChecksum.update(load16(frame, info.l3Offset + 10),
-                                                                  old: oldSource, new: service.pointee.vip))
+        Self.rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + 12, to: service.pointee.vip)
         quote.rewrite(frame, source: false, address: service.pointee.vip, port: service.pointee.port)
         Self.finishICMP(frame, info)
-        let egress = Int(reply.interface)
-        reply.peerMAC.store(to: frame, at: 0)
-        interfaceMACs[egress].store(to: frame, at: 6)
-        counters.bump(.icmpTranslated)
-        counters.bump(.forwarded)
-        return .forward(egress: egress)
+        return send(frame, to: reply.peerMAC, egress: Int(reply.interface), counting: .icmpTranslated)
     }
 
     /// Answers an echo request to a VIP in place: addresses and MACs swapped, type 0, a fresh TTL.
@@ -149,10 +134,6 @@ extension Pipeline {
         frame.storeBytes(of: 64, toByteOffset: l3 + 8, as: UInt8.self)
         store16(frame, l3 + 10, 0)
         store16(frame, l3 + 10, InternetChecksum.checksum(frame + l3, l4 - l3))
-        let client = load48(frame, 6)
-        MACAddress(bits: client).store(to: frame, at: 0)
-        interfaceMACs[ingress].store(to: frame, at: 6)
-        counters.bump(.icmpEchoReplies)
-        return .forward(egress: ingress)
+        return send(frame, to: MACAddress(bits: load48(frame, 6)), egress: ingress, counting: .icmpEchoReplies)
     }
 }

@@ -22,18 +22,38 @@ extension Pipeline {
         return true
     }
 
+    /// Rewrites the IPv4 address at `offset` (source or destination of the header at `l3`) and
+    /// updates the header checksum; returns the old address.
+    @inline(__always)
+    @discardableResult
+    static func rewriteAddress(_ frame: UnsafeMutableRawPointer, l3: Int, at offset: Int, to address: UInt32) -> UInt32 {
+        let old = load32(frame, offset)
+        store32(frame, offset, address)
+        store16(frame, l3 + 10, InternetChecksum.update(load16(frame, l3 + 10), old: old, new: address))
+        return old
+    }
+
+    /// Addresses the frame to `destination` from our MAC on `egress`, counts it and says where
+    /// to send it: the last stage of every forwarding path.
+    @inline(__always)
+    func send(_ frame: UnsafeMutableRawPointer, to destination: MACAddress, egress: Int, counting counter: Counter)
+        -> Verdict {
+        destination.store(to: frame, at: 0)
+        interfaceMACs[egress].store(to: frame, at: 6)
+        counters.bump(counter)
+        if counter != .forwarded { counters.bump(.forwarded) }
+        return .forward(egress: egress)
+    }
+
     /// Rewrites one address (at `addressOffset`) and one port (at `portOffset`) of a TCP/UDP
     /// packet, fixing the IP header checksum and the L4 checksum (whose pseudo-header holds the
     /// address). A UDP checksum of 0 means none and stays 0.
     @inline(__always)
     static func rewrite(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, addressOffset: Int, address: UInt32,
                         portOffset: Int, port: UInt16, checksumPending: Bool) {
-        let l3 = info.l3Offset
-        let oldAddress = load32(frame, addressOffset)
+        let oldAddress = rewriteAddress(frame, l3: info.l3Offset, at: addressOffset, to: address)
         let oldPort = load16(frame, portOffset)
-        store32(frame, addressOffset, address)
         store16(frame, portOffset, port)
-        store16(frame, l3 + 10, InternetChecksum.update(load16(frame, l3 + 10), old: oldAddress, new: address))
         if checksumPending { return }
         let field = l4ChecksumOffset(info)
         let old = load16(frame, field)
@@ -89,11 +109,6 @@ extension Pipeline {
         info.source = service.pointee.vip
         info.sourcePort = service.pointee.port
         if checksumPending && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
-        let egress = Int(reply.interface)
-        reply.peerMAC.store(to: frame, at: 0)
-        interfaceMACs[egress].store(to: frame, at: 6)
-        counters.bump(.natReplies)
-        counters.bump(.forwarded)
-        return .forward(egress: egress)
+        return send(frame, to: reply.peerMAC, egress: Int(reply.interface), counting: .natReplies)
     }
 }

@@ -125,11 +125,8 @@ public struct Pipeline: ~Copyable {
             }
             // The MACs: to the real server, from our interface on its segment. In DR this is all
             // that changes; the IP packet goes on byte for byte.
-            let egress = Int(real.pointee.interface)
-            MACAddress(bits: real.pointee.mac).store(to: frame, at: 0)
-            interfaceMACs[egress].store(to: frame, at: 6)
-            counters.bump(.forwarded)
-            return .forward(egress: egress)
+            return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
+                        counting: .forwarded)
         }
         guard snapshot.hasNAT else { return pass() }
         switch info.proto {
