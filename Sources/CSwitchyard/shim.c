@@ -50,6 +50,21 @@ int sy_fanout_join_cbpf(int fd, uint16_t group_id, const void *insns, uint32_t c
     return setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof prog);
 }
 
+int sy_fanout_set_program(int fd, const void *insns, uint32_t count) {
+    struct sock_fprog prog;
+    prog.len = (unsigned short)count;
+    prog.filter = (struct sock_filter *)insns;
+    return setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof prog);
+}
+
+int sy_peer_uid(int fd, uint32_t *uid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *uid = cred.uid;
+    return 0;
+}
+
 int sy_qdisc_bypass(int fd) {
     int one = 1;
     return setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);

@@ -6,7 +6,26 @@ public struct RealServerConfig: Sendable, Equatable {
     public var address: IPv4Address
     public var port: UInt16
     public var weight: Int
+    /// On failure keep it listed with weight 0 instead of removing it (inhibit_on_failure).
+    public var inhibitOnFailure: Bool = false
+    /// Scripts run on a health transition (notify_up, notify_down).
+    public var notifyUp: String?
+    public var notifyDown: String?
+    /// Health checkers; none means always up.
+    public var checkers: [CheckerConfig] = []
     public var location: SourceLocation
+
+    public init(address: IPv4Address, port: UInt16, weight: Int, inhibitOnFailure: Bool = false, notifyUp: String? = nil,
+                notifyDown: String? = nil, checkers: [CheckerConfig] = [], location: SourceLocation) {
+        self.address = address
+        self.port = port
+        self.weight = weight
+        self.inhibitOnFailure = inhibitOnFailure
+        self.notifyUp = notifyUp
+        self.notifyDown = notifyDown
+        self.checkers = checkers
+        self.location = location
+    }
 }
 
 /// A virtual service as configured; identified by (protocol, VIP, port).
@@ -21,6 +40,15 @@ public struct VirtualServiceConfig: Sendable, Equatable {
     public var persistenceTimeout: Int
     public var persistenceMask: UInt32
     public var reals: [RealServerConfig]
+    /// Used while the alive real servers' weights add up to less than the quorum.
+    public var sorryServer: SorryServerConfig?
+    /// keepalived's quorum (default 1) and hysteresis, and the scripts run when it is gained or lost.
+    public var quorum: Int = 1
+    public var hysteresis: Int = 0
+    public var quorumUp: String?
+    public var quorumDown: String?
+    /// alpha: real servers with checkers start down and come up on their first success.
+    public var alpha: Bool = false
     public var location: SourceLocation
 
     public var protocolName: String { proto == IPProtocol.udp ? "UDP" : "TCP" }
@@ -75,16 +103,12 @@ enum NotYetActedOn {
         "max_auto_priority", "dynamic_interfaces", "checker_log_all_failures", "default_interface",
     ]
     static let virtualServer: Set<String> = [
-        "persistence_engine", "virtualhost", "sorry_server",
-        "sorry_server_inhibit", "sorry_server_lvs_method", "alpha", "omega", "quorum", "quorum_up", "quorum_down",
-        "hysteresis", "ha_suspend", "ops", "retry", "delay_before_retry", "warmup", "connect_timeout", "mh-port",
-        "mh-fallback", "lvs_flags", "inhibit_on_failure", "smtp_alert", "one_packet_scheduling", "lb_flags",
+        "persistence_engine", "virtualhost", "sorry_server_inhibit", "sorry_server_lvs_method", "omega", "ha_suspend",
+        "ops", "mh-port", "mh-fallback", "lvs_flags", "smtp_alert", "one_packet_scheduling", "lb_flags",
     ]
     static let realServer: Set<String> = [
-        "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold", "smtp_alert", "alpha",
-        "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
-        "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "PING_CHECK",
-        "UDP_CHECK", "FILE_CHECK",
+        "uthreshold", "lthreshold", "smtp_alert", "SSL_GET", "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "UDP_CHECK",
+        "FILE_CHECK",
     ]
 }
 
@@ -228,9 +252,45 @@ struct ConfigReader {
         var persistenceTimeout = 0
         var persistenceMask: UInt32 = 0xFFFF_FFFF
         var reals: [RealServerConfig] = []
-        for c in try children(s) {
+        var sorry: SorryServerConfig?
+        var quorum = 1
+        var hysteresis = 0
+        var quorumUp: String?
+        var quorumDown: String?
+        var alpha = false
+        var inhibit = false
+        var timing = CheckTiming()
+        let statements = try children(s)
+        // Timing defaults first: they apply to every checker of the service, wherever they stand.
+        for c in statements { _ = try timingKeyword(c, into: &timing) }
+        for c in statements {
+            let k = c.keyword.text
+            if ["delay_loop", "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup"].contains(k) {
+                if k == "delay_loop" { delayLoop = Int(timing.delayLoop.rounded(.up)) }
+                continue
+            }
+            switch k {
+            case "sorry_server":
+                guard c.arguments.count == 2 else {
+                    throw error(c.keyword, "sorry_server takes an address and a port: sorry_server 198.18.0.99 80")
+                }
+                sorry = SorryServerConfig(address: try address(c.arguments[0], what: "sorry server address"),
+                                          port: try port(c.arguments[1]))
+            case "quorum": quorum = try integer(c, in: 0...1_000_000)
+            case "hysteresis": hysteresis = try integer(c, in: 0...1_000_000)
+            case "quorum_up": quorumUp = c.arguments.map(\.text).joined(separator: " ")
+            case "quorum_down": quorumDown = c.arguments.map(\.text).joined(separator: " ")
+            case "alpha": alpha = true
+            case "inhibit_on_failure": inhibit = true
+            default: break
+            }
+        }
+        for c in statements {
             let k = c.keyword.text
             switch k {
+            case "sorry_server", "quorum", "hysteresis", "quorum_up", "quorum_down", "alpha", "inhibit_on_failure",
+                 "delay_loop", "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup":
+                continue
             case "lb_algo", "lvs_sched":
                 let t = try single(c)
                 guard let kind = SchedulerKind(name: t.text) else {
@@ -257,8 +317,6 @@ struct ConfigReader {
                 case "UDP": proto = IPProtocol.udp
                 default: throw error(t, "unknown protocol \"\(t.text)\"; expected TCP or UDP")
                 }
-            case "delay_loop":
-                delayLoop = try integer(c, in: 1...86_400)
             case "persistence_timeout":
                 persistenceTimeout = try integer(c, in: 1...2_678_400)
             case "persistence_granularity":
@@ -268,7 +326,7 @@ struct ConfigReader {
                 }
                 persistenceMask = mask.value
             case "real_server":
-                reals.append(try realServer(c))
+                reals.append(try realServer(c, timing: timing, inhibit: inhibit))
             default:
                 if NotYetActedOn.virtualServer.contains(k) {
                     warn(c.keyword, "\(k) is accepted but not acted on yet")
@@ -282,7 +340,9 @@ struct ConfigReader {
         }
         let service = VirtualServiceConfig(proto: proto, vip: vip, port: vport, scheduler: scheduler, method: method,
                                            delayLoop: delayLoop, persistenceTimeout: persistenceTimeout,
-                                           persistenceMask: persistenceMask, reals: reals, location: s.keyword.location)
+                                           persistenceMask: persistenceMask, reals: reals, sorryServer: sorry,
+                                           quorum: quorum, hysteresis: hysteresis, quorumUp: quorumUp,
+                                           quorumDown: quorumDown, alpha: alpha, location: s.keyword.location)
         if let other = config.services.first(where: { $0.proto == proto && $0.vip == vip && $0.port == vport }) {
             throw error(s.keyword, "\(service.name) is already defined at line \(other.location.line)")
         }
@@ -304,23 +364,35 @@ struct ConfigReader {
         config.services.append(service)
     }
 
-    mutating func realServer(_ s: Statement) throws(ConfigDiagnostic) -> RealServerConfig {
+    mutating func realServer(_ s: Statement, timing inherited: CheckTiming, inhibit: Bool) throws(ConfigDiagnostic)
+        -> RealServerConfig {
         guard s.arguments.count == 2 else {
             throw error(s.keyword, "real_server takes an address and a port: real_server 198.18.0.11 80 { … }")
         }
-        let a = try address(s.arguments[0], what: "real server address")
-        let p = try port(s.arguments[1])
-        var weight = 1
-        for c in s.children ?? [] {
+        var real = RealServerConfig(address: try address(s.arguments[0], what: "real server address"),
+                                    port: try port(s.arguments[1]), weight: 1, inhibitOnFailure: inhibit,
+                                    location: s.keyword.location)
+        var timing = inherited
+        let statements = s.children ?? []
+        for c in statements { _ = try timingKeyword(c, into: &timing) }
+        for c in statements {
             let k = c.keyword.text
-            if k == "weight" {
-                weight = try integer(c, in: 0...65_535)
-            } else if NotYetActedOn.realServer.contains(k) {
-                warn(c.keyword, "\(k) is accepted but not acted on yet")
-            } else {
-                throw error(c.keyword, "unknown keyword \"\(k)\" in real_server")
+            switch k {
+            case "weight": real.weight = try integer(c, in: 0...65_535)
+            case "inhibit_on_failure": real.inhibitOnFailure = true
+            case "notify_up": real.notifyUp = c.arguments.map(\.text).joined(separator: " ")
+            case "notify_down": real.notifyDown = c.arguments.map(\.text).joined(separator: " ")
+            case "delay_loop", "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup": continue
+            default:
+                if Self.checkerKinds.contains(k) {
+                    real.checkers.append(try checker(c, inherited: timing))
+                } else if NotYetActedOn.realServer.contains(k) {
+                    warn(c.keyword, "\(k) is accepted but not acted on yet")
+                } else {
+                    throw error(c.keyword, "unknown keyword \"\(k)\" in real_server")
+                }
             }
         }
-        return RealServerConfig(address: a, port: p, weight: weight, location: s.keyword.location)
+        return real
     }
 }

@@ -6,132 +6,442 @@ import SwitchyardIO
 /// How `switchyard run` was asked to run.
 public struct EngineOptions: Sendable {
     public var configPath: String
-    /// The interface to forward on; nil = the one the kernel routes the real servers through.
+    /// The interface the VIPs are served on; nil = the one the kernel routes each VIP through.
     public var interface: String?
     public var workers: Int
     /// Seconds between stats lines in the log; 0 = only at exit.
     public var statsInterval: Int
+    /// The control socket's path.
+    public var controlPath: String
 
-    public init(configPath: String, interface: String?, workers: Int, statsInterval: Int) {
+    public init(configPath: String, interface: String?, workers: Int, statsInterval: Int, controlPath: String) {
         self.configPath = configPath
         self.interface = interface
         self.workers = workers
         self.statsInterval = statsInterval
+        self.controlPath = controlPath
+    }
+
+    /// The default control socket for a config file: under /run/switchyard/, named after the
+    /// file and a hash of its absolute path, so two daemons with different configs never collide
+    /// and `adm --config` finds the right one.
+    public static func defaultControlPath(configPath: String) -> String {
+        var absolute = configPath
+        if !absolute.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            if getcwd(&buffer, buffer.count) != nil {
+                absolute = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + "/" + configPath
+            }
+        }
+        let name = absolute.split(separator: "/").last.map(String.init) ?? "switchyard"
+        let stem = name.split(separator: ".").first.map(String.init) ?? name
+        // FNV-1a: a short, stable tag of the path.
+        var h: UInt32 = 2_166_136_261
+        for b in absolute.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        let tag = String(h, radix: 16)
+        return "/run/switchyard/\(stem)-\(String(repeating: "0", count: 8 - tag.count))\(tag).sock"
     }
 }
 
-/// Assembles and runs the engine: interfaces, neighbours, kernel guard, ARP, workers; then waits
-/// for a signal and takes down everything it set up.
-public final class Engine {
+/// Assembles and runs the engine: interfaces, neighbours, kernel guard, ARP, workers, health
+/// checks and the control socket; then waits for signals and takes down everything it set up.
+public final class Engine: @unchecked Sendable {
     let options: EngineOptions
-    let config: Config
-    /// The engine's interfaces; a frame's ingress/egress number indexes this list. The first
-    /// holds the VIPs (clients' side); real servers may be on it (one-arm) or on others (two-arm).
+    /// The engine's interfaces; a frame's ingress/egress number indexes this list. Fixed at
+    /// start: a reload that needs another interface is refused.
     let interfaces: [InterfaceInfo]
-    /// The interface number each VIP is answered on, and each real server is reached through.
-    let vipInterface: [IPv4Address: Int]
-    let realInterface: [IPv4Address: Int]
-    var macs: [IPv4Address: MACAddress] = [:]
+    let routes: [Route]
+
+    struct State {
+        var table = ServiceTable()
+        var config: Config
+        var macs: [IPv4Address: MACAddress] = [:]
+        var generation: UInt64 = 0
+        var vips: [IPv4Address] = []
+        var natReals: [IPv4Address] = []
+        var targets: [UInt32: HealthMonitor.Target] = [:]
+        var rates: [UInt32: Rates] = [:]
+        var lastTotals: [UInt32: RealNumbers] = [:]
+    }
+    let state: Mutex<State>
+
+    // Set up by run().
+    var responders: [ARPResponder] = []
+    var publisher: SnapshotPublisher?
+    var workers: [Worker] = []
+    var kernelGuard: KernelGuard?
+    var monitor: HealthMonitor?
+    let counts: ConnectionCounts
+    let stats: RealServerStats
 
     public init(options: EngineOptions, config: Config) throws {
         self.options = options
-        self.config = config
         guard !config.services.isEmpty else { throw SetupError("the config has no virtual_server: nothing to forward") }
-        let routes = Route.all()
+        routes = Route.all()
         var names: [String] = []
-        func number(_ name: String) -> Int {
-            if let i = names.firstIndex(of: name) { return i }
-            names.append(name)
-            return names.count - 1
-        }
-        var vipInterface: [IPv4Address: Int] = [:]
-        for vip in config.vips {
-            if let given = options.interface {
-                vipInterface[vip] = number(given)
-            } else if let route = Route.best(to: vip, in: routes) {
-                vipInterface[vip] = number(route.interface)
-            } else {
-                throw SetupError("no route to VIP \(vip): cannot tell which interface its clients come from; give --interface")
-            }
-        }
-        var realInterface: [IPv4Address: Int] = [:]
-        for s in config.services {
-            for r in s.reals {
-                // DR rewrites only MACs and NAT sends to the real server's MAC too: both need the
-                // real server on one of our segments, with no router between.
-                guard let route = Route.best(to: r.address, in: routes), route.gateway == 0 else {
-                    throw SetupError("real server \(r.address) of \(s.name) is not on a segment of this machine "
-                        + "(the kernel routes it through a gateway, or not at all); real servers must be reachable without a router")
-                }
-                realInterface[r.address] = number(route.interface)
-            }
+        if let given = options.interface { names.append(given) }
+        for address in Engine.addressesNeeded(config) {
+            let name = try Engine.interfaceName(for: address, vip: config.vips.contains(address), options: options,
+                                                routes: routes)
+            if !names.contains(name) { names.append(name) }
         }
         guard names.count <= Pipeline.maxInterfaces else {
             throw SetupError("\(names.count) interfaces needed; at most \(Pipeline.maxInterfaces) are supported")
         }
-        self.interfaces = try names.map { try InterfaceInfo.lookup($0) }
-        self.vipInterface = vipInterface
-        self.realInterface = realInterface
+        interfaces = try names.map { try InterfaceInfo.lookup($0) }
+        counts = ConnectionCounts(workers: options.workers)
+        stats = RealServerStats(workers: options.workers)
+        state = Mutex(State(config: config))
     }
 
-    /// Every real server's address, once.
-    var realAddresses: [IPv4Address] { Array(Set(config.services.flatMap { $0.reals.map(\.address) })).sorted() }
-    /// Real servers of NAT services (their replies come back through us).
-    var natRealAddresses: [IPv4Address] {
-        Array(Set(config.services.filter { $0.method == .nat }.flatMap { $0.reals.map(\.address) })).sorted()
+    /// VIPs first (their interface leads), then every real and sorry server.
+    static func addressesNeeded(_ config: Config) -> [IPv4Address] {
+        var table = ServiceTable()
+        table.apply(config)
+        return config.vips + table.reachableAddresses
     }
 
-    func buildSnapshot(generation: UInt64) -> ForwardingSnapshot {
-        var nextRealID: UInt32 = 0
-        let specs = config.services.enumerated().map { i, s in
-            ServiceSpec(id: UInt32(i), proto: s.proto, vip: s.vip, port: s.port, scheduler: s.scheduler, method: s.method,
-                        persistenceTimeout: s.persistenceTimeout, persistenceMask: s.persistenceMask,
-                        reals: s.reals.map { r in
-                            defer { nextRealID += 1 }
-                            return RealServerSpec(id: nextRealID, address: r.address, port: r.port, weight: r.weight,
-                                                  mac: macs[r.address], interface: UInt8(realInterface[r.address] ?? 0))
-                        })
+    /// The interface for an address: for a VIP, --interface or the kernel's route to it; for a
+    /// real server, its on-link route (DR and NAT both need it on one of our segments).
+    static func interfaceName(for address: IPv4Address, vip: Bool, options: EngineOptions, routes: [Route]) throws -> String {
+        if vip {
+            if let given = options.interface { return given }
+            guard let route = Route.best(to: address, in: routes) else {
+                throw SetupError("no route to VIP \(address): cannot tell which interface its clients come from; give --interface")
+            }
+            return route.interface
         }
-        return ForwardingSnapshot(services: specs, schedulingKey: config.schedulingKey,
-                                  maglevTableSize: config.maglevTableSize, generation: generation)
+        guard let route = Route.best(to: address, in: routes), route.gateway == 0 else {
+            throw SetupError("real server \(address) is not on a segment of this machine (the kernel routes it through "
+                + "a gateway, or not at all); real servers must be reachable without a router")
+        }
+        return route.interface
     }
+
+    /// The engine's number for the interface an address needs, or an error if it is not one of
+    /// the interfaces the engine started on.
+    func interfaceNumber(for address: IPv4Address, vip: Bool) throws -> Int {
+        let name = try Engine.interfaceName(for: address, vip: vip, options: options, routes: routes)
+        guard let i = interfaces.firstIndex(where: { $0.name == name }) else {
+            throw SetupError("\(address) needs interface \(name), which this engine was not started on; restart it")
+        }
+        return i
+    }
+
+    func realInterface(_ a: IPv4Address) -> Int { (try? interfaceNumber(for: a, vip: false)) ?? 0 }
+
+    // MARK: snapshot and address sets
+
+    /// Builds and publishes a snapshot of the current table.
+    func republish() {
+        let snapshot = state.withLock { s -> ForwardingSnapshot in
+            s.generation += 1
+            let macs = s.macs
+            let specs = s.table.specs(mac: { macs[$0] }, interface: { UInt8(self.realInterface($0)) })
+            return ForwardingSnapshot(services: specs, schedulingKey: s.config.schedulingKey,
+                                      maglevTableSize: s.config.maglevTableSize, generation: s.generation,
+                                      timeouts: s.table.timeouts)
+        }
+        publisher?.publish(snapshot)
+    }
+
+    /// Brings ARP, the packet filter, the fanout program and the kernel guard in line with the
+    /// table's VIPs and NAT real servers, when they changed.
+    func applyAddressSets(force: Bool = false) throws {
+        let (vips, nat, changed) = state.withLock { s -> ([IPv4Address], [IPv4Address], Bool) in
+            let vips = Array(Set(s.table.services.map(\.config.vip))).sorted()
+            let nat = Array(Set(s.table.services.filter { $0.config.method == .nat }
+                .flatMap { $0.reals.map(\.config.address) })).sorted()
+            let changed = vips != s.vips || nat != s.natReals
+            s.vips = vips
+            s.natReals = nat
+            return (vips, nat, changed)
+        }
+        guard changed || force else { return }
+        let vipInterface = try Dictionary(uniqueKeysWithValues: vips.map { ($0, try interfaceNumber(for: $0, vip: true)) })
+        for (i, r) in responders.enumerated() { r.setVIPs(vips.filter { vipInterface[$0] == i }) }
+        let filter = try PacketFilter.forVIPs(vips, natRealServers: nat)
+        for w in workers { try w.update(filter: filter, fanoutProgram: fanoutProgram(vips)) }
+        try kernelGuard?.install(KernelGuard.Rules(
+            vips: Dictionary(grouping: vips) { interfaces[vipInterface[$0] ?? 0].name },
+            natRealServers: Dictionary(grouping: nat) { interfaces[realInterface($0)].name }))
+    }
+
+    func fanoutProgram(_ vips: [IPv4Address]) -> [BPFInstruction] {
+        // Persistent services keep a client network on one worker, where its template lives.
+        let mask = state.withLock { s in
+            s.table.services.filter { $0.config.persistenceTimeout > 0 }.reduce(UInt32.max) { $0 & $1.config.persistenceMask }
+        }
+        return FanoutProgram.build(vips: vips, workers: options.workers, clientMask: mask)
+    }
+
+    // MARK: neighbours
 
     /// Merges the kernel's neighbour tables and what the ARP responders learned; true if a real
     /// server's MAC appeared or changed.
-    func refreshNeighbours(_ responders: [ARPResponder]) -> Bool {
-        var changed = false
-        for a in realAddresses {
-            let i = realInterface[a] ?? 0
-            let kernel = NeighbourTable.read(interface: interfaces[i].name)
-            if let mac = kernel[a] ?? responders[i].learnedNeighbours[a], macs[a] != mac {
-                if let old = macs[a] {
-                    Log.info("real server \(a) moved from \(old) to \(mac)")
-                } else {
-                    Log.info("real server \(a) is at \(mac) on \(interfaces[i].name)")
-                }
-                macs[a] = mac
-                changed = true
+    func refreshNeighbours() -> Bool {
+        let addresses = state.withLock { $0.table.reachableAddresses }
+        var found: [IPv4Address: MACAddress] = [:]
+        for a in addresses {
+            let i = realInterface(a)
+            if let mac = NeighbourTable.read(interface: interfaces[i].name)[a] ?? responders[i].learnedNeighbours[a] {
+                found[a] = mac
             }
         }
-        return changed
+        return state.withLock { s in
+            var changed = false
+            for (a, mac) in found where s.macs[a] != mac {
+                if let old = s.macs[a] {
+                    Log.info("real server \(a) moved from \(old) to \(mac)")
+                } else {
+                    Log.info("real server \(a) is at \(mac) on \(interfaces[realInterface(a)].name)")
+                }
+                s.macs[a] = mac
+                changed = true
+            }
+            return changed
+        }
     }
 
-    func requestUnknown(_ responders: [ARPResponder], all: Bool = false) {
-        for a in realAddresses where all || macs[a] == nil { responders[realInterface[a] ?? 0].request(a) }
+    func requestNeighbours(all: Bool) {
+        let (addresses, macs) = state.withLock { ($0.table.reachableAddresses, $0.macs) }
+        for a in addresses where all || macs[a] == nil { responders[realInterface(a)].request(a) }
     }
+
+    // MARK: health checks
+
+    /// Starts and stops checkers as a table change requires (outside the lock: stopping waits
+    /// for a probe in flight).
+    func applyCheckers(_ changes: TableChanges) {
+        guard let monitor else { return }
+        for id in Set(changes.checkersToStop + changes.checkersToStart) {
+            if let t = state.withLock({ $0.targets.removeValue(forKey: id) }) { monitor.stop(t) }
+        }
+        for id in changes.checkersToStart {
+            let found = state.withLock { s -> (HealthMonitor.Target, [CheckerConfig], Bool)? in
+                for svc in s.table.services {
+                    if let r = svc.reals.first(where: { $0.id == id }), !r.config.checkers.isEmpty {
+                        let t = HealthMonitor.Target(serviceID: svc.id, realID: id, address: r.config.address,
+                                                     port: r.config.port)
+                        s.targets[id] = t
+                        return (t, r.config.checkers, !svc.config.alpha)
+                    }
+                }
+                return nil
+            }
+            guard let (target, checkers, startUp) = found else { continue }
+            do {
+                try monitor.start(target, checkers: checkers, startUp: startUp)
+            } catch {
+                Log.error("cannot start the checkers of \(target.address):\(target.port): \(error)")
+            }
+        }
+        for id in changes.checkersToStop { stats.reset(realID: id) }
+    }
+
+    /// A checker changed its verdict: log it with its reason, run notify scripts, re-evaluate the
+    /// quorum, and publish.
+    func healthReport(_ target: HealthMonitor.Target, _ index: Int, _ up: Bool, _ result: ProbeResult) {
+        let outcome = state.withLock { s -> (String, RealState, Bool, [(ServiceKey, Bool)], VirtualServiceConfig?)? in
+            guard s.targets[target.realID] == target,
+                  let (key, real, changed) = s.table.setChecker(realID: target.realID, index: index, up: up) else { return nil }
+            let quorum = s.table.updateQuorum()
+            return ("\(key)", real, changed, quorum, s.table.service(key)?.config)
+        }
+        guard let (service, real, changed, quorum, config) = outcome else { return }
+        let checker = real.config.checkers[index].kind.name
+        let reason: String
+        if case .down(let why) = result { reason = why } else { reason = "\(checker) succeeded" }
+        let name = "\(real.config.address):\(real.config.port)"
+        if changed {
+            Log.info("real server \(name) of \(service) is \(real.up ? "UP" : "DOWN"): \(reason)"
+                + (real.up ? "" : (real.config.inhibitOnFailure ? " (kept with weight 0)" : " (removed from the pool)")))
+            if let script = real.up ? real.config.notifyUp : real.config.notifyDown { runScript(script) }
+        } else {
+            Log.info("real server \(name) of \(service): \(checker) says \(up ? "up" : "down") (\(reason)); "
+                + "the server stays \(real.up ? "UP" : "DOWN")")
+        }
+        for (key, up) in quorum {
+            Log.info("\(key) \(up ? "regained" : "lost") its quorum"
+                + (config?.sorryServer.map { up ? "; the sorry server steps back" : "; the sorry server \($0.address):\($0.port) answers" } ?? ""))
+            if let script = up ? config?.quorumUp : config?.quorumDown { runScript(script) }
+        }
+        republish()
+    }
+
+    func runScript(_ script: String) {
+        OSThread.detached(name: "sy-notify") {
+            let result = runCommand(["/bin/sh", "-c", script])
+            if result.status != 0 { Log.warning("script \"\(script)\" exited \(result.status)") }
+        }
+    }
+
+    // MARK: numbers
+
+    func numbers(_ id: UInt32, rates: [UInt32: Rates]) -> RealNumbers {
+        var n = RealNumbers()
+        (n.active, n.inactive) = counts.totals(realID: id)
+        n.connections = stats.total(realID: id, field: RealServerStats.connections)
+        n.inPackets = stats.total(realID: id, field: RealServerStats.inPackets)
+        n.inBytes = stats.total(realID: id, field: RealServerStats.inBytes)
+        n.outPackets = stats.total(realID: id, field: RealServerStats.outPackets)
+        n.outBytes = stats.total(realID: id, field: RealServerStats.outBytes)
+        n.rates = rates[id] ?? Rates()
+        return n
+    }
+
+    /// Every 2 s: rates as moving averages (each sample weighs a quarter, as IPVS's estimator
+    /// smooths its 2-second samples).
+    func updateRates(interval: Double) {
+        let ids = state.withLock { s in s.table.services.flatMap { $0.reals.map(\.id) + [$0.sorryID] } }
+        let totals = ids.map { ($0, numbers($0, rates: [:])) }
+        state.withLock { s in
+            for (id, now) in totals {
+                let before = s.lastTotals[id] ?? now
+                var r = s.rates[id] ?? Rates()
+                func smooth(_ old: Double, _ delta: UInt64) -> Double { old + (Double(delta) / interval - old) / 4 }
+                r.cps = smooth(r.cps, now.connections &- before.connections)
+                r.inPPS = smooth(r.inPPS, now.inPackets &- before.inPackets)
+                r.outPPS = smooth(r.outPPS, now.outPackets &- before.outPackets)
+                r.inBPS = smooth(r.inBPS, (now.inBytes &- before.inBytes) &* 8)
+                r.outBPS = smooth(r.outBPS, (now.outBytes &- before.outBytes) &* 8)
+                s.rates[id] = r
+                s.lastTotals[id] = now
+            }
+        }
+    }
+
+    // MARK: control
+
+    /// Reads the config file again and applies only the difference. A bad file is reported
+    /// with its line and column and changes nothing.
+    func reload() -> (ok: Bool, text: String) {
+        let config: Config
+        do {
+            config = try Config.load(path: options.configPath)
+        } catch {
+            Log.error("reload refused, the running config stays: \(error)")
+            return (false, "reload refused, the running config stays: \(error)\n")
+        }
+        do {
+            for a in Engine.addressesNeeded(config) { _ = try interfaceNumber(for: a, vip: config.vips.contains(a)) }
+        } catch {
+            Log.error("reload refused, the running config stays: \(error)")
+            return (false, "reload refused, the running config stays: \(error)\n")
+        }
+        for w in config.warnings { Log.warning(w.description) }
+        let changes = state.withLock { s -> TableChanges in
+            s.config = config
+            return s.table.apply(config)
+        }
+        return finish(changes, what: "reload")
+    }
+
+    /// After a table change: checkers, address sets, neighbours, snapshot.
+    func finish(_ changes: TableChanges, what: String) -> (ok: Bool, text: String) {
+        applyCheckers(changes)
+        do {
+            try applyAddressSets()
+        } catch {
+            Log.error("\(what): \(error)")
+            return (false, "\(error)\n")
+        }
+        _ = refreshNeighbours()
+        republish()
+        requestNeighbours(all: false)
+        Log.info("\(what) applied: \(changes.summary)")
+        return (true, "")
+    }
+
+    /// One `switchyard adm` request.
+    func control(_ arguments: [String], _ input: String) -> (ok: Bool, text: String) {
+        let command: AdmCommand
+        do {
+            command = try AdmCommand.parse(arguments)
+        } catch {
+            return (false, "\(error)\n")
+        }
+        switch command {
+        case .list(let options):
+            let (table, rates) = state.withLock { ($0.table, $0.rates) }
+            return (true, AdmRender.list(table, options, numbers: { self.numbers($0, rates: rates) }))
+        case .save:
+            return (true, AdmRender.save(state.withLock { $0.table }))
+        case .zero(let key):
+            let ids = state.withLock { s in
+                s.table.services.filter { key == nil || $0.key == key }.flatMap { $0.reals.map(\.id) + [$0.sorryID] }
+            }
+            if let key, ids.isEmpty { return (false, "no such service: \(key)\n") }
+            for id in ids { stats.reset(realID: id) }
+            state.withLock { s in for id in ids { s.lastTotals[id] = nil; s.rates[id] = nil } }
+            return (true, "")
+        case .reload:
+            return reload()
+        case .restore:
+            // All or nothing: the rules are checked on a scratch table first. Then they are
+            // applied like a reload, so what stays keeps its IDs, flows, counters and checkers.
+            var scratch = ServiceTable()
+            scratch.timeouts = state.withLock { $0.table.timeouts }
+            for (n, line) in input.split(separator: "\n").enumerated() {
+                let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                if words.isEmpty || words[0].hasPrefix("#") { continue }
+                do {
+                    let c = try AdmCommand.parse(words)
+                    switch c {
+                    case .addService, .editService, .deleteService, .addReal, .editReal, .deleteReal, .setTimeouts, .clear:
+                        _ = try scratch.execute(c)
+                    default:
+                        return (false, "restore line \(n + 1): only -A -E -D -a -e -d -C --set may be restored\n")
+                    }
+                } catch {
+                    return (false, "restore line \(n + 1): \(error); nothing was changed\n")
+                }
+            }
+            let changes = state.withLock { s -> TableChanges in
+                var config = s.config
+                config.timeouts = scratch.timeouts
+                config.services = scratch.services.map { new in
+                    let old = s.table.service(new.key)
+                    var settings = old?.config ?? new.config
+                    settings.scheduler = new.config.scheduler
+                    settings.method = new.config.method
+                    settings.persistenceTimeout = new.config.persistenceTimeout
+                    settings.persistenceMask = new.config.persistenceMask
+                    settings.reals = new.reals.map { r in
+                        guard var kept = old?.reals.first(where: {
+                            $0.config.address == r.config.address && $0.config.port == r.config.port
+                        })?.config else { return r.config }
+                        kept.weight = r.config.weight
+                        return kept
+                    }
+                    return settings
+                }
+                return s.table.apply(config)
+            }
+            return finish(changes, what: "restore")
+        default:
+            let result = state.withLock { s -> Result<TableChanges, AdmError> in
+                do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
+            }
+            switch result {
+            case .success(let changes): return finish(changes, what: "adm " + arguments.joined(separator: " "))
+            case .failure(let error): return (false, "\(error)\n")
+            }
+        }
+    }
+
+    // MARK: run
 
     /// Runs until SIGINT or SIGTERM; returns after removing everything it installed.
     public func run() throws {
         let signals = blockSignals([SIGINT, SIGTERM, SIGHUP])
+        let (config, initial) = state.withLock { s -> (Config, TableChanges) in (s.config, s.table.apply(s.config)) }
         for w in config.warnings { Log.warning(w.description) }
-        let vips = config.vips
         let methods = Set(config.services.map(\.method.name)).sorted().joined(separator: "+")
         Log.info("\(config.services.count) virtual service(s) (\(methods)) on "
             + interfaces.map(\.description).joined(separator: "; ") + "; \(options.workers) worker(s)")
 
-        let responders = try interfaces.enumerated().map { i, interface in
-            try ARPResponder(interface: interface, vips: vips.filter { vipInterface[$0] == i })
-        }
+        responders = try interfaces.map { try ARPResponder(interface: $0, vips: []) }
         let arpThreads = try responders.map { r in try OSThread(name: "sy-arp") { r.run() } }
         defer {
             responders.forEach { $0.stop() }
@@ -139,90 +449,116 @@ public final class Engine {
         }
 
         // Resolve the real servers' MACs: the kernel's tables first, then ask, for up to 3 s.
-        _ = refreshNeighbours(responders)
-        var deadline = 30
-        while realAddresses.contains(where: { macs[$0] == nil }) && deadline > 0 {
-            requestUnknown(responders)
+        _ = refreshNeighbours()
+        for _ in 0..<30 {
+            let missing = state.withLock { s in s.table.reachableAddresses.contains { s.macs[$0] == nil } }
+            if !missing { break }
+            requestNeighbours(all: false)
             _ = waitForSignal(signals, milliseconds: 100)
-            _ = refreshNeighbours(responders)
-            deadline -= 1
+            _ = refreshNeighbours()
         }
-        for a in realAddresses where macs[a] == nil {
-            Log.warning("real server \(a) does not answer ARP on \(interfaces[realInterface[a] ?? 0].name): it gets no flows until it does")
+        state.withLock { s in
+            for a in s.table.reachableAddresses where s.macs[a] == nil {
+                Log.warning("real server \(a) does not answer ARP on \(interfaces[realInterface(a)].name): it gets no flows until it does")
+            }
         }
 
-        var generation: UInt64 = 1
-        let publisher = SnapshotPublisher(buildSnapshot(generation: generation))
+        let publisher = SnapshotPublisher(ForwardingSnapshot(services: [], schedulingKey: config.schedulingKey))
+        self.publisher = publisher
+        republish()
 
         let kernelGuard = KernelGuard(interface: interfaces[0].name)
-        let rules = KernelGuard.Rules(
-            vips: Dictionary(grouping: vips) { interfaces[vipInterface[$0] ?? 0].name },
-            natRealServers: Dictionary(grouping: natRealAddresses) { interfaces[realInterface[$0] ?? 0].name })
-        try kernelGuard.install(rules)
+        self.kernelGuard = kernelGuard
         defer {
             kernelGuard.remove()
             Log.info("kernel guard table \(kernelGuard.table) removed")
         }
-        Log.info("kernel guard: nftables table ip \(kernelGuard.table) keeps the kernel from forwarding or answering "
-            + "packets to \(vips.map(\.description).joined(separator: ", "))"
-            + (natRealAddresses.isEmpty ? "" : " and NAT replies from \(natRealAddresses.map(\.description).joined(separator: ", "))"))
         let groOn = interfaces.map { GenericReceiveOffload.disable(on: $0.name) ?? false }
         defer { for (i, on) in groOn.enumerated() where on { GenericReceiveOffload.restore(on: interfaces[i].name) } }
         for (i, on) in groOn.enumerated() where on { Log.info("GRO turned off on \(interfaces[i].name) (restored on exit)") }
 
-        let filter = try PacketFilter.forVIPs(vips, natRealServers: natRealAddresses)
-        // Persistent services keep a client network on one worker, where its template lives.
-        let clientMask = config.services.filter { $0.persistenceTimeout > 0 }.reduce(UInt32.max) { $0 & $1.persistenceMask }
-        let fanout = FanoutProgram.build(vips: vips, workers: options.workers, clientMask: clientMask)
+        let vips = config.vips
+        let filter = try PacketFilter.forVIPs(vips)
         let fanoutGroupBase = UInt16(truncatingIfNeeded: getpid() &* 8)
-        let connections = ConnectionCounts(workers: options.workers)
-        let maxMTU = interfaces.map(\.mtu).min() ?? 1500
-        let workers = try (0..<options.workers).map { index in
+        let mtu = interfaces.map(\.mtu).min() ?? 1500
+        workers = try (0..<options.workers).map { index in
             let pipelineConfig = PipelineConfig(
-                interfaceMACs: interfaces.map(\.mac), mtu: maxMTU,
+                interfaceMACs: interfaces.map(\.mac), mtu: mtu,
                 flowCapacity: max(1_024, config.flowCapacity / options.workers), flowHashKey: .random(),
-                timeouts: config.timeouts, connections: connections, workerIndex: index)
+                timeouts: config.timeouts, connections: counts, stats: stats, workerIndex: index)
             return try Worker(index: index, interfaces: interfaces, filter: filter, fanoutGroupBase: fanoutGroupBase,
-                              fanoutProgram: fanout, config: pipelineConfig, publisher: publisher)
+                              fanoutProgram: FanoutProgram.build(vips: vips, workers: options.workers),
+                              config: pipelineConfig, publisher: publisher)
         }
+        // Filter, fanout program, guard and ARP for the actual sets (NAT real servers too).
+        try applyAddressSets(force: true)
+        let (natNow, vipsNow) = state.withLock { ($0.natReals, $0.vips) }
+        Log.info("kernel guard: nftables table ip \(kernelGuard.table) keeps the kernel from forwarding or answering "
+            + "packets to \(vipsNow.map(\.description).joined(separator: ", "))"
+            + (natNow.isEmpty ? "" : " and NAT replies from \(natNow.map(\.description).joined(separator: ", "))"))
         let threads = try workers.map { w in try OSThread(name: "sy-worker-\(w.index)") { w.run() } }
         defer {
             workers.forEach { $0.stop() }
             threads.forEach { $0.join() }
-            Log.info("stopped; totals: " + Engine.summary(workers))
+            Log.info("stopped; totals: " + summary())
+        }
+
+        let monitor = HealthMonitor(report: { [weak self] in self?.healthReport($0, $1, $2, $3) })
+        self.monitor = monitor
+        applyCheckers(initial)
+        defer { monitor.stopAll() }
+
+        let control = try ControlServer(path: options.controlPath) { [weak self] in
+            self?.control($0, $1) ?? (false, "shutting down\n")
+        }
+        let controlThread = try OSThread(name: "sy-control") { control.run() }
+        defer {
+            control.stop()
+            controlThread.join()
         }
 
         responders.forEach { $0.announce() }
-        Log.info("ready: answering ARP for \(vips.map(\.description).joined(separator: ", "))")
+        Log.info("ready: answering ARP for \(vipsNow.map(\.description).joined(separator: ", ")); control socket \(options.controlPath)")
         var seconds = 0
         while true {
             if let s = waitForSignal(signals, milliseconds: 1000) {
                 if s == SIGHUP {
-                    Log.warning("SIGHUP: configuration reload is not implemented yet; the running config stays")
+                    Log.info("SIGHUP: reloading \(options.configPath)")
+                    _ = reload()
                     continue
                 }
                 Log.info("signal \(s == SIGINT ? "SIGINT" : "SIGTERM"): shutting down")
                 break
             }
             seconds += 1
-            if refreshNeighbours(responders) {
-                generation += 1
-                publisher.publish(buildSnapshot(generation: generation))
-            }
+            if refreshNeighbours() { republish() }
             // Ask again now and then for real servers still unknown, and refresh the others.
-            if seconds % 5 == 0 { requestUnknown(responders) }
-            if seconds % 30 == 0 { requestUnknown(responders, all: true) }
-            if options.statsInterval > 0 && seconds % options.statsInterval == 0 {
-                Log.info("stats: " + Engine.summary(workers))
-            }
+            if seconds % 5 == 0 { requestNeighbours(all: false) }
+            if seconds % 30 == 0 { requestNeighbours(all: true) }
+            if seconds % 2 == 0 { updateRates(interval: 2) }
+            if options.statsInterval > 0 && seconds % options.statsInterval == 0 { Log.info("stats: " + summary()) }
         }
     }
 
     /// The workers' counters summed, non-zero ones only, as `name=value` pairs.
-    static func summary(_ workers: [Worker]) -> String {
+    func summary() -> String {
         Counter.allCases.compactMap { c in
             let total = workers.reduce(UInt64(0)) { $0 &+ $1.published[c.rawValue] }
             return total == 0 && c != .forwarded ? nil : "\(c.name)=\(total)"
         }.joined(separator: " ")
     }
 }
+
+extension TableChanges {
+    mutating func merge(_ other: TableChanges) {
+        servicesAdded += other.servicesAdded
+        servicesRemoved += other.servicesRemoved
+        servicesChanged += other.servicesChanged
+        checkersToStart += other.checkersToStart
+        checkersToStop += other.checkersToStop
+        realsAdded += other.realsAdded
+        realsRemoved += other.realsRemoved
+        realsChanged += other.realsChanged
+    }
+}
+

@@ -182,6 +182,42 @@ public struct FlowEntry: Sendable {
                                  peerMACLow: 0, reserved: 0)
 }
 
+/// Traffic counters per real server (ipvsadm -L --stats): connections scheduled, packets and
+/// bytes to it (inbound) and from it through us (outbound, NAT only). One row per worker,
+/// written by that worker alone; the control plane sums the rows.
+public final class RealServerStats: @unchecked Sendable {
+    public static let fields = 5
+    public static let connections = 0, inPackets = 1, inBytes = 2, outPackets = 3, outBytes = 4
+    public static let rowLength = ConnectionCounts.maxReals * fields
+    public let workers: Int
+    public let storage: UnsafeMutablePointer<UInt64>
+
+    public init(workers: Int) {
+        self.workers = workers
+        storage = .allocate(capacity: workers * Self.rowLength)
+        storage.initialize(repeating: 0, count: workers * Self.rowLength)
+    }
+
+    deinit { storage.deallocate() }
+
+    public func row(_ worker: Int) -> UnsafeMutablePointer<UInt64> { storage + worker * Self.rowLength }
+
+    /// One counter of a real server, summed over the workers.
+    public func total(realID: UInt32, field: Int) -> UInt64 {
+        var sum: UInt64 = 0
+        for w in 0..<workers { sum &+= storage[w * Self.rowLength + Int(realID) * Self.fields + field] }
+        return sum
+    }
+
+    /// Zeroes a real server's counters (ipvsadm -Z, or an ID given to a new real server).
+    /// Racy against the workers by design: a packet counted during the reset may survive it.
+    public func reset(realID: UInt32) {
+        for w in 0..<workers {
+            (storage + w * Self.rowLength + Int(realID) * Self.fields).update(repeating: 0, count: Self.fields)
+        }
+    }
+}
+
 /// Active and inactive connection counts per real server, for lc/wlc and `ipvsadm -L`.
 /// One row per worker, written only by that worker (plain stores), read by all (a count seen a
 /// moment late is fine for scheduling). Index: realID × 2 (+0 active, +1 inactive).

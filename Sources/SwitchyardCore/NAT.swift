@@ -109,6 +109,7 @@ extension Pipeline {
         info.source = service.pointee.vip
         info.sourcePort = service.pointee.port
         if checksumPending && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
+        account(reply.realID, bytes: info.ipLength, inbound: false)
         return send(frame, to: reply.peerMAC, egress: Int(reply.interface), counting: .natReplies)
     }
 }

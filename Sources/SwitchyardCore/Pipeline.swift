@@ -23,11 +23,13 @@ public struct PipelineConfig: Sendable {
     public var timeouts: FlowTimeouts
     /// This worker's row of the shared connection counts, and the whole table (for lc/wlc).
     public var connections: ConnectionCounts?
+    /// Per real server traffic counters (ipvsadm -L --stats), one row per worker.
+    public var stats: RealServerStats?
     public var workerIndex: Int
 
     public init(interfaceMACs: [MACAddress], mtu: Int = 1500, flowCapacity: Int = 1 << 20,
                 flowHashKey: HashKey = .random(), timeouts: FlowTimeouts = FlowTimeouts(),
-                connections: ConnectionCounts? = nil, workerIndex: Int = 0) {
+                connections: ConnectionCounts? = nil, stats: RealServerStats? = nil, workerIndex: Int = 0) {
         precondition(!interfaceMACs.isEmpty && interfaceMACs.count <= Pipeline.maxInterfaces)
         self.interfaceMACs = interfaceMACs
         self.maxFrameLength = mtu + 18
@@ -35,6 +37,7 @@ public struct PipelineConfig: Sendable {
         self.flowHashKey = flowHashKey
         self.timeouts = timeouts
         self.connections = connections
+        self.stats = stats
         self.workerIndex = workerIndex
     }
 
@@ -63,6 +66,9 @@ public struct Pipeline: ~Copyable {
     let interfaceMACs: UnsafeMutablePointer<MACAddress>
     let maxFrameLength: Int
     let connections: ConnectionCounts?
+    /// This worker's row of RealServerStats (a scratch row when none is shared).
+    let realStats: UnsafeMutablePointer<UInt64>
+    let ownsRealStats: Bool
 
     public init(_ config: PipelineConfig) {
         let row = config.connections?.row(config.workerIndex)
@@ -81,11 +87,28 @@ public struct Pipeline: ~Copyable {
         for (i, mac) in config.interfaceMACs.enumerated() { interfaceMACs[i] = mac }
         maxFrameLength = config.maxFrameLength
         connections = config.connections
+        if let stats = config.stats {
+            realStats = stats.row(config.workerIndex)
+            ownsRealStats = false
+        } else {
+            realStats = .allocate(capacity: RealServerStats.rowLength)
+            realStats.initialize(repeating: 0, count: RealServerStats.rowLength)
+            ownsRealStats = true
+        }
     }
 
     deinit {
         cursors.deallocate()
         interfaceMACs.deallocate()
+        if ownsRealStats { realStats.deallocate() }
+    }
+
+    /// Counts a packet of `bytes` for real server `id`, inbound (to it) or outbound (its reply).
+    @inline(__always)
+    func account(_ id: UInt32, bytes: Int, inbound: Bool) {
+        let base = Int(id) * RealServerStats.fields + (inbound ? RealServerStats.inPackets : RealServerStats.outPackets)
+        realStats[base] &+= 1
+        realStats[base + 1] &+= UInt64(bytes)
     }
 
     /// Processes one frame of `length` bytes at `frame` that arrived on local interface
@@ -116,6 +139,7 @@ public struct Pipeline: ~Copyable {
             guard let real = bindFlow(info, service: service, ingress: ingress, peer: load48(frame, 6), now: now,
                                       snapshot: snapshot)
             else { return drop(.noRealServer) }
+            account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
             if service.pointee.method == .nat {
                 guard rewriteInbound(frame, &info, to: real, checksumPending: checksumPending) else {
                     return drop(.ttlExceeded)
@@ -169,7 +193,7 @@ public struct Pipeline: ~Copyable {
         if let slot = flows.lookup(key, hash: hash, now: now, expired: &expired) {
             let entry = flows[slot]
             if let real = snapshot.real(entry.realID), real.pointee.serviceID == service.pointee.id,
-               real.pointee.hasMAC {
+               real.pointee.canKeepFlows {
                 let state = info.proto == IPProtocol.tcp ? entry.state.next(tcpFlags: info.tcpFlags) : entry.state
                 flows[slot].lastSeen = now
                 flows.setState(slot, state)
@@ -195,6 +219,7 @@ public struct Pipeline: ~Copyable {
                          expired: &expired, evicted: &evicted)
         }
         counters.bump(.newFlows)
+        realStats[Int(id) * RealServerStats.fields + RealServerStats.connections] &+= 1
         return real
     }
 
@@ -238,7 +263,7 @@ public struct Pipeline: ~Copyable {
             if let slot = templates.lookup(templateKey, hash: templateHash, now: now, expired: &expired) {
                 let t = templates[slot]
                 if now &- t.lastSeen <= persistence, let real = snapshot.real(t.realID),
-                   real.pointee.serviceID == service.pointee.id, real.pointee.hasMAC {
+                   real.pointee.serviceID == service.pointee.id, real.pointee.canKeepFlows {
                     templates[slot].lastSeen = now
                     counters.bump(.persistenceHits)
                     return t.realID

@@ -52,8 +52,12 @@ public struct RealServerSpec: Sendable, Equatable {
     public var mac: MACAddress?
     /// The local interface (engine numbering) the real server is reached through.
     public var interface: UInt8
+    /// False while health checks say it is down: it gets no new flows, and its flows are
+    /// scheduled again on their next packet (unlike weight 0, which keeps them).
+    public var available: Bool
 
-    public init(id: UInt32, address: IPv4Address, port: UInt16, weight: Int, mac: MACAddress?, interface: UInt8 = 0) {
+    public init(id: UInt32, address: IPv4Address, port: UInt16, weight: Int, mac: MACAddress?, interface: UInt8 = 0,
+                available: Bool = true) {
         precondition(Int(id) < ConnectionCounts.maxReals, "real server ids must be below \(ConnectionCounts.maxReals)")
         self.id = id
         self.address = address
@@ -61,6 +65,7 @@ public struct RealServerSpec: Sendable, Equatable {
         self.weight = weight
         self.mac = mac
         self.interface = interface
+        self.available = available
     }
 }
 
@@ -120,7 +125,7 @@ public struct ServiceEntry: Sendable {
 public struct RealServerEntry: Sendable {
     public var address: UInt32
     public var port: UInt16
-    /// Bit 0: present in this snapshot; bit 1: MAC known.
+    /// Bit 0: present in this snapshot; bit 1: MAC known; bit 2: up (health checks).
     public var flags: UInt8
     /// The local interface it is reached through.
     public var interface: UInt8
@@ -131,6 +136,8 @@ public struct RealServerEntry: Sendable {
 
     public var isPresent: Bool { flags & 1 != 0 }
     public var hasMAC: Bool { flags & 2 != 0 }
+    /// Present, reachable and up: its flows may stay on it.
+    public var canKeepFlows: Bool { flags & 7 == 7 }
 }
 
 /// The worker's view of a snapshot: plain pointers, no reference counting.
@@ -220,13 +227,16 @@ public final class ForwardingSnapshot: @unchecked Sendable {
     public let services: [ServiceSpec]
     public let view: SnapshotView
     public let generation: UInt64
+    /// Idle timeouts the workers apply when they take this snapshot (ipvsadm --set).
+    public let timeouts: FlowTimeouts
     private let regions: [UnsafeMutableRawPointer]
 
     /// Builds the snapshot. Service IDs and real server IDs must be unique.
     public init(services: [ServiceSpec], schedulingKey: HashKey, maglevTableSize: Int = Maglev.defaultTableSize,
-                generation: UInt64 = 0) {
+                generation: UInt64 = 0, timeouts: FlowTimeouts = FlowTimeouts()) {
         self.services = services
         self.generation = generation
+        self.timeouts = timeouts
         var regions: [UnsafeMutableRawPointer] = []
         func allocate<T>(_ type: T.Type, _ count: Int, _ fill: T) -> UnsafeMutablePointer<T> {
             let p = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
@@ -259,9 +269,10 @@ public final class ForwardingSnapshot: @unchecked Sendable {
             var backends: [Maglev.Backend] = []
             for (k, r) in s.reals.enumerated() {
                 precondition(!reals[Int(r.id)].isPresent, "real server id \(r.id) used twice")
-                let usable = r.mac == nil ? 0 : r.weight
+                let usable = r.mac == nil || !r.available ? 0 : r.weight
                 reals[Int(r.id)] = RealServerEntry(
-                    address: r.address.value, port: r.port, flags: 1 | (r.mac == nil ? 0 : 2), interface: r.interface,
+                    address: r.address.value, port: r.port,
+                    flags: 1 | (r.mac == nil ? 0 : 2) | (r.available ? 4 : 0), interface: r.interface,
                     weight: Int32(usable), serviceID: s.id, mac: r.mac?.bits ?? 0)
                 members[memberCursor + k] = r.id
                 if usable > 0 { usableWeights.append(usable) }

@@ -14,14 +14,15 @@ public final class ARPResponder: @unchecked Sendable {
     public let interface: InterfaceInfo
     private let capture: OpaquePointer
     private let sender: Mutex<UnsafeMutablePointer<libnet_t>>
-    private let vips: Set<UInt32>
+    private let vipSet: Mutex<Set<UInt32>>
+    private var vips: Set<UInt32> { vipSet.withLock { $0 } }
     private let learned = Mutex<[IPv4Address: MACAddress]>([:])
     private let stopFlag = Atomic<Bool>(false)
     private let answered = Atomic<UInt64>(0)
 
     public init(interface: InterfaceInfo, vips: [IPv4Address]) throws {
         self.interface = interface
-        self.vips = Set(vips.map(\.value))
+        self.vipSet = Mutex(Set(vips.map(\.value)))
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let p = pcap_create(interface.name, &errbuf) else {
             throw SetupError("pcap_create(\(interface.name)): \(cString(errbuf))")
@@ -62,6 +63,16 @@ public final class ARPResponder: @unchecked Sendable {
     public var learnedNeighbours: [IPv4Address: MACAddress] { learned.withLock { $0 } }
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
+
+    /// Changes the VIPs answered for, announcing the new ones.
+    public func setVIPs(_ addresses: [IPv4Address]) {
+        let new = Set(addresses.map(\.value))
+        let added = vipSet.withLock { old -> Set<UInt32> in
+            defer { old = new }
+            return new.subtracting(old)
+        }
+        for v in added.sorted() { announce(IPv4Address(v)) }
+    }
 
     /// Runs until stop(): answers requests for the VIPs and records senders' MACs.
     public func run() {
@@ -104,10 +115,12 @@ public final class ARPResponder: @unchecked Sendable {
     /// Announces each VIP with a gratuitous ARP request and reply (RFC 5227 §3), so switches and
     /// neighbours update their caches when this LB takes the VIPs over.
     public func announce() {
-        for v in vips.sorted() {
-            send(op: 1, senderIP: v, targetMAC: .zero, targetIP: v, to: .broadcast)
-            send(op: 2, senderIP: v, targetMAC: .broadcast, targetIP: v, to: .broadcast)
-        }
+        for v in vips.sorted() { announce(IPv4Address(v)) }
+    }
+
+    func announce(_ vip: IPv4Address) {
+        send(op: 1, senderIP: vip.value, targetMAC: .zero, targetIP: vip.value, to: .broadcast)
+        send(op: 2, senderIP: vip.value, targetMAC: .broadcast, targetIP: vip.value, to: .broadcast)
     }
 
     /// Asks who has `address`; the answer is learned by run().

@@ -38,10 +38,10 @@ public final class KernelGuard {
     /// The nftables script (shown in the docs and tested).
     public func script(_ rules: Rules) -> String {
         var lines: [String] = []
-        for (interface, vips) in rules.vips.sorted(by: { $0.key < $1.key }) {
+        for (interface, vips) in rules.vips.sorted(by: { $0.key < $1.key }) where !vips.isEmpty {
             lines.append("        iifname \"\(interface)\" ip daddr { \(Self.set(vips)) } counter drop comment \"forwarded by switchyard\"")
         }
-        for (interface, reals) in rules.natRealServers.sorted(by: { $0.key < $1.key }) {
+        for (interface, reals) in rules.natRealServers.sorted(by: { $0.key < $1.key }) where !reals.isEmpty {
             lines.append("        iifname \"\(interface)\" ip saddr { \(Self.set(reals)) } fib daddr type != local counter drop comment \"NAT replies translated by switchyard\"")
         }
         return """
@@ -54,9 +54,11 @@ public final class KernelGuard {
         """
     }
 
+    /// Installs the rules, or replaces the installed ones in one nftables transaction (no moment
+    /// without a guard).
     public func install(_ rules: Rules) throws {
-        _ = runCommand(["nft", "delete", "table", "ip", table])
-        let result = runCommand(["nft", "-f", "-"], input: script(rules) + "\n")
+        let replace = "add table ip \(table)\ndelete table ip \(table)\n"
+        let result = runCommand(["nft", "-f", "-"], input: replace + script(rules) + "\n")
         guard result.status == 0 else {
             throw SetupError("installing the kernel guard (nft) failed: \(result.output.trimmingSpaces)"
                 + (result.status == 127 || result.output.contains("cannot run") ? "; install nftables" : ""))

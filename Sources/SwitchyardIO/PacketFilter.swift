@@ -32,7 +32,8 @@ public final class PacketFilter {
     /// IPv4 from its real servers (their replies and ICMP errors), untagged or with one 802.1Q
     /// tag. Everything else stays in the kernel and never reaches user space.
     public static func forVIPs(_ vips: [IPv4Address], natRealServers: [IPv4Address] = []) throws -> PacketFilter {
-        precondition(!vips.isEmpty, "a filter needs at least one VIP")
+        // No service at all (after `adm -C`): a filter that matches nothing.
+        if vips.isEmpty && natRealServers.isEmpty { return try PacketFilter(expression: "ip and dst host 0.0.0.0") }
         let hosts = (Array(Set(vips)).sorted().map { "dst host \($0)" }
             + Array(Set(natRealServers)).sorted().map { "src host \($0)" }).joined(separator: " or ")
         return try PacketFilter(expression: "(ip and (\(hosts))) or (vlan and ip and (\(hosts)))")

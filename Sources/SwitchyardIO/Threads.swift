@@ -30,6 +30,12 @@ public final class OSThread: @unchecked Sendable {
     }
 
     public func join() { pthread_join(handle, nil) }
+
+    /// Runs `body` on a thread nobody waits for (notify scripts).
+    public static func detached(name: String, _ body: @escaping @Sendable () -> Void) {
+        guard let t = try? OSThread(name: name, body) else { return }
+        pthread_detach(t.handle)
+    }
 }
 
 /// Blocks the signals the main thread waits for, so that threads started afterwards inherit the

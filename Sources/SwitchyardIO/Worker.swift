@@ -63,6 +63,16 @@ public final class Worker: @unchecked Sendable {
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
 
+    /// Replaces the packet filter and the fanout program on every ring (the VIP or real
+    /// server set changed). Safe while the worker runs: the kernel swaps them atomically.
+    public func update(filter: PacketFilter, fanoutProgram: [BPFInstruction]) throws {
+        for ring in rings {
+            try filter.attach(to: ring.fd)
+            let rc = fanoutProgram.withUnsafeBytes { sy_fanout_set_program(ring.fd, $0.baseAddress, UInt32(fanoutProgram.count)) }
+            guard rc == 0 else { throw SystemError("PACKET_FANOUT_DATA") }
+        }
+    }
+
     /// Frames the pipeline forwarded but the socket could not send move from `forwarded` to
     /// `drop_tx_failed`.
     @inline(__always)
@@ -88,6 +98,7 @@ public final class Worker: @unchecked Sendable {
                 if publisher.generation != generation {
                     (snapshot, generation) = publisher.take()
                     view = snapshot.view
+                    pipeline.flows.timeouts = snapshot.timeouts
                 }
                 process(block, ingress: ingress, &pipeline, &segmenter, view)
                 ring.releaseBlock(block)

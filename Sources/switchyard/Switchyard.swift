@@ -9,7 +9,7 @@ struct Switchyard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "A user-space L4 load balancer: LVS-style direct server return from a spare PC.",
-        subcommands: [Run.self, Check.self, RealServer.self, Demo.self])
+        subcommands: [Run.self, Check.self, Adm.self, RealServer.self, Demo.self])
 }
 
 /// Loads a config, printing errors as PATH:LINE:COL: message.
@@ -43,6 +43,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Seconds between stats lines in the log (0: only at exit).")
     var statsInterval: Int = 0
 
+    @Option(name: .long, help: "The control socket for `switchyard adm` (default: /run/switchyard/<config name>-<hash>.sock).")
+    var control: String?
+
     func validate() throws {
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be from 1 to 256") }
         if statsInterval < 0 { throw ValidationError("--stats-interval must be 0 or more") }
@@ -52,7 +55,8 @@ struct Run: ParsableCommand {
         let cfg = try loadConfig(config)
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let options = EngineOptions(configPath: config, interface: interface, workers: workers ?? max(1, cores),
-                                    statsInterval: statsInterval)
+                                    statsInterval: statsInterval,
+                                    controlPath: control ?? EngineOptions.defaultControlPath(configPath: config))
         do {
             try Engine(options: options, config: cfg).run()
         } catch {
@@ -78,6 +82,112 @@ struct Check: ParsableCommand {
             print("\(s.protocolName)  \(s.vip):\(s.port) \(s.scheduler.name)")
             for r in s.reals { print("  -> \(r.address):\(r.port)      Route   \(r.weight)") }
         }
+    }
+}
+
+struct Adm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Control a running switchyard with ipvsadm's syntax.",
+        discussion: """
+        switchyard adm [--control PATH | --config PATH] IPVSADM-ARGUMENTS
+
+          -A|-E -t|-u VIP:PORT [-s SCHED] [-p [TIMEOUT]] [-M NETMASK]   add or edit a virtual service
+          -D -t|-u VIP:PORT                                             delete a virtual service
+          -a|-e -t|-u VIP:PORT -r RIP[:PORT] [-g|-m] [-w WEIGHT]        add or edit a real server
+          -d -t|-u VIP:PORT -r RIP[:PORT]                               delete a real server
+          -L|-l [-n] [--stats] [--rate] [--timeout] [--json] [-t VIP:PORT]   list
+          --set TCP TCPFIN UDP      idle timeouts in seconds (0 keeps one)
+          -Z [-t VIP:PORT]          zero the counters        -C   clear every service
+          -S                        print the rules          -R   restore rules (as -S printed them) from stdin
+          --reload                  re-read the config file (as SIGHUP)
+
+        Without --control, the socket is found from --config, or is the one daemon's under /run/switchyard/.
+        """)
+
+    @Argument(parsing: .captureForPassthrough, help: "ipvsadm arguments (see above)")
+    var arguments: [String] = []
+
+    func run() throws {
+        var args = arguments
+        var control: String?
+        var config: String?
+        var i = 0
+        while i < args.count {
+            if (args[i] == "--control" || args[i] == "--config") && i + 1 < args.count {
+                if args[i] == "--control" { control = args[i + 1] } else { config = args[i + 1] }
+                args.removeSubrange(i...(i + 1))
+            } else {
+                i += 1
+            }
+        }
+        let path: String
+        if let control {
+            path = control
+        } else if let config {
+            path = EngineOptions.defaultControlPath(configPath: config)
+        } else {
+            let live = liveSockets()
+            guard live.count == 1 else {
+                printError(live.isEmpty
+                    ? "switchyard adm: no running switchyard found under /run/switchyard/; give --control PATH"
+                    : "switchyard adm: several are running (\(live.joined(separator: ", "))); give --control PATH")
+                throw ExitCode(2)
+            }
+            path = live[0]
+        }
+        // Check the arguments here too, so a typo is reported without a daemon.
+        let command: AdmCommand
+        do {
+            command = try AdmCommand.parse(args)
+        } catch {
+            printError("switchyard adm: \(error)")
+            throw ExitCode(2)
+        }
+        var input = ""
+        if command == .restore {
+            var line: String?
+            repeat {
+                line = readLine(strippingNewline: false)
+                input += line ?? ""
+            } while line != nil
+        }
+        do {
+            let (ok, text) = try ControlClient.send(path: path, arguments: args, input: input)
+            if ok {
+                print(text, terminator: "")
+            } else {
+                printError("switchyard adm: " + text.trimmingCharacters())
+                throw ExitCode(1)
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError("switchyard adm: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    func liveSockets() -> [String] {
+        guard let dir = opendir("/run/switchyard") else { return [] }
+        defer { closedir(dir) }
+        var found: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasSuffix(".sock"), ControlClient.isLive("/run/switchyard/" + name) {
+                found.append("/run/switchyard/" + name)
+            }
+        }
+        return found.sorted()
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while let c = s.last, c.isWhitespace { s = s.dropLast() }
+        return String(s)
     }
 }
 

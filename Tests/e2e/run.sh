@@ -13,8 +13,16 @@ for t in "$here"/test_*.sh; do
     started=$(date +%s)
     # A test file that dies before reporting still counts as a failure.
     before=$(wc -l <"$E2E_RESULTS")
-    timeout --signal=TERM 600 bash "$t" || status=1
-    [ "$(wc -l <"$E2E_RESULTS")" -gt "$before" ] || echo "0 1" >>"$E2E_RESULTS"
+    timeout --signal=TERM 600 bash "$t"
+    rc=$?
+    [ $rc -eq 0 ] || status=1
+    # A file that died (or failed) without recording a failed check still counts as one.
+    if [ "$(wc -l <"$E2E_RESULTS")" -le "$before" ]; then
+        echo "0 1" >>"$E2E_RESULTS"
+    elif [ $rc -ne 0 ] && [ "$(tail -n 1 "$E2E_RESULTS" | cut -d' ' -f2)" = 0 ]; then
+        echo "0 1" >>"$E2E_RESULTS"
+        echo "   ($(basename "$t") exited $rc before finishing its checks)"
+    fi
     echo "   ($(($(date +%s) - started)) s)"
 done
 passed=$(awk '{p += $1} END {print p + 0}' "$E2E_RESULTS")

@@ -106,6 +106,14 @@ int sy_interface_info(const char *name, int *index, uint8_t mac[6], int *mtu, ui
 int sy_gro_get(const char *name);
 int sy_gro_set(const char *name, int on);
 
+/// Replaces a fanout group's classic BPF program (any member socket may do it).
+int sy_fanout_set_program(int fd, const void *insns, uint32_t count);
+
+// ---- control socket ----
+/// The user ID of the process at the other end of a connected Unix socket (SO_PEERCRED;
+/// struct ucred needs _GNU_SOURCE, which the Swift importer does not set).
+int sy_peer_uid(int fd, uint32_t *uid);
+
 // ---- threads ----
 /// Names the calling thread (prctl PR_SET_NAME); Glibc's pthread_setname_np is not imported.
 void sy_thread_set_name(const char *name);

@@ -1,0 +1,221 @@
+import Glibc
+import SwitchyardCore
+import SwitchyardIO
+
+/// The outcome of one probe: up, or down with the reason an operator reads in the log.
+public enum ProbeResult: Sendable, Equatable {
+    case up
+    case down(String)
+
+    public var isUp: Bool { self == .up }
+}
+
+/// The probes behind the checkers. Each blocks for at most its timeout and runs on the
+/// checker's own thread, never on a forwarding thread.
+public enum HealthProbes {
+    /// Seconds on the monotonic clock.
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Connects to address:port within `timeout` seconds; the connected socket, or the reason.
+    static func connect(_ address: IPv4Address, _ port: UInt16, timeout: Double) -> (Int32?, String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return (nil, "socket: \(String(cString: strerror(errno)))") }
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        sin.sin_addr.s_addr = address.value.bigEndian
+        let rc = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 && errno != EINPROGRESS {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            return (nil, "connect to \(address):\(port): \(reason)")
+        }
+        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        let ready = poll(&p, 1, Int32(timeout * 1000))
+        if ready <= 0 {
+            close(fd)
+            return (nil, "connect to \(address):\(port): no answer within \(timeout) s")
+        }
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        if error != 0 {
+            close(fd)
+            return (nil, "connect to \(address):\(port): \(String(cString: strerror(error)))")
+        }
+        return (fd, "")
+    }
+
+    /// TCP_CHECK: the port accepts a connection.
+    public static func tcp(_ address: IPv4Address, _ port: UInt16, timeout: Double) -> ProbeResult {
+        let (fd, reason) = connect(address, port, timeout: timeout)
+        guard let fd else { return .down(reason) }
+        close(fd)
+        return .up
+    }
+
+    /// HTTP_GET: every URL answers with its status code (and digest, and regex match) within
+    /// the timeout, over HTTP/1.0 with Connection: close.
+    public static func http(_ address: IPv4Address, _ port: UInt16, urls: [URLCheck], virtualHost: String?,
+                            timeout: Double) -> ProbeResult {
+        for url in urls {
+            let result = httpOne(address, port, url: url, host: virtualHost ?? address.description, timeout: timeout)
+            if !result.isUp { return result }
+        }
+        return .up
+    }
+
+    static func httpOne(_ address: IPv4Address, _ port: UInt16, url: URLCheck, host: String, timeout: Double) -> ProbeResult {
+        let deadline = monotonicSeconds() + timeout
+        let (connected, reason) = connect(address, port, timeout: timeout)
+        guard let fd = connected else { return .down("HTTP_GET \(url.path): \(reason)") }
+        defer { close(fd) }
+        let request = Array("GET \(url.path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: switchyard-check\r\nConnection: close\r\n\r\n".utf8)
+        var sent = 0
+        while sent < request.count {
+            let n = request.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { sent += n; continue }
+            if n < 0 && errno == EAGAIN {
+                var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                if poll(&p, 1, Int32(max(0, deadline - monotonicSeconds()) * 1000)) > 0 { continue }
+            }
+            return .down("HTTP_GET \(url.path): sending the request failed")
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let left = deadline - monotonicSeconds()
+            if left <= 0 { return .down("HTTP_GET \(url.path): no complete answer within \(timeout) s") }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, Int32(left * 1000) + 1) <= 0 { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                return .down("HTTP_GET \(url.path): \(String(cString: strerror(errno)))")
+            }
+            response.append(contentsOf: buffer[0..<n])
+            if response.count > 8 << 20 { return .down("HTTP_GET \(url.path): answer larger than 8 MiB") }
+        }
+        // Status line "HTTP/1.x NNN ..."; the body follows the first empty line.
+        guard let headerEnd = findHeaderEnd(response),
+              let statusLine = String(decoding: response[0..<headerEnd], as: UTF8.self).split(separator: "\r\n").first,
+              statusLine.hasPrefix("HTTP/"), statusLine.split(separator: " ").count >= 2,
+              let status = Int(statusLine.split(separator: " ")[1])
+        else { return .down("HTTP_GET \(url.path): not an HTTP answer") }
+        guard status == url.statusCode else {
+            return .down("HTTP_GET \(url.path): status \(status), expected \(url.statusCode)")
+        }
+        let body = Array(response[(headerEnd + 4)...])
+        if let digest = url.digest {
+            let got = MD5.hex(body)
+            guard got == digest else { return .down("HTTP_GET \(url.path): body digest \(got), expected \(digest)") }
+        }
+        if let regex = url.regex {
+            guard let re = RegularExpression(regex), re.matches(String(decoding: body, as: UTF8.self)) else {
+                return .down("HTTP_GET \(url.path): body does not match regex \"\(regex)\"")
+            }
+        }
+        return .up
+    }
+
+    static func findHeaderEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
+            return i
+        }
+        return nil
+    }
+
+    /// PING_CHECK: an ICMP echo reply within the timeout (raw socket: needs root).
+    public static func ping(_ address: IPv4Address, timeout: Double) -> ProbeResult {
+        let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_ICMP))
+        guard fd >= 0 else { return .down("PING_CHECK: raw socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let identifier = UInt16(truncatingIfNeeded: getpid()) ^ UInt16(truncatingIfNeeded: pthread_self())
+        let sequence = UInt16.random(in: 1...UInt16.max)
+        var packet: [UInt8] = [8, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xFF), UInt8(sequence >> 8),
+                               UInt8(sequence & 0xFF)] + Array("switchyard-check".utf8)
+        let sum = packet.withUnsafeBytes { InternetChecksum.checksum($0.baseAddress!, $0.count) }
+        packet[2] = UInt8(sum >> 8)
+        packet[3] = UInt8(sum & 0xFF)
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_addr.s_addr = address.value.bigEndian
+        let sent = withUnsafePointer(to: &sin) { sa in
+            sa.withMemoryRebound(to: sockaddr.self, capacity: 1) { dst in
+                packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, dst, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard sent == packet.count else { return .down("PING_CHECK: sending failed: \(String(cString: strerror(errno)))") }
+        let deadline = monotonicSeconds() + timeout
+        var buffer = [UInt8](repeating: 0, count: 1500)
+        while true {
+            let left = deadline - monotonicSeconds()
+            if left <= 0 { return .down("PING_CHECK: no echo reply from \(address) within \(timeout) s") }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, Int32(left * 1000) + 1) <= 0 { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            // A raw ICMP socket hands us the IPv4 header too.
+            guard n >= 28 else { continue }
+            let ihl = Int(buffer[0] & 0x0F) * 4
+            guard n >= ihl + 8 else { continue }
+            let source = UInt32(buffer[12]) << 24 | UInt32(buffer[13]) << 16 | UInt32(buffer[14]) << 8 | UInt32(buffer[15])
+            if buffer[ihl] == 0, source == address.value,
+               UInt16(buffer[ihl + 4]) << 8 | UInt16(buffer[ihl + 5]) == identifier,
+               UInt16(buffer[ihl + 6]) << 8 | UInt16(buffer[ihl + 7]) == sequence {
+                return .up
+            }
+        }
+    }
+
+    /// MISC_CHECK: the command exits 0 within the timeout (it is killed after it).
+    public static func misc(_ command: String, timeout: Double) -> ProbeResult {
+        var pid: pid_t = 0
+        let words: [String] = ["/bin/sh", "-c", command]
+        let argv = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        guard posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ) == 0 else {
+            return .down("MISC_CHECK: cannot run /bin/sh")
+        }
+        let deadline = monotonicSeconds() + timeout
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { return .down("MISC_CHECK: waitpid failed") }
+            if monotonicSeconds() > deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                return .down("MISC_CHECK \(command): still running after \(timeout) s, killed")
+            }
+            usleep(10_000)
+        }
+        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return code == 0 ? .up : .down("MISC_CHECK \(command): exit status \(code)")
+    }
+
+    /// Runs a checker's probe against a real server.
+    public static func run(_ checker: CheckerConfig, address: IPv4Address, port: UInt16) -> ProbeResult {
+        let a = checker.connectIP ?? address
+        let p = checker.connectPort ?? port
+        let timeout = checker.timing.connectTimeout
+        switch checker.kind {
+        case .tcp: return tcp(a, p, timeout: timeout)
+        case .http(let urls, let host): return http(a, p, urls: urls, virtualHost: host, timeout: timeout)
+        case .ping: return ping(a, timeout: timeout)
+        case .misc(let path, let miscTimeout): return misc(path, timeout: miscTimeout ?? timeout)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import CSwitchyard
+import Glibc
+import Synchronization
+
+/// The daemon's control socket: a Unix stream socket, mode 0600 in a root-only directory, and
+/// every peer's user ID checked (SO_PEERCRED): only root may control the balancer.
+///
+/// Protocol: the client sends its arguments as one line, separated by tabs, then any input
+/// (`adm -R` reads the rules from its standard input), then shuts down its writing side. The
+/// daemon answers with "OK\n" or "ERROR\n" and the text, and closes.
+public final class ControlServer: @unchecked Sendable {
+    public typealias Handler = @Sendable (_ arguments: [String], _ input: String) -> (ok: Bool, text: String)
+    /// Requests larger than this are refused (garbage or an attack, not a command).
+    public static let maxRequest = 1 << 20
+    public let path: String
+    let fd: Int32
+    let handler: Handler
+    private let stopFlag = Atomic<Bool>(false)
+
+    /// Binds the socket at `path`, creating its directory (0700) when missing. A stale socket
+    /// file (no daemon answers on it) is replaced; a live one is an error: two daemons must not
+    /// share a control socket.
+    public init(path: String, handler: @escaping Handler) throws {
+        self.path = path
+        self.handler = handler
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            let dir = String(path[..<slash])
+            if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir \(dir)") }
+        }
+        if ControlClient.isLive(path) {
+            throw SetupError("another switchyard already answers on \(path); give this one --control PATH")
+        }
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket(AF_UNIX)") }
+        let old = umask(0o177)
+        let bound = withAddress(path) { bind(fd, $0, $1) }
+        umask(old)
+        guard bound == 0, listen(fd, 16) == 0 else {
+            close(fd)
+            throw SystemError("binding the control socket \(path)")
+        }
+        chmod(path, 0o600)
+        self.fd = fd
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+
+    public func stop() { stopFlag.store(true, ordering: .relaxed) }
+
+    /// Serves requests one at a time until stop().
+    public func run() {
+        while !stopFlag.load(ordering: .relaxed) {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 200) > 0 else { continue }
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { continue }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            serve(client)
+            close(client)
+        }
+    }
+
+    func serve(_ client: Int32) {
+        // A client that sends nothing must not hold the daemon: 5 s to say what it wants.
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var uid: UInt32 = 0
+        guard sy_peer_uid(client, &uid) == 0, uid == 0 else {
+            reply(client, ok: false, "permission denied: only root may control switchyard")
+            return
+        }
+        var request: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                reply(client, ok: false, "the request did not arrive whole (timed out)")
+                return
+            }
+            request.append(contentsOf: buffer[0..<n])
+            if request.count > Self.maxRequest {
+                reply(client, ok: false, "request larger than \(Self.maxRequest) bytes refused")
+                return
+            }
+        }
+        guard let newline = request.firstIndex(of: 10) else {
+            reply(client, ok: false, "malformed request: expected the arguments on one line")
+            return
+        }
+        let line = String(decoding: request[..<newline], as: UTF8.self)
+        let input = String(decoding: request[(newline + 1)...], as: UTF8.self)
+        let arguments = line.isEmpty ? [] : line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        let (ok, text) = handler(arguments, input)
+        reply(client, ok: ok, text)
+    }
+
+    func reply(_ client: Int32, ok: Bool, _ text: String) {
+        let bytes = Array(((ok ? "OK\n" : "ERROR\n") + text).utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { send(client, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            sent += n
+        }
+    }
+}
+
+/// Calls `body` with a sockaddr_un for `path`.
+func withAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8.prefix(107)) + [0]
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        for (i, b) in bytes.enumerated() { raw[i] = b }
+    }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+}
+
+/// The client side, for `switchyard adm`.
+public enum ControlClient {
+    /// Sends arguments and input; returns (ok, text), or throws if no daemon answers.
+    public static func send(path: String, arguments: [String], input: String = "") throws -> (ok: Bool, text: String) {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket(AF_UNIX)") }
+        defer { close(fd) }
+        guard withAddress(path, { connect(fd, $0, $1) }) == 0 else {
+            throw SystemError("connecting to \(path)", detail: "is switchyard running? give --control PATH")
+        }
+        let request = Array((arguments.joined(separator: "\t") + "\n" + input).utf8)
+        var sent = 0
+        while sent < request.count {
+            let n = request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { throw SystemError("sending to \(path)") }
+            sent += n
+        }
+        shutdown(fd, Int32(SHUT_WR))
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            response.append(contentsOf: buffer[0..<n])
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        if text.hasPrefix("OK\n") { return (true, String(text.dropFirst(3))) }
+        if text.hasPrefix("ERROR\n") { return (false, String(text.dropFirst(6))) }
+        throw SetupError("no answer from \(path)")
+    }
+
+    /// Whether a daemon accepts connections at `path`.
+    public static func isLive(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return withAddress(path, { connect(fd, $0, $1) }) == 0
+    }
+}
