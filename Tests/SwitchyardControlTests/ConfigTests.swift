@@ -30,10 +30,16 @@ final class ConfigTests: XCTestCase {
             protocol TCP
             persistence_timeout 50
             sorry_server 198.18.0.99 80
+            ha_suspend
             real_server 198.18.0.11 80 {
                 weight 3
                 TCP_CHECK {
                     connect_timeout 3
+                }
+                SSL_GET {
+                    url {
+                        path /
+                    }
                 }
             }
             real_server 198.18.0.12 80 { weight 0 }
@@ -55,11 +61,15 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.flowCapacity, 2048)
         XCTAssertEqual(c.warnings.map(\.description), [
             "test.conf:3:5: warning: global_defs router_id is accepted but not acted on yet",
-            "test.conf:13:5: warning: sorry_server is accepted but not acted on yet",
-            "test.conf:16:9: warning: TCP_CHECK is accepted but not acted on yet",
+            "test.conf:14:5: warning: ha_suspend is accepted but not acted on yet",
+            "test.conf:20:9: warning: SSL_GET is accepted but not acted on yet",
         ])
         XCTAssertEqual(c.vips, [IPv4Address("198.18.0.100")!])
         XCTAssertEqual(tcp.persistenceTimeout, 50)
+        XCTAssertEqual(tcp.sorryServer, SorryServerConfig(address: IPv4Address("198.18.0.99")!, port: 80))
+        XCTAssertEqual(tcp.reals[0].checkers.map(\.kind), [.tcp])
+        XCTAssertEqual(tcp.reals[0].checkers[0].timing.connectTimeout, 3)
+        XCTAssertEqual(tcp.reals[0].checkers[0].timing.delayLoop, 6, "delay_loop of the virtual_server")
         XCTAssertEqual(tcp.persistenceMask, 0xFFFF_FFFF)
     }
 
@@ -130,6 +140,51 @@ final class ConfigTests: XCTestCase {
                        "test.conf:3:26: persistence_granularity must be a netmask such as 255.255.255.0, not \"255.0.255.0\"")
         XCTAssertEqual(error("global_defs {\n lvs_timeouts tcp 10 fin 3\n}"),
                        "test.conf:2:22: unknown timeout \"fin\"; expected tcp, tcpfin or udp")
+    }
+
+    func testCheckerGrammar() throws {
+        let c = try parse("""
+        virtual_server 198.18.0.100 80 {
+            lb_kind DR
+            delay_loop 10
+            retry 4
+            real_server 198.18.0.11 80 {
+                connect_timeout 2
+                HTTP_GET {
+                    url {
+                        path /health
+                        status_code 204
+                        digest 0123456789abcdef0123456789abcdef
+                        regex "^ok"
+                    }
+                    virtualhost www.example.test
+                    delay_before_retry 3
+                    connect_port 8080
+                }
+                MISC_CHECK {
+                    misc_path /usr/local/bin/check --fast
+                    misc_timeout 4
+                }
+            }
+        }
+        """)
+        let checkers = c.services[0].reals[0].checkers
+        XCTAssertEqual(checkers.count, 2)
+        XCTAssertEqual(checkers[0].kind, .http(urls: [URLCheck(path: "/health", statusCode: 204,
+                                                               digest: "0123456789abcdef0123456789abcdef", regex: "^ok")],
+                                               virtualHost: "www.example.test"))
+        XCTAssertEqual(checkers[0].timing, CheckTiming(delayLoop: 10, connectTimeout: 2, retry: 4, delayBeforeRetry: 3, warmup: 0),
+                       "virtual_server, then real_server, then checker settings")
+        XCTAssertEqual(checkers[0].connectPort, 8080)
+        XCTAssertEqual(checkers[1].kind, .misc(path: "/usr/local/bin/check --fast", timeout: 4))
+        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n real_server 198.18.0.2 80 {\n  HTTP_GET {\n   url {\n    digest xyz\n   }\n  }\n }\n}"),
+                       "test.conf:6:12: digest must be an MD5 sum: 32 hex digits (genhash prints one)")
+        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n real_server 198.18.0.2 80 {\n  HTTP_GET {\n   url {\n    regex \"a(\"\n   }\n  }\n }\n}"),
+                       "test.conf:6:11: regex \"a(\" is not a valid POSIX extended regular expression")
+        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n real_server 198.18.0.2 80 {\n  MISC_CHECK {\n  }\n }\n}"),
+                       "test.conf:4:3: MISC_CHECK needs misc_path (a command; exit 0 means up)")
+        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n real_server 198.18.0.2 80 {\n  TCP_CHECK {\n   conect_timeout 3\n  }\n }\n}"),
+                       "test.conf:5:4: unknown keyword \"conect_timeout\" in TCP_CHECK")
     }
 
     func testServiceIdentityIsProtocolVIPPort() {
