@@ -423,24 +423,25 @@ public struct FlowTable: ~Copyable {
         evicted &+= 1
     }
 
-    /// Checks `budget` slots from where the last call stopped and removes the expired flows.
-    /// Workers call it when idle or between batches so expired flows do not wait for a lookup.
-    /// Returns how many it removed.
+    /// Moves past `budget` slots from where the last call stopped, removing the expired flows
+    /// it meets. Workers call it when idle or between batches so expired flows do not wait for a
+    /// lookup. Returns how many it removed.
     @discardableResult
     public mutating func sweep(now: UInt32, budget: Int) -> Int {
         var removed = 0
         var i = sweepCursor
-        var checked = 0
-        while checked < budget {
+        var passed = 0
+        while passed < budget {
             let e = slots[i]
             if e.hash != 0 && isExpired(e, now: now) {
-                // The shift may pull a later flow into i: look at i again.
+                // The shift may pull a later flow into i: look at i again before moving on
+                // (a removal does not use up the budget, or a full sweep could stop short).
                 remove(at: i)
                 removed += 1
             } else {
                 i = (i + 1) & mask
+                passed += 1
             }
-            checked += 1
         }
         sweepCursor = i
         return removed

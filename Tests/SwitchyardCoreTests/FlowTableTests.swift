@@ -130,6 +130,24 @@ final class FlowTableTests: XCTestCase {
         XCTAssertEqual(evicted, 0)
     }
 
+    /// One sweep over every slot removes every expired flow, however their probe chains lie
+    /// (removals shift later flows back into the slot just looked at).
+    func testFullSweepRemovesEveryExpiredFlow() {
+        for round in 0..<50 {
+            var timeouts = FlowTimeouts()
+            timeouts.tcpSynRecv = 10
+            var t = FlowTable(capacity: 48, key: HashKey(k0: UInt64(round), k1: 99), timeouts: timeouts)
+            var expired: UInt64 = 0
+            var evicted: UInt64 = 0
+            for i in 0..<48 {
+                _ = t.insert(key(i * 7 + round), hash: t.hash(key(i * 7 + round)), realID: 0,
+                             state: i % 3 == 0 ? .established : .synRecv, now: 0, expired: &expired, evicted: &evicted)
+            }
+            t.sweep(now: 100, budget: t.slotCount)
+            XCTAssertEqual(t.count, 16, "round \(round): only the established flows stay")
+        }
+    }
+
     func testTCPStateMachine() {
         XCTAssertEqual(FlowState.none.next(tcpFlags: TCPFlags.syn), .synRecv)
         XCTAssertEqual(FlowState.synRecv.next(tcpFlags: TCPFlags.ack), .established)
