@@ -30,6 +30,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // In-process benchmarks of the data plane (bench/micro.sh runs them, also under valgrind).
+        .executableTarget(name: "switchyard-bench", dependencies: ["SwitchyardCore"], path: "bench/micro"),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardIO"]),
     ]

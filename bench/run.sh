@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Switchyard's benchmark, one command (as root, after scripts/setup.sh):
 #
-#   bench/run.sh [--rounds N] [--seconds S] [--workers W]
+#   bench/run.sh [--rounds N] [--seconds S] [--workers W] [--no-http] [--no-flood]
 #
 # Small-packet flood: trafgen sends 64-byte UDP frames (60 + FCS) over many flows (random source
 # ports) from a client namespace pinned to CPU 0. Paths, measured in alternating rounds
@@ -12,8 +12,16 @@
 #   nft   to VIP .102, through the kernel's own NAT balancer on the same box: nftables DNAT with
 #         numgen over the same real servers (IPVS is not available on this kernel)
 # Delivered packets are counted at the real servers' interfaces. Prints per-round pps, the
-# medians with min-max, ratios, and the engine's CPU time per forwarded packet; writes
-# bench/results/flood-<time>.json and .md. Loads are bounded: every round stops after S seconds.
+# medians with min-max, ratios, and the engine's CPU time per forwarded packet.
+#
+# HTTP: wrk (1 thread, 50 connections, pinned to CPU 0) against nginx on the real servers, new
+# connection per request (Connection: close) and keep-alive, alternating the same way through:
+# the wire (rs1 directly), HAProxy `mode tcp` (1 thread, on the balancer's box), Switchyard DR,
+# Switchyard NAT and the kernel's NAT. For the NAT paths the client uses a second subnet routed
+# through the balancer, so replies come back through it.
+#
+# Writes bench/results/bench-<time>.json and .md. Loads are bounded: every round stops after
+# S seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -22,12 +30,16 @@ root=$(cd "$here/.." && pwd)
 rounds=5
 seconds=5
 workers=1
+http=1
+flood=1
 while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --seconds) seconds=$2; shift 2 ;;
         --workers) workers=$2; shift 2 ;;
-        -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+        --no-http) http=; shift ;;
+        --no-flood) flood=; shift ;;
+        -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -65,6 +77,18 @@ virtual_server $vip 9 {
     real_server 198.18.0.11 9 { weight 1 }
     real_server 198.18.0.12 9 { weight 1 }
 }
+virtual_server $vip 80 {
+    lb_algo mh
+    lb_kind DR
+    real_server 198.18.0.11 80 { weight 1 }
+    real_server 198.18.0.12 80 { weight 1 }
+}
+virtual_server $vip_nat 80 {
+    lb_algo mh
+    lb_kind NAT
+    real_server 198.18.0.11 80 { weight 1 }
+    real_server 198.18.0.12 80 { weight 1 }
+}
 virtual_server $vip_nat 9 {
     lb_algo mh
     lb_kind NAT
@@ -80,8 +104,42 @@ printf 'table ip benchlb {\n chain pre {\n  type nat hook prerouting priority ds
 lab_bg lb "$LAB_DIR/lb.log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bench.conf" --workers "$workers"
 lb_pid=$LAB_LAST_PID
 lab_wait_for "$LAB_DIR/lb.log" "ready:" 15 || { cat "$LAB_DIR/lb.log"; exit 1; }
+if [ -n "$http" ]; then
+    # Port 8080 too: the kernel's NAT uses it, so its flows and the engine's (port 80) are apart.
+    for rs in rs1 rs2; do lab_nginx $rs $rs "listen 8080 reuseport;"; done
+    vip_ha=198.18.0.103
+    lab_exec lb ip addr add $vip_ha/24 dev eth0
+    cat >"$LAB_DIR/haproxy.cfg" <<HA
+global
+    nbthread 1
+    maxconn 8000
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+frontend vip
+    bind $vip_ha:80
+    default_backend web
+backend web
+    balance roundrobin
+    server rs1 198.18.0.11:80
+    server rs2 198.18.0.12:80
+HA
+    lab_bg lb "$LAB_DIR/haproxy.log" taskset -c "$engine_cpus" haproxy -f "$LAB_DIR/haproxy.cfg" -db
+    # The HTTP services of the engine and of the kernel's NAT.
+    printf 'table ip benchhttp {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  ip daddr %s tcp dport 80 dnat to numgen inc mod 2 map { 0 : 198.18.0.11 . 8080, 1 : 198.18.0.12 . 8080 }\n }\n}\n' "$vip_nft" |
+        lab_exec lb nft -f -
+fi
 lab_exec client ping -c 1 -W 1 $vip >/dev/null 2>&1 || true # resolves the VIP (no reply expected)
 lab_exec client arping -c 1 $vip >/dev/null 2>&1 || true
+
+# The NAT paths' clients: a second subnet on the same segment, routed through the balancer, so
+# the real servers send their replies back through it (not straight to an on-link client).
+lab_exec lb ip addr add 198.18.9.1/24 dev eth0
+lab_exec client ip addr add 198.18.9.10/24 dev eth0
+for v in $vip_nat $vip_nft; do lab_exec client ip route add $v/32 via 198.18.9.1 src 198.18.9.10; done
+for rs in rs1 rs2; do lab_exec $rs ip route add 198.18.9.0/24 via 198.18.0.2; done
 
 mac_of() { lab_exec "$1" cat /sys/class/net/eth0/address; }
 lb_mac=$(mac_of lb)
@@ -135,47 +193,95 @@ round() { # round NAME
 
 echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s"
 paths="wire dr nat nft"
-for r in $(seq "$rounds"); do
-    for path in $paths; do round $path "$r"; done
-done
+if [ -n "$flood" ]; then
+    for r in $(seq "$rounds"); do
+        for path in $paths; do round $path "$r"; done
+    done
+fi
+
+# HTTP rounds: requests/s from wrk's summary.
+http_paths="wire haproxy dr nat nft"
+http_target() {
+    case $1 in
+        wire) echo 198.18.0.11 ;; haproxy) echo 198.18.0.103 ;; dr) echo $vip ;; nat) echo $vip_nat ;; nft) echo $vip_nft ;;
+    esac
+}
+http_round() { # http_round PATH MODE ROUND
+    local target rps extra=()
+    target=$(http_target "$1")
+    [ "$2" = close ] && extra=(-H "Connection: close")
+    rps=$(lab_exec client timeout $((seconds + 10)) taskset -c $sender_cpu wrk -t1 -c50 -d${seconds}s "${extra[@]}" "http://$target/" 2>/dev/null |
+        sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' | cut -d. -f1 || true)
+    rps=${rps:-0}
+    results[http_$2_$1]="${results[http_$2_$1]:-} $rps"
+    printf "  round %-2s http %-10s %-6s %8d req/s\n" "$3" "$1" "$2" "$rps"
+}
+if [ -n "$http" ]; then
+    echo "== HTTP (wrk -t1 -c50, ${seconds}s, pinned to CPU $sender_cpu): new connection per request and keep-alive"
+    for r in $(seq "$rounds"); do
+        for mode in close keepalive; do
+            for path in $http_paths; do http_round $path $mode "$r"; done
+        done
+    done
+fi
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 minmax() { tr ' ' '\n' | grep -v '^$' | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 declare -A med
-for path in $paths; do med[$path]=$(echo "${results[$path]}" | median); done
+for path in $paths; do med[$path]=$(echo "${results[$path]:-0}" | median); done
 wire_med=${med[wire]}
+for mode in close keepalive; do
+    for path in $http_paths; do med[http_${mode}_$path]=$(echo "${results[http_${mode}_$path]:-0}" | median); done
+done
 kill -INT "$lb_pid"; wait "$lb_pid" || true
 stats=$(grep -o 'totals: .*' "$LAB_DIR/lb.log" || true)
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-md=$here/results/flood-$stamp.md
+md=$here/results/bench-$stamp.md
 {
     echo "# UDP 64-byte flood, $stamp"
     echo
     echo "Kernel $(uname -r), $(nproc) cores; sender on CPU $sender_cpu, engine on CPU $engine_cpus, $workers worker(s); $rounds rounds x ${seconds} s, alternating."
     echo
-    echo "| path | median pps | min-max pps | vs wire | vs kernel NAT |"
-    echo "|---|---|---|---|---|"
-    for path in $paths; do
-        case $path in
-            wire) label="wire (client -> rs1)" ;;
-            dr) label="switchyard DR" ;;
-            nat) label="switchyard NAT" ;;
-            nft) label="kernel NAT (nftables DNAT numgen)" ;;
-        esac
-        echo "| $label | ${med[$path]} | $(echo "${results[$path]}" | minmax) | $(ratio "${med[$path]}" "$wire_med") | $(ratio "${med[$path]}" "${med[nft]}") |"
-    done
-    echo
-    echo "Engine CPU time per delivered packet (median): DR $(echo "${results[cpu_dr]}" | median) ns, NAT $(echo "${results[cpu_nat]}" | median) ns."
+    if [ -n "$flood" ]; then
+        echo "| path | median pps | min-max pps | vs wire | vs kernel NAT |"
+        echo "|---|---|---|---|---|"
+        for path in $paths; do
+            case $path in
+                wire) label="wire (client -> rs1)" ;;
+                dr) label="switchyard DR" ;;
+                nat) label="switchyard NAT" ;;
+                nft) label="kernel NAT (nftables DNAT numgen)" ;;
+            esac
+            echo "| $label | ${med[$path]} | $(echo "${results[$path]}" | minmax) | $(ratio "${med[$path]}" "$wire_med") | $(ratio "${med[$path]}" "${med[nft]}") |"
+        done
+        echo
+        echo "Engine CPU time per delivered packet (median): DR $(echo "${results[cpu_dr]:-0}" | median) ns, NAT $(echo "${results[cpu_nat]:-0}" | median) ns."
+    fi
+    if [ -n "$http" ]; then
+        echo
+        echo "## HTTP through each path (wrk -t1 -c50, requests/s, median of $rounds)"
+        echo
+        echo "| path | new connection per request | vs HAProxy | keep-alive | vs HAProxy |"
+        echo "|---|---|---|---|---|"
+        for path in $http_paths; do
+            case $path in
+                wire) label="wire (rs1 directly)" ;; haproxy) label="HAProxy mode tcp (1 thread)" ;;
+                dr) label="switchyard DR" ;; nat) label="switchyard NAT" ;; nft) label="kernel NAT (nftables)" ;;
+            esac
+            echo "| $label | ${med[http_close_$path]} | $(ratio "${med[http_close_$path]}" "${med[http_close_haproxy]}") | ${med[http_keepalive_$path]} | $(ratio "${med[http_keepalive_$path]}" "${med[http_keepalive_haproxy]}") |"
+        done
+    fi
     echo
     echo "Engine counters at exit: \`$stats\`"
 } >"$md"
-cat >"$here/results/flood-$stamp.json" <<JSON
+cat >"$here/results/bench-$stamp.json" <<JSON
 {"time": "$stamp", "kernel": "$(uname -r)", "cores": $cores, "workers": $workers, "rounds": $rounds, "seconds": $seconds,
  "pps": {$(for p in $paths; do printf '"%s": [%s], ' $p "$(echo ${results[$p]} | tr ' ' ',')"; done | sed 's/, $//')},
  "median_pps": {$(for p in $paths; do printf '"%s": %s, ' $p "${med[$p]}"; done | sed 's/, $//')},
  "engine_cpu_ns_per_packet": {"dr": [$(echo ${results[cpu_dr]} | tr ' ' ',')], "nat": [$(echo ${results[cpu_nat]} | tr ' ' ',')]},
+ "http_median_rps": {$(for k in "${!med[@]}"; do case $k in http_*) printf '"%s": %s, ' "${k#http_}" "${med[$k]}" ;; esac; done | sed 's/, $//')},
  "dr_over_wire": $(ratio "${med[dr]}" "$wire_med"), "nat_over_kernel_nat": $(ratio "${med[nat]}" "${med[nft]}")}
 JSON
 echo

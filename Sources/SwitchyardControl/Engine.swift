@@ -59,6 +59,7 @@ public final class Engine: @unchecked Sendable {
         var generation: UInt64 = 0
         var vips: [IPv4Address] = []
         var natReals: [IPv4Address] = []
+        var natEndpoints: [KernelGuard.Endpoint] = []
         var targets: [UInt32: HealthMonitor.Target] = [:]
         var rates: [UInt32: Rates] = [:]
         var lastTotals: [UInt32: RealNumbers] = [:]
@@ -148,14 +149,18 @@ public final class Engine: @unchecked Sendable {
     /// Brings ARP, the packet filter, the fanout program and the kernel guard in line with the
     /// table's VIPs and NAT real servers, when they changed.
     func applyAddressSets(force: Bool = false) throws {
-        let (vips, nat, changed) = state.withLock { s -> ([IPv4Address], [IPv4Address], Bool) in
+        let (vips, nat, endpoints, changed) = state.withLock { s -> ([IPv4Address], [IPv4Address], [KernelGuard.Endpoint], Bool) in
             let vips = Array(Set(s.table.services.map(\.config.vip))).sorted()
-            let nat = Array(Set(s.table.services.filter { $0.config.method == .nat }
-                .flatMap { $0.reals.map(\.config.address) })).sorted()
-            let changed = vips != s.vips || nat != s.natReals
+            let natServices = s.table.services.filter { $0.config.method == .nat }
+            let endpoints = Array(Set(natServices.flatMap { svc in
+                svc.reals.map { KernelGuard.Endpoint(address: $0.config.address, proto: svc.config.proto, port: $0.config.port) }
+            })).sorted()
+            let nat = Array(Set(endpoints.map(\.address))).sorted()
+            let changed = vips != s.vips || endpoints != s.natEndpoints
             s.vips = vips
             s.natReals = nat
-            return (vips, nat, changed)
+            s.natEndpoints = endpoints
+            return (vips, nat, endpoints, changed)
         }
         guard changed || force else { return }
         let vipInterface = try Dictionary(uniqueKeysWithValues: vips.map { ($0, try interfaceNumber(for: $0, vip: true)) })
@@ -164,7 +169,7 @@ public final class Engine: @unchecked Sendable {
         for w in workers { try w.update(filter: filter, fanoutProgram: fanoutProgram(vips)) }
         try kernelGuard?.install(KernelGuard.Rules(
             vips: Dictionary(grouping: vips) { interfaces[vipInterface[$0] ?? 0].name },
-            natRealServers: Dictionary(grouping: nat) { interfaces[realInterface($0)].name }))
+            natRealServers: Dictionary(grouping: endpoints) { interfaces[realInterface($0.address)].name }))
     }
 
     func fanoutProgram(_ vips: [IPv4Address]) -> [BPFInstruction] {

@@ -9,19 +9,35 @@ import SwitchyardCore
 /// resets. The guard is one nftables table of its own, `ip switchyard_<interface>`, dropping at
 /// the prerouting hook (after the packet taps, before routing):
 ///   - IPv4 to a VIP, arriving on the interface that VIP is served on;
-///   - for NAT, IPv4 from a real server arriving on its interface, unless it is addressed to
-///     this machine itself (so health checks and ssh to the LB keep working).
+///   - for NAT, IPv4 from a real server's service port (address, protocol and port, exactly
+///     those of the NAT services) arriving on its interface, unless it is addressed to this
+///     machine itself (so health checks and ssh to the LB keep working). Other traffic from the
+///     same servers (another port, or a kernel NAT of the box's own) is left alone.
 /// Nothing else on the box is touched, and the table is deleted on exit. A table left by a
 /// killed daemon is replaced at start.
 public final class KernelGuard {
     public let table: String
     public private(set) var installed = false
 
-    /// What to drop: VIPs and NAT real servers, grouped by interface name.
+    /// A NAT real server's service: the source of the replies the kernel must not forward.
+    public struct Endpoint: Hashable, Sendable, Comparable {
+        public var address: IPv4Address
+        public var proto: UInt8
+        public var port: UInt16
+        public init(address: IPv4Address, proto: UInt8, port: UInt16) {
+            self.address = address
+            self.proto = proto
+            self.port = port
+        }
+        public static func < (a: Endpoint, b: Endpoint) -> Bool { (a.address, a.proto, a.port) < (b.address, b.proto, b.port) }
+        var nft: String { "\(address) . \(proto == IPProtocol.udp ? "udp" : "tcp") . \(port)" }
+    }
+
+    /// What to drop: VIPs and NAT real servers' services, grouped by interface name.
     public struct Rules: Sendable {
         public var vips: [String: [IPv4Address]]
-        public var natRealServers: [String: [IPv4Address]]
-        public init(vips: [String: [IPv4Address]], natRealServers: [String: [IPv4Address]] = [:]) {
+        public var natRealServers: [String: [Endpoint]]
+        public init(vips: [String: [IPv4Address]], natRealServers: [String: [Endpoint]] = [:]) {
             self.vips = vips
             self.natRealServers = natRealServers
         }
@@ -42,7 +58,8 @@ public final class KernelGuard {
             lines.append("        iifname \"\(interface)\" ip daddr { \(Self.set(vips)) } counter drop comment \"forwarded by switchyard\"")
         }
         for (interface, reals) in rules.natRealServers.sorted(by: { $0.key < $1.key }) where !reals.isEmpty {
-            lines.append("        iifname \"\(interface)\" ip saddr { \(Self.set(reals)) } fib daddr type != local counter drop comment \"NAT replies translated by switchyard\"")
+            let set = Array(Set(reals)).sorted().map(\.nft).joined(separator: ", ")
+            lines.append("        iifname \"\(interface)\" ip saddr . meta l4proto . th sport { \(set) } fib daddr type != local counter drop comment \"NAT replies translated by switchyard\"")
         }
         return """
         table ip \(table) {

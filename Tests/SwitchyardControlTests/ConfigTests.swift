@@ -238,10 +238,13 @@ final class ProcfsTests: XCTestCase {
         let g = KernelGuard(interface: "lan-0")
         XCTAssertEqual(g.table, "switchyard_lan_0")
         let s = g.script(KernelGuard.Rules(vips: ["lan-0": [IPv4Address("198.18.0.100")!]],
-                                           natRealServers: ["in0": [IPv4Address("198.18.2.12")!, IPv4Address("198.18.2.11")!]]))
+                                           natRealServers: ["in0": [
+                                               KernelGuard.Endpoint(address: IPv4Address("198.18.2.12")!, proto: IPProtocol.udp, port: 53),
+                                               KernelGuard.Endpoint(address: IPv4Address("198.18.2.11")!, proto: IPProtocol.tcp, port: 8080),
+                                           ]]))
         XCTAssertTrue(s.contains("table ip switchyard_lan_0"))
         XCTAssertTrue(s.contains("iifname \"lan-0\" ip daddr { 198.18.0.100 } counter drop"))
-        XCTAssertTrue(s.contains("iifname \"in0\" ip saddr { 198.18.2.11, 198.18.2.12 } fib daddr type != local counter drop"))
+        XCTAssertTrue(s.contains("iifname \"in0\" ip saddr . meta l4proto . th sport { 198.18.2.11 . tcp . 8080, 198.18.2.12 . udp . 53 } fib daddr type != local counter drop"), s)
     }
 
     /// The fanout program sends both directions of a client's NAT flow, and its ICMP errors, to

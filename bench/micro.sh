@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# In-process benchmarks of the data plane, one command (after scripts/setup.sh):
+#
+#   bench/micro.sh [--quick]
+#
+# - ns/packet for DR flow hit, DR new flow, NAT client->server, NAT reply (median of 3 runs of
+#   2M packets; wall-clock, so noisy on a shared machine);
+# - instructions/packet for the same (callgrind: a 100k-packet run minus a 0-packet run with the
+#   same setup; repeatable);
+# - allocations per million packets (valgrind's heap count, the same subtraction; goal 0);
+# - flow table at 1M and 10M flows: bytes per flow (RSS growth) and lookup ns;
+# - Maglev: table build time and flows moved for 10, 100, 1000 real servers.
+# Writes bench/results/micro-<time>.md.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+quick=${1:-}
+swift build -c release --product switchyard-bench 2>&1 | tail -n 1
+bin=.build/release/switchyard-bench
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out=$here/results/micro-$stamp.md
+mkdir -p "$here/results"
+n=100000
+cap=262144
+
+count() { # count TOOL SCENARIO PACKETS -> callgrind instructions or heap allocations
+    if [ "$1" = callgrind ]; then
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" pipeline --scenario "$2" --packets "$3" --capacity $cap 2>&1 |
+            sed -n 's/.*Collected : //p'
+    else
+        valgrind --tool=memcheck "$bin" pipeline --scenario "$2" --packets "$3" --capacity $cap 2>&1 |
+            sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' | tr -d ,
+    fi
+}
+
+{
+    echo "# Data-plane micro-benchmarks, $stamp"
+    echo
+    echo "Kernel $(uname -r), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')."
+    echo
+    echo "| scenario | ns/packet (median of 3 x 2M) | instructions/packet (callgrind) | allocations per 1M packets |"
+    echo "|---|---|---|---|"
+} >"$out"
+for s in dr-hit dr-new nat-in nat-reply; do
+    echo "== $s" >&2
+    runs=$(for _ in 1 2 3; do "$bin" pipeline --scenario $s --packets 2000000 | sed -n 's/.*: \([0-9.]*\) ns.*/\1/p'; done | sort -n)
+    ns=$(echo "$runs" | sed -n 2p)
+    i0=$(count callgrind $s 0)
+    i1=$(count callgrind $s $n)
+    a0=$(count memcheck $s 0)
+    a1=$(count memcheck $s $n)
+    echo "| $s | $ns | $(( (i1 - i0) / n )) | $(( (a1 - a0) * 1000000 / n )) |" >>"$out"
+done
+{
+    echo
+    echo "Flow table (one worker's table; slots are the next power of two above capacity x 4/3):"
+    echo
+    if [ -z "$quick" ]; then flows="1000000 10000000"; else flows=1000000; fi
+    for f in $flows; do echo "- $("$bin" flowtable --flows $f)"; done
+    echo
+    echo "Maglev (table size 65537; 200k flows hashed):"
+    echo
+    "$bin" maglev
+} >>"$out"
+cat "$out"
+echo
+echo "written: $out"

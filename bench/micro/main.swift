@@ -1,0 +1,196 @@
+// switchyard-bench: the data plane measured in process, no sockets.
+//
+//   switchyard-bench pipeline [--scenario NAME] [--packets N] [--capacity FLOWS]   ns/packet
+//   switchyard-bench flowtable [--flows N]                      bytes per flow (RSS), lookup ns
+//   switchyard-bench maglev                                     table build time, flows moved
+//
+// Scenarios: dr-hit (a known flow, DR), dr-new (a new flow every packet), nat-in (a known NAT
+// flow, client to real server), nat-reply (its reply). Every iteration copies the template
+// frame into the buffer first (NAT rewrites it), so every scenario pays the same 60-byte copy.
+// With --packets 0 only the setup runs: bench/micro.sh subtracts such a run from a full one
+// under callgrind (instructions) and memcheck (allocations), so setup costs cancel out.
+import Glibc
+import SwitchyardCore
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func rssBytes() -> Int {
+    guard let f = fopen("/proc/self/statm", "r") else { return 0 }
+    defer { fclose(f) }
+    var size = 0, resident = 0
+    _ = withUnsafeMutablePointer(to: &size) { s in
+        withUnsafeMutablePointer(to: &resident) { r in vfscanf_wrapper(f, s, r) }
+    }
+    return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// fscanf is variadic; read the two numbers by hand instead.
+func vfscanf_wrapper(_ f: UnsafeMutablePointer<FILE>, _ size: UnsafeMutablePointer<Int>, _ resident: UnsafeMutablePointer<Int>) -> Int32 {
+    var buffer = [CChar](repeating: 0, count: 128)
+    guard fgets(&buffer, 128, f) != nil else { return 0 }
+    let fields = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.split(separator: " ")
+    size.pointee = Int(fields[0]) ?? 0
+    resident.pointee = Int(fields.count > 1 ? fields[1] : "0") ?? 0
+    return 2
+}
+
+let lbMAC = MACAddress("02:00:00:00:00:02")!
+let vip = IPv4Address("198.18.0.100")!
+let client: UInt32 = 0xC612_000A
+let rip: UInt32 = 0xC612_000B
+
+/// An Ethernet/IPv4/UDP frame of 60 bytes (a 64-byte frame on the wire), checksummed.
+func frame(src: UInt32, dst: UInt32, sport: UInt16, dport: UInt16) -> [UInt8] {
+    var f = [UInt8](repeating: 0, count: 60)
+    f.withUnsafeMutableBytes { raw in
+        let p = raw.baseAddress!
+        func s16(_ o: Int, _ v: UInt16) { p.storeBytes(of: v.bigEndian, toByteOffset: o, as: UInt16.self) }
+        func s32(_ o: Int, _ v: UInt32) { p.storeBytes(of: v.bigEndian, toByteOffset: o, as: UInt32.self) }
+        lbMAC.octets.enumerated().forEach { p.storeBytes(of: $1, toByteOffset: $0, as: UInt8.self) }
+        s16(12, 0x0800)
+        p.storeBytes(of: 0x45, toByteOffset: 14, as: UInt8.self)
+        s16(16, 46)
+        p.storeBytes(of: 64, toByteOffset: 22, as: UInt8.self)
+        p.storeBytes(of: 17, toByteOffset: 23, as: UInt8.self)
+        s32(26, src)
+        s32(30, dst)
+        s16(24, InternetChecksum.checksum(p + 14, 20))
+        s16(34, sport)
+        s16(36, dport)
+        s16(38, 26)
+    }
+    return f
+}
+
+func snapshot(_ method: ForwardingMethod) -> ForwardingSnapshot {
+    ForwardingSnapshot(services: [ServiceSpec(
+        id: 0, proto: IPProtocol.udp, vip: vip, port: 9, scheduler: .maglev, method: method,
+        reals: [RealServerSpec(id: 0, address: IPv4Address(rip), port: 9, weight: 1, mac: MACAddress(bits: 0x11)),
+                RealServerSpec(id: 1, address: IPv4Address(rip + 1), port: 9, weight: 1, mac: MACAddress(bits: 0x12))])],
+        schedulingKey: .defaultScheduling)
+}
+
+/// Runs a scenario; returns ns per packet.
+func pipeline(_ scenario: String, packets: Int, capacity: Int) -> Double {
+    let nat = scenario.hasPrefix("nat")
+    let snap = snapshot(nat ? .nat : .dr)
+    var p = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: capacity, flowHashKey: HashKey(k0: 1, k1: 2)))
+    let inbound = frame(src: client, dst: vip.value, sport: 40_000, dport: 9)
+    var buffer = [UInt8](repeating: 0, count: 64)
+    // Warm: the flow exists for the hit scenarios.
+    buffer.withUnsafeMutableBytes { b in
+        inbound.withUnsafeBytes { b.copyMemory(from: $0) }
+        _ = p.process(b.baseAddress!, length: 60, checksumPending: false, now: 0, snapshot: snap.view)
+    }
+    let realAddress = buffer.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 30, as: UInt32.self)) }
+    let template: [UInt8] = scenario == "nat-reply" ? frame(src: realAddress, dst: client, sport: 9, dport: 40_000) : inbound
+    let start = now()
+    var forwarded = 0
+    buffer.withUnsafeMutableBytes { b in
+        let out = b.baseAddress!
+        template.withUnsafeBytes { t in
+            for i in 0..<packets {
+                out.copyMemory(from: t.baseAddress!, byteCount: 60)
+                if scenario == "dr-new" {
+                    // A new client port (and address) every packet: a miss, a schedule, an insert.
+                    out.storeBytes(of: UInt16(truncatingIfNeeded: i).bigEndian, toByteOffset: 34, as: UInt16.self)
+                    out.storeBytes(of: (client &+ UInt32(i >> 16)).bigEndian, toByteOffset: 26, as: UInt32.self)
+                    // The IP checksum covers the source address: keep it valid.
+                    out.storeBytes(of: UInt16(0), toByteOffset: 24, as: UInt16.self)
+                    out.storeBytes(of: InternetChecksum.checksum(out + 14, 20).bigEndian, toByteOffset: 24, as: UInt16.self)
+                }
+                if case .forward = p.process(out, length: 60, checksumPending: false, now: 1, snapshot: snap.view) {
+                    forwarded += 1
+                }
+            }
+        }
+    }
+    let elapsed = now() - start
+    precondition(forwarded == packets, "\(scenario): \(forwarded) of \(packets) forwarded")
+    return packets == 0 ? 0 : elapsed * 1e9 / Double(packets)
+}
+
+func flowTable(flows: Int) -> (bytesPerFlow: Double, lookupNanoseconds: Double) {
+    let before = rssBytes()
+    var t = FlowTable(capacity: flows, key: HashKey(k0: 3, k1: 4))
+    var expired: UInt64 = 0
+    var evicted: UInt64 = 0
+    func key(_ i: Int) -> FlowKey {
+        FlowKey(source: 0xC612_0000 &+ UInt32(i >> 16), destination: vip.value, sourcePort: UInt16(truncatingIfNeeded: i),
+                destinationPort: 80, proto: IPProtocol.tcp)
+    }
+    for i in 0..<flows {
+        let k = key(i)
+        _ = t.insert(k, hash: t.hash(k), realID: 0, state: .established, now: 0, expired: &expired, evicted: &evicted)
+    }
+    let after = rssBytes()
+    var g = SystemRandomNumberGenerator()
+    let probes = (0..<1_000_000).map { _ in key(Int.random(in: 0..<flows, using: &g)) }
+    let start = now()
+    var found = 0
+    for k in probes where t.lookup(k, hash: t.hash(k), now: 1, expired: &expired) != nil { found += 1 }
+    let elapsed = now() - start
+    precondition(found == probes.count)
+    return (Double(after - before) / Double(flows), elapsed * 1e9 / Double(probes.count))
+}
+
+func maglev() {
+    print("| real servers | table build (ms) | flows moved when one is removed | when one is added |")
+    print("|---|---|---|---|")
+    for n in [10, 100, 1000] {
+        func backends(_ count: Int) -> [Maglev.Backend] {
+            (0..<count).map { Maglev.Backend(id: Int32($0), address: 0xC612_0100 + UInt32($0), port: 80, weight: 1,
+                                             tableSize: Maglev.defaultTableSize, key: .defaultScheduling) }
+        }
+        let all = backends(n)
+        let start = now()
+        let table = Maglev.buildTable(all, size: Maglev.defaultTableSize)
+        let build = (now() - start) * 1000
+        let removed = Maglev.buildTable(all.filter { $0.id != 0 }, size: Maglev.defaultTableSize)
+        let added = Maglev.buildTable(backends(n + 1), size: Maglev.defaultTableSize)
+        var movedRemove = 0, movedAdd = 0
+        let flows = 200_000
+        for i in 0..<flows {
+            let h = SipHash.hash(UInt64(i), 0x5eed, key: .defaultScheduling)
+            let s = Maglev.slot(h, size: Maglev.defaultTableSize)
+            if table[s] != removed[s] { movedRemove += 1 }
+            if table[s] != added[s] { movedAdd += 1 }
+        }
+        func pct(_ x: Int) -> String { String(Double(Int(Double(x) / Double(flows) * 10_000)) / 100) + "%" }
+        print("| \(n) | \(String(Double(Int(build * 100)) / 100)) | \(pct(movedRemove)) (ideal \(String(Double(Int(10_000.0 / Double(n))) / 100))%) | \(pct(movedAdd)) (ideal \(String(Double(Int(10_000.0 / Double(n + 1))) / 100))%) |")
+    }
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String, _ fallback: Int) -> Int {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return fallback }
+    return v
+}
+func stringOption(_ name: String) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+switch args.first ?? "all" {
+case "pipeline":
+    let packets = option("--packets", 2_000_000)
+    // The same capacity for runs that are compared (bench/micro.sh subtracts a 0-packet run).
+    let capacity = option("--capacity", 1 << 22)
+    for s in stringOption("--scenario").map({ [$0] }) ?? ["dr-hit", "dr-new", "nat-in", "nat-reply"] {
+        let ns = pipeline(s, packets: packets, capacity: capacity)
+        print("pipeline \(s): \(String(Double(Int(ns * 10)) / 10)) ns/packet over \(packets) packets")
+    }
+case "flowtable":
+    for flows in stringOption("--flows").map({ [Int($0) ?? 1_000_000] }) ?? [1_000_000, 10_000_000] {
+        let (bytes, ns) = flowTable(flows: flows)
+        print("flowtable \(flows) flows: \(String(Double(Int(bytes * 10)) / 10)) bytes/flow (RSS growth), lookup \(String(Double(Int(ns * 10)) / 10)) ns")
+    }
+case "maglev":
+    maglev()
+default:
+    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply] [--packets N] | flowtable [--flows N] | maglev")
+    exit(2)
+}
