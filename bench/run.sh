@@ -284,7 +284,47 @@ cat >"$here/results/bench-$stamp.json" <<JSON
  "http_median_rps": {$(for k in "${!med[@]}"; do case $k in http_*) printf '"%s": %s, ' "${k#http_}" "${med[$k]}" ;; esac; done | sed 's/, $//')},
  "dr_over_wire": $(ratio "${med[dr]}" "$wire_med"), "nat_over_kernel_nat": $(ratio "${med[nat]}" "${med[nft]}")}
 JSON
+# Charts (PNG) of the medians, when gnuplot is there (scripts/setup.sh installs gnuplot-nox).
+charts=""
+if command -v gnuplot >/dev/null; then
+    plot() { # plot FILE TITLE YLABEL DATA COLUMNS...
+        local png=$1 title=$2 ylabel=$3 data=$4
+        shift 4
+        local using="" i=2
+        for col in "$@"; do
+            using="$using${using:+, }'$data' using $i:xtic(1) title '$col'"
+            i=$((i + 1))
+        done
+        gnuplot <<GP
+set terminal png size 900,450
+set output '$png'
+set title '$title'
+set ylabel '$ylabel'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set yrange [0:*]
+set grid ytics
+plot $using
+GP
+    }
+    if [ -n "$flood" ]; then
+        for path in $paths; do printf '"%s" %s\n' "$path" "${med[$path]}"; done >"$LAB_DIR/flood.dat"
+        plot "${md%.md}-flood.png" "UDP 64-byte flood: packets/s delivered (median of $rounds)" "packets/s" \
+            "$LAB_DIR/flood.dat" "median pps"
+        charts="${md%.md}-flood.png"
+    fi
+    if [ -n "$http" ]; then
+        for path in $http_paths; do
+            printf '"%s" %s %s\n' "$path" "${med[http_close_$path]}" "${med[http_keepalive_$path]}"
+        done >"$LAB_DIR/http.dat"
+        plot "${md%.md}-http.png" "HTTP through each path: requests/s (median of $rounds)" "requests/s" \
+            "$LAB_DIR/http.dat" "new connection per request" "keep-alive"
+        charts="$charts ${md%.md}-http.png"
+    fi
+fi
+
 echo
 cat "$md"
 echo
-echo "written: $md and ${md%.md}.json"
+echo "written: $md and ${md%.md}.json${charts:+ and charts: $charts}"

@@ -14,6 +14,7 @@ packages=(
     iputils-ping procps psmisc          # tests: ping, sysctl, process helpers
     dnsmasq-base bind9-dnsutils         # tests: a UDP service (DNS) through NAT
     netsniff-ng haproxy valgrind        # bench: trafgen floods, HAProxy peer, instruction counts
+    gnuplot-nox                         # bench: PNG charts
 )
 
 if [ -z "${SKIP_APT:-}" ]; then
