@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: unit and golden-packet tests (swift test), then the end-to-end tests in
-# network namespaces against the release build. Run as root after scripts/setup.sh.
+# The whole test suite: unit and golden-packet tests (swift test), the end-to-end tests in
+# network namespaces against the release build, and a bounded fuzzing run of the packet
+# pipeline and both parsers (FUZZ_SECONDS per target, default 60). Run as root after
+# scripts/setup.sh.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,6 +29,12 @@ e2e_passed=${e2e_passed:-0}
 e2e_failed=${e2e_failed:-1}
 [ "$e2e" -ne 0 ] && [ "$e2e_failed" -eq 0 ] && e2e_failed=1
 
-# One closing line over both: unit tests count one each, end-to-end checks one each.
-echo "tests: $((unit_total - unit_failed + e2e_passed)) passed, $((unit_failed + e2e_failed)) failed"
-[ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ]
+echo "== fuzzing: pipeline, config parser, adm parser, ${FUZZ_SECONDS:-60} s each (libFuzzer + AddressSanitizer)"
+bash Tests/fuzz.sh "${FUZZ_SECONDS:-60}" | tee /tmp/switchyard-fuzz.log
+fuzz=${PIPESTATUS[0]}
+fuzz_passed=$(grep -c "^   ok: " /tmp/switchyard-fuzz.log)
+fuzz_failed=$((3 - fuzz_passed))
+
+# One closing line over all: unit tests, end-to-end checks and fuzz targets count one each.
+echo "tests: $((unit_total - unit_failed + e2e_passed + fuzz_passed)) passed, $((unit_failed + e2e_failed + fuzz_failed)) failed"
+[ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ] && [ "$fuzz" -eq 0 ]

@@ -1,0 +1,21 @@
+// libFuzzer target: arbitrary text through the keepalived.conf parser. Every input must either
+// parse or be refused with a PATH:LINE:COL error; nothing may crash. A config that parses is
+// applied to a service table, as the engine would.
+import Glibc
+import SwitchyardControl
+
+/// libFuzzer's entry point. Exported by name, whichever main runs (libFuzzer's own, or the
+/// Swift one in main.swift that calls LLVMFuzzerRunDriver).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    do {
+        let config = try Config.parse(text, path: "fuzz.conf")
+        var table = ServiceTable()
+        table.apply(config)
+        table.apply(config)
+    } catch {
+        precondition(error.description.hasPrefix("fuzz.conf:"), "error without a place: \(error)")
+    }
+    return 0
+}
