@@ -11,6 +11,7 @@ scratch=.build-fuzz
 echo "== building the fuzz targets (-sanitize=fuzzer,address)"
 for t in fuzz-pipeline fuzz-config fuzz-adm; do
     swift build --scratch-path $scratch --product $t -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld \
+        -Xlinker --export-dynamic-symbol=LLVMFuzzerRunDriver \
         2>&1 | grep -vE "Cannot export local symbol|^warning: " | tail -n 2
 done
 bin=$(swift build --scratch-path $scratch --show-bin-path)
