@@ -38,6 +38,10 @@ lab_switch() {
     ip netns add "$ns"
     LAB_NAMESPACES+=("$ns")
     ip -n "$ns" link add br0 type bridge
+    # A plain L2 switch: where br_netfilter is loaded, bridged IPv4 would otherwise pass the
+    # switch's netfilter hooks, which also drop malformed headers no real switch would.
+    ip netns exec "$ns" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
+        net.bridge.bridge-nf-call-arptables=0 2>/dev/null || true
     ip -n "$ns" link set br0 up
     ip -n "$ns" link set lo up
 }

@@ -369,7 +369,12 @@ public final class Engine: @unchecked Sendable {
         switch command {
         case .list(let options):
             let (table, rates) = state.withLock { ($0.table, $0.rates) }
-            return (true, AdmRender.list(table, options, numbers: { self.numbers($0, rates: rates) }))
+            var text = AdmRender.list(table, options, numbers: { self.numbers($0, rates: rates) })
+            if options.stats && !options.json {
+                // Not in ipvsadm: what the engine did with every frame, drops by reason.
+                text += "\nEngine counters (all workers):\n" + engineCounters().map { "  \($0.0) \($0.1)\n" }.joined()
+            }
+            return (true, text)
         case .save:
             return (true, AdmRender.save(state.withLock { $0.table }))
         case .zero(let key):
@@ -545,13 +550,16 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// The workers' counters summed, non-zero ones only, as `name=value` pairs.
-    func summary() -> String {
+    /// The workers' counters summed, the non-zero ones (and `forwarded` always).
+    func engineCounters() -> [(String, UInt64)] {
         Counter.allCases.compactMap { c in
             let total = workers.reduce(UInt64(0)) { $0 &+ $1.published[c.rawValue] }
-            return total == 0 && c != .forwarded ? nil : "\(c.name)=\(total)"
-        }.joined(separator: " ")
+            return total == 0 && c != .forwarded ? nil : (c.name, total)
+        }
     }
+
+    /// The same as `name=value` pairs, for the log.
+    func summary() -> String { engineCounters().map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
 }
 
 extension TableChanges {

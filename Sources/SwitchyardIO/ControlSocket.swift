@@ -87,6 +87,15 @@ public final class ControlServer: @unchecked Sendable {
             request.append(contentsOf: buffer[0..<n])
             if request.count > Self.maxRequest {
                 reply(client, ok: false, "request larger than \(Self.maxRequest) bytes refused")
+                // Read and drop the rest (bounded by the receive timeout and 64 MiB), so the
+                // client is not reset before it reads the answer.
+                shutdown(client, Int32(SHUT_WR))
+                var drained = 0
+                while drained < 64 << 20 {
+                    let m = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+                    if m <= 0 { break }
+                    drained += m
+                }
                 return
             }
         }

@@ -89,6 +89,63 @@ expect "the eviction counter says what happened" "${evicted:-0}" -gt 100000
 no_service=$(echo "$totals" | sed -n 's/.*drop_no_service=\([0-9]*\).*/\1/p')
 expect "the UDP flood was counted as drop_no_service" "${no_service:-0}" -gt 10000
 
+echo "-- malformed and hostile frames (28 kinds x 200) while HTTP requests run"
+start_lb
+(for _ in $(seq 150); do lab_exec client curl -s --max-time 3 "http://$vip/" || echo FAILED; done >"$LAB_DIR/under-hostile") &
+load=$!
+lab_exec client python3 "$here/hostile.py" eth0 "$lb_mac" $vip 198.18.61.10 200
+wait $load
+expect "150 requests meanwhile, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/under-hostile")" -eq 150
+stats=$(lab_exec lb "$bin" adm --control "$LAB_DIR/c.sock" -L --stats)
+for reason in drop_truncated_ipv4 drop_bad_ipv4_header drop_bad_ipv4_length drop_ip_fragment drop_bad_tcp_header \
+              drop_no_service drop_truncated_icmp drop_icmp_no_flow; do
+    check "adm --stats shows $reason" grep -qE "^  $reason [1-9]" <<<"$stats"
+done
+
+echo "-- the control socket fed garbage, huge input and nothing"
+reply=$(lab_exec lb python3 -c "
+import socket, sys
+def ask(data):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+    try:
+        s.sendall(data); s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    out = b''
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        out += b
+    return out.decode(errors='replace').splitlines()[0:2]
+print(ask(bytes(range(256)) * 4))
+print(ask(b'x' * (2 << 20)))
+print(ask(b''))
+print(ask(b'-Ln\n'))
+" "$LAB_DIR/c.sock")
+check "garbage gets an error" grep -q "ERROR" <<<"$(sed -n 1p <<<"$reply")"
+check "huge input is refused" grep -q "larger than" <<<"$(sed -n 2p <<<"$reply")"
+check "an empty request gets an error" grep -q "ERROR" <<<"$(sed -n 3p <<<"$reply")"
+check "and the daemon still answers" grep -q "'OK'" <<<"$(sed -n 4p <<<"$reply")"
+
+echo "-- the config reloaded in a loop under load"
+(for _ in $(seq 150); do lab_exec client curl -s --max-time 3 "http://$vip/" || echo FAILED; done >"$LAB_DIR/under-reloads") &
+load=$!
+for _ in $(seq 15); do kill -HUP $LB_PID; sleep 0.2; done
+wait $load
+expect "150 requests during 15 reloads, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/under-reloads")" -eq 150
+
+echo "-- the balancer's interface down and up"
+lab_exec lb ip link set eth0 down
+sleep 2
+lab_exec lb ip link set eth0 up
+sleep 2
+for _ in $(seq 20); do lab_exec client curl -s --max-time 3 "http://$vip/" || echo FAILED; done >"$LAB_DIR/after-link"
+expect "20 requests after the interface came back, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/after-link")" -eq 20
+kill -0 $LB_PID
+expect "the engine kept running" $? -eq 0
+kill -TERM $LB_PID
+wait $LB_PID
+
 echo "-- SIGKILL under a download, restart: the DR connection survives (Maglev, same real servers)"
 start_lb
 lab_exec client curl -s --max-time 60 -o "$LAB_DIR/dl2" "http://$vip/slow/big.bin" &
