@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and golden-packet tests (swift test), the end-to-end tests in
 # network namespaces against the release build, and a bounded fuzzing run of the packet
-# pipeline and both parsers (FUZZ_SECONDS per target, default 60). Run as root after
-# scripts/setup.sh.
+# pipeline and both parsers (FUZZ_SECONDS per target, default 60), and the unit tests again
+# under AddressSanitizer and ThreadSanitizer. Run as root after scripts/setup.sh.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,6 +35,27 @@ fuzz=${PIPESTATUS[0]}
 fuzz_passed=$(grep -c "^   ok: " /tmp/switchyard-fuzz.log)
 fuzz_failed=$((3 - fuzz_passed))
 
-# One closing line over all: unit tests, end-to-end checks and fuzz targets count one each.
-echo "tests: $((unit_total - unit_failed + e2e_passed + fuzz_passed)) passed, $((unit_failed + e2e_failed + fuzz_failed)) failed"
-[ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ] && [ "$fuzz" -eq 0 ]
+# The unit and golden tests again under AddressSanitizer and ThreadSanitizer, each in a build
+# folder of its own. LeakSanitizer is off: at exit it reports only XCTest's own test-case
+# objects (docs/robustness.md).
+sanitizers_passed=0
+sanitizers_failed=0
+for sanitizer in address thread; do
+    echo "== unit and golden tests under -sanitize=$sanitizer"
+    ASAN_OPTIONS=detect_leaks=0 swift test --scratch-path ".build-${sanitizer:0:1}san" --sanitize=$sanitizer \
+        >"/tmp/switchyard-$sanitizer.log" 2>&1
+    rc=$?
+    found=$(grep -cE "ERROR: AddressSanitizer|WARNING: ThreadSanitizer" "/tmp/switchyard-$sanitizer.log")
+    echo "   $(grep -E "Test Suite 'All tests' (passed|failed)" -A1 "/tmp/switchyard-$sanitizer.log" | tail -n 1 | sed 's/^[[:space:]]*//'); sanitizer reports: $found"
+    if [ $rc -eq 0 ] && [ "$found" -eq 0 ]; then
+        sanitizers_passed=$((sanitizers_passed + 1))
+    else
+        sanitizers_failed=$((sanitizers_failed + 1))
+        grep -E -A12 "ERROR: AddressSanitizer|WARNING: ThreadSanitizer|error:" "/tmp/switchyard-$sanitizer.log" | head -n 30
+    fi
+done
+
+# One closing line over all: unit tests, end-to-end checks, fuzz targets and sanitizer runs
+# count one each.
+echo "tests: $((unit_total - unit_failed + e2e_passed + fuzz_passed + sanitizers_passed)) passed, $((unit_failed + e2e_failed + fuzz_failed + sanitizers_failed)) failed"
+[ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ] && [ "$fuzz" -eq 0 ] && [ "$sanitizers_failed" -eq 0 ]
