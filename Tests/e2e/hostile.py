@@ -49,6 +49,9 @@ for cut in (14, 16, 20, 33, 34, 40, 53):
 # Shorter than 34 bytes never reaches the engine: the kernel-side filter cannot load the
 # destination address and drops it. A whole 20-byte header claiming 60 bytes does reach it.
 kinds["IHL 15 in a 20-byte header"] = eth(ip(6, b"", ihl=5)[:0] + bytes([0x4F]) + ip(6, b"")[1:20])
+bad_sum = bytearray(eth(ip(6, tcp())))
+bad_sum[24] ^= 0xFF
+kinds["header checksum wrong"] = bytes(bad_sum)
 kinds["IHL 4"] = eth(ip(6, tcp(), ihl=4)[:40])
 kinds["total length beyond the frame"] = eth(ip(6, tcp(), total=1400))
 kinds["IP options (IHL 6)"] = eth(ip(6, tcp(), ihl=6, options=b"\x01\x01\x01\x00"))

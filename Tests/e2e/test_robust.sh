@@ -27,8 +27,21 @@ global_defs {
 virtual_server $vip 80 {
     lb_algo mh
     lb_kind DR
-    real_server 198.18.61.21 80 { weight 1 }
-    real_server 198.18.61.22 80 { weight 1 }
+    delay_loop 1
+    real_server 198.18.61.21 80 {
+        weight 1
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 198.18.61.22 80 {
+        weight 1
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
 }
 CONF
 start_lb() {
@@ -89,7 +102,7 @@ expect "the eviction counter says what happened" "${evicted:-0}" -gt 100000
 no_service=$(echo "$totals" | sed -n 's/.*drop_no_service=\([0-9]*\).*/\1/p')
 expect "the UDP flood was counted as drop_no_service" "${no_service:-0}" -gt 10000
 
-echo "-- malformed and hostile frames (28 kinds x 200) while HTTP requests run"
+echo "-- malformed and hostile frames (29 kinds x 200) while HTTP requests run"
 start_lb
 (for _ in $(seq 150); do lab_exec client curl -s --max-time 3 "http://$vip/" || echo FAILED; done >"$LAB_DIR/under-hostile") &
 load=$!
@@ -97,7 +110,7 @@ lab_exec client python3 "$here/hostile.py" eth0 "$lb_mac" $vip 198.18.61.10 200
 wait $load
 expect "150 requests meanwhile, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/under-hostile")" -eq 150
 stats=$(lab_exec lb "$bin" adm --control "$LAB_DIR/c.sock" -L --stats)
-for reason in drop_truncated_ipv4 drop_bad_ipv4_header drop_bad_ipv4_length drop_ip_fragment drop_bad_tcp_header \
+for reason in drop_truncated_ipv4 drop_bad_ipv4_header drop_bad_ipv4_length drop_bad_ipv4_checksum drop_ip_fragment drop_bad_tcp_header \
               drop_no_service drop_truncated_icmp drop_icmp_no_flow; do
     check "adm --stats shows $reason" grep -qE "^  $reason [1-9]" <<<"$stats"
 done
@@ -143,6 +156,26 @@ for _ in $(seq 20); do lab_exec client curl -s --max-time 3 "http://$vip/" || ec
 expect "20 requests after the interface came back, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/after-link")" -eq 20
 kill -0 $LB_PID
 expect "the engine kept running" $? -eq 0
+kill -TERM $LB_PID
+wait $LB_PID
+
+echo "-- a real server crashes (SIGKILL) under a download"
+start_lb
+lab_exec client curl -s --max-time 60 -o "$LAB_DIR/dl3" "http://$vip/slow/big.bin" &
+dl=$!
+sleep 1
+if lab_exec web1 ss -tn state established "( sport = :80 )" | grep -q 198.18.61.10; then dead=web1; else dead=web2; fi
+# SIGKILL the master and its workers at once (the workers' command line names no config).
+master=$(cat "$LAB_DIR/nginx-$dead/nginx.pid")
+kill -9 $(pgrep -P "$master") "$master"
+rm -f "$LAB_DIR/nginx-$dead/nginx.pid"
+wait $dl
+expect "the download from the crashed server fails, as it must (curl status)" $? -ne 0
+# The bound: delay_loop 1 + connect_timeout 1 + retry 0 x (...) = 2 s; then one more second.
+sleep 3
+for _ in $(seq 20); do lab_exec client curl -s --max-time 3 "http://$vip/" || echo FAILED; done >"$LAB_DIR/after-crash"
+expect "20 requests after the health check's bound, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/after-crash")" -eq 20
+lab_nginx $dead $dead "location /slow/ { alias $LAB_DIR/nginx-$dead/www/; limit_rate 512k; }"
 kill -TERM $LB_PID
 wait $LB_PID
 
