@@ -33,9 +33,10 @@ let package = Package(
         // In-process benchmarks of the data plane (bench/micro.sh runs them, also under valgrind).
         .executableTarget(name: "switchyard-bench", dependencies: ["SwitchyardCore"], path: "bench/micro"),
         // libFuzzer targets (Tests/fuzz.sh builds them with -sanitize=fuzzer,address).
-        .executableTarget(name: "fuzz-pipeline", dependencies: ["SwitchyardCore"], path: "Tests/Fuzz/FuzzPipeline"),
-        .executableTarget(name: "fuzz-config", dependencies: ["SwitchyardControl"], path: "Tests/Fuzz/FuzzConfig"),
-        .executableTarget(name: "fuzz-adm", dependencies: ["SwitchyardControl"], path: "Tests/Fuzz/FuzzAdm"),
+        .target(name: "FuzzSupport", path: "Tests/Fuzz/FuzzSupport"),
+        .executableTarget(name: "fuzz-pipeline", dependencies: ["SwitchyardCore", "FuzzSupport"], path: "Tests/Fuzz/FuzzPipeline"),
+        .executableTarget(name: "fuzz-config", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzConfig"),
+        .executableTarget(name: "fuzz-adm", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzAdm"),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardIO"]),
     ]

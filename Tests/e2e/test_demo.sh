@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # The demo the README opens with: `switchyard demo` runs it to the end with no failed request,
 # and Ctrl-C in the middle leaves no namespace, process or rule behind.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-. "$root/scripts/lab.sh"
-. "$here/assert.sh"
-bin=$(switchyard_bin)
+. "$(dirname "$0")/prelude.sh"
 trap 'e2e_report' EXIT
 
 out=$("$bin" demo --requests 60 2>&1)

@@ -2,13 +2,7 @@
 # Direct server return end to end: a client, the balancer and two nginx real servers on one
 # bridged segment in network namespaces. Addresses and interface names differ from the demo's
 # on purpose: nothing may be tied to the demo's topology.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-. "$root/scripts/lab.sh"
-. "$here/assert.sh"
-
-bin=$(switchyard_bin)
+. "$(dirname "$0")/prelude.sh"
 vip=198.19.7.200
 client_ip=198.19.7.50
 

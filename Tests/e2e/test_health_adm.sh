@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # Health checks, the sorry server, `switchyard adm` and hot reload, end to end: a client, the
 # balancer and three nginx (two real servers and a sorry server) on one segment, DR.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-. "$root/scripts/lab.sh"
-. "$here/assert.sh"
-bin=$(switchyard_bin)
+. "$(dirname "$0")/prelude.sh"
 
 lab_init sye2e-hc
 trap 'rc=$?; e2e_report; (exit $rc); lab_cleanup' EXIT

@@ -2,12 +2,7 @@
 # NAT end to end. Two-arm: clients on one segment, the real servers on another with the
 # balancer as their default gateway. One-arm: one segment, the clients in another subnet routed
 # through the balancer, which is also the real servers' gateway. Real nginx, curl, dnsmasq, dig.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-. "$root/scripts/lab.sh"
-. "$here/assert.sh"
-bin=$(switchyard_bin)
+. "$(dirname "$0")/prelude.sh"
 
 lab_init sye2e-nat
 trap 'rc=$?; e2e_report; (exit $rc); lab_cleanup' EXIT

@@ -2,12 +2,7 @@
 # Robustness end to end (DR): a SYN flood far beyond the flow table's capacity while a download
 # runs, a UDP flood to a VIP port with no service, and the engine killed with SIGKILL and
 # restarted under a download. Floods are bounded in time; sources stay inside 198.18.0.0/16.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-. "$root/scripts/lab.sh"
-. "$here/assert.sh"
-bin=$(switchyard_bin)
+. "$(dirname "$0")/prelude.sh"
 
 lab_init sye2e-rb
 trap 'rc=$?; e2e_report; (exit $rc); lab_cleanup' EXIT
