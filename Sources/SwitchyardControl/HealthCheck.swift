@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 import SwitchyardCore
 import SwitchyardIO
@@ -32,7 +33,6 @@ public struct SystemCheckClock: CheckClock {
     }
 }
 
-import Glibc
 
 /// One checker's state, keepalived's rules: every delay_loop a check; a failed attempt is
 /// retried `retry` times, delay_before_retry apart; when every attempt failed the checker says
@@ -141,6 +141,4 @@ public final class HealthMonitor: @unchecked Sendable {
         all.forEach { $0.0.raise() }
         all.forEach { $0.1.forEach { $0.join() } }
     }
-
-    public var targets: [Target] { running.withLock { Array($0.keys) } }
 }

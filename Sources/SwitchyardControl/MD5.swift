@@ -1,3 +1,5 @@
+import Glibc
+
 /// MD5 (RFC 1321), for HTTP_GET's `digest`: keepalived compares the MD5 of the response body
 /// (as its genhash tool prints it). Not for security; only to recognise a known page.
 public enum MD5 {
@@ -47,5 +49,3 @@ public enum MD5 {
         return [a0, b0, c0, d0].flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> UInt32(8 * $0)) } }
     }
 }
-
-import Glibc

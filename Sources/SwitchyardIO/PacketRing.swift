@@ -72,12 +72,6 @@ public final class PacketRing: @unchecked Sendable {
         blockIndex = (blockIndex + 1) % geometry.blockCount
     }
 
-    /// Waits up to `milliseconds` for a block.
-    public func wait(milliseconds: Int32) {
-        var p = pollfd(fd: fd, events: Int16(POLLIN | POLLERR), revents: 0)
-        _ = poll(&p, 1, milliseconds)
-    }
-
     /// Frames the kernel dropped because the ring was full, since the last call.
     public func takeDrops() -> UInt64 {
         var packets: UInt32 = 0

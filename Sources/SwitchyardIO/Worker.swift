@@ -24,8 +24,6 @@ public final class SnapshotPublisher: Sendable {
         let g = generation
         return (current.withLock { $0 }, g)
     }
-
-    public var snapshot: ForwardingSnapshot { current.withLock { $0 } }
 }
 
 /// One forwarding thread: its own RX ring on each interface (each in that interface's fanout
