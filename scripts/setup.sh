@@ -15,6 +15,7 @@ packages=(
     dnsmasq-base bind9-dnsutils         # tests: a UDP service (DNS) through NAT
     netsniff-ng haproxy valgrind        # bench: trafgen floods, HAProxy peer, instruction counts
     gnuplot-nox                         # bench: PNG charts
+    libxdp-dev libbpf-dev gcc           # bench: the AF_XDP probe
 )
 
 if [ -z "${SKIP_APT:-}" ]; then
