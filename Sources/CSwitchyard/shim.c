@@ -44,10 +44,7 @@ _Static_assert(sizeof(struct sock_filter) == 8, "sock_filter layout changed");
 int sy_fanout_join_cbpf(int fd, uint16_t group_id, const void *insns, uint32_t count) {
     int arg = (int)group_id | (PACKET_FANOUT_CBPF << 16);
     if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0) return -1;
-    struct sock_fprog prog;
-    prog.len = (unsigned short)count;
-    prog.filter = (struct sock_filter *)insns;
-    return setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof prog);
+    return sy_fanout_set_program(fd, insns, count);
 }
 
 int sy_fanout_set_program(int fd, const void *insns, uint32_t count) {

@@ -186,12 +186,17 @@ public final class Engine: @unchecked Sendable {
     /// server's MAC appeared or changed.
     func refreshNeighbours() -> Bool {
         let addresses = state.withLock { $0.table.reachableAddresses }
+        // Each interface's kernel table and learned MACs are read once, not once per address.
+        var kernel: [Int: [IPv4Address: MACAddress]] = [:]
+        var learned: [Int: [IPv4Address: MACAddress]] = [:]
         var found: [IPv4Address: MACAddress] = [:]
         for a in addresses {
             let i = realInterface(a)
-            if let mac = NeighbourTable.read(interface: interfaces[i].name)[a] ?? responders[i].learnedNeighbours[a] {
-                found[a] = mac
+            if kernel[i] == nil {
+                kernel[i] = NeighbourTable.read(interface: interfaces[i].name)
+                learned[i] = responders[i].learnedNeighbours
             }
+            if let mac = kernel[i]?[a] ?? learned[i]?[a] { found[a] = mac }
         }
         return state.withLock { s in
             var changed = false

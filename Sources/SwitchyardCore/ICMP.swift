@@ -85,9 +85,7 @@ extension Pipeline {
         // The quoted packet went VIP → client, so the flow is client → VIP.
         let key = FlowKey(source: quote.destination, destination: quote.source, sourcePort: quote.destinationPort,
                           destinationPort: quote.sourcePort, proto: quote.proto)
-        var expired: UInt64 = 0
-        defer { if expired != 0 { counters.bump(.flowsExpired, by: expired) } }
-        guard let slot = flows.lookup(key, hash: flows.hash(key), now: now, expired: &expired),
+        guard let slot = findFlow(key, now: now),
               let real = snapshot.real(flows[slot].realID), let service = snapshot.service(of: real)
         else { return drop(.icmpNoFlow) }
         if service.pointee.method == .nat {
@@ -108,9 +106,7 @@ extension Pipeline {
         guard ICMPType.isError(type), let quote = QuotedPacket.parse(frame, info) else { return pass() }
         let key = FlowKey(source: quote.destination, destination: quote.source, sourcePort: quote.destinationPort,
                           destinationPort: quote.sourcePort, proto: quote.proto | Self.replyMark)
-        var expired: UInt64 = 0
-        defer { if expired != 0 { counters.bump(.flowsExpired, by: expired) } }
-        guard let slot = flows.lookup(key, hash: flows.hash(key), now: now, expired: &expired) else { return pass() }
+        guard let slot = findFlow(key, now: now) else { return pass() }
         let reply = flows[slot]
         guard let real = snapshot.real(reply.realID), let service = snapshot.service(of: real) else {
             return drop(.icmpNoFlow)

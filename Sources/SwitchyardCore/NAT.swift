@@ -84,9 +84,7 @@ extension Pipeline {
                            now: UInt32, snapshot: SnapshotView) -> Verdict {
         let key = FlowKey(source: info.source, destination: info.destination, sourcePort: info.sourcePort,
                           destinationPort: info.destinationPort, proto: info.proto | Self.replyMark)
-        var expired: UInt64 = 0
-        defer { if expired != 0 { counters.bump(.flowsExpired, by: expired) } }
-        guard let slot = flows.lookup(key, hash: flows.hash(key), now: now, expired: &expired) else { return pass() }
+        guard let slot = findFlow(key, now: now) else { return pass() }
         let reply = flows[slot]
         guard let real = snapshot.real(reply.realID), let service = snapshot.service(of: real) else {
             flows.remove(at: slot)
@@ -99,7 +97,7 @@ extension Pipeline {
         if info.proto == IPProtocol.tcp { state = state.next(serverFlags: info.tcpFlags) }
         flows[slot].lastSeen = now
         flows[slot].state = state
-        if let forward = flows.lookup(forwardKey, hash: flows.hash(forwardKey), now: now, expired: &expired) {
+        if let forward = findFlow(forwardKey, now: now) {
             flows[forward].lastSeen = now
             flows.setState(forward, state)
         }

@@ -223,6 +223,16 @@ public struct Pipeline: ~Copyable {
         return real
     }
 
+    /// The slot of a live flow (or reply mapping) for `key`; an expired match found on the way is
+    /// removed and counted in `flows_expired`.
+    @inline(__always)
+    mutating func findFlow(_ key: FlowKey, now: UInt32) -> Int? {
+        var expired: UInt64 = 0
+        let slot = flows.lookup(key, hash: flows.hash(key), now: now, expired: &expired)
+        if expired != 0 { counters.bump(.flowsExpired, by: expired) }
+        return slot
+    }
+
     /// Creates or refreshes the reply mapping of a NAT flow.
     @inline(__always)
     mutating func refreshReply(_ info: PacketInfo, realID: UInt32, real: UnsafePointer<RealServerEntry>,

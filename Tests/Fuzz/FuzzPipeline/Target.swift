@@ -27,8 +27,8 @@ func snapshot(_ method: ForwardingMethod) -> ForwardingSnapshot {
                     reals: reals(2)),
     ], schedulingKey: .defaultScheduling, maglevTableSize: 251)
 }
-nonisolated(unsafe) let dr = snapshot(.dr)
-nonisolated(unsafe) let nat = snapshot(.nat)
+let dr = snapshot(.dr)
+let nat = snapshot(.nat)
 
 /// libFuzzer's entry point. Exported by name, whichever main runs (libFuzzer's own, or the
 /// Swift one in main.swift that calls LLVMFuzzerRunDriver).
