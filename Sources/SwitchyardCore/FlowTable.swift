@@ -80,6 +80,17 @@ public enum FlowState: UInt8, Sendable, CaseIterable {
         return self
     }
 
+    /// Which flows a full table gives up first (lower goes first): half-open connections, the
+    /// target of a SYN flood, then closing ones, then established connections and UDP flows.
+    @inline(__always)
+    var evictionRank: UInt8 {
+        switch self {
+        case .none, .synRecv: 0
+        case .finWait, .close, .closeWait, .lastAck, .timeWait: 1
+        case .established, .udp, .other: 2
+        }
+    }
+
     /// IPVS counts ESTABLISHED connections as active, all others as inactive (ipvsadm -L).
     @inline(__always)
     public var isActive: Bool { self == .established }
@@ -336,7 +347,7 @@ public struct FlowTable: ~Copyable {
 
     /// Inserts a flow known to be absent and returns its slot. When the table is full it first
     /// reuses an expired flow near the home slot, then evicts the oldest half-open flow there,
-    /// then the oldest flow; `expired` and `evicted` count which happened.
+    /// then the oldest closing one, then the oldest; `expired` and `evicted` count which happened.
     @inline(__always)
     public mutating func insert(_ k: FlowKey, hash h: UInt32, realID: UInt32, state: FlowState, now: UInt32,
                                 flags: UInt8 = 0, interface: UInt8 = 0, peerMAC: MACAddress = .zero,
@@ -394,7 +405,7 @@ public struct FlowTable: ~Copyable {
 
     mutating func makeRoom(near home: Int, now: UInt32, expired: inout UInt64, evicted: inout UInt64) {
         var victim = -1
-        var victimHalfOpen = false
+        var victimRank: UInt8 = 0
         var victimAge: UInt32 = 0
         for step in 0..<Self.evictionWindow {
             let i = (home + step) & mask
@@ -405,11 +416,11 @@ public struct FlowTable: ~Copyable {
                 expired &+= 1
                 return
             }
-            let halfOpen = e.state == .synRecv
+            let rank = e.state.evictionRank
             let age = now &- e.lastSeen
-            if victim < 0 || (halfOpen && !victimHalfOpen) || (halfOpen == victimHalfOpen && age > victimAge) {
+            if victim < 0 || rank < victimRank || (rank == victimRank && age > victimAge) {
                 victim = i
-                victimHalfOpen = halfOpen
+                victimRank = rank
                 victimAge = age
             }
         }

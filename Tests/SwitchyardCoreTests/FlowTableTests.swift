@@ -92,13 +92,19 @@ final class FlowTableTests: XCTestCase {
         XCTAssertNotNil(t.lookup(key(101), hash: t.hash(key(101)), now: 110, expired: &expired))
         // Now the only half-open flow is key(100), the newest: it still goes before older established ones.
         XCTAssertNil(t.lookup(key(100), hash: t.hash(key(100)), now: 110, expired: &expired))
+        // A closing flow (key(6), TIME_WAIT, newer than key(0)) goes before older established ones.
+        t.setState(t.lookup(key(6), hash: t.hash(key(6)), now: 110, expired: &expired)!, .timeWait)
+        _ = t.insert(key(104), hash: t.hash(key(104)), realID: 104, state: .established, now: 115, expired: &expired,
+                     evicted: &evicted)
+        XCTAssertNil(t.lookup(key(6), hash: t.hash(key(6)), now: 115, expired: &expired), "then closing flows")
+        XCTAssertNotNil(t.lookup(key(0), hash: t.hash(key(0)), now: 115, expired: &expired))
         _ = t.insert(key(102), hash: t.hash(key(102)), realID: 102, state: .established, now: 120, expired: &expired,
                      evicted: &evicted)
         XCTAssertNil(t.lookup(key(0), hash: t.hash(key(0)), now: 120, expired: &expired), "then the oldest")
         // An expired flow is reused instead of evicting.
         _ = t.insert(key(103), hash: t.hash(key(103)), realID: 103, state: .established, now: 2_000_000,
                      expired: &expired, evicted: &evicted)
-        XCTAssertEqual(evicted, 3)
+        XCTAssertEqual(evicted, 4)
         XCTAssertEqual(expired, 1)
         XCTAssertEqual(t.count, 8)
     }

@@ -117,6 +117,52 @@ expect "exit status 0" $? -eq 0
 check "the guard is gone" test -z "$(lab_exec lb nft list tables | grep switchyard)"
 check "NAT replies were counted" grep -q "nat_replies=" "$LAB_DIR/lb.log"
 
+echo "-- NAT under a SYN flood far beyond the flow table: idle established connections survive"
+# In NAT a lost flow is a lost connection: the client's next packet would be scheduled anew (rr:
+# the other server answers with a RST) and the server's replies would find no mapping. The idle
+# keep-alive connections are the oldest flows in the table, so only "half-open first" keeps them.
+cat >"$LAB_DIR/small.conf" <<CONF
+global_defs {
+    switchyard_flow_capacity 1024
+}
+virtual_server $vip 80 {
+    lb_algo rr
+    lb_kind NAT
+    real_server 198.18.42.11 8080 { weight 1 }
+    real_server 198.18.42.12 8080 { weight 1 }
+}
+CONF
+lab_bg lb "$LAB_DIR/lb-small.log" "$bin" run --config "$LAB_DIR/small.conf" --workers 1
+small_pid=$LAB_LAST_PID
+lab_wait_for "$LAB_DIR/lb-small.log" "ready:" 15 || { cat "$LAB_DIR/lb-small.log"; exit 1; }
+mkfifo "$LAB_DIR/go"
+lab_exec client python3 "$here/idle_client.py" $vip 80 16 <"$LAB_DIR/go" >"$LAB_DIR/idle" 2>&1 &
+idle=$!
+exec 7>"$LAB_DIR/go"
+lab_wait_for "$LAB_DIR/idle" "open" 10
+hex() { echo "$1" | sed 's/\([0-9a-f][0-9a-f]\)/0x\1/g; s/:/, /g'; }
+wan_mac=$(lab_exec lb cat /sys/class/net/wan0/address)
+client_mac=$(lab_exec client cat /sys/class/net/eth0/address)
+cat >"$LAB_DIR/syn.cfg" <<CFG
+{ $(hex $wan_mac), $(hex $client_mac), c16(0x0800),
+  0x45, 0x00, c16(40), drnd(2), c16(0x4000), 64, 6, csumip(14, 33),
+  198, 18, drnd(2), $(echo $vip | tr . ,),
+  drnd(2), c16(80), drnd(4), c32(0), c16(0x5002), c16(64240), csumtcp(14, 34), c16(0) }
+CFG
+lab_exec client timeout -s INT 4 trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/syn.cfg" -n 1000000 >/dev/null 2>&1
+(echo go >&7) 2>/dev/null
+exec 7>&-
+wait $idle
+sed 's/^/   /' "$LAB_DIR/idle" | sort | uniq -c
+expect "16 idle keep-alive connections answered again, each by the same server" "$(grep -c '^same ' "$LAB_DIR/idle")" -eq 16
+for _ in $(seq 20); do lab_exec client curl -s --max-time 3 "http://$vip/" || echo FAILED; done >"$LAB_DIR/after-syn"
+expect "20 new requests after the flood, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/after-syn")" -eq 20
+kill -TERM $small_pid
+wait $small_pid
+expect "exit status 0 after the flood" $? -eq 0
+evicted=$(grep -o 'flow_evictions=[0-9]*' "$LAB_DIR/lb-small.log" | tail -n 1 | cut -d= -f2)
+expect "the flood did evict flows (flow_evictions=${evicted:-0})" "${evicted:-0}" -gt 100000
+
 echo "-- one-arm NAT: one segment; clients in another subnet routed through the balancer"
 lab_switch one
 lab_host c1 eth0 198.18.44.10/24 one
