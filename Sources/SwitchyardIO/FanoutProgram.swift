@@ -23,7 +23,13 @@ public enum FanoutProgram {
     static let andK: UInt16 = 0x54, mulK: UInt16 = 0x24, rshK: UInt16 = 0x74, modK: UInt16 = 0x94
     static let retA: UInt16 = 0x16, retK: UInt16 = 0x06
 
-    /// The program for `workers` workers, these VIPs and a client mask.
+    /// skb->protocol as an ancillary load (SKF_AD_OFF + SKF_AD_PROTOCOL): the ethertype.
+    static let protocolLoad: UInt32 = 0xFFFF_F000
+
+    /// The program for `workers` workers, these VIPs and a client mask. The kernel runs a
+    /// fanout program on the packet as the stack holds it on receive: from the IP header on
+    /// (the Ethernet header is already pulled, unlike for a socket filter), so offsets count
+    /// from the IP header and the ethertype comes from skb->protocol.
     public static func build(vips: [IPv4Address], workers: Int, clientMask: UInt32 = 0xFFFF_FFFF) -> [BPFInstruction] {
         precondition(workers > 0 && vips.count < 200, "fanout program limits")
         func op(_ code: UInt16, _ k: UInt32 = 0, _ jt: UInt8 = 0, _ jf: UInt8 = 0) -> BPFInstruction {
@@ -32,14 +38,14 @@ public enum FanoutProgram {
         let vipList = Array(Set(vips.map(\.value))).sorted()
         var p: [BPFInstruction] = []
         // Layout (n = number of VIPs); jump offsets count instructions after the jump.
-        //  0        ldh [12]                 ethertype
+        //  0        ldh [proto]              ethertype (skb->protocol)
         //  1        jeq 0x0800 ? 2 : RET0
-        //  2        ld [30]                  destination
+        //  2        ld [16]                  destination
         //  3..3+n-1 jeq VIP_i ? TO_VIP : next
         //  3+n      ja HASH                  not to a VIP: hash the destination
-        //  TO_VIP   ldb [23]; jeq 1 ? ICMP : SRC
-        //  SRC      ld [26]; ja HASH
-        //  ICMP     ldx 4*([14]&0xf); ld [x+38]   quoted destination (14 + IHL + 8 + 16)
+        //  TO_VIP   ldb [9]; jeq 1 ? ICMP : SRC
+        //  SRC      ld [12]; ja HASH
+        //  ICMP     ldx 4*([0]&0xf); ld [x+24]   quoted destination (IHL + 8 + 16)
         //  HASH     and mask; mul; rsh 16; mod workers; ret a
         //  RET0     ret 0
         let n = vipList.count
@@ -48,20 +54,20 @@ public enum FanoutProgram {
         let icmp = src + 2
         let hash = icmp + 2
         let ret0 = hash + 5
-        p.append(op(ldH, 12))
+        p.append(op(ldH, protocolLoad))
         p.append(op(jeq, 0x0800, 0, UInt8(ret0 - 2)))
-        p.append(op(ldW, 30))
+        p.append(op(ldW, 16))
         for (i, v) in vipList.enumerated() {
             let here = 3 + i
             p.append(op(jeq, v, UInt8(toVIP - here - 1), 0))
         }
         p.append(op(ja, UInt32(hash - (3 + n) - 1)))
-        p.append(op(ldB, 23))
+        p.append(op(ldB, 9))
         p.append(op(jeq, UInt32(IPProtocol.icmp), UInt8(icmp - (toVIP + 1) - 1), 0))
-        p.append(op(ldW, 26))
+        p.append(op(ldW, 12))
         p.append(op(ja, UInt32(hash - (src + 1) - 1)))
-        p.append(op(ldxMSH, 14))
-        p.append(op(ldIndW, 38))
+        p.append(op(ldxMSH, 0))
+        p.append(op(ldIndW, 24))
         p.append(op(andK, clientMask))
         p.append(op(mulK, 0x9E37_79B1))
         p.append(op(rshK, 16))
@@ -72,15 +78,20 @@ public enum FanoutProgram {
         return p
     }
 
-    /// Runs the program on a frame, as the kernel would (for tests; supports only the opcodes
-    /// `build` emits). Out-of-bounds loads end the program with 0, like the kernel's.
+    /// Runs the program on an Ethernet frame as the kernel's fanout would (for tests; supports
+    /// only the opcodes `build` emits): the packet seen from the IP header on, the ethertype as
+    /// skb->protocol. Out-of-bounds loads end the program with 0, like the kernel's.
     public static func run(_ program: [BPFInstruction], on frame: [UInt8]) -> UInt32 {
+        guard frame.count >= 14 else { return 0 }
+        let packet = Array(frame[14...])
+        let ethertype = UInt32(frame[12]) << 8 | UInt32(frame[13])
         var a: UInt32 = 0
         var x: UInt32 = 0
         var pc = 0
         func word(_ o: Int, _ size: Int) -> UInt32? {
-            guard o >= 0, o + size <= frame.count else { return nil }
-            return frame[o..<(o + size)].reduce(0) { $0 << 8 | UInt32($1) }
+            if o == Int(protocolLoad) && size == 2 { return ethertype }
+            guard o >= 0, o + size <= packet.count else { return nil }
+            return packet[o..<(o + size)].reduce(0) { $0 << 8 | UInt32($1) }
         }
         while pc < program.count {
             let i = program[pc]

@@ -63,7 +63,7 @@ virtual_server $vip 53 {
     real_server 198.18.42.12 5353 { weight 1 }
 }
 CONF
-lab_bg lb "$LAB_DIR/lb.log" "$bin" run --config "$LAB_DIR/nat.conf"
+lab_bg lb "$LAB_DIR/lb.log" "$bin" run --config "$LAB_DIR/nat.conf" --workers 2 --control "$LAB_DIR/nat.sock"
 lb_pid=$LAB_LAST_PID
 lab_wait_for "$LAB_DIR/lb.log" "ready:" 15 || { echo "balancer did not start:"; cat "$LAB_DIR/lb.log"; exit 1; }
 check "it found both interfaces (wan0 for the VIP, lan0 for the real servers)" grep -q "wan0 .*; lan0 " "$LAB_DIR/lb.log"
@@ -77,6 +77,20 @@ expect "web2 served (rr: half)" "$(grep -cx web2 "$LAB_DIR/answers")" -ge 80
 logged=$(cat "$(lab_nginx_log web1)" "$(lab_nginx_log web2)")
 expect "nginx logged the client's own address for every request" "$(echo "$logged" | awk -v c=$client_ip '$1 != c' | wc -l)" -eq 0
 expect "requests reached nginx on the real server's own address (NAT)" "$(echo "$logged" | awk '$2 !~ /^198\.18\.42\./' | wc -l)" -eq 0
+
+echo "-- two workers: 8 client addresses, each client's two directions must meet in one worker"
+# The fanout spreads frames by client address; a reply handed to the other worker would find no
+# mapping and be dropped, so any mistake in the fanout program fails requests here.
+for i in $(seq 31 38); do lab_exec client ip addr add 198.18.41.$i/24 dev eth0; done
+for i in $(seq 31 38); do
+    for _ in $(seq 15); do lab_exec client curl -s --max-time 3 --interface 198.18.41.$i "http://$vip/" || echo FAILED; done
+done >"$LAB_DIR/many"
+expect "120 requests from 8 client addresses, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/many")" -eq 120
+spread=$(lab_exec lb "$bin" adm --control "$LAB_DIR/nat.sock" -L --stats | sed -n 's/^Frames per worker: //p')
+w0=$(echo "$spread" | sed -n 's/.*0=\([0-9]*\).*/\1/p')
+w1=$(echo "$spread" | sed -n 's/.*1=\([0-9]*\).*/\1/p')
+expect "worker 0 took frames ($spread)" "${w0:-0}" -gt 0
+expect "worker 1 took frames too" "${w1:-0}" -gt 0
 
 echo "-- persistence: 50 connections from one client to VIP:81"
 for _ in $(seq 50); do lab_exec client curl -s --max-time 3 "http://$vip:81/" || echo FAILED; done >"$LAB_DIR/persist"
@@ -106,7 +120,7 @@ check "dnsmasq saw the client's own address" grep -q "from $client_ip" "$LAB_DIR
 
 echo "-- ICMP, and the kernel guard"
 check "ping to the VIP is answered by the balancer" lab_exec client ping -c 2 -W 1 $vip
-guard=$(lab_exec lb nft list table ip switchyard_wan0)
+guard=$(lab_exec lb nft list table netdev switchyard_wan0)
 nat_drops=$(echo "$guard" | sed -n 's/.*ip saddr.*counter packets \([0-9]*\).*/\1/p')
 expect "the guard kept the kernel from forwarding un-translated replies (ip_forward=1)" "${nat_drops:-0}" -gt 0
 check "the balancer itself still reaches a real server (guard spares its own traffic)" lab_exec lb curl -s --max-time 3 http://198.18.42.11:8080/
