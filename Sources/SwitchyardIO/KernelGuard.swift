@@ -6,8 +6,9 @@ import SwitchyardCore
 /// AF_PACKET sees a copy of each frame; the kernel still gets the original. Left alone, with
 /// ip_forward=1 it would forward VIP traffic (and, for NAT, the real servers' un-translated
 /// replies) a second time, and with the VIP on a local interface it would answer TCP with
-/// resets. The guard is one nftables table of its own, `ip switchyard_<interface>`, dropping at
-/// the prerouting hook (after the packet taps, before routing):
+/// resets. The guard is one nftables table of its own, `netdev switchyard_<interface>`, with an
+/// ingress chain per interface: it drops after the packet taps (the engine has its copy) and
+/// before the IP layer, so the kernel spends as little as possible on a frame it must not use:
 ///   - IPv4 to a VIP, arriving on the interface that VIP is served on;
 ///   - for NAT, IPv4 from a real server's service port (address, protocol and port, exactly
 ///     those of the NAT services) arriving on its interface, unless it is addressed to this
@@ -51,30 +52,38 @@ public final class KernelGuard {
         Array(Set(addresses)).sorted().map(\.description).joined(separator: ", ")
     }
 
-    /// The nftables script (shown in the docs and tested).
+    /// The nftables script (shown in the docs and tested): one ingress chain per interface.
     public func script(_ rules: Rules) -> String {
-        var lines: [String] = []
-        for (interface, vips) in rules.vips.sorted(by: { $0.key < $1.key }) where !vips.isEmpty {
-            lines.append("        iifname \"\(interface)\" ip daddr { \(Self.set(vips)) } counter drop comment \"forwarded by switchyard\"")
-        }
-        for (interface, reals) in rules.natRealServers.sorted(by: { $0.key < $1.key }) where !reals.isEmpty {
-            let set = Array(Set(reals)).sorted().map(\.nft).joined(separator: ", ")
-            lines.append("        iifname \"\(interface)\" ip saddr . meta l4proto . th sport { \(set) } fib daddr type != local counter drop comment \"NAT replies translated by switchyard\"")
-        }
-        return """
-        table ip \(table) {
-            chain prerouting {
-                type filter hook prerouting priority raw; policy accept;
-        \(lines.joined(separator: "\n"))
+        var chains: [String] = []
+        for interface in Set(rules.vips.keys).union(rules.natRealServers.keys).sorted() {
+            var lines: [String] = []
+            if let vips = rules.vips[interface], !vips.isEmpty {
+                lines.append("        ip daddr { \(Self.set(vips)) } counter drop comment \"forwarded by switchyard\"")
             }
+            if let reals = rules.natRealServers[interface], !reals.isEmpty {
+                let set = Array(Set(reals)).sorted().map(\.nft).joined(separator: ", ")
+                lines.append("        ip saddr . meta l4proto . th sport { \(set) } fib daddr type != local counter drop comment \"NAT replies translated by switchyard\"")
+            }
+            guard !lines.isEmpty else { continue }
+            chains.append("""
+                chain \(Self.chainName(interface)) {
+                    type filter hook ingress device "\(interface)" priority 0; policy accept;
+            \(lines.joined(separator: "\n"))
+                }
+            """)
         }
-        """
+        return "table netdev \(table) {\n" + chains.joined(separator: "\n") + "\n}"
+    }
+
+    static func chainName(_ interface: String) -> String {
+        "ingress_" + interface.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 
     /// Installs the rules, or replaces the installed ones in one nftables transaction (no moment
     /// without a guard).
     public func install(_ rules: Rules) throws {
-        let replace = "add table ip \(table)\ndelete table ip \(table)\n"
+        // A table from an older version (family ip) or a killed daemon is replaced too.
+        let replace = "add table ip \(table)\ndelete table ip \(table)\nadd table netdev \(table)\ndelete table netdev \(table)\n"
         let result = runCommand(["nft", "-f", "-"], input: replace + script(rules) + "\n")
         guard result.status == 0 else {
             throw SetupError("installing the kernel guard (nft) failed: \(result.output.trimmingSpaces)"
@@ -85,7 +94,7 @@ public final class KernelGuard {
 
     public func remove() {
         guard installed else { return }
-        _ = runCommand(["nft", "delete", "table", "ip", table])
+        _ = runCommand(["nft", "delete", "table", "netdev", table])
         installed = false
     }
 }

@@ -242,9 +242,17 @@ final class ProcfsTests: XCTestCase {
                                                KernelGuard.Endpoint(address: IPv4Address("198.18.2.12")!, proto: IPProtocol.udp, port: 53),
                                                KernelGuard.Endpoint(address: IPv4Address("198.18.2.11")!, proto: IPProtocol.tcp, port: 8080),
                                            ]]))
-        XCTAssertTrue(s.contains("table ip switchyard_lan_0"))
-        XCTAssertTrue(s.contains("iifname \"lan-0\" ip daddr { 198.18.0.100 } counter drop"))
-        XCTAssertTrue(s.contains("iifname \"in0\" ip saddr . meta l4proto . th sport { 198.18.2.11 . tcp . 8080, 198.18.2.12 . udp . 53 } fib daddr type != local counter drop"), s)
+        XCTAssertTrue(s.hasPrefix("table netdev switchyard_lan_0 {"), s)
+        XCTAssertTrue(s.contains("""
+                chain ingress_lan_0 {
+                    type filter hook ingress device "lan-0" priority 0; policy accept;
+                    ip daddr { 198.18.0.100 } counter drop
+            """), s)
+        XCTAssertTrue(s.contains("""
+                chain ingress_in0 {
+                    type filter hook ingress device "in0" priority 0; policy accept;
+                    ip saddr . meta l4proto . th sport { 198.18.2.11 . tcp . 8080, 198.18.2.12 . udp . 53 } fib daddr type != local counter drop
+            """), s)
     }
 
     /// The fanout program sends both directions of a client's NAT flow, and its ICMP errors, to

@@ -100,8 +100,8 @@ expect "every logged client address is the client's own ($client_ip)" "$(echo "$
 expect "every request reached nginx addressed to the VIP" "$(echo "$logged" | awk -v v=$vip '$2 != v' | wc -l)" -eq 0
 lb_mac=$(lab_exec lb cat /sys/class/net/lan0/address)
 check "the client resolved the VIP to the balancer's MAC" test "$(lab_exec client ip neigh show $vip | awk '{print $5}')" = "$lb_mac"
-check "the kernel guard table is installed" lab_exec lb nft list table ip switchyard_lan0
-guard_drops=$(lab_exec lb nft list table ip switchyard_lan0 | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+check "the kernel guard table is installed" lab_exec lb nft list table netdev switchyard_lan0
+guard_drops=$(lab_exec lb nft list table netdev switchyard_lan0 | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 expect "the guard dropped the kernel's copies of VIP packets (ip_forward=1)" "${guard_drops:-0}" -gt 0
 check "the balancer's own address still answers (the kernel keeps other traffic)" lab_exec client ping -c 1 -W 1 198.19.7.2
 
