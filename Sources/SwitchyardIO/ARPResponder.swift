@@ -1,5 +1,6 @@
 import CLibnet
 import CPcap
+import CSwitchyard
 import Glibc
 import Synchronization
 import SwitchyardCore
@@ -47,6 +48,10 @@ public final class ARPResponder: @unchecked Sendable {
             pcap_close(p)
             throw SetupError("libnet_init(\(interface.name)): \(cString(errbuf))")
         }
+        // libnet's packet socket is opened for every protocol (ETH_P_ALL) and never read, so the
+        // kernel would clone every frame of every interface into its queue, on the sender's
+        // CPU. Bound to protocol 0 on our interface it receives nothing and still sends.
+        _ = sy_packet_bind(libnet_getfd(l), interface.index, 0)
         capture = p
         sender = Mutex(l)
     }
