@@ -134,6 +134,61 @@ int sy_tx_batch_flush(int fd, struct sy_tx_batch *b) {
     return (int)sent;
 }
 
+struct sy_tx_ring *sy_tx_ring_create(int fd, uint32_t frame_size, uint32_t frame_nr) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || frame_size == 0 || (frame_size & (frame_size - 1)) != 0 || frame_size > (uint32_t)page ||
+        frame_nr == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int version = TPACKET_V2, one = 1;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0) return NULL;
+    // A frame the kernel refuses is skipped (marked available) instead of stalling the ring.
+    if (setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) != 0) return NULL;
+    // A virtio_net_hdr before each frame (see sy_tx_ring_put); must be set before the ring.
+    if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) return NULL;
+    uint32_t per_block = (uint32_t)page / frame_size;
+    struct tpacket_req req;
+    memset(&req, 0, sizeof req);
+    req.tp_block_size = (uint32_t)page;
+    req.tp_block_nr = (frame_nr + per_block - 1) / per_block;
+    req.tp_frame_size = frame_size;
+    req.tp_frame_nr = req.tp_block_nr * per_block;
+    if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof req) != 0) return NULL;
+    size_t size = (size_t)req.tp_block_size * req.tp_block_nr;
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) return NULL;
+    struct sy_tx_ring *r = calloc(1, sizeof *r);
+    if (!r) {
+        munmap(map, size);
+        errno = ENOMEM;
+        return NULL;
+    }
+    r->map = map;
+    r->map_size = size;
+    r->frame_size = frame_size;
+    r->frame_nr = req.tp_frame_nr;
+    // Without PACKET_TX_HAS_OFF the kernel reads a V2 frame's data right after the aligned header.
+    r->data_offset = TPACKET2_HDRLEN - sizeof(struct sockaddr_ll);
+    return r;
+}
+
+void sy_tx_ring_destroy(struct sy_tx_ring *r) {
+    if (!r) return;
+    munmap(r->map, r->map_size);
+    free(r);
+}
+
+int sy_tx_ring_kick(int fd, struct sy_tx_ring *r) {
+    r->pending = 0;
+    for (int tries = 0;; tries++) {
+        if (send(fd, NULL, 0, MSG_DONTWAIT) >= 0) return 0;
+        if (errno == EINTR) continue;
+        if ((errno == ENOBUFS || errno == EAGAIN) && tries < 16) continue;
+        return -1;
+    }
+}
+
 static int ifreq_socket(const char *name, struct ifreq *ifr) {
     memset(ifr, 0, sizeof *ifr);
     if (strlen(name) >= IFNAMSIZ) { errno = ENAMETOOLONG; return -1; }

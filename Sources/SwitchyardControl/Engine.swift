@@ -13,13 +13,17 @@ public struct EngineOptions: Sendable {
     public var statsInterval: Int
     /// The control socket's path.
     public var controlPath: String
+    /// How workers send.
+    public var txMode: TXMode
 
-    public init(configPath: String, interface: String?, workers: Int, statsInterval: Int, controlPath: String) {
+    public init(configPath: String, interface: String?, workers: Int, statsInterval: Int, controlPath: String,
+                txMode: TXMode = .ring) {
         self.configPath = configPath
         self.interface = interface
         self.workers = workers
         self.statsInterval = statsInterval
         self.controlPath = controlPath
+        self.txMode = txMode
     }
 
     /// The default control socket for a config file: under /run/switchyard/, named after the
@@ -378,6 +382,9 @@ public final class Engine: @unchecked Sendable {
             if options.stats && !options.json {
                 // Not in ipvsadm: what the engine did with every frame, drops by reason.
                 text += "\nEngine counters (all workers):\n" + engineCounters().map { "  \($0.0) \($0.1)\n" }.joined()
+                // How the fanout spread the frames: each worker's share.
+                text += "Frames per worker: "
+                    + workers.map { "\($0.index)=\($0.published[Counter.rxFrames.rawValue])" }.joined(separator: " ") + "\n"
             }
             return (true, text)
         case .save:
@@ -494,7 +501,9 @@ public final class Engine: @unchecked Sendable {
 
         let vips = config.vips
         let filter = try PacketFilter.forVIPs(vips)
-        let fanoutGroupBase = UInt16(truncatingIfNeeded: getpid() &* 8)
+        // A lone worker takes every frame: no fanout group, so the kernel runs no fanout
+        // program per frame.
+        let fanoutGroupBase = options.workers > 1 ? UInt16(truncatingIfNeeded: getpid() &* 8) : nil
         let mtu = interfaces.map(\.mtu).min() ?? 1500
         workers = try (0..<options.workers).map { index in
             let pipelineConfig = PipelineConfig(
@@ -503,7 +512,7 @@ public final class Engine: @unchecked Sendable {
                 timeouts: config.timeouts, connections: counts, stats: stats, workerIndex: index)
             return try Worker(index: index, interfaces: interfaces, filter: filter, fanoutGroupBase: fanoutGroupBase,
                               fanoutProgram: FanoutProgram.build(vips: vips, workers: options.workers),
-                              config: pipelineConfig, publisher: publisher)
+                              config: pipelineConfig, publisher: publisher, txMode: options.txMode)
         }
         // Filter, fanout program, guard and ARP for the actual sets (NAT real servers too).
         try applyAddressSets(force: true)

@@ -19,10 +19,14 @@ public final class PacketRing: @unchecked Sendable {
     public let geometry: RingGeometry
     private var blockIndex: UInt32 = 0
 
+    /// Whether the ring is in a fanout group (a lone worker's ring is not: the kernel then
+    /// skips the group's demultiplexing and program for every frame).
+    public let inFanoutGroup: Bool
+
     /// Opens the socket, attaches `filter` before binding (so no unfiltered frame slips in),
-    /// maps the ring, binds to `interface` and joins fanout group `fanoutGroup`, which spreads
-    /// frames with `fanoutProgram` (see FanoutProgram).
-    public init(interface: InterfaceInfo, filter: PacketFilter, fanoutGroup: UInt16, fanoutProgram: [BPFInstruction],
+    /// maps the ring, binds to `interface` and joins fanout group `fanoutGroup` (nil: none),
+    /// which spreads frames with `fanoutProgram` (see FanoutProgram).
+    public init(interface: InterfaceInfo, filter: PacketFilter, fanoutGroup: UInt16?, fanoutProgram: [BPFInstruction],
                 geometry: RingGeometry = RingGeometry()) throws {
         // Protocol 0: receive nothing until bind.
         let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -38,9 +42,9 @@ public final class PacketRing: @unchecked Sendable {
                 munmap(map, Int(geometry.blockSize) * Int(geometry.blockCount))
                 throw SystemError("bind(AF_PACKET, \(interface.name))")
             }
-            let joined = fanoutProgram.withUnsafeBytes {
-                sy_fanout_join_cbpf(fd, fanoutGroup, $0.baseAddress, UInt32(fanoutProgram.count))
-            }
+            let joined = fanoutGroup.map { group in
+                fanoutProgram.withUnsafeBytes { sy_fanout_join_cbpf(fd, group, $0.baseAddress, UInt32(fanoutProgram.count)) }
+            } ?? 0
             guard joined == 0 else {
                 munmap(map, Int(geometry.blockSize) * Int(geometry.blockCount))
                 throw SystemError("PACKET_FANOUT")
@@ -51,6 +55,7 @@ public final class PacketRing: @unchecked Sendable {
         }
         self.fd = fd
         self.geometry = geometry
+        inFanoutGroup = fanoutGroup != nil
     }
 
     deinit {
@@ -80,39 +85,82 @@ public final class PacketRing: @unchecked Sendable {
     }
 }
 
-/// A packet socket that only sends, bound to one interface, bypassing the qdisc layer; frames
-/// go out with sendmmsg in batches that are flushed at the end of every RX block, so a lone
-/// packet is never held back.
+/// How workers hand frames to the kernel.
+public enum TXMode: String, Sendable, CaseIterable {
+    /// A mapped PACKET_TX_RING: frames are copied into the ring and one send() per batch
+    /// tells the kernel to take them.
+    case ring
+    /// sendmmsg with one message per frame (the first design; kept to measure against).
+    case sendmmsg
+}
+
+/// A packet socket that only sends, bound to one interface, bypassing the qdisc layer. Frames
+/// are queued (copied into the TX ring, or gathered for sendmmsg) and the queue is flushed at
+/// the end of every RX block, so a lone packet is never held back.
 public final class PacketSender: @unchecked Sendable {
     public let fd: Int32
-    let batch: UnsafeMutablePointer<sy_tx_batch>
+    public let mode: TXMode
+    let batch: UnsafeMutablePointer<sy_tx_batch>?
+    let ring: UnsafeMutablePointer<sy_tx_ring>?
 
-    public init(interface: InterfaceInfo, batchCapacity: UInt32 = 256) throws {
+    public init(interface: InterfaceInfo, mode: TXMode = .ring, capacity: UInt32 = 256) throws {
         let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket(AF_PACKET) for TX") }
+        var batch: UnsafeMutablePointer<sy_tx_batch>?
+        var ring: UnsafeMutablePointer<sy_tx_ring>?
+        switch mode {
+        case .ring:
+            // The ring must be set up before bind; 2 KiB frames hold any frame up to the MTU
+            // (larger ones are segmented first).
+            ring = sy_tx_ring_create(fd, 2048, capacity * 2)
+            if ring == nil {
+                let error = SystemError("PACKET_TX_RING (TPACKET_V2)")
+                close(fd)
+                throw error
+            }
+        case .sendmmsg:
+            batch = sy_tx_batch_create(capacity)
+            if batch == nil {
+                close(fd)
+                throw SystemError("allocating the TX batch", errno: ENOMEM)
+            }
+        }
         // Protocol 0 in bind: this socket receives nothing.
         guard sy_packet_bind(fd, interface.index, 0) == 0 else {
+            let error = SystemError("bind(AF_PACKET TX, \(interface.name))")
+            sy_tx_ring_destroy(ring)
+            sy_tx_batch_destroy(batch)
             close(fd)
-            throw SystemError("bind(AF_PACKET TX, \(interface.name))")
+            throw error
         }
         // Bypassing the qdisc also keeps our own frames from being looped back to packet taps.
         _ = sy_qdisc_bypass(fd)
-        guard let batch = sy_tx_batch_create(batchCapacity) else {
-            close(fd)
-            throw SystemError("allocating the TX batch", errno: ENOMEM)
-        }
         self.fd = fd
+        self.mode = mode
         self.batch = batch
+        self.ring = ring
     }
 
     deinit {
+        sy_tx_ring_destroy(ring)
         sy_tx_batch_destroy(batch)
         close(fd)
     }
 
-    /// Queues a frame; returns how many failed if this filled the batch and flushed it.
+    /// Queues a frame; returns how many frames failed (the ring stayed full, or a batch that
+    /// this frame filled could not all be sent).
     @inline(__always)
     public func enqueue(_ frame: UnsafeMutableRawPointer, length: Int) -> UInt64 {
+        if let ring {
+            if sy_tx_ring_put(ring, frame, UInt32(length)) == 0 { return 0 }
+            // Full: the kernel still owns the next slot. Kick it and retry a bounded number of times.
+            for _ in 0..<16 {
+                _ = sy_tx_ring_kick(fd, ring)
+                if sy_tx_ring_put(ring, frame, UInt32(length)) == 0 { return 0 }
+            }
+            return 1
+        }
+        let batch = batch.unsafelyUnwrapped
         sy_tx_batch_add(batch, frame, length)
         return batch.pointee.count == batch.pointee.capacity ? flush() : 0
     }
@@ -120,6 +168,13 @@ public final class PacketSender: @unchecked Sendable {
     /// Sends what is queued; returns how many frames could not be sent.
     @inline(__always)
     public func flush() -> UInt64 {
+        if let ring {
+            // A failed kick leaves the frames marked; the next kick sends them, and a ring that
+            // stays full shows up as failures in enqueue.
+            if ring.pointee.pending > 0 { _ = sy_tx_ring_kick(fd, ring) }
+            return 0
+        }
+        let batch = batch.unsafelyUnwrapped
         let queued = batch.pointee.count
         guard queued > 0 else { return 0 }
         let sent = sy_tx_batch_flush(fd, batch)

@@ -41,16 +41,16 @@ public final class Worker: @unchecked Sendable {
     public let published: UnsafeMutablePointer<UInt64>
 
     /// `interfaces` in the engine's numbering (a frame's ingress and egress numbers index it);
-    /// interface i's ring joins fanout group `fanoutGroupBase + i`.
-    public init(index: Int, interfaces: [InterfaceInfo], filter: PacketFilter, fanoutGroupBase: UInt16,
+    /// interface i's ring joins fanout group `fanoutGroupBase + i` (nil: a lone worker, no groups).
+    public init(index: Int, interfaces: [InterfaceInfo], filter: PacketFilter, fanoutGroupBase: UInt16?,
                 fanoutProgram: [BPFInstruction], config: PipelineConfig, publisher: SnapshotPublisher,
-                geometry: RingGeometry = RingGeometry()) throws {
+                geometry: RingGeometry = RingGeometry(), txMode: TXMode = .ring) throws {
         self.index = index
         rings = try interfaces.enumerated().map { i, interface in
-            try PacketRing(interface: interface, filter: filter, fanoutGroup: fanoutGroupBase &+ UInt16(i),
+            try PacketRing(interface: interface, filter: filter, fanoutGroup: fanoutGroupBase.map { $0 &+ UInt16(i) },
                            fanoutProgram: fanoutProgram, geometry: geometry)
         }
-        senders = try interfaces.map { try PacketSender(interface: $0) }
+        senders = try interfaces.map { try PacketSender(interface: $0, mode: txMode) }
         self.config = config
         self.publisher = publisher
         published = .allocate(capacity: Counter.allCases.count)
@@ -66,6 +66,7 @@ public final class Worker: @unchecked Sendable {
     public func update(filter: PacketFilter, fanoutProgram: [BPFInstruction]) throws {
         for ring in rings {
             try filter.attach(to: ring.fd)
+            guard ring.inFanoutGroup else { continue }
             let rc = fanoutProgram.withUnsafeBytes { sy_fanout_set_program(ring.fd, $0.baseAddress, UInt32(fanoutProgram.count)) }
             guard rc == 0 else { throw SystemError("PACKET_FANOUT_DATA") }
         }

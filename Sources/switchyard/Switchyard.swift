@@ -46,7 +46,11 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "The control socket for `switchyard adm` (default: /run/switchyard/<config name>-<hash>.sock).")
     var control: String?
 
+    @Option(name: .long, help: "How frames are sent: ring (PACKET_TX_RING) or sendmmsg.")
+    var tx: String = TXMode.ring.rawValue
+
     func validate() throws {
+        if TXMode(rawValue: tx) == nil { throw ValidationError("--tx must be ring or sendmmsg") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be from 1 to 256") }
         if statsInterval < 0 { throw ValidationError("--stats-interval must be 0 or more") }
     }
@@ -56,7 +60,8 @@ struct Run: ParsableCommand {
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let options = EngineOptions(configPath: config, interface: interface, workers: workers ?? max(1, cores),
                                     statsInterval: statsInterval,
-                                    controlPath: control ?? EngineOptions.defaultControlPath(configPath: config))
+                                    controlPath: control ?? EngineOptions.defaultControlPath(configPath: config),
+                                    txMode: TXMode(rawValue: tx) ?? .ring)
         do {
             try Engine(options: options, config: cfg).run()
         } catch {

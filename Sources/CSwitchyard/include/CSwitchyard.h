@@ -99,6 +99,59 @@ static inline void sy_tx_batch_add(struct sy_tx_batch *b, void *frame, size_t le
 /// batch. Returns how many were sent; errno is set if fewer than queued.
 int sy_tx_batch_flush(int fd, struct sy_tx_batch *batch);
 
+// ---- TX ring (PACKET_TX_RING, TPACKET_V2 frames) ----
+/// Frames are copied into a mapped ring and handed to the kernel with one send() per batch:
+/// no per-frame message headers, no per-frame copy from user memory inside the syscall.
+struct sy_tx_ring {
+    uint8_t *map;
+    size_t map_size;
+    uint32_t frame_size;
+    uint32_t frame_nr;
+    uint32_t head;
+    uint32_t pending;
+    uint32_t data_offset;
+};
+/// struct virtio_net_hdr (10 bytes, little-endian fields), as PACKET_VNET_HDR puts it before
+/// each frame.
+struct sy_vnet_hdr {
+    uint8_t flags;
+    uint8_t gso_type;
+    uint16_t hdr_len;
+    uint16_t gso_size;
+    uint16_t csum_start;
+    uint16_t csum_offset;
+};
+_Static_assert(sizeof(struct sy_vnet_hdr) == 10, "virtio_net_hdr is 10 bytes");
+/// Sets TPACKET_V2, PACKET_LOSS and PACKET_VNET_HDR on `fd` and maps a TX ring of frame_nr frames of frame_size
+/// bytes (frame_size a power of two ≤ the page size). NULL with errno set if it cannot.
+struct sy_tx_ring *sy_tx_ring_create(int fd, uint32_t frame_size, uint32_t frame_nr);
+void sy_tx_ring_destroy(struct sy_tx_ring *ring);
+/// Copies a frame into the next free slot and marks it for sending. Returns 0, or -1 if the
+/// slot is still the kernel's (the ring is full: kick and try again) or the frame too large.
+static inline int sy_tx_ring_put(struct sy_tx_ring *r, const void *data, uint32_t length) {
+    uint8_t *slot = r->map + (size_t)r->head * r->frame_size;
+    struct tpacket2_hdr *h = (struct tpacket2_hdr *)slot;
+    uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+    if ((status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT) ||
+        length > r->frame_size - r->data_offset - sizeof(struct sy_vnet_hdr)) return -1;
+    // A virtio_net_hdr leads each frame: no offloads, and hdr_len = the whole frame, which
+    // makes the kernel copy the frame into the skb's linear part. Without it the kernel maps
+    // everything after the Ethernet header as page fragments of the ring, and veth must then
+    // copy those into a freshly allocated page for every frame (skb_copy_ubufs).
+    struct sy_vnet_hdr *v = (struct sy_vnet_hdr *)(slot + r->data_offset);
+    *v = (struct sy_vnet_hdr){0, 0, (uint16_t)length, 0, 0, 0};
+    __builtin_memcpy(slot + r->data_offset + sizeof(struct sy_vnet_hdr), data, length);
+    h->tp_len = length + (uint32_t)sizeof(struct sy_vnet_hdr);
+    h->tp_snaplen = h->tp_len;
+    __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+    r->head = r->head + 1 == r->frame_nr ? 0 : r->head + 1;
+    r->pending += 1;
+    return 0;
+}
+/// Asks the kernel to send every frame marked so far (send with MSG_DONTWAIT). Returns 0, or
+/// -1 with errno set.
+int sy_tx_ring_kick(int fd, struct sy_tx_ring *ring);
+
 // ---- interfaces ----
 /// Index, MAC, MTU and primary IPv4 address (network order) of an interface. 0 or -1/errno.
 int sy_interface_info(const char *name, int *index, uint8_t mac[6], int *mtu, uint32_t *ipv4);
