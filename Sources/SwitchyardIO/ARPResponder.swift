@@ -43,6 +43,11 @@ public final class ARPResponder: @unchecked Sendable {
             throw SetupError("cannot set the ARP capture filter")
         }
         pcap_freecode(&program)
+        // libpcap listens for every protocol (ETH_P_ALL), so the kernel would run its ring and
+        // filter for every frame, on the sender's CPU. Rebound to ETH_P_ARP it sees ARP only.
+        if let fd = Optional(pcap_get_selectable_fd(p)), fd >= 0 {
+            _ = sy_packet_bind(fd, interface.index, SY_ETH_P_ARP)
+        }
         pcap_setnonblock(p, 1, &errbuf)
         guard let l = libnet_init(LIBNET_LINK_ADV, interface.name, &errbuf) else {
             pcap_close(p)
