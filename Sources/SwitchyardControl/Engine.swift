@@ -153,7 +153,7 @@ public final class Engine: @unchecked Sendable {
     /// Brings ARP, the packet filter, the fanout program and the kernel guard in line with the
     /// table's VIPs and NAT real servers, when they changed.
     func applyAddressSets(force: Bool = false) throws {
-        let (vips, nat, endpoints, changed) = state.withLock { s -> ([IPv4Address], [IPv4Address], [KernelGuard.Endpoint], Bool) in
+        let (vips, _, endpoints, changed) = state.withLock { s -> ([IPv4Address], [IPv4Address], [KernelGuard.Endpoint], Bool) in
             let vips = Array(Set(s.table.services.map(\.config.vip))).sorted()
             let natServices = s.table.services.filter { $0.config.method == .nat }
             let endpoints = Array(Set(natServices.flatMap { svc in
@@ -169,7 +169,7 @@ public final class Engine: @unchecked Sendable {
         guard changed || force else { return }
         let vipInterface = try Dictionary(uniqueKeysWithValues: vips.map { ($0, try interfaceNumber(for: $0, vip: true)) })
         for (i, r) in responders.enumerated() { r.setVIPs(vips.filter { vipInterface[$0] == i }) }
-        let filter = try PacketFilter.forVIPs(vips, natRealServers: nat)
+        let filter = try PacketFilter.forVIPs(vips, natEndpoints: endpoints)
         for w in workers { try w.update(filter: filter, fanoutProgram: fanoutProgram(vips)) }
         try kernelGuard?.install(KernelGuard.Rules(
             vips: Dictionary(grouping: vips) { interfaces[vipInterface[$0] ?? 0].name },

@@ -22,6 +22,14 @@ public final class PacketFilter {
     /// The instruction count (for logs and tests).
     public var instructionCount: Int { Int(program.bf_len) }
 
+    /// Whether the program accepts a frame (libpcap's own interpreter: for tests).
+    public func matches(_ frame: [UInt8]) -> Bool {
+        var header = pcap_pkthdr()
+        header.caplen = UInt32(frame.count)
+        header.len = UInt32(frame.count)
+        return frame.withUnsafeBufferPointer { pcap_offline_filter(&program, &header, $0.baseAddress) } != 0
+    }
+
     /// Attaches the program to a socket (SO_ATTACH_FILTER): the kernel drops what it rejects
     /// before it is copied into the ring.
     public func attach(to fd: Int32) throws {
@@ -29,13 +37,19 @@ public final class PacketFilter {
     }
 
     /// The filter that lets only the engine's traffic through: IPv4 to any VIP, and for NAT,
-    /// IPv4 from its real servers (their replies and ICMP errors), untagged or with one 802.1Q
-    /// tag. Everything else stays in the kernel and never reaches user space.
-    public static func forVIPs(_ vips: [IPv4Address], natRealServers: [IPv4Address] = []) throws -> PacketFilter {
+    /// IPv4 from its real servers' service ports (their replies) and ICMP from those servers
+    /// (errors about the flows), untagged or with one 802.1Q tag. Everything else, such as the
+    /// same servers answering a health check or another balancer on the box, stays in the
+    /// kernel and never reaches user space.
+    public static func forVIPs(_ vips: [IPv4Address], natEndpoints: [KernelGuard.Endpoint] = []) throws -> PacketFilter {
         // No service at all (after `adm -C`): a filter that matches nothing.
-        if vips.isEmpty && natRealServers.isEmpty { return try PacketFilter(expression: "ip and dst host 0.0.0.0") }
-        let hosts = (Array(Set(vips)).sorted().map { "dst host \($0)" }
-            + Array(Set(natRealServers)).sorted().map { "src host \($0)" }).joined(separator: " or ")
-        return try PacketFilter(expression: "(ip and (\(hosts))) or (vlan and ip and (\(hosts)))")
+        if vips.isEmpty && natEndpoints.isEmpty { return try PacketFilter(expression: "ip and dst host 0.0.0.0") }
+        let endpoints = Array(Set(natEndpoints)).sorted()
+        let natHosts = Array(Set(endpoints.map(\.address))).sorted()
+        let terms = Array(Set(vips)).sorted().map { "dst host \($0)" }
+            + endpoints.map { "(src host \($0.address) and \($0.proto == IPProtocol.udp ? "udp" : "tcp") src port \($0.port))" }
+            + natHosts.map { "(src host \($0) and icmp)" }
+        let any = terms.joined(separator: " or ")
+        return try PacketFilter(expression: "(ip and (\(any))) or (vlan and ip and (\(any)))")
     }
 }

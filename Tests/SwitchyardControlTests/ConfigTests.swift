@@ -234,6 +234,41 @@ final class ProcfsTests: XCTestCase {
         XCTAssertThrowsError(try PacketFilter(expression: "dst host nonsense!!"))
     }
 
+    /// NAT: the filter takes the real servers' replies from their service ports and their ICMP
+    /// errors, not their other traffic (a health-check answer, another balancer's flows).
+    func testVIPFilterTakesExactlyTheNATReplies() throws {
+        let rs = IPv4Address("198.18.2.11")!
+        let f = try PacketFilter.forVIPs([IPv4Address("198.18.0.100")!], natEndpoints: [
+            KernelGuard.Endpoint(address: rs, proto: IPProtocol.tcp, port: 8081),
+            KernelGuard.Endpoint(address: rs, proto: IPProtocol.udp, port: 53),
+        ])
+        func frame(src: IPv4Address, dst: IPv4Address, proto: UInt8, sport: UInt16) -> [UInt8] {
+            var f = [UInt8](repeating: 0, count: 14 + 20 + 20)
+            f[12] = 0x08
+            f[14] = 0x45
+            f[16] = 0
+            f[17] = 40
+            f[22] = 64
+            f[23] = proto
+            for i in 0..<4 {
+                f[26 + i] = UInt8(truncatingIfNeeded: src.value >> (24 - 8 * UInt32(i)))
+                f[30 + i] = UInt8(truncatingIfNeeded: dst.value >> (24 - 8 * UInt32(i)))
+            }
+            f[34] = UInt8(sport >> 8)
+            f[35] = UInt8(sport & 0xFF)
+            return f
+        }
+        let client = IPv4Address("198.18.0.10")!
+        let lb = IPv4Address("198.18.2.1")!
+        XCTAssertTrue(f.matches(frame(src: client, dst: IPv4Address("198.18.0.100")!, proto: IPProtocol.tcp, sport: 40000)))
+        XCTAssertTrue(f.matches(frame(src: rs, dst: client, proto: IPProtocol.tcp, sport: 8081)))
+        XCTAssertTrue(f.matches(frame(src: rs, dst: client, proto: IPProtocol.udp, sport: 53)))
+        XCTAssertTrue(f.matches(frame(src: rs, dst: client, proto: IPProtocol.icmp, sport: 0)))
+        XCTAssertFalse(f.matches(frame(src: rs, dst: lb, proto: IPProtocol.tcp, sport: 80)), "another port of the same server")
+        XCTAssertFalse(f.matches(frame(src: rs, dst: client, proto: IPProtocol.udp, sport: 8081)), "the port, but not the protocol")
+        XCTAssertFalse(f.matches(frame(src: client, dst: lb, proto: IPProtocol.tcp, sport: 8081)))
+    }
+
     func testKernelGuardScriptNamesOnlyItsTable() {
         let g = KernelGuard(interface: "lan-0")
         XCTAssertEqual(g.table, "switchyard_lan_0")
