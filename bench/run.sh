@@ -11,8 +11,13 @@
 #   nat   to VIP .101, through the same engine, NAT (destination rewritten, TTL, checksums)
 #   nft   to VIP .102, through the kernel's own NAT balancer on the same box: nftables DNAT with
 #         numgen over the same real servers (IPVS is not available on this kernel)
-# Delivered packets are counted at the real servers' interfaces. Prints per-round pps, the
-# medians with min-max, ratios, and the engine's CPU time per forwarded packet.
+#   dr-mmsg   DR again, with the engine sending by sendmmsg (--tx sendmmsg) instead of its TX
+#             ring: the before/after of that change, in the same run
+#   many-1w   DR from 65,536 client addresses (the fanout spreads by client address), 1 worker
+#   many-2w   the same with 2 workers on the same engine cores (--workers 2)
+# The engine is restarted when a path needs other options. Delivered packets are counted at the
+# real servers' interfaces. Prints per-round pps, the medians with min-max, ratios, the engine's
+# CPU time per forwarded packet, each CPU's busy share, and how the workers shared the work.
 #
 # HTTP: wrk (1 thread, 50 connections, pinned to CPU 0) against nginx on the real servers, new
 # connection per request (Connection: close) and keep-alive, alternating the same way through:
@@ -39,7 +44,7 @@ while [ $# -gt 0 ]; do
         --workers) workers=$2; shift 2 ;;
         --no-http) http=; shift ;;
         --no-flood) flood=; shift ;;
-        -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -86,8 +91,8 @@ virtual_server $vip 80 {
 virtual_server $vip_nat 80 {
     lb_algo mh
     lb_kind NAT
-    real_server 198.18.0.11 80 { weight 1 }
-    real_server 198.18.0.12 80 { weight 1 }
+    real_server 198.18.0.11 8081 { weight 1 }
+    real_server 198.18.0.12 8081 { weight 1 }
 }
 virtual_server $vip_nat 9 {
     lb_algo mh
@@ -101,12 +106,41 @@ CONF
 lab_exec lb sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
 printf 'table ip benchlb {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  ip daddr %s udp dport 9 dnat to numgen inc mod 2 map { 0 : 198.18.0.11, 1 : 198.18.0.12 }\n }\n}\n' "$vip_nft" |
     lab_exec lb nft -f -
-lab_bg lb "$LAB_DIR/lb.log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bench.conf" --workers "$workers"
-lb_pid=$LAB_LAST_PID
-lab_wait_for "$LAB_DIR/lb.log" "ready:" 15 || { cat "$LAB_DIR/lb.log"; exit 1; }
+# The engine, restarted when a path needs other options (engine PROFILE: main, mmsg, w1, w2).
+lb_pid=
+profile=
+starts=0
+engine() {
+    local want=$1 args=()
+    [ "$want" = "$profile" ] && return 0
+    case $want in
+        none) ;;
+        main) args=(--workers "$workers") ;;
+        mmsg) args=(--workers "$workers" --tx sendmmsg) ;;
+        w1) args=(--workers 1) ;;
+        w2) args=(--workers 2) ;;
+    esac
+    if [ -n "$lb_pid" ]; then
+        kill -INT "$lb_pid"
+        wait "$lb_pid" || true
+        # The main engine's counters at exit go into the report.
+        [ "$profile" = main ] && grep -o 'totals: .*' "$lb_log" >"$LAB_DIR/main-totals" || true
+    fi
+    profile=$want
+    [ "$want" = none ] && return 0
+    starts=$((starts + 1))
+    lb_log=$LAB_DIR/lb-$want-$starts.log
+    lab_bg lb "$lb_log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bench.conf" "${args[@]}"
+    lb_pid=$LAB_LAST_PID
+    profile=$want
+    lab_wait_for "$lb_log" "ready:" 15 || { cat "$lb_log"; exit 1; }
+}
+engine main
 if [ -n "$http" ]; then
-    # Port 8080 too: the kernel's NAT uses it, so its flows and the engine's (port 80) are apart.
-    for rs in rs1 rs2; do lab_nginx $rs $rs "listen 8080 reuseport;"; done
+    # One real-server port per balancer, so none sees another's replies: HAProxy uses 80, the
+    # kernel's NAT 8080, Switchyard's NAT 8081 (the engine captures the replies from its NAT
+    # real servers' service ports; on a shared port it would also take copies of HAProxy's).
+    for rs in rs1 rs2; do lab_nginx $rs $rs "listen 8080 reuseport; listen 8081 reuseport;"; done
     vip_ha=198.18.0.103
     lab_exec lb ip addr add $vip_ha/24 dev eth0
     cat >"$LAB_DIR/haproxy.cfg" <<HA
@@ -158,6 +192,11 @@ packet "$rs1_mac" 198.18.0.11 >"$LAB_DIR/wire.cfg"
 packet "$lb_mac" $vip >"$LAB_DIR/dr.cfg"
 packet "$lb_mac" $vip_nat >"$LAB_DIR/nat.cfg"
 packet "$lb_mac" $vip_nft >"$LAB_DIR/nft.cfg"
+cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-mmsg.cfg"
+# Many clients: source addresses 198.19.x.y (random), so the fanout has something to spread.
+packet "$lb_mac" $vip | sed 's/198, 18, 0, 10,/198, 19, drnd(2),/' >"$LAB_DIR/many.cfg"
+cp "$LAB_DIR/many.cfg" "$LAB_DIR/many-1w.cfg"
+cp "$LAB_DIR/many.cfg" "$LAB_DIR/many-2w.cfg"
 
 rx_sum() { # packets received by both real servers' interfaces
     echo $(($(lab_exec rs1 cat /sys/class/net/eth0/statistics/rx_packets) + $(lab_exec rs2 cat /sys/class/net/eth0/statistics/rx_packets)))
@@ -167,32 +206,57 @@ rx_sum() { # packets received by both real servers' interfaces
 # kernel's work for the frames the engine sends (veth, bridge, the real server's receive path).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$lb_pid/stat" 2>/dev/null || echo 0; }
 hz=$(getconf CLK_TCK)
+# Busy and total ticks of CPU N from /proc/stat ("busy total").
+cpu_busy() { awk -v c="cpu$1" '$1 == c {print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+# Per-worker CPU ticks of the engine ("sy-worker-0 123 sy-worker-1 456").
+worker_ticks() {
+    local t
+    for t in /proc/$lb_pid/task/*; do
+        awk '{sub(/^[0-9]+ \(/, ""); n=$0; sub(/\).*/, "", n); split($0, f, /\) /); split(f[2], v, " ");
+              if (n ~ /^sy-worker/) print n, v[12] + v[13]}' "$t/stat" 2>/dev/null
+    done | sort
+}
 
 declare -A results
 round() { # round NAME
-    local name=$1 before after t0 t1 c0 c1 pps cpu_ns
+    local name=$1 before after t0 t1 c0 c1 pps cpu_ns s0 s1 w0 w1 i busy split
+    case $name in
+        dr-mmsg) engine mmsg ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *) engine main ;;
+    esac
     before=$(rx_sum)
     c0=$(cpu_ticks)
+    w0=$(worker_ticks)
+    s0=$(for i in $(seq 0 $((cores - 1))); do cpu_busy $i; done)
     t0=$(date +%s%N)
     lab_exec client timeout -s INT "$seconds" taskset -c $sender_cpu trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/$name.cfg" \
         -n $((seconds * 5000000)) >/dev/null 2>&1 || true
+    s1=$(for i in $(seq 0 $((cores - 1))); do cpu_busy $i; done)
     sleep 0.3 # let the last frames drain through the engine
     t1=$(date +%s%N)
     after=$(rx_sum)
     c1=$(cpu_ticks)
+    w1=$(worker_ticks)
     pps=$(( (after - before) * 1000000000 / (t1 - t0 - 300000000) ))
+    # Each CPU's busy share over the round, in percent ("cpu0 100% cpu1 87%").
+    busy=$(paste -d' ' <(echo "$s0") <(echo "$s1") | awk '{printf "%scpu%d %d%%", (NR > 1 ? " " : ""), NR - 1, ($4 - $2 > 0 ? 100 * ($3 - $1) / ($4 - $2) : 0)}')
+    results[busy_$name]="$busy"
     cpu_ns=0
-    if [ "$name" = dr ] || [ "$name" = nat ]; then
+    split=""
+    if [ "$name" != wire ] && [ "$name" != nft ]; then
         [ $((after - before)) -gt 0 ] && cpu_ns=$(( (c1 - c0) * 1000000000 / hz / (after - before) ))
         results[cpu_$name]="${results[cpu_$name]:-} $cpu_ns"
+        # How the workers shared the CPU time (their share of the engine's, in percent).
+        split=$(paste -d' ' <(echo "$w0") <(echo "$w1") | awk -v total=$((c1 - c0)) \
+            '{printf "%s%s %d%%", (NR > 1 ? " " : ""), $1, (total > 0 ? 100 * ($4 - $2) / total : 0)}')
+        results[split_$name]="$split"
     fi
     results[$name]="${results[$name]:-} $pps"
-    printf "  round %-2s %-5s %9d pps delivered%s\n" "$2" "$name" "$pps" \
-        "$([ "$cpu_ns" -gt 0 ] && echo ", engine CPU ${cpu_ns} ns/packet")"
+    printf "  round %-2s %-8s %9d pps delivered; %s%s%s\n" "$2" "$name" "$pps" "$busy" \
+        "$([ "$cpu_ns" -gt 0 ] && echo "; engine CPU ${cpu_ns} ns/packet")" "${split:+ ($split)}"
 }
 
 echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s"
-paths="wire dr nat nft"
+paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg many-1w many-2w}"
 if [ -n "$flood" ]; then
     for r in $(seq "$rounds"); do
         for path in $paths; do round $path "$r"; done
@@ -217,6 +281,7 @@ http_round() { # http_round PATH MODE ROUND
     printf "  round %-2s http %-10s %-6s %8d req/s\n" "$3" "$1" "$2" "$rps"
 }
 if [ -n "$http" ]; then
+    engine main
     echo "== HTTP (wrk -t1 -c50, ${seconds}s, pinned to CPU $sender_cpu): new connection per request and keep-alive"
     for r in $(seq "$rounds"); do
         for mode in close keepalive; do
@@ -234,8 +299,8 @@ wire_med=${med[wire]}
 for mode in close keepalive; do
     for path in $http_paths; do med[http_${mode}_$path]=$(echo "${results[http_${mode}_$path]:-0}" | median); done
 done
-kill -INT "$lb_pid"; wait "$lb_pid" || true
-stats=$(grep -o 'totals: .*' "$LAB_DIR/lb.log" || true)
+engine none
+stats=$(cat "$LAB_DIR/main-totals" 2>/dev/null || true)
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 md=$here/results/bench-$stamp.md
@@ -245,19 +310,28 @@ md=$here/results/bench-$stamp.md
     echo "Kernel $(uname -r), $(nproc) cores; sender on CPU $sender_cpu, engine on CPU $engine_cpus, $workers worker(s); $rounds rounds x ${seconds} s, alternating."
     echo
     if [ -n "$flood" ]; then
-        echo "| path | median pps | min-max pps | vs wire | vs kernel NAT |"
-        echo "|---|---|---|---|---|"
+        echo "| path | median pps | min-max pps | vs wire | vs kernel NAT | engine CPU ns/packet | CPU busy |"
+        echo "|---|---|---|---|---|---|---|"
         for path in $paths; do
             case $path in
                 wire) label="wire (client -> rs1)" ;;
                 dr) label="switchyard DR" ;;
                 nat) label="switchyard NAT" ;;
                 nft) label="kernel NAT (nftables DNAT numgen)" ;;
+                dr-mmsg) label="switchyard DR, sending by sendmmsg (the TX ring's before)" ;;
+                many-1w) label="switchyard DR, 65,536 clients, 1 worker" ;;
+                many-2w) label="switchyard DR, 65,536 clients, 2 workers" ;;
             esac
-            echo "| $label | ${med[$path]} | $(echo "${results[$path]}" | minmax) | $(ratio "${med[$path]}" "$wire_med") | $(ratio "${med[$path]}" "${med[nft]}") |"
+            cpu=""
+            [ -n "${results[cpu_$path]:-}" ] && cpu=$(echo "${results[cpu_$path]}" | median)
+            echo "| $label | ${med[$path]} | $(echo "${results[$path]}" | minmax) | $(ratio "${med[$path]}" "$wire_med") | $(ratio "${med[$path]}" "${med[nft]}") | ${cpu:--} | ${results[busy_$path]} |"
         done
         echo
-        echo "Engine CPU time per delivered packet (median): DR $(echo "${results[cpu_dr]:-0}" | median) ns, NAT $(echo "${results[cpu_nat]:-0}" | median) ns."
+        echo "Engine CPU: user + system time of the engine process per delivered packet (median); its"
+        echo "system time includes the kernel's sending and the real servers' receiving, which veth runs"
+        echo "on the sending CPU. CPU busy: each core's busy share while the sender ran, last round."
+        echo
+        echo "Workers' shares of the engine's CPU time, last round: 1 worker: ${results[split_many-1w]:-}; 2 workers: ${results[split_many-2w]:-}."
     fi
     if [ -n "$http" ]; then
         echo
@@ -280,7 +354,8 @@ cat >"$here/results/bench-$stamp.json" <<JSON
 {"time": "$stamp", "kernel": "$(uname -r)", "cores": $cores, "workers": $workers, "rounds": $rounds, "seconds": $seconds,
  "pps": {$(for p in $paths; do printf '"%s": [%s], ' $p "$(echo ${results[$p]} | tr ' ' ',')"; done | sed 's/, $//')},
  "median_pps": {$(for p in $paths; do printf '"%s": %s, ' $p "${med[$p]}"; done | sed 's/, $//')},
- "engine_cpu_ns_per_packet": {"dr": [$(echo ${results[cpu_dr]} | tr ' ' ',')], "nat": [$(echo ${results[cpu_nat]} | tr ' ' ',')]},
+ "engine_cpu_ns_per_packet": {$(for p in $paths; do [ -n "${results[cpu_$p]:-}" ] && printf '"%s": [%s], ' $p "$(echo ${results[cpu_$p]} | tr ' ' ',')"; done | sed 's/, $//')},
+ "cpu_busy_last_round": {$(for p in $paths; do printf '"%s": "%s", ' $p "${results[busy_$p]:-}"; done | sed 's/, $//')},
  "http_median_rps": {$(for k in "${!med[@]}"; do case $k in http_*) printf '"%s": %s, ' "${k#http_}" "${med[$k]}" ;; esac; done | sed 's/, $//')},
  "dr_over_wire": $(ratio "${med[dr]}" "$wire_med"), "nat_over_kernel_nat": $(ratio "${med[nat]}" "${med[nft]}")}
 JSON
