@@ -136,21 +136,22 @@ int sy_tx_batch_flush(int fd, struct sy_tx_batch *b) {
 
 struct sy_tx_ring *sy_tx_ring_create(int fd, uint32_t frame_size, uint32_t frame_nr) {
     long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0 || frame_size == 0 || (frame_size & (frame_size - 1)) != 0 || frame_size > (uint32_t)page ||
-        frame_nr == 0) {
+    if (page <= 0 || frame_size < TPACKET_ALIGNMENT || (frame_size & (frame_size - 1)) != 0 || frame_nr == 0) {
         errno = EINVAL;
         return NULL;
     }
+    // A block holds whole frames: a page, or one frame when frames are larger (jumbo MTUs).
+    uint32_t block = frame_size > (uint32_t)page ? frame_size : (uint32_t)page;
     int version = TPACKET_V2, one = 1;
     if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0) return NULL;
     // A frame the kernel refuses is skipped (marked available) instead of stalling the ring.
     if (setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) != 0) return NULL;
     // A virtio_net_hdr before each frame (see sy_tx_ring_put); must be set before the ring.
     if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) return NULL;
-    uint32_t per_block = (uint32_t)page / frame_size;
+    uint32_t per_block = block / frame_size;
     struct tpacket_req req;
     memset(&req, 0, sizeof req);
-    req.tp_block_size = (uint32_t)page;
+    req.tp_block_size = block;
     req.tp_block_nr = (frame_nr + per_block - 1) / per_block;
     req.tp_frame_size = frame_size;
     req.tp_frame_nr = req.tp_block_nr * per_block;

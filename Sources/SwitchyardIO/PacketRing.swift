@@ -110,9 +110,12 @@ public final class PacketSender: @unchecked Sendable {
         var ring: UnsafeMutablePointer<sy_tx_ring>?
         switch mode {
         case .ring:
-            // The ring must be set up before bind; 2 KiB frames hold any frame up to the MTU
-            // (larger ones are segmented first).
-            ring = sy_tx_ring_create(fd, 2048, capacity * 2)
+            // The ring must be set up before bind. A slot holds its header, the virtio_net_hdr
+            // and a frame of the interface's MTU with Ethernet and 802.1Q headers (larger frames
+            // are segmented first): 2 KiB for a 1500-byte MTU.
+            var slot: UInt32 = 2048
+            while slot < UInt32(max(interface.mtu, 0)) + 18 + 64 { slot <<= 1 }
+            ring = sy_tx_ring_create(fd, slot, capacity * 2)
             if ring == nil {
                 let error = SystemError("PACKET_TX_RING (TPACKET_V2)")
                 close(fd)

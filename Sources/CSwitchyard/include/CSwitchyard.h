@@ -123,7 +123,7 @@ struct sy_vnet_hdr {
 };
 _Static_assert(sizeof(struct sy_vnet_hdr) == 10, "virtio_net_hdr is 10 bytes");
 /// Sets TPACKET_V2, PACKET_LOSS and PACKET_VNET_HDR on `fd` and maps a TX ring of frame_nr frames of frame_size
-/// bytes (frame_size a power of two ≤ the page size). NULL with errno set if it cannot.
+/// bytes (frame_size a power of two). NULL with errno set if it cannot.
 struct sy_tx_ring *sy_tx_ring_create(int fd, uint32_t frame_size, uint32_t frame_nr);
 void sy_tx_ring_destroy(struct sy_tx_ring *ring);
 /// Copies a frame into the next free slot and marks it for sending. Returns 0, or -1 if the
