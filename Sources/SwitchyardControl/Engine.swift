@@ -153,7 +153,7 @@ public final class Engine: @unchecked Sendable {
     /// Brings ARP, the packet filter, the fanout program and the kernel guard in line with the
     /// table's VIPs and NAT real servers, when they changed.
     func applyAddressSets(force: Bool = false) throws {
-        let (vips, _, endpoints, changed) = state.withLock { s -> ([IPv4Address], [IPv4Address], [KernelGuard.Endpoint], Bool) in
+        let (vips, endpoints, changed) = state.withLock { s -> ([IPv4Address], [KernelGuard.Endpoint], Bool) in
             let vips = Array(Set(s.table.services.map(\.config.vip))).sorted()
             let natServices = s.table.services.filter { $0.config.method == .nat }
             let endpoints = Array(Set(natServices.flatMap { svc in
@@ -164,7 +164,7 @@ public final class Engine: @unchecked Sendable {
             s.vips = vips
             s.natReals = nat
             s.natEndpoints = endpoints
-            return (vips, nat, endpoints, changed)
+            return (vips, endpoints, changed)
         }
         guard changed || force else { return }
         let vipInterface = try Dictionary(uniqueKeysWithValues: vips.map { ($0, try interfaceNumber(for: $0, vip: true)) })

@@ -45,9 +45,8 @@ public final class ARPResponder: @unchecked Sendable {
         pcap_freecode(&program)
         // libpcap listens for every protocol (ETH_P_ALL), so the kernel would run its ring and
         // filter for every frame, on the sender's CPU. Rebound to ETH_P_ARP it sees ARP only.
-        if let fd = Optional(pcap_get_selectable_fd(p)), fd >= 0 {
-            _ = sy_packet_bind(fd, interface.index, SY_ETH_P_ARP)
-        }
+        let captureFD = pcap_get_selectable_fd(p)
+        if captureFD >= 0 { _ = sy_packet_bind(captureFD, interface.index, SY_ETH_P_ARP) }
         pcap_setnonblock(p, 1, &errbuf)
         guard let l = libnet_init(LIBNET_LINK_ADV, interface.name, &errbuf) else {
             pcap_close(p)
