@@ -7,3 +7,20 @@ root=$(cd "$here/../.." && pwd)
 . "$root/scripts/lab.sh"
 . "$here/assert.sh"
 bin=$(switchyard_bin)
+
+# mac_bytes MAC: a MAC address as trafgen bytes ("0x02, 0x00, ...").
+mac_bytes() { echo "$1" | sed 's/\([0-9a-f][0-9a-f]\)/0x\1/g; s/:/, /g'; }
+
+# syn_flood HOST IFNAME DST_MAC DST_IP COUNT: from HOST, at most 4 s of TCP SYNs to DST_IP:80
+# from random sources in 198.18.0.0/16 and random ports (IP and TCP checksums by trafgen).
+syn_flood() {
+    local host=$1 ifname=$2 dst_mac=$3 dst_ip=$4 count=$5 src_mac
+    src_mac=$(lab_exec "$host" cat "/sys/class/net/$ifname/address")
+    cat >"$LAB_DIR/syn.cfg" <<CFG
+{ $(mac_bytes "$dst_mac"), $(mac_bytes "$src_mac"), c16(0x0800),
+  0x45, 0x00, c16(40), drnd(2), c16(0x4000), 64, 6, csumip(14, 33),
+  198, 18, drnd(2), $(echo "$dst_ip" | tr . ,),
+  drnd(2), c16(80), drnd(4), c32(0), c16(0x5002), c16(64240), csumtcp(14, 34), c16(0) }
+CFG
+    lab_exec "$host" timeout -s INT 4 trafgen -q -C -P 1 -o "$ifname" -i "$LAB_DIR/syn.cfg" -n "$count" >/dev/null 2>&1
+}

@@ -154,16 +154,7 @@ lab_exec client python3 "$here/idle_client.py" $vip 80 16 <"$LAB_DIR/go" >"$LAB_
 idle=$!
 exec 7>"$LAB_DIR/go"
 lab_wait_for "$LAB_DIR/idle" "open" 10
-hex() { echo "$1" | sed 's/\([0-9a-f][0-9a-f]\)/0x\1/g; s/:/, /g'; }
-wan_mac=$(lab_exec lb cat /sys/class/net/wan0/address)
-client_mac=$(lab_exec client cat /sys/class/net/eth0/address)
-cat >"$LAB_DIR/syn.cfg" <<CFG
-{ $(hex $wan_mac), $(hex $client_mac), c16(0x0800),
-  0x45, 0x00, c16(40), drnd(2), c16(0x4000), 64, 6, csumip(14, 33),
-  198, 18, drnd(2), $(echo $vip | tr . ,),
-  drnd(2), c16(80), drnd(4), c32(0), c16(0x5002), c16(64240), csumtcp(14, 34), c16(0) }
-CFG
-lab_exec client timeout -s INT 4 trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/syn.cfg" -n 1000000 >/dev/null 2>&1
+syn_flood client eth0 "$(lab_exec lb cat /sys/class/net/wan0/address)" $vip 1000000
 (echo go >&7) 2>/dev/null
 exec 7>&-
 wait $idle

@@ -49,7 +49,6 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$LB_PID/status"; }
 start_lb
 lb_mac=$(lab_exec lb cat /sys/class/net/eth0/address)
 client_mac=$(lab_exec client cat /sys/class/net/eth0/address)
-hex() { echo "$1" | sed 's/\([0-9a-f][0-9a-f]\)/0x\1/g; s/:/, /g'; }
 
 echo "-- SYN flood from 65536 sources (flow table: 1024 flows) while a download runs"
 for _ in $(seq 20); do lab_exec client curl -s --max-time 3 "http://$vip/" >/dev/null; done
@@ -57,14 +56,7 @@ rss_before=$(rss_kb)
 lab_exec client curl -s --max-time 60 -o "$LAB_DIR/dl1" "http://$vip/slow/big.bin" &
 dl=$!
 sleep 1
-# TCP SYN: random source address 198.18.x.y and port; IP checksum by trafgen, TCP checksum too.
-cat >"$LAB_DIR/syn.cfg" <<CFG
-{ $(hex $lb_mac), $(hex $client_mac), c16(0x0800),
-  0x45, 0x00, c16(40), drnd(2), c16(0x4000), 64, 6, csumip(14, 33),
-  198, 18, drnd(2), 198, 18, 61, 100,
-  drnd(2), c16(80), drnd(4), c32(0), c16(0x5002), c16(64240), csumtcp(14, 34), c16(0) }
-CFG
-lab_exec client timeout -s INT 4 trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/syn.cfg" -n 2000000 >/dev/null 2>&1
+syn_flood client eth0 "$lb_mac" $vip 2000000
 sleep 0.5
 rss_after=$(rss_kb)
 wait $dl
@@ -79,7 +71,7 @@ expect "20 new requests after the flood, none failed" "$(grep -c '^web[12]$' "$L
 
 echo "-- UDP flood to a VIP port with no service"
 cat >"$LAB_DIR/udp.cfg" <<CFG
-{ $(hex $lb_mac), $(hex $client_mac), c16(0x0800),
+{ $(mac_bytes $lb_mac), $(mac_bytes $client_mac), c16(0x0800),
   0x45, 0x00, c16(46), c16(0), c16(0x4000), 64, 17, csumip(14, 33),
   198, 18, 61, 10, 198, 18, 61, 100,
   drnd(2), c16(9999), c16(26), c16(0), fill(0x41, 18) }
