@@ -119,6 +119,27 @@ public enum PacketParser {
         return .ipv4(info)
     }
 
+    /// Whether a TCP or UDP frame carries a checksum offload left unfinished by a local sender
+    /// (the field holds only the pseudo-header sum), for captures that cannot say so themselves
+    /// (AF_XDP has no TP_STATUS_CSUMNOTREADY). A frame whose checksum is valid is never taken
+    /// for one; a frame that is neither valid nor partial is left as it is (its receiver will
+    /// drop it, as it would have without us).
+    public static func checksumLooksPartial(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo) -> Bool {
+        let l4Length = info.ipLength - (info.l4Offset - info.l3Offset)
+        let field: UInt16
+        switch info.proto {
+        case IPProtocol.tcp: field = load16(frame, info.l4Offset + 16)
+        case IPProtocol.udp:
+            field = load16(frame, info.l4Offset + 6)
+            if field == 0 { return false } // no checksum
+        default: return false
+        }
+        let pseudo = InternetChecksum.pseudoHeaderSum(
+            source: info.source, destination: info.destination, protocol: info.proto, length: l4Length)
+        if InternetChecksum.checksum(frame + info.l4Offset, l4Length, initial: pseudo) == 0 { return false }
+        return field == InternetChecksum.fold(pseudo)
+    }
+
     /// Recomputes the TCP or UDP checksum in full. Used for frames the kernel captured with
     /// TP_STATUS_CSUMNOTREADY: a local sender left only the pseudo-header sum in the field
     /// (checksum offload), and a frame re-sent as it is would be dropped by the receiver.

@@ -26,6 +26,9 @@ public struct PipelineConfig: Sendable {
     /// Per real server traffic counters (ipvsadm -L --stats), one row per worker.
     public var stats: RealServerStats?
     public var workerIndex: Int
+    /// Tell unfinished checksum offloads from the bytes (for AF_XDP, whose frames carry no
+    /// CSUMNOTREADY flag): see PacketParser.checksumLooksPartial.
+    public var detectPartialChecksums = false
 
     public init(interfaceMACs: [MACAddress], mtu: Int = 1500, flowCapacity: Int = 1 << 20,
                 flowHashKey: HashKey = .random(), timeouts: FlowTimeouts = FlowTimeouts(),
@@ -65,6 +68,7 @@ public struct Pipeline: ~Copyable {
     let cursors: UnsafeMutablePointer<SchedulerCursor>
     let interfaceMACs: UnsafeMutablePointer<MACAddress>
     let maxFrameLength: Int
+    let detectPartialChecksums: Bool
     let connections: ConnectionCounts?
     /// This worker's row of RealServerStats (a scratch row when none is shared).
     let realStats: UnsafeMutablePointer<UInt64>
@@ -86,6 +90,7 @@ public struct Pipeline: ~Copyable {
         interfaceMACs.initialize(repeating: .zero, count: Self.maxInterfaces)
         for (i, mac) in config.interfaceMACs.enumerated() { interfaceMACs[i] = mac }
         maxFrameLength = config.maxFrameLength
+        detectPartialChecksums = config.detectPartialChecksums
         connections = config.connections
         if let stats = config.stats {
             realStats = stats.row(config.workerIndex)
@@ -124,6 +129,8 @@ public struct Pipeline: ~Copyable {
         case .notIPv4: return pass()
         case .drop(let reason): return drop(reason)
         }
+        let checksumPending = checksumPending
+            || (detectPartialChecksums && PacketParser.checksumLooksPartial(frame, info))
         // A TCP super-packet (GSO/GRO) is rewritten like any packet; the worker then cuts it to
         // the MTU (TCPSegmenter). Anything else larger than the MTU cannot be sent on.
         guard info.l3Offset + info.ipLength <= maxFrameLength || info.proto == IPProtocol.tcp else {
