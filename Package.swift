@@ -15,8 +15,9 @@ let package = Package(
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // libnet: builds ARP replies and gratuitous ARP frames. Debian ships no .pc file for it.
         .systemLibrary(name: "CLibnet", providers: [.apt(["libnet1-dev"])]),
-        // The few kernel structs and constants Swift's Glibc does not expose.
-        .target(name: "CSwitchyard"),
+        // The few kernel structs and constants Swift's Glibc does not expose, and the AF_XDP
+        // path (libbpf loads our XDP program, libxdp makes the socket).
+        .target(name: "CSwitchyard", linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]),
         // The data plane: stdlib only, no I/O, no allocation per packet.
         .target(name: "SwitchyardCore"),
         // Linux I/O: packet rings, interfaces, neighbours, ARP, kernel guard.

@@ -15,15 +15,18 @@ public struct EngineOptions: Sendable {
     public var controlPath: String
     /// How workers send.
     public var txMode: TXMode
+    /// How workers receive.
+    public var rxMode: RXMode
 
     public init(configPath: String, interface: String?, workers: Int, statsInterval: Int, controlPath: String,
-                txMode: TXMode = .ring) {
+                txMode: TXMode = .ring, rxMode: RXMode = .afPacket) {
         self.configPath = configPath
         self.interface = interface
         self.workers = workers
         self.statsInterval = statsInterval
         self.controlPath = controlPath
         self.txMode = txMode
+        self.rxMode = rxMode
     }
 
     /// The default control socket for a config file: under /run/switchyard/, named after the
@@ -170,7 +173,10 @@ public final class Engine: @unchecked Sendable {
         let vipInterface = try Dictionary(uniqueKeysWithValues: vips.map { ($0, try interfaceNumber(for: $0, vip: true)) })
         for (i, r) in responders.enumerated() { r.setVIPs(vips.filter { vipInterface[$0] == i }) }
         let filter = try PacketFilter.forVIPs(vips, natEndpoints: endpoints)
-        for w in workers { try w.update(filter: filter, fanoutProgram: fanoutProgram(vips)) }
+        for w in workers {
+            try w.update(filter: filter, fanoutProgram: fanoutProgram(vips))
+            try w.update(vips: vips, nat: endpoints)
+        }
         try kernelGuard?.install(KernelGuard.Rules(
             vips: Dictionary(grouping: vips) { interfaces[vipInterface[$0] ?? 0].name },
             natRealServers: Dictionary(grouping: endpoints) { interfaces[realInterface($0.address)].name }))
@@ -461,7 +467,8 @@ public final class Engine: @unchecked Sendable {
         for w in config.warnings { Log.warning(w.description) }
         let methods = Set(config.services.map(\.method.name)).sorted().joined(separator: "+")
         Log.info("\(config.services.count) virtual service(s) (\(methods)) on "
-            + interfaces.map(\.description).joined(separator: "; ") + "; \(options.workers) worker(s)")
+            + interfaces.map(\.description).joined(separator: "; ") + "; \(options.workers) worker(s); receiving with "
+            + "\(options.rxMode.rawValue), sending with \(options.txMode == .ring ? "a TX ring" : "sendmmsg")")
 
         responders = try interfaces.map { try ARPResponder(interface: $0, vips: []) }
         let arpThreads = try responders.map { r in try OSThread(name: "sy-arp") { r.run() } }
@@ -506,18 +513,20 @@ public final class Engine: @unchecked Sendable {
         let fanoutGroupBase = options.workers > 1 ? UInt16(truncatingIfNeeded: getpid() &* 8) : nil
         let mtu = interfaces.map(\.mtu).min() ?? 1500
         workers = try (0..<options.workers).map { index in
-            let pipelineConfig = PipelineConfig(
+            var pipelineConfig = PipelineConfig(
                 interfaceMACs: interfaces.map(\.mac), mtu: mtu,
                 flowCapacity: max(1_024, config.flowCapacity / options.workers), flowHashKey: .random(),
                 timeouts: config.timeouts, connections: counts, stats: stats, workerIndex: index)
+            // AF_XDP frames carry no CSUMNOTREADY: tell unfinished checksums from the bytes.
+            pipelineConfig.detectPartialChecksums = options.rxMode == .afXDP
             return try Worker(index: index, interfaces: interfaces, filter: filter, fanoutGroupBase: fanoutGroupBase,
                               fanoutProgram: FanoutProgram.build(vips: vips, workers: options.workers),
-                              config: pipelineConfig, publisher: publisher, txMode: options.txMode)
+                              config: pipelineConfig, publisher: publisher, txMode: options.txMode, rxMode: options.rxMode)
         }
         // Filter, fanout program, guard and ARP for the actual sets (NAT real servers too).
         try applyAddressSets(force: true)
         let (natNow, vipsNow) = state.withLock { ($0.natReals, $0.vips) }
-        Log.info("kernel guard: nftables table ip \(kernelGuard.table) keeps the kernel from forwarding or answering "
+        Log.info("kernel guard: nftables table netdev \(kernelGuard.table) keeps the kernel from forwarding or answering "
             + "packets to \(vipsNow.map(\.description).joined(separator: ", "))"
             + (natNow.isEmpty ? "" : " and NAT replies from \(natNow.map(\.description).joined(separator: ", "))"))
         let threads = try workers.map { w in try OSThread(name: "sy-worker-\(w.index)") { w.run() } }

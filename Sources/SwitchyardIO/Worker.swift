@@ -31,7 +31,9 @@ public final class SnapshotPublisher: Sendable {
 /// is shared.
 public final class Worker: @unchecked Sendable {
     public let index: Int
+    /// One receive path per interface: AF_PACKET rings, or with `--io af_xdp` XDP receivers.
     let rings: [PacketRing]
+    let receivers: [XDPReceiver]
     let senders: [PacketSender]
     let config: PipelineConfig
     let publisher: SnapshotPublisher
@@ -44,11 +46,18 @@ public final class Worker: @unchecked Sendable {
     /// interface i's ring joins fanout group `fanoutGroupBase + i` (nil: a lone worker, no groups).
     public init(index: Int, interfaces: [InterfaceInfo], filter: PacketFilter, fanoutGroupBase: UInt16?,
                 fanoutProgram: [BPFInstruction], config: PipelineConfig, publisher: SnapshotPublisher,
-                geometry: RingGeometry = RingGeometry(), txMode: TXMode = .ring) throws {
+                geometry: RingGeometry = RingGeometry(), txMode: TXMode = .ring, rxMode: RXMode = .afPacket) throws {
         self.index = index
-        rings = try interfaces.enumerated().map { i, interface in
-            try PacketRing(interface: interface, filter: filter, fanoutGroup: fanoutGroupBase.map { $0 &+ UInt16(i) },
-                           fanoutProgram: fanoutProgram, geometry: geometry)
+        switch rxMode {
+        case .afPacket:
+            rings = try interfaces.enumerated().map { i, interface in
+                try PacketRing(interface: interface, filter: filter, fanoutGroup: fanoutGroupBase.map { $0 &+ UInt16(i) },
+                               fanoutProgram: fanoutProgram, geometry: geometry)
+            }
+            receivers = []
+        case .afXDP:
+            rings = []
+            receivers = try interfaces.map { try XDPReceiver(interface: $0) }
         }
         senders = try interfaces.map { try PacketSender(interface: $0, mode: txMode) }
         self.config = config
@@ -72,6 +81,11 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
+    /// Replaces the XDP programs' address sets (no-op on AF_PACKET rings, which use the filter).
+    public func update(vips: [IPv4Address], nat: [KernelGuard.Endpoint]) throws {
+        for receiver in receivers { try receiver.setAddresses(vips: vips, nat: nat) }
+    }
+
     /// Frames the pipeline forwarded but the socket could not send move from `forwarded` to
     /// `drop_tx_failed`.
     @inline(__always)
@@ -88,7 +102,7 @@ public final class Worker: @unchecked Sendable {
         var (snapshot, generation) = publisher.take()
         var view = snapshot.view
         var idleRounds = 0
-        var polls = rings.map { pollfd(fd: $0.fd, events: Int16(POLLIN | POLLERR), revents: 0) }
+        var polls = (rings.map(\.fd) + receivers.map(\.fd)).map { pollfd(fd: $0, events: Int16(POLLIN | POLLERR), revents: 0) }
         while !stopFlag.load(ordering: .relaxed) {
             var busy = false
             for (ingress, ring) in rings.enumerated() {
@@ -101,6 +115,26 @@ public final class Worker: @unchecked Sendable {
                 }
                 process(block, ingress: ingress, &pipeline, &segmenter, view)
                 ring.releaseBlock(block)
+            }
+            for (ingress, receiver) in receivers.enumerated() {
+                guard receiver.receive() else { continue }
+                busy = true
+                if publisher.generation != generation {
+                    (snapshot, generation) = publisher.take()
+                    view = snapshot.view
+                    pipeline.flows.timeouts = snapshot.timeouts
+                }
+                let now = monotonicMilliseconds()
+                while let (data, length) = receiver.next() {
+                    // The XDP program let through only frames for us; the pipeline tells an
+                    // unfinished checksum from the bytes (PipelineConfig.detectPartialChecksums).
+                    forward(data, length: length, ingress: ingress, checksumPending: false, now: now, &pipeline,
+                            &segmenter, view)
+                }
+                // Queued frames are copies in the TX ring (the CLI allows no other TX mode with
+                // AF_XDP), so the frames can go back to the kernel once the ring is kicked.
+                for sender in senders { countTXFailures(sender.flush(), &pipeline) }
+                receiver.release()
             }
             if busy {
                 pipeline.flows.sweep(now: monotonicMilliseconds(), budget: 64)
@@ -157,18 +191,28 @@ public final class Worker: @unchecked Sendable {
                     // Larger than a ring frame: only GRO/GSO produce these; never send half.
                     pipeline.counters.bump(.rxFrames)
                     pipeline.counters.bump(.oversize)
-                } else if case .forward(let egress) = pipeline.process(
-                    data, length: length, ingress: ingress, checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0,
-                    now: now, snapshot: view) {
-                    if length <= config.maxFrameLength {
-                        countTXFailures(senders[egress].enqueue(data, length: length), &pipeline)
-                    } else {
-                        send(segmentsOf: data, length: length, egress: egress, &pipeline, &segmenter)
-                    }
+                } else {
+                    forward(data, length: length, ingress: ingress,
+                            checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0, now: now, &pipeline, &segmenter, view)
                 }
             }
             frame += Int(sy_frame_next_offset(frame))
         }
         for sender in senders { countTXFailures(sender.flush(), &pipeline) }
+    }
+
+    /// Runs one frame through the pipeline and queues what it forwards (cut to the MTU first
+    /// if it is a TCP super-packet).
+    @inline(__always)
+    func forward(_ data: UnsafeMutableRawPointer, length: Int, ingress: Int, checksumPending: Bool, now: UInt32,
+                 _ pipeline: inout Pipeline, _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
+        guard case .forward(let egress) = pipeline.process(
+            data, length: length, ingress: ingress, checksumPending: checksumPending, now: now, snapshot: view)
+        else { return }
+        if length <= config.maxFrameLength {
+            countTXFailures(senders[egress].enqueue(data, length: length), &pipeline)
+        } else {
+            send(segmentsOf: data, length: length, egress: egress, &pipeline, &segmenter)
+        }
     }
 }

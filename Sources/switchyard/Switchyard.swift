@@ -49,8 +49,19 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "How frames are sent: ring (PACKET_TX_RING) or sendmmsg.")
     var tx: String = TXMode.ring.rawValue
 
+    @Option(name: .long, help: "How frames are received: af_packet (TPACKET_V3 rings) or af_xdp (an XDP program and an AF_XDP socket, generic mode, copy mode; one worker).")
+    var io: String = RXMode.afPacket.rawValue
+
     func validate() throws {
         if TXMode(rawValue: tx) == nil { throw ValidationError("--tx must be ring or sendmmsg") }
+        guard let rx = RXMode(rawValue: io) else { throw ValidationError("--io must be af_packet or af_xdp") }
+        if rx == .afXDP && tx != TXMode.ring.rawValue {
+            // sendmmsg would point into frames the XDP receiver reuses before the batch is sent.
+            throw ValidationError("--io af_xdp sends with the TX ring; leave --tx out or give ring")
+        }
+        if rx == .afXDP && (workers ?? 1) != 1 {
+            throw ValidationError("--io af_xdp runs one worker (one AF_XDP socket on queue 0); leave --workers out or give 1")
+        }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be from 1 to 256") }
         if statsInterval < 0 { throw ValidationError("--stats-interval must be 0 or more") }
     }
@@ -58,10 +69,12 @@ struct Run: ParsableCommand {
     func run() throws {
         let cfg = try loadConfig(config)
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let options = EngineOptions(configPath: config, interface: interface, workers: workers ?? max(1, cores),
+        let rx = RXMode(rawValue: io) ?? .afPacket
+        let options = EngineOptions(configPath: config, interface: interface,
+                                    workers: workers ?? (rx == .afXDP ? 1 : max(1, cores)),
                                     statsInterval: statsInterval,
                                     controlPath: control ?? EngineOptions.defaultControlPath(configPath: config),
-                                    txMode: TXMode(rawValue: tx) ?? .ring)
+                                    txMode: TXMode(rawValue: tx) ?? .ring, rxMode: RXMode(rawValue: io) ?? .afPacket)
         do {
             try Engine(options: options, config: cfg).run()
         } catch {

@@ -152,6 +152,37 @@ static inline int sy_tx_ring_put(struct sy_tx_ring *r, const void *data, uint32_
 /// -1 with errno set.
 int sy_tx_ring_kick(int fd, struct sy_tx_ring *ring);
 
+// ---- AF_XDP receive (xdp.c) ----
+/// An XDP program on one interface plus an AF_XDP socket on its queue 0.
+struct sy_xdp;
+/// A NAT reply key as the XDP program builds it: source address and port in network order,
+/// the IP protocol, port 0 for ICMP.
+struct sy_xdp_key {
+    uint32_t address;
+    uint8_t proto;
+    uint8_t pad;
+    uint16_t port;
+};
+/// Attaches the program (generic XDP, through a BPF link that goes away with the process) and
+/// opens the socket. NULL with a message in err if it cannot.
+struct sy_xdp *sy_xdp_open(const char *ifname, int ifindex, char *err, size_t errlen);
+void sy_xdp_close(struct sy_xdp *x);
+/// The socket, for poll().
+int sy_xdp_fd(const struct sy_xdp *x);
+/// Replaces the sets the program redirects: VIPs (network order) and NAT reply keys.
+int sy_xdp_set_vips(struct sy_xdp *x, const uint32_t *vips_network_order, uint32_t count);
+int sy_xdp_set_nat(struct sy_xdp *x, const struct sy_xdp_key *keys, uint32_t count);
+/// This machine's own addresses: frames to them always go to the kernel.
+int sy_xdp_set_locals(struct sy_xdp *x, const uint32_t *addresses_network_order, uint32_t count);
+/// Takes a batch of up to 64 descriptors; returns how many (0: nothing arrived). Read its
+/// frames with sy_xdp_next until it returns NULL, then give them back with sy_xdp_release.
+uint32_t sy_xdp_receive(struct sy_xdp *x);
+/// The batch's next whole frame (a frame spread over several descriptors is gathered into
+/// scratch memory, valid until the next call), or NULL at the end of the batch.
+void *sy_xdp_next(struct sy_xdp *x, uint32_t *length);
+/// Gives the frames read from the batch back to the kernel.
+void sy_xdp_release(struct sy_xdp *x);
+
 // ---- interfaces ----
 /// Index, MAC, MTU and primary IPv4 address (network order) of an interface. 0 or -1/errno.
 int sy_interface_info(const char *name, int *index, uint8_t mac[6], int *mtu, uint32_t *ipv4);

@@ -1,0 +1,79 @@
+import CSwitchyard
+import Glibc
+import SwitchyardCore
+
+/// How workers receive.
+public enum RXMode: String, Sendable, CaseIterable {
+    /// AF_PACKET TPACKET_V3 rings in fanout groups, with a libpcap filter.
+    case afPacket = "af_packet"
+    /// An XDP program redirecting the engine's frames to an AF_XDP socket (copy mode, queue 0):
+    /// the kernel's receive path skips the packet taps and the IP layer for them.
+    case afXDP = "af_xdp"
+}
+
+/// Our XDP program on one interface and the AF_XDP socket it feeds (`--io af_xdp`). Frames
+/// arrive in batches: `receive`, read each with `next`, then `release` the batch.
+public final class XDPReceiver: @unchecked Sendable {
+    let handle: OpaquePointer
+    public let fd: Int32
+
+    public init(interface: InterfaceInfo) throws {
+        var message = [CChar](repeating: 0, count: 1024)
+        guard let h = sy_xdp_open(interface.name, Int32(interface.index), &message, message.count) else {
+            throw SetupError("AF_XDP on \(interface.name): \(cString(message))")
+        }
+        handle = h
+        fd = sy_xdp_fd(h)
+    }
+
+    deinit { sy_xdp_close(handle) }
+
+    /// Redirects these VIPs and NAT reply endpoints (plus ICMP from those servers) from now on;
+    /// packets to this machine's own addresses (read now) stay with the kernel.
+    public func setAddresses(vips: [IPv4Address], nat: [KernelGuard.Endpoint]) throws {
+        let locals = localIPv4Addresses().filter { !vips.contains($0) }.map(\.value.bigEndian)
+        guard sy_xdp_set_locals(handle, locals, UInt32(locals.count)) == 0 else {
+            throw SystemError("updating the XDP program's local addresses")
+        }
+        let vipKeys = vips.map(\.value.bigEndian)
+        let hosts = Set(nat.map(\.address))
+        let natKeys = nat.map { sy_xdp_key(address: $0.address.value.bigEndian, proto: $0.proto, pad: 0, port: $0.port.bigEndian) }
+            + hosts.map { sy_xdp_key(address: $0.value.bigEndian, proto: IPProtocol.icmp, pad: 0, port: 0) }
+        guard sy_xdp_set_vips(handle, vipKeys, UInt32(vipKeys.count)) == 0,
+              sy_xdp_set_nat(handle, natKeys, UInt32(natKeys.count)) == 0
+        else { throw SystemError("updating the XDP program's address maps") }
+    }
+
+    /// Takes a batch; false if nothing arrived.
+    @inline(__always)
+    public func receive() -> Bool { sy_xdp_receive(handle) > 0 }
+
+    /// The batch's next frame (valid until the next call), or nil at its end.
+    @inline(__always)
+    public func next() -> (UnsafeMutableRawPointer, Int)? {
+        var length: UInt32 = 0
+        guard let data = sy_xdp_next(handle, &length) else { return nil }
+        return (data, Int(length))
+    }
+
+    /// Gives the batch's frames back to the kernel.
+    @inline(__always)
+    public func release() { sy_xdp_release(handle) }
+}
+
+/// Every IPv4 address on this machine's interfaces (getifaddrs).
+func localIPv4Addresses() -> [IPv4Address] {
+    var list: UnsafeMutablePointer<ifaddrs>?
+    guard getifaddrs(&list) == 0 else { return [] }
+    defer { freeifaddrs(list) }
+    var result: [IPv4Address] = []
+    var entry = list
+    while let e = entry {
+        if let address = e.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) {
+            let v4 = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+            result.append(IPv4Address(UInt32(bigEndian: v4)))
+        }
+        entry = e.pointee.ifa_next
+    }
+    return result
+}
