@@ -15,6 +15,9 @@
 #             ring: the before/after of that change, in the same run
 #   many-1w   DR from 65,536 client addresses (the fanout spreads by client address), 1 worker
 #   many-2w   the same with 2 workers on the same engine cores (--workers 2)
+#   dr-xdp    DR with the engine receiving through its XDP program and an AF_XDP socket
+#             (--io af_xdp, generic mode, copy mode)
+#   nat-xdp   NAT the same way
 # The engine is restarted when a path needs other options. Delivered packets are counted at the
 # real servers' interfaces. Prints per-round pps, the medians with min-max, ratios, the engine's
 # CPU time per forwarded packet, each CPU's busy share, and how the workers shared the work.
@@ -44,7 +47,7 @@ while [ $# -gt 0 ]; do
         --workers) workers=$2; shift 2 ;;
         --no-http) http=; shift ;;
         --no-flood) flood=; shift ;;
-        -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -119,6 +122,7 @@ engine() {
         mmsg) args=(--workers "$workers" --tx sendmmsg) ;;
         w1) args=(--workers 1) ;;
         w2) args=(--workers 2) ;;
+        xdp) args=(--workers 1 --io af_xdp) ;;
     esac
     if [ -n "$lb_pid" ]; then
         kill -INT "$lb_pid"
@@ -193,6 +197,8 @@ packet "$lb_mac" $vip >"$LAB_DIR/dr.cfg"
 packet "$lb_mac" $vip_nat >"$LAB_DIR/nat.cfg"
 packet "$lb_mac" $vip_nft >"$LAB_DIR/nft.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-mmsg.cfg"
+cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-xdp.cfg"
+cp "$LAB_DIR/nat.cfg" "$LAB_DIR/nat-xdp.cfg"
 # Many clients: source addresses 198.19.x.y (random), so the fanout has something to spread.
 packet "$lb_mac" $vip | sed 's/198, 18, 0, 10,/198, 19, drnd(2),/' >"$LAB_DIR/many.cfg"
 cp "$LAB_DIR/many.cfg" "$LAB_DIR/many-1w.cfg"
@@ -221,7 +227,7 @@ declare -A results
 round() { # round NAME
     local name=$1 before after t0 t1 c0 c1 pps cpu_ns s0 s1 w0 w1 i busy split
     case $name in
-        dr-mmsg) engine mmsg ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *) engine main ;;
+        dr-mmsg) engine mmsg ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *-xdp) engine xdp ;; *) engine main ;;
     esac
     before=$(rx_sum)
     c0=$(cpu_ticks)
@@ -256,7 +262,7 @@ round() { # round NAME
 }
 
 echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s"
-paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg many-1w many-2w}"
+paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg many-1w many-2w dr-xdp nat-xdp}"
 if [ -n "$flood" ]; then
     for r in $(seq "$rounds"); do
         for path in $paths; do round $path "$r"; done
@@ -321,6 +327,8 @@ md=$here/results/bench-$stamp.md
                 dr-mmsg) label="switchyard DR, sending by sendmmsg (the TX ring's before)" ;;
                 many-1w) label="switchyard DR, 65,536 clients, 1 worker" ;;
                 many-2w) label="switchyard DR, 65,536 clients, 2 workers" ;;
+                dr-xdp) label="switchyard DR, receiving by AF_XDP (--io af_xdp)" ;;
+                nat-xdp) label="switchyard NAT, receiving by AF_XDP (--io af_xdp)" ;;
             esac
             cpu=""
             [ -n "${results[cpu_$path]:-}" ] && cpu=$(echo "${results[cpu_$path]}" | median)
@@ -331,7 +339,8 @@ md=$here/results/bench-$stamp.md
         echo "system time includes the kernel's sending and the real servers' receiving, which veth runs"
         echo "on the sending CPU. CPU busy: each core's busy share while the sender ran, last round."
         echo
-        echo "Workers' shares of the engine's CPU time, last round: 1 worker: ${results[split_many-1w]:-}; 2 workers: ${results[split_many-2w]:-}."
+        [ -n "${results[split_many-2w]:-}" ] &&
+            echo "Workers' shares of the engine's CPU time, last round: 1 worker: ${results[split_many-1w]:-}; 2 workers: ${results[split_many-2w]}."
     fi
     if [ -n "$http" ]; then
         echo
