@@ -86,6 +86,16 @@ static void emit_map_fd(struct asm_state *a, int reg, int fd) {
     emit(a, INSN(0, 0, 0, 0, 0), L_NONE);
 }
 
+// Looks up the key at r10 + key_offset in map `fd` and jumps to `target` if it was found
+// (found != 0) or not found (found == 0). Clobbers r0-r5.
+static void emit_lookup(struct asm_state *a, int fd, int key_offset, int found, int target) {
+    emit_map_fd(a, BPF_REG_1, fd);
+    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10), L_NONE);
+    emit(a, ALU_IMM(BPF_ADD, BPF_REG_2, key_offset), L_NONE);
+    emit(a, CALL(BPF_FUNC_map_lookup_elem), L_NONE);
+    emit(a, JMP_IMM(found ? BPF_JNE : BPF_JEQ, BPF_REG_0, 0, 0), target);
+}
+
 // r6 ctx, r7 data, r8 data_end. Frames: Ethernet (untagged) + IPv4. Redirected: to a VIP; else,
 // unless addressed to a local address, from a NAT real server's service port or ICMP from it.
 static int assemble(struct asm_state *a, int vips_fd, int nat_fd, int locals_fd, int xsks_fd) {
@@ -103,17 +113,9 @@ static int assemble(struct asm_state *a, int vips_fd, int nat_fd, int locals_fd,
     // To a VIP? Key: the destination address as it is on the wire.
     emit(a, LDX(BPF_W, BPF_REG_5, BPF_REG_7, 30), L_NONE);
     emit(a, STX(BPF_W, BPF_REG_10, BPF_REG_5, -4), L_NONE);
-    emit_map_fd(a, BPF_REG_1, vips_fd);
-    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10), L_NONE);
-    emit(a, ALU_IMM(BPF_ADD, BPF_REG_2, -4), L_NONE);
-    emit(a, CALL(BPF_FUNC_map_lookup_elem), L_NONE);
-    emit(a, JMP_IMM(BPF_JNE, BPF_REG_0, 0, 0), L_REDIRECT);
+    emit_lookup(a, vips_fd, -4, 1, L_REDIRECT);
     // Addressed to this machine itself (a health check's answer, ssh): the kernel's, always.
-    emit_map_fd(a, BPF_REG_1, locals_fd);
-    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10), L_NONE);
-    emit(a, ALU_IMM(BPF_ADD, BPF_REG_2, -4), L_NONE);
-    emit(a, CALL(BPF_FUNC_map_lookup_elem), L_NONE);
-    emit(a, JMP_IMM(BPF_JNE, BPF_REG_0, 0, 0), L_PASS);
+    emit_lookup(a, locals_fd, -4, 1, L_PASS);
     // A NAT reply? Key: source address, protocol, source port (0 for ICMP).
     emit(a, LDX(BPF_B, BPF_REG_5, BPF_REG_7, 14), L_NONE);
     emit(a, ALU_IMM(BPF_AND, BPF_REG_5, 0x0f), L_NONE);
@@ -135,11 +137,7 @@ static int assemble(struct asm_state *a, int vips_fd, int nat_fd, int locals_fd,
     emit(a, STX(BPF_B, BPF_REG_10, BPF_REG_1, -12), L_NONE);
     emit(a, ST(BPF_B, BPF_REG_10, -11, 0), L_NONE);
     emit(a, STX(BPF_H, BPF_REG_10, BPF_REG_2, -10), L_NONE);
-    emit_map_fd(a, BPF_REG_1, nat_fd);
-    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10), L_NONE);
-    emit(a, ALU_IMM(BPF_ADD, BPF_REG_2, -16), L_NONE);
-    emit(a, CALL(BPF_FUNC_map_lookup_elem), L_NONE);
-    emit(a, JMP_IMM(BPF_JEQ, BPF_REG_0, 0, 0), L_PASS);
+    emit_lookup(a, nat_fd, -16, 0, L_PASS);
     label(a, L_REDIRECT);
     // To the socket of this queue; with no socket there, the frame goes to the kernel.
     emit_map_fd(a, BPF_REG_1, xsks_fd);
