@@ -3,6 +3,10 @@
 #
 #   bench/run.sh [--rounds N] [--seconds S] [--workers W] [--no-http] [--no-flood]
 #
+# Environment: BENCH_PATHS="wire dr ..." picks the flood paths; BENCH_PERF=DIR records a
+# system-wide profile of every flood round into DIR (perf record -a -g; `perf report -i FILE
+# --sort cpu,sym` shows each core's share).
+#
 # Small-packet flood: trafgen sends 64-byte UDP frames (60 + FCS) over many flows (random source
 # ports) from a client namespace pinned to CPU 0. Paths, measured in alternating rounds
 # (wire, dr, nat, nft, wire, dr, ...) in one run on one lab:
@@ -47,7 +51,7 @@ while [ $# -gt 0 ]; do
         --workers) workers=$2; shift 2 ;;
         --no-http) http=; shift ;;
         --no-flood) flood=; shift ;;
-        -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -234,9 +238,17 @@ round() { # round NAME
     w0=$(worker_ticks)
     s0=$(for i in $(seq 0 $((cores - 1))); do cpu_busy $i; done)
     t0=$(date +%s%N)
+    # BENCH_PERF=DIR: a system-wide profile of each round (perf record -a -g), one file per round.
+    local perf_pid=
+    if [ -n "${BENCH_PERF:-}" ]; then
+        mkdir -p "$BENCH_PERF"
+        perf record -q -a -g -o "$BENCH_PERF/$name-r$2.data" -- sleep "$seconds" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     lab_exec client timeout -s INT "$seconds" taskset -c $sender_cpu trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/$name.cfg" \
         -n $((seconds * 5000000)) >/dev/null 2>&1 || true
     s1=$(for i in $(seq 0 $((cores - 1))); do cpu_busy $i; done)
+    [ -z "$perf_pid" ] || wait "$perf_pid" || true
     sleep 0.3 # let the last frames drain through the engine
     t1=$(date +%s%N)
     after=$(rx_sum)
