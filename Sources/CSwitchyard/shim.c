@@ -2,6 +2,7 @@
 #include "CSwitchyard.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,6 +82,16 @@ int sy_packet_bind(int fd, int ifindex, uint16_t protocol_host_order) {
     sll.sll_ifindex = ifindex;
     sll.sll_protocol = htons(protocol_host_order);
     return bind(fd, (struct sockaddr *)&sll, sizeof sll);
+}
+
+int sy_packet_send_only(int fd) {
+    /* bind() with protocol 0 keeps a packet socket's protocol, so a socket opened for
+       ETH_P_ALL keeps receiving. Put a socket opened for no protocol in its place instead. */
+    int fresh = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fresh < 0) return -1;
+    int rc = dup3(fresh, fd, O_CLOEXEC);
+    close(fresh);
+    return rc < 0 ? -1 : 0;
 }
 
 int sy_packet_drops(int fd, uint32_t *packets, uint32_t *drops) {

@@ -54,8 +54,13 @@ public final class ARPResponder: @unchecked Sendable {
         }
         // libnet's packet socket is opened for every protocol (ETH_P_ALL) and never read, so the
         // kernel would clone every frame of every interface into its queue, on the sender's
-        // CPU. Bound to protocol 0 on our interface it receives nothing and still sends.
-        _ = sy_packet_bind(libnet_getfd(l), interface.index, 0)
+        // CPU (binding it to protocol 0 does not change that: bind keeps the protocol). A
+        // socket opened for no protocol takes its place: it receives nothing and still sends.
+        guard sy_packet_send_only(libnet_getfd(l)) == 0 else {
+            libnet_destroy(l)
+            pcap_close(p)
+            throw SetupError("cannot replace libnet's packet socket on \(interface.name): \(String(cString: strerror(errno)))")
+        }
         capture = p
         sender = Mutex(l)
     }

@@ -104,6 +104,11 @@ check "the kernel guard table is installed" lab_exec lb nft list table netdev sw
 guard_drops=$(lab_exec lb nft list table netdev switchyard_lan0 | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 expect "the guard dropped the kernel's copies of VIP packets (ip_forward=1)" "${guard_drops:-0}" -gt 0
 check "the balancer's own address still answers (the kernel keeps other traffic)" lab_exec client ping -c 1 -W 1 198.19.7.2
+# Only the RX ring takes every frame: the engine's other packet sockets (ARP capture, libnet,
+# TX) have nothing queued after all that traffic (a socket left listening for every protocol
+# would hold a copy of each frame, cloned on the sender's CPU).
+queued=$(lab_exec lb ss -0 -a -n -p | awk '/switchyard/ && $3 != "0" {print $0}')
+check "no packet socket of the engine holds unread frames: ${queued:-none}" test -z "$queued"
 
 echo "-- UDP through the VIP"
 for rs in web1 web2; do

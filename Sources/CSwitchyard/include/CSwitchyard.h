@@ -39,6 +39,8 @@ int sy_qdisc_bypass(int fd);
 int sy_attach_filter(int fd, const void *insns, uint32_t count);
 /// Binds a packet socket to an interface for a protocol (0 = receive nothing).
 int sy_packet_bind(int fd, int ifindex, uint16_t protocol_host_order);
+// Replaces packet socket fd with one opened for no protocol: it sends and never receives.
+int sy_packet_send_only(int fd);
 /// Reads the ring's drop counter (PACKET_STATISTICS resets it on read).
 int sy_packet_drops(int fd, uint32_t *packets, uint32_t *drops);
 
