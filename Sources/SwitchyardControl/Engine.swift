@@ -519,6 +519,7 @@ public final class Engine: @unchecked Sendable {
                 timeouts: config.timeouts, connections: counts, stats: stats, workerIndex: index)
             // AF_XDP frames carry no CSUMNOTREADY: tell unfinished checksums from the bytes.
             pipelineConfig.detectPartialChecksums = options.rxMode == .afXDP
+            pipelineConfig.slotMemory = HugePages.slotMemory
             return try Worker(index: index, interfaces: interfaces, filter: filter, fanoutGroupBase: fanoutGroupBase,
                               fanoutProgram: FanoutProgram.build(vips: vips, workers: options.workers),
                               config: pipelineConfig, publisher: publisher, txMode: options.txMode, rxMode: options.rxMode)

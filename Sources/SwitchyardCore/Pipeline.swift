@@ -29,6 +29,8 @@ public struct PipelineConfig: Sendable {
     /// Tell unfinished checksum offloads from the bytes (for AF_XDP, whose frames carry no
     /// CSUMNOTREADY flag): see PacketParser.checksumLooksPartial.
     public var detectPartialChecksums = false
+    /// Where the flow tables' slots are allocated (the I/O layer maps them on huge pages).
+    public var slotMemory = SlotMemory.heap
 
     public init(interfaceMACs: [MACAddress], mtu: Int = 1500, flowCapacity: Int = 1 << 20,
                 flowHashKey: HashKey = .random(), timeouts: FlowTimeouts = FlowTimeouts(),
@@ -77,12 +79,12 @@ public struct Pipeline: ~Copyable {
     public init(_ config: PipelineConfig) {
         let row = config.connections?.row(config.workerIndex)
         flows = FlowTable(capacity: config.flowCapacity, key: config.flowHashKey, timeouts: config.timeouts,
-                          counts: row)
+                          counts: row, memory: config.slotMemory)
         // Templates expire by their service's persistence timeout, checked on lookup.
         var templateTimeouts = FlowTimeouts()
         templateTimeouts.other = UInt32.max / 2
         templates = FlowTable(capacity: max(1_024, config.flowCapacity / 8), key: config.flowHashKey,
-                              timeouts: templateTimeouts)
+                              timeouts: templateTimeouts, memory: config.slotMemory)
         counters = Counters()
         cursors = .allocate(capacity: Self.maxServices)
         cursors.initialize(repeating: SchedulerCursor(), count: Self.maxServices)
