@@ -17,6 +17,8 @@
 #         numgen over the same real servers (IPVS is not available on this kernel)
 #   dr-mmsg   DR again, with the engine sending by sendmmsg (--tx sendmmsg) instead of its TX
 #             ring: the before/after of that change, in the same run
+#   dr-nftguard  DR again, with the kernel guard's nftables chain alone (--no-guard-tcx): the
+#             before/after of the guard's tcx program
 #   many-1w   DR from 65,536 client addresses (the fanout spreads by client address), 1 worker
 #   many-2w   the same with 2 workers on the same engine cores (--workers 2)
 #   dr-xdp    DR with the engine receiving through its XDP program and an AF_XDP socket
@@ -113,7 +115,7 @@ CONF
 lab_exec lb sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
 printf 'table ip benchlb {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  ip daddr %s udp dport 9 dnat to numgen inc mod 2 map { 0 : 198.18.0.11, 1 : 198.18.0.12 }\n }\n}\n' "$vip_nft" |
     lab_exec lb nft -f -
-# The engine, restarted when a path needs other options (engine PROFILE: main, mmsg, w1, w2).
+# The engine, restarted when a path needs other options (engine PROFILE: main, mmsg, nftguard, w1, w2, xdp).
 lb_pid=
 profile=
 starts=0
@@ -124,6 +126,7 @@ engine() {
         none) ;;
         main) args=(--workers "$workers") ;;
         mmsg) args=(--workers "$workers" --tx sendmmsg) ;;
+        nftguard) args=(--workers "$workers" --no-guard-tcx) ;;
         w1) args=(--workers 1) ;;
         w2) args=(--workers 2) ;;
         xdp) args=(--workers 1 --io af_xdp) ;;
@@ -201,6 +204,7 @@ packet "$lb_mac" $vip >"$LAB_DIR/dr.cfg"
 packet "$lb_mac" $vip_nat >"$LAB_DIR/nat.cfg"
 packet "$lb_mac" $vip_nft >"$LAB_DIR/nft.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-mmsg.cfg"
+cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-nftguard.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-xdp.cfg"
 cp "$LAB_DIR/nat.cfg" "$LAB_DIR/nat-xdp.cfg"
 # Many clients: source addresses 198.19.x.y (random), so the fanout has something to spread.
@@ -231,7 +235,7 @@ declare -A results
 round() { # round NAME
     local name=$1 before after t0 t1 c0 c1 pps cpu_ns s0 s1 w0 w1 i busy split
     case $name in
-        dr-mmsg) engine mmsg ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *-xdp) engine xdp ;; *) engine main ;;
+        dr-mmsg) engine mmsg ;; dr-nftguard) engine nftguard ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *-xdp) engine xdp ;; *) engine main ;;
     esac
     before=$(rx_sum)
     c0=$(cpu_ticks)
@@ -269,12 +273,12 @@ round() { # round NAME
         results[split_$name]="$split"
     fi
     results[$name]="${results[$name]:-} $pps"
-    printf "  round %-2s %-8s %9d pps delivered; %s%s%s\n" "$2" "$name" "$pps" "$busy" \
+    printf "  round %-2s %-11s %9d pps delivered; %s%s%s\n" "$2" "$name" "$pps" "$busy" \
         "$([ "$cpu_ns" -gt 0 ] && echo "; engine CPU ${cpu_ns} ns/packet")" "${split:+ ($split)}"
 }
 
 echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s"
-paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg many-1w many-2w dr-xdp nat-xdp}"
+paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg dr-nftguard many-1w many-2w dr-xdp nat-xdp}"
 if [ -n "$flood" ]; then
     for r in $(seq "$rounds"); do
         for path in $paths; do round $path "$r"; done
@@ -337,6 +341,7 @@ md=$here/results/bench-$stamp.md
                 nat) label="switchyard NAT" ;;
                 nft) label="kernel NAT (nftables DNAT numgen)" ;;
                 dr-mmsg) label="switchyard DR, sending by sendmmsg (the TX ring's before)" ;;
+                dr-nftguard) label="switchyard DR, guard by nftables alone (the tcx program's before)" ;;
                 many-1w) label="switchyard DR, 65,536 clients, 1 worker" ;;
                 many-2w) label="switchyard DR, 65,536 clients, 2 workers" ;;
                 dr-xdp) label="switchyard DR, receiving by AF_XDP (--io af_xdp)" ;;

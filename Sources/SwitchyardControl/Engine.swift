@@ -17,6 +17,8 @@ public struct EngineOptions: Sendable {
     public var txMode: TXMode
     /// How workers receive.
     public var rxMode: RXMode
+    /// Put the guard's tcx program in front of its nftables chain, where the kernel has tcx.
+    public var guardTCX = true
 
     public init(configPath: String, interface: String?, workers: Int, statsInterval: Int, controlPath: String,
                 txMode: TXMode = .ring, rxMode: RXMode = .afPacket) {
@@ -496,7 +498,7 @@ public final class Engine: @unchecked Sendable {
         self.publisher = publisher
         republish()
 
-        let kernelGuard = KernelGuard(interface: interfaces[0].name)
+        let kernelGuard = KernelGuard(interface: interfaces[0].name, fastDrop: options.guardTCX)
         self.kernelGuard = kernelGuard
         defer {
             kernelGuard.remove()
@@ -530,6 +532,14 @@ public final class Engine: @unchecked Sendable {
         Log.info("kernel guard: nftables table netdev \(kernelGuard.table) keeps the kernel from forwarding or answering "
             + "packets to \(vipsNow.map(\.description).joined(separator: ", "))"
             + (natNow.isEmpty ? "" : " and NAT replies from \(natNow.map(\.description).joined(separator: ", "))"))
+        if !kernelGuard.fastDropInterfaces.isEmpty {
+            Log.info("kernel guard: a tcx program on \(kernelGuard.fastDropInterfaces.joined(separator: ", ")) drops the VIPs' "
+                + "frames before the nftables chain")
+        } else if !options.guardTCX {
+            Log.info("kernel guard: no tcx program (--no-guard-tcx); the nftables chain alone drops the VIPs' frames")
+        } else if let why = kernelGuard.fastDropUnavailable {
+            Log.info("kernel guard: no tcx program (\(why)); the nftables chain alone drops the VIPs' frames")
+        }
         let threads = try workers.map { w in try OSThread(name: "sy-worker-\(w.index)") { w.run() } }
         defer {
             workers.forEach { $0.stop() }
@@ -576,10 +586,13 @@ public final class Engine: @unchecked Sendable {
 
     /// The workers' counters summed, the non-zero ones (and `forwarded` always).
     func engineCounters() -> [(String, UInt64)] {
-        Counter.allCases.compactMap { c in
+        let counters = Counter.allCases.compactMap { c -> (String, UInt64)? in
             let total = workers.reduce(UInt64(0)) { $0 &+ $1.published[c.rawValue] }
             return total == 0 && c != .forwarded ? nil : (c.name, total)
         }
+        // The kernel's copies of VIP frames that the guard's tcx program dropped.
+        let guardDrops = kernelGuard?.fastDropped ?? 0
+        return counters + (guardDrops > 0 ? [("guard_tcx_dropped", guardDrops)] : [])
     }
 
     /// The same as `name=value` pairs, for the log.

@@ -45,7 +45,7 @@ public enum HugePages {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = cString(line)
             guard text.hasPrefix("AnonHugePages:") else { continue }
             let digits = text.dropFirst("AnonHugePages:".count).filter(\.isNumber)
             return Int(digits).map { $0 * 1024 }

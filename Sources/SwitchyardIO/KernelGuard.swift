@@ -1,4 +1,6 @@
+import CSwitchyard
 import Glibc
+import Synchronization
 import SwitchyardCore
 
 /// Keeps the kernel's hands off the packets the engine forwards.
@@ -16,9 +18,19 @@ import SwitchyardCore
 ///     same servers (another port, or a kernel NAT of the box's own) is left alone.
 /// Nothing else on the box is touched, and the table is deleted on exit. A table left by a
 /// killed daemon is replaced at start.
-public final class KernelGuard {
+///
+/// In front of the chain, where the kernel has tcx (Linux 6.6+), a small BPF program at tc
+/// ingress drops the VIPs' frames first, for less than the netfilter hook and rule walk cost
+/// on every forwarded frame (docs/kernel-guard.md has the numbers). The chain stays complete,
+/// so where the program is missing the guard is the same, only slower.
+public final class KernelGuard: @unchecked Sendable {
     public let table: String
     public private(set) var installed = false
+    /// The tcx programs by interface name (written by install and remove, read by the
+    /// control thread's counters).
+    private let fastDrops = Mutex<[String: OpaquePointer]>([:])
+    /// Why there is no tcx program, when one could not be attached (said once in the log).
+    public private(set) var fastDropUnavailable: String?
 
     /// A NAT real server's service: the source of the replies the kernel must not forward.
     public struct Endpoint: Hashable, Sendable, Comparable {
@@ -44,7 +56,11 @@ public final class KernelGuard {
         }
     }
 
-    public init(interface: String) {
+    let fastDrop: Bool
+
+    /// `fastDrop`: put the tcx program in front of the chain where the kernel allows it.
+    public init(interface: String, fastDrop: Bool = true) {
+        self.fastDrop = fastDrop
         self.table = "switchyard_" + interface.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 
@@ -90,9 +106,45 @@ public final class KernelGuard {
                 + (result.status == 127 || result.output.contains("cannot run") ? "; install nftables" : ""))
         }
         installed = true
+        if fastDrop { installFastDrops(rules.vips) }
+    }
+
+    /// VIP frames dropped by the tcx programs so far (they never reach the nftables chain).
+    public var fastDropped: UInt64 {
+        fastDrops.withLock { $0.values.reduce(UInt64(0)) { $0 &+ sy_tcx_guard_drops($1) } }
+    }
+
+    /// The interfaces with a tcx program.
+    public var fastDropInterfaces: [String] { fastDrops.withLock { $0.keys.sorted() } }
+
+    func installFastDrops(_ vips: [String: [IPv4Address]]) {
+        fastDrops.withLock { programs in
+            for interface in Set(vips.keys).union(programs.keys).sorted() {
+                let keys = Array(Set(vips[interface] ?? [])).map(\.value.bigEndian)
+                if programs[interface] == nil {
+                    guard !keys.isEmpty, fastDropUnavailable == nil else { continue }
+                    var message = [CChar](repeating: 0, count: 256)
+                    guard let g = sy_tcx_guard_open(Int32(if_nametoindex(interface)), &message, message.count) else {
+                        fastDropUnavailable = "\(interface): \(cString(message))"
+                        continue
+                    }
+                    programs[interface] = g
+                }
+                // Should the update fail, the program goes and the nftables chain does its work.
+                if sy_tcx_guard_set_vips(programs[interface], keys, UInt32(keys.count)) != 0 {
+                    sy_tcx_guard_close(programs[interface])
+                    programs[interface] = nil
+                    fastDropUnavailable = "\(interface): updating its VIP set: \(String(cString: strerror(errno)))"
+                }
+            }
+        }
     }
 
     public func remove() {
+        fastDrops.withLock { programs in
+            programs.values.forEach { sy_tcx_guard_close($0) }
+            programs = [:]
+        }
         guard installed else { return }
         _ = runCommand(["nft", "delete", "table", "netdev", table])
         installed = false

@@ -52,6 +52,10 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "How frames are received: af_packet (TPACKET_V3 rings) or af_xdp (an XDP program and an AF_XDP socket, generic mode, copy mode; one worker).")
     var io: String = RXMode.afPacket.rawValue
 
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "Drop the kernel's copies of VIP frames with a tcx BPF program in front of the guard's nftables chain (Linux 6.6+; cheaper per frame). --no-guard-tcx leaves the chain alone.")
+    var guardTcx = true
+
     func validate() throws {
         if TXMode(rawValue: tx) == nil { throw ValidationError("--tx must be ring or sendmmsg") }
         guard let rx = RXMode(rawValue: io) else { throw ValidationError("--io must be af_packet or af_xdp") }
@@ -70,11 +74,12 @@ struct Run: ParsableCommand {
         let cfg = try loadConfig(config)
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let rx = RXMode(rawValue: io) ?? .afPacket
-        let options = EngineOptions(configPath: config, interface: interface,
+        var options = EngineOptions(configPath: config, interface: interface,
                                     workers: workers ?? (rx == .afXDP ? 1 : max(1, cores)),
                                     statsInterval: statsInterval,
                                     controlPath: control ?? EngineOptions.defaultControlPath(configPath: config),
                                     txMode: TXMode(rawValue: tx) ?? .ring, rxMode: RXMode(rawValue: io) ?? .afPacket)
+        options.guardTCX = guardTcx
         do {
             try Engine(options: options, config: cfg).run()
         } catch {

@@ -83,7 +83,7 @@ requests() { # requests N: N curl requests through the VIP; prints one answering
 echo "-- HTTP through the VIP (mh, equal weights)"
 conf "$LAB_DIR/mh.conf" mh 1 1
 gro_before=$(lab_exec lb ethtool -k lan0 2>/dev/null | grep '^generic-receive-offload' || true)
-start_lb "$LAB_DIR/mh.conf"
+start_lb "$LAB_DIR/mh.conf" --control "$LAB_DIR/mh.sock"
 for rs in web1 web2; do : >"$(lab_nginx_log $rs)"; done
 requests 240 >"$LAB_DIR/answers"
 total=$(wc -l <"$LAB_DIR/answers")
@@ -101,8 +101,12 @@ expect "every request reached nginx addressed to the VIP" "$(echo "$logged" | aw
 lb_mac=$(lab_exec lb cat /sys/class/net/lan0/address)
 check "the client resolved the VIP to the balancer's MAC" test "$(lab_exec client ip neigh show $vip | awk '{print $5}')" = "$lb_mac"
 check "the kernel guard table is installed" lab_exec lb nft list table netdev switchyard_lan0
-guard_drops=$(lab_exec lb nft list table netdev switchyard_lan0 | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
-expect "the guard dropped the kernel's copies of VIP packets (ip_forward=1)" "${guard_drops:-0}" -gt 0
+# This kernel has tcx: the guard's BPF program drops the VIP's frames before the chain sees them.
+check "the log says the tcx program on lan0 drops the VIPs' frames first" grep -q "a tcx program on lan0 drops" "$LB_LOG"
+tcx_drops=$(lab_exec lb "$bin" adm --control "$LAB_DIR/mh.sock" -L --stats | awk '$1 == "guard_tcx_dropped" {print $2}')
+nft_drops=$(lab_exec lb nft list table netdev switchyard_lan0 | sed -n 's/.*ip daddr.*counter packets \([0-9]*\).*/\1/p')
+expect "the tcx program dropped the kernel's copies of VIP packets (ip_forward=1; adm --stats)" "${tcx_drops:-0}" -gt 0
+expect "so the nftables rule behind it saw none of them" "${nft_drops:-1}" -eq 0
 check "the balancer's own address still answers (the kernel keeps other traffic)" lab_exec client ping -c 1 -W 1 198.19.7.2
 # Only the RX ring takes every frame: the engine's other packet sockets (ARP capture, libnet,
 # TX) have nothing queued after all that traffic (a socket left listening for every protocol
@@ -129,9 +133,12 @@ check "the exit log has the totals" grep -q "stopped; totals: .*forwarded=" "$LB
 
 echo "-- weight 0: quiescent real server gets nothing (rr, --interface given)"
 conf "$LAB_DIR/w0.conf" rr 1 0
-start_lb "$LAB_DIR/w0.conf" --interface lan0 --workers 1
+start_lb "$LAB_DIR/w0.conf" --interface lan0 --workers 1 --no-guard-tcx
 requests 100 >"$LAB_DIR/answers-w0"
 expect "100 requests, all answered by web1" "$(grep -cx web1 "$LAB_DIR/answers-w0")" -eq 100
+# Without the tcx program the nftables chain alone keeps the kernel off the VIP's frames.
+nft_drops=$(lab_exec lb nft list table netdev switchyard_lan0 | sed -n 's/.*ip daddr.*counter packets \([0-9]*\).*/\1/p')
+expect "--no-guard-tcx: the nftables rule dropped the kernel's copies instead" "${nft_drops:-0}" -gt 0
 stop_lb INT
 expect "SIGINT: exit status 0" "$LB_RC" -eq 0
 

@@ -185,6 +185,15 @@ void *sy_xdp_next(struct sy_xdp *x, uint32_t *length);
 /// Gives the frames read from the batch back to the kernel.
 void sy_xdp_release(struct sy_xdp *x);
 
+// ---- the kernel guard's fast drop (xdp.c) ----
+/// The kernel guard's fast drop: a BPF program at tcx ingress (Linux 6.6+) that drops IPv4
+/// frames to the VIPs in its set, counted; NULL (and a reason in err) where it cannot attach.
+struct sy_tcx_guard;
+struct sy_tcx_guard *sy_tcx_guard_open(int ifindex, char *err, size_t errlen);
+void sy_tcx_guard_close(struct sy_tcx_guard *g);
+int sy_tcx_guard_set_vips(struct sy_tcx_guard *g, const uint32_t *vips_network_order, uint32_t count);
+uint64_t sy_tcx_guard_drops(const struct sy_tcx_guard *g);
+
 // ---- interfaces ----
 /// Index, MAC, MTU and primary IPv4 address (network order) of an interface. 0 or -1/errno.
 int sy_interface_info(const char *name, int *index, uint8_t mac[6], int *mtu, uint32_t *ipv4);
