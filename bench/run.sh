@@ -246,7 +246,7 @@ round() { # round NAME
     local perf_pid=
     if [ -n "${BENCH_PERF:-}" ]; then
         mkdir -p "$BENCH_PERF"
-        perf record -q -a -g -o "$BENCH_PERF/$name-r$2.data" -- sleep "$seconds" >/dev/null 2>&1 &
+        perf record -q -a ${BENCH_PERF_ARGS--g} -o "$BENCH_PERF/$name-r$2.data" -- sleep "$seconds" >/dev/null 2>&1 &
         perf_pid=$!
     fi
     lab_exec client timeout -s INT "$seconds" taskset -c $sender_cpu trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/$name.cfg" \
