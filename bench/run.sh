@@ -19,6 +19,7 @@
 #             ring: the before/after of that change, in the same run
 #   dr-nftguard  DR again, with the kernel guard's nftables chain alone (--no-guard-tcx): the
 #             before/after of the guard's tcx program
+#   dr-blocks DR again, with TPACKET_V3 block rings (--rx-ring blocks) instead of V2 frames
 #   many-1w   DR from 65,536 client addresses (the fanout spreads by client address), 1 worker
 #   many-2w   the same with 2 workers on the same engine cores (--workers 2)
 #   dr-xdp    DR with the engine receiving through its XDP program and an AF_XDP socket
@@ -31,8 +32,9 @@
 # HTTP: wrk (1 thread, 50 connections, pinned to CPU 0) against nginx on the real servers, new
 # connection per request (Connection: close) and keep-alive, alternating the same way through:
 # the wire (rs1 directly), HAProxy `mode tcp` (1 thread, on the balancer's box), Switchyard DR,
-# Switchyard NAT and the kernel's NAT. For the NAT paths the client uses a second subnet routed
-# through the balancer, so replies come back through it.
+# Switchyard NAT and the kernel's NAT, and Switchyard DR and NAT again with TPACKET_V3 block
+# rings (dr-blocks, nat-blocks). For the NAT paths the client uses a second subnet routed
+# through the balancer, so replies come back through it. BENCH_HTTP_PATHS picks HTTP paths.
 #
 # Writes bench/results/bench-<time>.json and .md. Loads are bounded: every round stops after
 # S seconds.
@@ -53,7 +55,7 @@ while [ $# -gt 0 ]; do
         --workers) workers=$2; shift 2 ;;
         --no-http) http=; shift ;;
         --no-flood) flood=; shift ;;
-        -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -115,7 +117,7 @@ CONF
 lab_exec lb sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
 printf 'table ip benchlb {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  ip daddr %s udp dport 9 dnat to numgen inc mod 2 map { 0 : 198.18.0.11, 1 : 198.18.0.12 }\n }\n}\n' "$vip_nft" |
     lab_exec lb nft -f -
-# The engine, restarted when a path needs other options (engine PROFILE: main, mmsg, nftguard, w1, w2, xdp).
+# The engine, restarted when a path needs other options (engine PROFILE: main, mmsg, nftguard, blocks, w1, w2, xdp).
 lb_pid=
 profile=
 starts=0
@@ -127,6 +129,7 @@ engine() {
         main) args=(--workers "$workers") ;;
         mmsg) args=(--workers "$workers" --tx sendmmsg) ;;
         nftguard) args=(--workers "$workers" --no-guard-tcx) ;;
+        blocks) args=(--workers "$workers" --rx-ring blocks) ;;
         w1) args=(--workers 1) ;;
         w2) args=(--workers 2) ;;
         xdp) args=(--workers 1 --io af_xdp) ;;
@@ -205,6 +208,7 @@ packet "$lb_mac" $vip_nat >"$LAB_DIR/nat.cfg"
 packet "$lb_mac" $vip_nft >"$LAB_DIR/nft.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-mmsg.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-nftguard.cfg"
+cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-blocks.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-xdp.cfg"
 cp "$LAB_DIR/nat.cfg" "$LAB_DIR/nat-xdp.cfg"
 # Many clients: source addresses 198.19.x.y (random), so the fanout has something to spread.
@@ -235,7 +239,7 @@ declare -A results
 round() { # round NAME
     local name=$1 before after t0 t1 c0 c1 pps cpu_ns s0 s1 w0 w1 i busy split
     case $name in
-        dr-mmsg) engine mmsg ;; dr-nftguard) engine nftguard ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *-xdp) engine xdp ;; *) engine main ;;
+        dr-mmsg) engine mmsg ;; dr-nftguard) engine nftguard ;; dr-blocks) engine blocks ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *-xdp) engine xdp ;; *) engine main ;;
     esac
     before=$(rx_sum)
     c0=$(cpu_ticks)
@@ -278,7 +282,7 @@ round() { # round NAME
 }
 
 echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s"
-paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg dr-nftguard many-1w many-2w dr-xdp nat-xdp}"
+paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg dr-nftguard dr-blocks many-1w many-2w dr-xdp nat-xdp}"
 if [ -n "$flood" ]; then
     for r in $(seq "$rounds"); do
         for path in $paths; do round $path "$r"; done
@@ -286,24 +290,31 @@ if [ -n "$flood" ]; then
 fi
 
 # HTTP rounds: requests/s from wrk's summary.
-http_paths="wire haproxy dr nat nft"
+# dr-blocks and nat-blocks: the same through the engine restarted with TPACKET_V3 block rings
+# (--rx-ring blocks), where a frame can wait for its block up to 1 ms.
+http_paths="${BENCH_HTTP_PATHS:-wire haproxy dr nat nft dr-blocks nat-blocks}"
 http_target() {
     case $1 in
-        wire) echo 198.18.0.11 ;; haproxy) echo 198.18.0.103 ;; dr) echo $vip ;; nat) echo $vip_nat ;; nft) echo $vip_nft ;;
+        wire) echo 198.18.0.11 ;; haproxy) echo 198.18.0.103 ;; dr | dr-blocks) echo $vip ;; nat | nat-blocks) echo $vip_nat ;;
+        nft) echo $vip_nft ;;
     esac
 }
 http_round() { # http_round PATH MODE ROUND
     local target rps extra=()
+    case $1 in
+        *-blocks) engine blocks ;; *) engine "${BENCH_HTTP_ENGINE:-main}" ;;
+    esac
     target=$(http_target "$1")
     [ "$2" = close ] && extra=(-H "Connection: close")
     rps=$(lab_exec client timeout $((seconds + 10)) taskset -c $sender_cpu wrk -t1 -c50 -d${seconds}s "${extra[@]}" "http://$target/" 2>/dev/null |
         sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' | cut -d. -f1 || true)
     rps=${rps:-0}
     results[http_$2_$1]="${results[http_$2_$1]:-} $rps"
-    printf "  round %-2s http %-10s %-6s %8d req/s\n" "$3" "$1" "$2" "$rps"
+    printf "  round %-2s http %-11s %-9s %8d req/s\n" "$3" "$1" "$2" "$rps"
 }
 if [ -n "$http" ]; then
-    engine main
+    # BENCH_HTTP_ENGINE=PROFILE (xdp, blocks, ...) runs the HTTP rounds through that engine.
+    engine "${BENCH_HTTP_ENGINE:-main}"
     echo "== HTTP (wrk -t1 -c50, ${seconds}s, pinned to CPU $sender_cpu): new connection per request and keep-alive"
     for r in $(seq "$rounds"); do
         for mode in close keepalive; do
@@ -342,6 +353,7 @@ md=$here/results/bench-$stamp.md
                 nft) label="kernel NAT (nftables DNAT numgen)" ;;
                 dr-mmsg) label="switchyard DR, sending by sendmmsg (the TX ring's before)" ;;
                 dr-nftguard) label="switchyard DR, guard by nftables alone (the tcx program's before)" ;;
+                dr-blocks) label="switchyard DR, TPACKET_V3 blocks (--rx-ring blocks; the V2 frames' before)" ;;
                 many-1w) label="switchyard DR, 65,536 clients, 1 worker" ;;
                 many-2w) label="switchyard DR, 65,536 clients, 2 workers" ;;
                 dr-xdp) label="switchyard DR, receiving by AF_XDP (--io af_xdp)" ;;
@@ -369,6 +381,8 @@ md=$here/results/bench-$stamp.md
             case $path in
                 wire) label="wire (rs1 directly)" ;; haproxy) label="HAProxy mode tcp (1 thread)" ;;
                 dr) label="switchyard DR" ;; nat) label="switchyard NAT" ;; nft) label="kernel NAT (nftables)" ;;
+                dr-blocks) label="switchyard DR, TPACKET_V3 blocks (the V2 frames' before)" ;;
+                nat-blocks) label="switchyard NAT, TPACKET_V3 blocks (the V2 frames' before)" ;;
             esac
             echo "| $label | ${med[http_close_$path]} | $(ratio "${med[http_close_$path]}" "${med[http_close_haproxy]}") | ${med[http_keepalive_$path]} | $(ratio "${med[http_keepalive_$path]}" "${med[http_keepalive_haproxy]}") |"
         done

@@ -40,6 +40,25 @@ void *sy_rx_ring_setup(int fd, uint32_t block_size, uint32_t block_nr, uint32_t 
     return map;
 }
 
+void *sy_rx_ring_setup_v2(int fd, uint32_t block_size, uint32_t block_nr, uint32_t frame_size) {
+    int version = TPACKET_V2;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0) return NULL;
+    struct tpacket_req req;
+    memset(&req, 0, sizeof req);
+    req.tp_block_size = block_size;
+    req.tp_block_nr = block_nr;
+    req.tp_frame_size = frame_size;
+    req.tp_frame_nr = (block_size / frame_size) * block_nr;
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0) return NULL;
+    void *map = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_LOCKED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) {
+        map = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED) return NULL;
+    }
+    return map;
+}
+
 _Static_assert(sizeof(struct sock_filter) == 8, "sock_filter layout changed");
 
 int sy_fanout_join_cbpf(int fd, uint16_t group_id, const void *insns, uint32_t count) {

@@ -19,6 +19,8 @@ public struct EngineOptions: Sendable {
     public var rxMode: RXMode
     /// Put the guard's tcx program in front of its nftables chain, where the kernel has tcx.
     public var guardTCX = true
+    /// How AF_PACKET rings hand frames over (TPACKET_V2 frames or TPACKET_V3 blocks).
+    public var ringFormat = RingFormat.frames
 
     public init(configPath: String, interface: String?, workers: Int, statsInterval: Int, controlPath: String,
                 txMode: TXMode = .ring, rxMode: RXMode = .afPacket) {
@@ -512,7 +514,8 @@ public final class Engine: @unchecked Sendable {
         let filter = try PacketFilter.forVIPs(vips)
         // A lone worker takes every frame: no fanout group, so the kernel runs no fanout
         // program per frame.
-        let fanoutGroupBase = options.workers > 1 ? UInt16(truncatingIfNeeded: getpid() &* 8) : nil
+        // Two groups per interface (frames up to the MTU, and larger): 16 ids per process.
+        let fanoutGroupBase = options.workers > 1 ? UInt16(truncatingIfNeeded: getpid() &* 16) : nil
         let mtu = interfaces.map(\.mtu).min() ?? 1500
         workers = try (0..<options.workers).map { index in
             var pipelineConfig = PipelineConfig(
@@ -524,7 +527,8 @@ public final class Engine: @unchecked Sendable {
             pipelineConfig.slotMemory = HugePages.slotMemory
             return try Worker(index: index, interfaces: interfaces, filter: filter, fanoutGroupBase: fanoutGroupBase,
                               fanoutProgram: FanoutProgram.build(vips: vips, workers: options.workers),
-                              config: pipelineConfig, publisher: publisher, txMode: options.txMode, rxMode: options.rxMode)
+                              config: pipelineConfig, publisher: publisher, geometry: RingGeometry(format: options.ringFormat),
+                              txMode: options.txMode, rxMode: options.rxMode)
         }
         // Filter, fanout program, guard and ARP for the actual sets (NAT real servers too).
         try applyAddressSets(force: true)

@@ -2,22 +2,54 @@ import CSwitchyard
 import Glibc
 import SwitchyardCore
 
-/// Ring geometry. A TPACKET_V3 block is handed to user space when it is full or when
-/// `retireTimeoutMilliseconds` pass, so a lone packet waits at most that long.
+/// How an AF_PACKET receive ring hands frames to user space.
+public enum RingFormat: String, Sendable, CaseIterable {
+    /// TPACKET_V2: every frame is handed over as soon as the kernel has written it, so none
+    /// waits for others. Its slots are fixed-size (sized for the MTU), so the worker has a
+    /// second, block ring for the rare larger frames (GSO super-packets from local senders).
+    case frames
+    /// TPACKET_V3: frames are handed over a block at a time, when the block is full or its
+    /// retire timer (1 ms) runs out, so at a low rate each frame can wait up to that long.
+    case blocks
+}
+
+/// Ring geometry: 32 blocks of 256 KiB; TPACKET_V2 cuts them into fixed frames.
 public struct RingGeometry: Sendable {
+    public var format = RingFormat.frames
     public var blockSize: UInt32 = 1 << 18
     public var blockCount: UInt32 = 32
     public var frameSize: UInt32 = 2048
     public var retireTimeoutMilliseconds: UInt32 = 1
-    public init() {}
+    public init(format: RingFormat = .frames) { self.format = format }
+
+    /// TPACKET_V2 slots for frames of up to `maxFrame` bytes: header and frame in a power of
+    /// two of at least 2 KiB (2 KiB for a 1500-byte MTU), in blocks that hold whole frames.
+    public static func frames(upTo maxFrame: Int) -> RingGeometry {
+        var g = RingGeometry(format: .frames)
+        var size: UInt32 = 2048
+        while Int(size) < maxFrame + 128 { size <<= 1 }
+        g.frameSize = size
+        g.blockSize = max(g.blockSize, size)
+        return g
+    }
+
+    var frameCount: Int { Int(blockSize / frameSize) * Int(blockCount) }
 }
 
-/// An AF_PACKET TPACKET_V3 receive ring on one interface, filtered, in a fanout group.
+/// An AF_PACKET receive ring (TPACKET_V2 frames or TPACKET_V3 blocks) on one interface,
+/// filtered, in a fanout group.
 public final class PacketRing: @unchecked Sendable {
     public let fd: Int32
     let map: UnsafeMutableRawPointer
     public let geometry: RingGeometry
     private var blockIndex: UInt32 = 0
+    /// TPACKET_V2: the next frame to read.
+    private var frameIndex = 0
+    /// The engine's number of the interface it is bound to (a frame's ingress).
+    public let interfaceNumber: Int
+    /// The frame lengths it takes: nil all, else at most (`above` false) or more than (`above`
+    /// true) `limit` bytes; kept so that a new filter gets the same condition.
+    public let lengths: (limit: Int, above: Bool)?
 
     /// Whether the ring is in a fanout group (a lone worker's ring is not: the kernel then
     /// skips the group's demultiplexing and program for every frame).
@@ -26,16 +58,21 @@ public final class PacketRing: @unchecked Sendable {
     /// Opens the socket, attaches `filter` before binding (so no unfiltered frame slips in),
     /// maps the ring, binds to `interface` and joins fanout group `fanoutGroup` (nil: none),
     /// which spreads frames with `fanoutProgram` (see FanoutProgram).
-    public init(interface: InterfaceInfo, filter: PacketFilter, fanoutGroup: UInt16?, fanoutProgram: [BPFInstruction],
-                geometry: RingGeometry = RingGeometry()) throws {
+    public init(interface: InterfaceInfo, interfaceNumber: Int = 0, filter: PacketFilter, lengths: (limit: Int, above: Bool)? = nil,
+                fanoutGroup: UInt16?, fanoutProgram: [BPFInstruction], geometry: RingGeometry = RingGeometry()) throws {
+        self.interfaceNumber = interfaceNumber
+        self.lengths = lengths
         // Protocol 0: receive nothing until bind.
         let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket(AF_PACKET)") }
         do {
-            try filter.attach(to: fd)
-            guard let map = sy_rx_ring_setup(fd, geometry.blockSize, geometry.blockCount, geometry.frameSize,
-                                             geometry.retireTimeoutMilliseconds) else {
-                throw SystemError("PACKET_RX_RING (TPACKET_V3)")
+            try Self.filter(filter, lengths).attach(to: fd)
+            let mapped = geometry.format == .blocks
+                ? sy_rx_ring_setup(fd, geometry.blockSize, geometry.blockCount, geometry.frameSize,
+                                   geometry.retireTimeoutMilliseconds)
+                : sy_rx_ring_setup_v2(fd, geometry.blockSize, geometry.blockCount, geometry.frameSize)
+            guard let map = mapped else {
+                throw SystemError("PACKET_RX_RING (\(geometry.format == .blocks ? "TPACKET_V3" : "TPACKET_V2"))")
             }
             self.map = map
             guard sy_packet_bind(fd, interface.index, SY_ETH_P_ALL) == 0 else {
@@ -63,6 +100,14 @@ public final class PacketRing: @unchecked Sendable {
         close(fd)
     }
 
+    static func filter(_ filter: PacketFilter, _ lengths: (limit: Int, above: Bool)?) throws -> PacketFilter {
+        guard let lengths else { return filter }
+        return try filter.limited(to: lengths.limit, above: lengths.above)
+    }
+
+    /// Replaces the ring's filter (with its length condition); the kernel swaps it atomically.
+    public func update(filter: PacketFilter) throws { try Self.filter(filter, lengths).attach(to: fd) }
+
     /// The next block if the kernel has handed it over, else nil.
     @inline(__always)
     public func nextBlock() -> UnsafeMutableRawPointer? {
@@ -75,6 +120,27 @@ public final class PacketRing: @unchecked Sendable {
     public func releaseBlock(_ block: UnsafeMutableRawPointer) {
         sy_block_release(block)
         blockIndex = (blockIndex + 1) % geometry.blockCount
+    }
+
+    /// TPACKET_V2: how many frames, at most `limit`, are ready in a row from the next one.
+    @inline(__always)
+    public func readyFrames(limit: Int) -> Int {
+        var n = 0
+        while n < limit && sy_v2_status(frame(n)) & SY_TP_STATUS_USER != 0 { n += 1 }
+        return n
+    }
+
+    /// TPACKET_V2: the frame `offset` places after the next one.
+    @inline(__always)
+    public func frame(_ offset: Int) -> UnsafeMutableRawPointer {
+        map + ((frameIndex + offset) % geometry.frameCount) * Int(geometry.frameSize)
+    }
+
+    /// TPACKET_V2: gives the next `count` frames back to the kernel and moves past them.
+    @inline(__always)
+    public func releaseFrames(_ count: Int) {
+        for i in 0..<count { sy_v2_release(frame(i)) }
+        frameIndex = (frameIndex + count) % geometry.frameCount
     }
 
     /// Frames the kernel dropped because the ring was full, since the last call.

@@ -43,16 +43,33 @@ public final class Worker: @unchecked Sendable {
     public let published: UnsafeMutablePointer<UInt64>
 
     /// `interfaces` in the engine's numbering (a frame's ingress and egress numbers index it);
-    /// interface i's ring joins fanout group `fanoutGroupBase + i` (nil: a lone worker, no groups).
+    /// interface i's ring joins fanout group `fanoutGroupBase + i` (nil: a lone worker, no groups)
+    /// and its ring for frames over the MTU group `fanoutGroupBase + 8 + i`.
     public init(index: Int, interfaces: [InterfaceInfo], filter: PacketFilter, fanoutGroupBase: UInt16?,
                 fanoutProgram: [BPFInstruction], config: PipelineConfig, publisher: SnapshotPublisher,
                 geometry: RingGeometry = RingGeometry(), txMode: TXMode = .ring, rxMode: RXMode = .afPacket) throws {
         self.index = index
         switch rxMode {
         case .afPacket:
-            rings = try interfaces.enumerated().map { i, interface in
-                try PacketRing(interface: interface, filter: filter, fanoutGroup: fanoutGroupBase.map { $0 &+ UInt16(i) },
-                               fanoutProgram: fanoutProgram, geometry: geometry)
+            rings = try interfaces.enumerated().flatMap { i, interface -> [PacketRing] in
+                let group = fanoutGroupBase.map { $0 &+ UInt16(i) }
+                guard geometry.format == .frames else {
+                    return [try PacketRing(interface: interface, interfaceNumber: i, filter: filter, fanoutGroup: group,
+                                           fanoutProgram: fanoutProgram, geometry: geometry)]
+                }
+                // Frames up to the MTU (and a VLAN tag) in per-frame slots; larger ones (GSO
+                // super-packets from local senders, cut up by the worker) in a block ring of
+                // their own, in fanout groups of their own.
+                let limit = interface.mtu + 18
+                var blocks = RingGeometry(format: .blocks)
+                blocks.blockCount = 8
+                return [
+                    try PacketRing(interface: interface, interfaceNumber: i, filter: filter, lengths: (limit, false),
+                                   fanoutGroup: group, fanoutProgram: fanoutProgram, geometry: .frames(upTo: limit)),
+                    try PacketRing(interface: interface, interfaceNumber: i, filter: filter, lengths: (limit, true),
+                                   fanoutGroup: group.map { $0 &+ UInt16(Pipeline.maxInterfaces) },
+                                   fanoutProgram: fanoutProgram, geometry: blocks),
+                ]
             }
             receivers = []
         case .afXDP:
@@ -74,7 +91,7 @@ public final class Worker: @unchecked Sendable {
     /// server set changed). Safe while the worker runs: the kernel swaps them atomically.
     public func update(filter: PacketFilter, fanoutProgram: [BPFInstruction]) throws {
         for ring in rings {
-            try filter.attach(to: ring.fd)
+            try ring.update(filter: filter)
             guard ring.inFanoutGroup else { continue }
             let rc = fanoutProgram.withUnsafeBytes { sy_fanout_set_program(ring.fd, $0.baseAddress, UInt32(fanoutProgram.count)) }
             guard rc == 0 else { throw SystemError("PACKET_FANOUT_DATA") }
@@ -101,12 +118,26 @@ public final class Worker: @unchecked Sendable {
         var segmenter = TCPSegmenter()
         var (snapshot, generation) = publisher.take()
         var view = snapshot.view
-        var idleRounds = 0
+        var lastIdle: UInt32 = 0
         var lastSweep: UInt32 = 0
         var polls = (rings.map(\.fd) + receivers.map(\.fd)).map { pollfd(fd: $0, events: Int16(POLLIN | POLLERR), revents: 0) }
         while !stopFlag.load(ordering: .relaxed) {
             var busy = false
-            for (ingress, ring) in rings.enumerated() {
+            for ring in rings {
+                let ingress = ring.interfaceNumber
+                if ring.geometry.format == .frames {
+                    let count = ring.readyFrames(limit: Self.frameBatch)
+                    guard count > 0 else { continue }
+                    busy = true
+                    if publisher.generation != generation {
+                        (snapshot, generation) = publisher.take()
+                        view = snapshot.view
+                        pipeline.flows.timeouts = snapshot.timeouts
+                    }
+                    process(frames: count, of: ring, ingress: ingress, &pipeline, &segmenter, view)
+                    ring.releaseFrames(count)
+                    continue
+                }
                 guard let block = ring.nextBlock() else { continue }
                 busy = true
                 if publisher.generation != generation {
@@ -148,10 +179,13 @@ public final class Worker: @unchecked Sendable {
                 pipeline.counters.copy(to: published)
                 continue
             }
-            // Idle: expire old flows a slice at a time, publish counters, then wait.
-            pipeline.flows.sweep(now: monotonicMilliseconds(), budget: 4096)
-            idleRounds += 1
-            if idleRounds % 8 == 0 {
+            // Idle: expire old flows a slice at a time and publish counters (at most once a
+            // millisecond: with per-frame rings the worker is idle between every few frames),
+            // then wait.
+            let now = monotonicMilliseconds()
+            if now != lastIdle {
+                pipeline.flows.sweep(now: now, budget: 4096)
+                lastIdle = now
                 for ring in rings { pipeline.counters.bump(.ringDrops, by: ring.takeDrops()) }
                 pipeline.counters.copy(to: published)
             }
@@ -180,33 +214,58 @@ public final class Worker: @unchecked Sendable {
         pipeline.counters.bump(.segmented, by: UInt64(count))
     }
 
-    /// Runs every frame of one RX block through the pipeline and sends what it forwards, before
-    /// the block goes back to the kernel (the TX batches point into it).
+    /// Runs every frame of one RX block (TPACKET_V3) through the pipeline and sends what it
+    /// forwards, before the block goes back to the kernel (the TX batches point into it).
     @inline(__always)
     func process(_ block: UnsafeMutableRawPointer, ingress: Int, _ pipeline: inout Pipeline,
                  _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
         let now = monotonicMilliseconds()
         var frame = block + Int(sy_block_first_offset(block))
         for _ in 0..<sy_block_num_pkts(block) {
-            let status = sy_frame_status(frame)
-            let length = Int(sy_frame_snaplen(frame))
-            // Only frames addressed to this host's MAC: not our own transmissions, not
-            // broadcasts, not frames for other hosts seen by a promiscuous interface.
-            if sy_frame_pkttype(frame) == SY_PACKET_HOST {
-                let data = frame + Int(sy_frame_mac_offset(frame))
-                if length < Int(sy_frame_wirelen(frame)) {
-                    // Larger than a ring frame: only GRO/GSO produce these; never send half.
-                    pipeline.counters.bump(.rxFrames)
-                    pipeline.counters.bump(.oversize)
-                } else {
-                    forward(data, length: length, ingress: ingress,
-                            checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0, now: now, &pipeline, &segmenter, view)
-                }
-            }
+            receive(frame + Int(sy_frame_mac_offset(frame)), length: Int(sy_frame_snaplen(frame)),
+                    wireLength: Int(sy_frame_wirelen(frame)), host: sy_frame_pkttype(frame) == SY_PACKET_HOST,
+                    checksumPending: sy_frame_status(frame) & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
+                    now: now, &pipeline, &segmenter, view)
             frame += Int(sy_frame_next_offset(frame))
         }
         for sender in senders { countTXFailures(sender.flush(), &pipeline) }
     }
+
+    /// The same for `count` ready frames of a TPACKET_V2 ring, before they go back.
+    @inline(__always)
+    func process(frames count: Int, of ring: PacketRing, ingress: Int, _ pipeline: inout Pipeline,
+                 _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
+        let now = monotonicMilliseconds()
+        for i in 0..<count {
+            let frame = ring.frame(i)
+            receive(frame + Int(sy_v2_mac_offset(frame)), length: Int(sy_v2_snaplen(frame)),
+                    wireLength: Int(sy_v2_wirelen(frame)), host: sy_v2_pkttype(frame) == SY_PACKET_HOST,
+                    checksumPending: sy_v2_status(frame) & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
+                    now: now, &pipeline, &segmenter, view)
+        }
+        for sender in senders { countTXFailures(sender.flush(), &pipeline) }
+    }
+
+    /// One frame from an AF_PACKET ring.
+    @inline(__always)
+    func receive(_ data: UnsafeMutableRawPointer, length: Int, wireLength: Int, host: Bool, checksumPending: Bool,
+                 ingress: Int, now: UInt32, _ pipeline: inout Pipeline, _ segmenter: inout TCPSegmenter,
+                 _ view: SnapshotView) {
+        // Only frames addressed to this host's MAC: not our own transmissions, not
+        // broadcasts, not frames for other hosts seen by a promiscuous interface.
+        guard host else { return }
+        if length < wireLength {
+            // Larger than a ring frame: only GRO/GSO produce these; never send half.
+            pipeline.counters.bump(.rxFrames)
+            pipeline.counters.bump(.oversize)
+        } else {
+            forward(data, length: length, ingress: ingress, checksumPending: checksumPending, now: now, &pipeline,
+                    &segmenter, view)
+        }
+    }
+
+    /// Frames taken from a TPACKET_V2 ring at a time (the TX batch is flushed after each).
+    static let frameBatch = 64
 
     /// Runs one frame through the pipeline and queues what it forwards (cut to the MTU first
     /// if it is a TCP super-packet).

@@ -52,11 +52,15 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "How frames are received: af_packet (TPACKET_V3 rings) or af_xdp (an XDP program and an AF_XDP socket, generic mode, copy mode; one worker).")
     var io: String = RXMode.afPacket.rawValue
 
+    @Option(name: .long, help: "How AF_PACKET rings hand frames over: frames (TPACKET_V2, each frame at once; the default) or blocks (TPACKET_V3, a block at a time: a frame can wait up to 1 ms).")
+    var rxRing: String = RingFormat.frames.rawValue
+
     @Flag(name: .long, inversion: .prefixedNo,
           help: "Drop the kernel's copies of VIP frames with a tcx BPF program in front of the guard's nftables chain (Linux 6.6+; cheaper per frame). --no-guard-tcx leaves the chain alone.")
     var guardTcx = true
 
     func validate() throws {
+        if RingFormat(rawValue: rxRing) == nil { throw ValidationError("--rx-ring must be frames or blocks") }
         if TXMode(rawValue: tx) == nil { throw ValidationError("--tx must be ring or sendmmsg") }
         guard let rx = RXMode(rawValue: io) else { throw ValidationError("--io must be af_packet or af_xdp") }
         if rx == .afXDP && tx != TXMode.ring.rawValue {
@@ -80,6 +84,7 @@ struct Run: ParsableCommand {
                                     controlPath: control ?? EngineOptions.defaultControlPath(configPath: config),
                                     txMode: TXMode(rawValue: tx) ?? .ring, rxMode: RXMode(rawValue: io) ?? .afPacket)
         options.guardTCX = guardTcx
+        options.ringFormat = RingFormat(rawValue: rxRing) ?? .frames
         do {
             try Engine(options: options, config: cfg).run()
         } catch {

@@ -29,6 +29,8 @@ static const uint8_t SY_PACKET_OUTGOING = PACKET_OUTGOING;
 /// Returns the mapping or NULL with errno set.
 void *sy_rx_ring_setup(int fd, uint32_t block_size, uint32_t block_nr, uint32_t frame_size,
                        uint32_t retire_tov_ms);
+/// The same with TPACKET_V2 frames (frame_nr = block_size / frame_size * block_nr). Mapping or NULL.
+void *sy_rx_ring_setup_v2(int fd, uint32_t block_size, uint32_t block_nr, uint32_t frame_size);
 /// Joins fanout group `group_id` with PACKET_FANOUT_CBPF and sets the group's classic BPF
 /// program (`count` 8-byte struct sock_filter instructions) that returns the member index.
 /// Members are numbered in the order they joined.
@@ -76,6 +78,23 @@ static inline uint16_t sy_frame_mac_offset(const void *frame) {
 static inline uint8_t sy_frame_pkttype(const void *frame) {
     const struct sockaddr_ll *sll =
         (const struct sockaddr_ll *)((const uint8_t *)frame + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
+    return sll->sll_pkttype;
+}
+
+// Frame accessors for the TPACKET_V2 ring: each frame has its own status word, handed to user
+// space as soon as the kernel has written it (no block to fill, no retire timer).
+static inline uint32_t sy_v2_status(const void *frame) {
+    return __atomic_load_n(&((const struct tpacket2_hdr *)frame)->tp_status, __ATOMIC_ACQUIRE);
+}
+static inline void sy_v2_release(void *frame) {
+    __atomic_store_n(&((struct tpacket2_hdr *)frame)->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+}
+static inline uint32_t sy_v2_snaplen(const void *frame) { return ((const struct tpacket2_hdr *)frame)->tp_snaplen; }
+static inline uint32_t sy_v2_wirelen(const void *frame) { return ((const struct tpacket2_hdr *)frame)->tp_len; }
+static inline uint16_t sy_v2_mac_offset(const void *frame) { return ((const struct tpacket2_hdr *)frame)->tp_mac; }
+static inline uint8_t sy_v2_pkttype(const void *frame) {
+    const struct sockaddr_ll *sll =
+        (const struct sockaddr_ll *)((const uint8_t *)frame + TPACKET_ALIGN(sizeof(struct tpacket2_hdr)));
     return sll->sll_pkttype;
 }
 
