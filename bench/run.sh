@@ -33,7 +33,7 @@
 # connection per request (Connection: close) and keep-alive, alternating the same way through:
 # the wire (rs1 directly), HAProxy `mode tcp` (1 thread, on the balancer's box), Switchyard DR,
 # Switchyard NAT and the kernel's NAT, and Switchyard DR and NAT again with TPACKET_V3 block
-# rings (dr-blocks, nat-blocks). For the NAT paths the client uses a second subnet routed
+# rings (dr-blocks, nat-blocks) and receiving by AF_XDP (dr-xdp, nat-xdp). For the NAT paths the client uses a second subnet routed
 # through the balancer, so replies come back through it. BENCH_HTTP_PATHS picks HTTP paths.
 #
 # Writes bench/results/bench-<time>.json and .md. Loads are bounded: every round stops after
@@ -292,17 +292,17 @@ fi
 # HTTP rounds: requests/s from wrk's summary.
 # dr-blocks and nat-blocks: the same through the engine restarted with TPACKET_V3 block rings
 # (--rx-ring blocks), where a frame can wait for its block up to 1 ms.
-http_paths="${BENCH_HTTP_PATHS:-wire haproxy dr nat nft dr-blocks nat-blocks}"
+http_paths="${BENCH_HTTP_PATHS:-wire haproxy dr nat nft dr-blocks nat-blocks dr-xdp nat-xdp}"
 http_target() {
     case $1 in
-        wire) echo 198.18.0.11 ;; haproxy) echo 198.18.0.103 ;; dr | dr-blocks) echo $vip ;; nat | nat-blocks) echo $vip_nat ;;
+        wire) echo 198.18.0.11 ;; haproxy) echo 198.18.0.103 ;; dr | dr-*) echo $vip ;; nat | nat-*) echo $vip_nat ;;
         nft) echo $vip_nft ;;
     esac
 }
 http_round() { # http_round PATH MODE ROUND
     local target rps extra=()
     case $1 in
-        *-blocks) engine blocks ;; *) engine "${BENCH_HTTP_ENGINE:-main}" ;;
+        *-blocks) engine blocks ;; *-xdp) engine xdp ;; *) engine "${BENCH_HTTP_ENGINE:-main}" ;;
     esac
     target=$(http_target "$1")
     [ "$2" = close ] && extra=(-H "Connection: close")
@@ -383,6 +383,7 @@ md=$here/results/bench-$stamp.md
                 dr) label="switchyard DR" ;; nat) label="switchyard NAT" ;; nft) label="kernel NAT (nftables)" ;;
                 dr-blocks) label="switchyard DR, TPACKET_V3 blocks (the V2 frames' before)" ;;
                 nat-blocks) label="switchyard NAT, TPACKET_V3 blocks (the V2 frames' before)" ;;
+                dr-xdp) label="switchyard DR, receiving by AF_XDP" ;; nat-xdp) label="switchyard NAT, receiving by AF_XDP" ;;
             esac
             echo "| $label | ${med[http_close_$path]} | $(ratio "${med[http_close_$path]}" "${med[http_close_haproxy]}") | ${med[http_keepalive_$path]} | $(ratio "${med[http_keepalive_$path]}" "${med[http_keepalive_haproxy]}") |"
         done
