@@ -32,7 +32,7 @@ let package = Package(
             ]
         ),
         // In-process benchmarks of the data plane (bench/micro.sh runs them, also under valgrind).
-        .executableTarget(name: "switchyard-bench", dependencies: ["SwitchyardCore"], path: "bench/micro"),
+        .executableTarget(name: "switchyard-bench", dependencies: ["SwitchyardCore", "SwitchyardIO"], path: "bench/micro"),
         // libFuzzer targets (Tests/fuzz.sh builds them with -sanitize=fuzzer,address).
         .target(name: "FuzzSupport", path: "Tests/Fuzz/FuzzSupport"),
         .executableTarget(name: "fuzz-pipeline", dependencies: ["SwitchyardCore", "FuzzSupport"], path: "Tests/Fuzz/FuzzPipeline"),

@@ -57,7 +57,10 @@ done
     echo "Flow table (one worker's table; slots are the next power of two above capacity x 4/3):"
     echo
     if [ -z "$quick" ]; then flows="1000000 10000000"; else flows=1000000; fi
-    for f in $flows; do echo "- $("$bin" flowtable --flows $f)"; done
+    for f in $flows; do
+        echo "- $("$bin" flowtable --flows $f)"
+        echo "- $("$bin" flowtable --flows $f --huge-pages)"
+    done
     echo
     echo "Maglev (table size 65537; 200k flows hashed):"
     echo

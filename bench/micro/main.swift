@@ -1,7 +1,7 @@
 // switchyard-bench: the data plane measured in process, no sockets.
 //
 //   switchyard-bench pipeline [--scenario NAME] [--packets N] [--capacity FLOWS]   ns/packet
-//   switchyard-bench flowtable [--flows N]                      bytes per flow (RSS), lookup ns
+//   switchyard-bench flowtable [--flows N] [--huge-pages]       bytes per flow (RSS), lookup ns
 //   switchyard-bench maglev                                     table build time, flows moved
 //
 // Scenarios: dr-hit (a known flow, DR), dr-new (a new flow every packet), nat-in (a known NAT
@@ -11,6 +11,7 @@
 // under callgrind (instructions) and memcheck (allocations), so setup costs cancel out.
 import Glibc
 import SwitchyardCore
+import SwitchyardIO
 
 func now() -> Double {
     var ts = timespec()
@@ -114,9 +115,9 @@ func pipeline(_ scenario: String, packets: Int, capacity: Int) -> Double {
     return packets == 0 ? 0 : elapsed * 1e9 / Double(packets)
 }
 
-func flowTable(flows: Int) -> (bytesPerFlow: Double, lookupNanoseconds: Double) {
+func flowTable(flows: Int, memory: SlotMemory) -> (bytesPerFlow: Double, lookupNanoseconds: Double) {
     let before = rssBytes()
-    var t = FlowTable(capacity: flows, key: HashKey(k0: 3, k1: 4))
+    var t = FlowTable(capacity: flows, key: HashKey(k0: 3, k1: 4), memory: memory)
     var expired: UInt64 = 0
     var evicted: UInt64 = 0
     func key(_ i: Int) -> FlowKey {
@@ -184,13 +185,15 @@ case "pipeline":
         print("pipeline \(s): \(String(Double(Int(ns * 10)) / 10)) ns/packet over \(packets) packets")
     }
 case "flowtable":
+    // --huge-pages: the slots on transparent huge pages, as the engine allocates them.
+    let huge = CommandLine.arguments.contains("--huge-pages")
     for flows in stringOption("--flows").map({ [Int($0) ?? 1_000_000] }) ?? [1_000_000, 10_000_000] {
-        let (bytes, ns) = flowTable(flows: flows)
-        print("flowtable \(flows) flows: \(String(Double(Int(bytes * 10)) / 10)) bytes/flow (RSS growth), lookup \(String(Double(Int(ns * 10)) / 10)) ns")
+        let (bytes, ns) = flowTable(flows: flows, memory: huge ? HugePages.slotMemory : .heap)
+        print("flowtable \(flows) flows\(huge ? " on huge pages" : ""): \(String(Double(Int(bytes * 10)) / 10)) bytes/flow (RSS growth), lookup \(String(Double(Int(ns * 10)) / 10)) ns")
     }
 case "maglev":
     maglev()
 default:
-    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply] [--packets N] | flowtable [--flows N] | maglev")
+    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply] [--packets N] | flowtable [--flows N] [--huge-pages] | maglev")
     exit(2)
 }
