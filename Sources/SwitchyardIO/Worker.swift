@@ -119,6 +119,7 @@ public final class Worker: @unchecked Sendable {
         var (snapshot, generation) = publisher.take()
         var view = snapshot.view
         var lastIdle: UInt32 = 0
+        var quiet = true
         var lastSweep: UInt32 = 0
         var polls = (rings.map(\.fd) + receivers.map(\.fd)).map { pollfd(fd: $0, events: Int16(POLLIN | POLLERR), revents: 0) }
         while !stopFlag.load(ordering: .relaxed) {
@@ -179,17 +180,18 @@ public final class Worker: @unchecked Sendable {
                 pipeline.counters.copy(to: published)
                 continue
             }
-            // Idle: expire old flows a slice at a time and publish counters (at most once a
-            // millisecond: with per-frame rings the worker is idle between every few frames),
-            // then wait.
+            // Idle: expire old flows a slice at a time and publish counters, then wait. With
+            // per-frame rings the worker runs out of frames between every few under load, so
+            // this is done at most once a millisecond, and the large slice only after a wait
+            // that timed out (nothing came for 50 ms).
             let now = monotonicMilliseconds()
             if now != lastIdle {
-                pipeline.flows.sweep(now: now, budget: 4096)
+                pipeline.flows.sweep(now: now, budget: quiet ? 4096 : 64)
                 lastIdle = now
                 for ring in rings { pipeline.counters.bump(.ringDrops, by: ring.takeDrops()) }
                 pipeline.counters.copy(to: published)
             }
-            _ = poll(&polls, nfds_t(polls.count), 50)
+            quiet = poll(&polls, nfds_t(polls.count), 50) == 0
         }
         for ring in rings { pipeline.counters.bump(.ringDrops, by: ring.takeDrops()) }
         pipeline.counters.copy(to: published)
