@@ -17,6 +17,17 @@
 
 _Static_assert(sizeof(struct tpacket3_hdr) == 48, "tpacket3_hdr layout changed");
 
+// Maps a packet socket's ring, locked and populated where the limits allow.
+static void *map_ring(int fd, size_t size) {
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) {
+        // MAP_LOCKED can fail under a low RLIMIT_MEMLOCK; the ring works without it.
+        map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED) return NULL;
+    }
+    return map;
+}
+
 void *sy_rx_ring_setup(int fd, uint32_t block_size, uint32_t block_nr, uint32_t frame_size,
                        uint32_t retire_tov_ms) {
     int version = TPACKET_V3;
@@ -30,14 +41,7 @@ void *sy_rx_ring_setup(int fd, uint32_t block_size, uint32_t block_nr, uint32_t 
     req.tp_retire_blk_tov = retire_tov_ms;
     req.tp_feature_req_word = 0;
     if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0) return NULL;
-    void *map = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_LOCKED | MAP_POPULATE, fd, 0);
-    if (map == MAP_FAILED) {
-        // MAP_LOCKED can fail under a low RLIMIT_MEMLOCK; the ring works without it.
-        map = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (map == MAP_FAILED) return NULL;
-    }
-    return map;
+    return map_ring(fd, (size_t)block_size * block_nr);
 }
 
 void *sy_rx_ring_setup_v2(int fd, uint32_t block_size, uint32_t block_nr, uint32_t frame_size) {
@@ -50,13 +54,7 @@ void *sy_rx_ring_setup_v2(int fd, uint32_t block_size, uint32_t block_nr, uint32
     req.tp_frame_size = frame_size;
     req.tp_frame_nr = (block_size / frame_size) * block_nr;
     if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0) return NULL;
-    void *map = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_LOCKED | MAP_POPULATE, fd, 0);
-    if (map == MAP_FAILED) {
-        map = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (map == MAP_FAILED) return NULL;
-    }
-    return map;
+    return map_ring(fd, (size_t)block_size * block_nr);
 }
 
 _Static_assert(sizeof(struct sock_filter) == 8, "sock_filter layout changed");

@@ -87,6 +87,14 @@ static void emit_map_fd(struct asm_state *a, int reg, int fd) {
     emit(a, INSN(0, 0, 0, 0, 0), L_NONE);
 }
 
+// Fills in the jumps' offsets once every label is placed; returns the instruction count.
+static int resolve_jumps(struct asm_state *a) {
+    for (int i = 0; i < a->n; i++) {
+        if (a->target[i] != L_NONE) a->insns[i].off = (int16_t)(a->label_at[a->target[i]] - i - 1);
+    }
+    return a->n;
+}
+
 // Looks up the key at r10 + key_offset in map `fd` and jumps to `target` if it was found
 // (found != 0) or not found (found == 0). Clobbers r0-r5.
 static void emit_lookup(struct asm_state *a, int fd, int key_offset, int found, int target) {
@@ -149,10 +157,7 @@ static int assemble(struct asm_state *a, int vips_fd, int nat_fd, int locals_fd,
     label(a, L_PASS);
     emit(a, MOV_IMM(BPF_REG_0, XDP_PASS), L_NONE);
     emit(a, EXIT, L_NONE);
-    for (int i = 0; i < a->n; i++) {
-        if (a->target[i] != L_NONE) a->insns[i].off = (int16_t)(a->label_at[a->target[i]] - i - 1);
-    }
-    return a->n;
+    return resolve_jumps(a);
 }
 
 // ---- the guard's fast drop (tcx ingress) ----
@@ -200,10 +205,7 @@ static int assemble_guard(struct asm_state *a, int vips_fd, int drops_fd) {
     label(a, L_PASS);
     emit(a, MOV_IMM(BPF_REG_0, SY_TCX_NEXT), L_NONE);
     emit(a, EXIT, L_NONE);
-    for (int i = 0; i < a->n; i++) {
-        if (a->target[i] != L_NONE) a->insns[i].off = (int16_t)(a->label_at[a->target[i]] - i - 1);
-    }
-    return a->n;
+    return resolve_jumps(a);
 }
 
 // ---- setup ----
