@@ -68,7 +68,7 @@ struct sy_xdp {
 #define EXIT INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 
 // Jumps name their target; offsets are resolved once the program is complete.
-enum { L_NONE, L_PASS, L_REDIRECT, L_NAT_KEY, L_COUNT };
+enum { L_NONE, L_PASS, L_REDIRECT, L_NAT_KEY, L_DROP, L_COUNT };
 
 struct asm_state {
     struct bpf_insn insns[96];
@@ -195,11 +195,11 @@ static int assemble_guard(struct asm_state *a, int vips_fd, int drops_fd) {
     emit_lookup(a, vips_fd, -4, 0, L_PASS);
     // Count it (a per-CPU counter, no atomics), then drop.
     emit(a, ST(BPF_W, BPF_REG_10, -8, 0), L_NONE);
-    emit_lookup(a, drops_fd, -8, 0, L_REDIRECT);
+    emit_lookup(a, drops_fd, -8, 0, L_DROP);
     emit(a, LDX(BPF_DW, BPF_REG_1, BPF_REG_0, 0), L_NONE);
     emit(a, ALU_IMM(BPF_ADD, BPF_REG_1, 1), L_NONE);
     emit(a, STX(BPF_DW, BPF_REG_0, BPF_REG_1, 0), L_NONE);
-    label(a, L_REDIRECT);
+    label(a, L_DROP);
     emit(a, MOV_IMM(BPF_REG_0, SY_TCX_DROP), L_NONE);
     emit(a, EXIT, L_NONE);
     label(a, L_PASS);

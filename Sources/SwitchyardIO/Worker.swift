@@ -116,8 +116,7 @@ public final class Worker: @unchecked Sendable {
     public func run() {
         var pipeline = Pipeline(config)
         var segmenter = TCPSegmenter()
-        var (snapshot, generation) = publisher.take()
-        var view = snapshot.view
+        var held = HeldSnapshot(publisher)
         var lastIdle: UInt32 = 0
         var quiet = true
         var lastSweep: UInt32 = 0
@@ -130,39 +129,27 @@ public final class Worker: @unchecked Sendable {
                     let count = ring.readyFrames(limit: Self.frameBatch)
                     guard count > 0 else { continue }
                     busy = true
-                    if publisher.generation != generation {
-                        (snapshot, generation) = publisher.take()
-                        view = snapshot.view
-                        pipeline.flows.timeouts = snapshot.timeouts
-                    }
-                    process(frames: count, of: ring, ingress: ingress, &pipeline, &segmenter, view)
+                    held.refresh(from: publisher, &pipeline)
+                    process(frames: count, of: ring, ingress: ingress, &pipeline, &segmenter, held.view)
                     ring.releaseFrames(count)
                     continue
                 }
                 guard let block = ring.nextBlock() else { continue }
                 busy = true
-                if publisher.generation != generation {
-                    (snapshot, generation) = publisher.take()
-                    view = snapshot.view
-                    pipeline.flows.timeouts = snapshot.timeouts
-                }
-                process(block, ingress: ingress, &pipeline, &segmenter, view)
+                held.refresh(from: publisher, &pipeline)
+                process(block, ingress: ingress, &pipeline, &segmenter, held.view)
                 ring.releaseBlock(block)
             }
             for (ingress, receiver) in receivers.enumerated() {
                 guard receiver.receive() else { continue }
                 busy = true
-                if publisher.generation != generation {
-                    (snapshot, generation) = publisher.take()
-                    view = snapshot.view
-                    pipeline.flows.timeouts = snapshot.timeouts
-                }
+                held.refresh(from: publisher, &pipeline)
                 let now = monotonicMilliseconds()
                 while let (data, length) = receiver.next() {
                     // The XDP program let through only frames for us; the pipeline tells an
                     // unfinished checksum from the bytes (PipelineConfig.detectPartialChecksums).
                     forward(data, length: length, ingress: ingress, checksumPending: false, now: now, &pipeline,
-                            &segmenter, view)
+                            &segmenter, held.view)
                 }
                 // Queued frames are copies in the TX ring (the CLI allows no other TX mode with
                 // AF_XDP), so the frames can go back to the kernel once the ring is kicked.
@@ -282,5 +269,26 @@ public final class Worker: @unchecked Sendable {
         } else {
             send(segmentsOf: data, length: length, egress: egress, &pipeline, &segmenter)
         }
+    }
+}
+
+/// The snapshot a worker forwards with and the view into it, kept alive together.
+struct HeldSnapshot {
+    private(set) var snapshot: ForwardingSnapshot
+    private(set) var generation: UInt64
+    private(set) var view: SnapshotView
+
+    init(_ publisher: SnapshotPublisher) {
+        (snapshot, generation) = publisher.take()
+        view = snapshot.view
+    }
+
+    /// Takes the newest snapshot if a newer one was published (and its flow timeouts).
+    @inline(__always)
+    mutating func refresh(from publisher: SnapshotPublisher, _ pipeline: inout Pipeline) {
+        guard publisher.generation != generation else { return }
+        (snapshot, generation) = publisher.take()
+        view = snapshot.view
+        pipeline.flows.timeouts = snapshot.timeouts
     }
 }
