@@ -325,7 +325,9 @@ fi
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 minmax() { tr ' ' '\n' | grep -v '^$' | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+# a / b to two places; nothing when b is missing or 0 (a path left out of this run).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b}'; }
+jratio() { local r; r=$(ratio "$1" "$2"); echo "${r:-null}"; }
 declare -A med
 for path in $paths; do med[$path]=$(echo "${results[$path]:-0}" | median); done
 wire_med=${med[wire]}
@@ -361,7 +363,7 @@ md=$here/results/bench-$stamp.md
             esac
             cpu=""
             [ -n "${results[cpu_$path]:-}" ] && cpu=$(echo "${results[cpu_$path]}" | median)
-            echo "| $label | ${med[$path]} | $(echo "${results[$path]}" | minmax) | $(ratio "${med[$path]}" "$wire_med") | $(ratio "${med[$path]}" "${med[nft]}") | ${cpu:--} | ${results[busy_$path]} |"
+            echo "| $label | ${med[$path]} | $(echo "${results[$path]}" | minmax) | $(ratio "${med[$path]}" "$wire_med") | $(ratio "${med[$path]}" "${med[nft]:-}") | ${cpu:--} | ${results[busy_$path]} |"
         done
         echo
         echo "Engine CPU: user + system time of the engine process per delivered packet (median); its"
@@ -385,7 +387,7 @@ md=$here/results/bench-$stamp.md
                 nat-blocks) label="switchyard NAT, TPACKET_V3 blocks (the V2 frames' before)" ;;
                 dr-xdp) label="switchyard DR, receiving by AF_XDP" ;; nat-xdp) label="switchyard NAT, receiving by AF_XDP" ;;
             esac
-            echo "| $label | ${med[http_close_$path]} | $(ratio "${med[http_close_$path]}" "${med[http_close_haproxy]}") | ${med[http_keepalive_$path]} | $(ratio "${med[http_keepalive_$path]}" "${med[http_keepalive_haproxy]}") |"
+            echo "| $label | ${med[http_close_$path]} | $(ratio "${med[http_close_$path]}" "${med[http_close_haproxy]:-}") | ${med[http_keepalive_$path]} | $(ratio "${med[http_keepalive_$path]}" "${med[http_keepalive_haproxy]:-}") |"
         done
     fi
     echo
@@ -398,7 +400,7 @@ cat >"$here/results/bench-$stamp.json" <<JSON
  "engine_cpu_ns_per_packet": {$(for p in $paths; do [ -n "${results[cpu_$p]:-}" ] && printf '"%s": [%s], ' $p "$(echo ${results[cpu_$p]} | tr ' ' ',')"; done | sed 's/, $//')},
  "cpu_busy_last_round": {$(for p in $paths; do printf '"%s": "%s", ' $p "${results[busy_$p]:-}"; done | sed 's/, $//')},
  "http_median_rps": {$(for k in "${!med[@]}"; do case $k in http_*) printf '"%s": %s, ' "${k#http_}" "${med[$k]}" ;; esac; done | sed 's/, $//')},
- "dr_over_wire": $(ratio "${med[dr]}" "$wire_med"), "nat_over_kernel_nat": $(ratio "${med[nat]}" "${med[nft]}")}
+ "dr_over_wire": $(jratio "${med[dr]:-}" "$wire_med"), "nat_over_kernel_nat": $(jratio "${med[nat]:-}" "${med[nft]:-}")}
 JSON
 # Charts (PNG) of the medians, when gnuplot is there (scripts/setup.sh installs gnuplot-nox).
 charts=""

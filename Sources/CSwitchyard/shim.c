@@ -111,6 +111,27 @@ int sy_packet_send_only(int fd) {
     return rc < 0 ? -1 : 0;
 }
 
+int sy_packet_copy_large(int fd, int rcvbuf) {
+    int one = 1;
+    if (setsockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof one) != 0) return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0
+        && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0) return -1;
+    return 0;
+}
+
+int sy_packet_ignore_outgoing(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+}
+
+long sy_packet_recv(int fd, void *buffer, size_t capacity) {
+    ssize_t n;
+    do {
+        n = recv(fd, buffer, capacity, MSG_DONTWAIT | MSG_TRUNC);
+    } while (n < 0 && errno == EINTR);
+    return (long)n;
+}
+
 int sy_packet_drops(int fd, uint32_t *packets, uint32_t *drops) {
     struct tpacket_stats_v3 st;
     socklen_t len = sizeof st;

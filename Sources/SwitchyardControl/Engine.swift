@@ -514,7 +514,7 @@ public final class Engine: @unchecked Sendable {
         let filter = try PacketFilter.forVIPs(vips)
         // A lone worker takes every frame: no fanout group, so the kernel runs no fanout
         // program per frame.
-        // Two groups per interface (frames up to the MTU, and larger): 16 ids per process.
+        // One group per interface; 16 ids per process leave room for the interfaces.
         let fanoutGroupBase = options.workers > 1 ? UInt16(truncatingIfNeeded: getpid() &* 16) : nil
         let mtu = interfaces.map(\.mtu).min() ?? 1500
         workers = try (0..<options.workers).map { index in

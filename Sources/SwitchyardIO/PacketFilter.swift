@@ -36,12 +36,6 @@ public final class PacketFilter {
         guard sy_attach_filter(fd, program.bf_insns, program.bf_len) == 0 else { throw SystemError("SO_ATTACH_FILTER") }
     }
 
-    /// This filter, also requiring the frame's length (Ethernet header included) to be at most
-    /// `limit` (`above: false`) or more than `limit` (`above: true`).
-    public func limited(to limit: Int, above: Bool) throws -> PacketFilter {
-        try PacketFilter(expression: "(\(expression)) and len \(above ? ">" : "<=") \(limit)")
-    }
-
     /// The filter that lets only the engine's traffic through: IPv4 to any VIP, and for NAT,
     /// IPv4 from its real servers' service ports (their replies) and ICMP from those servers
     /// (errors about the flows), untagged or with one 802.1Q tag. Everything else, such as the

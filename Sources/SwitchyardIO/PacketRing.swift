@@ -5,8 +5,9 @@ import SwitchyardCore
 /// How an AF_PACKET receive ring hands frames to user space.
 public enum RingFormat: String, Sendable, CaseIterable {
     /// TPACKET_V2: every frame is handed over as soon as the kernel has written it, so none
-    /// waits for others. Its slots are fixed-size (sized for the MTU), so the worker has a
-    /// second, block ring for the rare larger frames (GSO super-packets from local senders).
+    /// waits for others. Its slots are fixed-size (sized for the MTU); a rare larger frame (a
+    /// GSO super-packet from a local sender) takes its slot cut short, marked TP_STATUS_COPY,
+    /// and waits whole on the socket's queue, where the worker reads it in its turn.
     case frames
     /// TPACKET_V3: frames are handed over a block at a time, when the block is full or its
     /// retire timer (1 ms) runs out, so at a low rate each frame can wait up to that long.
@@ -47,9 +48,6 @@ public final class PacketRing: @unchecked Sendable {
     private var frameIndex = 0
     /// The engine's number of the interface it is bound to (a frame's ingress).
     public let interfaceNumber: Int
-    /// The frame lengths it takes: nil all, else at most (`above` false) or more than (`above`
-    /// true) `limit` bytes; kept so that a new filter gets the same condition.
-    public let lengths: (limit: Int, above: Bool)?
 
     /// Whether the ring is in a fanout group (a lone worker's ring is not: the kernel then
     /// skips the group's demultiplexing and program for every frame).
@@ -58,15 +56,21 @@ public final class PacketRing: @unchecked Sendable {
     /// Opens the socket, attaches `filter` before binding (so no unfiltered frame slips in),
     /// maps the ring, binds to `interface` and joins fanout group `fanoutGroup` (nil: none),
     /// which spreads frames with `fanoutProgram` (see FanoutProgram).
-    public init(interface: InterfaceInfo, interfaceNumber: Int = 0, filter: PacketFilter, lengths: (limit: Int, above: Bool)? = nil,
+    public init(interface: InterfaceInfo, interfaceNumber: Int = 0, filter: PacketFilter,
                 fanoutGroup: UInt16?, fanoutProgram: [BPFInstruction], geometry: RingGeometry = RingGeometry()) throws {
         self.interfaceNumber = interfaceNumber
-        self.lengths = lengths
         // Protocol 0: receive nothing until bind.
         let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket(AF_PACKET)") }
         do {
-            try Self.filter(filter, lengths).attach(to: fd)
+            try filter.attach(to: fd)
+            // The engine's own frames leave through its TX sockets, which bypass the taps; the
+            // kernel's (ARP, health checks) need not be copied and filtered here either.
+            _ = sy_packet_ignore_outgoing(fd)
+            // Room on the socket's queue for a few whole super-packets (their slots say COPY).
+            if geometry.format == .frames && sy_packet_copy_large(fd, Self.largeFrameQueueBytes) != 0 {
+                throw SystemError("PACKET_COPY_THRESH")
+            }
             let mapped = geometry.format == .blocks
                 ? sy_rx_ring_setup(fd, geometry.blockSize, geometry.blockCount, geometry.frameSize,
                                    geometry.retireTimeoutMilliseconds)
@@ -100,13 +104,11 @@ public final class PacketRing: @unchecked Sendable {
         close(fd)
     }
 
-    static func filter(_ filter: PacketFilter, _ lengths: (limit: Int, above: Bool)?) throws -> PacketFilter {
-        guard let lengths else { return filter }
-        return try filter.limited(to: lengths.limit, above: lengths.above)
-    }
+    /// The socket's receive buffer for whole frames larger than a slot (TPACKET_V2).
+    static let largeFrameQueueBytes: Int32 = 4 << 20
 
-    /// Replaces the ring's filter (with its length condition); the kernel swaps it atomically.
-    public func update(filter: PacketFilter) throws { try Self.filter(filter, lengths).attach(to: fd) }
+    /// Replaces the ring's filter; the kernel swaps it atomically.
+    public func update(filter: PacketFilter) throws { try filter.attach(to: fd) }
 
     /// The next block if the kernel has handed it over, else nil.
     @inline(__always)
@@ -141,6 +143,14 @@ public final class PacketRing: @unchecked Sendable {
     public func releaseFrames(_ count: Int) {
         for i in 0..<count { sy_v2_release(frame(i)) }
         frameIndex = (frameIndex + count) % geometry.frameCount
+    }
+
+    /// TPACKET_V2: reads the whole frame behind a slot marked TP_STATUS_COPY into `buffer`.
+    /// Returns its length, or nil if the queue had none or it is longer than `capacity`.
+    @inline(__always)
+    public func receiveCopied(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int? {
+        let n = sy_packet_recv(fd, buffer, capacity)
+        return n > 0 && n <= capacity ? n : nil
     }
 
     /// Frames the kernel dropped because the ring was full, since the last call.

@@ -43,33 +43,17 @@ public final class Worker: @unchecked Sendable {
     public let published: UnsafeMutablePointer<UInt64>
 
     /// `interfaces` in the engine's numbering (a frame's ingress and egress numbers index it);
-    /// interface i's ring joins fanout group `fanoutGroupBase + i` (nil: a lone worker, no groups)
-    /// and its ring for frames over the MTU group `fanoutGroupBase + 8 + i`.
+    /// interface i's ring joins fanout group `fanoutGroupBase + i` (nil: a lone worker, no groups).
     public init(index: Int, interfaces: [InterfaceInfo], filter: PacketFilter, fanoutGroupBase: UInt16?,
                 fanoutProgram: [BPFInstruction], config: PipelineConfig, publisher: SnapshotPublisher,
                 geometry: RingGeometry = RingGeometry(), txMode: TXMode = .ring, rxMode: RXMode = .afPacket) throws {
         self.index = index
         switch rxMode {
         case .afPacket:
-            rings = try interfaces.enumerated().flatMap { i, interface -> [PacketRing] in
-                let group = fanoutGroupBase.map { $0 &+ UInt16(i) }
-                guard geometry.format == .frames else {
-                    return [try PacketRing(interface: interface, interfaceNumber: i, filter: filter, fanoutGroup: group,
-                                           fanoutProgram: fanoutProgram, geometry: geometry)]
-                }
-                // Frames up to the MTU (and a VLAN tag) in per-frame slots; larger ones (GSO
-                // super-packets from local senders, cut up by the worker) in a block ring of
-                // their own, in fanout groups of their own.
-                let limit = interface.mtu + 18
-                var blocks = RingGeometry(format: .blocks)
-                blocks.blockCount = 8
-                return [
-                    try PacketRing(interface: interface, interfaceNumber: i, filter: filter, lengths: (limit, false),
-                                   fanoutGroup: group, fanoutProgram: fanoutProgram, geometry: .frames(upTo: limit)),
-                    try PacketRing(interface: interface, interfaceNumber: i, filter: filter, lengths: (limit, true),
-                                   fanoutGroup: group.map { $0 &+ UInt16(Pipeline.maxInterfaces) },
-                                   fanoutProgram: fanoutProgram, geometry: blocks),
-                ]
+            rings = try interfaces.enumerated().map { i, interface in
+                try PacketRing(interface: interface, interfaceNumber: i, filter: filter,
+                               fanoutGroup: fanoutGroupBase.map { $0 &+ UInt16(i) }, fanoutProgram: fanoutProgram,
+                               geometry: geometry.format == .frames ? .frames(upTo: interface.mtu + 18) : geometry)
             }
             receivers = []
         case .afXDP:
@@ -81,9 +65,18 @@ public final class Worker: @unchecked Sendable {
         self.publisher = publisher
         published = .allocate(capacity: Counter.allCases.count)
         published.initialize(repeating: 0, count: Counter.allCases.count)
+        largeFrame = .allocate(byteCount: Self.largeFrameCapacity, alignment: 64)
     }
 
-    deinit { published.deallocate() }
+    deinit {
+        published.deallocate()
+        largeFrame.deallocate()
+    }
+
+    /// Where a frame larger than a TPACKET_V2 slot is read whole (an IPv4 packet of up to
+    /// 64 KiB, its Ethernet header and a VLAN tag).
+    let largeFrame: UnsafeMutableRawPointer
+    static let largeFrameCapacity = 65_536 + 64
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
 
@@ -227,9 +220,20 @@ public final class Worker: @unchecked Sendable {
         let now = monotonicMilliseconds()
         for i in 0..<count {
             let frame = ring.frame(i)
-            receive(frame + Int(sy_v2_mac_offset(frame)), length: Int(sy_v2_snaplen(frame)),
-                    wireLength: Int(sy_v2_wirelen(frame)), host: sy_v2_pkttype(frame) == SY_PACKET_HOST,
-                    checksumPending: sy_v2_status(frame) & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
+            let status = sy_v2_status(frame)
+            var data = frame + Int(sy_v2_mac_offset(frame))
+            var length = Int(sy_v2_snaplen(frame))
+            if status & SY_TP_STATUS_COPY != 0 {
+                // Larger than a slot: the whole frame waits on the socket, in ring order.
+                // It is read even if it is not ours, so the queue stays in step with the ring.
+                if let whole = ring.receiveCopied(into: largeFrame, capacity: Self.largeFrameCapacity) {
+                    data = largeFrame
+                    length = whole
+                }
+            }
+            receive(data, length: length, wireLength: Int(sy_v2_wirelen(frame)),
+                    host: sy_v2_pkttype(frame) == SY_PACKET_HOST,
+                    checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
                     now: now, &pipeline, &segmenter, view)
         }
         for sender in senders { countTXFailures(sender.flush(), &pipeline) }

@@ -269,34 +269,9 @@ final class ProcfsTests: XCTestCase {
         XCTAssertFalse(f.matches(frame(src: client, dst: lb, proto: IPProtocol.tcp, sport: 8081)))
     }
 
-    /// The per-frame ring takes the engine's frames up to the MTU, the block ring the larger
-    /// ones (GSO super-packets); each frame goes to exactly one of them.
-    func testLengthLimitedFiltersSplitTheFrames() throws {
-        let f = try PacketFilter.forVIPs([IPv4Address("198.18.0.100")!])
-        let small = try f.limited(to: 1518, above: false)
-        let large = try f.limited(to: 1518, above: true)
-        func frame(length: Int, dst: UInt8 = 100) -> [UInt8] {
-            var b = [UInt8](repeating: 0, count: length)
-            b[12] = 0x08
-            b[14] = 0x45
-            b[23] = IPProtocol.udp
-            b[30] = 198
-            b[31] = 18
-            b[32] = 0
-            b[33] = dst
-            return b
-        }
-        for length in [60, 1514, 1518] {
-            XCTAssertTrue(small.matches(frame(length: length)), "\(length) bytes")
-            XCTAssertFalse(large.matches(frame(length: length)), "\(length) bytes")
-        }
-        for length in [1519, 9018, 65_000] {
-            XCTAssertFalse(small.matches(frame(length: length)), "\(length) bytes")
-            XCTAssertTrue(large.matches(frame(length: length)), "\(length) bytes")
-        }
-        XCTAssertFalse(small.matches(frame(length: 60, dst: 7)), "not to a VIP")
-        XCTAssertFalse(large.matches(frame(length: 9018, dst: 7)), "not to a VIP")
-        // Slots: a 1500-byte MTU fits 2 KiB frames; jumbo frames get larger ones.
+    /// Per-frame ring slots: a 1500-byte MTU fits 2 KiB frames; jumbo frames get larger ones,
+    /// in blocks that hold whole frames.
+    func testFrameRingSlotsFitTheMTU() {
         XCTAssertEqual(RingGeometry.frames(upTo: 1518).frameSize, 2048)
         XCTAssertEqual(RingGeometry.frames(upTo: 9018).frameSize, 16384)
         XCTAssertEqual(RingGeometry.frames(upTo: 9018).blockSize, 1 << 18)

@@ -19,6 +19,7 @@ static const uint32_t SY_TP_STATUS_CSUMNOTREADY = TP_STATUS_CSUMNOTREADY;
 static const uint32_t SY_TP_STATUS_CSUM_VALID = TP_STATUS_CSUM_VALID;
 static const uint32_t SY_TP_STATUS_VLAN_VALID = TP_STATUS_VLAN_VALID;
 static const uint32_t SY_TP_STATUS_LOSING = TP_STATUS_LOSING;
+static const uint32_t SY_TP_STATUS_COPY = TP_STATUS_COPY;
 static const uint16_t SY_ETH_P_ALL = ETH_P_ALL;
 static const uint16_t SY_ETH_P_ARP = ETH_P_ARP;
 static const uint8_t SY_PACKET_HOST = PACKET_HOST;
@@ -43,6 +44,15 @@ int sy_attach_filter(int fd, const void *insns, uint32_t count);
 int sy_packet_bind(int fd, int ifindex, uint16_t protocol_host_order);
 // Replaces packet socket fd with one opened for no protocol: it sends and never receives.
 int sy_packet_send_only(int fd);
+/// TPACKET_V1/V2 only: a frame larger than a ring slot still takes its slot, cut short and
+/// marked TP_STATUS_COPY, and the whole frame is queued on the socket (PACKET_COPY_THRESH) for
+/// recv(); the receive buffer is raised to `rcvbuf` bytes (SO_RCVBUFFORCE, else SO_RCVBUF).
+int sy_packet_copy_large(int fd, int rcvbuf);
+/// PACKET_IGNORE_OUTGOING: the socket does not see frames sent on its interface (Linux 4.20+).
+int sy_packet_ignore_outgoing(int fd);
+/// Reads the next frame queued on the socket without waiting. Returns its whole length (which
+/// may exceed `capacity`: then only `capacity` bytes were copied) or -1 (nothing queued).
+long sy_packet_recv(int fd, void *buffer, size_t capacity);
 /// Reads the ring's drop counter (PACKET_STATISTICS resets it on read).
 int sy_packet_drops(int fd, uint32_t *packets, uint32_t *drops);
 
