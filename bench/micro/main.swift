@@ -3,6 +3,7 @@
 //   switchyard-bench pipeline [--scenario NAME] [--packets N] [--capacity FLOWS]   ns/packet
 //   switchyard-bench flowtable [--flows N] [--huge-pages]       bytes per flow (RSS), lookup ns
 //   switchyard-bench maglev                                     table build time, flows moved
+//   switchyard-bench workers [--threads N] [--packets P]         packets/s with 1..N workers
 //
 // Scenarios: dr-hit (a known flow, DR), dr-new (a new flow every packet), nat-in (a known NAT
 // flow, client to real server), nat-reply (its reply). Every iteration copies the template
@@ -10,6 +11,7 @@
 // With --packets 0 only the setup runs: bench/micro.sh subtracts such a run from a full one
 // under callgrind (instructions) and memcheck (allocations), so setup costs cancel out.
 import Glibc
+import Synchronization
 import SwitchyardCore
 import SwitchyardIO
 
@@ -115,6 +117,63 @@ func pipeline(_ scenario: String, packets: Int, capacity: Int) -> Double {
     return packets == 0 ? 0 : elapsed * 1e9 / Double(packets)
 }
 
+/// Workers as the engine runs them, without sockets: `threads` threads, each with its own
+/// pipeline and flow table, one shared snapshot and one row each of the shared connection and
+/// traffic counters, forward `packets` DR frames each over 65,536 flows (each flow's first
+/// packet schedules it, the rest hit). Returns the packets per second of all together, from
+/// the moment all have started to the moment the last one is done.
+func workers(threads: Int, packets: Int) throws -> Double {
+    final class Run: @unchecked Sendable {
+        let snap = snapshot(.dr)
+        let counts: ConnectionCounts
+        let stats: RealServerStats
+        let ready = Atomic<Int>(0)
+        let go = Atomic<Bool>(false)
+        /// When each worker was done (each writes its own).
+        let finished: UnsafeMutablePointer<Double>
+        init(_ threads: Int) {
+            counts = ConnectionCounts(workers: threads)
+            stats = RealServerStats(workers: threads)
+            finished = .allocate(capacity: threads)
+            finished.initialize(repeating: 0, count: threads)
+        }
+        deinit { finished.deallocate() }
+    }
+    let run = Run(threads)
+    let all = try (0..<threads).map { index in
+        try OSThread(name: "bench-w\(index)") {
+            var config = PipelineConfig(interfaceMACs: [lbMAC], flowCapacity: 1 << 18, flowHashKey: .random(),
+                                        connections: run.counts, stats: run.stats, workerIndex: index)
+            config.slotMemory = HugePages.slotMemory
+            var p = Pipeline(config)
+            let template = frame(src: client &+ UInt32(index), dst: vip.value, sport: 0, dport: 9)
+            let out = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+            defer { out.deallocate() }
+            var forwarded = 0
+            run.ready.add(1, ordering: .releasing)
+            while !run.go.load(ordering: .acquiring) {}
+            template.withUnsafeBytes { t in
+                for i in 0..<packets {
+                    out.copyMemory(from: t.baseAddress!, byteCount: 60)
+                    // 65,536 flows: the source port changes, which the IP checksum does not cover.
+                    out.storeBytes(of: UInt16(truncatingIfNeeded: i).bigEndian, toByteOffset: 34, as: UInt16.self)
+                    if case .forward = p.process(out, length: 60, checksumPending: false, now: 1, snapshot: run.snap.view) {
+                        forwarded += 1
+                    }
+                }
+            }
+            run.finished[index] = now()
+            precondition(forwarded == packets, "worker \(index): \(forwarded) of \(packets) forwarded")
+        }
+    }
+    while run.ready.load(ordering: .acquiring) < threads {}
+    let started = now()
+    run.go.store(true, ordering: .releasing)
+    for t in all { t.join() }
+    let elapsed = (0..<threads).map { run.finished[$0] }.max()! - started
+    return Double(threads * packets) / elapsed
+}
+
 func flowTable(flows: Int, memory: SlotMemory) -> (bytesPerFlow: Double, lookupNanoseconds: Double) {
     let before = rssBytes()
     var t = FlowTable(capacity: flows, key: HashKey(k0: 3, k1: 4), memory: memory)
@@ -193,7 +252,16 @@ case "flowtable":
     }
 case "maglev":
     maglev()
+case "workers":
+    let packets = option("--packets", 4_000_000)
+    let most = option("--threads", Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    var one = 0.0
+    for n in 1...max(1, most) {
+        let pps = try workers(threads: n, packets: packets)
+        if n == 1 { one = pps }
+        print("workers \(n): \(Int(pps)) packets/s, \(String(Double(Int(pps / one * 100)) / 100)) x 1 worker")
+    }
 default:
-    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply] [--packets N] | flowtable [--flows N] [--huge-pages] | maglev")
+    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply] [--packets N] | flowtable [--flows N] [--huge-pages] | maglev | workers [--threads N] [--packets P]")
     exit(2)
 }
