@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <linux/ethtool.h>
 #include <linux/filter.h>
 #include <linux/sockios.h>
@@ -130,6 +131,13 @@ long sy_packet_recv(int fd, void *buffer, size_t capacity) {
         n = recv(fd, buffer, capacity, MSG_DONTWAIT | MSG_TRUNC);
     } while (n < 0 && errno == EINTR);
     return (long)n;
+}
+
+int sy_allowed_cpus(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    return CPU_COUNT(&set);
 }
 
 int sy_packet_drops(int fd, uint32_t *packets, uint32_t *drops) {

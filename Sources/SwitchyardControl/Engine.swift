@@ -469,6 +469,11 @@ public final class Engine: @unchecked Sendable {
         let signals = blockSignals([SIGINT, SIGTERM, SIGHUP])
         let (config, initial) = state.withLock { s -> (Config, TableChanges) in (s.config, s.table.apply(s.config)) }
         for w in config.warnings { Log.warning(w.description) }
+        let cpus = allowedCPUCount()
+        if options.workers > cpus {
+            Log.warning("\(options.workers) workers on \(cpus) CPU(s) this process may use: they take turns on them "
+                + "and each packet costs more (give --workers \(cpus), or the process more CPUs)")
+        }
         let methods = Set(config.services.map(\.method.name)).sorted().joined(separator: "+")
         Log.info("\(config.services.count) virtual service(s) (\(methods)) on "
             + interfaces.map(\.description).joined(separator: "; ") + "; \(options.workers) worker(s); receiving with "

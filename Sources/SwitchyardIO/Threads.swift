@@ -38,6 +38,13 @@ public final class OSThread: @unchecked Sendable {
     }
 }
 
+/// How many CPUs this process may run on (its affinity: taskset, systemd's CPUAffinity, a
+/// cpuset), else how many are online.
+public func allowedCPUCount() -> Int {
+    let allowed = Int(sy_allowed_cpus())
+    return allowed > 0 ? allowed : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
+
 /// Blocks the signals the main thread waits for, so that threads started afterwards inherit the
 /// mask and the signals reach only sigtimedwait in the main thread.
 public func blockSignals(_ signals: [Int32]) -> sigset_t {

@@ -37,7 +37,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Interface to forward on (default: the one the kernel routes the real servers through).")
     var interface: String?
 
-    @Option(name: .long, help: "Forwarding threads, one RX ring each in a fanout group (default: number of cores).")
+    @Option(name: .long, help: "Forwarding threads, one RX ring each in a fanout group (default: one per CPU the process may run on).")
     var workers: Int?
 
     @Option(name: .long, help: "Seconds between stats lines in the log (0: only at exit).")
@@ -76,7 +76,9 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let cfg = try loadConfig(config)
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        // The CPUs this process may use (taskset, systemd's CPUAffinity), not all the machine's:
+        // more workers than that only take turns.
+        let cores = allowedCPUCount()
         let rx = RXMode(rawValue: io) ?? .afPacket
         var options = EngineOptions(configPath: config, interface: interface,
                                     workers: workers ?? (rx == .afXDP ? 1 : max(1, cores)),

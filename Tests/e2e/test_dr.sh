@@ -150,6 +150,25 @@ n1=$(grep -cx web1 "$LAB_DIR/answers-wrr")
 expect "web1 served 3/4 of 200 (150, one worker: exact)" "$n1" -eq 150
 stop_lb
 
+echo "-- workers follow the CPUs the balancer may run on"
+# Pinned to one CPU, the default is one worker, however many the machine has; more workers
+# than that are allowed but warned about. The affinity is inherited through ip netns exec.
+LB_LOG=$LAB_DIR/lb-pinned.log
+lab_bg lb "$LB_LOG" taskset -c 0 "$bin" run --config "$LAB_DIR/wrr.conf"
+LB_PID=$LAB_LAST_PID
+lab_wait_for "$LB_LOG" "ready:" 15 || cat "$LB_LOG"
+check "taskset -c 0, no --workers: 1 worker" grep -q "; 1 worker(s);" "$LB_LOG"
+check "and no warning about workers" test -z "$(grep 'take turns' "$LB_LOG")"
+requests 20 >"$LAB_DIR/answers-pinned"
+expect "20 requests answered" "$(grep -c '^web[12]$' "$LAB_DIR/answers-pinned")" -eq 20
+stop_lb
+LB_LOG=$LAB_DIR/lb-pinned2.log
+lab_bg lb "$LB_LOG" taskset -c 0 "$bin" run --config "$LAB_DIR/wrr.conf" --workers 2
+LB_PID=$LAB_LAST_PID
+lab_wait_for "$LB_LOG" "ready:" 15 || cat "$LB_LOG"
+check "taskset -c 0, --workers 2: warned that they take turns on 1 CPU" grep -q "2 workers on 1 CPU(s) this process may use" "$LB_LOG"
+stop_lb
+
 echo "-- config errors"
 printf 'virtual_server %s 80 {\n  lb_kind DR\n  lb_algo lcx\n}\n' $vip >"$LAB_DIR/bad.conf"
 out=$("$bin" check --config "$LAB_DIR/bad.conf" 2>&1)

@@ -53,6 +53,9 @@ int sy_packet_ignore_outgoing(int fd);
 /// Reads the next frame queued on the socket without waiting. Returns its whole length (which
 /// may exceed `capacity`: then only `capacity` bytes were copied) or -1 (nothing queued).
 long sy_packet_recv(int fd, void *buffer, size_t capacity);
+/// How many CPUs this process may run on (sched_getaffinity: taskset, systemd's CPUAffinity,
+/// a cgroup cpuset), or -1.
+int sy_allowed_cpus(void);
 /// Reads the ring's drop counter (PACKET_STATISTICS resets it on read).
 int sy_packet_drops(int fd, uint32_t *packets, uint32_t *drops);
 
