@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and golden-packet tests (swift test), the end-to-end tests in
 # network namespaces against the release build, and a bounded fuzzing run of the packet
-# pipeline and both parsers (FUZZ_SECONDS per target, default 60), and the unit tests again
-# under AddressSanitizer and ThreadSanitizer. Run as root after scripts/setup.sh.
+# pipeline and both parsers (FUZZ_SECONDS per target, default 60), the unit tests again under
+# AddressSanitizer and ThreadSanitizer, and the daemon under ThreadSanitizer through three of
+# the end-to-end files. Run as root after scripts/setup.sh.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -58,8 +59,41 @@ for sanitizer in address thread; do
     fi
 done
 
+# The daemon itself under ThreadSanitizer: a release build with -sanitize=thread runs the
+# end-to-end files that exercise its threads most (workers, ARP responder, control socket,
+# health checkers, reloads). Any TSan report, or any failed check (TSan also makes the
+# process exit 66, which the files' exit-status checks catch), fails it. test_robust is left
+# out: its RSS-growth check measures TSan's shadow memory instead of the engine.
+echo "== the daemon under -sanitize=thread: test_dr, test_nat, test_health_adm"
+tsan_logs=$(mktemp -d)
+if swift build -c release --sanitize=thread --scratch-path .build-tsan-daemon --product switchyard \
+        >/tmp/switchyard-tsan-daemon.log 2>&1; then
+    daemon_failed=0
+    for t in test_dr test_nat test_health_adm; do
+        TSAN_OPTIONS="log_path=$tsan_logs/report halt_on_error=0" \
+            SWITCHYARD_BIN="$root/.build-tsan-daemon/release/switchyard" E2E_ONLY=$t \
+            bash Tests/e2e/run.sh >>/tmp/switchyard-tsan-daemon.log 2>&1 || daemon_failed=1
+    done
+    checks=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' /tmp/switchyard-tsan-daemon.log |
+        awk '{p += $1; f += $2} END {print p + 0, f + 0}')
+    reports=$(cat "$tsan_logs"/report.* 2>/dev/null | grep -c "WARNING: ThreadSanitizer")
+    echo "   checks passed, failed: $checks; ThreadSanitizer reports: $reports"
+    if [ "$daemon_failed" -eq 0 ] && [ "$reports" -eq 0 ] && [ "${checks#* }" = 0 ]; then
+        sanitizers_passed=$((sanitizers_passed + 1))
+    else
+        sanitizers_failed=$((sanitizers_failed + 1))
+        grep -h "FAIL" /tmp/switchyard-tsan-daemon.log | head -n 10
+        cat "$tsan_logs"/report.* 2>/dev/null | head -n 60
+    fi
+else
+    echo "   the TSan build failed:"
+    tail -n 20 /tmp/switchyard-tsan-daemon.log
+    sanitizers_failed=$((sanitizers_failed + 1))
+fi
+rm -rf "$tsan_logs"
+
 # One closing line over all: unit tests, end-to-end checks, fuzz targets and sanitizer runs
-# count one each.
+# (the daemon's TSan run included) count one each.
 # A skipped unit test counts neither as passed nor as failed, and is named in the line.
 echo "tests: $((unit_total - unit_failed - unit_skipped + e2e_passed + fuzz_passed + sanitizers_passed)) passed, $((unit_failed + e2e_failed + fuzz_failed + sanitizers_failed)) failed$([ "$unit_skipped" -gt 0 ] && echo ", $unit_skipped skipped (see the unit-test log)")"
 [ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ] && [ "$fuzz" -eq 0 ] && [ "$sanitizers_failed" -eq 0 ]

@@ -92,7 +92,7 @@ public final class HealthMonitor: @unchecked Sendable {
     let clock: any CheckClock
     let probe: Probe
     let report: Report
-    private let running = Mutex<[Target: (StopFlag, [OSThread])]>([:])
+    private let running = Locked<[Target: (StopFlag, [OSThread])]>([:])
 
     public init(clock: any CheckClock = SystemCheckClock(), probe: @escaping Probe = HealthProbes.run,
                 report: @escaping Report) {

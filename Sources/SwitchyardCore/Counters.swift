@@ -1,6 +1,8 @@
 // Every branch of the pipeline bumps one of these, Katran-style: a packet's fate is always
 // visible in the stats. Drop reasons are counters too, never errors thrown.
 
+import Synchronization
+
 /// What the pipeline counts. The raw value indexes a worker's counter array.
 public enum Counter: Int, CaseIterable, Sendable {
     case rxFrames
@@ -97,8 +99,14 @@ public struct Counters: ~Copyable {
 
     public subscript(_ c: Counter) -> UInt64 { values[c.rawValue] }
 
-    /// Copies every counter into `destination` (Counter.allCases.count slots).
-    public func copy(to destination: UnsafeMutablePointer<UInt64>) {
-        destination.update(from: values, count: Counter.allCases.count)
+    /// Copies every counter into `destination` (Counter.allCases.count words that other
+    /// threads read; see SharedCounters.swift).
+    public func copy(to destination: UnsafeMutablePointer<Atomic<UInt64>>) {
+        for i in 0..<Counter.allCases.count { destination[i].store(values[i], ordering: .relaxed) }
+    }
+
+    /// `count` zeroed words for `copy(to:)`.
+    public static func allocatePublished() -> UnsafeMutablePointer<Atomic<UInt64>> {
+        allocateZeroedAtomics(count: Counter.allCases.count)
     }
 }

@@ -3,6 +3,8 @@
 // after init. Like IPVS's ip_vs_conn.c it binds a flow to its real server once; unlike it, no
 // locks: a worker owns its table.
 
+import Synchronization
+
 /// A flow's identity: the client-side 5-tuple (IPv4, host byte order).
 public struct FlowKey: Hashable, Sendable {
     public var source: UInt32
@@ -201,22 +203,26 @@ public final class RealServerStats: @unchecked Sendable {
     public static let connections = 0, inPackets = 1, inBytes = 2, outPackets = 3, outBytes = 4
     public static let rowLength = ConnectionCounts.maxReals * fields
     public let workers: Int
-    public let storage: UnsafeMutablePointer<UInt64>
+    public let storage: UnsafeMutablePointer<Atomic<UInt64>>
 
     public init(workers: Int) {
         self.workers = workers
-        storage = .allocate(capacity: workers * Self.rowLength)
-        storage.initialize(repeating: 0, count: workers * Self.rowLength)
+        storage = allocateZeroedAtomics(count: workers * Self.rowLength)
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deinitialize(count: workers * Self.rowLength)
+        storage.deallocate()
+    }
 
-    public func row(_ worker: Int) -> UnsafeMutablePointer<UInt64> { storage + worker * Self.rowLength }
+    public func row(_ worker: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { storage + worker * Self.rowLength }
 
     /// One counter of a real server, summed over the workers.
     public func total(realID: UInt32, field: Int) -> UInt64 {
         var sum: UInt64 = 0
-        for w in 0..<workers { sum &+= storage[w * Self.rowLength + Int(realID) * Self.fields + field] }
+        for w in 0..<workers {
+            sum &+= storage[w * Self.rowLength + Int(realID) * Self.fields + field].load(ordering: .relaxed)
+        }
         return sum
     }
 
@@ -224,38 +230,41 @@ public final class RealServerStats: @unchecked Sendable {
     /// Racy against the workers by design: a packet counted during the reset may survive it.
     public func reset(realID: UInt32) {
         for w in 0..<workers {
-            (storage + w * Self.rowLength + Int(realID) * Self.fields).update(repeating: 0, count: Self.fields)
+            let base = w * Self.rowLength + Int(realID) * Self.fields
+            for f in 0..<Self.fields { storage[base + f].store(0, ordering: .relaxed) }
         }
     }
 }
 
 /// Active and inactive connection counts per real server, for lc/wlc and `ipvsadm -L`.
-/// One row per worker, written only by that worker (plain stores), read by all (a count seen a
-/// moment late is fine for scheduling). Index: realID × 2 (+0 active, +1 inactive).
+/// One row per worker, written only by that worker, read by all (a count seen a moment late is
+/// fine for scheduling). Index: realID × 2 (+0 active, +1 inactive).
 public final class ConnectionCounts: @unchecked Sendable {
     /// Real server IDs are below this bound.
     public static let maxReals = 1 << 16
     public let workers: Int
-    public let storage: UnsafeMutablePointer<Int32>
+    public let storage: UnsafeMutablePointer<Atomic<Int32>>
 
     public init(workers: Int) {
         self.workers = workers
-        storage = .allocate(capacity: workers * Self.maxReals * 2)
-        storage.initialize(repeating: 0, count: workers * Self.maxReals * 2)
+        storage = allocateZeroedAtomics(count: workers * Self.maxReals * 2)
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deinitialize(count: workers * Self.maxReals * 2)
+        storage.deallocate()
+    }
 
     /// Worker `index`'s row.
-    public func row(_ index: Int) -> UnsafeMutablePointer<Int32> { storage + index * Self.maxReals * 2 }
+    public func row(_ index: Int) -> UnsafeMutablePointer<Atomic<Int32>> { storage + index * Self.maxReals * 2 }
 
     /// (active, inactive) summed over the workers.
     public func totals(realID: UInt32) -> (active: Int, inactive: Int) {
         var a = 0
         var i = 0
         for w in 0..<workers {
-            a += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2])
-            i += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2 + 1])
+            a += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2].load(ordering: .relaxed))
+            i += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2 + 1].load(ordering: .relaxed))
         }
         return (a, i)
     }
@@ -290,14 +299,14 @@ public struct FlowTable: ~Copyable {
     var sweepCursor = 0
     /// This worker's connection counts (nil: not counted); kept in step by insert, remove and
     /// setState for connection entries (not reply mappings or templates).
-    let counts: UnsafeMutablePointer<Int32>?
+    let counts: UnsafeMutablePointer<Atomic<Int32>>?
     /// How many slots around the home slot are searched for a victim when the table is full.
     static let evictionWindow = 32
 
     /// Allocates every slot now; nothing is allocated later. Slots = next power of two at or
     /// above capacity × 4/3 (load ≤ 0.75).
     public init(capacity: Int, key: HashKey, timeouts: FlowTimeouts = FlowTimeouts(),
-                counts: UnsafeMutablePointer<Int32>? = nil, memory: SlotMemory = .heap) {
+                counts: UnsafeMutablePointer<Atomic<Int32>>? = nil, memory: SlotMemory = .heap) {
         precondition(capacity > 0, "flow table capacity must be positive")
         var size = 16
         while size < capacity + capacity / 3 + 1 { size <<= 1 }
@@ -314,7 +323,7 @@ public struct FlowTable: ~Copyable {
     @inline(__always)
     func adjustCounts(_ e: FlowEntry, _ delta: Int32) {
         guard let counts, e.flags & (FlowFlags.reply | FlowFlags.template) == 0 else { return }
-        counts[Int(e.realID) * 2 + (e.state.isActive ? 0 : 1)] &+= delta
+        counts[Int(e.realID) * 2 + (e.state.isActive ? 0 : 1)].soleWriterAdd(delta)
     }
 
     /// Changes a connection's state, keeping the active/inactive counts in step.

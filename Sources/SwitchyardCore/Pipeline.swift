@@ -2,6 +2,8 @@
 // Stages, each small: parse → service lookup → flow lookup or schedule + insert → rewrite.
 // No syscalls, no allocation, no locks, no throws; every branch bumps a counter.
 
+import Synchronization
+
 /// What to do with a frame after `Pipeline.process`.
 public enum Verdict: Equatable, Sendable {
     /// The frame was rewritten in place (same length): send it out of local interface `egress`.
@@ -73,7 +75,7 @@ public struct Pipeline: ~Copyable {
     let detectPartialChecksums: Bool
     let connections: ConnectionCounts?
     /// This worker's row of RealServerStats (a scratch row when none is shared).
-    let realStats: UnsafeMutablePointer<UInt64>
+    let realStats: UnsafeMutablePointer<Atomic<UInt64>>
     let ownsRealStats: Bool
 
     public init(_ config: PipelineConfig) {
@@ -98,8 +100,7 @@ public struct Pipeline: ~Copyable {
             realStats = stats.row(config.workerIndex)
             ownsRealStats = false
         } else {
-            realStats = .allocate(capacity: RealServerStats.rowLength)
-            realStats.initialize(repeating: 0, count: RealServerStats.rowLength)
+            realStats = allocateZeroedAtomics(count: RealServerStats.rowLength)
             ownsRealStats = true
         }
     }
@@ -107,15 +108,18 @@ public struct Pipeline: ~Copyable {
     deinit {
         cursors.deallocate()
         interfaceMACs.deallocate()
-        if ownsRealStats { realStats.deallocate() }
+        if ownsRealStats {
+            realStats.deinitialize(count: RealServerStats.rowLength)
+            realStats.deallocate()
+        }
     }
 
     /// Counts a packet of `bytes` for real server `id`, inbound (to it) or outbound (its reply).
     @inline(__always)
     func account(_ id: UInt32, bytes: Int, inbound: Bool) {
         let base = Int(id) * RealServerStats.fields + (inbound ? RealServerStats.inPackets : RealServerStats.outPackets)
-        realStats[base] &+= 1
-        realStats[base + 1] &+= UInt64(bytes)
+        realStats[base].soleWriterAdd(1)
+        realStats[base + 1].soleWriterAdd(UInt64(bytes))
     }
 
     /// Processes one frame of `length` bytes at `frame` that arrived on local interface
@@ -228,7 +232,7 @@ public struct Pipeline: ~Copyable {
                          expired: &expired, evicted: &evicted)
         }
         counters.bump(.newFlows)
-        realStats[Int(id) * RealServerStats.fields + RealServerStats.connections] &+= 1
+        realStats[Int(id) * RealServerStats.fields + RealServerStats.connections].soleWriterAdd(1)
         return real
     }
 

@@ -3,6 +3,8 @@
 // scheduler takes a lock or allocates. A real server whose usable weight is 0 (quiescent, or
 // MAC unknown) never gets a new flow from any of them.
 
+import Synchronization
+
 /// Per-worker, per-service scheduler state (round-robin position, wrr current weight).
 public struct SchedulerCursor: Sendable {
     public var index: Int32 = -1
@@ -18,10 +20,10 @@ public struct ScheduleRequest: @unchecked Sendable {
     /// Hash of the client address alone (sh).
     public var sourceHash: UInt64
     /// ConnectionCounts storage (nil: no counts, every server counts as idle) and its rows.
-    public var connections: UnsafePointer<Int32>?
+    public var connections: UnsafePointer<Atomic<Int32>>?
     public var workers: Int
 
-    public init(flowHash: UInt64, sourceHash: UInt64, connections: UnsafePointer<Int32>? = nil, workers: Int = 0) {
+    public init(flowHash: UInt64, sourceHash: UInt64, connections: UnsafePointer<Atomic<Int32>>? = nil, workers: Int = 0) {
         self.flowHash = flowHash
         self.sourceHash = sourceHash
         self.connections = connections
@@ -36,8 +38,8 @@ public struct ScheduleRequest: @unchecked Sendable {
         var i = 0
         var row = Int(id) * 2
         for _ in 0..<workers {
-            a += Int(connections[row])
-            i += Int(connections[row + 1])
+            a += Int(connections[row].load(ordering: .relaxed))
+            i += Int(connections[row + 1].load(ordering: .relaxed))
             row += ConnectionCounts.maxReals * 2
         }
         return (a, i)

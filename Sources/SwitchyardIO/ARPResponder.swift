@@ -14,16 +14,16 @@ import SwitchyardCore
 public final class ARPResponder: @unchecked Sendable {
     public let interface: InterfaceInfo
     private let capture: OpaquePointer
-    private let sender: Mutex<UnsafeMutablePointer<libnet_t>>
-    private let vipSet: Mutex<Set<UInt32>>
+    private let sender: Locked<UnsafeMutablePointer<libnet_t>>
+    private let vipSet: Locked<Set<UInt32>>
     private var vips: Set<UInt32> { vipSet.withLock { $0 } }
-    private let learned = Mutex<[IPv4Address: MACAddress]>([:])
+    private let learned = Locked<[IPv4Address: MACAddress]>([:])
     private let stopFlag = Atomic<Bool>(false)
     private let answered = Atomic<UInt64>(0)
 
     public init(interface: InterfaceInfo, vips: [IPv4Address]) throws {
         self.interface = interface
-        self.vipSet = Mutex(Set(vips.map(\.value)))
+        self.vipSet = Locked(Set(vips.map(\.value)))
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let p = pcap_create(interface.name, &errbuf) else {
             throw SetupError("pcap_create(\(interface.name)): \(cString(errbuf))")
@@ -62,7 +62,7 @@ public final class ARPResponder: @unchecked Sendable {
             throw SetupError("cannot replace libnet's packet socket on \(interface.name): \(String(cString: strerror(errno)))")
         }
         capture = p
-        sender = Mutex(l)
+        sender = Locked(l)
     }
 
     deinit {
@@ -73,8 +73,11 @@ public final class ARPResponder: @unchecked Sendable {
     /// ARP replies sent so far.
     public var repliesSent: UInt64 { answered.load(ordering: .relaxed) }
 
-    /// MACs learned from ARP traffic since start.
-    public var learnedNeighbours: [IPv4Address: MACAddress] { learned.withLock { $0 } }
+    /// The MAC learned from ARP traffic for `address`, if any. Looked up under the lock: a copy
+    /// of the table handed out would share its storage with the one this thread goes on
+    /// changing, and a dictionary's copy-on-write check does not order the other thread's
+    /// reads before the change (ThreadSanitizer reported it).
+    public func learnedMAC(for address: IPv4Address) -> MACAddress? { learned.withLock { $0[address] } }
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
 

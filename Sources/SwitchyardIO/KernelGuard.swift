@@ -1,6 +1,5 @@
 import CSwitchyard
 import Glibc
-import Synchronization
 import SwitchyardCore
 
 /// Keeps the kernel's hands off the packets the engine forwards.
@@ -28,7 +27,7 @@ public final class KernelGuard: @unchecked Sendable {
     public private(set) var installed = false
     /// The tcx programs by interface name (written by install and remove, read by the
     /// control thread's counters).
-    private let fastDrops = Mutex<[String: OpaquePointer]>([:])
+    private let fastDrops = Locked<[String: OpaquePointer]>([:])
     /// Why there is no tcx program, when one could not be attached (said once in the log).
     public private(set) var fastDropUnavailable: String?
 

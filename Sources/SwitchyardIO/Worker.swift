@@ -7,10 +7,10 @@ import SwitchyardCore
 /// atomic generation number per RX block and takes the lock only when it changed, so the
 /// per-packet path never locks. A snapshot is freed when the last worker lets go of it.
 public final class SnapshotPublisher: Sendable {
-    private let current: Mutex<ForwardingSnapshot>
+    private let current: Locked<ForwardingSnapshot>
     private let generationCounter = Atomic<UInt64>(1)
 
-    public init(_ first: ForwardingSnapshot) { current = Mutex(first) }
+    public init(_ first: ForwardingSnapshot) { current = Locked(first) }
 
     public func publish(_ snapshot: ForwardingSnapshot) {
         current.withLock { $0 = snapshot }
@@ -39,8 +39,8 @@ public final class Worker: @unchecked Sendable {
     let publisher: SnapshotPublisher
     private let stopFlag = Atomic<Bool>(false)
     /// The worker's counters as of its last block, for the control plane to read and sum.
-    /// Aligned 64-bit words written by this worker alone; readers may see a value one block old.
-    public let published: UnsafeMutablePointer<UInt64>
+    /// Atomic words written by this worker alone (relaxed); readers may see a value one block old.
+    public let published: UnsafeMutablePointer<Atomic<UInt64>>
 
     /// `interfaces` in the engine's numbering (a frame's ingress and egress numbers index it);
     /// interface i's ring joins fanout group `fanoutGroupBase + i` (nil: a lone worker, no groups).
@@ -63,12 +63,12 @@ public final class Worker: @unchecked Sendable {
         senders = try interfaces.map { try PacketSender(interface: $0, mode: txMode) }
         self.config = config
         self.publisher = publisher
-        published = .allocate(capacity: Counter.allCases.count)
-        published.initialize(repeating: 0, count: Counter.allCases.count)
+        published = Counters.allocatePublished()
         largeFrame = .allocate(byteCount: Self.largeFrameCapacity, alignment: 64)
     }
 
     deinit {
+        published.deinitialize(count: Counter.allCases.count)
         published.deallocate()
         largeFrame.deallocate()
     }

@@ -1,3 +1,4 @@
+import Synchronization
 import XCTest
 @testable import SwitchyardCore
 
@@ -149,7 +150,7 @@ final class NATTests: XCTestCase {
     func testLeastConnectionSchedulers() {
         let counts = ConnectionCounts(workers: 2)
         // Worker 1 already holds 3 established connections on real server 0.
-        counts.row(1)[0] = 3
+        counts.row(1)[0].store(3, ordering: .relaxed)
         var p = pipeline(connections: counts)
         let lc = snapshot(scheduler: .leastConnection)
         let (_, out) = send(&p, fromClient(TCPFlags.syn, port: 1), ingress: 0, now: 0, lc)
@@ -163,7 +164,7 @@ final class NATTests: XCTestCase {
         let (_, out2) = send(&p, fromClient(TCPFlags.syn, port: 2), ingress: 0, now: 2, wlc)
         XCTAssertEqual(out2[5], 0x21)
         // nq sends to an idle server at once; sed uses (active + 1) / weight.
-        counts.row(1)[0] = 0
+        counts.row(1)[0].store(0, ordering: .relaxed)
         var q = pipeline(connections: ConnectionCounts(workers: 1))
         let (_, out3) = send(&q, fromClient(TCPFlags.syn, port: 3), ingress: 0, now: 0, snapshot(scheduler: .neverQueue))
         XCTAssertEqual(out3[5], 0x21)
