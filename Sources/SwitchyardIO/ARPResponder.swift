@@ -73,10 +73,10 @@ public final class ARPResponder: @unchecked Sendable {
     /// ARP replies sent so far.
     public var repliesSent: UInt64 { answered.load(ordering: .relaxed) }
 
-    /// The MAC learned from ARP traffic for `address`, if any. Looked up under the lock: a copy
-    /// of the table handed out would share its storage with the one this thread goes on
-    /// changing, and a dictionary's copy-on-write check does not order the other thread's
-    /// reads before the change (ThreadSanitizer reported it).
+    /// The MAC learned from ARP traffic for `address`, if any. Looked up under the lock rather
+    /// than read from a copy of the table: the copy would share storage this thread goes on
+    /// changing in place once the copy is gone, which is safe only through the Swift runtime's
+    /// reference counts, and ThreadSanitizer cannot see those (it reported this).
     public func learnedMAC(for address: IPv4Address) -> MACAddress? { learned.withLock { $0[address] } }
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
