@@ -26,7 +26,8 @@
 #             (--io af_xdp, generic mode, copy mode)
 #   nat-xdp   NAT the same way
 # The engine is restarted when a path needs other options. Delivered packets are counted at the
-# real servers' interfaces. Prints per-round pps, the medians with min-max, ratios, the engine's
+# real servers' interfaces over each round's steady part: from 0.5 s after trafgen starts (the
+# engine has created its flows by then) to 0.2 s before it stops. Prints per-round pps, the medians with min-max, ratios, the engine's
 # CPU time per forwarded packet, each CPU's busy share, and how the workers shared the work.
 #
 # HTTP: wrk (1 thread, 50 connections, pinned to CPU 0) against nginx on the real servers, new
@@ -60,6 +61,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
+[ "$seconds" -ge 2 ] 2>/dev/null || { echo "bench/run.sh: --seconds must be a whole number, 2 or more" >&2; exit 2; }
+# A flood round's measured window: trafgen's steady part, without its first 0.5 s (start-up, and
+# the engine creating its 65,536 flows) and its last 0.2 s (exit).
+warmup=0.5
+tail=0.2
+window=$(awk -v s="$seconds" -v w=$warmup -v t=$tail 'BEGIN {print s - w - t}')
 bin=$(switchyard_bin)
 [ -x "$bin" ] || { echo "bench/run.sh: build first: swift build -c release" >&2; exit 1; }
 command -v trafgen >/dev/null || { echo "bench/run.sh: trafgen missing (apt-get install netsniff-ng)" >&2; exit 1; }
@@ -241,28 +248,36 @@ round() { # round NAME
     case $name in
         dr-mmsg) engine mmsg ;; dr-nftguard) engine nftguard ;; dr-blocks) engine blocks ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *-xdp) engine xdp ;; *) engine main ;;
     esac
+    # trafgen runs for S seconds; only its steady part is measured, from $warmup s after it
+    # starts to $tail s before it stops: the first fraction of a second creates the engine's
+    # flows and the ends hold trafgen's start and exit.
+    lab_exec client timeout -s INT "$seconds" taskset -c $sender_cpu trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/$name.cfg" \
+        -n $((seconds * 5000000)) >/dev/null 2>&1 &
+    local sender=$!
+    sleep "$warmup"
     before=$(rx_sum)
     c0=$(cpu_ticks)
     w0=$(worker_ticks)
     s0=$(for i in $(seq 0 $((cores - 1))); do cpu_busy $i; done)
     t0=$(date +%s%N)
-    # BENCH_PERF=DIR: a system-wide profile of each round (perf record -a -g), one file per round.
+    # BENCH_PERF=DIR: a system-wide profile of each round's window (perf record -a -g), one file
+    # per round.
     local perf_pid=
     if [ -n "${BENCH_PERF:-}" ]; then
         mkdir -p "$BENCH_PERF"
-        perf record -q -a ${BENCH_PERF_ARGS--g} -o "$BENCH_PERF/$name-r$2.data" -- sleep "$seconds" >/dev/null 2>&1 &
+        perf record -q -a ${BENCH_PERF_ARGS--g} -o "$BENCH_PERF/$name-r$2.data" -- sleep "$window" >/dev/null 2>&1 &
         perf_pid=$!
     fi
-    lab_exec client timeout -s INT "$seconds" taskset -c $sender_cpu trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/$name.cfg" \
-        -n $((seconds * 5000000)) >/dev/null 2>&1 || true
-    s1=$(for i in $(seq 0 $((cores - 1))); do cpu_busy $i; done)
-    [ -z "$perf_pid" ] || wait "$perf_pid" || true
-    sleep 0.3 # let the last frames drain through the engine
-    t1=$(date +%s%N)
+    sleep "$window"
     after=$(rx_sum)
+    t1=$(date +%s%N)
+    s1=$(for i in $(seq 0 $((cores - 1))); do cpu_busy $i; done)
     c1=$(cpu_ticks)
     w1=$(worker_ticks)
-    pps=$(( (after - before) * 1000000000 / (t1 - t0 - 300000000) ))
+    [ -z "$perf_pid" ] || wait "$perf_pid" || true
+    wait "$sender" || true
+    sleep 0.3 # let the last frames drain through the engine before the next round
+    pps=$(( (after - before) * 1000000000 / (t1 - t0) ))
     # Each CPU's busy share over the round, in percent ("cpu0 100% cpu1 87%").
     busy=$(paste -d' ' <(echo "$s0") <(echo "$s1") | awk '{printf "%scpu%d %d%%", (NR > 1 ? " " : ""), NR - 1, ($4 - $2 > 0 ? 100 * ($3 - $1) / ($4 - $2) : 0)}')
     results[busy_$name]="$busy"
@@ -281,7 +296,7 @@ round() { # round NAME
         "$([ "$cpu_ns" -gt 0 ] && echo "; engine CPU ${cpu_ns} ns/packet")" "${split:+ ($split)}"
 }
 
-echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s"
+echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s, ${window}s of each measured"
 paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg dr-nftguard dr-blocks many-1w many-2w dr-xdp nat-xdp}"
 if [ -n "$flood" ]; then
     for r in $(seq "$rounds"); do
@@ -342,7 +357,7 @@ md=$here/results/bench-$stamp.md
 {
     echo "# UDP 64-byte flood, $stamp"
     echo
-    echo "Kernel $(uname -r), $(nproc) cores; sender on CPU $sender_cpu, engine on CPU $engine_cpus, $workers worker(s); $rounds rounds x ${seconds} s, alternating."
+    echo "Kernel $(uname -r), $(nproc) cores; sender on CPU $sender_cpu, engine on CPU $engine_cpus, $workers worker(s); $rounds rounds x ${seconds} s, alternating; each round measured over its steady ${window} s (the first ${warmup} s and the last ${tail} s left out)."
     echo
     if [ -n "$flood" ]; then
         echo "| path | median pps | min-max pps | vs wire | vs kernel NAT | engine CPU ns/packet | CPU busy |"
