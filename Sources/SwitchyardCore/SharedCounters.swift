@@ -5,7 +5,9 @@ import Synchronization
 // accessed with relaxed loads and stores: plain moves on x86-64 and arm64, so the writer pays no
 // locked instruction, and a reader's view of a word being written is defined (a plain read of
 // it would be a data race, as ThreadSanitizer reports). Only one thread writes a row, so an
-// increment is a load and a store, not a read-modify-write.
+// increment is a load and a store, not a read-modify-write. (One extension per width: Atomic's
+// load and store are declared per representation, so one generic over FixedWidthInteger does
+// not compile.)
 
 extension Atomic where Value == UInt64 {
     /// Adds `n`; only for the word's one writer.
