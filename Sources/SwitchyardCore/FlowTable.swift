@@ -210,10 +210,7 @@ public final class RealServerStats: @unchecked Sendable {
         storage = allocateZeroedAtomics(count: workers * Self.rowLength)
     }
 
-    deinit {
-        storage.deinitialize(count: workers * Self.rowLength)
-        storage.deallocate()
-    }
+    deinit { deallocateAtomics(storage, count: workers * Self.rowLength) }
 
     public func row(_ worker: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { storage + worker * Self.rowLength }
 
@@ -250,10 +247,7 @@ public final class ConnectionCounts: @unchecked Sendable {
         storage = allocateZeroedAtomics(count: workers * Self.maxReals * 2)
     }
 
-    deinit {
-        storage.deinitialize(count: workers * Self.maxReals * 2)
-        storage.deallocate()
-    }
+    deinit { deallocateAtomics(storage, count: workers * Self.maxReals * 2) }
 
     /// Worker `index`'s row.
     public func row(_ index: Int) -> UnsafeMutablePointer<Atomic<Int32>> { storage + index * Self.maxReals * 2 }

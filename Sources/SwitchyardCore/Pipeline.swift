@@ -108,10 +108,7 @@ public struct Pipeline: ~Copyable {
     deinit {
         cursors.deallocate()
         interfaceMACs.deallocate()
-        if ownsRealStats {
-            realStats.deinitialize(count: RealServerStats.rowLength)
-            realStats.deallocate()
-        }
+        if ownsRealStats { deallocateAtomics(realStats, count: RealServerStats.rowLength) }
     }
 
     /// Counts a packet of `bytes` for real server `id`, inbound (to it) or outbound (its reply).

@@ -28,3 +28,9 @@ public func allocateZeroedAtomics<V: AtomicRepresentable & ExpressibleByIntegerL
     for i in 0..<count { (words + i).initialize(to: Atomic(0)) }
     return words
 }
+
+/// Frees words from `allocateZeroedAtomics`.
+public func deallocateAtomics<V: AtomicRepresentable>(_ words: UnsafeMutablePointer<Atomic<V>>, count: Int) {
+    words.deinitialize(count: count)
+    words.deallocate()
+}

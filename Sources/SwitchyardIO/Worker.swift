@@ -68,8 +68,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     deinit {
-        published.deinitialize(count: Counter.allCases.count)
-        published.deallocate()
+        deallocateAtomics(published, count: Counter.allCases.count)
         largeFrame.deallocate()
     }
 

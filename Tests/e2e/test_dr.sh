@@ -63,8 +63,14 @@ virtual_server $vip 5300 {
 CONF
 }
 start_lb() { # start_lb CONF [ARGS...]
+    start_lb_under "" "$@"
+}
+start_lb_under() { # start_lb_under "COMMAND..." CONF [ARGS...]: the same, run under e.g. taskset
+    local under=$1
+    shift
     LB_LOG=$LAB_DIR/lb-$RANDOM.log
-    lab_bg lb "$LB_LOG" "$bin" run --config "$@"
+    # shellcheck disable=SC2086 # the wrapper command's words
+    lab_bg lb "$LB_LOG" $under "$bin" run --config "$@"
     LB_PID=$LAB_LAST_PID
     lab_wait_for "$LB_LOG" "ready:" 15 || { echo "balancer did not start:"; cat "$LB_LOG"; return 1; }
 }
@@ -153,19 +159,13 @@ stop_lb
 echo "-- workers follow the CPUs the balancer may run on"
 # Pinned to one CPU, the default is one worker, however many the machine has; more workers
 # than that are allowed but warned about. The affinity is inherited through ip netns exec.
-LB_LOG=$LAB_DIR/lb-pinned.log
-lab_bg lb "$LB_LOG" taskset -c 0 "$bin" run --config "$LAB_DIR/wrr.conf"
-LB_PID=$LAB_LAST_PID
-lab_wait_for "$LB_LOG" "ready:" 15 || cat "$LB_LOG"
+start_lb_under "taskset -c 0" "$LAB_DIR/wrr.conf"
 check "taskset -c 0, no --workers: 1 worker" grep -q "; 1 worker(s);" "$LB_LOG"
 check "and no warning about workers" test -z "$(grep 'take turns' "$LB_LOG")"
 requests 20 >"$LAB_DIR/answers-pinned"
 expect "20 requests answered" "$(grep -c '^web[12]$' "$LAB_DIR/answers-pinned")" -eq 20
 stop_lb
-LB_LOG=$LAB_DIR/lb-pinned2.log
-lab_bg lb "$LB_LOG" taskset -c 0 "$bin" run --config "$LAB_DIR/wrr.conf" --workers 2
-LB_PID=$LAB_LAST_PID
-lab_wait_for "$LB_LOG" "ready:" 15 || cat "$LB_LOG"
+start_lb_under "taskset -c 0" "$LAB_DIR/wrr.conf" --workers 2
 check "taskset -c 0, --workers 2: warned that they take turns on 1 CPU" grep -q "2 workers on 1 CPU(s) this process may use" "$LB_LOG"
 stop_lb
 
