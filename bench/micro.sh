@@ -10,6 +10,9 @@
 # - allocations per million packets (valgrind's heap count, the same subtraction; goal 0);
 # - flow table at 1M and 10M flows: bytes per flow (RSS growth) and lookup ns;
 # - Maglev: table build time and flows moved for 10, 100, 1000 real servers;
+# - flow hits in 64-frame batches over 65,536 and 1M flows in random order, processed as the
+#   worker does (each batch's flow hints worked out and their slots prefetched first) and
+#   without hints (3 runs);
 # - workers in parallel, as the engine runs them without sockets: packets/s with 1 and with as
 #   many workers as there are cores, each with its own pipeline and flow table (3 runs).
 # Writes bench/results/micro-<time>.md.
@@ -70,6 +73,10 @@ done
     echo "Maglev (table size 65537; 200k flows hashed):"
     echo
     "$bin" maglev
+    echo
+    echo "Flow hits in batches of 64 frames, random flows, table on huge pages (wall clock, 3 runs):"
+    echo
+    for _ in 1 2 3; do "$bin" batches | tr '\n' ';' | sed 's/;$//; s/;/; /g; s/^/- /'; echo; done
     echo
     echo "Workers in parallel (DR over 65,536 flows, 4M packets each; each worker its own pipeline and"
     echo "flow table, one shared snapshot, a row each of the shared counters; wall clock, 3 runs):"

@@ -31,6 +31,21 @@ public struct FlowKey: Hashable, Sendable {
 
 /// TCP connection states as IPVS names them. In DR only the client direction is seen; in NAT
 /// both directions drive the state.
+/// A frame's flow key and its hash, worked out ahead of the pipeline (`Pipeline.flowHint`).
+public struct FlowHint: Sendable {
+    public var key: FlowKey
+    /// 0: no hint (a flow's hash is never 0).
+    public var hash: UInt32
+
+    public init(key: FlowKey, hash: UInt32) {
+        self.key = key
+        self.hash = hash
+    }
+
+    public static let none = FlowHint(key: FlowKey(source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0),
+                                      hash: 0)
+}
+
 public enum FlowState: UInt8, Sendable, CaseIterable {
     case none = 0
     case synRecv
@@ -343,6 +358,12 @@ public struct FlowTable: ~Copyable {
         let (m0, m1) = k.words
         let h = UInt32(truncatingIfNeeded: SipHash.hash(m0, m1, key: key))
         return h == 0 ? 1 : h
+    }
+
+    /// The address of the home slot of a flow with hash `h`, where its lookup starts.
+    @inline(__always)
+    public func homeSlot(hash h: UInt32) -> UnsafeRawPointer {
+        UnsafeRawPointer(slots + (Int(h) & mask))
     }
 
     @inline(__always)

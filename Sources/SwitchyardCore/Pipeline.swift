@@ -124,7 +124,8 @@ public struct Pipeline: ~Copyable {
     /// holds only the pseudo-header sum. `now` is the worker's clock in milliseconds.
     @inline(__always)
     public mutating func process(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int = 0,
-                                 checksumPending: Bool, now: UInt32, snapshot: SnapshotView) -> Verdict {
+                                 checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
+                                 hint: FlowHint = .none) -> Verdict {
         counters.bump(.rxFrames)
         var info: PacketInfo
         switch PacketParser.parse(frame, length: length) {
@@ -147,7 +148,7 @@ public struct Pipeline: ~Copyable {
                   let service = snapshot.service(proto: info.proto, vip: info.destination, port: info.destinationPort)
             else { return drop(.noService) }
             guard let real = bindFlow(info, service: service, ingress: ingress, peer: load48(frame, 6), now: now,
-                                      snapshot: snapshot)
+                                      snapshot: snapshot, hint: hint)
             else { return drop(.noRealServer) }
             account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
             if service.pointee.method == .nat {
@@ -165,12 +166,44 @@ public struct Pipeline: ~Copyable {
         guard snapshot.hasNAT else { return pass() }
         switch info.proto {
         case IPProtocol.tcp, IPProtocol.udp:
-            return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot)
+            return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot, hint: hint)
         case IPProtocol.icmp:
             return icmpFromRealServer(frame, info, now: now, snapshot: snapshot)
         default:
             return pass()
         }
+    }
+
+    /// Works out the flow key a frame will be looked up by, and its hash, ahead of `process`:
+    /// the worker does this for a batch of frames and prefetches each one's home slot
+    /// (`flows.homeSlot(hash:)`), so that in a table of a million slots, where most lookups miss
+    /// the caches and the TLB, the misses overlap instead of stalling one packet each; then
+    /// `process` uses the hash instead of computing it again. Only for the plain shape (untagged
+    /// IPv4 TCP or UDP, not a fragment), else `.none`. A hint only: `process` parses and checks
+    /// everything itself, and uses the hash only for the very key it derived.
+    @inline(__always)
+    public func flowHint(_ frame: UnsafeMutableRawPointer, length: Int, snapshot: SnapshotView) -> FlowHint {
+        guard length >= 42, load16(frame, 12) == PacketParser.etherTypeIPv4 else { return .none }
+        let versionIHL = frame.load(fromByteOffset: 14, as: UInt8.self)
+        let l4 = 14 + Int(versionIHL & 0x0F) * 4
+        var proto = frame.load(fromByteOffset: 23, as: UInt8.self)
+        guard versionIHL >> 4 == 4, l4 >= 34, length >= l4 + 4, load16(frame, 20) & 0x3FFF == 0,
+              proto == IPProtocol.tcp || proto == IPProtocol.udp else { return .none }
+        let destination = load32(frame, 30)
+        if !snapshot.isVIP(destination) {
+            // Not to a VIP: a NAT reply is looked up by its own 5-tuple under the reply mark.
+            guard snapshot.hasNAT else { return .none }
+            proto |= Self.replyMark
+        }
+        let key = FlowKey(source: load32(frame, 26), destination: destination, sourcePort: load16(frame, l4),
+                          destinationPort: load16(frame, l4 + 2), proto: proto)
+        return FlowHint(key: key, hash: flows.hash(key))
+    }
+
+    /// The hash of `key`: the hint's if it was worked out for this very key.
+    @inline(__always)
+    func hash(_ key: FlowKey, hint: FlowHint) -> UInt32 {
+        hint.hash != 0 && hint.key == key ? hint.hash : flows.hash(key)
     }
 
     // MARK: flows
@@ -189,10 +222,11 @@ public struct Pipeline: ~Copyable {
     /// reply mapping, and both directions share the TCP state.
     @inline(__always)
     mutating func bindFlow(_ info: PacketInfo, service: UnsafePointer<ServiceEntry>, ingress: Int, peer: UInt64,
-                           now: UInt32, snapshot: SnapshotView) -> UnsafePointer<RealServerEntry>? {
+                           now: UInt32, snapshot: SnapshotView, hint: FlowHint = .none)
+        -> UnsafePointer<RealServerEntry>? {
         let key = FlowKey(source: info.source, destination: info.destination, sourcePort: info.sourcePort,
                           destinationPort: info.destinationPort, proto: info.proto)
-        let hash = flows.hash(key)
+        let hash = hash(key, hint: hint)
         var expired: UInt64 = 0
         var evicted: UInt64 = 0
         defer {
@@ -236,9 +270,9 @@ public struct Pipeline: ~Copyable {
     /// The slot of a live flow (or reply mapping) for `key`; an expired match found on the way is
     /// removed and counted in `flows_expired`.
     @inline(__always)
-    mutating func findFlow(_ key: FlowKey, now: UInt32) -> Int? {
+    mutating func findFlow(_ key: FlowKey, now: UInt32, hint: FlowHint = .none) -> Int? {
         var expired: UInt64 = 0
-        let slot = flows.lookup(key, hash: flows.hash(key), now: now, expired: &expired)
+        let slot = flows.lookup(key, hash: hash(key, hint: hint), now: now, expired: &expired)
         if expired != 0 { counters.bump(.flowsExpired, by: expired) }
         return slot
     }

@@ -65,16 +65,21 @@ public final class Worker: @unchecked Sendable {
         self.publisher = publisher
         published = Counters.allocatePublished()
         largeFrame = .allocate(byteCount: Self.largeFrameCapacity, alignment: 64)
+        hints = .allocate(capacity: Self.frameBatch)
+        hints.initialize(repeating: .none, count: Self.frameBatch)
     }
 
     deinit {
         deallocateAtomics(published, count: Counter.allCases.count)
         largeFrame.deallocate()
+        hints.deallocate()
     }
 
     /// Where a frame larger than a TPACKET_V2 slot is read whole (an IPv4 packet of up to
     /// 64 KiB, its Ethernet header and a VLAN tag).
     let largeFrame: UnsafeMutableRawPointer
+    /// The flow hints of the frames being processed (see `prefetchedHint`).
+    let hints: UnsafeMutablePointer<FlowHint>
     static let largeFrameCapacity = 65_536 + 64
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
@@ -202,12 +207,25 @@ public final class Worker: @unchecked Sendable {
                  _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
         let now = monotonicMilliseconds()
         var frame = block + Int(sy_block_first_offset(block))
-        for _ in 0..<sy_block_num_pkts(block) {
-            receive(frame + Int(sy_frame_mac_offset(frame)), length: Int(sy_frame_snaplen(frame)),
-                    wireLength: Int(sy_frame_wirelen(frame)), host: sy_frame_pkttype(frame) == SY_PACKET_HOST,
-                    checksumPending: sy_frame_status(frame) & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
-                    now: now, &pipeline, &segmenter, view)
-            frame += Int(sy_frame_next_offset(frame))
+        var remaining = Int(sy_block_num_pkts(block))
+        while remaining > 0 {
+            // A chunk at a time: first work out each frame's flow and start loading its slot,
+            // then process the frames.
+            let chunk = min(remaining, Self.prefetchChunk)
+            var ahead = frame
+            for k in 0..<chunk {
+                hints[k] = Self.prefetchedHint(ahead + Int(sy_frame_mac_offset(ahead)), length: Int(sy_frame_snaplen(ahead)),
+                                pipeline, view)
+                ahead += Int(sy_frame_next_offset(ahead))
+            }
+            for k in 0..<chunk {
+                receive(frame + Int(sy_frame_mac_offset(frame)), length: Int(sy_frame_snaplen(frame)),
+                        wireLength: Int(sy_frame_wirelen(frame)), host: sy_frame_pkttype(frame) == SY_PACKET_HOST,
+                        checksumPending: sy_frame_status(frame) & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
+                        now: now, hint: hints[k], &pipeline, &segmenter, view)
+                frame += Int(sy_frame_next_offset(frame))
+            }
+            remaining -= chunk
         }
         for sender in senders { countTXFailures(sender.flush(), &pipeline) }
     }
@@ -217,6 +235,10 @@ public final class Worker: @unchecked Sendable {
     func process(frames count: Int, of ring: PacketRing, ingress: Int, _ pipeline: inout Pipeline,
                  _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
         let now = monotonicMilliseconds()
+        for i in 0..<count {
+            let frame = ring.frame(i)
+            hints[i] = Self.prefetchedHint(frame + Int(sy_v2_mac_offset(frame)), length: Int(sy_v2_snaplen(frame)), pipeline, view)
+        }
         for i in 0..<count {
             let frame = ring.frame(i)
             let status = sy_v2_status(frame)
@@ -233,7 +255,7 @@ public final class Worker: @unchecked Sendable {
             receive(data, length: length, wireLength: Int(sy_v2_wirelen(frame)),
                     host: sy_v2_pkttype(frame) == SY_PACKET_HOST,
                     checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
-                    now: now, &pipeline, &segmenter, view)
+                    now: now, hint: data == largeFrame ? .none : hints[i], &pipeline, &segmenter, view)
         }
         for sender in senders { countTXFailures(sender.flush(), &pipeline) }
     }
@@ -241,8 +263,8 @@ public final class Worker: @unchecked Sendable {
     /// One frame from an AF_PACKET ring.
     @inline(__always)
     func receive(_ data: UnsafeMutableRawPointer, length: Int, wireLength: Int, host: Bool, checksumPending: Bool,
-                 ingress: Int, now: UInt32, _ pipeline: inout Pipeline, _ segmenter: inout TCPSegmenter,
-                 _ view: SnapshotView) {
+                 ingress: Int, now: UInt32, hint: FlowHint, _ pipeline: inout Pipeline,
+                 _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
         // Only frames addressed to this host's MAC: not our own transmissions, not
         // broadcasts, not frames for other hosts seen by a promiscuous interface.
         guard host else { return }
@@ -251,9 +273,22 @@ public final class Worker: @unchecked Sendable {
             pipeline.counters.bump(.rxFrames)
             pipeline.counters.bump(.oversize)
         } else {
-            forward(data, length: length, ingress: ingress, checksumPending: checksumPending, now: now, &pipeline,
-                    &segmenter, view)
+            forward(data, length: length, ingress: ingress, checksumPending: checksumPending, now: now, hint: hint,
+                    &pipeline, &segmenter, view)
         }
+    }
+
+    /// Frames of a block whose flow slots are prefetched together before they are processed.
+    static let prefetchChunk = 16
+
+    /// The frame's flow hint (`Pipeline.flowHint`), its home slot already on the way into the
+    /// cache. The worker works these out for a batch of frames before processing any of them.
+    @inline(__always)
+    public static func prefetchedHint(_ data: UnsafeMutableRawPointer, length: Int, _ pipeline: borrowing Pipeline,
+                                      _ view: SnapshotView) -> FlowHint {
+        let hint = pipeline.flowHint(data, length: length, snapshot: view)
+        if hint.hash != 0 { sy_prefetch_slot(pipeline.flows.homeSlot(hash: hint.hash)) }
+        return hint
     }
 
     /// Frames taken from a TPACKET_V2 ring at a time (the TX batch is flushed after each).
@@ -263,9 +298,11 @@ public final class Worker: @unchecked Sendable {
     /// if it is a TCP super-packet).
     @inline(__always)
     func forward(_ data: UnsafeMutableRawPointer, length: Int, ingress: Int, checksumPending: Bool, now: UInt32,
-                 _ pipeline: inout Pipeline, _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
+                 hint: FlowHint = .none, _ pipeline: inout Pipeline, _ segmenter: inout TCPSegmenter,
+                 _ view: SnapshotView) {
         guard case .forward(let egress) = pipeline.process(
-            data, length: length, ingress: ingress, checksumPending: checksumPending, now: now, snapshot: view)
+            data, length: length, ingress: ingress, checksumPending: checksumPending, now: now, snapshot: view,
+            hint: hint)
         else { return }
         if length <= config.maxFrameLength {
             countTXFailures(senders[egress].enqueue(data, length: length), &pipeline)

@@ -41,6 +41,48 @@ final class PipelineTests: XCTestCase {
     }
     var dummy: UInt64 = 0
 
+    /// The worker's flow hint: the key and hash the lookup will use, its home slot, nothing for
+    /// frames of another shape, and a hint for another key is ignored.
+    func testFlowHints() {
+        let s = twoServers()
+        var p = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: 1_000))
+        let key = FlowKey(source: 0xC612_1000, destination: vip.value, sourcePort: 40_000, destinationPort: 80,
+                          proto: IPProtocol.tcp)
+        func hint(_ frame: [UInt8]) -> FlowHint {
+            var f = frame
+            return f.withUnsafeMutableBytes { p.flowHint($0.baseAddress!, length: $0.count, snapshot: s.view) }
+        }
+        let syn = tcpFrame(client: 0xC612_1000, port: 40_000, to: vip.value, dport: 80)
+        let h = hint(syn)
+        XCTAssertEqual(h.key, key)
+        XCTAssertEqual(h.hash, p.flows.hash(key))
+        XCTAssertEqual(p.flows.homeSlot(hash: h.hash),
+                       UnsafeRawPointer(p.flows.slots + (Int(h.hash) & (p.flows.slotCount - 1))))
+        // Not to a VIP (and no NAT service), ICMP, a fragment, a tagged frame, too short: none.
+        XCTAssertEqual(hint(tcpFrame(client: 0xC612_1000, port: 1, to: 0xC612_0063, dport: 80)).hash, 0)
+        XCTAssertEqual(hint(tcpFrame(client: 0xC612_1000, port: 1, to: vip.value, dport: 80, proto: IPProtocol.icmp)).hash, 0)
+        var fragment = syn
+        fragment[20] = 0x20  // MF
+        XCTAssertEqual(hint(fragment).hash, 0)
+        var tagged = Array(syn[0..<12]) + [0x81, 0x00, 0x00, 0x07] + Array(syn[12...])
+        XCTAssertEqual(hint(tagged).hash, 0)
+        tagged = Array(syn.prefix(40))
+        XCTAssertEqual(hint(tagged).hash, 0)
+
+        // The first packet is bound with a hint for another flow: it must not be filed under
+        // that flow's hash, so the next packet (no hint) finds it.
+        let other = hint(tcpFrame(client: 0xC612_1001, port: 40_000, to: vip.value, dport: 80))
+        var buffer = syn
+        let v = buffer.withUnsafeMutableBytes {
+            p.process($0.baseAddress!, length: $0.count, checksumPending: false, now: 1, snapshot: s.view, hint: other)
+        }
+        XCTAssertEqual(v, .forward(egress: 0))
+        _ = feed(&p, tcpFrame(client: 0xC612_1000, port: 40_000, to: vip.value, dport: 80, flags: TCPFlags.ack), now: 2,
+                 snapshot: s)
+        XCTAssertEqual(p.counters[.newFlows], 1)
+        XCTAssertEqual(p.counters[.flowHits], 1)
+    }
+
     func testWeightZeroGetsNoNewFlowsButKeepsItsOwn() {
         var p = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: 1_000))
         let both = twoServers(scheduler: .roundRobin)

@@ -28,6 +28,18 @@ func fixtureSnapshot() -> ForwardingSnapshot {
 }
 
 /// Runs a frame through a pipeline and returns the verdict and the bytes afterwards.
+/// `feed` as the worker does it: the flow hint worked out first, then passed in.
+func feedHinted(_ pipeline: inout Pipeline, _ frame: [UInt8], ingress: Int = 0, pending: Bool = false, now: UInt32 = 0,
+                snapshot: ForwardingSnapshot) -> (Verdict, [UInt8]) {
+    var buffer = frame
+    let verdict = buffer.withUnsafeMutableBytes { raw in
+        let hint = pipeline.flowHint(raw.baseAddress!, length: raw.count, snapshot: snapshot.view)
+        return pipeline.process(raw.baseAddress!, length: raw.count, ingress: ingress, checksumPending: pending,
+                                now: now, snapshot: snapshot.view, hint: hint)
+    }
+    return (verdict, buffer)
+}
+
 func feed(_ pipeline: inout Pipeline, _ frame: [UInt8], pending: Bool = false, now: UInt32 = 0,
          snapshot: ForwardingSnapshot) -> (Verdict, [UInt8]) {
     var buffer = frame

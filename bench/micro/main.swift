@@ -4,6 +4,8 @@
 //   switchyard-bench flowtable [--flows N] [--huge-pages]       bytes per flow (RSS), lookup ns
 //   switchyard-bench maglev                                     table build time, flows moved
 //   switchyard-bench workers [--threads N] [--packets P]         packets/s with 1..N workers
+//   switchyard-bench batches [--flows N] [--packets P]          flow hits in 64-frame batches,
+//                                                               with and without prefetched hints
 //
 // Scenarios: dr-hit (a known flow, DR), dr-new (a new flow every packet), nat-in (a known NAT
 // flow, client to real server), nat-reply (its reply). Every iteration copies the template
@@ -176,6 +178,56 @@ func workers(threads: Int, packets: Int) throws -> Double {
     return Double(threads * packets) / elapsed
 }
 
+/// DR flow hits over `flows` flows in random order, in batches of 64 frames as the worker takes
+/// them from a ring, processed the worker's way (each batch's flow hints worked out and their
+/// slots prefetched first) or without hints. The table is on huge pages, as the engine has it.
+/// Returns ns per packet.
+func batches(flows: Int, packets: Int, hinted: Bool) -> Double {
+    let snap = snapshot(.dr)
+    var config = PipelineConfig(sourceMAC: lbMAC, flowCapacity: flows, flowHashKey: .random())
+    config.slotMemory = HugePages.slotMemory
+    var p = Pipeline(config)
+    let batch = 64
+    let pool = 1 << 16
+    // A pool of frames, each of a random flow among `flows` (client address and port vary).
+    let frames = UnsafeMutableRawPointer.allocate(byteCount: pool * 64, alignment: 64)
+    let out = UnsafeMutableRawPointer.allocate(byteCount: batch * 64, alignment: 64)
+    let hints = UnsafeMutablePointer<FlowHint>.allocate(capacity: batch)
+    defer { frames.deallocate(); out.deallocate(); hints.deallocate() }
+    func flowFrame(_ f: Int) -> [UInt8] {
+        frame(src: client &+ UInt32(f >> 16), dst: vip.value, sport: UInt16(truncatingIfNeeded: f), dport: 9)
+    }
+    var g = SystemRandomNumberGenerator()
+    for i in 0..<pool {
+        flowFrame(Int.random(in: 0..<flows, using: &g)).withUnsafeBytes {
+            (frames + i * 64).copyMemory(from: $0.baseAddress!, byteCount: 60)
+        }
+    }
+    // Every flow exists before the clock starts.
+    for f in 0..<flows {
+        flowFrame(f).withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: 60) }
+        _ = p.process(out, length: 60, checksumPending: false, now: 0, snapshot: snap.view)
+    }
+    var forwarded = 0
+    let start = now()
+    for b in 0..<(packets / batch) {
+        out.copyMemory(from: frames + (b * batch % pool) * 64, byteCount: batch * 64)
+        if hinted {
+            for i in 0..<batch { hints[i] = Worker.prefetchedHint(out + i * 64, length: 60, p, snap.view) }
+        }
+        for i in 0..<batch {
+            if case .forward = p.process(out + i * 64, length: 60, checksumPending: false, now: 1, snapshot: snap.view,
+                                         hint: hinted ? hints[i] : .none) {
+                forwarded += 1
+            }
+        }
+    }
+    let elapsed = now() - start
+    precondition(forwarded == packets / batch * batch && p.counters[.newFlows] == UInt64(flows),
+                 "batches: \(forwarded) forwarded, \(p.counters[.newFlows]) flows")
+    return elapsed * 1e9 / Double(forwarded)
+}
+
 func flowTable(flows: Int, memory: SlotMemory) -> (bytesPerFlow: Double, lookupNanoseconds: Double) {
     let before = rssBytes()
     var t = FlowTable(capacity: flows, key: HashKey(k0: 3, k1: 4), memory: memory)
@@ -263,7 +315,15 @@ case "workers":
         if n == 1 { one = pps }
         print("workers \(n): \(Int(pps)) packets/s, \(String(Double(Int(pps / one * 100)) / 100)) x 1 worker")
     }
+case "batches":
+    let packets = option("--packets", 4_000_000)
+    for flows in stringOption("--flows").map({ [Int($0) ?? 1_000_000] }) ?? [65_536, 1_000_000] {
+        let plain = batches(flows: flows, packets: packets, hinted: false)
+        let hinted = batches(flows: flows, packets: packets, hinted: true)
+        func f(_ x: Double) -> String { String(Double(Int(x * 10)) / 10) }
+        print("batches \(flows) flows: \(f(plain)) ns/packet without hints, \(f(hinted)) with prefetched hints")
+    }
 default:
-    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply] [--packets N] | flowtable [--flows N] [--huge-pages] | maglev | workers [--threads N] [--packets P]")
+    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply] [--packets N] | flowtable [--flows N] [--huge-pages] | maglev | workers [--threads N] [--packets P] | batches [--flows N] [--packets P]")
     exit(2)
 }

@@ -59,6 +59,13 @@ int sy_allowed_cpus(void);
 /// Reads the ring's drop counter (PACKET_STATISTICS resets it on read).
 int sy_packet_drops(int fd, uint32_t *packets, uint32_t *drops);
 
+// Starts loading a flow-table slot (36 bytes, so it may cross into a second cache line), for
+// writing: a hit updates the slot's last-seen time.
+static inline void sy_prefetch_slot(const void *slot) {
+    __builtin_prefetch(slot, 1, 3);
+    __builtin_prefetch((const char *)slot + 35, 1, 3);
+}
+
 // Block and frame accessors for the V3 ring.
 static inline uint32_t sy_block_status(const void *block) {
     return __atomic_load_n(&((const struct tpacket_block_desc *)block)->hdr.bh1.block_status, __ATOMIC_ACQUIRE);
