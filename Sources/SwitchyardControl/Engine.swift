@@ -586,11 +586,25 @@ public final class Engine: @unchecked Sendable {
             }
             seconds += 1
             if refreshNeighbours() { republish() }
+            refreshLocalAddresses()
             // Ask again now and then for real servers still unknown, and refresh the others.
             if seconds % 5 == 0 { requestNeighbours(all: false) }
             if seconds % 30 == 0 { requestNeighbours(all: true) }
             if seconds % 2 == 0 { updateRates(interval: 2) }
             if options.statsInterval > 0 && seconds % options.statsInterval == 0 { Log.info("stats: " + summary()) }
+        }
+    }
+
+    /// With AF_XDP, keeps the XDP program's set of this machine's addresses current, so an
+    /// address added after start (or reload) keeps its traffic with the kernel.
+    func refreshLocalAddresses() {
+        guard options.rxMode == .afXDP else { return }
+        do {
+            if try workers.reduce(false, { try $1.refreshLocalAddresses() || $0 }) {
+                Log.info("af_xdp: this machine's addresses changed; their traffic stays with the kernel")
+            }
+        } catch {
+            Log.warning("af_xdp: \(error)")
         }
     }
 

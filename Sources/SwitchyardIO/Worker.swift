@@ -100,6 +100,14 @@ public final class Worker: @unchecked Sendable {
         for receiver in receivers { try receiver.setAddresses(vips: vips, nat: nat) }
     }
 
+    /// Brings the XDP programs' sets of this machine's own addresses up to date; true if one
+    /// changed (no-op on AF_PACKET rings).
+    public func refreshLocalAddresses() throws -> Bool {
+        var changed = false
+        for receiver in receivers where try receiver.refreshLocalAddresses() { changed = true }
+        return changed
+    }
+
     /// Frames the pipeline forwarded but the socket could not send move from `forwarded` to
     /// `drop_tx_failed`.
     @inline(__always)

@@ -16,6 +16,9 @@ public enum RXMode: String, Sendable, CaseIterable {
 public final class XDPReceiver: @unchecked Sendable {
     let handle: OpaquePointer
     public let fd: Int32
+    /// The VIPs last set, and the local addresses the program now lets through to the kernel
+    /// (network order, sorted): the control thread and the engine's main loop both update them.
+    private let sets = Locked((vips: [IPv4Address](), locals: [UInt32]()))
 
     public init(interface: InterfaceInfo) throws {
         var message = [CChar](repeating: 0, count: 1024)
@@ -29,19 +32,40 @@ public final class XDPReceiver: @unchecked Sendable {
     deinit { sy_xdp_close(handle) }
 
     /// Redirects these VIPs and NAT reply endpoints (plus ICMP from those servers) from now on;
-    /// packets to this machine's own addresses (read now) stay with the kernel.
+    /// packets to this machine's own addresses (read now, and again by
+    /// `refreshLocalAddresses`) stay with the kernel.
     public func setAddresses(vips: [IPv4Address], nat: [KernelGuard.Endpoint]) throws {
-        let locals = localIPv4Addresses().filter { !vips.contains($0) }.map(\.value.bigEndian)
+        try sets.withLock { s in
+            s.vips = vips
+            _ = try updateLocals(&s)
+            let vipKeys = vips.map(\.value.bigEndian)
+            let hosts = Set(nat.map(\.address))
+            let natKeys = nat.map { sy_xdp_key(address: $0.address.value.bigEndian, proto: $0.proto, pad: 0, port: $0.port.bigEndian) }
+                + hosts.map { sy_xdp_key(address: $0.value.bigEndian, proto: IPProtocol.icmp, pad: 0, port: 0) }
+            guard sy_xdp_set_vips(handle, vipKeys, UInt32(vipKeys.count)) == 0,
+                  sy_xdp_set_nat(handle, natKeys, UInt32(natKeys.count)) == 0
+            else { throw SystemError("updating the XDP program's address maps") }
+        }
+    }
+
+    /// Reads this machine's addresses again and, if they changed (an address added or removed
+    /// since the sets were applied), updates the program's set of them; true if it did. The
+    /// engine calls this every second: without it, replies to an address added later (a
+    /// health check's source, say) from a NAT real server's port would go to the engine
+    /// instead of the kernel.
+    public func refreshLocalAddresses() throws -> Bool {
+        try sets.withLock { try updateLocals(&$0) }
+    }
+
+    private func updateLocals(_ s: inout (vips: [IPv4Address], locals: [UInt32])) throws -> Bool {
+        let vips = s.vips
+        let locals = localIPv4Addresses().filter { !vips.contains($0) }.map(\.value.bigEndian).sorted()
+        guard locals != s.locals else { return false }
         guard sy_xdp_set_locals(handle, locals, UInt32(locals.count)) == 0 else {
             throw SystemError("updating the XDP program's local addresses")
         }
-        let vipKeys = vips.map(\.value.bigEndian)
-        let hosts = Set(nat.map(\.address))
-        let natKeys = nat.map { sy_xdp_key(address: $0.address.value.bigEndian, proto: $0.proto, pad: 0, port: $0.port.bigEndian) }
-            + hosts.map { sy_xdp_key(address: $0.value.bigEndian, proto: IPProtocol.icmp, pad: 0, port: 0) }
-        guard sy_xdp_set_vips(handle, vipKeys, UInt32(vipKeys.count)) == 0,
-              sy_xdp_set_nat(handle, natKeys, UInt32(natKeys.count)) == 0
-        else { throw SystemError("updating the XDP program's address maps") }
+        s.locals = locals
+        return true
     }
 
     /// Takes a batch; false if nothing arrived.

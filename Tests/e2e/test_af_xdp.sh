@@ -68,6 +68,12 @@ check "and is byte-exact" test "$sum" = "$(sha256sum <"$LAB_DIR/nginx-web1/www/b
 check "ping to the VIP is answered by the engine" lab_exec client ping -c 2 -W 1 $vip
 check "the balancer's own connection to a NAT real server's port still works (local addresses stay with the kernel)" \
     lab_exec lb curl -s --max-time 3 http://198.18.81.21:8080/
+# An address added while the engine runs: the engine notices within a second or so, and the
+# replies to it from a NAT real server's port stay with the kernel too.
+lab_exec lb ip addr add 198.18.81.77/24 dev eth0
+check "the engine noticed the added address" lab_wait_for "$LB_LOG" "addresses changed" 5
+check "a connection from that address to a NAT real server's port works" \
+    lab_exec lb curl -s --max-time 3 --interface 198.18.81.77 http://198.18.81.21:8080/
 stats=$(lab_exec lb "$bin" adm --control "$LAB_DIR/c.sock" -L --stats)
 finished=$(echo "$stats" | sed -n 's/^  checksums_finished //p')
 expect "unfinished checksums from local senders were told from the bytes and finished ($finished)" "${finished:-0}" -gt 0
