@@ -3,8 +3,9 @@
 #
 #   bench/micro.sh [--quick]
 #
-# - ns/packet for DR flow hit, DR new flow, NAT client->server, NAT reply (median of 3 runs of
-#   2M packets; wall-clock, so noisy on a shared machine);
+# - ns/packet for DR flow hit, DR new flow, NAT client->server, NAT reply, and the flow hits
+#   again the worker's way (-hinted: the flow hint worked out first) (median of 3 runs of 2M
+#   packets; wall-clock, so noisy on a shared machine);
 # - instructions/packet for the same (callgrind: a 100k-packet run minus a 0-packet run with the
 #   same setup; repeatable);
 # - allocations per million packets (valgrind's heap count, the same subtraction; goal 0);
@@ -50,7 +51,7 @@ count() { # count TOOL SCENARIO PACKETS -> callgrind instructions or heap alloca
     echo "| scenario | ns/packet (median of 3 x 2M) | instructions/packet (callgrind) | allocations per 1M packets |"
     echo "|---|---|---|---|"
 } >"$out"
-for s in dr-hit dr-new nat-in nat-reply; do
+for s in dr-hit dr-new nat-in nat-reply dr-hit-hinted nat-reply-hinted; do
     echo "== $s" >&2
     runs=$(for _ in 1 2 3; do "$bin" pipeline --scenario $s --packets 2000000 | sed -n 's/.*: \([0-9.]*\) ns.*/\1/p'; done | sort -n)
     ns=$(echo "$runs" | sed -n 2p)

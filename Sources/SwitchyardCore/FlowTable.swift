@@ -29,8 +29,6 @@ public struct FlowKey: Hashable, Sendable {
     }
 }
 
-/// TCP connection states as IPVS names them. In DR only the client direction is seen; in NAT
-/// both directions drive the state.
 /// A frame's flow key and its hash, worked out ahead of the pipeline (`Pipeline.flowHint`).
 public struct FlowHint: Sendable {
     public var key: FlowKey
@@ -42,10 +40,16 @@ public struct FlowHint: Sendable {
         self.hash = hash
     }
 
-    public static let none = FlowHint(key: FlowKey(source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0),
-                                      hash: 0)
+    /// Computed, not stored: a stored static would be reached through a lazy-initialisation
+    /// check on every packet.
+    @inline(__always)
+    public static var none: FlowHint {
+        FlowHint(key: FlowKey(source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0), hash: 0)
+    }
 }
 
+/// TCP connection states as IPVS names them. In DR only the client direction is seen; in NAT
+/// both directions drive the state.
 public enum FlowState: UInt8, Sendable, CaseIterable {
     case none = 0
     case synRecv

@@ -81,10 +81,10 @@ extension Pipeline {
     /// source back to VIP:port and send it to the hop the client's packets came from.
     @inline(__always)
     mutating func natReply(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo, checksumPending: Bool,
-                           now: UInt32, snapshot: SnapshotView, hint: FlowHint = .none) -> Verdict {
+                           now: UInt32, snapshot: SnapshotView) -> Verdict {
         let key = FlowKey(source: info.source, destination: info.destination, sourcePort: info.sourcePort,
                           destinationPort: info.destinationPort, proto: info.proto | Self.replyMark)
-        guard let slot = findFlow(key, now: now, hint: hint) else { return pass() }
+        guard let slot = findFlow(key, now: now) else { return pass() }
         let reply = flows[slot]
         guard let real = snapshot.real(reply.realID), let service = snapshot.service(of: real) else {
             flows.remove(at: slot)

@@ -69,6 +69,12 @@ public struct Pipeline: ~Copyable {
     /// Persistence templates: client network → real server.
     public var templates: FlowTable
     public let counters: Counters
+    /// The flow hint `process` was given for the frame it is on (read by the flow lookups here,
+    /// not passed down to them: an argument more cost the non-inlined lookup functions ~50
+    /// instructions a packet in spills). A hint is used only for the very key it was worked out
+    /// for, and a hash depends only on the key, so a hint left over from an earlier frame is
+    /// never wrong either.
+    var currentHint = FlowHint.none
     let cursors: UnsafeMutablePointer<SchedulerCursor>
     let interfaceMACs: UnsafeMutablePointer<MACAddress>
     let maxFrameLength: Int
@@ -127,6 +133,7 @@ public struct Pipeline: ~Copyable {
                                  checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
                                  hint: FlowHint = .none) -> Verdict {
         counters.bump(.rxFrames)
+        currentHint = hint
         var info: PacketInfo
         switch PacketParser.parse(frame, length: length) {
         case .ipv4(let parsed): info = parsed
@@ -148,7 +155,7 @@ public struct Pipeline: ~Copyable {
                   let service = snapshot.service(proto: info.proto, vip: info.destination, port: info.destinationPort)
             else { return drop(.noService) }
             guard let real = bindFlow(info, service: service, ingress: ingress, peer: load48(frame, 6), now: now,
-                                      snapshot: snapshot, hint: hint)
+                                      snapshot: snapshot)
             else { return drop(.noRealServer) }
             account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
             if service.pointee.method == .nat {
@@ -166,7 +173,7 @@ public struct Pipeline: ~Copyable {
         guard snapshot.hasNAT else { return pass() }
         switch info.proto {
         case IPProtocol.tcp, IPProtocol.udp:
-            return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot, hint: hint)
+            return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot)
         case IPProtocol.icmp:
             return icmpFromRealServer(frame, info, now: now, snapshot: snapshot)
         default:
@@ -180,9 +187,11 @@ public struct Pipeline: ~Copyable {
     /// the caches and the TLB, the misses overlap instead of stalling one packet each; then
     /// `process` uses the hash instead of computing it again. Only for the plain shape (untagged
     /// IPv4 TCP or UDP, not a fragment), else `.none`. A hint only: `process` parses and checks
-    /// everything itself, and uses the hash only for the very key it derived.
+    /// everything itself, and uses the hash only for the very key it derived. Declared mutating
+    /// though it changes nothing: called on the worker's inout pipeline, a non-mutating method
+    /// had the whole pipeline (353 bytes) copied first.
     @inline(__always)
-    public func flowHint(_ frame: UnsafeMutableRawPointer, length: Int, snapshot: SnapshotView) -> FlowHint {
+    public mutating func flowHint(_ frame: UnsafeMutableRawPointer, length: Int, snapshot: SnapshotView) -> FlowHint {
         guard length >= 42, load16(frame, 12) == PacketParser.etherTypeIPv4 else { return .none }
         let versionIHL = frame.load(fromByteOffset: 14, as: UInt8.self)
         let l4 = 14 + Int(versionIHL & 0x0F) * 4
@@ -200,10 +209,12 @@ public struct Pipeline: ~Copyable {
         return FlowHint(key: key, hash: flows.hash(key))
     }
 
-    /// The hash of `key`: the hint's if it was worked out for this very key.
+    /// The hash of `key`: the current frame's hint's if it was worked out for this very key.
     @inline(__always)
-    func hash(_ key: FlowKey, hint: FlowHint) -> UInt32 {
-        hint.hash != 0 && hint.key == key ? hint.hash : flows.hash(key)
+    func flowHash(_ key: FlowKey) -> UInt32 {
+        let h = currentHint.hash
+        if h != 0 && currentHint.key.words == key.words { return h }
+        return flows.hash(key)
     }
 
     // MARK: flows
@@ -222,11 +233,10 @@ public struct Pipeline: ~Copyable {
     /// reply mapping, and both directions share the TCP state.
     @inline(__always)
     mutating func bindFlow(_ info: PacketInfo, service: UnsafePointer<ServiceEntry>, ingress: Int, peer: UInt64,
-                           now: UInt32, snapshot: SnapshotView, hint: FlowHint = .none)
-        -> UnsafePointer<RealServerEntry>? {
+                           now: UInt32, snapshot: SnapshotView) -> UnsafePointer<RealServerEntry>? {
         let key = FlowKey(source: info.source, destination: info.destination, sourcePort: info.sourcePort,
                           destinationPort: info.destinationPort, proto: info.proto)
-        let hash = hash(key, hint: hint)
+        let hash = flowHash(key)
         var expired: UInt64 = 0
         var evicted: UInt64 = 0
         defer {
@@ -270,9 +280,9 @@ public struct Pipeline: ~Copyable {
     /// The slot of a live flow (or reply mapping) for `key`; an expired match found on the way is
     /// removed and counted in `flows_expired`.
     @inline(__always)
-    mutating func findFlow(_ key: FlowKey, now: UInt32, hint: FlowHint = .none) -> Int? {
+    mutating func findFlow(_ key: FlowKey, now: UInt32) -> Int? {
         var expired: UInt64 = 0
-        let slot = flows.lookup(key, hash: hash(key, hint: hint), now: now, expired: &expired)
+        let slot = flows.lookup(key, hash: flowHash(key), now: now, expired: &expired)
         if expired != 0 { counters.bump(.flowsExpired, by: expired) }
         return slot
     }

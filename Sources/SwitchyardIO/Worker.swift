@@ -78,7 +78,7 @@ public final class Worker: @unchecked Sendable {
     /// Where a frame larger than a TPACKET_V2 slot is read whole (an IPv4 packet of up to
     /// 64 KiB, its Ethernet header and a VLAN tag).
     let largeFrame: UnsafeMutableRawPointer
-    /// The flow hints of the frames being processed (see `prefetchedHint`).
+    /// The flow hints of the frames being processed (see `Pipeline.prefetchedFlowHint`).
     let hints: UnsafeMutablePointer<FlowHint>
     static let largeFrameCapacity = 65_536 + 64
 
@@ -222,8 +222,8 @@ public final class Worker: @unchecked Sendable {
             let chunk = min(remaining, Self.prefetchChunk)
             var ahead = frame
             for k in 0..<chunk {
-                hints[k] = Self.prefetchedHint(ahead + Int(sy_frame_mac_offset(ahead)), length: Int(sy_frame_snaplen(ahead)),
-                                pipeline, view)
+                hints[k] = pipeline.prefetchedFlowHint(ahead + Int(sy_frame_mac_offset(ahead)),
+                                                       length: Int(sy_frame_snaplen(ahead)), snapshot: view)
                 ahead += Int(sy_frame_next_offset(ahead))
             }
             for k in 0..<chunk {
@@ -245,7 +245,8 @@ public final class Worker: @unchecked Sendable {
         let now = monotonicMilliseconds()
         for i in 0..<count {
             let frame = ring.frame(i)
-            hints[i] = Self.prefetchedHint(frame + Int(sy_v2_mac_offset(frame)), length: Int(sy_v2_snaplen(frame)), pipeline, view)
+            hints[i] = pipeline.prefetchedFlowHint(frame + Int(sy_v2_mac_offset(frame)), length: Int(sy_v2_snaplen(frame)),
+                                                   snapshot: view)
         }
         for i in 0..<count {
             let frame = ring.frame(i)
@@ -289,16 +290,6 @@ public final class Worker: @unchecked Sendable {
     /// Frames of a block whose flow slots are prefetched together before they are processed.
     static let prefetchChunk = 16
 
-    /// The frame's flow hint (`Pipeline.flowHint`), its home slot already on the way into the
-    /// cache. The worker works these out for a batch of frames before processing any of them.
-    @inline(__always)
-    public static func prefetchedHint(_ data: UnsafeMutableRawPointer, length: Int, _ pipeline: borrowing Pipeline,
-                                      _ view: SnapshotView) -> FlowHint {
-        let hint = pipeline.flowHint(data, length: length, snapshot: view)
-        if hint.hash != 0 { sy_prefetch_slot(pipeline.flows.homeSlot(hash: hint.hash)) }
-        return hint
-    }
-
     /// Frames taken from a TPACKET_V2 ring at a time (the TX batch is flushed after each).
     static let frameBatch = 64
 
@@ -338,5 +329,17 @@ struct HeldSnapshot {
         (snapshot, generation) = publisher.take()
         view = snapshot.view
         pipeline.flows.timeouts = snapshot.timeouts
+    }
+}
+
+extension Pipeline {
+    /// The frame's flow hint (`flowHint`), its home slot already on the way into the cache.
+    /// The worker works these out for a batch of frames before processing any of them. A
+    /// mutating method, like `flowHint`, so that the pipeline is not copied for the call.
+    @inline(__always)
+    public mutating func prefetchedFlowHint(_ data: UnsafeMutableRawPointer, length: Int, snapshot: SnapshotView) -> FlowHint {
+        let hint = flowHint(data, length: length, snapshot: snapshot)
+        if hint.hash != 0 { sy_prefetch_slot(flows.homeSlot(hash: hint.hash)) }
+        return hint
     }
 }

@@ -8,7 +8,8 @@
 //                                                               with and without prefetched hints
 //
 // Scenarios: dr-hit (a known flow, DR), dr-new (a new flow every packet), nat-in (a known NAT
-// flow, client to real server), nat-reply (its reply). Every iteration copies the template
+// flow, client to real server), nat-reply (its reply); each with the suffix -hinted does what
+// the worker does, working out the frame's flow hint first. Every iteration copies the template
 // frame into the buffer first (NAT rewrites it), so every scenario pays the same 60-byte copy.
 // With --packets 0 only the setup runs: bench/micro.sh subtracts such a run from a full one
 // under callgrind (instructions) and memcheck (allocations), so setup costs cancel out.
@@ -81,6 +82,10 @@ func snapshot(_ method: ForwardingMethod) -> ForwardingSnapshot {
 
 /// Runs a scenario; returns ns per packet.
 func pipeline(_ scenario: String, packets: Int, capacity: Int) -> Double {
+    // "-hinted": each frame's flow hint worked out (and its slot prefetched) first, as the
+    // worker does, then passed to process.
+    let hinted = scenario.hasSuffix("-hinted")
+    let scenario = hinted ? String(scenario.dropLast(7)) : scenario
     let nat = scenario.hasPrefix("nat")
     let snap = snapshot(nat ? .nat : .dr)
     var p = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: capacity, flowHashKey: HashKey(k0: 1, k1: 2)))
@@ -110,7 +115,9 @@ func pipeline(_ scenario: String, packets: Int, capacity: Int) -> Double {
                     out.storeBytes(of: UInt16(0), toByteOffset: 24, as: UInt16.self)
                     out.storeBytes(of: InternetChecksum.checksum(out + 14, 20).bigEndian, toByteOffset: 24, as: UInt16.self)
                 }
-                if case .forward = p.process(out, length: 60, checksumPending: false, now: 1, snapshot: snap.view) {
+                let hint = hinted ? p.prefetchedFlowHint(out, length: 60, snapshot: snap.view) : .none
+                if case .forward = p.process(out, length: 60, checksumPending: false, now: 1, snapshot: snap.view,
+                                             hint: hint) {
                     forwarded += 1
                 }
             }
@@ -213,7 +220,7 @@ func batches(flows: Int, packets: Int, hinted: Bool) -> Double {
     for b in 0..<(packets / batch) {
         out.copyMemory(from: frames + (b * batch % pool) * 64, byteCount: batch * 64)
         if hinted {
-            for i in 0..<batch { hints[i] = Worker.prefetchedHint(out + i * 64, length: 60, p, snap.view) }
+            for i in 0..<batch { hints[i] = p.prefetchedFlowHint(out + i * 64, length: 60, snapshot: snap.view) }
         }
         for i in 0..<batch {
             if case .forward = p.process(out + i * 64, length: 60, checksumPending: false, now: 1, snapshot: snap.view,
@@ -324,6 +331,6 @@ case "batches":
         print("batches \(flows) flows: \(f(plain)) ns/packet without hints, \(f(hinted)) with prefetched hints")
     }
 default:
-    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply] [--packets N] | flowtable [--flows N] [--huge-pages] | maglev | workers [--threads N] [--packets P] | batches [--flows N] [--packets P]")
+    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply[-hinted]] [--packets N] | flowtable [--flows N] [--huge-pages] | maglev | workers [--threads N] [--packets P] | batches [--flows N] [--packets P]")
     exit(2)
 }
