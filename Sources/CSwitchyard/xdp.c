@@ -457,6 +457,20 @@ void *sy_xdp_next(struct sy_xdp *x, uint32_t *length) {
     return x->scratch;
 }
 
+uint32_t sy_xdp_position(const struct sy_xdp *x) { return x->rx_used; }
+
+void *sy_xdp_peek(const struct sy_xdp *x, uint32_t i, uint32_t *length) {
+    if (i >= x->rx_count) return NULL;
+    const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, x->rx_index + i);
+    // A batch starts on a frame's first descriptor (sy_xdp_next gives back a frame the batch
+    // holds only part of), so descriptor i - 1 tells whether i continues a frame.
+    if ((d->options & XDP_PKT_CONTD) ||
+        (i > 0 && (xsk_ring_cons__rx_desc(&x->rx, x->rx_index + i - 1)->options & XDP_PKT_CONTD)))
+        return NULL;
+    *length = d->len;
+    return xsk_umem__get_data(x->umem_area, d->addr);
+}
+
 void sy_xdp_release(struct sy_xdp *x) {
     uint32_t count = x->rx_used;
     if (count == 0) return;

@@ -146,15 +146,25 @@ public final class Worker: @unchecked Sendable {
                 ring.releaseBlock(block)
             }
             for (ingress, receiver) in receivers.enumerated() {
-                guard receiver.receive() else { continue }
+                let descriptors = min(receiver.receive(), Self.frameBatch)
+                guard descriptors > 0 else { continue }
                 busy = true
                 held.refresh(from: publisher, &pipeline)
                 let now = monotonicMilliseconds()
-                while let (data, length) = receiver.next() {
+                // The batch's flow hints first (one frame per descriptor, unless a frame spans
+                // several), so the flow slots' misses overlap.
+                for i in 0..<descriptors {
+                    hints[i] = receiver.peek(i).map {
+                        pipeline.prefetchedFlowHint($0.0, length: $0.1, snapshot: held.view)
+                    } ?? .none
+                }
+                while true {
+                    let at = receiver.position
+                    guard let (data, length) = receiver.next() else { break }
                     // The XDP program let through only frames for us; the pipeline tells an
                     // unfinished checksum from the bytes (PipelineConfig.detectPartialChecksums).
-                    forward(data, length: length, ingress: ingress, checksumPending: false, now: now, &pipeline,
-                            &segmenter, held.view)
+                    forward(data, length: length, ingress: ingress, checksumPending: false, now: now,
+                            hint: at < descriptors ? hints[at] : .none, &pipeline, &segmenter, held.view)
                 }
                 // Queued frames are copies in the TX ring (the CLI allows no other TX mode with
                 // AF_XDP), so the frames can go back to the kernel once the ring is kicked.

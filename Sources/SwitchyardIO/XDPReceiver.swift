@@ -68,15 +68,27 @@ public final class XDPReceiver: @unchecked Sendable {
         return true
     }
 
-    /// Takes a batch; false if nothing arrived.
+    /// Takes a batch of up to 64 descriptors; returns how many (0: nothing arrived).
     @inline(__always)
-    public func receive() -> Bool { sy_xdp_receive(handle) > 0 }
+    public func receive() -> Int { Int(sy_xdp_receive(handle)) }
 
     /// The batch's next frame (valid until the next call), or nil at its end.
     @inline(__always)
     public func next() -> (UnsafeMutableRawPointer, Int)? {
         var length: UInt32 = 0
         guard let data = sy_xdp_next(handle, &length) else { return nil }
+        return (data, Int(length))
+    }
+
+    /// How many of the batch's descriptors `next` has taken so far.
+    @inline(__always)
+    public var position: Int { Int(sy_xdp_position(handle)) }
+
+    /// Descriptor `i` of the batch, read ahead: its frame if the frame is in it alone.
+    @inline(__always)
+    public func peek(_ i: Int) -> (UnsafeMutableRawPointer, Int)? {
+        var length: UInt32 = 0
+        guard let data = sy_xdp_peek(handle, UInt32(i), &length) else { return nil }
         return (data, Int(length))
     }
 

@@ -223,6 +223,11 @@ uint32_t sy_xdp_receive(struct sy_xdp *x);
 void *sy_xdp_next(struct sy_xdp *x, uint32_t *length);
 /// Gives the frames read from the batch back to the kernel.
 void sy_xdp_release(struct sy_xdp *x);
+/// How many of the batch's descriptors sy_xdp_next has taken so far.
+uint32_t sy_xdp_position(const struct sy_xdp *x);
+/// Descriptor `i` of the batch, read ahead without taking it: its frame's data if the frame is
+/// in that descriptor alone, else NULL (past the batch, or part of a multi-descriptor frame).
+void *sy_xdp_peek(const struct sy_xdp *x, uint32_t i, uint32_t *length);
 
 // ---- the kernel guard's fast drop (xdp.c) ----
 /// The kernel guard's fast drop: a BPF program at tcx ingress (Linux 6.6+) that drops IPv4
