@@ -188,8 +188,9 @@ public struct Pipeline: ~Copyable {
     /// `process` uses the hash instead of computing it again. Only for the plain shape (untagged
     /// IPv4 TCP or UDP, not a fragment), else `.none`. A hint only: `process` parses and checks
     /// everything itself, and uses the hash only for the very key it derived. Declared mutating
-    /// though it changes nothing: called on the worker's inout pipeline, a non-mutating method
-    /// had the whole pipeline (353 bytes) copied first.
+    /// though it changes nothing: called as a non-mutating method on the worker's inout
+    /// pipeline, the compiler put the whole pipeline (353 bytes) into a temporary first, a
+    /// memcpy per call.
     @inline(__always)
     public mutating func flowHint(_ frame: UnsafeMutableRawPointer, length: Int, snapshot: SnapshotView) -> FlowHint {
         guard length >= 42, load16(frame, 12) == PacketParser.etherTypeIPv4 else { return .none }

@@ -344,8 +344,8 @@ struct HeldSnapshot {
 
 extension Pipeline {
     /// The frame's flow hint (`flowHint`), its home slot already on the way into the cache.
-    /// The worker works these out for a batch of frames before processing any of them. A
-    /// mutating method, like `flowHint`, so that the pipeline is not copied for the call.
+    /// The worker works these out for a batch of frames before processing any of them.
+    /// Mutating, like `flowHint`, so that the pipeline is not put into a temporary for the call.
     @inline(__always)
     public mutating func prefetchedFlowHint(_ data: UnsafeMutableRawPointer, length: Int, snapshot: SnapshotView) -> FlowHint {
         let hint = flowHint(data, length: length, snapshot: snapshot)
