@@ -64,10 +64,10 @@ final class PipelineTests: XCTestCase {
         var fragment = syn
         fragment[20] = 0x20  // MF
         XCTAssertEqual(hint(fragment).hash, 0)
-        var tagged = Array(syn[0..<12]) + [0x81, 0x00, 0x00, 0x07] + Array(syn[12...])
+        let tagged = Array(syn[0..<12]) + [0x81, 0x00, 0x00, 0x07] + Array(syn[12...])
         XCTAssertEqual(hint(tagged).hash, 0)
-        tagged = Array(syn.prefix(40))
-        XCTAssertEqual(hint(tagged).hash, 0)
+        let short = Array(syn.prefix(40))
+        XCTAssertEqual(hint(short).hash, 0)
 
         // The first packet is bound with a hint for another flow: it must not be filed under
         // that flow's hash, so the next packet (no hint) finds it.
