@@ -25,6 +25,10 @@
 #   dr-xdp    DR with the engine receiving through its XDP program and an AF_XDP socket
 #             (--io af_xdp, generic mode, copy mode)
 #   nat-xdp   NAT the same way
+#   floor     DR through bench/relay_floor.c instead of the engine: the engine's default ring,
+#             TX ring and tcx guard with none of its own work (no pipeline, flow table, counters
+#             or clock): the most any relay built this way forwards on this lab
+#   floor-spin  the same relay never sleeping in poll(): no wake-ups for the sending core to pay
 # The engine is restarted when a path needs other options. Delivered packets are counted at the
 # real servers' interfaces over each round's steady part: from 0.5 s after trafgen starts (the
 # engine has created its flows by then) to 0.2 s before it stops. Prints per-round pps, the medians with min-max, ratios, the engine's
@@ -140,18 +144,25 @@ engine() {
         w1) args=(--workers 1) ;;
         w2) args=(--workers 2) ;;
         xdp) args=(--workers 1 --io af_xdp) ;;
+        floor) ;;
+        floor-spin) args=(spin) ;;
     esac
     if [ -n "$lb_pid" ]; then
         kill -INT "$lb_pid"
         wait "$lb_pid" || true
         # The main engine's counters at exit go into the report.
         [ "$profile" = main ] && grep -o 'totals: .*' "$lb_log" >"$LAB_DIR/main-totals" || true
+        [ "${profile%-spin}" = floor ] && grep -o 'totals: .*' "$lb_log" >"$LAB_DIR/$profile-totals" || true
     fi
     profile=$want
     [ "$want" = none ] && return 0
     starts=$((starts + 1))
     lb_log=$LAB_DIR/lb-$want-$starts.log
-    lab_bg lb "$lb_log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bench.conf" "${args[@]}"
+    if [ "${want%-spin}" = floor ]; then
+        lab_bg lb "$lb_log" taskset -c "${engine_cpus%%-*}" "$floor_bin" eth0 $vip "$rs1_mac" "$rs2_mac" "${args[@]}"
+    else
+        lab_bg lb "$lb_log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bench.conf" "${args[@]}"
+    fi
     lb_pid=$LAB_LAST_PID
     profile=$want
     lab_wait_for "$lb_log" "ready:" 15 || { cat "$lb_log"; exit 1; }
@@ -199,6 +210,7 @@ for rs in rs1 rs2; do lab_exec $rs ip route add 198.18.9.0/24 via 198.18.0.2; do
 mac_of() { lab_exec "$1" cat /sys/class/net/eth0/address; }
 lb_mac=$(mac_of lb)
 rs1_mac=$(mac_of rs1)
+rs2_mac=$(mac_of rs2)
 client_mac=$(mac_of client)
 
 # trafgen packet: Ethernet, IPv4 (checksum by trafgen), UDP with random source port, checksum 0.
@@ -218,6 +230,8 @@ cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-nftguard.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-blocks.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-xdp.cfg"
 cp "$LAB_DIR/nat.cfg" "$LAB_DIR/nat-xdp.cfg"
+cp "$LAB_DIR/dr.cfg" "$LAB_DIR/floor.cfg"
+cp "$LAB_DIR/dr.cfg" "$LAB_DIR/floor-spin.cfg"
 # Many clients: source addresses 198.19.x.y (random), so the fanout has something to spread.
 packet "$lb_mac" $vip | sed 's/198, 18, 0, 10,/198, 19, drnd(2),/' >"$LAB_DIR/many.cfg"
 cp "$LAB_DIR/many.cfg" "$LAB_DIR/many-1w.cfg"
@@ -246,7 +260,7 @@ declare -A results
 round() { # round NAME
     local name=$1 before after t0 t1 c0 c1 pps cpu_ns s0 s1 w0 w1 i busy split
     case $name in
-        dr-mmsg) engine mmsg ;; dr-nftguard) engine nftguard ;; dr-blocks) engine blocks ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *-xdp) engine xdp ;; *) engine main ;;
+        dr-mmsg) engine mmsg ;; dr-nftguard) engine nftguard ;; dr-blocks) engine blocks ;; floor) engine floor ;; floor-spin) engine floor-spin ;; many-1w) engine w1 ;; many-2w) engine w2 ;; *-xdp) engine xdp ;; *) engine main ;;
     esac
     # trafgen runs for S seconds; only its steady part is measured, from $warmup s after it
     # starts to $tail s before it stops: the first fraction of a second creates the engine's
@@ -286,8 +300,9 @@ round() { # round NAME
     if [ "$name" != wire ] && [ "$name" != nft ]; then
         [ $((after - before)) -gt 0 ] && cpu_ns=$(( (c1 - c0) * 1000000000 / hz / (after - before) ))
         results[cpu_$name]="${results[cpu_$name]:-} $cpu_ns"
-        # How the workers shared the CPU time (their share of the engine's, in percent).
-        split=$(paste -d' ' <(echo "$w0") <(echo "$w1") | awk -v total=$((c1 - c0)) \
+        # How the workers shared the CPU time (their share of the engine's, in percent; the relay
+        # floor has no worker threads).
+        [ -n "$w0" ] && split=$(paste -d' ' <(echo "$w0") <(echo "$w1") | awk -v total=$((c1 - c0)) \
             '{printf "%s%s %d%%", (NR > 1 ? " " : ""), $1, (total > 0 ? 100 * ($4 - $2) / total : 0)}')
         results[split_$name]="$split"
     fi
@@ -297,7 +312,13 @@ round() { # round NAME
 }
 
 echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s, ${window}s of each measured"
-paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg dr-nftguard dr-blocks many-1w many-2w dr-xdp nat-xdp}"
+paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg dr-nftguard dr-blocks many-1w many-2w dr-xdp nat-xdp floor floor-spin}"
+if [ -n "$flood" ] && [[ " $paths " == *" floor"* ]]; then
+    floor_bin=$root/.build/relay_floor
+    mkdir -p "$root/.build"
+    gcc -O2 -o "$floor_bin" "$here/relay_floor.c" "$root/Sources/CSwitchyard/shim.c" "$root/Sources/CSwitchyard/xdp.c" \
+        -I "$root/Sources/CSwitchyard/include" -lxdp -lbpf
+fi
 if [ -n "$flood" ]; then
     for r in $(seq "$rounds"); do
         for path in $paths; do round $path "$r"; done
@@ -351,6 +372,7 @@ for mode in close keepalive; do
 done
 engine none
 stats=$(cat "$LAB_DIR/main-totals" 2>/dev/null || true)
+floor_stats=$(cat "$LAB_DIR/floor-totals" 2>/dev/null || true)
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 md=$here/results/bench-$stamp.md
@@ -375,6 +397,8 @@ md=$here/results/bench-$stamp.md
                 many-2w) label="switchyard DR, 65,536 clients, 2 workers" ;;
                 dr-xdp) label="switchyard DR, receiving by AF_XDP (--io af_xdp)" ;;
                 nat-xdp) label="switchyard NAT, receiving by AF_XDP (--io af_xdp)" ;;
+                floor) label="relay floor: the engine's rings and guard, none of its work (bench/relay_floor.c)" ;;
+                floor-spin) label="relay floor, never sleeping in poll()" ;;
             esac
             cpu=""
             [ -n "${results[cpu_$path]:-}" ] && cpu=$(echo "${results[cpu_$path]}" | median)
@@ -385,6 +409,8 @@ md=$here/results/bench-$stamp.md
         echo "system time includes the kernel's sending and the real servers' receiving, which veth runs"
         echo "on the sending CPU. CPU busy: each core's busy share while the sender ran, last round."
         echo
+        [ -n "${med[floor]:-}" ] && [ -n "${med[dr]:-}" ] &&
+            echo "Switchyard DR against the relay floor (the same rings, TX ring and guard with none of the engine's work): $(ratio "${med[dr]}" "${med[floor]}")." && echo
         [ -n "${results[split_many-2w]:-}" ] &&
             echo "Workers' shares of the engine's CPU time, last round: 1 worker: ${results[split_many-1w]:-}; 2 workers: ${results[split_many-2w]}."
     fi
@@ -407,6 +433,7 @@ md=$here/results/bench-$stamp.md
     fi
     echo
     echo "Engine counters at exit: \`$stats\`"
+    [ -z "$floor_stats" ] || echo "Relay floor's counts at exit (floor): \`$floor_stats\`"
 } >"$md"
 cat >"$here/results/bench-$stamp.json" <<JSON
 {"time": "$stamp", "kernel": "$(uname -r)", "cores": $cores, "workers": $workers, "rounds": $rounds, "seconds": $seconds,
@@ -415,7 +442,7 @@ cat >"$here/results/bench-$stamp.json" <<JSON
  "engine_cpu_ns_per_packet": {$(for p in $paths; do [ -n "${results[cpu_$p]:-}" ] && printf '"%s": [%s], ' $p "$(echo ${results[cpu_$p]} | tr ' ' ',')"; done | sed 's/, $//')},
  "cpu_busy_last_round": {$(for p in $paths; do printf '"%s": "%s", ' $p "${results[busy_$p]:-}"; done | sed 's/, $//')},
  "http_median_rps": {$(for k in "${!med[@]}"; do case $k in http_*) printf '"%s": %s, ' "${k#http_}" "${med[$k]}" ;; esac; done | sed 's/, $//')},
- "dr_over_wire": $(jratio "${med[dr]:-}" "$wire_med"), "nat_over_kernel_nat": $(jratio "${med[nat]:-}" "${med[nft]:-}")}
+ "dr_over_wire": $(jratio "${med[dr]:-}" "$wire_med"), "floor_over_wire": $(jratio "${med[floor]:-}" "$wire_med"), "dr_over_floor": $(jratio "${med[dr]:-}" "${med[floor]:-}"), "nat_over_kernel_nat": $(jratio "${med[nat]:-}" "${med[nft]:-}")}
 JSON
 # Charts (PNG) of the medians, when gnuplot is there (scripts/setup.sh installs gnuplot-nox).
 charts=""
