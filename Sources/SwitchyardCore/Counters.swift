@@ -18,6 +18,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case icmpEchoReplies
     case icmpTranslated
     case segmented
+    case icmpTimeExceeded
     // Drops, by reason.
     case truncatedEthernet
     case truncatedVLAN
@@ -59,6 +60,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .icmpEchoReplies: "icmp_echo_replies"
         case .icmpTranslated: "icmp_errors_translated"
         case .segmented: "tcp_segmented"
+        case .icmpTimeExceeded: "icmp_time_exceeded_sent"
         case .truncatedEthernet: "drop_truncated_ethernet"
         case .truncatedVLAN: "drop_truncated_vlan"
         case .truncatedIPv4: "drop_truncated_ipv4"

@@ -132,4 +132,46 @@ extension Pipeline {
         store16(frame, l3 + 10, InternetChecksum.checksum(frame + l3, l4 - l3))
         return send(frame, to: MACAddress(bits: load48(frame, 6)), egress: ingress, counting: .icmpEchoReplies)
     }
+
+    /// A NAT packet to a VIP whose TTL ran out: dropped, and answered with an ICMP time
+    /// exceeded (RFC 792) from the VIP, back out of `ingress` to the MAC it came from, quoting
+    /// its IP header and the first 8 bytes of its payload, as a router (and IPVS) would. Rate
+    /// limited per worker (icmpBurst, then 1000 a second), so a flood of expiring packets
+    /// gets at most that many answers, each smaller than what it answers.
+    @inline(never)
+    mutating func timeExceeded(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32) -> Verdict {
+        counters.bump(.ttlExceeded)
+        let elapsed = now &- icmpRefilled
+        if elapsed > 0 {
+            icmpTokens = min(Self.icmpBurst, icmpTokens &+ min(elapsed, Self.icmpBurst))
+            icmpRefilled = now
+        }
+        guard icmpTokens > 0 else { return .drop(.ttlExceeded) }
+        icmpTokens -= 1
+        // The parser checked these (a TCP or UDP header follows the IP header, all in the frame).
+        let headerLength = Int(frame.load(fromByteOffset: l3, as: UInt8.self) & 0x0F) * 4
+        let quoted = headerLength + min(8, Int(load16(frame, l3 + 2)) - headerLength)
+        let out = replyFrame
+        // Ethernet: back to the sender, from our interface; a VLAN tag is kept as it came.
+        MACAddress(bits: load48(frame, 6)).store(to: out, at: 0)
+        interfaceMACs[ingress].store(to: out, at: 6)
+        (out + 12).copyMemory(from: frame + 12, byteCount: l3 - 12)
+        // IPv4: precedence "internetwork control" like the kernel's ICMP errors, no DF.
+        let total = 20 + 8 + quoted
+        store32(out, l3, 0x45C0_0000 | UInt32(total))
+        store32(out, l3 + 4, 0)
+        store32(out, l3 + 8, 0x4001_0000)
+        store32(out, l3 + 12, load32(frame, l3 + 16))
+        store32(out, l3 + 16, load32(frame, l3 + 12))
+        store16(out, l3 + 10, InternetChecksum.checksum(out + l3, 20))
+        // ICMP: type 11, code 0 (TTL exceeded in transit), the quote, the checksum over all.
+        let icmp = l3 + 20
+        store32(out, icmp, UInt32(ICMPType.timeExceeded) << 24)
+        store32(out, icmp + 4, 0)
+        (out + icmp + 8).copyMemory(from: frame + l3, byteCount: quoted)
+        store16(out, icmp + 2, InternetChecksum.checksum(out + icmp, 8 + quoted))
+        replyLength = icmp + 8 + quoted
+        counters.bump(.icmpTimeExceeded)
+        return .reply(egress: ingress)
+    }
 }

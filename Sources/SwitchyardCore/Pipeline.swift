@@ -10,6 +10,9 @@ public enum Verdict: Equatable, Sendable {
     case forward(egress: Int)
     /// Not for a VIP and not a NAT reply: leave it to the kernel.
     case pass
+    /// The frame is dropped, and the pipeline built an answer to it (an ICMP time exceeded) in
+    /// `Pipeline.replyFrame`, `replyLength` bytes: send that out of local interface `egress`.
+    case reply(egress: Int)
     /// Dropped; the counter names the reason.
     case drop(Counter)
 }
@@ -83,6 +86,17 @@ public struct Pipeline: ~Copyable {
     /// This worker's row of RealServerStats (a scratch row when none is shared).
     let realStats: UnsafeMutablePointer<Atomic<UInt64>>
     let ownsRealStats: Bool
+    /// Where a `.reply` verdict's frame is built (allocated once), and its length.
+    public let replyFrame: UnsafeMutableRawPointer
+    public internal(set) var replyLength = 0
+    /// ICMP errors the LB sends itself: a token bucket of `icmpBurst`, refilled one per
+    /// millisecond (the kernel's icmp_msgs_per_sec default of 1000 and burst of 50).
+    var icmpTokens = Pipeline.icmpBurst
+    var icmpRefilled: UInt32 = 0
+    static let icmpBurst: UInt32 = 50
+    /// Room for the largest reply: Ethernet and a tag, IPv4, ICMP, a quoted header with
+    /// options and 8 bytes of its payload.
+    public static let replyCapacity = 128
 
     public init(_ config: PipelineConfig) {
         let row = config.connections?.row(config.workerIndex)
@@ -98,6 +112,8 @@ public struct Pipeline: ~Copyable {
         cursors.initialize(repeating: SchedulerCursor(), count: Self.maxServices)
         interfaceMACs = .allocate(capacity: Self.maxInterfaces)
         interfaceMACs.initialize(repeating: .zero, count: Self.maxInterfaces)
+        replyFrame = .allocate(byteCount: Self.replyCapacity, alignment: 8)
+        replyFrame.initializeMemory(as: UInt8.self, repeating: 0, count: Self.replyCapacity)
         for (i, mac) in config.interfaceMACs.enumerated() { interfaceMACs[i] = mac }
         maxFrameLength = config.maxFrameLength
         detectPartialChecksums = config.detectPartialChecksums
@@ -114,6 +130,7 @@ public struct Pipeline: ~Copyable {
     deinit {
         cursors.deallocate()
         interfaceMACs.deallocate()
+        replyFrame.deallocate()
         if ownsRealStats { deallocateAtomics(realStats, count: RealServerStats.rowLength) }
     }
 
@@ -159,8 +176,10 @@ public struct Pipeline: ~Copyable {
             else { return drop(.noRealServer) }
             account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
             if service.pointee.method == .nat {
+                // NAT routes, so a packet whose TTL runs out here ends here, and its sender hears
+                // of it (traceroute). DR does not route: the TTL is the real server's business.
                 guard rewriteInbound(frame, &info, to: real, checksumPending: checksumPending) else {
-                    return drop(.ttlExceeded)
+                    return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
                 }
             } else if checksumPending && PacketParser.finishChecksum(frame, info) {
                 counters.bump(.checksumsFinished)

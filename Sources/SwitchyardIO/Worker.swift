@@ -309,15 +309,33 @@ public final class Worker: @unchecked Sendable {
     func forward(_ data: UnsafeMutableRawPointer, length: Int, ingress: Int, checksumPending: Bool, now: UInt32,
                  hint: FlowHint = .none, _ pipeline: inout Pipeline, _ segmenter: inout TCPSegmenter,
                  _ view: SnapshotView) {
-        guard case .forward(let egress) = pipeline.process(
-            data, length: length, ingress: ingress, checksumPending: checksumPending, now: now, snapshot: view,
-            hint: hint)
-        else { return }
+        let egress: Int
+        switch pipeline.process(data, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
+                                snapshot: view, hint: hint) {
+        case .forward(let out): egress = out
+        case .reply(let out):
+            sendReply(egress: out, &pipeline)
+            return
+        case .pass, .drop: return
+        }
         if length <= config.maxFrameLength {
             countTXFailures(senders[egress].enqueue(data, length: length), &pipeline)
         } else {
             send(segmentsOf: data, length: length, egress: egress, &pipeline, &segmenter)
         }
+    }
+}
+
+extension Worker {
+    /// Sends the frame the pipeline built as its answer (rare, and rate limited there). The
+    /// frames queued before it go first; the answer is flushed at once, because the pipeline
+    /// builds the next one in the same place (and sendmmsg batches only point at frames).
+    /// `icmp_time_exceeded_sent` counts only answers the socket took.
+    func sendReply(egress: Int, _ pipeline: inout Pipeline) {
+        countTXFailures(senders[egress].flush(), &pipeline)
+        let failed = senders[egress].enqueue(pipeline.replyFrame, length: pipeline.replyLength)
+            + senders[egress].flush()
+        if failed > 0 { pipeline.counters.bump(.icmpTimeExceeded, by: 0 &- failed) }
     }
 }
 

@@ -128,6 +128,7 @@ let goldenFixtures: [GoldenFixture] = [
 ]
 
 /// NAT golden sequences: steps run in order on one pipeline (two-arm: 0 outside, 1 inside).
+/// A step's output is the frame after processing; for a .reply verdict, the frame the pipeline built.
 struct GoldenStep {
     let ingress: Int
     let input: String
@@ -160,9 +161,13 @@ let natSequences: [(name: String, steps: [GoldenStep])] = [
         GoldenStep(ingress: 0, input: "02000000000202000000000a08004500003a12344000400699f7c612010ac61201649c410050000003e8000000005018faf08ebf0000474554202f20485454502f312e300d0a0d0a", checksumPending: true, verdict: .forward(egress: 1),
                    output: "02000000002102000000000308004500003a123440003f069a50c612010ac612020b9c411f90000003e8000000005018faf087360000474554202f20485454502f312e300d0a0d0a", now: 0),
     ]),
-    (name: "NAT TTL 1: dropped like a router would", steps: [
-        GoldenStep(ingress: 0, input: "02000000000202000000000a080045000028123440000106d909c612010ac61201649c420050000003e8000000005002faf085e40000", checksumPending: false, verdict: .drop(.ttlExceeded),
-                   output: "02000000000202000000000a080045000028123440000106d909c612010ac61201649c420050000003e8000000005002faf085e40000", now: 0),
+    (name: "NAT TTL 1 or 0: dropped and answered with ICMP time exceeded from the VIP", steps: [
+        GoldenStep(ingress: 0, input: "02000000000202000000000a080045000028123440000106d909c612010ac61201649c420050000003e8000000005002faf085e40000", checksumPending: false, verdict: .reply(egress: 0),
+                   output: "02000000000a020000000002080045c00038000000004001eb72c6120164c612010a0b0054850000000045000028123440000106d909c612010ac61201649c420050000003e8", now: 0),
+        GoldenStep(ingress: 0, input: "02000000000202000000000a08004500002c123440000011d9fac612010ac612016414b4003500183ada7472616365726f7574652d70726f6265", checksumPending: false, verdict: .reply(egress: 0),
+                   output: "02000000000a020000000002080045c00038000000004001eb72c6120164c612010a0b00a524000000004500002c123440000011d9fac612010ac612016414b4003500183ada", now: 1),
+        GoldenStep(ingress: 0, input: "0200000000020200000000018100006408004600002c123440000106d604c612010ac6120164010101009c430050000003e8000000005002faf085e30000", checksumPending: false, verdict: .reply(egress: 0),
+                   output: "02000000000102000000000281000064080045c0003c000000004001eb6ec6120164c612010a0b005484000000004600002c123440000106d604c612010ac6120164010101009c430050000003e8", now: 2),
     ]),
     (name: "ICMP echo to the VIP is answered by the LB", steps: [
         GoldenStep(ingress: 0, input: "02000000000202000000000a0800450000241234400040019a12c612010ac612016408005435123400016162636465666768", checksumPending: false, verdict: .forward(egress: 0),

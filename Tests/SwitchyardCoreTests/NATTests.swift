@@ -47,6 +47,50 @@ final class NATTests: XCTestCase {
         return p.flows.lookup(key, hash: p.flows.hash(key), now: now, expired: &expired).map { p.flows[$0].state }
     }
 
+    /// A NAT packet with TTL 1 is answered with ICMP time exceeded (its flow is made first, as
+    /// IPVS makes its connection before transmitting), and the answers are rate limited: a
+    /// burst of 50, then one per millisecond.
+    func testTimeExceededAnswersAreRateLimited() {
+        let s = snapshot()
+        var p = pipeline()
+        var expiring = fromClient(TCPFlags.syn)
+        expiring[22] = 1
+        expiring.withUnsafeMutableBytes { store16($0.baseAddress!, 24, 0) }
+        expiring.withUnsafeMutableBytes { store16($0.baseAddress!, 24, InternetChecksum.checksum($0.baseAddress! + 14, 20)) }
+        var replies = 0
+        for _ in 0..<60 {
+            let (v, out) = send(&p, expiring, ingress: 0, now: 7, s)
+            XCTAssertEqual(out, expiring, "the received frame is never changed")
+            if case .reply(egress: 0) = v { replies += 1 } else { XCTAssertEqual(v, .drop(.ttlExceeded)) }
+        }
+        XCTAssertEqual(replies, 50)
+        XCTAssertEqual(p.counters[.ttlExceeded], 60)
+        XCTAssertEqual(p.counters[.icmpTimeExceeded], 50)
+        XCTAssertEqual(p.counters[.newFlows], 1, "the 60 packets are one flow")
+        // 5 ms later: 5 more answers.
+        replies = 0
+        for _ in 0..<10 {
+            if case .reply = send(&p, expiring, ingress: 0, now: 12, s).0 { replies += 1 }
+        }
+        XCTAssertEqual(replies, 5)
+        // The answer goes to the sender, from the VIP, and parses as an ICMP error quoting it.
+        _ = send(&p, expiring, ingress: 0, now: 1_000, s)
+        let reply = Array(UnsafeRawBufferPointer(start: p.replyFrame, count: p.replyLength))
+        XCTAssertEqual(reply.count, 14 + 20 + 8 + 28)
+        XCTAssertEqual(Array(reply[0..<6]), Array(expiring[6..<12]))
+        XCTAssertEqual(Array(reply[26..<30]), [198, 18, 1, 100])
+        XCTAssertEqual(Array(reply[30..<34]), [198, 18, 1, 10])
+        XCTAssertEqual(Array(reply[42...]), Array(expiring[14..<42]))
+        // A packet with TTL 2 goes through with TTL 1.
+        var lastHop = expiring
+        lastHop[22] = 2
+        lastHop.withUnsafeMutableBytes { store16($0.baseAddress!, 24, 0) }
+        lastHop.withUnsafeMutableBytes { store16($0.baseAddress!, 24, InternetChecksum.checksum($0.baseAddress! + 14, 20)) }
+        let (v, out) = send(&p, lastHop, ingress: 0, now: 1_001, s)
+        XCTAssertEqual(v, .forward(egress: 1))
+        XCTAssertEqual(out[22], 1)
+    }
+
     /// Client closes first: SYN_RECV → ESTABLISHED → FIN_WAIT → TIME_WAIT → expired.
     func testActiveCloseByClient() {
         var timeouts = FlowTimeouts()

@@ -27,6 +27,13 @@ func fixtureSnapshot() -> ForwardingSnapshot {
     ], schedulingKey: .defaultScheduling, maglevTableSize: 251)
 }
 
+/// What a verdict sends: the frame as the pipeline left it, or for `.reply` the frame the
+/// pipeline built (the received one is dropped).
+func observed(_ verdict: Verdict, _ buffer: [UInt8], _ pipeline: borrowing Pipeline) -> [UInt8] {
+    guard case .reply = verdict else { return buffer }
+    return Array(UnsafeRawBufferPointer(start: pipeline.replyFrame, count: pipeline.replyLength))
+}
+
 /// Runs a frame through a pipeline and returns the verdict and the bytes afterwards.
 /// `feed` as the worker does it: the flow hint worked out first, then passed in.
 func feedHinted(_ pipeline: inout Pipeline, _ frame: [UInt8], ingress: Int = 0, pending: Bool = false, now: UInt32 = 0,
@@ -37,7 +44,7 @@ func feedHinted(_ pipeline: inout Pipeline, _ frame: [UInt8], ingress: Int = 0, 
         return pipeline.process(raw.baseAddress!, length: raw.count, ingress: ingress, checksumPending: pending,
                                 now: now, snapshot: snapshot.view, hint: hint)
     }
-    return (verdict, buffer)
+    return (verdict, observed(verdict, buffer, pipeline))
 }
 
 func feed(_ pipeline: inout Pipeline, _ frame: [UInt8], pending: Bool = false, now: UInt32 = 0,
@@ -47,7 +54,7 @@ func feed(_ pipeline: inout Pipeline, _ frame: [UInt8], pending: Bool = false, n
         pipeline.process(raw.baseAddress!, length: raw.count, checksumPending: pending, now: now,
                          snapshot: snapshot.view)
     }
-    return (verdict, buffer)
+    return (verdict, observed(verdict, buffer, pipeline))
 }
 
 /// A TCP SYN (or other flags) from client:port to dst:dport, built with the engine's own checksum

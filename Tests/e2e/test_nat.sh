@@ -129,6 +129,12 @@ check "dnsmasq saw the client's own address" grep -q "from $client_ip" "$LAB_DIR
 
 echo "-- ICMP, and the kernel guard"
 check "ping to the VIP is answered by the balancer" lab_exec client ping -c 2 -W 1 $vip
+# NAT routes, so a packet whose TTL runs out at the balancer is answered like a router would
+# (traceroute's hop); the client's kernel matches the error to its socket by the quoted header.
+ttl1=$(lab_exec client python3 "$here/ttl_probe.py" $vip 53 1)
+expect "a UDP probe with TTL 1 to the VIP gets ICMP time exceeded from the VIP" "$ttl1" = "time exceeded from $vip"
+ttl2=$(lab_exec client python3 "$here/ttl_probe.py" $vip 53 2)
+expect "with TTL 2 it passes the balancer (no error)" "$ttl2" = "no error"
 guard=$(lab_exec lb nft list table netdev switchyard_wan0)
 nat_drops=$(echo "$guard" | sed -n 's/.*ip saddr.*counter packets \([0-9]*\).*/\1/p')
 expect "the guard kept the kernel from forwarding un-translated replies (ip_forward=1)" "${nat_drops:-0}" -gt 0
@@ -139,6 +145,8 @@ wait $lb_pid
 expect "exit status 0" $? -eq 0
 check "the guard is gone" test -z "$(lab_exec lb nft list tables | grep switchyard)"
 check "NAT replies were counted" grep -q "nat_replies=" "$LAB_DIR/lb.log"
+check "the time exceeded answer was counted (icmp_time_exceeded_sent=1, drop_ttl_exceeded=1)" \
+    grep -q "icmp_time_exceeded_sent=1 .*drop_ttl_exceeded=1" "$LAB_DIR/lb.log"
 
 echo "-- NAT under a SYN flood far beyond the flow table: idle established connections survive"
 # In NAT a lost flow is a lost connection: the client's next packet would be scheduled anew (rr:

@@ -49,5 +49,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(egress == 0 || egress == 1, "egress \(egress) is not an interface")
         if length > 1514 { _ = segmenter.segment(frame, length: length, mtu: 1500) }
     }
+    if case .reply(let egress) = verdict {
+        precondition(egress == 0 || egress == 1, "reply egress \(egress) is not an interface")
+        precondition(pipeline.replyLength >= 14 + 20 + 8 + 28 && pipeline.replyLength <= Pipeline.replyCapacity,
+                     "reply of \(pipeline.replyLength) bytes")
+    }
     return 0
 }
