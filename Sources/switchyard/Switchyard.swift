@@ -81,10 +81,10 @@ struct Run: ParsableCommand {
         let cores = allowedCPUCount()
         let rx = RXMode(rawValue: io) ?? .afPacket
         var options = EngineOptions(configPath: config, interface: interface,
-                                    workers: workers ?? (rx == .afXDP ? 1 : max(1, cores)),
+                                    workers: workers ?? (rx == .afXDP ? 1 : cores),
                                     statsInterval: statsInterval,
                                     controlPath: control ?? EngineOptions.defaultControlPath(configPath: config),
-                                    txMode: TXMode(rawValue: tx) ?? .ring, rxMode: RXMode(rawValue: io) ?? .afPacket)
+                                    txMode: TXMode(rawValue: tx) ?? .ring, rxMode: rx)
         options.guardTCX = guardTcx
         options.ringFormat = RingFormat(rawValue: rxRing) ?? .frames
         do {
