@@ -32,7 +32,8 @@
 # The engine is restarted when a path needs other options. Delivered packets are counted at the
 # real servers' interfaces over each round's steady part: from 0.5 s after trafgen starts (the
 # engine has created its flows by then) to 0.2 s before it stops. Prints per-round pps, the medians with min-max, ratios, the engine's
-# CPU time per forwarded packet, each CPU's busy share, and how the workers shared the work.
+# CPU time per forwarded packet, each CPU's busy share, how the workers shared the work, and the
+# benchmark goals this run measures, met or not, from its own medians.
 #
 # HTTP: wrk (1 thread, 50 connections, pinned to CPU 0) against nginx on the real servers, new
 # connection per request (Connection: close) and keep-alive, alternating the same way through:
@@ -431,6 +432,25 @@ md=$here/results/bench-$stamp.md
             echo "| $label | ${med[http_close_$path]} | $(ratio "${med[http_close_$path]}" "${med[http_close_haproxy]:-}") | ${med[http_keepalive_$path]} | $(ratio "${med[http_keepalive_$path]}" "${med[http_keepalive_haproxy]:-}") |"
         done
     fi
+    # The benchmark issue's goals that this run measures, each judged from this run's medians
+    # (a goal whose paths were left out of the run is left out here).
+    goal() { # goal TEXT A B THRESHOLD: A / B against the threshold
+        [ "${2:-0}" != 0 ] && [ "${3:-0}" != 0 ] || return 0
+        local r
+        r=$(ratio "$2" "$3")
+        echo "- $1: $r ($(awk -v v="$r" -v t="$4" 'BEGIN {print (v >= t ? "met" : "not met")}'), goal >= $4)"
+    }
+    echo
+    echo "## Against the goals, from this run's medians"
+    echo
+    goal "DR small-packet pps x the wire (default per-frame rings)" "${med[dr]:-}" "$wire_med" 0.95
+    goal "DR with block rings (--rx-ring blocks) x the wire" "${med[dr-blocks]:-}" "$wire_med" 0.95
+    goal "DR x the kernel's NAT balancer" "${med[dr]:-}" "${med[nft]:-}" 1.3
+    goal "HTTP new connections/s through DR x HAProxy" "${med[http_close_dr]:-}" "${med[http_close_haproxy]:-}" 1.2
+    goal "HTTP keep-alive requests/s through DR x HAProxy" "${med[http_keepalive_dr]:-}" "${med[http_keepalive_haproxy]:-}" 1.2
+    [ "${med[floor]:-0}" = 0 ] || [ "${wire_med:-0}" = 0 ] ||
+        echo "- DR against the wire, for scale: the relay floor (the engine's rings and guard with none of its work) forwarded $(ratio "${med[floor]}" "$wire_med") x the wire in this run"
+    echo "- per packet, per flow and allocations: bench/micro.sh"
     echo
     echo "Engine counters at exit: \`$stats\`"
     [ -z "$floor_stats" ] || echo "Relay floor's counts at exit (floor): \`$floor_stats\`"
