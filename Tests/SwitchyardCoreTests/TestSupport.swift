@@ -60,7 +60,7 @@ func feed(_ pipeline: inout Pipeline, _ frame: [UInt8], pending: Bool = false, n
 /// A TCP SYN (or other flags) from client:port to dst:dport, built with the engine's own checksum
 /// helpers (fine for behaviour tests; the golden fixtures check bytes with an independent oracle).
 func tcpFrame(client: UInt32, port: UInt16, to dst: UInt32, dport: UInt16, flags: UInt8 = TCPFlags.syn,
-              proto: UInt8 = IPProtocol.tcp) -> [UInt8] {
+              proto: UInt8 = IPProtocol.tcp, ttl: UInt8 = 64) -> [UInt8] {
     var f = [UInt8](repeating: 0, count: 14 + 20 + 20)
     f.withUnsafeMutableBytes { raw in
         let p = raw.baseAddress!
@@ -69,7 +69,7 @@ func tcpFrame(client: UInt32, port: UInt16, to dst: UInt32, dport: UInt16, flags
         store16(p, 12, 0x0800)
         p.storeBytes(of: 0x45, toByteOffset: 14, as: UInt8.self)
         store16(p, 16, proto == IPProtocol.udp ? 28 : 40)
-        p.storeBytes(of: 64, toByteOffset: 22, as: UInt8.self)
+        p.storeBytes(of: ttl, toByteOffset: 22, as: UInt8.self)
         p.storeBytes(of: proto, toByteOffset: 23, as: UInt8.self)
         store32(p, 26, client)
         store32(p, 30, dst)
