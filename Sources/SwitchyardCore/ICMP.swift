@@ -88,8 +88,9 @@ extension Pipeline {
         guard let slot = findFlow(key, now: now),
               let real = snapshot.real(flows[slot].realID), let service = snapshot.service(of: real)
         else { return drop(.icmpNoFlow) }
+        // The TTL goes down in DR too, as for any packet to a VIP (no ICMP error about one).
+        guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
         if service.pointee.method == .nat {
-            guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
             Self.rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + 16, to: real.pointee.address)
             quote.rewrite(frame, source: true, address: real.pointee.address, port: real.pointee.port)
             Self.finishICMP(frame, info)
@@ -133,8 +134,8 @@ extension Pipeline {
         return send(frame, to: MACAddress(bits: load48(frame, 6)), egress: ingress, counting: .icmpEchoReplies)
     }
 
-    /// A NAT packet to a VIP whose TTL ran out: dropped, and answered with an ICMP time
-    /// exceeded (RFC 792) from the VIP, back out of `ingress` to the MAC it came from, quoting
+    /// A TCP or UDP packet to a VIP whose TTL ran out (DR or NAT): dropped, and answered with an
+    /// ICMP time exceeded (RFC 792) from the VIP, back out of `ingress` to the MAC it came from, quoting
     /// its IP header and the first 8 bytes of its payload, as a router (and IPVS) would. Rate
     /// limited per worker (icmpBurst, then 1000 a second), so a flood of expiring packets
     /// gets at most that many answers, each smaller than what it answers.

@@ -16,9 +16,13 @@ extension Pipeline {
     static func decrementTTL(_ frame: UnsafeMutableRawPointer, _ l3: Int) -> Bool {
         let ttl = frame.load(fromByteOffset: l3 + 8, as: UInt8.self)
         guard ttl > 1 else { return false }
-        let word = load16(frame, l3 + 8)
         frame.storeBytes(of: ttl - 1, toByteOffset: l3 + 8, as: UInt8.self)
-        store16(frame, l3 + 10, InternetChecksum.update(load16(frame, l3 + 10), old: word, new: word &- 0x0100))
+        // The TTL is the high byte of its 16-bit word, so the header's sum drops by 0x0100 and
+        // its checksum rises by 0x0100 in ones' complement (RFC 1141, the kernel's
+        // ip_decrease_ttl): the carry folded back in, and 0xFFFF coming out as 0x0000, as a
+        // checksum computed afresh would (a valid header's never is 0xFFFF).
+        let sum = UInt32(load16(frame, l3 + 10)) &+ 0x0100
+        store16(frame, l3 + 10, UInt16(truncatingIfNeeded: sum &+ (sum >= 0xFFFF ? 1 : 0)))
         return true
     }
 
@@ -64,17 +68,15 @@ extension Pipeline {
         store16(frame, field, sum)
     }
 
-    /// Client → VIP:port becomes client → RIP:port'. False if the TTL ran out.
+    /// Client → VIP:port becomes client → RIP:port' (the TTL is already decremented).
     @inline(__always)
     mutating func rewriteInbound(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo,
-                                 to real: UnsafePointer<RealServerEntry>, checksumPending: Bool) -> Bool {
-        guard Self.decrementTTL(frame, info.l3Offset) else { return false }
+                                 to real: UnsafePointer<RealServerEntry>, checksumPending: Bool) {
         Self.rewrite(frame, info, addressOffset: info.l3Offset + 16, address: real.pointee.address,
                      portOffset: info.l4Offset + 2, port: real.pointee.port, checksumPending: checksumPending)
         info.destination = real.pointee.address
         info.destinationPort = real.pointee.port
         if checksumPending && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
-        return true
     }
 
     /// A packet from a real server to a client: if it is the reply of a NAT flow, rewrite its

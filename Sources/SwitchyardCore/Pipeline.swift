@@ -175,17 +175,20 @@ public struct Pipeline: ~Copyable {
                                       snapshot: snapshot)
             else { return drop(.noRealServer) }
             account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
+            // Like a router, and like IPVS in every forwarding method, DR included: the TTL goes
+            // down by one, so a forwarding loop (two balancers sending a VIP's packets to each
+            // other) dies out, and a packet whose TTL runs out here ends here and its sender
+            // hears of it (traceroute shows the balancer's hop).
+            guard Self.decrementTTL(frame, info.l3Offset) else {
+                return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
+            }
             if service.pointee.method == .nat {
-                // NAT routes, so a packet whose TTL runs out here ends here, and its sender hears
-                // of it (traceroute). DR does not route: the TTL is the real server's business.
-                guard rewriteInbound(frame, &info, to: real, checksumPending: checksumPending) else {
-                    return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
-                }
+                rewriteInbound(frame, &info, to: real, checksumPending: checksumPending)
             } else if checksumPending && PacketParser.finishChecksum(frame, info) {
                 counters.bump(.checksumsFinished)
             }
-            // The MACs: to the real server, from our interface on its segment. In DR this is all
-            // that changes; the IP packet goes on byte for byte.
+            // The MACs: to the real server, from our interface on its segment. In DR this and
+            // the TTL are all that change.
             return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
                         counting: .forwarded)
         }

@@ -65,6 +65,46 @@ final class ChecksumTests: XCTestCase {
         }
     }
 
+    /// The TTL decrement's checksum shortcut (RFC 1141) gives exactly the checksum computed
+    /// afresh, for random headers and for every checksum value near the carry (the header's
+    /// last word chosen so the checksum lands on each of 0xFE00...0xFFFE).
+    func testTTLDecrementMatchesFullRecompute() {
+        var rng = SystemRandomNumberGenerator()
+        func check(_ header: inout [UInt8], _ note: String) {
+            header.withUnsafeMutableBytes { raw in
+                let p = raw.baseAddress!
+                store16(p, 10, 0)
+                store16(p, 10, InternetChecksum.checksum(p, 20))
+                let ttl = p.load(fromByteOffset: 8, as: UInt8.self)
+                XCTAssertTrue(Pipeline.decrementTTL(p, 0), note)
+                XCTAssertEqual(p.load(fromByteOffset: 8, as: UInt8.self), ttl - 1, note)
+                let shortcut = load16(p, 10)
+                store16(p, 10, 0)
+                XCTAssertEqual(shortcut, InternetChecksum.checksum(p, 20), note)
+            }
+        }
+        for round in 0..<20_000 {
+            var header = (0..<20).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            header[8] = UInt8.random(in: 2...255, using: &rng)
+            check(&header, "random header \(round)")
+        }
+        for target in UInt16(0xFE00)...0xFFFE {
+            var header: [UInt8] = [0x45, 0, 0, 40, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 10, 198, 18, 0, 100]
+            // Solve for the destination's low word so that the checksum is `target`.
+            header[18] = 0
+            header[19] = 0
+            let partial = header.withUnsafeBytes { InternetChecksum.sum($0.baseAddress!, 20) }
+            let want = ~target
+            let have = InternetChecksum.fold(partial)
+            var low = UInt32(want) &+ UInt32(~have)
+            low = (low & 0xFFFF) &+ (low >> 16)
+            header[18] = UInt8(truncatingIfNeeded: low >> 8)
+            header[19] = UInt8(truncatingIfNeeded: low)
+            XCTAssertEqual(header.withUnsafeBytes { InternetChecksum.checksum($0.baseAddress!, 20) }, target)
+            check(&header, "checksum \(target)")
+        }
+    }
+
     /// SipHash-1-3 is deterministic for a key and differs across keys.
     func testSipHashKeyed() {
         let a = SipHash.hash(1, 2, key: .defaultScheduling)

@@ -130,6 +130,12 @@ expect "200 UDP datagrams answered, none lost" "$(grep -c '^web[12]$' "$LAB_DIR/
 expect "web1 got UDP flows" "$(grep -cx web1 "$LAB_DIR/udp-answers")" -ge 40
 expect "web2 got UDP flows" "$(grep -cx web2 "$LAB_DIR/udp-answers")" -ge 40
 expect "UDP real servers saw the client's own address" "$(cat "$LAB_DIR"/udp-web*.log | grep -v listening | awk -v c=$client_ip '$1 != c' | wc -l)" -eq 0
+# Like IPVS, in DR too the balancer decrements the TTL: a probe whose TTL runs out there is
+# answered with time exceeded from the VIP (traceroute's hop); with one more it goes through.
+ttl1=$(lab_exec client python3 "$here/ttl_probe.py" $vip 5300 1)
+expect "a UDP probe with TTL 1 gets ICMP time exceeded from the VIP" "$ttl1" = "time exceeded from $vip"
+ttl2=$(lab_exec client python3 "$here/ttl_probe.py" $vip 5300 2)
+expect "with TTL 2 it reaches a real server (no error)" "$ttl2" = "no error"
 
 stop_lb TERM
 expect "SIGTERM: exit status 0" "$LB_RC" -eq 0
