@@ -134,11 +134,11 @@ extension Pipeline {
         return send(frame, to: MACAddress(bits: load48(frame, 6)), egress: ingress, counting: .icmpEchoReplies)
     }
 
-    /// A TCP or UDP packet to a VIP whose TTL ran out (DR or NAT): dropped, and answered with an
-    /// ICMP time exceeded (RFC 792) from the VIP, back out of `ingress` to the MAC it came from, quoting
-    /// its IP header and the first 8 bytes of its payload, as a router (and IPVS) would. Rate
-    /// limited per worker (icmpBurst, then 1000 a second), so a flood of expiring packets
-    /// gets at most that many answers, each smaller than what it answers.
+    /// A TCP or UDP packet to a VIP whose TTL ran out (DR or NAT): dropped, and answered with
+    /// an ICMP time exceeded (RFC 792) from the VIP, back out of `ingress` to the MAC it came
+    /// from, quoting its IP header and the first 8 bytes of its payload, as a router (and IPVS)
+    /// would. Rate limited per worker (icmpBurst, then 1000 a second), so a flood of expiring
+    /// packets gets at most that many answers, each smaller than what it answers.
     @inline(never)
     mutating func timeExceeded(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32) -> Verdict {
         counters.bump(.ttlExceeded)
