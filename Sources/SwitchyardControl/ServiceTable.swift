@@ -135,8 +135,14 @@ public struct ServiceTable: Sendable, Equatable {
                         var kept = before
                         var a = before.config
                         a.location = r.location
+                        a.checkers = zip(a.checkers, r.checkers).map { old, new in
+                            var moved = old
+                            moved.location = new.location
+                            return moved
+                        } + a.checkers.dropFirst(r.checkers.count)
                         if a != r { changes.realsChanged += 1 }
-                        if before.config.checkers != r.checkers || before.config.inhibitOnFailure != r.inhibitOnFailure {
+                        // Where the lines stand is no change: only what the checkers do is.
+                        if a.checkers != r.checkers || before.config.inhibitOnFailure != r.inhibitOnFailure {
                             kept.checkersUp = r.checkers.map { _ in !s.alpha }
                             changes.checkersToStart.append(kept.id)
                         }

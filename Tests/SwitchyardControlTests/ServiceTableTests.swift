@@ -55,6 +55,22 @@ final class ServiceTableTests: XCTestCase {
         XCTAssertFalse(t.services[0].reals.map(\.id).contains(ids[0]), "the removed one's ID is not reused at once")
     }
 
+    /// A reload that only moves lines (a comment added above) changes nothing: the checkers go
+    /// on, and a real server they marked down stays down.
+    func testReloadThatOnlyMovesLinesKeepsTheCheckersAndTheirVerdict() throws {
+        var t = ServiceTable()
+        t.apply(try config(base))
+        let id = t.services[0].reals[0].id
+        XCTAssertNotNil(t.setChecker(realID: id, index: 0, up: false))
+        let moved = t.apply(try config("# a comment\n! and another\n" + base))
+        XCTAssertEqual(moved.checkersToStart, [])
+        XCTAssertEqual(moved.checkersToStop, [])
+        XCTAssertFalse(t.services[0].reals[0].up, "still down")
+        // A changed checker does restart (and starts from the top).
+        let changed = t.apply(try config(base.replacingOccurrences(of: "connect_timeout 1", with: "connect_timeout 2")))
+        XCTAssertEqual(changed.checkersToStart.count, 2)
+    }
+
     /// Quorum 2, hysteresis 1: lost below 1, regained at 3; meanwhile only the sorry server
     /// takes flows.
     func testQuorumHysteresisAndSorryServer() throws {
