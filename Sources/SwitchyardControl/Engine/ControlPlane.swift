@@ -1,0 +1,125 @@
+// The control plane's state (the running table, the config, the real servers' MACs) and the
+// one path every table change takes to the data plane: checkers, address sets, neighbours,
+// snapshot. The rooms beside it (adm, health, neighbours, statistics) are extensions of this
+// class in files of their own; the I/O behind them is reached through the ports only.
+import SwitchyardCore
+import SwitchyardIO
+
+/// The control plane of one engine. Called from the control socket's thread (adm), the
+/// checkers (health reports) and the main thread (timer, SIGHUP); its state is behind one lock,
+/// and table changes are applied one at a time.
+public final class ControlPlane: @unchecked Sendable {
+    let plan: InterfacePlan
+    let configPath: String
+    let forwarding: any ForwardingPort
+    let neighbours: any NeighbourPort
+    let checkers: any CheckerPort
+    let scripts: any ScriptPort
+    /// Shared with the workers: active/inactive connections and traffic per real server ID.
+    let counts: ConnectionCounts
+    let stats: RealServerStats
+
+    struct State {
+        var table = ServiceTable()
+        var config: Config
+        var macs: [IPv4Address: MACAddress] = [:]
+        var generation: UInt64 = 0
+        /// The address sets the I/O parts were last brought in line with.
+        var applied: AddressSets?
+        var targets: [UInt32: HealthMonitor.Target] = [:]
+        var rates: [UInt32: Rates] = [:]
+        var lastTotals: [UInt32: RealNumbers] = [:]
+    }
+    let state: Locked<State>
+    /// Serialises table changes (an adm command and a SIGHUP reload at once): each one's
+    /// checkers, address sets and snapshot go out whole before the next starts.
+    let changing = Locked(())
+
+    public init(config: Config, configPath: String, plan: InterfacePlan, forwarding: any ForwardingPort,
+                neighbours: any NeighbourPort, checkers: any CheckerPort, scripts: any ScriptPort = ShellScripts(),
+                counts: ConnectionCounts, stats: RealServerStats) {
+        self.plan = plan
+        self.configPath = configPath
+        self.forwarding = forwarding
+        self.neighbours = neighbours
+        self.checkers = checkers
+        self.scripts = scripts
+        self.counts = counts
+        self.stats = stats
+        state = Locked(State(config: config))
+    }
+
+    /// The running config (its settings; the services are the table's).
+    public var config: Config { state.withLock { $0.config } }
+
+    /// Loads the config the engine started with into the table. Returns what changed (all of
+    /// it), for `start`.
+    func loadInitialTable() -> TableChanges {
+        state.withLock { s in s.table.apply(s.config) }
+    }
+
+    // MARK: the one path after a table change
+
+    /// After a table change (reload, adm, restore): checkers, address sets, neighbours,
+    /// snapshot. Returns adm's answer.
+    func finish(_ changes: TableChanges, what: String) -> (ok: Bool, text: String) {
+        applyCheckers(changes)
+        do {
+            try applyAddressSets()
+        } catch {
+            Log.error("\(what): \(error)")
+            return (false, "\(error)\n")
+        }
+        _ = refreshNeighbours()
+        republish()
+        requestNeighbours(all: false)
+        Log.info("\(what) applied: \(changes.summary)")
+        return (true, "")
+    }
+
+    /// Builds and publishes a snapshot of the current table.
+    func republish() {
+        let snapshot = state.withLock { s -> ForwardingSnapshot in
+            s.generation += 1
+            let macs = s.macs
+            let specs = s.table.specs(mac: { macs[$0] }, interface: { UInt8(self.plan.realInterface($0)) })
+            return ForwardingSnapshot(services: specs, schedulingKey: s.config.schedulingKey,
+                                      maglevTableSize: s.config.maglevTableSize, generation: s.generation,
+                                      timeouts: s.table.timeouts)
+        }
+        forwarding.publish(snapshot)
+    }
+
+    /// The address sets the table asks for now. Worked out under the lock: a copy of the table
+    /// read outside it would share storage that the lock's next holder may change in place
+    /// (the runtime orders that, ThreadSanitizer cannot see it; see `control`).
+    func addressSets() throws -> AddressSets {
+        try state.withLock { s in
+            let services = s.table.services
+            var sets = AddressSets()
+            sets.vips = Array(Set(services.map(\.config.vip))).sorted()
+            sets.natEndpoints = Array(Set(services.filter { $0.config.method == .nat }.flatMap { svc in
+                svc.reals.map { KernelGuard.Endpoint(address: $0.config.address, proto: svc.config.proto, port: $0.config.port) }
+            })).sorted()
+            for vip in sets.vips { sets.vipInterface[vip] = try plan.number(for: vip, vip: true) }
+            for a in sets.natReals { sets.natInterface[a] = plan.realInterface(a) }
+            // Persistent services keep a client network on one worker, where its template lives.
+            sets.clientMask = services.filter { $0.config.persistenceTimeout > 0 }
+                .reduce(UInt32.max) { $0 & $1.config.persistenceMask }
+            return sets
+        }
+    }
+
+    /// Brings the I/O parts in line with the table's address sets, when they changed (or
+    /// always, with `force`). Recorded as applied only once the parts took them, so a failed
+    /// change is tried again by the next one.
+    func applyAddressSets(force: Bool = false) throws {
+        let sets = try addressSets()
+        guard force || state.withLock({ $0.applied != sets }) else { return }
+        try forwarding.apply(sets)
+        state.withLock { $0.applied = sets }
+    }
+
+    /// The sets last applied (empty before start).
+    var appliedSets: AddressSets { state.withLock { $0.applied ?? AddressSets() } }
+}

@@ -1,0 +1,54 @@
+// How `switchyard run` was asked to run: its options, and the control socket's default name.
+import Glibc
+import SwitchyardIO
+
+/// How `switchyard run` was asked to run.
+public struct EngineOptions: Sendable {
+    public var configPath: String
+    /// The interface the VIPs are served on; nil = the one the kernel routes each VIP through.
+    public var interface: String?
+    public var workers: Int
+    /// Seconds between stats lines in the log; 0 = only at exit.
+    public var statsInterval: Int
+    /// The control socket's path.
+    public var controlPath: String
+    /// How workers send.
+    public var txMode: TXMode
+    /// How workers receive.
+    public var rxMode: RXMode
+    /// Put the guard's tcx program in front of its nftables chain, where the kernel has tcx.
+    public var guardTCX = true
+    /// How AF_PACKET rings hand frames over (TPACKET_V2 frames or TPACKET_V3 blocks).
+    public var ringFormat = RingFormat.frames
+
+    public init(configPath: String, interface: String?, workers: Int, statsInterval: Int, controlPath: String,
+                txMode: TXMode = .ring, rxMode: RXMode = .afPacket) {
+        self.configPath = configPath
+        self.interface = interface
+        self.workers = workers
+        self.statsInterval = statsInterval
+        self.controlPath = controlPath
+        self.txMode = txMode
+        self.rxMode = rxMode
+    }
+
+    /// The default control socket for a config file: under /run/switchyard/, named after the
+    /// file and a hash of its absolute path, so two daemons with different configs never collide
+    /// and `adm --config` finds the right one.
+    public static func defaultControlPath(configPath: String) -> String {
+        var absolute = configPath
+        if !absolute.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            if getcwd(&buffer, buffer.count) != nil {
+                absolute = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + "/" + configPath
+            }
+        }
+        let name = absolute.split(separator: "/").last.map(String.init) ?? "switchyard"
+        let stem = name.split(separator: ".").first.map(String.init) ?? name
+        // FNV-1a: a short, stable tag of the path.
+        var h: UInt32 = 2_166_136_261
+        for b in absolute.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        let tag = String(h, radix: 16)
+        return "/run/switchyard/\(stem)-\(String(repeating: "0", count: 8 - tag.count))\(tag).sock"
+    }
+}

@@ -1,0 +1,79 @@
+// The real I/O parts behind the control plane's ports: the workers and their snapshot
+// publisher, the ARP responders, the kernel guard and the health monitor of a running engine.
+import SwitchyardCore
+import SwitchyardIO
+
+/// Filled in by `Engine.run` on the main thread, part by part as each starts, before any
+/// thread that reaches them through a port runs; read-only after that. A port call for a part
+/// not started yet does nothing (as before start, when there is nothing to update).
+final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Sendable {
+    let interfaces: [InterfaceInfo]
+    let workerCount: Int
+    var responders: [ARPResponder] = []
+    var publisher: SnapshotPublisher?
+    var workers: [Worker] = []
+    var kernelGuard: KernelGuard?
+    var monitor: HealthMonitor?
+
+    init(interfaces: [InterfaceInfo], workerCount: Int) {
+        self.interfaces = interfaces
+        self.workerCount = workerCount
+    }
+
+    // MARK: ForwardingPort
+
+    func publish(_ snapshot: ForwardingSnapshot) { publisher?.publish(snapshot) }
+
+    func apply(_ sets: AddressSets) throws {
+        for (i, r) in responders.enumerated() { r.setVIPs(sets.vips.filter { sets.vipInterface[$0] == i }) }
+        let filter = try PacketFilter.forVIPs(sets.vips, natEndpoints: sets.natEndpoints)
+        let fanout = FanoutProgram.build(vips: sets.vips, workers: workerCount, clientMask: sets.clientMask)
+        for w in workers {
+            try w.update(filter: filter, fanoutProgram: fanout)
+            try w.update(vips: sets.vips, nat: sets.natEndpoints)
+        }
+        try kernelGuard?.install(KernelGuard.Rules(
+            vips: Dictionary(grouping: sets.vips) { interfaces[sets.vipInterface[$0] ?? 0].name },
+            natRealServers: Dictionary(grouping: sets.natEndpoints) { interfaces[sets.natInterface[$0.address] ?? 0].name }))
+    }
+
+    func refreshLocalAddresses() throws -> Bool {
+        try workers.reduce(false) { try $1.refreshLocalAddresses() || $0 }
+    }
+
+    func engineCounters() -> [(String, UInt64)] {
+        let counters = Counter.allCases.compactMap { c -> (String, UInt64)? in
+            let total = workers.reduce(UInt64(0)) { $0 &+ $1.published[c.rawValue].load(ordering: .relaxed) }
+            return total == 0 && c != .forwarded ? nil : (c.name, total)
+        }
+        // The kernel's copies of VIP frames that the guard's tcx program dropped.
+        let guardDrops = kernelGuard?.fastDropped ?? 0
+        return counters + (guardDrops > 0 ? [("guard_tcx_dropped", guardDrops)] : [])
+    }
+
+    func framesPerWorker() -> [(Int, UInt64)] {
+        workers.map { ($0.index, $0.published[Counter.rxFrames.rawValue].load(ordering: .relaxed)) }
+    }
+
+    // MARK: NeighbourPort
+
+    func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress] {
+        NeighbourTable.read(interface: interfaces[interface].name)
+    }
+
+    func learnedMAC(for address: IPv4Address, interface: Int) -> MACAddress? {
+        responders.indices.contains(interface) ? responders[interface].learnedMAC(for: address) : nil
+    }
+
+    func request(_ address: IPv4Address, interface: Int) {
+        if responders.indices.contains(interface) { responders[interface].request(address) }
+    }
+
+    // MARK: CheckerPort
+
+    func start(_ target: HealthMonitor.Target, checkers: [CheckerConfig], startUp: Bool) throws {
+        try monitor?.start(target, checkers: checkers, startUp: startUp)
+    }
+
+    func stop(_ target: HealthMonitor.Target) { monitor?.stop(target) }
+}

@@ -1,0 +1,80 @@
+// The few doors through which the control plane reaches the I/O parts (workers, ARP, kernel
+// guard, checkers, scripts). The daemon plugs in the real parts (LiveParts); unit tests plug
+// in fakes that record what they were asked, as swift-nio's EmbeddedChannel stands in for a
+// socket.
+import SwitchyardCore
+import SwitchyardIO
+
+/// The addresses the I/O parts act on besides the snapshot: the VIPs (ARP answers, the packet
+/// filter, the fanout program, the guard) and the NAT real servers' service endpoints (whose
+/// replies the filter takes and the guard keeps from the kernel).
+public struct AddressSets: Sendable, Equatable {
+    /// Sorted, each once.
+    public var vips: [IPv4Address] = []
+    /// The interface number each VIP is served on.
+    public var vipInterface: [IPv4Address: Int] = [:]
+    /// Sorted, each once.
+    public var natEndpoints: [KernelGuard.Endpoint] = []
+    /// The interface number each NAT real server is reached on.
+    public var natInterface: [IPv4Address: Int] = [:]
+    /// The client mask the fanout program keeps together on one worker (persistence templates
+    /// live on the worker a client network's flows land on); all ones without persistence.
+    public var clientMask: UInt32 = .max
+
+    public init() {}
+
+    /// The NAT real servers' addresses, sorted, each once.
+    public var natReals: [IPv4Address] { Array(Set(natEndpoints.map(\.address))).sorted() }
+}
+
+/// The forwarding side: workers, their filters and fanout, the ARP responders, the guard.
+public protocol ForwardingPort: AnyObject, Sendable {
+    /// Hands the workers a new snapshot.
+    func publish(_ snapshot: ForwardingSnapshot)
+    /// Brings ARP, the packet filter, the fanout program and the kernel guard in line with the
+    /// sets.
+    func apply(_ sets: AddressSets) throws
+    /// With AF_XDP: re-reads this machine's own addresses; true if they changed.
+    func refreshLocalAddresses() throws -> Bool
+    /// The workers' counters summed, by name: the non-zero ones, and `forwarded` always.
+    func engineCounters() -> [(String, UInt64)]
+    /// Frames each worker received, by worker index.
+    func framesPerWorker() -> [(Int, UInt64)]
+}
+
+/// Where real servers' MACs come from: the kernel's neighbour table, what the ARP responders
+/// overheard, and ARP requests.
+public protocol NeighbourPort: AnyObject, Sendable {
+    /// The kernel's neighbour table of one of the engine's interfaces.
+    func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress]
+    /// A MAC the interface's ARP responder learned from a reply or a request.
+    func learnedMAC(for address: IPv4Address, interface: Int) -> MACAddress?
+    /// Sends an ARP request for the address on the interface.
+    func request(_ address: IPv4Address, interface: Int)
+}
+
+/// The health checkers.
+public protocol CheckerPort: AnyObject, Sendable {
+    /// Starts (or restarts) a real server's checkers.
+    func start(_ target: HealthMonitor.Target, checkers: [CheckerConfig], startUp: Bool) throws
+    /// Stops them; returns once they can report no more.
+    func stop(_ target: HealthMonitor.Target)
+}
+
+/// Runs the notify scripts (notify_up, quorum_down, …) without waiting for them.
+public protocol ScriptPort: Sendable {
+    func run(_ script: String)
+}
+
+extension HealthMonitor: CheckerPort {}
+
+/// Scripts through /bin/sh on a thread of their own each; a non-zero exit is logged.
+public struct ShellScripts: ScriptPort {
+    public init() {}
+    public func run(_ script: String) {
+        OSThread.detached(name: "sy-notify") {
+            let result = runCommand(["/bin/sh", "-c", script])
+            if result.status != 0 { Log.warning("script \"\(script)\" exited \(result.status)") }
+        }
+    }
+}

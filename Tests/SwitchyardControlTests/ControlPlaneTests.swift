@@ -1,0 +1,255 @@
+// The control plane driven through fake I/O parts: reload, adm, restore and health
+// transitions, each checked by what reaches the data plane (the published snapshot, the
+// address sets) and the checkers.
+import Glibc
+import XCTest
+@testable import SwitchyardControl
+@testable import SwitchyardCore
+@testable import SwitchyardIO
+
+/// Stands in for the workers, ARP responders, guard, checkers and scripts: records what it was
+/// asked, answers neighbour look-ups from a table the test fills.
+final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @unchecked Sendable {
+    struct Record {
+        var published: [ForwardingSnapshot] = []
+        var applied: [AddressSets] = []
+        var started: [HealthMonitor.Target] = []
+        var stopped: [HealthMonitor.Target] = []
+        var requested: [IPv4Address] = []
+        var scripts: [String] = []
+        var failApply = false
+    }
+    let record = Locked(Record())
+    var kernel: [IPv4Address: MACAddress] = [:]
+
+    func publish(_ snapshot: ForwardingSnapshot) { record.withLock { $0.published.append(snapshot) } }
+    func apply(_ sets: AddressSets) throws {
+        try record.withLock { r in
+            if r.failApply { throw SetupError("the guard could not be installed") }
+            r.applied.append(sets)
+        }
+    }
+    func refreshLocalAddresses() throws -> Bool { false }
+    func engineCounters() -> [(String, UInt64)] { [("forwarded", 7)] }
+    func framesPerWorker() -> [(Int, UInt64)] { [(0, 7)] }
+    func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress] { kernel }
+    func learnedMAC(for address: IPv4Address, interface: Int) -> MACAddress? { nil }
+    func request(_ address: IPv4Address, interface: Int) { record.withLock { $0.requested.append(address) } }
+    func start(_ target: HealthMonitor.Target, checkers: [CheckerConfig], startUp: Bool) throws {
+        record.withLock { $0.started.append(target) }
+    }
+    func stop(_ target: HealthMonitor.Target) { record.withLock { $0.stopped.append(target) } }
+    func run(_ script: String) { record.withLock { $0.scripts.append(script) } }
+
+    var last: ForwardingSnapshot { record.withLock { $0.published.last! } }
+}
+
+/// /proc/net/route text: eth0 holds 198.18.0.0/24, lan1 198.19.0.0/16, and a default route
+/// through 198.18.0.1.
+let fakeRoutes = Route.parse("""
+    Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+    eth0\t00000000\t010012C6\t0003\t0\t0\t0\t00000000\t0\t0\t0
+    eth0\t000012C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
+    lan1\t000013C6\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
+    """)
+
+func fakeInterface(_ name: String) throws -> InterfaceInfo {
+    InterfaceInfo(name: name, index: name == "eth0" ? 2 : 3, mac: MACAddress(bits: name == "eth0" ? 0x02_00_00_00_00_01 : 0x02_00_00_00_00_02),
+                  mtu: 1500, address: nil)
+}
+
+final class ControlPlaneTests: XCTestCase {
+    let base = """
+    virtual_server 198.18.0.100 80 {
+        lb_algo rr
+        lb_kind DR
+        quorum 2
+        sorry_server 198.18.0.99 80
+        real_server 198.18.0.11 80 {
+            weight 1
+            notify_down "/bin/true down"
+            TCP_CHECK {
+                connect_timeout 1
+            }
+        }
+        real_server 198.18.0.12 80 {
+            weight 1
+            TCP_CHECK {
+                connect_timeout 1
+            }
+        }
+    }
+    """
+    var path = ""
+    var fake = FakeParts()
+
+    override func setUp() {
+        path = "/tmp/switchyard-plane-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).conf"
+        fake = FakeParts()
+        fake.kernel = [IPv4Address("198.18.0.11")!: MACAddress(bits: 0x11), IPv4Address("198.18.0.12")!: MACAddress(bits: 0x12),
+                       IPv4Address("198.18.0.99")!: MACAddress(bits: 0x99)]
+    }
+
+    override func tearDown() { unlink(path) }
+
+    /// A started control plane over the fakes, as Engine.run leaves it.
+    func started(_ text: String) throws -> ControlPlane {
+        XCTAssertTrue(createFile(path, text))
+        let config = try Config.load(path: path)
+        let plan = try InterfacePlan(config: config, given: nil, routes: fakeRoutes, lookup: fakeInterface)
+        let plane = ControlPlane(config: config, configPath: path, plan: plan, forwarding: fake, neighbours: fake,
+                                 checkers: fake, scripts: fake, counts: ConnectionCounts(workers: 1),
+                                 stats: RealServerStats(workers: 1))
+        let initial = plane.loadInitialTable()
+        _ = plane.refreshNeighbours()
+        plane.republish()
+        try plane.applyAddressSets(force: true)
+        plane.applyCheckers(initial)
+        return plane
+    }
+
+    func reals(_ s: ForwardingSnapshot) -> [String] {
+        s.services.flatMap { svc in svc.reals.map { "\($0.address):\($0.port)\($0.available ? "" : " unavailable")" } }
+    }
+
+    func testStartPublishesTheTableWithTheRealServersMACsAndAppliesTheVIPs() throws {
+        _ = try started(base)
+        XCTAssertEqual(reals(fake.last), ["198.18.0.11:80", "198.18.0.12:80"])
+        XCTAssertEqual(fake.last.services[0].reals.map(\.mac), [MACAddress(bits: 0x11), MACAddress(bits: 0x12)])
+        let sets = fake.record.withLock { $0.applied }
+        XCTAssertEqual(sets.count, 1)
+        XCTAssertEqual(sets[0].vips, [IPv4Address("198.18.0.100")!])
+        XCTAssertEqual(sets[0].vipInterface, [IPv4Address("198.18.0.100")!: 0])
+        XCTAssertEqual(fake.record.withLock { $0.started.map(\.address) }, [IPv4Address("198.18.0.11")!, IPv4Address("198.18.0.12")!])
+    }
+
+    func testReloadAppliesTheDifferenceAndABadFileChangesNothing() throws {
+        let plane = try started(base)
+        let generation = fake.last.generation
+        XCTAssertTrue(createFile(path, base.replacing("    real_server 198.18.0.12 80 {",
+                                                         with: "    real_server 198.18.0.13 80 { weight 2 }\n    real_server 198.18.0.12 80 {",
+                                                         maxReplacements: 1)))
+        let ok = plane.reload()
+        XCTAssertTrue(ok.ok, ok.text)
+        XCTAssertEqual(reals(fake.last), ["198.18.0.11:80", "198.18.0.13:80", "198.18.0.12:80"])
+        XCTAssertGreaterThan(fake.last.generation, generation)
+        XCTAssertTrue(fake.record.withLock { $0.requested }.contains(IPv4Address("198.18.0.13")!),
+                      "a new real server's MAC is asked for")
+        // The kept servers' checkers run on untouched: no stop, no second start.
+        XCTAssertEqual(fake.record.withLock { $0.stopped }, [])
+        XCTAssertEqual(fake.record.withLock { $0.started.count }, 2)
+
+        let published = fake.record.withLock { $0.published.count }
+        XCTAssertTrue(createFile(path, "virtual_server 198.18.0.100 80 {\n    lb_kind DRR\n}\n"))
+        let refused = plane.reload()
+        XCTAssertFalse(refused.ok)
+        XCTAssertTrue(refused.text.contains("reload refused, the running config stays"), refused.text)
+        XCTAssertTrue(refused.text.contains(":2:"), "the bad line is named: \(refused.text)")
+        XCTAssertEqual(fake.record.withLock { $0.published.count }, published, "nothing was published")
+        XCTAssertEqual(plane.state.withLock { $0.table.services[0].reals.count }, 3)
+    }
+
+    func testReloadThatNeedsAnotherInterfaceIsRefused() throws {
+        let plane = try started(base)
+        // 198.19.0.5 is on lan1, which this engine did not start on.
+        XCTAssertTrue(createFile(path, base.replacing("198.18.0.12 80", with: "198.19.0.5 80", maxReplacements: 1)))
+        let refused = plane.reload()
+        XCTAssertFalse(refused.ok)
+        XCTAssertTrue(refused.text.contains("needs interface lan1"), refused.text)
+        XCTAssertEqual(reals(fake.last), ["198.18.0.11:80", "198.18.0.12:80"])
+    }
+
+    func testAdmEditsReachTheSnapshotAndTheAddressSets() throws {
+        let plane = try started(base)
+        XCTAssertTrue(plane.control(["-A", "-t", "198.18.0.101:53", "-s", "rr"], "").ok)
+        XCTAssertTrue(plane.control(["-a", "-t", "198.18.0.101:53", "-r", "198.18.0.21:5353", "-m", "-w", "3"], "").ok)
+        XCTAssertEqual(fake.last.services.map(\.vip), [IPv4Address("198.18.0.100")!, IPv4Address("198.18.0.101")!])
+        XCTAssertEqual(fake.last.services[1].method, .nat)
+        XCTAssertEqual(fake.last.services[1].reals.map(\.weight), [3])
+        let sets = fake.record.withLock { $0.applied.last! }
+        XCTAssertEqual(sets.vips.map(\.description), ["198.18.0.100", "198.18.0.101"])
+        XCTAssertEqual(sets.natEndpoints, [KernelGuard.Endpoint(address: IPv4Address("198.18.0.21")!, proto: 6, port: 5353)])
+
+        // An edit that changes no address set does not touch ARP, the filter or the guard.
+        let applied = fake.record.withLock { $0.applied.count }
+        XCTAssertTrue(plane.control(["-e", "-t", "198.18.0.100:80", "-r", "198.18.0.11", "-w", "0"], "").ok)
+        XCTAssertEqual(fake.record.withLock { $0.applied.count }, applied)
+        XCTAssertEqual(fake.last.services[0].reals[0].weight, 0)
+
+        let wrong = plane.control(["-a", "-t", "198.18.0.100:80", "-r", "198.18.0.11"], "")
+        XCTAssertFalse(wrong.ok)
+        XCTAssertTrue(wrong.text.contains("already in"), wrong.text)
+    }
+
+    func testAFailedAddressSetChangeIsReportedAndTriedAgain() throws {
+        let plane = try started(base)
+        fake.record.withLock { $0.failApply = true }
+        let failed = plane.control(["-A", "-t", "198.18.0.101:80"], "")
+        XCTAssertFalse(failed.ok)
+        XCTAssertTrue(failed.text.contains("the guard could not be installed"), failed.text)
+        fake.record.withLock { $0.failApply = false }
+        XCTAssertTrue(plane.control(["-a", "-t", "198.18.0.101:80", "-r", "198.18.0.11"], "").ok)
+        XCTAssertEqual(fake.record.withLock { $0.applied.last!.vips.count }, 2, "the next change brings the sets in line")
+    }
+
+    func testHealthTransitionsReachTheSnapshotScriptsAndQuorum() throws {
+        let plane = try started(base)
+        let targets = fake.record.withLock { $0.started }
+        plane.healthReport(targets[0], 0, false, .down("connection refused"))
+        XCTAssertEqual(reals(fake.last), ["198.18.0.11:80 unavailable", "198.18.0.12:80 unavailable", "198.18.0.99:80"],
+                       "below the quorum of 2 the sorry server takes the new flows")
+        XCTAssertEqual(fake.record.withLock { $0.scripts }, ["/bin/true down"])
+        plane.healthReport(targets[0], 0, true, .up)
+        XCTAssertEqual(reals(fake.last), ["198.18.0.11:80", "198.18.0.12:80"])
+
+        // A report from a checker the table no longer has (stopped by a reload) is dropped.
+        let published = fake.record.withLock { $0.published.count }
+        var stale = targets[0]
+        stale.realID = 999
+        plane.healthReport(stale, 0, false, .down("late"))
+        XCTAssertEqual(fake.record.withLock { $0.published.count }, published)
+    }
+
+    func testRestoreMergesAndKeepsWhatStays() throws {
+        let plane = try started(base)
+        let rules = """
+        # ipvsadm -S
+        -A -t 198.18.0.100:80 -s wrr
+        -a -t 198.18.0.100:80 -r 198.18.0.11:80 -g -w 5
+        """
+        let ok = plane.control(["-R"], rules)
+        XCTAssertTrue(ok.ok, ok.text)
+        XCTAssertEqual(reals(fake.last), ["198.18.0.11:80"])
+        XCTAssertEqual(fake.last.services[0].reals[0].weight, 5)
+        XCTAssertEqual(fake.last.services[0].scheduler, .weightedRoundRobin)
+        let service = plane.state.withLock { $0.table.services[0] }
+        XCTAssertEqual(service.config.sorryServer?.port, 80, "what the rules cannot say is kept")
+        XCTAssertEqual(service.reals[0].config.checkers.count, 1)
+        XCTAssertEqual(fake.record.withLock { $0.stopped.map(\.address) }, [IPv4Address("198.18.0.12")!],
+                       "only the real server the rules leave out loses its checker")
+
+        let published = fake.record.withLock { $0.published.count }
+        let bad = plane.control(["-R"], "-A -t 198.18.0.102:80\n-a -t 198.18.0.102:80 -r nonsense\n")
+        XCTAssertFalse(bad.ok)
+        XCTAssertTrue(bad.text.hasPrefix("restore line 2: "), bad.text)
+        XCTAssertTrue(bad.text.contains("nothing was changed"), bad.text)
+        XCTAssertEqual(fake.record.withLock { $0.published.count }, published)
+        XCTAssertFalse(plane.control(["-R"], "-L -n\n").ok, "only edits may be restored")
+    }
+
+    func testListWithStatsAddsTheEngineCountersAfterTheTable() throws {
+        let plane = try started(base)
+        let listed = plane.control(["-L", "-n", "--stats"], "")
+        XCTAssertTrue(listed.ok)
+        XCTAssertTrue(listed.text.contains("Engine counters (all workers):\n  forwarded 7\n"), listed.text)
+        XCTAssertTrue(listed.text.contains("Frames per worker: 0=7\n"), listed.text)
+        XCTAssertEqual(plane.summary(), "forwarded=7")
+    }
+}
+
+/// Writes a whole file, creating it.
+func createFile(_ path: String, _ text: String) -> Bool {
+    guard let f = fopen(path, "w") else { return false }
+    defer { fclose(f) }
+    return fputs(text, f) >= 0
+}
