@@ -27,13 +27,57 @@ public struct SetupError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Retries a call that failed with EINTR: the one loop every blocking call here goes through.
+/// Runs a libc call that returns a negative value and sets errno on failure, and reads errno
+/// at once, before anything else can change it (the close or munmap of an error path, or a
+/// String being built for the message): swift-system's `valueOrErrno`. With
+/// `retryingOnInterrupt`, a call that failed with EINTR is made again (the one EINTR loop here).
 @inline(__always)
-func retryingOnInterrupt<T: BinaryInteger>(_ body: () -> T) -> T {
+func valueOrErrno<T: BinaryInteger>(retryingOnInterrupt retry: Bool = false, _ body: () -> T) -> Result<T, Errno> {
     while true {
         let r = body()
-        if r >= 0 || errno != EINTR { return r }
+        if r >= 0 { return .success(r) }
+        let e = Glibc.errno
+        if retry && e == EINTR { continue }
+        return .failure(Errno(e))
     }
+}
+
+/// The same for a call that returns NULL and sets errno on failure (a C shim's mapping or
+/// allocation).
+@inline(__always)
+func valueOrErrno<P>(_ body: () -> P?) -> Result<P, Errno> {
+    if let p = body() { return .success(p) }
+    return .failure(Errno(Glibc.errno))
+}
+
+/// Runs `body` (a call through `valueOrErrno`) and turns its failure into a SystemError that
+/// names `call`.
+@inline(__always)
+func systemCall<T>(_ call: @autoclosure () -> String, detail: @autoclosure () -> String = "",
+                   _ result: Result<T, Errno>) throws(SystemError) -> T {
+    switch result {
+    case .success(let value): return value
+    case .failure(let e): throw SystemError(call(), errno: e.rawValue, detail: detail())
+    }
+}
+
+/// An errno value, captured right after the call that set it.
+public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
+    public var rawValue: Int32
+    public init(_ rawValue: Int32) { self.rawValue = rawValue }
+    public var description: String { String(cString: strerror(rawValue)) }
+}
+
+/// Retries a call that failed with EINTR (`valueOrErrno(retryingOnInterrupt:)` for callers that
+/// want the raw return value).
+@inline(__always)
+func retryingOnInterrupt<T: BinaryInteger>(_ body: () -> T) -> T {
+    var r: T = 0
+    _ = valueOrErrno(retryingOnInterrupt: true) { () -> T in
+        r = body()
+        return r
+    }
+    return r
 }
 
 /// Milliseconds on the monotonic clock, wrapping at 2^32 (the flow table compares with wrapping

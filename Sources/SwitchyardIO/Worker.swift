@@ -90,8 +90,7 @@ public final class Worker: @unchecked Sendable {
         for ring in rings {
             try ring.update(filter: filter)
             guard ring.inFanoutGroup else { continue }
-            let rc = fanoutProgram.withUnsafeBytes { sy_fanout_set_program(ring.fd, $0.baseAddress, UInt32(fanoutProgram.count)) }
-            guard rc == 0 else { throw SystemError("PACKET_FANOUT_DATA") }
+            try ring.update(fanoutProgram: fanoutProgram)
         }
     }
 
