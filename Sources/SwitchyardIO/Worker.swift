@@ -20,6 +20,10 @@ public final class Worker: @unchecked Sendable {
     let publisher: SnapshotPublisher
     /// Which receive back-end `run` specialises its loop for.
     let backEnd: BackEnd
+    /// The pipeline (flow tables included), made in init so that a failure to allocate it is
+    /// an error thrown before the engine starts, not a crash on the worker thread; `run` moves
+    /// it onto the worker's stack.
+    private var idlePipeline: Pipeline?
     private let stopFlag = Atomic<Bool>(false)
     /// The worker's counters as of its last block, for the control plane to read and sum.
     /// Atomic words written by this worker alone (relaxed); readers may see a value one block old.
@@ -29,10 +33,16 @@ public final class Worker: @unchecked Sendable {
 
     /// `interfaces` in the engine's numbering (a frame's ingress and egress numbers index it);
     /// interface i's ring joins fanout group `fanoutGroupBase + i` (nil: a lone worker, no groups).
+    ///
+    /// What can fail is done first and changes nothing outside the process: the pipeline and
+    /// its flow tables (`config.slotMemory`: give it `HugePages.slotMemory(for:)` so that a
+    /// mapping failure is thrown here). Then the sockets, one interface after another: if one
+    /// fails, those opened before it are closed as the thrown init releases them (their deinit).
     public init(index: Int, interfaces: [InterfaceInfo], filter: PacketFilter, fanoutGroupBase: UInt16?,
                 fanoutProgram: [BPFInstruction], config: PipelineConfig, publisher: SnapshotPublisher,
                 geometry: RingGeometry = RingGeometry(), txMode: TXMode = .ring, rxMode: RXMode = .afPacket) throws {
         self.index = index
+        idlePipeline = Pipeline(config)
         switch rxMode {
         case .afPacket:
             rings = try interfaces.enumerated().map { i, interface in
@@ -123,7 +133,7 @@ public final class Worker: @unchecked Sendable {
     /// (called with a concrete type from `run`: no existential, no allocation per packet).
     @inline(never)
     func loop<R: Receiver>(_ receiver: inout R) {
-        var pipeline = Pipeline(config)
+        guard var pipeline = idlePipeline.take() else { preconditionFailure("Worker.run() called twice") }
         var segmenter = TCPSegmenter()
         var held = HeldSnapshot(publisher)
         var lastIdle: UInt32 = 0
