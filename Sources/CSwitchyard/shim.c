@@ -1,3 +1,5 @@
+// The helpers CSwitchyard.h declares for AF_PACKET rings and sockets, interfaces, the control
+// socket and threads: each one syscall or one field access, with errno as the call left it.
 #define _GNU_SOURCE
 #include "CSwitchyard.h"
 

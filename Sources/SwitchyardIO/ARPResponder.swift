@@ -1,3 +1,6 @@
+// ARP for the VIPs on one interface: answering, announcing (gratuitous ARP) and learning the
+// real servers' MACs from what goes by.
+
 import CLibnet
 import CPcap
 import CSwitchyard

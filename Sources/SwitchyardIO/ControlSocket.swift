@@ -1,3 +1,5 @@
+// The control socket `switchyard adm` talks to: the daemon's server side and the client side.
+
 import CSwitchyard
 import Glibc
 import Synchronization
@@ -153,7 +155,8 @@ public enum ControlClient {
             let n = try systemCall("sending to \(path)", valueOrErrno {
                 request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
             })
-            if n == 0 { throw SystemError("sending to \(path)") }
+            // The socket took nothing (no errno is set for that): the daemon has gone.
+            if n == 0 { throw SystemError("sending to \(path)", errno: EPIPE) }
             sent += n
         }
         shutdown(fd, Int32(SHUT_WR))

@@ -1,3 +1,6 @@
+// What the kernel knows about the interfaces the engine forwards on: identity (index, MAC,
+// MTU, address), routes, neighbours, and GRO, which the engine turns off and back on.
+
 import CSwitchyard
 import Glibc
 import SwitchyardCore

@@ -1,3 +1,6 @@
+// The packet filter every receive ring carries: a libpcap-compiled classic BPF program that
+// lets through only the engine's traffic.
+
 import CPcap
 import CSwitchyard
 import Glibc

@@ -1,3 +1,6 @@
+// Errors from the system and from setting up, and the one function every libc call's result
+// goes through so that errno is read at once (swift-system's valueOrErrno, and its EINTR loop).
+
 import Glibc
 
 /// A failed system call: which call, on what, and errno, printed the way an operator can act on.
@@ -6,6 +9,8 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
     public var errno: Int32
     public var detail: String
 
+    /// `errno` defaults to the thread's errno now: make the error straight after the failed
+    /// call, or better, take errno from `valueOrErrno`.
     public init(_ call: String, errno: Int32 = Glibc.errno, detail: String = "") {
         self.call = call
         self.errno = errno
@@ -50,8 +55,8 @@ func valueOrErrno<P>(_ body: () -> P?) -> Result<P, Errno> {
     return .failure(Errno(Glibc.errno))
 }
 
-/// Runs `body` (a call through `valueOrErrno`) and turns its failure into a SystemError that
-/// names `call`.
+/// The value of a call made through `valueOrErrno`, or its failure as a SystemError naming
+/// `call` (the words are only built on failure).
 @inline(__always)
 func systemCall<T>(_ call: @autoclosure () -> String, detail: @autoclosure () -> String = "",
                    _ result: Result<T, Errno>) throws(SystemError) -> T {
@@ -78,42 +83,4 @@ func retryingOnInterrupt<T: BinaryInteger>(_ body: () -> T) -> T {
         return r
     }
     return r
-}
-
-/// Milliseconds on the monotonic clock, wrapping at 2^32 (the flow table compares with wrapping
-/// arithmetic, so the wrap after ~49 days is harmless).
-public func monotonicMilliseconds() -> UInt32 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt32(truncatingIfNeeded: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
-}
-
-/// Reads a whole small file (procfs, sysfs); nil if it cannot be opened.
-public func readSmallFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var data: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 8192)
-    while true {
-        let n = retryingOnInterrupt { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
-        if n <= 0 { break }
-        data.append(contentsOf: buffer[0..<n])
-    }
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// Writes a small file (a sysctl); false on failure.
-@discardableResult
-public func writeSmallFile(_ path: String, _ text: String) -> Bool {
-    let fd = open(path, O_WRONLY | O_CLOEXEC | O_TRUNC)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    let bytes = Array(text.utf8)
-    return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
-}
-
-/// A String from a NUL-terminated C buffer (libpcap and libnet error buffers).
-func cString(_ buffer: [CChar]) -> String {
-    buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }

@@ -1,3 +1,6 @@
+// The AF_XDP receive path on one interface (`--io af_xdp`): our XDP program's address sets
+// and the socket's batches, over the C side in CSwitchyard/xdp.c.
+
 import CSwitchyard
 import Glibc
 import SwitchyardCore
