@@ -40,5 +40,6 @@ let package = Package(
         .executableTarget(name: "fuzz-adm", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzAdm"),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardIO"]),
+        .testTarget(name: "SwitchyardIOTests", dependencies: ["SwitchyardIO", "CSwitchyard"]),
     ]
 )

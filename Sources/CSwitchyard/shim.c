@@ -1,3 +1,5 @@
+// The helpers CSwitchyard.h declares for AF_PACKET rings and sockets, interfaces, the control
+// socket and threads: each one syscall or one field access, with errno as the call left it.
 #define _GNU_SOURCE
 #include "CSwitchyard.h"
 
@@ -108,7 +110,10 @@ int sy_packet_send_only(int fd) {
     int fresh = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
     if (fresh < 0) return -1;
     int rc = dup3(fresh, fd, O_CLOEXEC);
+    // dup3's errno is the caller's answer: keep it across the close.
+    int saved = errno;
     close(fresh);
+    errno = saved;
     return rc < 0 ? -1 : 0;
 }
 
@@ -270,8 +275,11 @@ int sy_interface_info(const char *name, int *index, uint8_t mac[6], int *mtu, ui
         *ipv4 = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr;
     }
     rc = 0;
-out:
+out:;
+    // The failed ioctl's errno is the caller's answer: keep it across the close.
+    int saved = errno;
     close(s);
+    errno = saved;
     return rc;
 }
 
@@ -284,7 +292,10 @@ static int ethtool_value(const char *name, uint32_t cmd, uint32_t *value) {
     ev.data = *value;
     ifr.ifr_data = (void *)&ev;
     int rc = ioctl(s, SIOCETHTOOL, &ifr);
+    // The ioctl's errno is the caller's answer: keep it across the close.
+    int saved = errno;
     close(s);
+    errno = saved;
     if (rc == 0) *value = ev.data;
     return rc;
 }

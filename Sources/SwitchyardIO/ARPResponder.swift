@@ -1,3 +1,6 @@
+// ARP for the VIPs on one interface: answering, announcing (gratuitous ARP) and learning the
+// real servers' MACs from what goes by.
+
 import CLibnet
 import CPcap
 import CSwitchyard
@@ -56,10 +59,11 @@ public final class ARPResponder: @unchecked Sendable {
         // kernel would clone every frame of every interface into its queue, on the sender's
         // CPU (binding it to protocol 0 does not change that: bind keeps the protocol). A
         // socket opened for no protocol takes its place: it receives nothing and still sends.
-        guard sy_packet_send_only(libnet_getfd(l)) == 0 else {
+        if case .failure(let e) = valueOrErrno({ sy_packet_send_only(libnet_getfd(l)) }) {
+            // errno was captured above: libnet_destroy and pcap_close close sockets.
             libnet_destroy(l)
             pcap_close(p)
-            throw SetupError("cannot replace libnet's packet socket on \(interface.name): \(String(cString: strerror(errno)))")
+            throw SetupError("cannot replace libnet's packet socket on \(interface.name): \(e)")
         }
         capture = p
         sender = Locked(l)

@@ -1,3 +1,5 @@
+// Running a helper program (nft) for the control plane and reading what it printed.
+
 import Glibc
 
 /// Runs a program (found on PATH) with optional standard input and returns its exit status

@@ -1,3 +1,5 @@
+// The control socket `switchyard adm` talks to: the daemon's server side and the client side.
+
 import CSwitchyard
 import Glibc
 import Synchronization
@@ -25,20 +27,24 @@ public final class ControlServer: @unchecked Sendable {
         self.handler = handler
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
             let dir = String(path[..<slash])
-            if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir \(dir)") }
+            if case .failure(let e) = valueOrErrno({ mkdir(dir, 0o700) }), e.rawValue != EEXIST {
+                throw SystemError("mkdir \(dir)", errno: e.rawValue)
+            }
         }
         if ControlClient.isLive(path) {
             throw SetupError("another switchyard already answers on \(path); give this one --control PATH")
         }
         unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket(AF_UNIX)") }
+        let fd = try systemCall("socket(AF_UNIX)", valueOrErrno {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
         let old = umask(0o177)
-        let bound = withAddress(path) { bind(fd, $0, $1) }
+        let bound = valueOrErrno { withAddress(path) { bind(fd, $0, $1) } }
         umask(old)
-        guard bound == 0, listen(fd, 16) == 0 else {
+        // errno is captured by valueOrErrno before close can change it.
+        if case .failure(let e) = bound.flatMap({ _ in valueOrErrno { listen(fd, 16) } }) {
             close(fd)
-            throw SystemError("binding the control socket \(path)")
+            throw SystemError("binding the control socket \(path)", errno: e.rawValue)
         }
         chmod(path, 0o600)
         self.fd = fd
@@ -77,10 +83,9 @@ public final class ControlServer: @unchecked Sendable {
         var request: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+            let n = retryingOnInterrupt { buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) } }
             if n == 0 { break }
             if n < 0 {
-                if errno == EINTR { continue }
                 reply(client, ok: false, "the request did not arrive whole (timed out)")
                 return
             }
@@ -138,25 +143,27 @@ func withAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t)
 public enum ControlClient {
     /// Sends arguments and input; returns (ok, text), or throws if no daemon answers.
     public static func send(path: String, arguments: [String], input: String = "") throws -> (ok: Bool, text: String) {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket(AF_UNIX)") }
+        let fd = try systemCall("socket(AF_UNIX)", valueOrErrno {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
         defer { close(fd) }
-        guard withAddress(path, { connect(fd, $0, $1) }) == 0 else {
-            throw SystemError("connecting to \(path)", detail: "is switchyard running? give --control PATH")
-        }
+        _ = try systemCall("connecting to \(path)", detail: "is switchyard running? give --control PATH",
+                           valueOrErrno { withAddress(path) { connect(fd, $0, $1) } })
         let request = Array((arguments.joined(separator: "\t") + "\n" + input).utf8)
         var sent = 0
         while sent < request.count {
-            let n = request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { throw SystemError("sending to \(path)") }
+            let n = try systemCall("sending to \(path)", valueOrErrno {
+                request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            })
+            // The socket took nothing (no errno is set for that): the daemon has gone.
+            if n == 0 { throw SystemError("sending to \(path)", errno: EPIPE) }
             sent += n
         }
         shutdown(fd, Int32(SHUT_WR))
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
+            let n = retryingOnInterrupt { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
             if n <= 0 { break }
             response.append(contentsOf: buffer[0..<n])
         }

@@ -1,3 +1,6 @@
+// The classic BPF program that spreads frames over the workers' fanout group, so that both
+// directions of a flow meet the same worker.
+
 import SwitchyardCore
 
 /// One classic BPF instruction, laid out as the kernel's struct sock_filter.

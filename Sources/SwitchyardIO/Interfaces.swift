@@ -1,3 +1,6 @@
+// What the kernel knows about the interfaces the engine forwards on: identity (index, MAC,
+// MTU, address), routes, neighbours, and GRO, which the engine turns off and back on.
+
 import CSwitchyard
 import Glibc
 import SwitchyardCore
@@ -16,10 +19,11 @@ public struct InterfaceInfo: Sendable, CustomStringConvertible {
         var mac: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
         var mtu: Int32 = 0
         var address: UInt32 = 0
-        let rc = withUnsafeMutableBytes(of: &mac) { raw in
-            sy_interface_info(name, &index, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), &mtu, &address)
-        }
-        guard rc == 0 else { throw SystemError("reading interface \(name)", detail: "is the name right? see `ip link`") }
+        _ = try systemCall("reading interface \(name)", detail: "is the name right? see `ip link`", valueOrErrno {
+            withUnsafeMutableBytes(of: &mac) { raw in
+                sy_interface_info(name, &index, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), &mtu, &address)
+            }
+        })
         let a = UInt32(bigEndian: address)
         return InterfaceInfo(name: name, index: index, mac: MACAddress(mac), mtu: Int(mtu),
                              address: a == 0 ? nil : IPv4Address(a))

@@ -1,3 +1,5 @@
+// A value behind a pthread mutex, for state the control plane shares between threads.
+
 import Glibc
 
 /// A value behind a lock, for the control plane's shared state (the workers' packet path takes

@@ -1,3 +1,6 @@
+// The packet filter every receive ring carries: a libpcap-compiled classic BPF program that
+// lets through only the engine's traffic.
+
 import CPcap
 import CSwitchyard
 import Glibc
@@ -33,7 +36,7 @@ public final class PacketFilter {
     /// Attaches the program to a socket (SO_ATTACH_FILTER): the kernel drops what it rejects
     /// before it is copied into the ring.
     public func attach(to fd: Int32) throws {
-        guard sy_attach_filter(fd, program.bf_insns, program.bf_len) == 0 else { throw SystemError("SO_ATTACH_FILTER") }
+        _ = try systemCall("SO_ATTACH_FILTER", valueOrErrno { sy_attach_filter(fd, program.bf_insns, program.bf_len) })
     }
 
     /// The filter that lets only the engine's traffic through: IPv4 to any VIP, and for NAT,

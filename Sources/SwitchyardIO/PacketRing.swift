@@ -1,3 +1,6 @@
+// The AF_PACKET receive ring on one interface (TPACKET_V2 frames or TPACKET_V3 blocks): its
+// geometry, its setup (filtered, bound, in a fanout group) and reading it.
+
 import CSwitchyard
 import Glibc
 import SwitchyardCore
@@ -60,35 +63,39 @@ public final class PacketRing: @unchecked Sendable {
                 fanoutGroup: UInt16?, fanoutProgram: [BPFInstruction], geometry: RingGeometry = RingGeometry()) throws {
         self.interfaceNumber = interfaceNumber
         // Protocol 0: receive nothing until bind.
-        let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket(AF_PACKET)") }
+        let fd = try systemCall("socket(AF_PACKET)", valueOrErrno {
+            socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        let mapLength = Int(geometry.blockSize) * Int(geometry.blockCount)
+        // Every step's error is made (errno read) before the steps already done are undone.
         do {
             try filter.attach(to: fd)
             // The engine's own frames leave through its TX sockets, which bypass the taps; the
             // kernel's (ARP, health checks) need not be copied and filtered here either.
             _ = sy_packet_ignore_outgoing(fd)
             // Room on the socket's queue for a few whole super-packets (their slots say COPY).
-            if geometry.format == .frames && sy_packet_copy_large(fd, Self.largeFrameQueueBytes) != 0 {
-                throw SystemError("PACKET_COPY_THRESH")
+            if geometry.format == .frames {
+                _ = try systemCall("PACKET_COPY_THRESH", valueOrErrno { sy_packet_copy_large(fd, Self.largeFrameQueueBytes) })
             }
-            let mapped = geometry.format == .blocks
-                ? sy_rx_ring_setup(fd, geometry.blockSize, geometry.blockCount, geometry.frameSize,
-                                   geometry.retireTimeoutMilliseconds)
-                : sy_rx_ring_setup_v2(fd, geometry.blockSize, geometry.blockCount, geometry.frameSize)
-            guard let map = mapped else {
-                throw SystemError("PACKET_RX_RING (\(geometry.format == .blocks ? "TPACKET_V3" : "TPACKET_V2"))")
-            }
+            let map = try systemCall("PACKET_RX_RING (\(geometry.format == .blocks ? "TPACKET_V3" : "TPACKET_V2"))",
+                                     valueOrErrno {
+                geometry.format == .blocks
+                    ? sy_rx_ring_setup(fd, geometry.blockSize, geometry.blockCount, geometry.frameSize,
+                                       geometry.retireTimeoutMilliseconds)
+                    : sy_rx_ring_setup_v2(fd, geometry.blockSize, geometry.blockCount, geometry.frameSize)
+            })
             self.map = map
-            guard sy_packet_bind(fd, interface.index, SY_ETH_P_ALL) == 0 else {
-                munmap(map, Int(geometry.blockSize) * Int(geometry.blockCount))
-                throw SystemError("bind(AF_PACKET, \(interface.name))")
-            }
-            let joined = fanoutGroup.map { group in
-                fanoutProgram.withUnsafeBytes { sy_fanout_join_cbpf(fd, group, $0.baseAddress, UInt32(fanoutProgram.count)) }
-            } ?? 0
-            guard joined == 0 else {
-                munmap(map, Int(geometry.blockSize) * Int(geometry.blockCount))
-                throw SystemError("PACKET_FANOUT")
+            do {
+                _ = try systemCall("bind(AF_PACKET, \(interface.name))",
+                                   valueOrErrno { sy_packet_bind(fd, interface.index, SY_ETH_P_ALL) })
+                if let group = fanoutGroup {
+                    _ = try systemCall("PACKET_FANOUT", valueOrErrno {
+                        fanoutProgram.withUnsafeBytes { sy_fanout_join_cbpf(fd, group, $0.baseAddress, UInt32(fanoutProgram.count)) }
+                    })
+                }
+            } catch {
+                munmap(map, mapLength)
+                throw error
             }
         } catch {
             close(fd)
@@ -109,6 +116,14 @@ public final class PacketRing: @unchecked Sendable {
 
     /// Replaces the ring's filter; the kernel swaps it atomically.
     public func update(filter: PacketFilter) throws { try filter.attach(to: fd) }
+
+    /// Replaces the fanout group's program (the ring must be in a group); the kernel swaps it
+    /// atomically.
+    func update(fanoutProgram: [BPFInstruction]) throws {
+        _ = try systemCall("PACKET_FANOUT_DATA", valueOrErrno {
+            fanoutProgram.withUnsafeBytes { sy_fanout_set_program(fd, $0.baseAddress, UInt32(fanoutProgram.count)) }
+        })
+    }
 
     /// The next block if the kernel has handed it over, else nil.
     @inline(__always)
@@ -158,105 +173,5 @@ public final class PacketRing: @unchecked Sendable {
         var packets: UInt32 = 0
         var drops: UInt32 = 0
         return sy_packet_drops(fd, &packets, &drops) == 0 ? UInt64(drops) : 0
-    }
-}
-
-/// How workers hand frames to the kernel.
-public enum TXMode: String, Sendable, CaseIterable {
-    /// A mapped PACKET_TX_RING: frames are copied into the ring and one send() per batch
-    /// tells the kernel to take them.
-    case ring
-    /// sendmmsg with one message per frame (the first design; kept to measure against).
-    case sendmmsg
-}
-
-/// A packet socket that only sends, bound to one interface, bypassing the qdisc layer. Frames
-/// are queued (copied into the TX ring, or gathered for sendmmsg) and the queue is flushed at
-/// the end of every RX block, so a lone packet is never held back.
-public final class PacketSender: @unchecked Sendable {
-    public let fd: Int32
-    public let mode: TXMode
-    let batch: UnsafeMutablePointer<sy_tx_batch>?
-    let ring: UnsafeMutablePointer<sy_tx_ring>?
-
-    public init(interface: InterfaceInfo, mode: TXMode = .ring, capacity: UInt32 = 256) throws {
-        let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket(AF_PACKET) for TX") }
-        var batch: UnsafeMutablePointer<sy_tx_batch>?
-        var ring: UnsafeMutablePointer<sy_tx_ring>?
-        switch mode {
-        case .ring:
-            // The ring must be set up before bind. A slot holds its header, the virtio_net_hdr
-            // and a frame of the interface's MTU with Ethernet and 802.1Q headers (larger frames
-            // are segmented first): 2 KiB for a 1500-byte MTU.
-            var slot: UInt32 = 2048
-            while slot < UInt32(max(interface.mtu, 0)) + 18 + 64 { slot <<= 1 }
-            ring = sy_tx_ring_create(fd, slot, capacity * 2)
-            if ring == nil {
-                let error = SystemError("PACKET_TX_RING (TPACKET_V2)")
-                close(fd)
-                throw error
-            }
-        case .sendmmsg:
-            batch = sy_tx_batch_create(capacity)
-            if batch == nil {
-                close(fd)
-                throw SystemError("allocating the TX batch", errno: ENOMEM)
-            }
-        }
-        // Protocol 0 in bind: this socket receives nothing.
-        guard sy_packet_bind(fd, interface.index, 0) == 0 else {
-            let error = SystemError("bind(AF_PACKET TX, \(interface.name))")
-            sy_tx_ring_destroy(ring)
-            sy_tx_batch_destroy(batch)
-            close(fd)
-            throw error
-        }
-        // Bypassing the qdisc also keeps our own frames from being looped back to packet taps.
-        _ = sy_qdisc_bypass(fd)
-        self.fd = fd
-        self.mode = mode
-        self.batch = batch
-        self.ring = ring
-    }
-
-    deinit {
-        sy_tx_ring_destroy(ring)
-        sy_tx_batch_destroy(batch)
-        close(fd)
-    }
-
-    /// Queues a frame; returns how many frames failed (the ring stayed full, or a batch that
-    /// this frame filled could not all be sent).
-    @inline(__always)
-    public func enqueue(_ frame: UnsafeMutableRawPointer, length: Int) -> UInt64 {
-        if let ring {
-            if sy_tx_ring_put(ring, frame, UInt32(length)) == 0 { return 0 }
-            // Full: the kernel still owns the next slot. Kick it and retry a bounded number of times.
-            for _ in 0..<16 {
-                _ = sy_tx_ring_kick(fd, ring)
-                if sy_tx_ring_put(ring, frame, UInt32(length)) == 0 { return 0 }
-            }
-            return 1
-        }
-        let batch = batch.unsafelyUnwrapped
-        sy_tx_batch_add(batch, frame, length)
-        return batch.pointee.count == batch.pointee.capacity ? flush() : 0
-    }
-
-    /// Sends what is queued; returns how many frames could not be sent.
-    @inline(__always)
-    public func flush() -> UInt64 {
-        if let ring {
-            // A failed kick leaves the frames marked; the next kick sends them, and a ring that
-            // stays full shows up as failures in enqueue.
-            if ring.pointee.pending > 0 { _ = sy_tx_ring_kick(fd, ring) }
-            return 0
-        }
-        let batch = batch.unsafelyUnwrapped
-        let queued = batch.pointee.count
-        guard queued > 0 else { return 0 }
-        let sent = sy_tx_batch_flush(fd, batch)
-        return UInt64(queued) - UInt64(max(sent, 0))
     }
 }

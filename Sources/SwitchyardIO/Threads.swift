@@ -1,3 +1,6 @@
+// Threads and signals: the engine's OS threads, the CPUs it may use, and the main thread's
+// wait for signals.
+
 import CSwitchyard
 import Glibc
 

@@ -1,3 +1,6 @@
+// The AF_XDP receive path on one interface (`--io af_xdp`): our XDP program's address sets
+// and the socket's batches, over the C side in CSwitchyard/xdp.c.
+
 import CSwitchyard
 import Glibc
 import SwitchyardCore
@@ -42,9 +45,9 @@ public final class XDPReceiver: @unchecked Sendable {
             let hosts = Set(nat.map(\.address))
             let natKeys = nat.map { sy_xdp_key(address: $0.address.value.bigEndian, proto: $0.proto, pad: 0, port: $0.port.bigEndian) }
                 + hosts.map { sy_xdp_key(address: $0.value.bigEndian, proto: IPProtocol.icmp, pad: 0, port: 0) }
-            guard sy_xdp_set_vips(handle, vipKeys, UInt32(vipKeys.count)) == 0,
-                  sy_xdp_set_nat(handle, natKeys, UInt32(natKeys.count)) == 0
-            else { throw SystemError("updating the XDP program's address maps") }
+            _ = try systemCall("updating the XDP program's address maps", valueOrErrno {
+                sy_xdp_set_vips(handle, vipKeys, UInt32(vipKeys.count))
+            }.flatMap { _ in valueOrErrno { sy_xdp_set_nat(handle, natKeys, UInt32(natKeys.count)) } })
         }
     }
 
@@ -61,9 +64,9 @@ public final class XDPReceiver: @unchecked Sendable {
         let vips = s.vips
         let locals = localIPv4Addresses().filter { !vips.contains($0) }.map(\.value.bigEndian).sorted()
         guard locals != s.locals else { return false }
-        guard sy_xdp_set_locals(handle, locals, UInt32(locals.count)) == 0 else {
-            throw SystemError("updating the XDP program's local addresses")
-        }
+        _ = try systemCall("updating the XDP program's local addresses", valueOrErrno {
+            sy_xdp_set_locals(handle, locals, UInt32(locals.count))
+        })
         s.locals = locals
         return true
     }

@@ -1,6 +1,6 @@
 import XCTest
 import SwitchyardCore
-import SwitchyardIO
+@testable import SwitchyardIO
 
 final class HugePagesTests: XCTestCase {
     /// The system's THP mode ("always", "madvise" or "never"), or nil without THP.
@@ -45,5 +45,39 @@ final class HugePagesTests: XCTestCase {
             throw XCTSkip("transparent huge pages are not available here")
         }
         XCTAssertGreaterThan(after, before, "AnonHugePages did not grow (THP mode \(mode))")
+    }
+
+    /// A mapping the kernel refuses is a typed error that says what to lower, not a crash.
+    func testFailedMappingIsThrown() {
+        // 1 PiB: more than a process's address space, so mmap refuses it (ENOMEM).
+        XCTAssertThrowsError(try HugePages.map(1 << 50)) { error in
+            guard let e = error as? HugePages.MappingError else { return XCTFail("\(error)") }
+            XCTAssertEqual(e.errno, Errno(ENOMEM))
+            XCTAssertTrue(e.description.contains("switchyard_flow_capacity"), e.description)
+        }
+    }
+
+    /// The slots of a pipeline whose tables cannot be mapped: thrown before any is made.
+    func testPipelineSlotMemoryThatCannotBeMappedIsThrown() {
+        var config = PipelineConfig(sourceMAC: .zero, flowCapacity: 1 << 46)
+        XCTAssertThrowsError(try HugePages.slotMemory(for: config)) { XCTAssertTrue($0 is HugePages.MappingError) }
+        // An overflowing size is the same error, not a trap.
+        config.flowCapacity = Int.max / 2
+        XCTAssertThrowsError(try HugePages.slotMemory(for: config)) { XCTAssertTrue($0 is HugePages.MappingError) }
+    }
+
+    /// The memory mapped ahead is exactly what the pipeline's tables ask for (the sizes are
+    /// worked out outside FlowTable: this catches them drifting apart), and it is freed.
+    func testPipelineTakesTheReservedSlots() throws {
+        for capacity in [1, 1_000, 8_191, 1 << 16, 3 << 18] {
+            var config = PipelineConfig(sourceMAC: .zero, flowCapacity: capacity)
+            let reservation = try HugePages.SlotReservation(for: config)
+            config.slotMemory = reservation.slotMemory
+            XCTAssertEqual(reservation.unclaimed, 2, "flows and templates mapped ahead")
+            let pipeline = Pipeline(config)
+            XCTAssertEqual(reservation.unclaimed, 0, "capacity \(capacity): a table's size was not reserved")
+            XCTAssertEqual(reservation.mappedOnDemand, 0, "capacity \(capacity): a table was mapped on demand")
+            XCTAssertEqual(pipeline.flows.capacity, capacity)
+        }
     }
 }

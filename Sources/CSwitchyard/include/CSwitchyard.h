@@ -194,6 +194,10 @@ static inline int sy_tx_ring_put(struct sy_tx_ring *r, const void *data, uint32_
 int sy_tx_ring_kick(int fd, struct sy_tx_ring *ring);
 
 // ---- AF_XDP receive (xdp.c) ----
+/// Assembles the XDP program (with placeholder maps) into room for `capacity` instructions:
+/// its length, or -1 (errno E2BIG) if it does not fit. For tests: the program always gets
+/// the assembler's full room.
+int sy_xdp_program_length(int capacity);
 /// An XDP program on one interface plus an AF_XDP socket on its queue 0.
 struct sy_xdp;
 /// A NAT reply key as the XDP program builds it: source address and port in network order,
@@ -229,7 +233,9 @@ uint32_t sy_xdp_position(const struct sy_xdp *x);
 /// in that descriptor alone, else NULL (past the batch, or part of a multi-descriptor frame).
 void *sy_xdp_peek(const struct sy_xdp *x, uint32_t i, uint32_t *length);
 
-// ---- the kernel guard's fast drop (xdp.c) ----
+// ---- the kernel guard's fast drop (tcx_guard.c) ----
+/// The same for the guard's tc program.
+int sy_tcx_guard_program_length(int capacity);
 /// The kernel guard's fast drop: a BPF program at tcx ingress (Linux 6.6+) that drops IPv4
 /// frames to the VIPs in its set, counted; NULL (and a reason in err) where it cannot attach.
 struct sy_tcx_guard;
