@@ -131,9 +131,11 @@ public final class KernelGuard: @unchecked Sendable {
                 }
                 // Should the update fail, the program goes and the nftables chain does its work.
                 if sy_tcx_guard_set_vips(programs[interface], keys, UInt32(keys.count)) != 0 {
+                    // errno before the close, which may set it again.
+                    let failure = Errno(errno)
                     sy_tcx_guard_close(programs[interface])
                     programs[interface] = nil
-                    fastDropUnavailable = "\(interface): updating its VIP set: \(String(cString: strerror(errno)))"
+                    fastDropUnavailable = "\(interface): updating its VIP set: \(failure)"
                 }
             }
         }

@@ -68,6 +68,11 @@ public final class Engine: @unchecked Sendable {
         parts.publisher = publisher
         plane.republish()
         parts.workers = try makeWorkers(config, publisher: publisher)
+        // Bound now (served once everything runs): a daemon already answering on this socket
+        // stops the start before the machine is touched.
+        let control = try ControlServer(path: options.controlPath) { [weak plane = self.plane] in
+            plane?.control($0, $1) ?? (false, "shutting down\n")
+        }
 
         // From here on the machine changes: write down what, so a killed run can be undone.
         if let slash = recordPath.lastIndex(of: "/") { mkdir(String(recordPath[..<slash]), 0o700) }
@@ -101,9 +106,6 @@ public final class Engine: @unchecked Sendable {
         plane.applyCheckers(initial)
         defer { monitor.stopAll() }
 
-        let control = try ControlServer(path: options.controlPath) { [weak plane = self.plane] in
-            plane?.control($0, $1) ?? (false, "shutting down\n")
-        }
         let controlThread = try OSThread(name: "sy-control") { control.run() }
         defer {
             control.stop()
@@ -147,7 +149,8 @@ public final class Engine: @unchecked Sendable {
                 timeouts: config.timeouts, connections: plane.counts, stats: plane.stats, workerIndex: index)
             // AF_XDP frames carry no CSUMNOTREADY: tell unfinished checksums from the bytes.
             pipelineConfig.detectPartialChecksums = options.rxMode == .afXDP
-            pipelineConfig.slotMemory = HugePages.slotMemory
+            // The flow tables' memory is mapped now, so a refusal is an error before the machine changes.
+            pipelineConfig.slotMemory = try HugePages.slotMemory(for: pipelineConfig)
             return try Worker(index: index, interfaces: interfaces, filter: filter, fanoutGroupBase: fanoutGroupBase,
                               fanoutProgram: FanoutProgram.build(vips: vips, workers: options.workers),
                               config: pipelineConfig, publisher: publisher, geometry: RingGeometry(format: options.ringFormat),
