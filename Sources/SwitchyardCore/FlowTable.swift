@@ -220,7 +220,7 @@ public struct FlowEntry: Sendable {
 public final class RealServerStats: @unchecked Sendable {
     public static let fields = 5
     public static let connections = 0, inPackets = 1, inBytes = 2, outPackets = 3, outBytes = 4
-    public static let rowLength = ConnectionCounts.maxReals * fields
+    public static let rowLength = Limits.maxReals * fields
     public let workers: Int
     public let storage: UnsafeMutablePointer<Atomic<UInt64>>
 
@@ -256,28 +256,26 @@ public final class RealServerStats: @unchecked Sendable {
 /// One row per worker, written only by that worker, read by all (a count seen a moment late is
 /// fine for scheduling). Index: realID × 2 (+0 active, +1 inactive).
 public final class ConnectionCounts: @unchecked Sendable {
-    /// Real server IDs are below this bound.
-    public static let maxReals = 1 << 16
     public let workers: Int
     public let storage: UnsafeMutablePointer<Atomic<Int32>>
 
     public init(workers: Int) {
         self.workers = workers
-        storage = allocateZeroedAtomics(count: workers * Self.maxReals * 2)
+        storage = allocateZeroedAtomics(count: workers * Limits.maxReals * 2)
     }
 
-    deinit { deallocateAtomics(storage, count: workers * Self.maxReals * 2) }
+    deinit { deallocateAtomics(storage, count: workers * Limits.maxReals * 2) }
 
     /// Worker `index`'s row.
-    public func row(_ index: Int) -> UnsafeMutablePointer<Atomic<Int32>> { storage + index * Self.maxReals * 2 }
+    public func row(_ index: Int) -> UnsafeMutablePointer<Atomic<Int32>> { storage + index * Limits.maxReals * 2 }
 
     /// (active, inactive) summed over the workers.
     public func totals(realID: UInt32) -> (active: Int, inactive: Int) {
         var a = 0
         var i = 0
         for w in 0..<workers {
-            a += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2].load(ordering: .relaxed))
-            i += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2 + 1].load(ordering: .relaxed))
+            a += Int(storage[w * Limits.maxReals * 2 + Int(realID) * 2].load(ordering: .relaxed))
+            i += Int(storage[w * Limits.maxReals * 2 + Int(realID) * 2 + 1].load(ordering: .relaxed))
         }
         return (a, i)
     }
@@ -313,8 +311,6 @@ public struct FlowTable: ~Copyable {
     /// This worker's connection counts (nil: not counted); kept in step by insert, remove and
     /// setState for connection entries (not reply mappings or templates).
     let counts: UnsafeMutablePointer<Atomic<Int32>>?
-    /// How many slots around the home slot are searched for a victim when the table is full.
-    static let evictionWindow = 32
 
     /// Allocates every slot now; nothing is allocated later. Slots = next power of two at or
     /// above capacity × 4/3 (load ≤ 0.75).
@@ -457,7 +453,7 @@ public struct FlowTable: ~Copyable {
         var victim = -1
         var victimRank: UInt8 = 0
         var victimAge: UInt32 = 0
-        for step in 0..<Self.evictionWindow {
+        for step in 0..<Limits.flowEvictionWindow {
             let i = (home + step) & mask
             let e = slots[i]
             if e.hash == 0 { continue }
@@ -476,7 +472,7 @@ public struct FlowTable: ~Copyable {
         }
         if victim < 0 {
             // The window was empty, which a full table makes unlikely but possible: sweep on.
-            var i = (home + Self.evictionWindow) & mask
+            var i = (home + Limits.flowEvictionWindow) & mask
             while slots[i].hash == 0 { i = (i + 1) & mask }
             victim = i
         }

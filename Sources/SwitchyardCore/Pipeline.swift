@@ -40,7 +40,7 @@ public struct PipelineConfig: Sendable {
     public init(interfaceMACs: [MACAddress], mtu: Int = 1500, flowCapacity: Int = 1 << 20,
                 flowHashKey: HashKey = .random(), timeouts: FlowTimeouts = FlowTimeouts(),
                 connections: ConnectionCounts? = nil, stats: RealServerStats? = nil, workerIndex: Int = 0) {
-        precondition(!interfaceMACs.isEmpty && interfaceMACs.count <= Pipeline.maxInterfaces)
+        precondition(!interfaceMACs.isEmpty && interfaceMACs.count <= Limits.maxInterfaces)
         self.interfaceMACs = interfaceMACs
         self.maxFrameLength = mtu + 18
         self.flowCapacity = flowCapacity
@@ -60,9 +60,9 @@ public struct PipelineConfig: Sendable {
 }
 
 public struct Pipeline: ~Copyable {
-    /// Service IDs are below this bound (it sizes the per-worker scheduler cursors).
-    public static let maxServices = 4096
-    public static let maxInterfaces = 8
+    /// Forwarding alias, only for SwitchyardControl's Engine.swift until it says
+    /// `Limits.maxInterfaces` itself (issue 14: the engine is being split); do not use it.
+    public static var maxInterfaces: Int { Limits.maxInterfaces }
     /// Protocol-field marks that keep NAT reply keys and persistence keys apart from flow keys.
     static let replyMark: UInt8 = 0x80
     static let templateMark: UInt8 = 0x40
@@ -89,11 +89,10 @@ public struct Pipeline: ~Copyable {
     /// Where a `.reply` verdict's frame is built (allocated once), and its length.
     public let replyFrame: UnsafeMutableRawPointer
     public internal(set) var replyLength = 0
-    /// ICMP errors the LB sends itself: a token bucket of `icmpBurst`, refilled one per
-    /// millisecond (the kernel's icmp_msgs_per_sec default of 1000 and burst of 50).
-    var icmpTokens = Pipeline.icmpBurst
+    /// ICMP errors the LB sends itself: a token bucket of `Limits.icmpBurst`, refilled one per
+    /// millisecond.
+    var icmpTokens = Limits.icmpBurst
     var icmpRefilled: UInt32 = 0
-    static let icmpBurst: UInt32 = 50
     /// Room for the largest reply: Ethernet and a tag, IPv4, ICMP, a quoted header with
     /// options and 8 bytes of its payload.
     public static let replyCapacity = 128
@@ -108,10 +107,10 @@ public struct Pipeline: ~Copyable {
         templates = FlowTable(capacity: max(1_024, config.flowCapacity / 8), key: config.flowHashKey,
                               timeouts: templateTimeouts, memory: config.slotMemory)
         counters = Counters()
-        cursors = .allocate(capacity: Self.maxServices)
-        cursors.initialize(repeating: SchedulerCursor(), count: Self.maxServices)
-        interfaceMACs = .allocate(capacity: Self.maxInterfaces)
-        interfaceMACs.initialize(repeating: .zero, count: Self.maxInterfaces)
+        cursors = .allocate(capacity: Limits.maxServices)
+        cursors.initialize(repeating: SchedulerCursor(), count: Limits.maxServices)
+        interfaceMACs = .allocate(capacity: Limits.maxInterfaces)
+        interfaceMACs.initialize(repeating: .zero, count: Limits.maxInterfaces)
         replyFrame = .allocate(byteCount: Self.replyCapacity, alignment: 8)
         replyFrame.initializeMemory(as: UInt8.self, repeating: 0, count: Self.replyCapacity)
         for (i, mac) in config.interfaceMACs.enumerated() { interfaceMACs[i] = mac }

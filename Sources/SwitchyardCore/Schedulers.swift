@@ -40,7 +40,7 @@ public struct ScheduleRequest: @unchecked Sendable {
         for _ in 0..<workers {
             a += Int(connections[row].load(ordering: .relaxed))
             i += Int(connections[row + 1].load(ordering: .relaxed))
-            row += ConnectionCounts.maxReals * 2
+            row += Limits.maxReals * 2
         }
         return (a, i)
     }
