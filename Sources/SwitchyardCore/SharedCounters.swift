@@ -1,5 +1,3 @@
-import Synchronization
-
 // Counters that one thread writes and others read (per-worker rows of the real servers' traffic
 // and connection counts, the workers' published engine counters). Their words are Atomic and
 // accessed with relaxed loads and stores: plain moves on x86-64 and arm64, so the writer pays no
@@ -8,6 +6,8 @@ import Synchronization
 // increment is a load and a store, not a read-modify-write. (One extension per width: Atomic's
 // load and store are declared per representation, so one generic over FixedWidthInteger does
 // not compile.)
+
+import Synchronization
 
 extension Atomic where Value == UInt64 {
     /// Adds `n`; only for the word's one writer.
@@ -33,4 +33,71 @@ public func allocateZeroedAtomics<V: AtomicRepresentable & ExpressibleByIntegerL
 public func deallocateAtomics<V: AtomicRepresentable>(_ words: UnsafeMutablePointer<Atomic<V>>, count: Int) {
     words.deinitialize(count: count)
     words.deallocate()
+}
+
+/// Traffic counters per real server (ipvsadm -L --stats): connections scheduled, packets and
+/// bytes to it (inbound) and from it through us (outbound, NAT only). One row per worker,
+/// written by that worker alone; the control plane sums the rows.
+public final class RealServerStats: @unchecked Sendable {
+    public static let fields = 5
+    public static let connections = 0, inPackets = 1, inBytes = 2, outPackets = 3, outBytes = 4
+    public static let rowLength = Limits.maxReals * fields
+    public let workers: Int
+    public let storage: UnsafeMutablePointer<Atomic<UInt64>>
+
+    public init(workers: Int) {
+        self.workers = workers
+        storage = allocateZeroedAtomics(count: workers * Self.rowLength)
+    }
+
+    deinit { deallocateAtomics(storage, count: workers * Self.rowLength) }
+
+    public func row(_ worker: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { storage + worker * Self.rowLength }
+
+    /// One counter of a real server, summed over the workers.
+    public func total(realID: UInt32, field: Int) -> UInt64 {
+        var sum: UInt64 = 0
+        for w in 0..<workers {
+            sum &+= storage[w * Self.rowLength + Int(realID) * Self.fields + field].load(ordering: .relaxed)
+        }
+        return sum
+    }
+
+    /// Zeroes a real server's counters (ipvsadm -Z, or an ID given to a new real server).
+    /// Racy against the workers by design: a packet counted during the reset may survive it.
+    public func reset(realID: UInt32) {
+        for w in 0..<workers {
+            let base = w * Self.rowLength + Int(realID) * Self.fields
+            for f in 0..<Self.fields { storage[base + f].store(0, ordering: .relaxed) }
+        }
+    }
+}
+
+/// Active and inactive connection counts per real server, for lc/wlc and `ipvsadm -L`.
+/// One row per worker, written only by that worker, read by all (a count seen a moment late is
+/// fine for scheduling). Index: realID × 2 (+0 active, +1 inactive).
+public final class ConnectionCounts: @unchecked Sendable {
+    public let workers: Int
+    public let storage: UnsafeMutablePointer<Atomic<Int32>>
+
+    public init(workers: Int) {
+        self.workers = workers
+        storage = allocateZeroedAtomics(count: workers * Limits.maxReals * 2)
+    }
+
+    deinit { deallocateAtomics(storage, count: workers * Limits.maxReals * 2) }
+
+    /// Worker `index`'s row.
+    public func row(_ index: Int) -> UnsafeMutablePointer<Atomic<Int32>> { storage + index * Limits.maxReals * 2 }
+
+    /// (active, inactive) summed over the workers.
+    public func totals(realID: UInt32) -> (active: Int, inactive: Int) {
+        var a = 0
+        var i = 0
+        for w in 0..<workers {
+            a += Int(storage[w * Limits.maxReals * 2 + Int(realID) * 2].load(ordering: .relaxed))
+            i += Int(storage[w * Limits.maxReals * 2 + Int(realID) * 2 + 1].load(ordering: .relaxed))
+        }
+        return (a, i)
+    }
 }
