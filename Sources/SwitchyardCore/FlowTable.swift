@@ -265,7 +265,8 @@ public struct FlowTable: ~Copyable {
     @inline(__always)
     func adjustCounts(_ e: FlowEntry, _ delta: Int32) {
         guard let counts, e.flags & (FlowFlags.reply | FlowFlags.template) == 0 else { return }
-        counts[Int(e.realID) * 2 + (e.state.isActive ? 0 : 1)].soleWriterAdd(delta)
+        let field = e.state.isActive ? ConnectionCounts.active : ConnectionCounts.inactive
+        counts[counterIndex(realID: e.realID, field: field, of: ConnectionCounts.fields)].soleWriterAdd(delta)
     }
 
     /// Changes a connection's state, keeping the active/inactive counts in step.

@@ -136,8 +136,10 @@ public struct Pipeline: ~Copyable {
     /// Counts a packet of `bytes` for real server `id`, inbound (to it) or outbound (its reply).
     @inline(__always)
     func account(_ id: UInt32, bytes: Int, inbound: Bool) {
-        let base = Int(id) * RealServerStats.fields + (inbound ? RealServerStats.inPackets : RealServerStats.outPackets)
+        let base = counterIndex(realID: id, field: inbound ? RealServerStats.inPackets : RealServerStats.outPackets,
+                                of: RealServerStats.fields)
         realStats[base].soleWriterAdd(1)
+        // Each bytes counter follows its packets counter (inPackets, inBytes, outPackets, outBytes).
         realStats[base + 1].soleWriterAdd(UInt64(bytes))
     }
 
@@ -295,7 +297,8 @@ public struct Pipeline: ~Copyable {
                          expired: &expired, evicted: &evicted)
         }
         counters.bump(.newFlows)
-        realStats[Int(id) * RealServerStats.fields + RealServerStats.connections].soleWriterAdd(1)
+        realStats[counterIndex(realID: id, field: RealServerStats.connections, of: RealServerStats.fields)]
+            .soleWriterAdd(1)
         return real
     }
 

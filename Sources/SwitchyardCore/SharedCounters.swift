@@ -35,6 +35,16 @@ public func deallocateAtomics<V: AtomicRepresentable>(_ words: UnsafeMutablePoin
     words.deallocate()
 }
 
+/// Where real server `realID`'s counter `field` is in a table of per-worker counter rows that
+/// hold `fields` words for each of `Limits.maxReals` real servers, worker after worker (worker 0:
+/// where it is within one worker's row). The one place this arithmetic is written: the tables
+/// below, the flow table's connection counts, the schedulers' loads and the pipeline's traffic
+/// counters all index through it.
+@inline(__always)
+func counterIndex(worker: Int = 0, realID: UInt32, field: Int, of fields: Int) -> Int {
+    (worker * Limits.maxReals + Int(realID)) * fields + field
+}
+
 /// Traffic counters per real server (ipvsadm -L --stats): connections scheduled, packets and
 /// bytes to it (inbound) and from it through us (outbound, NAT only). One row per worker,
 /// written by that worker alone; the control plane sums the rows.
@@ -58,7 +68,8 @@ public final class RealServerStats: @unchecked Sendable {
     public func total(realID: UInt32, field: Int) -> UInt64 {
         var sum: UInt64 = 0
         for w in 0..<workers {
-            sum &+= storage[w * Self.rowLength + Int(realID) * Self.fields + field].load(ordering: .relaxed)
+            let index = counterIndex(worker: w, realID: realID, field: field, of: Self.fields)
+            sum &+= storage[index].load(ordering: .relaxed)
         }
         return sum
     }
@@ -67,7 +78,7 @@ public final class RealServerStats: @unchecked Sendable {
     /// Racy against the workers by design: a packet counted during the reset may survive it.
     public func reset(realID: UInt32) {
         for w in 0..<workers {
-            let base = w * Self.rowLength + Int(realID) * Self.fields
+            let base = counterIndex(worker: w, realID: realID, field: 0, of: Self.fields)
             for f in 0..<Self.fields { storage[base + f].store(0, ordering: .relaxed) }
         }
     }
@@ -75,28 +86,32 @@ public final class RealServerStats: @unchecked Sendable {
 
 /// Active and inactive connection counts per real server, for lc/wlc and `ipvsadm -L`.
 /// One row per worker, written only by that worker, read by all (a count seen a moment late is
-/// fine for scheduling). Index: realID × 2 (+0 active, +1 inactive).
+/// fine for scheduling). Two fields per real server: active, inactive.
 public final class ConnectionCounts: @unchecked Sendable {
+    public static let fields = 2
+    public static let active = 0, inactive = 1
+    public static let rowLength = Limits.maxReals * fields
     public let workers: Int
     public let storage: UnsafeMutablePointer<Atomic<Int32>>
 
     public init(workers: Int) {
         self.workers = workers
-        storage = allocateZeroedAtomics(count: workers * Limits.maxReals * 2)
+        storage = allocateZeroedAtomics(count: workers * Self.rowLength)
     }
 
-    deinit { deallocateAtomics(storage, count: workers * Limits.maxReals * 2) }
+    deinit { deallocateAtomics(storage, count: workers * Self.rowLength) }
 
     /// Worker `index`'s row.
-    public func row(_ index: Int) -> UnsafeMutablePointer<Atomic<Int32>> { storage + index * Limits.maxReals * 2 }
+    public func row(_ index: Int) -> UnsafeMutablePointer<Atomic<Int32>> { storage + index * Self.rowLength }
 
     /// (active, inactive) summed over the workers.
     public func totals(realID: UInt32) -> (active: Int, inactive: Int) {
         var a = 0
         var i = 0
         for w in 0..<workers {
-            a += Int(storage[w * Limits.maxReals * 2 + Int(realID) * 2].load(ordering: .relaxed))
-            i += Int(storage[w * Limits.maxReals * 2 + Int(realID) * 2 + 1].load(ordering: .relaxed))
+            let base = counterIndex(worker: w, realID: realID, field: Self.active, of: Self.fields)
+            a += Int(storage[base].load(ordering: .relaxed))
+            i += Int(storage[base + Self.inactive].load(ordering: .relaxed))
         }
         return (a, i)
     }
