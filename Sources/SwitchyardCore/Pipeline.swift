@@ -1,5 +1,6 @@
 // The data plane's one entry point: bytes in, a verdict out, the frame rewritten in place.
-// Stages, each small: parse → service lookup → flow lookup or schedule + insert → rewrite.
+// Stages, each small: parse → service lookup → flow lookup or schedule + insert → transmit
+// (Transmit.swift).
 // No syscalls, no allocation, no locks, no throws; every branch bumps a counter.
 
 import Synchronization
@@ -176,22 +177,13 @@ public struct Pipeline: ~Copyable {
                                       snapshot: snapshot)
             else { return drop(.noRealServer) }
             account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
-            // Like a router, and like IPVS in every forwarding method, DR included: the TTL goes
-            // down by one, so a forwarding loop (two balancers sending a VIP's packets to each
-            // other) dies out, and a packet whose TTL runs out here ends here and its sender
-            // hears of it (traceroute shows the balancer's hop).
-            guard Self.decrementTTL(frame, info.l3Offset) else {
-                return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
+            // The service's forwarding method picks the transmitter (Transmit.swift).
+            switch service.pointee.method {
+            case .dr:
+                return transmitDR(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
+            case .nat:
+                return transmitNAT(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
             }
-            if service.pointee.method == .nat {
-                rewriteInbound(frame, &info, to: real, checksumPending: checksumPending)
-            } else if checksumPending && PacketParser.finishChecksum(frame, info) {
-                counters.bump(.checksumsFinished)
-            }
-            // The MACs: to the real server, from our interface on its segment. In DR this and
-            // the TTL are all that change.
-            return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
-                        counting: .forwarded)
         }
         guard snapshot.hasNAT else { return pass() }
         switch info.proto {
