@@ -1,5 +1,6 @@
 // Counters that one thread writes and others read (per-worker rows of the real servers' traffic
-// and connection counts, the workers' published engine counters). Their words are Atomic and
+// and connection counts, the workers' published engine counters), and the one helper that says
+// where a real server's counter is in such rows (counterIndex). Their words are Atomic and
 // accessed with relaxed loads and stores: plain moves on x86-64 and arm64, so the writer pays no
 // locked instruction, and a reader's view of a word being written is defined (a plain read of
 // it would be a data race, as ThreadSanitizer reports). Only one thread writes a row, so an
