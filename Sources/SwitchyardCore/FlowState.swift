@@ -110,7 +110,7 @@ enum TCPStateTable {
     // CL CLOSE, UD UDP, OT OTHER, CW CLOSE_WAIT, LA LAST_ACK, TW TIME_WAIT. (A TCP flow is never
     // UDP or OTHER; their cells keep what the transitions did before they were a table.)
     //
-    //                                    from: NO  SR  ES  FW  CL  UD  OT  CW  LA  TW
+    //                           from: NO  SR  ES  FW  CL  UD  OT  CW  LA  TW
     // Client → real server: all that DR sees (IPVS's INPUT-ONLY rows), and NAT's INPUT rows.
     static var clientSYN: UInt64 { row(SR, SR, ES, SR, SR, SR, SR, SR, SR, SR) }
     static var clientFIN: UInt64 { row(FW, FW, FW, FW, CL, FW, FW, LA, LA, TW) }

@@ -32,7 +32,7 @@ enum IPVS {
 
     typealias Table = [[State]]
 
-    // Columns:                NO   ES   SS   SR   FW   TW   CL   CW   LA   LI   SA
+    // Columns:     NO   ES   SS   SR   FW   TW   CL   CW   LA   LI   SA
     /// Client → real server when both directions are seen.
     static let input: Table = [
         /* syn */ [.SR, .ES, .ES, .SR, .SR, .SR, .SR, .SR, .SR, .SR, .SR],
