@@ -89,22 +89,22 @@ public struct ServiceTable: Sendable, Equatable {
     // MARK: IDs
 
     mutating func newServiceID() -> UInt32 {
-        if nextServiceID < UInt32(Pipeline.maxServices) {
+        if nextServiceID < UInt32(Limits.maxServices) {
             defer { nextServiceID += 1 }
             return nextServiceID
         }
-        precondition(!freedServiceIDs.isEmpty, "more than \(Pipeline.maxServices) services")
+        precondition(!freedServiceIDs.isEmpty, "more than \(Limits.maxServices) services")
         return freedServiceIDs.removeFirst()
     }
 
     /// New real server IDs count up and are reused, oldest freed first, only when the range is
     /// used up: a flow left on a removed real server cannot land on a newcomer by its ID.
     mutating func newRealID() -> UInt32 {
-        if nextRealID < UInt32(ConnectionCounts.maxReals) {
+        if nextRealID < UInt32(Limits.maxReals) {
             defer { nextRealID += 1 }
             return nextRealID
         }
-        precondition(!freedRealIDs.isEmpty, "more than \(ConnectionCounts.maxReals) real servers")
+        precondition(!freedRealIDs.isEmpty, "more than \(Limits.maxReals) real servers")
         return freedRealIDs.removeFirst()
     }
 

@@ -48,121 +48,6 @@ public struct FlowHint: Sendable {
     }
 }
 
-/// TCP connection states as IPVS names them. In DR only the client direction is seen; in NAT
-/// both directions drive the state.
-public enum FlowState: UInt8, Sendable, CaseIterable {
-    case none = 0
-    case synRecv
-    case established
-    case finWait
-    case close
-    case udp
-    case other
-    case closeWait
-    case lastAck
-    case timeWait
-
-    /// The next state after a client packet with `flags` (IPVS's input table, simplified:
-    /// a SYN opens, an ACK establishes, a FIN starts closing, a RST closes).
-    @inline(__always)
-    public func next(tcpFlags flags: UInt8) -> FlowState {
-        if flags & TCPFlags.rst != 0 { return .close }
-        if flags & TCPFlags.syn != 0 { return self == .established ? .established : .synRecv }
-        if flags & TCPFlags.fin != 0 {
-            switch self {
-            case .close, .timeWait, .finWait, .lastAck: return self
-            case .closeWait: return .lastAck
-            default: return .finWait
-            }
-        }
-        if flags & TCPFlags.ack != 0 {
-            switch self {
-            case .none, .synRecv: return .established
-            default: return self
-            }
-        }
-        return self
-    }
-
-    /// The next state after a real server's packet (NAT sees these): its FIN after the client's
-    /// makes TIME_WAIT, its FIN first makes CLOSE_WAIT, its ACK of the client's last FIN closes.
-    @inline(__always)
-    public func next(serverFlags flags: UInt8) -> FlowState {
-        if flags & TCPFlags.rst != 0 { return .close }
-        if flags & TCPFlags.syn != 0 { return self == .none ? .synRecv : self }
-        if flags & TCPFlags.fin != 0 {
-            switch self {
-            case .finWait: return .timeWait
-            case .established, .synRecv, .none: return .closeWait
-            default: return self
-            }
-        }
-        if flags & TCPFlags.ack != 0 && self == .lastAck { return .close }
-        return self
-    }
-
-    /// Which flows a full table gives up first (lower goes first): half-open connections, the
-    /// target of a SYN flood, then closing ones, then established connections and UDP flows.
-    @inline(__always)
-    var evictionRank: UInt8 {
-        switch self {
-        case .none, .synRecv: 0
-        case .finWait, .close, .closeWait, .lastAck, .timeWait: 1
-        case .established, .udp, .other: 2
-        }
-    }
-
-    /// IPVS counts ESTABLISHED connections as active, all others as inactive (ipvsadm -L).
-    @inline(__always)
-    public var isActive: Bool { self == .established }
-
-    public var name: String {
-        switch self {
-        case .none: "NONE"
-        case .synRecv: "SYN_RECV"
-        case .established: "ESTABLISHED"
-        case .finWait: "FIN_WAIT"
-        case .close: "CLOSE"
-        case .udp: "UDP"
-        case .other: "OTHER"
-        case .closeWait: "CLOSE_WAIT"
-        case .lastAck: "LAST_ACK"
-        case .timeWait: "TIME_WAIT"
-        }
-    }
-}
-
-/// Idle timeouts per state, in milliseconds (defaults as IPVS: tcp 900 s, tcpfin 120 s, udp 300 s;
-/// `ipvsadm --set tcp tcpfin udp` sets the first three).
-public struct FlowTimeouts: Sendable, Equatable {
-    public var tcpEstablished: UInt32 = 900_000
-    public var tcpSynRecv: UInt32 = 30_000
-    public var tcpFin: UInt32 = 120_000
-    public var tcpClose: UInt32 = 10_000
-    public var tcpCloseWait: UInt32 = 60_000
-    public var tcpLastAck: UInt32 = 30_000
-    public var tcpTimeWait: UInt32 = 120_000
-    public var udp: UInt32 = 300_000
-    public var other: UInt32 = 60_000
-
-    public init() {}
-
-    @inline(__always)
-    public func timeout(_ state: FlowState) -> UInt32 {
-        switch state {
-        case .established: tcpEstablished
-        case .synRecv, .none: tcpSynRecv
-        case .finWait: tcpFin
-        case .close: tcpClose
-        case .closeWait: tcpCloseWait
-        case .lastAck: tcpLastAck
-        case .timeWait: tcpTimeWait
-        case .udp: udp
-        case .other: other
-        }
-    }
-}
-
 /// Flag bits of a flow entry.
 public enum FlowFlags {
     /// The entry maps a NAT reply (real server → client) back to its flow.
@@ -214,75 +99,6 @@ public struct FlowEntry: Sendable {
                                  peerMACLow: 0, reserved: 0)
 }
 
-/// Traffic counters per real server (ipvsadm -L --stats): connections scheduled, packets and
-/// bytes to it (inbound) and from it through us (outbound, NAT only). One row per worker,
-/// written by that worker alone; the control plane sums the rows.
-public final class RealServerStats: @unchecked Sendable {
-    public static let fields = 5
-    public static let connections = 0, inPackets = 1, inBytes = 2, outPackets = 3, outBytes = 4
-    public static let rowLength = ConnectionCounts.maxReals * fields
-    public let workers: Int
-    public let storage: UnsafeMutablePointer<Atomic<UInt64>>
-
-    public init(workers: Int) {
-        self.workers = workers
-        storage = allocateZeroedAtomics(count: workers * Self.rowLength)
-    }
-
-    deinit { deallocateAtomics(storage, count: workers * Self.rowLength) }
-
-    public func row(_ worker: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { storage + worker * Self.rowLength }
-
-    /// One counter of a real server, summed over the workers.
-    public func total(realID: UInt32, field: Int) -> UInt64 {
-        var sum: UInt64 = 0
-        for w in 0..<workers {
-            sum &+= storage[w * Self.rowLength + Int(realID) * Self.fields + field].load(ordering: .relaxed)
-        }
-        return sum
-    }
-
-    /// Zeroes a real server's counters (ipvsadm -Z, or an ID given to a new real server).
-    /// Racy against the workers by design: a packet counted during the reset may survive it.
-    public func reset(realID: UInt32) {
-        for w in 0..<workers {
-            let base = w * Self.rowLength + Int(realID) * Self.fields
-            for f in 0..<Self.fields { storage[base + f].store(0, ordering: .relaxed) }
-        }
-    }
-}
-
-/// Active and inactive connection counts per real server, for lc/wlc and `ipvsadm -L`.
-/// One row per worker, written only by that worker, read by all (a count seen a moment late is
-/// fine for scheduling). Index: realID × 2 (+0 active, +1 inactive).
-public final class ConnectionCounts: @unchecked Sendable {
-    /// Real server IDs are below this bound.
-    public static let maxReals = 1 << 16
-    public let workers: Int
-    public let storage: UnsafeMutablePointer<Atomic<Int32>>
-
-    public init(workers: Int) {
-        self.workers = workers
-        storage = allocateZeroedAtomics(count: workers * Self.maxReals * 2)
-    }
-
-    deinit { deallocateAtomics(storage, count: workers * Self.maxReals * 2) }
-
-    /// Worker `index`'s row.
-    public func row(_ index: Int) -> UnsafeMutablePointer<Atomic<Int32>> { storage + index * Self.maxReals * 2 }
-
-    /// (active, inactive) summed over the workers.
-    public func totals(realID: UInt32) -> (active: Int, inactive: Int) {
-        var a = 0
-        var i = 0
-        for w in 0..<workers {
-            a += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2].load(ordering: .relaxed))
-            i += Int(storage[w * Self.maxReals * 2 + Int(realID) * 2 + 1].load(ordering: .relaxed))
-        }
-        return (a, i)
-    }
-}
-
 /// Where a flow table's slots live. The default is the Swift heap (64-byte aligned); the I/O
 /// layer passes one that maps the slots on huge pages, so a lookup in a table of many megabytes
 /// costs a cache miss and not also a TLB miss. Called only when a table is made or freed.
@@ -313,8 +129,6 @@ public struct FlowTable: ~Copyable {
     /// This worker's connection counts (nil: not counted); kept in step by insert, remove and
     /// setState for connection entries (not reply mappings or templates).
     let counts: UnsafeMutablePointer<Atomic<Int32>>?
-    /// How many slots around the home slot are searched for a victim when the table is full.
-    static let evictionWindow = 32
 
     /// Allocates every slot now; nothing is allocated later. Slots = next power of two at or
     /// above capacity × 4/3 (load ≤ 0.75).
@@ -336,7 +150,8 @@ public struct FlowTable: ~Copyable {
     @inline(__always)
     func adjustCounts(_ e: FlowEntry, _ delta: Int32) {
         guard let counts, e.flags & (FlowFlags.reply | FlowFlags.template) == 0 else { return }
-        counts[Int(e.realID) * 2 + (e.state.isActive ? 0 : 1)].soleWriterAdd(delta)
+        let field = e.state.isActive ? ConnectionCounts.active : ConnectionCounts.inactive
+        counts[counterIndex(realID: e.realID, field: field, of: ConnectionCounts.fields)].soleWriterAdd(delta)
     }
 
     /// Changes a connection's state, keeping the active/inactive counts in step.
@@ -457,7 +272,7 @@ public struct FlowTable: ~Copyable {
         var victim = -1
         var victimRank: UInt8 = 0
         var victimAge: UInt32 = 0
-        for step in 0..<Self.evictionWindow {
+        for step in 0..<Limits.flowEvictionWindow {
             let i = (home + step) & mask
             let e = slots[i]
             if e.hash == 0 { continue }
@@ -476,7 +291,7 @@ public struct FlowTable: ~Copyable {
         }
         if victim < 0 {
             // The window was empty, which a full table makes unlikely but possible: sweep on.
-            var i = (home + Self.evictionWindow) & mask
+            var i = (home + Limits.flowEvictionWindow) & mask
             while slots[i].hash == 0 { i = (i + 1) & mask }
             victim = i
         }

@@ -137,14 +137,14 @@ extension Pipeline {
     /// A TCP or UDP packet to a VIP whose TTL ran out (DR or NAT): dropped, and answered with
     /// an ICMP time exceeded (RFC 792) from the VIP, back out of `ingress` to the MAC it came
     /// from, quoting its IP header and the first 8 bytes of its payload, as a router (and IPVS)
-    /// would. Rate limited per worker (icmpBurst, then 1000 a second), so a flood of expiring
-    /// packets gets at most that many answers, each smaller than what it answers.
+    /// would. Rate limited per worker (Limits.icmpBurst, then 1000 a second), so a flood of
+    /// expiring packets gets at most that many answers, each smaller than what it answers.
     @inline(never)
     mutating func timeExceeded(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32) -> Verdict {
         counters.bump(.ttlExceeded)
         let elapsed = now &- icmpRefilled
         if elapsed > 0 {
-            icmpTokens = min(Self.icmpBurst, icmpTokens &+ min(elapsed, Self.icmpBurst))
+            icmpTokens = min(Limits.icmpBurst, icmpTokens &+ min(elapsed, Limits.icmpBurst))
             icmpRefilled = now
         }
         guard icmpTokens > 0 else { return .drop(.ttlExceeded) }

@@ -1,29 +1,15 @@
-// NAT forwarding (ipvsadm -m), like IPVS's ip_vs_nat_xmit and its reply path: the client's
-// packet gets the real server's address and port as destination; the real server's reply gets
-// the VIP and service port back as source. The client's address is never rewritten, so the real
-// server sees the true client. Like a router, the LB decrements the TTL; every checksum is
-// updated incrementally (RFC 1624), or computed in full when the capture left it unfinished.
+// NAT's address translation (ipvsadm -m), like IPVS's TCP/UDP dnat and snat handlers and its
+// reply path: the client's packet gets the real server's address and port as destination; the
+// real server's reply gets the VIP and service port back as source. The client's address is
+// never rewritten, so the real server sees the true client. Every checksum is updated
+// incrementally (RFC 1624), or computed in full when the capture left it unfinished. The steps
+// that send a packet on (TTL, MACs, verdict) are the transmitters' (Transmit.swift).
 
 extension Pipeline {
     /// Offset of the TCP or UDP checksum field.
     @inline(__always)
     static func l4ChecksumOffset(_ info: PacketInfo) -> Int {
         info.l4Offset + (info.proto == IPProtocol.tcp ? 16 : 6)
-    }
-
-    /// Decrements the TTL, fixing the header checksum; false if the packet must not be forwarded.
-    @inline(__always)
-    static func decrementTTL(_ frame: UnsafeMutableRawPointer, _ l3: Int) -> Bool {
-        let ttl = frame.load(fromByteOffset: l3 + 8, as: UInt8.self)
-        guard ttl > 1 else { return false }
-        frame.storeBytes(of: ttl - 1, toByteOffset: l3 + 8, as: UInt8.self)
-        // The TTL is the high byte of its 16-bit word, so the header's sum drops by 0x0100 and
-        // its checksum rises by 0x0100 in ones' complement (RFC 1141, the kernel's
-        // ip_decrease_ttl): the carry folded back in, and 0xFFFF coming out as 0x0000, as a
-        // checksum computed afresh would (a valid header's never is 0xFFFF).
-        let sum = UInt32(load16(frame, l3 + 10)) &+ 0x0100
-        store16(frame, l3 + 10, UInt16(truncatingIfNeeded: sum &+ (sum >= 0xFFFF ? 1 : 0)))
-        return true
     }
 
     /// Rewrites the IPv4 address at `offset` (source or destination of the header at `l3`) and
@@ -35,18 +21,6 @@ extension Pipeline {
         store32(frame, offset, address)
         store16(frame, l3 + 10, InternetChecksum.update(load16(frame, l3 + 10), old: old, new: address))
         return old
-    }
-
-    /// Addresses the frame to `destination` from our MAC on `egress`, counts it and says where
-    /// to send it: the last stage of every forwarding path.
-    @inline(__always)
-    func send(_ frame: UnsafeMutableRawPointer, to destination: MACAddress, egress: Int, counting counter: Counter)
-        -> Verdict {
-        destination.store(to: frame, at: 0)
-        interfaceMACs[egress].store(to: frame, at: 6)
-        counters.bump(counter)
-        if counter != .forwarded { counters.bump(.forwarded) }
-        return .forward(egress: egress)
     }
 
     /// Rewrites one address (at `addressOffset`) and one port (at `portOffset`) of a TCP/UDP
@@ -68,7 +42,7 @@ extension Pipeline {
         store16(frame, field, sum)
     }
 
-    /// Client → VIP:port becomes client → RIP:port' (the TTL is already decremented).
+    /// Client → VIP:port becomes client → RIP:port' (transmitNAT has decremented the TTL).
     @inline(__always)
     mutating func rewriteInbound(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo,
                                  to real: UnsafePointer<RealServerEntry>, checksumPending: Bool) {

@@ -1,5 +1,6 @@
 // The data plane's one entry point: bytes in, a verdict out, the frame rewritten in place.
-// Stages, each small: parse → service lookup → flow lookup or schedule + insert → rewrite.
+// Stages, each small: parse → service lookup → flow lookup or schedule + insert → transmit
+// (Transmit.swift).
 // No syscalls, no allocation, no locks, no throws; every branch bumps a counter.
 
 import Synchronization
@@ -40,7 +41,7 @@ public struct PipelineConfig: Sendable {
     public init(interfaceMACs: [MACAddress], mtu: Int = 1500, flowCapacity: Int = 1 << 20,
                 flowHashKey: HashKey = .random(), timeouts: FlowTimeouts = FlowTimeouts(),
                 connections: ConnectionCounts? = nil, stats: RealServerStats? = nil, workerIndex: Int = 0) {
-        precondition(!interfaceMACs.isEmpty && interfaceMACs.count <= Pipeline.maxInterfaces)
+        precondition(!interfaceMACs.isEmpty && interfaceMACs.count <= Limits.maxInterfaces)
         self.interfaceMACs = interfaceMACs
         self.maxFrameLength = mtu + 18
         self.flowCapacity = flowCapacity
@@ -60,9 +61,9 @@ public struct PipelineConfig: Sendable {
 }
 
 public struct Pipeline: ~Copyable {
-    /// Service IDs are below this bound (it sizes the per-worker scheduler cursors).
-    public static let maxServices = 4096
-    public static let maxInterfaces = 8
+    /// Forwarding alias, only for SwitchyardControl's Engine.swift until it says
+    /// `Limits.maxInterfaces` itself (issue 14: the engine is being split); do not use it.
+    public static var maxInterfaces: Int { Limits.maxInterfaces }
     /// Protocol-field marks that keep NAT reply keys and persistence keys apart from flow keys.
     static let replyMark: UInt8 = 0x80
     static let templateMark: UInt8 = 0x40
@@ -89,11 +90,10 @@ public struct Pipeline: ~Copyable {
     /// Where a `.reply` verdict's frame is built (allocated once), and its length.
     public let replyFrame: UnsafeMutableRawPointer
     public internal(set) var replyLength = 0
-    /// ICMP errors the LB sends itself: a token bucket of `icmpBurst`, refilled one per
-    /// millisecond (the kernel's icmp_msgs_per_sec default of 1000 and burst of 50).
-    var icmpTokens = Pipeline.icmpBurst
+    /// ICMP errors the LB sends itself: a token bucket of `Limits.icmpBurst`, refilled one per
+    /// millisecond.
+    var icmpTokens = Limits.icmpBurst
     var icmpRefilled: UInt32 = 0
-    static let icmpBurst: UInt32 = 50
     /// Room for the largest reply: Ethernet and a tag, IPv4, ICMP, a quoted header with
     /// options and 8 bytes of its payload.
     public static let replyCapacity = 128
@@ -108,10 +108,10 @@ public struct Pipeline: ~Copyable {
         templates = FlowTable(capacity: max(1_024, config.flowCapacity / 8), key: config.flowHashKey,
                               timeouts: templateTimeouts, memory: config.slotMemory)
         counters = Counters()
-        cursors = .allocate(capacity: Self.maxServices)
-        cursors.initialize(repeating: SchedulerCursor(), count: Self.maxServices)
-        interfaceMACs = .allocate(capacity: Self.maxInterfaces)
-        interfaceMACs.initialize(repeating: .zero, count: Self.maxInterfaces)
+        cursors = .allocate(capacity: Limits.maxServices)
+        cursors.initialize(repeating: SchedulerCursor(), count: Limits.maxServices)
+        interfaceMACs = .allocate(capacity: Limits.maxInterfaces)
+        interfaceMACs.initialize(repeating: .zero, count: Limits.maxInterfaces)
         replyFrame = .allocate(byteCount: Self.replyCapacity, alignment: 8)
         replyFrame.initializeMemory(as: UInt8.self, repeating: 0, count: Self.replyCapacity)
         for (i, mac) in config.interfaceMACs.enumerated() { interfaceMACs[i] = mac }
@@ -137,8 +137,10 @@ public struct Pipeline: ~Copyable {
     /// Counts a packet of `bytes` for real server `id`, inbound (to it) or outbound (its reply).
     @inline(__always)
     func account(_ id: UInt32, bytes: Int, inbound: Bool) {
-        let base = Int(id) * RealServerStats.fields + (inbound ? RealServerStats.inPackets : RealServerStats.outPackets)
+        let base = counterIndex(realID: id, field: inbound ? RealServerStats.inPackets : RealServerStats.outPackets,
+                                of: RealServerStats.fields)
         realStats[base].soleWriterAdd(1)
+        // Each bytes counter follows its packets counter (inPackets, inBytes, outPackets, outBytes).
         realStats[base + 1].soleWriterAdd(UInt64(bytes))
     }
 
@@ -175,22 +177,13 @@ public struct Pipeline: ~Copyable {
                                       snapshot: snapshot)
             else { return drop(.noRealServer) }
             account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
-            // Like a router, and like IPVS in every forwarding method, DR included: the TTL goes
-            // down by one, so a forwarding loop (two balancers sending a VIP's packets to each
-            // other) dies out, and a packet whose TTL runs out here ends here and its sender
-            // hears of it (traceroute shows the balancer's hop).
-            guard Self.decrementTTL(frame, info.l3Offset) else {
-                return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
+            // The service's forwarding method picks the transmitter (Transmit.swift).
+            switch service.pointee.method {
+            case .dr:
+                return transmitDR(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
+            case .nat:
+                return transmitNAT(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
             }
-            if service.pointee.method == .nat {
-                rewriteInbound(frame, &info, to: real, checksumPending: checksumPending)
-            } else if checksumPending && PacketParser.finishChecksum(frame, info) {
-                counters.bump(.checksumsFinished)
-            }
-            // The MACs: to the real server, from our interface on its segment. In DR this and
-            // the TTL are all that change.
-            return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
-                        counting: .forwarded)
         }
         guard snapshot.hasNAT else { return pass() }
         switch info.proto {
@@ -296,7 +289,8 @@ public struct Pipeline: ~Copyable {
                          expired: &expired, evicted: &evicted)
         }
         counters.bump(.newFlows)
-        realStats[Int(id) * RealServerStats.fields + RealServerStats.connections].soleWriterAdd(1)
+        realStats[counterIndex(realID: id, field: RealServerStats.connections, of: RealServerStats.fields)]
+            .soleWriterAdd(1)
         return real
     }
 

@@ -36,11 +36,10 @@ public struct ScheduleRequest: @unchecked Sendable {
         guard let connections else { return (0, 0) }
         var a = 0
         var i = 0
-        var row = Int(id) * 2
-        for _ in 0..<workers {
-            a += Int(connections[row].load(ordering: .relaxed))
-            i += Int(connections[row + 1].load(ordering: .relaxed))
-            row += ConnectionCounts.maxReals * 2
+        for w in 0..<workers {
+            let base = counterIndex(worker: w, realID: id, field: ConnectionCounts.active, of: ConnectionCounts.fields)
+            a += Int(connections[base].load(ordering: .relaxed))
+            i += Int(connections[base + ConnectionCounts.inactive].load(ordering: .relaxed))
         }
         return (a, i)
     }

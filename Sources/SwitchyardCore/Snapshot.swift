@@ -58,7 +58,7 @@ public struct RealServerSpec: Sendable, Equatable {
 
     public init(id: UInt32, address: IPv4Address, port: UInt16, weight: Int, mac: MACAddress?, interface: UInt8 = 0,
                 available: Bool = true) {
-        precondition(Int(id) < ConnectionCounts.maxReals, "real server ids must be below \(ConnectionCounts.maxReals)")
+        precondition(Int(id) < Limits.maxReals, "real server ids must be below \(Limits.maxReals)")
         self.id = id
         self.address = address
         self.port = port
@@ -71,7 +71,7 @@ public struct RealServerSpec: Sendable, Equatable {
 
 /// A virtual service as the control plane describes it.
 public struct ServiceSpec: Sendable, Equatable {
-    /// Stable across snapshots; indexes per-worker scheduler state (< Pipeline.maxServices).
+    /// Stable across snapshots; indexes per-worker scheduler state (< Limits.maxServices).
     public var id: UInt32
     public var proto: UInt8
     public var vip: IPv4Address
@@ -204,7 +204,7 @@ public struct SnapshotView: @unchecked Sendable {
     @inline(__always)
     public func service(of real: UnsafePointer<RealServerEntry>) -> UnsafePointer<ServiceEntry>? {
         let id = Int(real.pointee.serviceID)
-        guard id < Pipeline.maxServices else { return nil }
+        guard id < Limits.maxServices else { return nil }
         let index = serviceByID[id]
         return index < 0 ? nil : services + Int(index)
     }
@@ -256,7 +256,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         let realCount = (services.flatMap { $0.reals.map { Int($0.id) } }.max() ?? -1) + 1
         let reals = allocate(RealServerEntry.self, realCount,
                              RealServerEntry(address: 0, port: 0, flags: 0, interface: 0, weight: 0, serviceID: 0, mac: 0))
-        let serviceByID = allocate(Int32.self, Pipeline.maxServices, -1)
+        let serviceByID = allocate(Int32.self, Limits.maxServices, -1)
         let memberCount = services.reduce(0) { $0 + $1.reals.count }
         let members = allocate(UInt32.self, memberCount, 0)
         let tableCount = services.filter { $0.scheduler.usesTable }.count * maglevTableSize
@@ -293,7 +293,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
                 tableCursor += maglevTableSize
             }
             entries[index] = entry
-            precondition(Int(s.id) < Pipeline.maxServices, "service ids must be below \(Pipeline.maxServices)")
+            precondition(Int(s.id) < Limits.maxServices, "service ids must be below \(Limits.maxServices)")
             serviceByID[Int(s.id)] = Int32(index)
 
             var i = SnapshotView.serviceHash(s.proto, s.vip.value, s.port) & (slotCount - 1)

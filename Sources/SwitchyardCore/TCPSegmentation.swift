@@ -7,16 +7,13 @@
 // only, CWR on the first only, as Linux's tcp_gso_segment does).
 
 public struct TCPSegmenter: ~Copyable {
-    /// Room for the segments of one 64 KiB super-packet at any MTU down to 576.
-    public static let capacity = 256 * 1024
-    public static let maxSegments = 128
     let scratch: UnsafeMutableRawPointer
     let lengths: UnsafeMutablePointer<Int>
 
     public init() {
-        scratch = .allocate(byteCount: Self.capacity, alignment: 64)
-        lengths = .allocate(capacity: Self.maxSegments)
-        lengths.initialize(repeating: 0, count: Self.maxSegments)
+        scratch = .allocate(byteCount: Limits.segmentationBytes, alignment: 64)
+        lengths = .allocate(capacity: Limits.maxSegments)
+        lengths.initialize(repeating: 0, count: Limits.maxSegments)
     }
 
     deinit {
@@ -44,7 +41,7 @@ public struct TCPSegmenter: ~Copyable {
         let mss = mtu - 20 - tcpHeader
         guard mss >= 8, payload > mss else { return 0 }
         let count = (payload + mss - 1) / mss
-        guard count <= Self.maxSegments, count * headers + payload <= Self.capacity else { return 0 }
+        guard count <= Limits.maxSegments, count * headers + payload <= Limits.segmentationBytes else { return 0 }
 
         let l3 = info.l3Offset
         let l4 = info.l4Offset

@@ -1,0 +1,24 @@
+// The data plane's limits in one place, as Katran keeps its in balancer_consts.h: the bounds
+// that size per-worker and shared tables (and that the control plane must keep its IDs below),
+// and the fixed budgets of the hot path. The types that use them refer here, so no file reaches
+// into another type (the snapshot into Pipeline, say) for a number.
+
+public enum Limits {
+    /// Service IDs are below this bound: it sizes each worker's scheduler cursors and the
+    /// snapshot's ID-to-service index.
+    public static let maxServices = 4096
+    /// Real server IDs are below this bound: it sizes each worker's row of connection counts
+    /// and traffic counters.
+    public static let maxReals = 1 << 16
+    /// Local interfaces a pipeline can send from (its table of source MACs).
+    public static let maxInterfaces = 8
+    /// How many slots around its home slot a full flow table searches for a flow to give up.
+    static let flowEvictionWindow = 32
+    /// ICMP errors a worker sends itself: at most this many at once, then one a millisecond
+    /// (the kernel's icmp_msgs_burst of 50 and icmp_msgs_per_sec of 1000).
+    static let icmpBurst: UInt32 = 50
+    /// Room for the segments of one 64 KiB TCP super-packet at any MTU down to 576 (TCPSegmenter).
+    public static let segmentationBytes = 256 * 1024
+    /// The most segments one super-packet is cut into.
+    public static let maxSegments = 128
+}
