@@ -61,9 +61,6 @@ public struct PipelineConfig: Sendable {
 }
 
 public struct Pipeline: ~Copyable {
-    /// Forwarding alias, only for SwitchyardControl's Engine.swift until it says
-    /// `Limits.maxInterfaces` itself (issue 14: the engine is being split); do not use it.
-    public static var maxInterfaces: Int { Limits.maxInterfaces }
     /// Protocol-field marks that keep NAT reply keys and persistence keys apart from flow keys.
     static let replyMark: UInt8 = 0x80
     static let templateMark: UInt8 = 0x40

@@ -23,8 +23,8 @@ public struct InterfacePlan: Sendable {
                                                        routes: routes)
             if !names.contains(name) { names.append(name) }
         }
-        guard names.count <= Pipeline.maxInterfaces else {
-            throw SetupError("\(names.count) interfaces needed; at most \(Pipeline.maxInterfaces) are supported")
+        guard names.count <= Limits.maxInterfaces else {
+            throw SetupError("\(names.count) interfaces needed; at most \(Limits.maxInterfaces) are supported")
         }
         self.interfaces = try names.map(lookup)
         self.given = given
