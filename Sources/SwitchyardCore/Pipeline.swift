@@ -37,6 +37,9 @@ public struct PipelineConfig: Sendable {
     public var detectPartialChecksums = false
     /// Where the flow tables' slots are allocated (the I/O layer maps them on huge pages).
     public var slotMemory = SlotMemory.heap
+    /// The trace rings this worker writes its row of (FlowTrace.swift); nil = a ring of its own
+    /// that nobody reads.
+    public var trace: FlowTrace?
 
     public init(interfaceMACs: [MACAddress], mtu: Int = 1500, flowCapacity: Int = 1 << 20,
                 flowHashKey: HashKey = .random(), timeouts: FlowTimeouts = FlowTimeouts(),
@@ -84,6 +87,9 @@ public struct Pipeline: ~Copyable {
     /// This worker's row of RealServerStats (a scratch row when none is shared).
     let realStats: UnsafeMutablePointer<Atomic<UInt64>>
     let ownsRealStats: Bool
+    /// This worker's trace ring (a scratch one when none is shared).
+    let traceRow: UnsafeMutablePointer<Atomic<UInt64>>
+    let ownsTraceRow: Bool
     /// Where a `.reply` verdict's frame is built (allocated once), and its length.
     public let replyFrame: UnsafeMutableRawPointer
     public internal(set) var replyLength = 0
@@ -122,6 +128,13 @@ public struct Pipeline: ~Copyable {
             realStats = allocateZeroedAtomics(count: RealServerStats.rowLength)
             ownsRealStats = true
         }
+        if let trace = config.trace {
+            traceRow = trace.row(config.workerIndex)
+            ownsTraceRow = false
+        } else {
+            traceRow = allocateZeroedAtomics(count: FlowTrace.rowLength)
+            ownsTraceRow = true
+        }
     }
 
     deinit {
@@ -129,6 +142,7 @@ public struct Pipeline: ~Copyable {
         interfaceMACs.deallocate()
         replyFrame.deallocate()
         if ownsRealStats { deallocateAtomics(realStats, count: RealServerStats.rowLength) }
+        if ownsTraceRow { deallocateAtomics(traceRow, count: FlowTrace.rowLength) }
     }
 
     /// Counts a packet of `bytes` for real server `id`, inbound (to it) or outbound (its reply).
@@ -148,6 +162,20 @@ public struct Pipeline: ~Copyable {
     public mutating func process(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int = 0,
                                  checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
                                  hint: FlowHint = .none) -> Verdict {
+        // The one cost of tracing while nobody is traced.
+        if snapshot.traceClient != 0 {
+            return tracedProcess(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
+                                 snapshot: snapshot, hint: hint)
+        }
+        return processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
+                             snapshot: snapshot, hint: hint)
+    }
+
+    /// `process` itself, for every packet while nobody is traced.
+    @inline(__always)
+    mutating func processPacket(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int,
+                                checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
+                                hint: FlowHint) -> Verdict {
         counters.bump(.rxFrames)
         currentHint = hint
         var info: PacketInfo
@@ -191,43 +219,6 @@ public struct Pipeline: ~Copyable {
         default:
             return pass()
         }
-    }
-
-    /// Works out the flow key a frame will be looked up by, and its hash, ahead of `process`:
-    /// the worker does this for a batch of frames and prefetches each one's home slot
-    /// (`flows.homeSlot(hash:)`), so that in a table of a million slots, where most lookups miss
-    /// the caches and the TLB, the misses overlap instead of stalling one packet each; then
-    /// `process` uses the hash instead of computing it again. Only for the plain shape (untagged
-    /// IPv4 TCP or UDP, not a fragment), else `.none`. A hint only: `process` parses and checks
-    /// everything itself, and uses the hash only for the very key it derived. Declared mutating
-    /// though it changes nothing: called as a non-mutating method on the worker's inout
-    /// pipeline, the compiler put the whole pipeline (353 bytes) into a temporary first, a
-    /// memcpy per call.
-    @inline(__always)
-    public mutating func flowHint(_ frame: UnsafeMutableRawPointer, length: Int, snapshot: SnapshotView) -> FlowHint {
-        guard length >= 42, load16(frame, 12) == PacketParser.etherTypeIPv4 else { return .none }
-        let versionIHL = frame.load(fromByteOffset: 14, as: UInt8.self)
-        let l4 = 14 + Int(versionIHL & 0x0F) * 4
-        var proto = frame.load(fromByteOffset: 23, as: UInt8.self)
-        guard versionIHL >> 4 == 4, l4 >= 34, length >= l4 + 4, load16(frame, 20) & 0x3FFF == 0,
-              proto == IPProtocol.tcp || proto == IPProtocol.udp else { return .none }
-        let destination = load32(frame, 30)
-        if !snapshot.isVIP(destination) {
-            // Not to a VIP: a NAT reply is looked up by its own 5-tuple under the reply mark.
-            guard snapshot.hasNAT else { return .none }
-            proto |= Self.replyMark
-        }
-        let key = FlowKey(source: load32(frame, 26), destination: destination, sourcePort: load16(frame, l4),
-                          destinationPort: load16(frame, l4 + 2), proto: proto)
-        return FlowHint(key: key, hash: flows.hash(key))
-    }
-
-    /// The hash of `key`: the current frame's hint's if it was worked out for this very key.
-    @inline(__always)
-    func flowHash(_ key: FlowKey) -> UInt32 {
-        let h = currentHint.hash
-        if h != 0 && currentHint.key.words == key.words { return h }
-        return flows.hash(key)
     }
 
     // MARK: flows

@@ -160,6 +160,9 @@ public struct SnapshotView: @unchecked Sendable {
     let tables: UnsafePointer<Int32>
     /// The stable key of the scheduling hash.
     public let schedulingKey: HashKey
+    /// The client whose packets the workers trace (FlowTrace.swift), as `PacketInfo` holds an
+    /// address; 0 = none.
+    public let traceClient: UInt32
 
     @inline(__always)
     static func serviceHash(_ proto: UInt8, _ vip: UInt32, _ port: UInt16) -> Int {
@@ -233,7 +236,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
 
     /// Builds the snapshot. Service IDs and real server IDs must be unique.
     public init(services: [ServiceSpec], schedulingKey: HashKey, maglevTableSize: Int = Maglev.defaultTableSize,
-                generation: UInt64 = 0, timeouts: FlowTimeouts = FlowTimeouts()) {
+                generation: UInt64 = 0, timeouts: FlowTimeouts = FlowTimeouts(), traceClient: IPv4Address? = nil) {
         self.services = services
         self.generation = generation
         self.timeouts = timeouts
@@ -308,7 +311,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         self.view = SnapshotView(
             services: entries, serviceCount: services.count, serviceSlots: serviceSlots, serviceMask: slotCount - 1,
             hasNAT: services.contains { $0.method == .nat }, vipSlots: vipSlots, vipMask: slotCount - 1, reals: reals, realCount: realCount, serviceByID: serviceByID, memberIDs: members,
-            tables: tables, schedulingKey: schedulingKey)
+            tables: tables, schedulingKey: schedulingKey, traceClient: traceClient?.value ?? 0)
     }
 
     deinit {
