@@ -107,11 +107,7 @@ struct Check: ParsableCommand {
         let cfg = try loadConfig(config)
         for w in cfg.warnings { printError(w.description) }
         print("\(config): OK, \(cfg.services.count) virtual service(s)")
-        print("Prot LocalAddress:Port Scheduler Forward Weight")
-        for s in cfg.services {
-            print("\(s.protocolName)  \(s.vip):\(s.port) \(s.scheduler.name)")
-            for r in s.reals { print("  -> \(r.address):\(r.port)      Route   \(r.weight)") }
-        }
+        print(AdmRender.check(cfg), terminator: "")
     }
 }
 
