@@ -78,13 +78,9 @@ public struct Config: Sendable, Equatable {
         return try reader.read(ConfigSyntax.parse(text, path: path))
     }
 
-    /// Reads and parses a file.
+    /// Reads and parses a file; anything but a regular file is refused (ConfigFile).
     public static func load(path: String) throws(ConfigDiagnostic) -> Config {
-        guard let text = readSmallFile(path) else {
-            throw ConfigDiagnostic(path: path, location: SourceLocation(line: 0, column: 0),
-                                   message: "cannot read the file", isWarning: false)
-        }
-        return try parse(text, path: path)
+        try parse(ConfigFile.read(path), path: path)
     }
 }
 

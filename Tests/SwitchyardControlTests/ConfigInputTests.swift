@@ -39,3 +39,56 @@ final class ConfigInputTests: XCTestCase {
         XCTAssertEqual(levels, depth)
     }
 }
+
+/// `check --config /etc/switchyard` said "OK, 0 virtual service(s)": reading a directory gave
+/// empty text. Config.load is also what a reload reads, so a reload is refused the same way.
+final class ConfigFileTests: XCTestCase {
+    var directory = ""
+
+    override func setUp() {
+        var template = Array("/tmp/switchyard-config-test-XXXXXX".utf8CString)
+        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    override func tearDown() {
+        unlink(directory + "/fifo")
+        unlink(directory + "/ok.conf")
+        rmdir(directory)
+    }
+
+    func loadError(_ path: String) -> String {
+        do {
+            let config = try Config.load(path: path)
+            return "no error: \(config.services.count) service(s)"
+        } catch {
+            return error.description
+        }
+    }
+
+    func testADirectoryIsRefused() {
+        XCTAssertEqual(loadError(directory), "\(directory):0:0: is a directory; give the config file itself")
+    }
+
+    func testAFIFOIsRefusedWithoutWaitingForAWriter() {
+        XCTAssertEqual(mkfifo(directory + "/fifo", 0o600), 0)
+        XCTAssertEqual(loadError(directory + "/fifo"),
+                       "\(directory)/fifo:0:0: is not a regular file (a FIFO); give the config file itself")
+    }
+
+    func testADeviceIsRefused() {
+        XCTAssertEqual(loadError("/dev/null"), "/dev/null:0:0: is not a regular file (a character device); give the config file itself")
+    }
+
+    func testAMissingFileSaysWhy() {
+        XCTAssertEqual(loadError(directory + "/missing.conf"),
+                       "\(directory)/missing.conf:0:0: cannot read the file: No such file or directory")
+    }
+
+    func testARegularFileIsRead() {
+        let text = "virtual_server 198.18.0.100 80 {\n  lb_kind DR\n  real_server 198.18.0.11 80 { }\n}\n"
+        let fd = open(directory + "/ok.conf", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        XCTAssertEqual(text.utf8.count, Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) })
+        close(fd)
+        XCTAssertEqual(loadError(directory + "/ok.conf"), "no error: 1 service(s)")
+    }
+}
