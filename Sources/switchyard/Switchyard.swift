@@ -8,7 +8,7 @@ import SwitchyardIO
 struct Switchyard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
-        abstract: "A user-space L4 load balancer: LVS-style direct server return from a spare PC.",
+        abstract: "A user-space L4 load balancer: LVS-style direct server return (DR) or NAT from a spare PC.",
         subcommands: [Run.self, Check.self, Adm.self, RealServer.self, Demo.self])
 }
 
@@ -34,7 +34,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "The keepalived-style config file.")
     var config: String
 
-    @Option(name: .long, help: "Interface to forward on (default: the one the kernel routes the real servers through).")
+    @Option(name: .long, help: "Interface the VIPs are served on (default: the one the kernel routes each VIP through). Real servers are reached through their own on-link routes.")
     var interface: String?
 
     @Option(name: .long, help: "Forwarding threads, one RX ring each in a fanout group (default: one per CPU the process may run on).")
@@ -49,7 +49,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "How frames are sent: ring (PACKET_TX_RING) or sendmmsg.")
     var tx: String = TXMode.ring.rawValue
 
-    @Option(name: .long, help: "How frames are received: af_packet (TPACKET_V3 rings) or af_xdp (an XDP program and an AF_XDP socket, generic mode, copy mode; one worker).")
+    @Option(name: .long, help: "How frames are received: af_packet (AF_PACKET rings, TPACKET_V2 frames unless --rx-ring blocks) or af_xdp (an XDP program and an AF_XDP socket, generic mode, copy mode; one worker).")
     var io: String = RXMode.afPacket.rawValue
 
     @Option(name: .long, help: "How AF_PACKET rings hand frames over: frames (TPACKET_V2, each frame at once; the default) or blocks (TPACKET_V3, a block at a time: a frame can wait up to 1 ms).")
@@ -251,9 +251,9 @@ func execScript(_ name: String, _ arguments: [String]) throws -> Never {
 struct RealServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "realserver",
-        abstract: "Prepare a real server for DR (runs scripts/realserver.sh): up|down|check VIP [VIP…].")
+        abstract: "Prepare a real server (runs scripts/realserver.sh): up|down|check VIP… for DR, gateway LB_ADDRESS for NAT.")
 
-    @Argument(parsing: .captureForPassthrough, help: "up VIP…, down VIP… or check VIP…")
+    @Argument(parsing: .captureForPassthrough, help: "up VIP…, down VIP…, check VIP…, gateway LB_ADDRESS or check gateway LB_ADDRESS")
     var arguments: [String] = []
 
     func run() throws { try execScript("realserver.sh", arguments) }
