@@ -50,6 +50,17 @@ public enum AdmCommand: Equatable, Sendable {
 
     /// Parses an argument list (without the program name). Errors read like ipvsadm's.
     public static func parse(_ rawArgs: [String]) throws(AdmError) -> AdmCommand {
+        do {
+            let command = try parseArguments(rawArgs)
+            Log.debug("adm: \(rawArgs.joined(separator: " ")) reads as: \(command.summary)")
+            return command
+        } catch {
+            Log.debug("adm: \(rawArgs.joined(separator: " ")) refused: \(error)")
+            throw error
+        }
+    }
+
+    static func parseArguments(_ rawArgs: [String]) throws(AdmError) -> AdmCommand {
         let args = unbundle(rawArgs)
         var command: String?
         var service: ServiceKey?
@@ -176,6 +187,35 @@ public enum AdmCommand: Equatable, Sendable {
         case "S": return .save
         case "R": return .restore
         default: return .reload
+        }
+    }
+
+    /// What the command asks, in words, for the debug log ("add real server …, weight 5").
+    var summary: String {
+        func service(_ scheduler: SchedulerKind?, _ persistence: Int?, _ mask: UInt32?) -> String {
+            (scheduler.map { ", scheduler \($0.name)" } ?? "") + (persistence.map { ", persistent \($0) s" } ?? "")
+                + (mask.map { ", netmask \(IPv4Address($0))" } ?? "")
+        }
+        func real(_ address: IPv4Address, _ port: UInt16?, _ method: ForwardingMethod?, _ weight: Int?) -> String {
+            "real server \(address)" + (port.map { ":\($0)" } ?? "") + (method.map { ", \($0.name)" } ?? "")
+                + (weight.map { ", weight \($0)" } ?? "")
+        }
+        switch self {
+        case .addService(let k, let s, let p, let m): return "add service \(k)" + service(s, p, m)
+        case .editService(let k, let s, let p, let m): return "edit service \(k)" + service(s, p, m)
+        case .deleteService(let k): return "delete service \(k)"
+        case .addReal(let k, let a, let p, let m, let w): return "add " + real(a, p, m, w) + " to \(k)"
+        case .editReal(let k, let a, let p, let m, let w): return "edit " + real(a, p, m, w) + " in \(k)"
+        case .deleteReal(let k, let a, let p): return "delete " + real(a, p, nil, nil) + " from \(k)"
+        case .list(let o):
+            return "list" + (o.service.map { " \($0)" } ?? "") + (o.stats ? " stats" : "") + (o.rate ? " rate" : "")
+                + (o.timeout ? " timeouts" : "") + (o.json ? " as JSON" : "")
+        case .setTimeouts(let t, let f, let u): return "set timeouts tcp \(t) s, tcpfin \(f) s, udp \(u) s (0 keeps one)"
+        case .zero(let k): return "zero the counters" + (k.map { " of \($0)" } ?? "")
+        case .clear: return "clear every service"
+        case .save: return "save the rules"
+        case .restore: return "restore rules from the input"
+        case .reload: return "reload the config file"
         }
     }
 

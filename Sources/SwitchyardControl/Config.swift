@@ -75,12 +75,19 @@ public struct Config: Sendable, Equatable {
     /// Parses config text. Throws the first error, with its line and column.
     public static func parse(_ text: String, path: String) throws(ConfigDiagnostic) -> Config {
         var reader = ConfigReader(path: path)
-        return try reader.read(ConfigSyntax.parse(text, path: path))
+        let statements = try ConfigSyntax.parse(text, path: path)
+        Log.debug("config \(path): \(text.utf8.count) bytes, \(statements.count) top-level statement(s)")
+        let config = try reader.read(statements)
+        if Log.isEnabled(.debug) {
+            for line in config.debugLines(path: path) { Log.debug(line) }
+        }
+        return config
     }
 
     /// Reads and parses a file; anything but a regular file is refused (ConfigFile).
     public static func load(path: String) throws(ConfigDiagnostic) -> Config {
-        try parse(ConfigFile.read(path), path: path)
+        Log.debug("config: reading \(path)")
+        return try parse(ConfigFile.read(path), path: path)
     }
 }
 
