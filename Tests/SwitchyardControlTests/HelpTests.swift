@@ -37,4 +37,14 @@ final class HelpTests: XCTestCase {
         XCTAssertFalse(text.contains("routes the real servers through"), text)
         XCTAssertTrue(text.contains("default: the one the kernel routes each VIP through"), text)
     }
+
+    func testLogLevelIsAnOptionWhereItMakesSense() throws {
+        for command in ["run", "check"] {
+            let text = try help("\(command) --help")
+            XCTAssertTrue(text.contains("--log-level <level> Log lines below this level are dropped: trace, debug, info, "
+                + "notice, warning, error, critical. (default: info)"), text)
+        }
+        XCTAssertTrue(try help("adm --help").contains("[--log-level LEVEL]"))
+        XCTAssertTrue(try help("check --config /dev/null --log-level loud").contains("--log-level must be one of trace, debug"))
+    }
 }
