@@ -86,7 +86,7 @@ public enum AdmCommand: Equatable, Sendable {
                 if c == "set" {
                     for _ in 0..<3 {
                         let v = try value("--set")
-                        guard let n = Int(v), n >= 0, n <= 2_000_000 else {
+                        guard let n = Int(v), n == 0 || ServiceValues.timeoutSeconds.contains(n) else {
                             throw AdmError("--set takes three timeouts in seconds (tcp tcpfin udp; 0 keeps one), not \"\(v)\"")
                         }
                         setValues.append(n)
@@ -105,13 +105,16 @@ public enum AdmCommand: Equatable, Sendable {
                 case "-s", "--scheduler":
                     let name = try value(a)
                     guard let k = SchedulerKind(name: name) else {
-                        throw AdmError("scheduler \"\(name)\" is not known here; expected \(ConfigReader.schedulerNames)")
+                        throw AdmError("scheduler \"\(name)\" is not known here; expected \(ServiceValues.schedulerNames)")
                     }
                     scheduler = k
                 case "-p", "--persistent":
                     // The timeout is optional, as in ipvsadm (default 300 s).
                     if i + 1 < args.count, let t = Int(args[i + 1]) {
-                        guard (1...2_678_400).contains(t) else { throw AdmError("persistence timeout must be 1 to 2678400 s") }
+                        guard ServiceValues.persistenceTimeout.contains(t) else {
+                            throw AdmError("persistence timeout must be \(ServiceValues.persistenceTimeout.lowerBound) to "
+                                + "\(ServiceValues.persistenceTimeout.upperBound) s")
+                        }
                         persistence = t
                         i += 1
                     } else {
@@ -119,17 +122,16 @@ public enum AdmCommand: Equatable, Sendable {
                     }
                 case "-M", "--netmask":
                     let text = try value(a)
-                    guard let m = IPv4Address(text), m.value == 0 || (~m.value & (~m.value &+ 1)) == 0 else {
-                        throw AdmError("illegal netmask \"\(text)\"")
-                    }
-                    mask = m.value
+                    guard let m = ServiceValues.netmask(text) else { throw AdmError("illegal netmask \"\(text)\"") }
+                    mask = m
                 case "-g", "--gatewaying": method = .dr
                 case "-m", "--masquerading": method = .nat
                 case "-i", "--ipip": throw AdmError("tunnelling (-i) is not supported; use -g or -m")
                 case "-w", "--weight":
                     let text = try value(a)
-                    guard let w = Int(text), (0...65_535).contains(w) else {
-                        throw AdmError("illegal weight \"\(text)\": it must be 0 to 65535")
+                    guard let w = Int(text), ServiceValues.weight.contains(w) else {
+                        throw AdmError("illegal weight \"\(text)\": it must be \(ServiceValues.weight.lowerBound) to "
+                            + "\(ServiceValues.weight.upperBound)")
                     }
                     weight = w
                 case "-n", "--numeric", "--exact", "-c", "--connection": break

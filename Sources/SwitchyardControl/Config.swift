@@ -116,7 +116,6 @@ enum NotYetActedOn {
 }
 
 struct ConfigReader {
-    static let schedulerNames = "mh, rr, wrr, sh, lc, wlc, sed or nq"
     let path: String
     var config = Config()
 
@@ -210,7 +209,7 @@ struct ConfigReader {
             throw error(s.keyword, "lvs_timeouts takes pairs: lvs_timeouts tcp 900 tcpfin 120 udp 300")
         }
         for i in stride(from: 0, to: args.count, by: 2) {
-            guard let seconds = Int(args[i + 1].text), (1...2_000_000).contains(seconds) else {
+            guard let seconds = Int(args[i + 1].text), ServiceValues.timeoutSeconds.contains(seconds) else {
                 throw error(args[i + 1], "a timeout must be whole seconds from 1 to 2000000, not \"\(args[i + 1].text)\"")
             }
             let ms = UInt32(seconds * 1000)
@@ -268,8 +267,9 @@ struct ConfigReader {
         for c in statements { _ = try timingKeyword(c, into: &timing) }
         for c in statements {
             let k = c.keyword.text
-            if ["delay_loop", "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup"].contains(k) {
-                if k == "delay_loop" { delayLoop = Int(timing.delayLoop.rounded(.up)) }
+            // Read in the first pass; the service's own delay_loop is also its delayLoop.
+            if let keyword = TimingKeyword(rawValue: k) {
+                if keyword == .delayLoop { delayLoop = Int(timing.delayLoop.rounded(.up)) }
                 continue
             }
             switch k {
@@ -290,17 +290,17 @@ struct ConfigReader {
         }
         for c in statements {
             let k = c.keyword.text
+            if TimingKeyword.isOne(k) { continue }
             switch k {
-            case "sorry_server", "quorum", "hysteresis", "quorum_up", "quorum_down", "alpha", "inhibit_on_failure",
-                 "delay_loop", "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup":
+            case "sorry_server", "quorum", "hysteresis", "quorum_up", "quorum_down", "alpha", "inhibit_on_failure":
                 continue
             case "lb_algo", "lvs_sched":
                 let t = try single(c)
                 guard let kind = SchedulerKind(name: t.text) else {
                     let ipvs: Set = ["lblc", "lblcr", "dh", "fo", "ovf", "twos"]
                     throw error(t, ipvs.contains(t.text)
-                        ? "scheduler \"\(t.text)\" is not supported yet; expected \(Self.schedulerNames)"
-                        : "unknown scheduler \"\(t.text)\"; expected \(Self.schedulerNames)")
+                        ? "scheduler \"\(t.text)\" is not supported yet; expected \(ServiceValues.schedulerNames)"
+                        : "unknown scheduler \"\(t.text)\"; expected \(ServiceValues.schedulerNames)")
                 }
                 scheduler = kind
             case "lb_kind", "lvs_method":
@@ -321,13 +321,13 @@ struct ConfigReader {
                 default: throw error(t, "unknown protocol \"\(t.text)\"; expected TCP or UDP")
                 }
             case "persistence_timeout":
-                persistenceTimeout = try integer(c, in: 1...2_678_400)
+                persistenceTimeout = try integer(c, in: ServiceValues.persistenceTimeout)
             case "persistence_granularity":
                 let t = try single(c)
-                guard let mask = IPv4Address(t.text), mask.value == 0 || (~mask.value & (~mask.value &+ 1)) == 0 else {
+                guard let mask = ServiceValues.netmask(t.text) else {
                     throw error(t, "persistence_granularity must be a netmask such as 255.255.255.0, not \"\(t.text)\"")
                 }
-                persistenceMask = mask.value
+                persistenceMask = mask
             case "real_server":
                 reals.append(try realServer(c, timing: timing, inhibit: inhibit))
             default:
@@ -380,12 +380,12 @@ struct ConfigReader {
         for c in statements { _ = try timingKeyword(c, into: &timing) }
         for c in statements {
             let k = c.keyword.text
+            if TimingKeyword.isOne(k) { continue }
             switch k {
-            case "weight": real.weight = try integer(c, in: 0...65_535)
+            case "weight": real.weight = try integer(c, in: ServiceValues.weight)
             case "inhibit_on_failure": real.inhibitOnFailure = true
             case "notify_up": real.notifyUp = c.arguments.map(\.text).joined(separator: " ")
             case "notify_down": real.notifyDown = c.arguments.map(\.text).joined(separator: " ")
-            case "delay_loop", "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup": continue
             default:
                 if Self.checkerKinds.contains(k) {
                     real.checkers.append(try checker(c, inherited: timing))
