@@ -1,3 +1,5 @@
+// `switchyard adm`'s arguments read in ipvsadm's syntax (short, long and bundled options) into an
+// AdmCommand, and the edits among them applied to a ServiceTable. Listing is AdmRender's job.
 import SwitchyardCore
 
 /// What `switchyard adm` asks, parsed from ipvsadm's syntax (short and long options).

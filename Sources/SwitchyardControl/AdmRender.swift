@@ -1,3 +1,5 @@
+// Text out: the running table as ipvsadm prints it (-Ln, --stats, --rate, --timeout, -S) and as
+// JSON, and `switchyard check`'s listing of a config in the same columns.
 import SwitchyardCore
 
 /// Moving-average rates of a real server (ipvsadm -L --rate).

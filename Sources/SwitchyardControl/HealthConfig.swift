@@ -1,3 +1,6 @@
+// Checkers as configured: their timing (inherited virtual_server › real_server › checker), what
+// each kind probes, and reading TCP_CHECK, HTTP_GET, PING_CHECK and MISC_CHECK blocks. Running
+// them is HealthCheck.swift's job.
 import SwitchyardCore
 
 /// Timing of a checker, keepalived's parameters. Each may be set on the virtual_server, the

@@ -1,3 +1,5 @@
+// The command line: run, check, adm, realserver and demo, each turning its options into calls on
+// SwitchyardControl (or exec'ing one of the scripts); --log-level bootstraps the log first.
 import ArgumentParser
 import Glibc
 import Logging
