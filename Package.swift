@@ -7,8 +7,11 @@ let package = Package(
         .executable(name: "switchyard", targets: ["switchyard"]),
     ],
     dependencies: [
-        // The only third-party package: the CLI's argument parsing.
+        // The CLI's argument parsing.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The log API Swift servers share; our handler keeps the daemon's one-line format.
+        // 1.11.0 brought LogHandler.log(event:), which our handler implements.
+        .package(url: "https://github.com/apple/swift-log", from: "1.11.0"),
     ],
     targets: [
         // libpcap: compiles the VIP filter to classic BPF and captures ARP.
@@ -23,12 +26,15 @@ let package = Package(
         // Linux I/O: packet rings, interfaces, neighbours, ARP, kernel guard.
         .target(name: "SwitchyardIO", dependencies: ["SwitchyardCore", "CSwitchyard", "CPcap", "CLibnet"]),
         // Config, engine assembly.
-        .target(name: "SwitchyardControl", dependencies: ["SwitchyardCore", "SwitchyardIO"]),
+        .target(name: "SwitchyardControl", dependencies: [
+            "SwitchyardCore", "SwitchyardIO", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(
             name: "switchyard",
             dependencies: [
                 "SwitchyardControl", "SwitchyardIO", "SwitchyardCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // In-process benchmarks of the data plane (bench/micro.sh runs them, also under valgrind).
@@ -39,7 +45,9 @@ let package = Package(
         .executableTarget(name: "fuzz-config", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzConfig"),
         .executableTarget(name: "fuzz-adm", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzAdm"),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
-        .testTarget(name: "SwitchyardControlTests", dependencies: ["SwitchyardControl", "SwitchyardIO"]),
+        .testTarget(name: "SwitchyardControlTests", dependencies: [
+            "SwitchyardControl", "SwitchyardIO", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SwitchyardIOTests", dependencies: ["SwitchyardIO", "CSwitchyard"]),
     ]
 )

@@ -1,3 +1,5 @@
+// `switchyard adm`'s arguments read in ipvsadm's syntax (short, long and bundled options) into an
+// AdmCommand, and the edits among them applied to a ServiceTable. Listing is AdmRender's job.
 import SwitchyardCore
 
 /// What `switchyard adm` asks, parsed from ipvsadm's syntax (short and long options).
@@ -50,6 +52,17 @@ public enum AdmCommand: Equatable, Sendable {
 
     /// Parses an argument list (without the program name). Errors read like ipvsadm's.
     public static func parse(_ rawArgs: [String]) throws(AdmError) -> AdmCommand {
+        do {
+            let command = try parseArguments(rawArgs)
+            Log.debug("adm: \(rawArgs.joined(separator: " ")) reads as: \(command.summary)")
+            return command
+        } catch {
+            Log.debug("adm: \(rawArgs.joined(separator: " ")) refused: \(error)")
+            throw error
+        }
+    }
+
+    static func parseArguments(_ rawArgs: [String]) throws(AdmError) -> AdmCommand {
         let args = unbundle(rawArgs)
         var command: String?
         var service: ServiceKey?
@@ -75,7 +88,7 @@ public enum AdmCommand: Equatable, Sendable {
                 if c == "set" {
                     for _ in 0..<3 {
                         let v = try value("--set")
-                        guard let n = Int(v), n >= 0, n <= 2_000_000 else {
+                        guard let n = Int(v), n == 0 || ServiceValues.timeoutSeconds.contains(n) else {
                             throw AdmError("--set takes three timeouts in seconds (tcp tcpfin udp; 0 keeps one), not \"\(v)\"")
                         }
                         setValues.append(n)
@@ -94,13 +107,16 @@ public enum AdmCommand: Equatable, Sendable {
                 case "-s", "--scheduler":
                     let name = try value(a)
                     guard let k = SchedulerKind(name: name) else {
-                        throw AdmError("scheduler \"\(name)\" is not known here; expected \(ConfigReader.schedulerNames)")
+                        throw AdmError("scheduler \"\(name)\" is not known here; expected \(ServiceValues.schedulerNames)")
                     }
                     scheduler = k
                 case "-p", "--persistent":
                     // The timeout is optional, as in ipvsadm (default 300 s).
                     if i + 1 < args.count, let t = Int(args[i + 1]) {
-                        guard (1...2_678_400).contains(t) else { throw AdmError("persistence timeout must be 1 to 2678400 s") }
+                        guard ServiceValues.persistenceTimeout.contains(t) else {
+                            throw AdmError("persistence timeout must be \(ServiceValues.persistenceTimeout.lowerBound) to "
+                                + "\(ServiceValues.persistenceTimeout.upperBound) s")
+                        }
                         persistence = t
                         i += 1
                     } else {
@@ -108,17 +124,16 @@ public enum AdmCommand: Equatable, Sendable {
                     }
                 case "-M", "--netmask":
                     let text = try value(a)
-                    guard let m = IPv4Address(text), m.value == 0 || (~m.value & (~m.value &+ 1)) == 0 else {
-                        throw AdmError("illegal netmask \"\(text)\"")
-                    }
-                    mask = m.value
+                    guard let m = ServiceValues.netmask(text) else { throw AdmError("illegal netmask \"\(text)\"") }
+                    mask = m
                 case "-g", "--gatewaying": method = .dr
                 case "-m", "--masquerading": method = .nat
                 case "-i", "--ipip": throw AdmError("tunnelling (-i) is not supported; use -g or -m")
                 case "-w", "--weight":
                     let text = try value(a)
-                    guard let w = Int(text), (0...65_535).contains(w) else {
-                        throw AdmError("illegal weight \"\(text)\": it must be 0 to 65535")
+                    guard let w = Int(text), ServiceValues.weight.contains(w) else {
+                        throw AdmError("illegal weight \"\(text)\": it must be \(ServiceValues.weight.lowerBound) to "
+                            + "\(ServiceValues.weight.upperBound)")
                     }
                     weight = w
                 case "-n", "--numeric", "--exact", "-c", "--connection": break
@@ -176,6 +191,35 @@ public enum AdmCommand: Equatable, Sendable {
         case "S": return .save
         case "R": return .restore
         default: return .reload
+        }
+    }
+
+    /// What the command asks, in words, for the debug log ("add real server …, weight 5").
+    var summary: String {
+        func service(_ scheduler: SchedulerKind?, _ persistence: Int?, _ mask: UInt32?) -> String {
+            (scheduler.map { ", scheduler \($0.name)" } ?? "") + (persistence.map { ", persistent \($0) s" } ?? "")
+                + (mask.map { ", netmask \(IPv4Address($0))" } ?? "")
+        }
+        func real(_ address: IPv4Address, _ port: UInt16?, _ method: ForwardingMethod?, _ weight: Int?) -> String {
+            "real server \(address)" + (port.map { ":\($0)" } ?? "") + (method.map { ", \($0.name)" } ?? "")
+                + (weight.map { ", weight \($0)" } ?? "")
+        }
+        switch self {
+        case .addService(let k, let s, let p, let m): return "add service \(k)" + service(s, p, m)
+        case .editService(let k, let s, let p, let m): return "edit service \(k)" + service(s, p, m)
+        case .deleteService(let k): return "delete service \(k)"
+        case .addReal(let k, let a, let p, let m, let w): return "add " + real(a, p, m, w) + " to \(k)"
+        case .editReal(let k, let a, let p, let m, let w): return "edit " + real(a, p, m, w) + " in \(k)"
+        case .deleteReal(let k, let a, let p): return "delete " + real(a, p, nil, nil) + " from \(k)"
+        case .list(let o):
+            return "list" + (o.service.map { " \($0)" } ?? "") + (o.stats ? " stats" : "") + (o.rate ? " rate" : "")
+                + (o.timeout ? " timeouts" : "") + (o.json ? " as JSON" : "")
+        case .setTimeouts(let t, let f, let u): return "set timeouts tcp \(t) s, tcpfin \(f) s, udp \(u) s (0 keeps one)"
+        case .zero(let k): return "zero the counters" + (k.map { " of \($0)" } ?? "")
+        case .clear: return "clear every service"
+        case .save: return "save the rules"
+        case .restore: return "restore rules from the input"
+        case .reload: return "reload the config file"
         }
     }
 

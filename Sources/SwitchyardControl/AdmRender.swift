@@ -1,3 +1,5 @@
+// Text out: the running table as ipvsadm prints it (-Ln, --stats, --rate, --timeout, -S) and as
+// JSON, and `switchyard check`'s listing of a config in the same columns.
 import SwitchyardCore
 
 /// Moving-average rates of a real server (ipvsadm -L --rate).
@@ -68,13 +70,24 @@ public enum AdmRender {
     static func left(_ s: String, _ width: Int) -> String { s.count >= width ? s : String(repeating: " ", count: width - s.count) + s }
     static func forward(_ m: ForwardingMethod) -> String { m == .dr ? "Route" : "Masq" }
 
-    static func serviceFlags(_ s: ServiceState) -> String {
-        var f = s.config.scheduler.name
-        if s.config.persistenceTimeout > 0 {
-            f += " persistent \(s.config.persistenceTimeout)"
-            if s.config.persistenceMask != 0xFFFF_FFFF { f += " mask \(IPv4Address(s.config.persistenceMask))" }
+    static func serviceFlags(_ s: VirtualServiceConfig) -> String {
+        var f = s.scheduler.name
+        if s.persistenceTimeout > 0 {
+            f += " persistent \(s.persistenceTimeout)"
+            if s.persistenceMask != 0xFFFF_FFFF { f += " mask \(IPv4Address(s.persistenceMask))" }
         }
         return f
+    }
+
+    /// `TCP  198.18.0.100:80`: a service's first columns in every listing.
+    static func serviceHead(_ protocolName: String, _ vip: IPv4Address, _ port: UInt16) -> String {
+        pad(protocolName, 4) + " " + "\(vip):\(port)"
+    }
+
+    /// `  -> 198.18.0.11:80               Route   `: a real server's columns up to its weight,
+    /// shared by `-Ln` and `check` so both line up and name the method alike.
+    static func realColumns(_ address: IPv4Address, _ port: UInt16, _ method: ForwardingMethod) -> String {
+        "  -> " + pad("\(address):\(port)", 28) + " " + pad(forward(method), 7) + " "
     }
 
     /// `ipvsadm -Ln`, with `--stats`, `--rate` or `--timeout`.
@@ -95,7 +108,7 @@ public enum AdmRender {
         }
         for s in table.services.sorted(by: { $0.key < $1.key }) where options.service == nil || options.service == s.key {
             let rows = rows(s)
-            let head = pad(s.key.protocolName, 4) + " " + "\(s.key.vip):\(s.key.port)"
+            let head = serviceHead(s.key.protocolName, s.key.vip, s.key.port)
             if options.stats || options.rate {
                 let total = (s.reals.map(\.id) + [s.sorryID]).map(numbers).reduce(RealNumbers(), +)
                 out += pad(head, 33) + counters(total, rate: options.rate) + "\n"
@@ -103,11 +116,11 @@ public enum AdmRender {
                     out += pad("  -> \(r.address):\(r.port)", 33) + counters(numbers(r.id), rate: options.rate) + "\n"
                 }
             } else {
-                out += head + " " + serviceFlags(s) + "\n"
+                out += head + " " + serviceFlags(s.config) + "\n"
                 for r in rows {
                     let n = numbers(r.id)
-                    out += "  -> " + pad("\(r.address):\(r.port)", 28) + " " + pad(forward(r.method), 7) + " "
-                        + pad("\(r.weight)", 6) + " " + pad("\(n.active)", 10) + " " + pad("\(n.inactive)", 10) + "\n"
+                    out += realColumns(r.address, r.port, r.method) + pad("\(r.weight)", 6) + " "
+                        + pad("\(n.active)", 10) + " " + pad("\(n.inactive)", 10) + "\n"
                 }
             }
         }
@@ -136,6 +149,17 @@ public enum AdmRender {
                 out += "-a \(flag) \(s.key.vip):\(s.key.port) -r \(r.config.address):\(r.config.port) "
                     + "\(s.config.method == .dr ? "-g" : "-m") -w \(r.config.weight)\n"
             }
+        }
+        return out
+    }
+
+    /// What `switchyard check` lists: the services and real servers a config defines, in the
+    /// columns and words of `-Ln` (without the connection counts a config cannot have).
+    public static func check(_ config: Config) -> String {
+        var out = "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight\n"
+        for s in config.services {
+            out += serviceHead(s.protocolName, s.vip, s.port) + " " + serviceFlags(s) + "\n"
+            for r in s.reals { out += realColumns(r.address, r.port, s.method) + "\(r.weight)\n" }
         }
         return out
     }

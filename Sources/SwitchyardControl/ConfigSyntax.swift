@@ -37,6 +37,11 @@ struct Statement {
 }
 
 enum ConfigSyntax {
+    /// The deepest nesting of blocks accepted. keepalived's deepest real nesting is about 4
+    /// (virtual_server › real_server › HTTP_GET › url); the limit is far above that, and keeps
+    /// a hostile or broken file from overflowing the stack of the recursive parser below.
+    static let maxNesting = 64
+
     static func tokenize(_ text: String, path: String) throws(ConfigDiagnostic) -> [Token] {
         var tokens: [Token] = []
         var line = 1
@@ -126,6 +131,12 @@ enum ConfigSyntax {
                     if next < tokens.count, tokens[next].kind == .open {
                         index = next
                         let open = tokens[index]
+                        guard depth < maxNesting else {
+                            throw ConfigDiagnostic(path: path, location: open.location,
+                                                   message: "blocks nest more than \(maxNesting) deep here; "
+                                                       + "keepalived's own configs nest about 4 (is a '}' missing?)",
+                                                   isWarning: false)
+                        }
                         index += 1
                         children = try block(depth: depth + 1, opener: open)
                     }

@@ -1,3 +1,6 @@
+// Checkers as configured: their timing (inherited virtual_server › real_server › checker), what
+// each kind probes, and reading TCP_CHECK, HTTP_GET, PING_CHECK and MISC_CHECK blocks. Running
+// them is HealthCheck.swift's job.
 import SwitchyardCore
 
 /// Timing of a checker, keepalived's parameters. Each may be set on the virtual_server, the
@@ -64,15 +67,12 @@ public struct SorryServerConfig: Sendable, Equatable {
 }
 
 extension ConfigReader {
-    /// Reads a timing keyword into `timing`; false if `s` is not one.
+    /// Reads a timing keyword (TimingKeyword) into `timing`; false if `s` is not one.
     func timingKeyword(_ s: Statement, into timing: inout CheckTiming) throws(ConfigDiagnostic) -> Bool {
-        switch s.keyword.text {
-        case "delay_loop": timing.delayLoop = try seconds(s, in: 0.1...86_400)
-        case "connect_timeout": timing.connectTimeout = try seconds(s, in: 0.05...3_600)
-        case "retry", "nb_get_retry": timing.retry = try integer(s, in: 0...100)
-        case "delay_before_retry": timing.delayBeforeRetry = try seconds(s, in: 0...3_600)
-        case "warmup": timing.warmup = try seconds(s, in: 0...3_600)
-        default: return false
+        guard let keyword = TimingKeyword(rawValue: s.keyword.text) else { return false }
+        switch keyword.rule {
+        case .seconds(let range, let field): timing[keyPath: field] = try seconds(s, in: range)
+        case .count(let range, let field): timing[keyPath: field] = try integer(s, in: range)
         }
         return true
     }

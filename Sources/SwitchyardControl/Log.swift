@@ -1,26 +1,50 @@
-import Glibc
+// The daemon's log: a thin facade (`Log.info(…)`, the calls the control plane has always made)
+// over a swift-log `Logger`, so that libraries logging through swift-log land in the same place.
+// The line format is LineLogHandler's (LogHandler.swift).
+import Logging
+import Synchronization
 
-/// The daemon's log: one line per event on standard error, with a UTC timestamp and a level.
-/// (Kept to a few lines on purpose: a logging package would be one more dependency for this.)
 public enum Log {
-    public static func info(_ message: String) { write("info", message) }
-    public static func warning(_ message: String) { write("warning", message) }
-    public static func error(_ message: String) { write("error", message) }
+    /// The one logger behind the facade. It is made with our handler directly (not through
+    /// LoggingSystem), so lines keep their format also in tests and tools that never bootstrap.
+    /// The lock only guards swapping it (bootstrap, tests); each call copies it out.
+    static let logger = Mutex(Logger(label: "switchyard", factory: { LineLogHandler(label: $0) }))
 
-    static func write(_ level: String, _ message: String) {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        let stamp = String(format2: tm.tm_hour) + ":" + String(format2: tm.tm_min) + ":" + String(format2: tm.tm_sec)
-            + "." + String(String(ts.tv_nsec / 1_000_000 + 1000).dropFirst())
-        // One write(2) per line: lines from different threads never interleave.
-        let line = Array("\(stamp) switchyard \(level): \(message)\n".utf8)
-        _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    /// The levels `--log-level` takes, most verbose first.
+    public static let levelNames = Logger.Level.allCases.map(\.rawValue)
+
+    /// Sets the level once per process (the CLI does, from `--log-level`) and makes every swift-log
+    /// Logger created afterwards write through the same handler.
+    public static func bootstrap(level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler = LineLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        logger.withLock { $0.logLevel = level }
     }
-}
 
-extension String {
-    init(format2 value: Int32) { self = value < 10 ? "0\(value)" : "\(value)" }
+    /// Replaces the logger behind the facade (tests inject one writing to a sink).
+    static func use(_ replacement: Logger) { logger.withLock { $0 = replacement } }
+
+    /// The level below which lines are dropped.
+    public static var level: Logger.Level { logger.withLock { $0.logLevel } }
+
+    /// Whether lines of this level are written: guards work done only to log (several lines).
+    public static func isEnabled(_ level: Logger.Level) -> Bool { self.level <= level }
+
+    // The message is an autoclosure: a debug line costs nothing to build while debug is off.
+    public static func trace(_ message: @autoclosure () -> String) { log(.trace, message) }
+    public static func debug(_ message: @autoclosure () -> String) { log(.debug, message) }
+    public static func info(_ message: @autoclosure () -> String) { log(.info, message) }
+    public static func notice(_ message: @autoclosure () -> String) { log(.notice, message) }
+    public static func warning(_ message: @autoclosure () -> String) { log(.warning, message) }
+    public static func error(_ message: @autoclosure () -> String) { log(.error, message) }
+    public static func critical(_ message: @autoclosure () -> String) { log(.critical, message) }
+
+    static func log(_ level: Logger.Level, _ message: () -> String) {
+        let current = logger.withLock { $0 }
+        guard current.logLevel <= level else { return }
+        current.log(level: level, Logger.Message(stringLiteral: message()))
+    }
 }

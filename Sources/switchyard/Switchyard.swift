@@ -1,5 +1,8 @@
+// The command line: run, check, adm, realserver and demo, each turning its options into calls on
+// SwitchyardControl (or exec'ing one of the scripts); --log-level bootstraps the log first.
 import ArgumentParser
 import Glibc
+import Logging
 import SwitchyardControl
 import SwitchyardCore
 import SwitchyardIO
@@ -8,7 +11,7 @@ import SwitchyardIO
 struct Switchyard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
-        abstract: "A user-space L4 load balancer: LVS-style direct server return from a spare PC.",
+        abstract: "A user-space L4 load balancer: LVS-style direct server return (DR) or NAT from a spare PC.",
         subcommands: [Run.self, Check.self, Adm.self, RealServer.self, Demo.self])
 }
 
@@ -20,6 +23,22 @@ func loadConfig(_ path: String) throws -> Config {
         printError(error.description)
         throw ExitCode(1)
     }
+}
+
+/// `--log-level`, for the subcommands that log (run; check and adm at debug level).
+struct LogOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Log lines below this level are dropped: \(Log.levelNames.joined(separator: ", ")).",
+                                            valueName: "level"))
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of \(Log.levelNames.joined(separator: ", "))")
+        }
+    }
+
+    /// Called once, first thing in a subcommand's run().
+    func bootstrap() { Log.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info) }
 }
 
 func printError(_ text: String) {
@@ -34,7 +53,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "The keepalived-style config file.")
     var config: String
 
-    @Option(name: .long, help: "Interface to forward on (default: the one the kernel routes the real servers through).")
+    @Option(name: .long, help: "Interface the VIPs are served on (default: the one the kernel routes each VIP through). Real servers are reached through their own on-link routes.")
     var interface: String?
 
     @Option(name: .long, help: "Forwarding threads, one RX ring each in a fanout group (default: one per CPU the process may run on).")
@@ -49,11 +68,13 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "How frames are sent: ring (PACKET_TX_RING) or sendmmsg.")
     var tx: String = TXMode.ring.rawValue
 
-    @Option(name: .long, help: "How frames are received: af_packet (TPACKET_V3 rings) or af_xdp (an XDP program and an AF_XDP socket, generic mode, copy mode; one worker).")
+    @Option(name: .long, help: "How frames are received: af_packet (AF_PACKET rings, TPACKET_V2 frames unless --rx-ring blocks) or af_xdp (an XDP program and an AF_XDP socket, generic mode, copy mode; one worker).")
     var io: String = RXMode.afPacket.rawValue
 
     @Option(name: .long, help: "How AF_PACKET rings hand frames over: frames (TPACKET_V2, each frame at once; the default) or blocks (TPACKET_V3, a block at a time: a frame can wait up to 1 ms).")
     var rxRing: String = RingFormat.frames.rawValue
+
+    @OptionGroup var log: LogOptions
 
     @Flag(name: .long, inversion: .prefixedNo,
           help: "Drop the kernel's copies of VIP frames with a tcx BPF program in front of the guard's nftables chain (Linux 6.6+; cheaper per frame). --no-guard-tcx leaves the chain alone.")
@@ -75,6 +96,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        log.bootstrap()
         let cfg = try loadConfig(config)
         // The CPUs this process may use (taskset, systemd's CPUAffinity), not all the machine's:
         // more workers than that only take turns.
@@ -103,15 +125,14 @@ struct Check: ParsableCommand {
     @Option(name: .long, help: "The keepalived-style config file.")
     var config: String
 
+    @OptionGroup var log: LogOptions
+
     func run() throws {
+        log.bootstrap()
         let cfg = try loadConfig(config)
         for w in cfg.warnings { printError(w.description) }
         print("\(config): OK, \(cfg.services.count) virtual service(s)")
-        print("Prot LocalAddress:Port Scheduler Forward Weight")
-        for s in cfg.services {
-            print("\(s.protocolName)  \(s.vip):\(s.port) \(s.scheduler.name)")
-            for r in s.reals { print("  -> \(r.address):\(r.port)      Route   \(r.weight)") }
-        }
+        print(AdmRender.check(cfg), terminator: "")
     }
 }
 
@@ -119,7 +140,7 @@ struct Adm: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Control a running switchyard with ipvsadm's syntax.",
         discussion: """
-        switchyard adm [--control PATH | --config PATH] IPVSADM-ARGUMENTS
+        switchyard adm [--control PATH | --config PATH] [--log-level LEVEL] IPVSADM-ARGUMENTS
 
           -A|-E -t|-u VIP:PORT [-s SCHED] [-p [TIMEOUT]] [-M NETMASK]   add or edit a virtual service
           -D -t|-u VIP:PORT                                             delete a virtual service
@@ -132,24 +153,42 @@ struct Adm: ParsableCommand {
           --reload                  re-read the config file (as SIGHUP)
 
         Without --control, the socket is found from --config, or is the one daemon's under /run/switchyard/.
+        --log-level debug shows how the arguments were read and which socket is used.
         """)
 
     @Argument(parsing: .captureForPassthrough, help: "ipvsadm arguments (see above)")
     var arguments: [String] = []
 
     func run() throws {
+        // Every argument passes through to ipvsadm's syntax, --help too; errors point here, so
+        // answer it (as ipvsadm -h does) instead of looking for a daemon.
+        if arguments.contains("--help") || arguments == ["-h"] {
+            print(Adm.helpMessage())
+            return
+        }
         var args = arguments
         var control: String?
         var config: String?
+        var logLevel = "info"
         var i = 0
+        // The arguments are ipvsadm's, passed through whole; switchyard's own are taken out here.
         while i < args.count {
-            if (args[i] == "--control" || args[i] == "--config") && i + 1 < args.count {
-                if args[i] == "--control" { control = args[i + 1] } else { config = args[i + 1] }
+            if ["--control", "--config", "--log-level"].contains(args[i]) && i + 1 < args.count {
+                switch args[i] {
+                case "--control": control = args[i + 1]
+                case "--config": config = args[i + 1]
+                default: logLevel = args[i + 1]
+                }
                 args.removeSubrange(i...(i + 1))
             } else {
                 i += 1
             }
         }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            printError("switchyard adm: --log-level must be one of \(Log.levelNames.joined(separator: ", "))")
+            throw ExitCode(2)
+        }
+        Log.bootstrap(level: level)
         let path: String
         if let control {
             path = control
@@ -165,6 +204,7 @@ struct Adm: ParsableCommand {
             }
             path = live[0]
         }
+        Log.debug("adm: control socket \(path)")
         // Check the arguments here too, so a typo is reported without a daemon.
         let command: AdmCommand
         do {
@@ -255,9 +295,9 @@ func execScript(_ name: String, _ arguments: [String]) throws -> Never {
 struct RealServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "realserver",
-        abstract: "Prepare a real server for DR (runs scripts/realserver.sh): up|down|check VIP [VIP…].")
+        abstract: "Prepare a real server (runs scripts/realserver.sh): up|down|check VIP… for DR, gateway LB_ADDRESS for NAT.")
 
-    @Argument(parsing: .captureForPassthrough, help: "up VIP…, down VIP… or check VIP…")
+    @Argument(parsing: .captureForPassthrough, help: "up VIP…, down VIP…, check VIP…, gateway LB_ADDRESS or check gateway LB_ADDRESS")
     var arguments: [String] = []
 
     func run() throws { try execScript("realserver.sh", arguments) }

@@ -32,6 +32,9 @@ for doc in sorted(os.listdir(os.path.join(root, "docs"))):
             write("config", "doc-%02d" % n, block.encode())
             n += 1
 
+# Blocks nested past the parser's limit (ConfigSyntax.maxNesting, 64): refused with a place.
+write("config", "nest-deep", b"a {\n" * 70 + b"}\n" * 70)
+
 for i, line in enumerate([
     "-A -t 198.18.0.100:80 -s mh -p 300 -M 255.255.255.0",
     "-a -t 198.18.0.100:80 -r 198.18.0.11:80 -g -w 2",

@@ -1,0 +1,153 @@
+// The config reader: keepalived.conf's top level, global_defs and lvs_timeouts, and the helpers
+// every block's reader uses (one value, a whole number in a range, an address, a port), each
+// failing with PATH:LINE:COL. virtual_server and real_server are ServiceReader.swift's;
+// checkers HealthConfig.swift's.
+import SwitchyardCore
+
+/// keepalived keywords that Switchyard accepts but does not act on yet: each draws a one-line
+/// warning, and a block's contents are skipped.
+enum NotYetActedOn {
+    static let topLevel: Set<String> = [
+        "vrrp_instance", "vrrp_sync_group", "vrrp_script", "vrrp_track_file", "track_file", "static_ipaddress",
+        "static_routes", "static_rules", "linkbeat_interfaces", "bfd_instance",
+    ]
+    static let global: Set<String> = [
+        "router_id", "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
+        "smtp_alert", "enable_script_security", "script_user", "lvs_id", "lvs_sync_daemon",
+        "lvs_flush", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_garp_master_delay", "vrrp_garp_master_repeat",
+        "vrrp_garp_master_refresh", "vrrp_version", "vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_iptables",
+        "max_auto_priority", "dynamic_interfaces", "checker_log_all_failures", "default_interface",
+    ]
+    static let virtualServer: Set<String> = [
+        "persistence_engine", "virtualhost", "sorry_server_inhibit", "sorry_server_lvs_method", "omega", "ha_suspend",
+        "ops", "mh-port", "mh-fallback", "lvs_flags", "smtp_alert", "one_packet_scheduling", "lb_flags",
+    ]
+    static let realServer: Set<String> = [
+        "uthreshold", "lthreshold", "smtp_alert", "SSL_GET", "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "UDP_CHECK",
+        "FILE_CHECK",
+    ]
+}
+
+struct ConfigReader {
+    let path: String
+    var config = Config()
+
+    init(path: String) { self.path = path }
+
+    func error(_ t: Token, _ message: String) -> ConfigDiagnostic {
+        ConfigDiagnostic(path: path, location: t.location, message: message, isWarning: false)
+    }
+
+    mutating func warn(_ t: Token, _ message: String) {
+        config.warnings.append(ConfigDiagnostic(path: path, location: t.location, message: message, isWarning: true))
+    }
+
+    mutating func read(_ statements: [Statement]) throws(ConfigDiagnostic) -> Config {
+        for s in statements {
+            let k = s.keyword.text
+            switch k {
+            case "global_defs":
+                try globalDefs(try children(s))
+            case "virtual_server":
+                try virtualServer(s)
+            case "include":
+                throw error(s.keyword, "include is not supported yet; put everything in one file")
+            case "virtual_server_group":
+                throw error(s.keyword, "virtual_server_group is not supported yet; write one virtual_server per VIP and port")
+            default:
+                if NotYetActedOn.topLevel.contains(k) {
+                    warn(s.keyword, "\(k) is accepted but not acted on yet")
+                } else {
+                    throw error(s.keyword, "unknown keyword \"\(k)\"; expected global_defs or virtual_server")
+                }
+            }
+        }
+        return config
+    }
+
+    func children(_ s: Statement) throws(ConfigDiagnostic) -> [Statement] {
+        guard let c = s.children else { throw error(s.keyword, "\(s.keyword.text) needs a block: \(s.keyword.text) { … }") }
+        return c
+    }
+
+    func single(_ s: Statement) throws(ConfigDiagnostic) -> Token {
+        guard s.arguments.count == 1, s.children == nil else {
+            throw error(s.keyword, "\(s.keyword.text) takes exactly one value")
+        }
+        return s.arguments[0]
+    }
+
+    func integer(_ s: Statement, in range: ClosedRange<Int>) throws(ConfigDiagnostic) -> Int {
+        let t = try single(s)
+        guard let v = Int(t.text), range.contains(v) else {
+            throw error(t, "\(s.keyword.text) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \"\(t.text)\"")
+        }
+        return v
+    }
+
+    mutating func globalDefs(_ statements: [Statement]) throws(ConfigDiagnostic) {
+        for s in statements {
+            switch s.keyword.text {
+            case "switchyard_hash_key":
+                let t = try single(s)
+                guard let key = HashKey(hex: t.text) else {
+                    throw error(t, "switchyard_hash_key must be 32 hex digits (128 bits), e.g. 0x0123456789abcdef0123456789abcdef")
+                }
+                config.schedulingKey = key
+            case "switchyard_flow_capacity":
+                config.flowCapacity = try integer(s, in: 1_024...100_000_000)
+            case "lvs_timeouts":
+                try lvsTimeouts(s)
+            case "switchyard_maglev_table_size":
+                let size = try integer(s, in: 251...1_048_573)
+                guard Maglev.isPrime(size) else {
+                    throw error(s.arguments[0], "switchyard_maglev_table_size must be prime (e.g. 65537, 131071)")
+                }
+                config.maglevTableSize = size
+            default:
+                let k = s.keyword.text
+                if NotYetActedOn.global.contains(k) || k.hasPrefix("vrrp_") || k.hasPrefix("lvs_") {
+                    warn(s.keyword, "global_defs \(k) is accepted but not acted on yet")
+                } else {
+                    throw error(s.keyword, "unknown keyword \"\(k)\" in global_defs")
+                }
+            }
+        }
+    }
+
+    /// `lvs_timeouts tcp 900 tcpfin 120 udp 300` (seconds; any subset, any order).
+    mutating func lvsTimeouts(_ s: Statement) throws(ConfigDiagnostic) {
+        let args = s.arguments
+        guard !args.isEmpty, args.count % 2 == 0 else {
+            throw error(s.keyword, "lvs_timeouts takes pairs: lvs_timeouts tcp 900 tcpfin 120 udp 300")
+        }
+        for i in stride(from: 0, to: args.count, by: 2) {
+            guard let seconds = Int(args[i + 1].text), ServiceValues.timeoutSeconds.contains(seconds) else {
+                throw error(args[i + 1], "a timeout must be whole seconds from 1 to 2000000, not \"\(args[i + 1].text)\"")
+            }
+            let ms = UInt32(seconds * 1000)
+            switch args[i].text {
+            case "tcp": config.timeouts.tcpEstablished = ms
+            case "tcpfin": config.timeouts.tcpFin = ms
+            case "udp": config.timeouts.udp = ms
+            default: throw error(args[i], "unknown timeout \"\(args[i].text)\"; expected tcp, tcpfin or udp")
+            }
+        }
+    }
+
+    func address(_ t: Token, what: String) throws(ConfigDiagnostic) -> IPv4Address {
+        guard let a = IPv4Address(t.text) else {
+            if t.text.contains(":") { throw error(t, "IPv6 \(what) \(t.text) is not supported yet") }
+            throw error(t, "\"\(t.text)\" is not an IPv4 address (\(what))")
+        }
+        guard a.value != 0, a.value >> 28 != 0xE, a.value != 0xFFFF_FFFF else {
+            throw error(t, "\(t.text) cannot be a \(what) (unspecified, multicast or broadcast)")
+        }
+        return a
+    }
+
+    func port(_ t: Token) throws(ConfigDiagnostic) -> UInt16 {
+        guard let p = UInt16(t.text), p > 0 else { throw error(t, "\"\(t.text)\" is not a port (1 to 65535)") }
+        return p
+    }
+}
