@@ -17,6 +17,8 @@ public enum AdmCommand: Equatable, Sendable {
     case save
     case restore
     case reload
+    /// Not in ipvsadm: trace one client's packets through the workers (nil: stop tracing).
+    case trace(IPv4Address?)
 
     public struct ListOptions: Equatable, Sendable {
         public var service: ServiceKey?
@@ -32,6 +34,7 @@ public enum AdmCommand: Equatable, Sendable {
         "-a": "a", "--add-server": "a", "-e": "e", "--edit-server": "e", "-d": "d", "--delete-server": "d",
         "-L": "L", "-l": "L", "--list": "L", "--set": "set", "-Z": "Z", "--zero": "Z", "-C": "C", "--clear": "C",
         "-S": "S", "--save": "S", "-R": "R", "--restore": "R", "--reload": "reload",
+        "--trace": "trace",
     ]
 
     /// Options that take no value and may be bundled (`-Ln`), as getopt allows ipvsadm.
@@ -74,6 +77,7 @@ public enum AdmCommand: Equatable, Sendable {
         var weight: Int?
         var list = ListOptions()
         var setValues: [Int] = []
+        var traced: IPv4Address?
         var i = 0
         func value(_ option: String) throws(AdmError) -> String {
             i += 1
@@ -85,6 +89,15 @@ public enum AdmCommand: Equatable, Sendable {
             if let c = commands[a] {
                 if let command, command != c { throw AdmError("only one command at a time: \(a) after -\(command)") }
                 command = c
+                if c == "trace" {
+                    let text = try value(a)
+                    if text != "off" {
+                        guard let address = IPv4Address(text) else {
+                            throw AdmError("--trace takes a client's IPv4 address, or off; not \"\(text)\"")
+                        }
+                        traced = address
+                    }
+                }
                 if c == "set" {
                     for _ in 0..<3 {
                         let v = try value("--set")
@@ -190,6 +203,7 @@ public enum AdmCommand: Equatable, Sendable {
         case "C": return .clear
         case "S": return .save
         case "R": return .restore
+        case "trace": return .trace(traced)
         default: return .reload
         }
     }
@@ -220,6 +234,7 @@ public enum AdmCommand: Equatable, Sendable {
         case .save: return "save the rules"
         case .restore: return "restore rules from the input"
         case .reload: return "reload the config file"
+        case .trace(let client): return client.map { "trace the packets of client \($0)" } ?? "stop tracing"
         }
     }
 
@@ -239,7 +254,7 @@ public enum AdmCommand: Equatable, Sendable {
 }
 
 extension ServiceTable {
-    /// Applies an editing command. The list, save, zero, restore and reload commands are the
+    /// Applies an editing command. The list, save, zero, restore, reload and trace commands are the
     /// engine's (they need counters, input or the config file).
     public mutating func execute(_ command: AdmCommand) throws(AdmError) -> TableChanges {
         var changes = TableChanges()
@@ -301,7 +316,7 @@ extension ServiceTable {
             for s in services { release(s, &changes) }
             changes.servicesRemoved = services.map(\.key)
             services = []
-        case .list, .zero, .save, .restore, .reload:
+        case .list, .zero, .save, .restore, .reload, .trace:
             preconditionFailure("\(command) is not a table edit")
         }
         _ = updateQuorum()

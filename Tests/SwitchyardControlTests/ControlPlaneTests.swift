@@ -2,6 +2,7 @@
 // transitions, each checked by what reaches the data plane (the published snapshot, the
 // address sets) and the checkers.
 import Glibc
+import Logging
 import XCTest
 @testable import SwitchyardControl
 @testable import SwitchyardCore
@@ -99,7 +100,7 @@ final class ControlPlaneTests: XCTestCase {
         let plan = try InterfacePlan(config: config, given: nil, routes: fakeRoutes, lookup: fakeInterface)
         let plane = ControlPlane(config: config, configPath: path, plan: plan, forwarding: fake, neighbours: fake,
                                  checkers: fake, scripts: fake, counts: ConnectionCounts(workers: 1),
-                                 stats: RealServerStats(workers: 1))
+                                 stats: RealServerStats(workers: 1), trace: FlowTrace(workers: 1))
         let initial = plane.loadInitialTable()
         _ = plane.refreshNeighbours()
         plane.republish()
@@ -244,6 +245,49 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertTrue(listed.text.contains("Engine counters (all workers):\n  forwarded 7\n"), listed.text)
         XCTAssertTrue(listed.text.contains("Frames per worker: 0=7\n"), listed.text)
         XCTAssertEqual(plane.summary(), "forwarded=7")
+    }
+
+    func testTraceNamesTheClientInTheSnapshotAndLogsEachPacketInWords() throws {
+        let plane = try started(base)
+        let client = IPv4Address("198.18.16.5")!
+        let answer = plane.control(["--trace", "198.18.16.5"], "")
+        XCTAssertTrue(answer.ok)
+        XCTAssertTrue(answer.text.hasPrefix("tracing 198.18.16.5: "), answer.text)
+        XCTAssertEqual(fake.last.view.traceClient, client.value)
+
+        // What a worker would record for the client's SYN, and how it is logged.
+        let realID = plane.state.withLock { $0.table.services[0].reals[0].id }
+        var event = TraceEvent(time: 1, kind: .newFlow, proto: IPProtocol.tcp, source: client.value,
+                               destination: IPv4Address("198.18.0.100")!.value, sourcePort: 40_000, destinationPort: 80)
+        event.realID = realID
+        event.state = .synRecv
+        event.egress = 0
+        FlowTrace.record(event, in: plane.trace.row(0))
+        var dropped = event
+        dropped.kind = .dropped
+        dropped.reason = .noService
+        dropped.realID = nil
+        dropped.state = nil
+        dropped.egress = nil
+        FlowTrace.record(dropped, in: plane.trace.row(0))
+        let sink = LogTests.Sink()
+        let saved = Log.logger.withLock { $0 }
+        defer { Log.use(saved) }
+        var logger = Logger(label: "switchyard") { LineLogHandler(label: $0, sink: { sink.write($0) }, clock: { LogTests.fixedTime }) }
+        logger.logLevel = .debug
+        Log.use(logger)
+        plane.logTrace()
+        XCTAssertEqual(sink.written, [
+            "01:02:03.045 switchyard debug: trace worker 0: TCP 198.18.16.5:40000 > 198.18.0.100:80: new flow, "
+                + "scheduled to 198.18.0.11:80 (DR), SYN_RECV; sent out of eth0\n",
+            "01:02:03.045 switchyard debug: trace worker 0: TCP 198.18.16.5:40000 > 198.18.0.100:80: dropped: drop_no_service\n",
+        ])
+
+        XCTAssertTrue(plane.control(["--trace", "off"], "").ok)
+        XCTAssertEqual(fake.last.view.traceClient, 0)
+        let wrong = plane.control(["--trace", "nobody"], "")
+        XCTAssertFalse(wrong.ok)
+        XCTAssertEqual(wrong.text, "--trace takes a client's IPv4 address, or off; not \"nobody\"\n")
     }
 }
 

@@ -26,9 +26,9 @@ virtual_server $vip 80 {
     real_server 198.19.9.21 80 { weight 1 }
 }
 CONF
-start() { # start LOG: a balancer in the background, waiting for "ready:"
+start() { # start LOG [ARGS...]: a balancer in the background, waiting for "ready:"
     LB_LOG=$1
-    lab_bg lb "$LB_LOG" "$bin" run --config "$LAB_DIR/life.conf" --workers 1
+    lab_bg lb "$LB_LOG" "$bin" run --config "$LAB_DIR/life.conf" --workers 1 "${@:2}"
     LB_PID=$LAB_LAST_PID
     lab_wait_for "$LB_LOG" "ready:" 15 || { echo "balancer did not start:"; cat "$LB_LOG"; return 1; }
 }
@@ -50,10 +50,20 @@ kill -KILL "$LB_PID"
 wait "$LB_PID" 2>/dev/null
 expect "a killed run leaves its guard table" "$(guard_tables)" -eq 1
 check "and GRO off" test "$(gro)" = off
-start "$LAB_DIR/second.log"
+start "$LAB_DIR/second.log" --log-level debug
 check "the next start says what it undid" grep -q "an earlier run of this config (pid [0-9]*) did not stop cleanly: removed its kernel guard table netdev switchyard_eth0; turned GRO back on for eth0" "$LB_LOG"
 expect "one guard table, the new run's" "$(guard_tables)" -eq 1
 check "the VIP is served again" test "$(lab_exec client curl -s --max-time 3 "http://$vip/")" = web1
+
+echo "-- one client's packets traced (adm --trace, logged at debug level)"
+lab_exec lb "$bin" adm --config "$LAB_DIR/life.conf" --trace 198.19.9.50 >"$LAB_DIR/trace.out"
+check "adm --trace names the client: $(cut -c1-60 "$LAB_DIR/trace.out")" grep -q "^tracing 198.19.9.50: " "$LAB_DIR/trace.out"
+lab_exec client curl -s --max-time 3 -o /dev/null "http://$vip/"
+lab_exec lb "$bin" adm --config "$LAB_DIR/life.conf" --trace off >/dev/null
+sleep 1.5
+trace_line="trace worker 0: TCP 198.19.9.50:[0-9]* > $vip:80: new flow, scheduled to 198.19.9.21:80 (DR), SYN_RECV; sent out of eth0"
+check "the SYN: a new flow, the real server picked, the state, the interface" grep -q "$trace_line" "$LB_LOG"
+check "the next packets: flow hits to the same real server" grep -q "trace worker 0: TCP 198.19.9.50:[0-9]* > $vip:80: flow hit, to 198.19.9.21:80 (DR), ESTABLISHED" "$LB_LOG"
 
 echo "-- a clean stop"
 kill -TERM "$LB_PID"

@@ -38,6 +38,8 @@ extension ControlPlane {
             return (true, "")
         case .reload:
             return reload()
+        case .trace(let client):
+            return (true, setTrace(client))
         case .restore:
             // Applied like a reload, so what stays keeps its IDs, flows, counters and checkers.
             return changing.withLock { _ in

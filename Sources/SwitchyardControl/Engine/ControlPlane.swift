@@ -18,6 +18,8 @@ public final class ControlPlane: @unchecked Sendable {
     /// Shared with the workers: active/inactive connections and traffic per real server ID.
     let counts: ConnectionCounts
     let stats: RealServerStats
+    /// The workers' trace rings (adm --trace), read by this side alone.
+    let trace: FlowTrace
 
     struct State {
         var table = ServiceTable()
@@ -29,6 +31,8 @@ public final class ControlPlane: @unchecked Sendable {
         var targets: [UInt32: HealthMonitor.Target] = [:]
         var rates: [UInt32: Rates] = [:]
         var lastTotals: [UInt32: RealNumbers] = [:]
+        /// The client whose packets the workers trace (adm --trace).
+        var traceClient: IPv4Address?
     }
     let state: Locked<State>
     /// Serialises table changes (an adm command and a SIGHUP reload at once): each one's
@@ -37,7 +41,7 @@ public final class ControlPlane: @unchecked Sendable {
 
     public init(config: Config, configPath: String, plan: InterfacePlan, forwarding: any ForwardingPort,
                 neighbours: any NeighbourPort, checkers: any CheckerPort, scripts: any ScriptPort = ShellScripts(),
-                counts: ConnectionCounts, stats: RealServerStats) {
+                counts: ConnectionCounts, stats: RealServerStats, trace: FlowTrace) {
         self.plan = plan
         self.configPath = configPath
         self.forwarding = forwarding
@@ -46,6 +50,7 @@ public final class ControlPlane: @unchecked Sendable {
         self.scripts = scripts
         self.counts = counts
         self.stats = stats
+        self.trace = trace
         state = Locked(State(config: config))
     }
 
@@ -85,8 +90,11 @@ public final class ControlPlane: @unchecked Sendable {
             let specs = s.table.specs(mac: { macs[$0] }, interface: { UInt8(self.plan.realInterface($0)) })
             return ForwardingSnapshot(services: specs, schedulingKey: s.config.schedulingKey,
                                       maglevTableSize: s.config.maglevTableSize, generation: s.generation,
-                                      timeouts: s.table.timeouts)
+                                      timeouts: s.table.timeouts, traceClient: s.traceClient)
         }
+        Log.debug("snapshot \(snapshot.generation): \(snapshot.services.count) service(s), "
+            + "\(snapshot.services.reduce(0) { $0 + $1.reals.count }) real server(s), "
+            + "\(snapshot.services.reduce(0) { $0 + $1.reals.filter { $0.available && $0.mac != nil && $0.weight > 0 }.count }) taking new flows")
         forwarding.publish(snapshot)
     }
 
@@ -116,6 +124,8 @@ public final class ControlPlane: @unchecked Sendable {
     func applyAddressSets(force: Bool = false) throws {
         let sets = try addressSets()
         guard force || state.withLock({ $0.applied != sets }) else { return }
+        Log.debug("address sets: VIPs \(sets.vips.map { "\($0) on \(plan.interfaces[sets.vipInterface[$0] ?? 0].name)" }), "
+            + "NAT endpoints \(sets.natEndpoints.map { "\($0.address):\($0.port)" }), fanout client mask \(IPv4Address(sets.clientMask))")
         try forwarding.apply(sets)
         state.withLock { $0.applied = sets }
     }

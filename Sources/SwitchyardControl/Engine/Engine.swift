@@ -20,7 +20,7 @@ public final class Engine: @unchecked Sendable {
         parts = LiveParts(interfaces: plan.interfaces, workerCount: options.workers)
         plane = ControlPlane(config: config, configPath: options.configPath, plan: plan, forwarding: parts,
                              neighbours: parts, checkers: parts, counts: ConnectionCounts(workers: options.workers),
-                             stats: RealServerStats(workers: options.workers))
+                             stats: RealServerStats(workers: options.workers), trace: FlowTrace(workers: options.workers))
     }
 
     var interfaces: [InterfaceInfo] { plan.interfaces }
@@ -149,6 +149,7 @@ public final class Engine: @unchecked Sendable {
                 timeouts: config.timeouts, connections: plane.counts, stats: plane.stats, workerIndex: index)
             // AF_XDP frames carry no CSUMNOTREADY: tell unfinished checksums from the bytes.
             pipelineConfig.detectPartialChecksums = options.rxMode == .afXDP
+            pipelineConfig.trace = plane.trace
             // The flow tables' memory is mapped now, so a refusal is an error before the machine changes.
             pipelineConfig.slotMemory = try HugePages.slotMemory(for: pipelineConfig)
             return try Worker(index: index, interfaces: interfaces, filter: filter, fanoutGroupBase: fanoutGroupBase,
@@ -195,6 +196,7 @@ public final class Engine: @unchecked Sendable {
             if due.contains(.requestAllNeighbours) { plane.requestNeighbours(all: true) }
             if due.contains(.updateRates) { plane.updateRates(interval: Double(Housekeeping.rateInterval)) }
             if due.contains(.logStats) { Log.info("stats: " + plane.summary()) }
+            if due.contains(.readTrace) { plane.logTrace() }
         }
     }
 

@@ -14,6 +14,8 @@ enum Chore: Hashable, CaseIterable {
     case updateRates
     /// Write a stats line to the log.
     case logStats
+    /// Log what the workers traced (adm --trace).
+    case readTrace
 }
 
 enum Housekeeping {
@@ -22,7 +24,7 @@ enum Housekeeping {
 
     /// The chores due at `second` (1, 2, …) of the run; `statsInterval` 0 = no stats lines.
     static func chores(at second: Int, statsInterval: Int) -> Set<Chore> {
-        var due: Set<Chore> = [.refreshNeighbours, .refreshLocalAddresses]
+        var due: Set<Chore> = [.refreshNeighbours, .refreshLocalAddresses, .readTrace]
         if second % 5 == 0 { due.insert(.requestMissingNeighbours) }
         if second % 30 == 0 { due.insert(.requestAllNeighbours) }
         if second % rateInterval == 0 { due.insert(.updateRates) }
