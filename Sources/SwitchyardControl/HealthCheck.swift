@@ -88,6 +88,10 @@ public final class HealthMonitor: @unchecked Sendable {
         public var realID: UInt32
         public var address: IPv4Address
         public var port: UInt16
+
+        public init(serviceID: UInt32, realID: UInt32, address: IPv4Address, port: UInt16) {
+            (self.serviceID, self.realID, self.address, self.port) = (serviceID, realID, address, port)
+        }
     }
 
     public typealias Probe = @Sendable (CheckerConfig, IPv4Address, UInt16) -> ProbeResult
