@@ -56,18 +56,15 @@ final class CheckLoop: @unchecked Sendable {
         epfd = Epoll.create()
         guard epfd >= 0 else { throw SystemError("epoll_create1", errno: errno) }
         wakefd = Epoll.eventFD()
-        guard wakefd >= 0 else {
-            let e = errno
-            close(epfd)
-            throw SystemError("eventfd", errno: e)
-        }
+        // From here every field is set, so a throw runs deinit, which closes what was opened.
+        guard wakefd >= 0 else { throw SystemError("eventfd", errno: errno) }
         _ = Epoll.control(epfd, Epoll.add, wakefd, events: Epoll.readable, token: Self.wakeToken)
         thread = try OSThread(name: "sy-check-loop") { [self] in run() }
     }
 
     deinit {
         scratch.deallocate()
-        close(wakefd)
+        if wakefd >= 0 { close(wakefd) }
         close(epfd)
     }
 

@@ -98,7 +98,7 @@ func processSample() -> (threads: Int, rssKB: Int, cpu: Double) {
     if let f = fopen("/proc/self/status", "r") {
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, 256, f) != nil {
-            let s = String(cString: line)
+            let s = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             let value = Int(s.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).dropFirst().first ?? "") ?? 0
             if s.hasPrefix("Threads:") { threads = value }
             if s.hasPrefix("VmRSS:") { rss = value }
@@ -110,7 +110,7 @@ func processSample() -> (threads: Int, rssKB: Int, cpu: Double) {
         var line = [CChar](repeating: 0, count: 1024)
         if fgets(&line, 1024, f) != nil {
             // Fields after the ")" that closes the command name: utime and stime are 14 and 15.
-            let s = String(cString: line)
+            let s = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             if let close = s.lastIndex(of: ")") {
                 let fields = s[s.index(after: close)...].split(separator: " ")
                 let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -133,7 +133,7 @@ func runQueueWait() -> Double {
         guard name.first != "." , let f = fopen("/proc/self/task/\(name)/schedstat", "r") else { continue }
         var line = [CChar](repeating: 0, count: 128)
         if fgets(&line, 128, f) != nil {
-            let fields = String(cString: line).split(separator: " ")
+            let fields = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.split(separator: " ")
             if fields.count >= 2 { total += (Double(fields[1]) ?? 0) / 1e9 }
         }
         fclose(f)
