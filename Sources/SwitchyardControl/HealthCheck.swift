@@ -106,6 +106,8 @@ public final class HealthMonitor: @unchecked Sendable {
 
     /// `probe`, if given, replaces the built-in probes and runs (blocking) on the script pool;
     /// `lateness`, if given, hears on the loop thread how many seconds late each check started.
+    /// `clock` must follow real time (the loop waits in epoll): virtual time is for
+    /// CheckSchedule and `loop`, which tests drive without waiting.
     public init(clock: any CheckClock = SystemCheckClock(), probe: Probe? = nil, report: @escaping Report,
                 lateness: (@Sendable (Double) -> Void)? = nil) {
         self.clock = clock
