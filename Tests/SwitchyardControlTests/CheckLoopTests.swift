@@ -120,6 +120,17 @@ final class CheckLoopTests: XCTestCase {
         XCTAssertEqual(got.first { $0.0.realID == 2 }?.3, .down("MISC_CHECK sleep 5: still running after 0.3 s, killed"))
     }
 
+    /// PING_CHECK on the loop (a raw socket: root only).
+    func testPingLoopbackIsUp() throws {
+        guard getuid() == 0 else { throw XCTSkip("PING_CHECK needs a raw socket") }
+        let reports = Reports()
+        let monitor = HealthMonitor(report: reports.add)
+        defer { monitor.stopAll() }
+        try monitor.start(target(0), checkers: [checker(.ping), checker(.ping)], startUp: false)
+        let got = reports.wait(for: 2)
+        XCTAssertEqual(got.map(\.2), [true, true], "both, though they share the loop's one thread")
+    }
+
     /// Checkers flapping every 10 ms: once stop returns, not one more report. (Seven of them share
     /// one counter: an odd number, so each sees the opposite of what it saw last round.)
     func testNoReportAfterStopReturns() throws {
