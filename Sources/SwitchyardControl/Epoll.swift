@@ -1,7 +1,7 @@
-// epoll and eventfd for the checker loop. Swift's Glibc module does not import <sys/epoll.h> or
-// <sys/eventfd.h> (swift-nio carries a C shim for them), so the four calls are bound by name
-// from the C library at first use and struct epoll_event is laid out by hand. If CSwitchyard.h
-// ever includes those headers, this file shrinks to nothing.
+// epoll, eventfd and pidfd for the checker loop. Swift's Glibc module does not import
+// <sys/epoll.h>, <sys/eventfd.h> or <sys/pidfd.h> (swift-nio carries a C shim for them), so the
+// calls are bound by name from the C library at first use and struct epoll_event is laid out by
+// hand. If CSwitchyard.h ever includes those headers, this file shrinks to nothing.
 import Glibc
 
 enum Epoll {
@@ -36,6 +36,20 @@ enum Epoll {
     private static let eventFunction = bind("eventfd", as: EventFD.self)
 
     static func create() -> Int32 { createFunction(closeOnExec) }
+
+    private typealias PidFDOpen = @convention(c) (pid_t, UInt32) -> Int32
+    /// glibc 2.36 and later; the kernel since 5.3.
+    private static let pidfdFunction: PidFDOpen? = dlsym(nil, "pidfd_open").map { unsafeBitCast($0, to: PidFDOpen.self) }
+
+    /// A descriptor that turns readable when the process exits, or -1.
+    static func processFD(_ pid: pid_t) -> Int32 { pidfdFunction?(pid, 0) ?? -1 }
+
+    /// Whether processFD works here (asked once, of our own process).
+    static let hasProcessFD: Bool = {
+        let fd = processFD(getpid())
+        if fd >= 0 { close(fd) }
+        return fd >= 0
+    }()
 
     static func eventFD() -> Int32 { eventFunction(0, nonblocking | closeOnExec) }
 

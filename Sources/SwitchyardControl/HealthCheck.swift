@@ -78,8 +78,8 @@ public struct CheckProgress: Sendable, Equatable {
 }
 
 /// Runs the checkers of every real server on one event loop (CheckLoop: one thread, epoll and a
-/// timer heap; MISC_CHECK on a small script pool), reporting every change of state with its
-/// reason. Reports come from the loop thread: the callback must not block for long, as every
+/// timer heap; MISC_CHECK's scripts watched through pidfds), reporting every change of state
+/// with its reason. Reports come from the loop thread: the callback must not block for long, as every
 /// checker waits while it runs.
 public final class HealthMonitor: @unchecked Sendable {
     /// Which real server, and which of its checkers.

@@ -1,5 +1,5 @@
-// The checkers' probes as blocking calls, and the pieces (connect, HTTP request and verdict, ICMP echo)
-// that the event loop's nonblocking probes share with them.
+// The checkers' probes as blocking calls, and the pieces (connect, HTTP request and verdict,
+// ICMP echo, script spawn and verdict) that the event loop's nonblocking probes share with them.
 import Glibc
 import SwitchyardCore
 import SwitchyardIO
@@ -13,8 +13,8 @@ public enum ProbeResult: Sendable, Equatable {
 }
 
 /// The probes behind the checkers, blocking: each waits at most its timeout. The event loop
-/// (CheckLoop) drives the same steps without blocking (SocketProbes) and runs only MISC_CHECK
-/// through these, on its script pool; tests use them directly.
+/// (CheckLoop) drives the same steps without blocking (SocketProbes); it calls these only for
+/// MISC_CHECK on a kernel without pidfd, on its script pool. Tests use them directly.
 public enum HealthProbes {
     /// Seconds on the monotonic clock.
     static func monotonicSeconds() -> Double {
@@ -231,8 +231,8 @@ public enum HealthProbes {
         }
     }
 
-    /// MISC_CHECK: the command exits 0 within the timeout (it is killed after it).
-    public static func misc(_ command: String, timeout: Double) -> ProbeResult {
+    /// Starts `/bin/sh -c command` with stdin and stdout on /dev/null; its pid, or nil.
+    static func spawnScript(_ command: String) -> pid_t? {
         var pid: pid_t = 0
         let words: [String] = ["/bin/sh", "-c", command]
         let argv = words.map { strdup($0) } + [nil]
@@ -242,9 +242,24 @@ public enum HealthProbes {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        guard posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ) == 0 else {
-            return .down("MISC_CHECK: cannot run /bin/sh")
-        }
+        return posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ) == 0 ? pid : nil
+    }
+
+    static let cannotRunShell = "MISC_CHECK: cannot run /bin/sh"
+
+    /// The verdict on a script's wait status: up on exit 0; a signal counts as 128 + its number.
+    static func miscVerdict(_ command: String, status: Int32) -> ProbeResult {
+        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return code == 0 ? .up : .down("MISC_CHECK \(command): exit status \(code)")
+    }
+
+    static func miscTimedOut(_ command: String, _ timeout: Double) -> String {
+        "MISC_CHECK \(command): still running after \(timeout) s, killed"
+    }
+
+    /// MISC_CHECK: the command exits 0 within the timeout (it is killed after it).
+    public static func misc(_ command: String, timeout: Double) -> ProbeResult {
+        guard let pid = spawnScript(command) else { return .down(cannotRunShell) }
         let deadline = monotonicSeconds() + timeout
         var status: Int32 = 0
         while true {
@@ -254,12 +269,11 @@ public enum HealthProbes {
             if monotonicSeconds() > deadline {
                 kill(pid, SIGKILL)
                 _ = waitpid(pid, &status, 0)
-                return .down("MISC_CHECK \(command): still running after \(timeout) s, killed")
+                return .down(miscTimedOut(command, timeout))
             }
             usleep(10_000)
         }
-        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return code == 0 ? .up : .down("MISC_CHECK \(command): exit status \(code)")
+        return miscVerdict(command, status: status)
     }
 
     /// Runs a checker's probe against a real server.

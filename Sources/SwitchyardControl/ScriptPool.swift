@@ -1,6 +1,6 @@
-// A small fixed pool of threads for the probes that block: MISC_CHECK's scripts (and any probe
-// a caller injects). The event loop hands them over and gets the result back as a message, so
-// a slow script never holds up the other checkers.
+// A small fixed pool of threads for the probes that block: a probe a caller injects, and
+// MISC_CHECK on a kernel without pidfd. The event loop hands them over and gets the result back
+// as a message, so a slow one never holds up the other checkers.
 import SwitchyardIO
 
 final class ScriptPool: @unchecked Sendable {
@@ -17,7 +17,7 @@ final class ScriptPool: @unchecked Sendable {
         self.size = size
     }
 
-    /// Queues a job; the threads start with the first one (most configs have no MISC_CHECK).
+    /// Queues a job; the threads start with the first one (most daemons never need them).
     /// Called from the loop thread only.
     func submit(_ job: @escaping @Sendable () -> Void) throws {
         if threads.isEmpty {

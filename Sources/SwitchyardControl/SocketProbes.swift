@@ -1,6 +1,7 @@
 // The event loop's probes: TCP_CHECK, HTTP_GET and PING_CHECK as nonblocking state machines
-// over one socket each. They never wait; the loop calls them when their socket is ready or
-// their deadline has passed. The wire details are HealthProbes' (shared with the blocking probes).
+// over one socket each, and MISC_CHECK's script watched through a pidfd. They never wait; the
+// loop calls them when their descriptor is ready or their deadline has passed. The wire details
+// are HealthProbes' (shared with the blocking probes).
 import Glibc
 import SwitchyardCore
 
@@ -23,7 +24,8 @@ protocol SocketProbe: AnyObject {
 }
 
 enum SocketProbes {
-    /// The loop's probe for a checker, or nil for the kinds that run on the script pool.
+    /// The loop's probe for a checker, or nil for the kinds that run on the script pool (MISC_CHECK
+    /// where the kernel has no pidfd).
     static func make(_ checker: CheckerConfig, _ address: IPv4Address, _ port: UInt16) -> (any SocketProbe)? {
         let a = checker.connectIP ?? address
         let p = checker.connectPort ?? port
@@ -32,7 +34,8 @@ enum SocketProbes {
         case .tcp: return TCPProbe(a, p, timeout: timeout)
         case .http(let urls, let host): return HTTPProbe(a, p, urls: urls, host: host ?? a.description, timeout: timeout)
         case .ping: return PingProbe(a, timeout: timeout)
-        case .misc: return nil
+        case .misc(let command, let miscTimeout):
+            return Epoll.hasProcessFD ? ScriptProbe(command, timeout: miscTimeout ?? timeout) : nil
         }
     }
 
@@ -209,6 +212,59 @@ final class PingProbe: SocketProbe {
     }
 
     func cancel() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+}
+
+/// MISC_CHECK: the script exits 0 within misc_timeout. Its pidfd turns readable when it exits,
+/// so any number of scripts run at once, as keepalived forks one per check; past the deadline
+/// it is killed.
+final class ScriptProbe: SocketProbe {
+    let command: String, timeout: Double
+    private(set) var deadline = 0.0
+    private var pid: pid_t = 0
+    private var fd: Int32 = -1
+
+    init(_ command: String, timeout: Double) {
+        (self.command, self.timeout) = (command, timeout)
+    }
+
+    func start(now: Double) -> ProbeStep {
+        deadline = now + timeout
+        guard let p = HealthProbes.spawnScript(command) else { return .done(.down(HealthProbes.cannotRunShell)) }
+        pid = p
+        fd = Epoll.processFD(p)
+        guard fd >= 0 else {
+            cancel()
+            return .done(.down("MISC_CHECK: pidfd_open: \(String(cString: strerror(errno)))"))
+        }
+        return .wait(fd: fd, events: SocketProbes.readable)
+    }
+
+    func ready(events: UInt32, now: Double, scratch: UnsafeMutableRawBufferPointer) -> ProbeStep {
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == 0 || (r < 0 && errno == EINTR) { return .wait(fd: fd, events: SocketProbes.readable) }
+        pid = 0
+        close(fd)
+        fd = -1
+        return .done(r < 0 ? .down("MISC_CHECK: waitpid failed") : HealthProbes.miscVerdict(command, status: status))
+    }
+
+    func expired() -> ProbeResult {
+        cancel()
+        return .down(HealthProbes.miscTimedOut(command, timeout))
+    }
+
+    /// Kills the script and reaps it (SIGKILL cannot be caught: the wait is short).
+    func cancel() {
+        if pid > 0 {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        pid = 0
         if fd >= 0 { close(fd) }
         fd = -1
     }

@@ -109,7 +109,7 @@ final class CheckLoopTests: XCTestCase {
         XCTAssertEqual(got.first { $0.0.realID == 2 }?.3, .down("HTTP_GET /: status 503, expected 200"))
     }
 
-    func testMiscCheckRunsOnThePoolWithItsTimeout() throws {
+    func testMiscCheckHonoursItsTimeout() throws {
         let reports = Reports()
         let monitor = HealthMonitor(report: reports.add)
         defer { monitor.stopAll() }
@@ -118,6 +118,37 @@ final class CheckLoopTests: XCTestCase {
         let got = reports.wait(for: 2)
         XCTAssertEqual(got.first { $0.0.realID == 1 }?.2, true)
         XCTAssertEqual(got.first { $0.0.realID == 2 }?.3, .down("MISC_CHECK sleep 5: still running after 0.3 s, killed"))
+    }
+
+    /// Slow scripts run side by side, each on its own process, not queued behind one another.
+    func testManySlowScriptsRunAtOnce() throws {
+        let reports = Reports()
+        let monitor = HealthMonitor(report: reports.add)
+        defer { monitor.stopAll() }
+        let started = HealthProbes.monotonicSeconds()
+        for i in 0..<16 {
+            try monitor.start(target(1, real: UInt32(i)), checkers: [checker(.misc(path: "sleep 1", timeout: 10), delay: 60)],
+                              startUp: false)
+        }
+        let got = reports.wait(for: 16, seconds: 20)
+        XCTAssertEqual(got.count, 16)
+        XCTAssertTrue(got.allSatisfy { $0.2 })
+        // Sixteen one-second scripts queued four at a time would take four seconds.
+        XCTAssertLessThan(HealthProbes.monotonicSeconds() - started, 3.5)
+    }
+
+    /// Stopping a checker whose script is running kills the script at once.
+    func testStopKillsARunningScript() throws {
+        let reports = Reports()
+        let monitor = HealthMonitor(report: reports.add)
+        defer { monitor.stopAll() }
+        let t = target(1)
+        try monitor.start(t, checkers: [checker(.misc(path: "sleep 30", timeout: 60))], startUp: true)
+        usleep(300_000)
+        let started = HealthProbes.monotonicSeconds()
+        monitor.stop(t)
+        XCTAssertLessThan(HealthProbes.monotonicSeconds() - started, 2)
+        XCTAssertEqual(reports.count, 0)
     }
 
     /// PING_CHECK on the loop (a raw socket: root only).
