@@ -39,6 +39,9 @@ let package = Package(
         ),
         // In-process benchmarks of the data plane (bench/micro.sh runs them, also under valgrind).
         .executableTarget(name: "switchyard-bench", dependencies: ["SwitchyardCore", "SwitchyardIO"], path: "bench/micro"),
+        // The health checkers under load: threads, CPU, RSS and schedule lateness (bench/checkers.sh).
+        .executableTarget(name: "switchyard-checkbench", dependencies: ["SwitchyardControl", "SwitchyardIO", "SwitchyardCore"],
+                          path: "bench/checkers"),
         // libFuzzer targets (Tests/fuzz.sh builds them with -sanitize=fuzzer,address).
         .target(name: "FuzzSupport", path: "Tests/Fuzz/FuzzSupport"),
         .executableTarget(name: "fuzz-pipeline", dependencies: ["SwitchyardCore", "FuzzSupport"], path: "Tests/Fuzz/FuzzPipeline"),

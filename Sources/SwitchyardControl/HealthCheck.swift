@@ -1,3 +1,5 @@
+// Checker timing and the monitor: keepalived's retry and delay rules (CheckProgress), the clock
+// they run on, and HealthMonitor, the door the engine starts and stops checkers through.
 import Glibc
 import Synchronization
 import SwitchyardCore
@@ -75,8 +77,10 @@ public struct CheckProgress: Sendable, Equatable {
     }
 }
 
-/// Runs the checkers: one thread per checker, each looping sleep → probe → record, and
-/// reporting every change of state with its reason.
+/// Runs the checkers of every real server on one event loop (CheckLoop: one thread, epoll and a
+/// timer heap; MISC_CHECK's scripts watched through pidfds), reporting every change of state
+/// with its reason. Reports come from the loop thread: the callback must not block for long, as every
+/// checker waits while it runs.
 public final class HealthMonitor: @unchecked Sendable {
     /// Which real server, and which of its checkers.
     public struct Target: Hashable, Sendable {
@@ -84,24 +88,38 @@ public final class HealthMonitor: @unchecked Sendable {
         public var realID: UInt32
         public var address: IPv4Address
         public var port: UInt16
+
+        public init(serviceID: UInt32, realID: UInt32, address: IPv4Address, port: UInt16) {
+            (self.serviceID, self.realID, self.address, self.port) = (serviceID, realID, address, port)
+        }
     }
 
     public typealias Probe = @Sendable (CheckerConfig, IPv4Address, UInt16) -> ProbeResult
     public typealias Report = @Sendable (Target, Int, Bool, ProbeResult) -> Void
 
     let clock: any CheckClock
-    let probe: Probe
+    let probe: Probe?
     let report: Report
-    private let running = Locked<[Target: (StopFlag, [OSThread])]>([:])
+    let lateness: (@Sendable (Double) -> Void)?
+    /// Started with the first checker, ended by stopAll.
+    private let loop = Locked<CheckLoop?>(nil)
 
-    public init(clock: any CheckClock = SystemCheckClock(), probe: @escaping Probe = HealthProbes.run,
-                report: @escaping Report) {
+    /// `probe`, if given, replaces the built-in probes and runs (blocking) on the script pool;
+    /// `lateness`, if given, hears on the loop thread how many seconds late each check started.
+    /// `clock` must follow real time (the loop waits in epoll): virtual time is for
+    /// CheckSchedule and `loop`, which tests drive without waiting.
+    public init(clock: any CheckClock = SystemCheckClock(), probe: Probe? = nil, report: @escaping Report,
+                lateness: (@Sendable (Double) -> Void)? = nil) {
         self.clock = clock
         self.probe = probe
         self.report = report
+        self.lateness = lateness
     }
 
-    /// The loop of one checker; returns when `stop` is raised (also called directly by tests).
+    deinit { stopAll() }
+
+    /// The loop of one checker on its own thread, as the checkers ran before the event loop:
+    /// kept as the reference the tests hold CheckSchedule's timing to. Returns when `stop` is raised.
     public static func loop(_ checker: CheckerConfig, target: Target, index: Int, startUp: Bool, clock: any CheckClock,
                             stop: StopFlag, probe: Probe, report: Report) {
         var progress = CheckProgress(timing: checker.timing, startUp: startUp, start: clock.now(),
@@ -113,32 +131,29 @@ public final class HealthMonitor: @unchecked Sendable {
         }
     }
 
-    /// Starts the checkers of a real server (replacing any it had).
+    /// Starts the checkers of a real server (replacing any it had). Throws if the loop's thread
+    /// cannot be started.
     public func start(_ target: Target, checkers: [CheckerConfig], startUp: Bool) throws {
         stop(target)
-        let flag = StopFlag()
-        let threads = try checkers.enumerated().map { i, c in
-            try OSThread(name: "sy-check") { [clock, probe, report] in
-                HealthMonitor.loop(c, target: target, index: i, startUp: startUp, clock: clock, stop: flag,
-                                   probe: probe, report: report)
-            }
+        try loop.withLock { l in
+            if l == nil { l = try CheckLoop(clock: clock, probe: probe, report: report, lateness: lateness) }
+            l!.post(.start(target, checkers, startUp: startUp))
         }
-        running.withLock { $0[target] = (flag, threads) }
     }
 
-    /// Stops a real server's checkers (waits for them: at most one probe's timeout).
+    /// Stops a real server's checkers; when it returns they will never report again. Waits only
+    /// for the loop to take the message (a report in progress), not for probes in flight.
     public func stop(_ target: Target) {
-        guard let (flag, threads) = running.withLock({ $0.removeValue(forKey: target) }) else { return }
-        flag.raise()
-        threads.forEach { $0.join() }
+        guard let l = loop.withLock({ $0 }) else { return }
+        if l.isLoopThread { return l.stopNow(target) }
+        let done = Semaphore()
+        if l.post(.stop(target, done)) { done.wait() }
     }
 
+    /// Stops every checker and the loop's threads (a later start begins a new loop).
     public func stopAll() {
-        let all = running.withLock { r -> [(StopFlag, [OSThread])] in
-            defer { r.removeAll() }
-            return Array(r.values)
-        }
-        all.forEach { $0.0.raise() }
-        all.forEach { $0.1.forEach { $0.join() } }
+        guard let l = loop.withLock({ l -> CheckLoop? in defer { l = nil }; return l }) else { return }
+        precondition(!l.isLoopThread, "stopAll from a health report would wait for itself")
+        l.shutdown()
     }
 }

@@ -1,3 +1,5 @@
+// The checkers' probes as blocking calls, and the pieces (connect, HTTP request and verdict,
+// ICMP echo, script spawn and verdict) that the event loop's nonblocking probes share with them.
 import Glibc
 import SwitchyardCore
 import SwitchyardIO
@@ -10,8 +12,9 @@ public enum ProbeResult: Sendable, Equatable {
     public var isUp: Bool { self == .up }
 }
 
-/// The probes behind the checkers. Each blocks for at most its timeout and runs on the
-/// checker's own thread, never on a forwarding thread.
+/// The probes behind the checkers, blocking: each waits at most its timeout. The event loop
+/// (CheckLoop) drives the same steps without blocking (SocketProbes); it calls these only for
+/// MISC_CHECK on a kernel without pidfd, on its script pool. Tests use them directly.
 public enum HealthProbes {
     /// Seconds on the monotonic clock.
     static func monotonicSeconds() -> Double {
@@ -20,8 +23,9 @@ public enum HealthProbes {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// Connects to address:port within `timeout` seconds; the connected socket, or the reason.
-    static func connect(_ address: IPv4Address, _ port: UInt16, timeout: Double) -> (Int32?, String) {
+    /// Starts a nonblocking connect to address:port: the socket (connected or still connecting),
+    /// or the reason it failed at once. Shared by the blocking probes and the event loop's.
+    static func beginConnect(_ address: IPv4Address, _ port: UInt16) -> (Int32?, String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return (nil, "socket: \(String(cString: strerror(errno)))") }
         var sin = sockaddr_in()
@@ -32,22 +36,39 @@ public enum HealthProbes {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if rc != 0 && errno != EINPROGRESS {
+            // Read errno before close can change it.
             let reason = String(cString: strerror(errno))
             close(fd)
             return (nil, "connect to \(address):\(port): \(reason)")
         }
+        return (fd, "")
+    }
+
+    /// Once a connecting socket is writable: nil if the connection is up, else why not.
+    static func connectOutcome(_ fd: Int32, _ address: IPv4Address, _ port: UInt16) -> String? {
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        return error == 0 ? nil : "connect to \(address):\(port): \(String(cString: strerror(error)))"
+    }
+
+    static func connectTimedOut(_ address: IPv4Address, _ port: UInt16, _ timeout: Double) -> String {
+        "connect to \(address):\(port): no answer within \(timeout) s"
+    }
+
+    /// Connects to address:port within `timeout` seconds; the connected socket, or the reason.
+    static func connect(_ address: IPv4Address, _ port: UInt16, timeout: Double) -> (Int32?, String) {
+        let (started, reason) = beginConnect(address, port)
+        guard let fd = started else { return (nil, reason) }
         var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
         let ready = poll(&p, 1, Int32(timeout * 1000))
         if ready <= 0 {
             close(fd)
-            return (nil, "connect to \(address):\(port): no answer within \(timeout) s")
+            return (nil, connectTimedOut(address, port, timeout))
         }
-        var error: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-        if error != 0 {
+        if let failed = connectOutcome(fd, address, port) {
             close(fd)
-            return (nil, "connect to \(address):\(port): \(String(cString: strerror(error)))")
+            return (nil, failed)
         }
         return (fd, "")
     }
@@ -76,7 +97,7 @@ public enum HealthProbes {
         let (connected, reason) = connect(address, port, timeout: timeout)
         guard let fd = connected else { return .down("HTTP_GET \(url.path): \(reason)") }
         defer { close(fd) }
-        let request = Array("GET \(url.path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: switchyard-check\r\nConnection: close\r\n\r\n".utf8)
+        let request = httpRequest(url, host: host)
         var sent = 0
         while sent < request.count {
             let n = request.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -101,8 +122,20 @@ public enum HealthProbes {
                 return .down("HTTP_GET \(url.path): \(String(cString: strerror(errno)))")
             }
             response.append(contentsOf: buffer[0..<n])
-            if response.count > 8 << 20 { return .down("HTTP_GET \(url.path): answer larger than 8 MiB") }
+            if response.count > maxHTTPAnswer { return .down("HTTP_GET \(url.path): answer larger than 8 MiB") }
         }
+        return evaluateHTTP(response, url: url)
+    }
+
+    /// The most of an answer HTTP_GET reads (it digests the body in memory).
+    static let maxHTTPAnswer = 8 << 20
+
+    static func httpRequest(_ url: URLCheck, host: String) -> [UInt8] {
+        Array("GET \(url.path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: switchyard-check\r\nConnection: close\r\n\r\n".utf8)
+    }
+
+    /// Judges a complete answer (read to the server's close): status, then digest, then regex.
+    static func evaluateHTTP(_ response: [UInt8], url: URLCheck) -> ProbeResult {
         // Status line "HTTP/1.x NNN ..."; the body follows the first empty line.
         guard let headerEnd = findHeaderEnd(response),
               let statusLine = String(decoding: response[0..<headerEnd], as: UTF8.self).split(separator: "\r\n").first,
@@ -133,13 +166,16 @@ public enum HealthProbes {
         return nil
     }
 
-    /// PING_CHECK: an ICMP echo reply within the timeout (raw socket: needs root).
-    public static func ping(_ address: IPv4Address, timeout: Double) -> ProbeResult {
-        let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_ICMP))
-        guard fd >= 0 else { return .down("PING_CHECK: raw socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let identifier = UInt16(truncatingIfNeeded: getpid()) ^ UInt16(truncatingIfNeeded: pthread_self())
-        let sequence = UInt16.random(in: 1...UInt16.max)
+    /// A raw ICMP socket for PING_CHECK (needs root or CAP_NET_RAW), or why there is none.
+    static func pingSocket(nonblocking: Bool) -> (Int32?, String) {
+        let flags = Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (nonblocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        let fd = socket(AF_INET, flags, Int32(IPPROTO_ICMP))
+        guard fd >= 0 else { return (nil, "PING_CHECK: raw socket: \(String(cString: strerror(errno)))") }
+        return (fd, "")
+    }
+
+    /// Sends one echo request; nil if it went out, else the reason.
+    static func sendEcho(_ fd: Int32, to address: IPv4Address, identifier: UInt16, sequence: UInt16) -> String? {
         var packet: [UInt8] = [8, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xFF), UInt8(sequence >> 8),
                                UInt8(sequence & 0xFF)] + Array("switchyard-check".utf8)
         let sum = packet.withUnsafeBytes { InternetChecksum.checksum($0.baseAddress!, $0.count) }
@@ -153,30 +189,50 @@ public enum HealthProbes {
                 packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, dst, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
         }
-        guard sent == packet.count else { return .down("PING_CHECK: sending failed: \(String(cString: strerror(errno)))") }
+        return sent == packet.count ? nil : "PING_CHECK: sending failed: \(String(cString: strerror(errno)))"
+    }
+
+    /// Whether `n` bytes read from a raw ICMP socket (IPv4 header first) are our echo reply.
+    static func isEchoReply(_ buffer: UnsafeRawBufferPointer, _ n: Int, from address: IPv4Address, identifier: UInt16,
+                            sequence: UInt16) -> Bool {
+        guard n >= 28 else { return false }
+        let ihl = Int(buffer[0] & 0x0F) * 4
+        guard n >= ihl + 8 else { return false }
+        let source = UInt32(buffer[12]) << 24 | UInt32(buffer[13]) << 16 | UInt32(buffer[14]) << 8 | UInt32(buffer[15])
+        return buffer[ihl] == 0 && source == address.value
+            && UInt16(buffer[ihl + 4]) << 8 | UInt16(buffer[ihl + 5]) == identifier
+            && UInt16(buffer[ihl + 6]) << 8 | UInt16(buffer[ihl + 7]) == sequence
+    }
+
+    static func pingTimedOut(_ address: IPv4Address, _ timeout: Double) -> String {
+        "PING_CHECK: no echo reply from \(address) within \(timeout) s"
+    }
+
+    /// PING_CHECK: an ICMP echo reply within the timeout (raw socket: needs root).
+    public static func ping(_ address: IPv4Address, timeout: Double) -> ProbeResult {
+        let (opened, reason) = pingSocket(nonblocking: false)
+        guard let fd = opened else { return .down(reason) }
+        defer { close(fd) }
+        let identifier = UInt16(truncatingIfNeeded: getpid()) ^ UInt16(truncatingIfNeeded: pthread_self())
+        let sequence = UInt16.random(in: 1...UInt16.max)
+        if let failed = sendEcho(fd, to: address, identifier: identifier, sequence: sequence) { return .down(failed) }
         let deadline = monotonicSeconds() + timeout
         var buffer = [UInt8](repeating: 0, count: 1500)
         while true {
             let left = deadline - monotonicSeconds()
-            if left <= 0 { return .down("PING_CHECK: no echo reply from \(address) within \(timeout) s") }
+            if left <= 0 { return .down(pingTimedOut(address, timeout)) }
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             if poll(&p, 1, Int32(left * 1000) + 1) <= 0 { continue }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            // A raw ICMP socket hands us the IPv4 header too.
-            guard n >= 28 else { continue }
-            let ihl = Int(buffer[0] & 0x0F) * 4
-            guard n >= ihl + 8 else { continue }
-            let source = UInt32(buffer[12]) << 24 | UInt32(buffer[13]) << 16 | UInt32(buffer[14]) << 8 | UInt32(buffer[15])
-            if buffer[ihl] == 0, source == address.value,
-               UInt16(buffer[ihl + 4]) << 8 | UInt16(buffer[ihl + 5]) == identifier,
-               UInt16(buffer[ihl + 6]) << 8 | UInt16(buffer[ihl + 7]) == sequence {
-                return .up
+            let matched = buffer.withUnsafeMutableBytes { b in
+                let n = recv(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT))
+                return isEchoReply(UnsafeRawBufferPointer(b), n, from: address, identifier: identifier, sequence: sequence)
             }
+            if matched { return .up }
         }
     }
 
-    /// MISC_CHECK: the command exits 0 within the timeout (it is killed after it).
-    public static func misc(_ command: String, timeout: Double) -> ProbeResult {
+    /// Starts `/bin/sh -c command` with stdin and stdout on /dev/null; its pid, or nil.
+    static func spawnScript(_ command: String) -> pid_t? {
         var pid: pid_t = 0
         let words: [String] = ["/bin/sh", "-c", command]
         let argv = words.map { strdup($0) } + [nil]
@@ -186,9 +242,24 @@ public enum HealthProbes {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        guard posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ) == 0 else {
-            return .down("MISC_CHECK: cannot run /bin/sh")
-        }
+        return posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ) == 0 ? pid : nil
+    }
+
+    static let cannotRunShell = "MISC_CHECK: cannot run /bin/sh"
+
+    /// The verdict on a script's wait status: up on exit 0; a signal counts as 128 + its number.
+    static func miscVerdict(_ command: String, status: Int32) -> ProbeResult {
+        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return code == 0 ? .up : .down("MISC_CHECK \(command): exit status \(code)")
+    }
+
+    static func miscTimedOut(_ command: String, _ timeout: Double) -> String {
+        "MISC_CHECK \(command): still running after \(timeout) s, killed"
+    }
+
+    /// MISC_CHECK: the command exits 0 within the timeout (it is killed after it).
+    public static func misc(_ command: String, timeout: Double) -> ProbeResult {
+        guard let pid = spawnScript(command) else { return .down(cannotRunShell) }
         let deadline = monotonicSeconds() + timeout
         var status: Int32 = 0
         while true {
@@ -198,12 +269,11 @@ public enum HealthProbes {
             if monotonicSeconds() > deadline {
                 kill(pid, SIGKILL)
                 _ = waitpid(pid, &status, 0)
-                return .down("MISC_CHECK \(command): still running after \(timeout) s, killed")
+                return .down(miscTimedOut(command, timeout))
             }
             usleep(10_000)
         }
-        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return code == 0 ? .up : .down("MISC_CHECK \(command): exit status \(code)")
+        return miscVerdict(command, status: status)
     }
 
     /// Runs a checker's probe against a real server.
