@@ -25,9 +25,9 @@ let package = Package(
         .target(name: "SwitchyardCore"),
         // Linux I/O: packet rings, interfaces, neighbours, ARP, kernel guard.
         .target(name: "SwitchyardIO", dependencies: ["SwitchyardCore", "CSwitchyard", "CPcap", "CLibnet"]),
-        // Config, engine assembly.
+        // Config, engine assembly, health checks (CSwitchyard: epoll for the checkers' loop).
         .target(name: "SwitchyardControl", dependencies: [
-            "SwitchyardCore", "SwitchyardIO", .product(name: "Logging", package: "swift-log"),
+            "SwitchyardCore", "SwitchyardIO", "CSwitchyard", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(
             name: "switchyard",

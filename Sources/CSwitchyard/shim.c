@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <linux/ethtool.h>
 #include <linux/filter.h>
@@ -312,3 +313,12 @@ int sy_gro_set(const char *name, int on) {
 }
 
 void sy_thread_set_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
+
+int sy_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}

@@ -1,48 +1,17 @@
-// epoll, eventfd and pidfd for the checker loop. Swift's Glibc module does not import
-// <sys/epoll.h>, <sys/eventfd.h> or <sys/pidfd.h> (swift-nio carries a C shim for them), so the
-// calls are bound by name from the C library at first use and struct epoll_event is laid out by
-// hand. If CSwitchyard.h ever includes those headers, this file shrinks to nothing.
+// epoll, eventfd and pidfd for the checker loop, through CSwitchyard (Swift's Glibc module
+// does not import <sys/epoll.h> or <sys/eventfd.h>; pidfd_open is a syscall shim there).
+import CSwitchyard
 import Glibc
 
 enum Epoll {
-    // The kernel's values (uapi/linux/eventpoll.h, fcntl.h); the same on every Linux architecture.
-    static let readable: UInt32 = 0x001 // EPOLLIN
-    static let writable: UInt32 = 0x004 // EPOLLOUT
-    static let add: Int32 = 1, delete: Int32 = 2, modify: Int32 = 3
-    static let closeOnExec = Int32(O_CLOEXEC) // EPOLL_CLOEXEC, EFD_CLOEXEC
-    static let nonblocking = Int32(O_NONBLOCK) // EFD_NONBLOCK
+    static let readable = EPOLLIN.rawValue
+    static let writable = EPOLLOUT.rawValue
+    static let add = EPOLL_CTL_ADD, delete = EPOLL_CTL_DEL, modify = EPOLL_CTL_MOD
 
-    // struct epoll_event { uint32_t events; epoll_data_t data; } is packed on x86-64 only.
-    #if arch(x86_64)
-    static let eventSize = 12, dataOffset = 4
-    #else
-    static let eventSize = 16, dataOffset = 8
-    #endif
-
-    private typealias Create = @convention(c) (Int32) -> Int32
-    private typealias Control = @convention(c) (Int32, Int32, Int32, UnsafeMutableRawPointer?) -> Int32
-    private typealias Wait = @convention(c) (Int32, UnsafeMutableRawPointer?, Int32, Int32) -> Int32
-    private typealias EventFD = @convention(c) (UInt32, Int32) -> Int32
-
-    private static func bind<F>(_ name: String, as type: F.Type) -> F {
-        // dlsym with a null handle (RTLD_DEFAULT) searches the C library the process already has.
-        guard let symbol = dlsym(nil, name) else { fatalError("the C library has no \(name)") }
-        return unsafeBitCast(symbol, to: type)
-    }
-
-    private static let createFunction = bind("epoll_create1", as: Create.self)
-    private static let controlFunction = bind("epoll_ctl", as: Control.self)
-    private static let waitFunction = bind("epoll_wait", as: Wait.self)
-    private static let eventFunction = bind("eventfd", as: EventFD.self)
-
-    static func create() -> Int32 { createFunction(closeOnExec) }
-
-    private typealias PidFDOpen = @convention(c) (pid_t, UInt32) -> Int32
-    /// glibc 2.36 and later; the kernel since 5.3.
-    private static let pidfdFunction: PidFDOpen? = dlsym(nil, "pidfd_open").map { unsafeBitCast($0, to: PidFDOpen.self) }
+    static func create() -> Int32 { epoll_create1(Int32(EPOLL_CLOEXEC)) }
 
     /// A descriptor that turns readable when the process exits, or -1.
-    static func processFD(_ pid: pid_t) -> Int32 { pidfdFunction?(pid, 0) ?? -1 }
+    static func processFD(_ pid: pid_t) -> Int32 { sy_pidfd_open(pid) }
 
     /// Whether processFD works here (asked once, of our own process).
     static let hasProcessFD: Bool = {
@@ -51,38 +20,32 @@ enum Epoll {
         return fd >= 0
     }()
 
-    static func eventFD() -> Int32 { eventFunction(0, nonblocking | closeOnExec) }
+    static func eventFD() -> Int32 { eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC)) }
 
     /// epoll_ctl with one event: `events` wanted, `token` handed back with them.
     static func control(_ epfd: Int32, _ op: Int32, _ fd: Int32, events: UInt32, token: UInt64) -> Int32 {
-        var raw = (UInt64(0), UInt64(0))
-        return withUnsafeMutableBytes(of: &raw) { b in
-            b.storeBytes(of: events, toByteOffset: 0, as: UInt32.self)
-            b.storeBytes(of: token, toByteOffset: dataOffset, as: UInt64.self)
-            return controlFunction(epfd, op, fd, b.baseAddress)
-        }
+        var event = epoll_event(events: events, data: epoll_data_t(u64: token))
+        return epoll_ctl(epfd, op, fd, &event)
     }
 
     /// A buffer for epoll_wait's events.
     struct Events {
         let capacity: Int
-        let buffer: UnsafeMutableRawBufferPointer
+        let buffer: UnsafeMutablePointer<epoll_event>
 
         init(capacity: Int) {
             self.capacity = capacity
-            buffer = .allocate(byteCount: capacity * Epoll.eventSize, alignment: 8)
+            buffer = .allocate(capacity: capacity)
         }
 
         func deallocate() { buffer.deallocate() }
 
         /// Waits up to `milliseconds` (-1: for ever); how many events arrived (0 on EINTR).
         func wait(_ epfd: Int32, milliseconds: Int32) -> Int {
-            max(0, Int(Epoll.waitFunction(epfd, buffer.baseAddress, Int32(capacity), milliseconds)))
+            max(0, Int(epoll_wait(epfd, buffer, Int32(capacity), milliseconds)))
         }
 
-        func events(_ i: Int) -> UInt32 { buffer.loadUnaligned(fromByteOffset: i * Epoll.eventSize, as: UInt32.self) }
-        func token(_ i: Int) -> UInt64 {
-            buffer.loadUnaligned(fromByteOffset: i * Epoll.eventSize + Epoll.dataOffset, as: UInt64.self)
-        }
+        func events(_ i: Int) -> UInt32 { buffer[i].events }
+        func token(_ i: Int) -> UInt64 { buffer[i].data.u64 }
     }
 }

@@ -11,6 +11,10 @@
 #include <sys/uio.h>
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
+// epoll and eventfd for the health checkers' loop: Swift's Glibc module does not import them.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/types.h>
 
 // ---- constants (macros built from shifts and casts do not import into Swift) ----
 static const uint32_t SY_TP_STATUS_KERNEL = TP_STATUS_KERNEL;
@@ -24,6 +28,11 @@ static const uint16_t SY_ETH_P_ALL = ETH_P_ALL;
 static const uint16_t SY_ETH_P_ARP = ETH_P_ARP;
 static const uint8_t SY_PACKET_HOST = PACKET_HOST;
 static const uint8_t SY_PACKET_OUTGOING = PACKET_OUTGOING;
+
+// ---- process descriptors ----
+/// pidfd_open(2) by its syscall number (glibc has a wrapper only from 2.36): a descriptor that
+/// turns readable when the process exits, or -1 with errno set (ENOSYS before Linux 5.3).
+int sy_pidfd_open(pid_t pid);
 
 // ---- TPACKET_V3 RX ring ----
 /// Sets TPACKET_V3 and maps an RX ring of block_nr blocks of block_size bytes.

@@ -5,7 +5,7 @@ import SwitchyardIO
 
 extension ControlPlane {
     /// Starts and stops checkers as a table change requires (outside the lock: stopping waits
-    /// for a probe in flight).
+    /// for the checkers' loop to take the message).
     func applyCheckers(_ changes: TableChanges) {
         for id in Set(changes.checkersToStop + changes.checkersToStart) {
             if let t = state.withLock({ $0.targets.removeValue(forKey: id) }) { checkers.stop(t) }
