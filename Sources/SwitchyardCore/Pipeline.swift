@@ -162,8 +162,9 @@ public struct Pipeline: ~Copyable {
     public mutating func process(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int = 0,
                                  checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
                                  hint: FlowHint = .none) -> Verdict {
-        // The one cost of tracing while nobody is traced.
-        if snapshot.traceClient != 0 {
+        // The one cost of tracing while nobody is traced. Marked as the unlikely branch: laid
+        // out plainly it cost 6 instructions a packet (callgrind), this way none measurable.
+        if _slowPath(snapshot.traceClient != 0) {
             return tracedProcess(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
                                  snapshot: snapshot, hint: hint)
         }
