@@ -1,1 +1,2 @@
+// libnet for Swift: builds ARP replies and gratuitous ARP frames.
 #include <libnet.h>

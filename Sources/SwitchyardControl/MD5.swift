@@ -1,3 +1,4 @@
+// MD5 (RFC 1321) for HTTP_GET's `digest` check.
 import Glibc
 
 /// MD5 (RFC 1321), for HTTP_GET's `digest`: keepalived compares the MD5 of the response body

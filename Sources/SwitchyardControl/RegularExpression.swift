@@ -1,3 +1,4 @@
+// POSIX extended regular expressions (the C library's regcomp/regexec) for HTTP_GET's `regex`.
 import Glibc
 
 /// A POSIX extended regular expression (regcomp/regexec from the C library), for HTTP_GET's

@@ -1,3 +1,5 @@
+// The running configuration: services and real servers with stable IDs, their health and
+// quorum, what a reload changes, and the specs every forwarding snapshot is built from.
 import SwitchyardCore
 
 /// A virtual service's identity, as ipvsadm names it: protocol, VIP, port.

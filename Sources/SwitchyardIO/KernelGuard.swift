@@ -1,3 +1,5 @@
+// The kernel guard: an nftables table (and a tcx program in front of it) that keeps the
+// kernel from forwarding or answering the packets the engine forwards.
 import CSwitchyard
 import Glibc
 import SwitchyardCore
