@@ -69,6 +69,8 @@ public struct Config: Sendable, Equatable {
     public var maglevTableSize: Int = Maglev.defaultTableSize
     /// Idle timeouts (global_defs `lvs_timeouts tcp T tcpfin T udp T`, as keepalived).
     public var timeouts = FlowTimeouts()
+    /// VRRP instances, their scripts and sync groups, and connection sync (VRRP/VRRPConfig.swift).
+    public var failover = FailoverConfig()
     /// Things accepted but not acted on, as `PATH:LINE:COL: warning: …`.
     public var warnings: [ConfigDiagnostic] = []
 

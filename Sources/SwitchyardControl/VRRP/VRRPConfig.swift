@@ -1,0 +1,168 @@
+// What keepalived's failover blocks say, as typed values: `vrrp_instance`, `vrrp_script`,
+// `vrrp_sync_group`, and global_defs' `lvs_sync_daemon`. Defaults are keepalived's. The config
+// reader fills these; the VRRP state machine, the advert codec and the connection sync read them.
+import SwitchyardCore
+
+/// One `vrrp_instance NAME { … }`.
+public struct VRRPInstanceConfig: Sendable, Equatable {
+    public enum InitialState: String, Sendable, Equatable {
+        case master = "MASTER", backup = "BACKUP"
+    }
+
+    /// An address the instance holds while it is master (`virtual_ipaddress { ADDR/LEN [dev IF] }`).
+    public struct VirtualAddress: Sendable, Equatable {
+        public var address: IPv4Address
+        /// /32 when the line gives none, as keepalived.
+        public var prefixLength: UInt8
+        /// `dev IF`: the interface the address goes on, when not the instance's own.
+        public var device: String?
+
+        public init(address: IPv4Address, prefixLength: UInt8 = 32, device: String? = nil) {
+            self.address = address
+            self.prefixLength = prefixLength
+            self.device = device
+        }
+    }
+
+    /// A tracked interface or script, with the weight it adds to (or takes from) the priority;
+    /// no weight: its failure puts the instance in FAULT.
+    public struct Tracked: Sendable, Equatable {
+        public var name: String
+        public var weight: Int?
+
+        public init(name: String, weight: Int? = nil) {
+            self.name = name
+            self.weight = weight
+        }
+    }
+
+    public var name: String
+    /// `state`: where the instance starts; keepalived starts every instance as BACKUP unless
+    /// it says MASTER (and then only an owner, priority 255, skips the wait).
+    public var initialState: InitialState = .backup
+    public var interface: String = ""
+    /// `virtual_router_id` 1–255.
+    public var virtualRouterID: UInt8 = 0
+    /// `priority` 1–255 (255: the address owner); keepalived's default 100.
+    public var priority: UInt8 = 100
+    /// `advert_int`, in centiseconds (version 3 counts in centiseconds; version 2 in whole
+    /// seconds on the wire); keepalived's default 1 s.
+    public var advertInterval: UInt16 = 100
+    /// `version` 2 or 3 (default: global_defs `vrrp_version`, else 2).
+    public var version: UInt8 = 2
+    /// `nopreempt` makes it false.
+    public var preempt = true
+    /// `preempt_delay`, seconds.
+    public var preemptDelay: Double = 0
+    public var virtualAddresses: [VirtualAddress] = []
+    /// `unicast_src_ip`; nil: the interface's primary address.
+    public var unicastSource: IPv4Address?
+    /// `unicast_peer { … }`; empty: multicast to 224.0.0.18.
+    public var unicastPeers: [IPv4Address] = []
+    /// `authentication { auth_type PASS; auth_pass X }` (version 2 only): the password, at most
+    /// 8 bytes on the wire.
+    public var authPass: String?
+    public var trackInterfaces: [Tracked] = []
+    public var trackScripts: [Tracked] = []
+    public var notifyMaster: String?
+    public var notifyBackup: String?
+    public var notifyFault: String?
+    public var notifyStop: String?
+    /// `notify`: one script told of every transition (with keepalived's arguments).
+    public var notify: String?
+    /// `garp_master_delay` seconds after becoming master, a second burst of gratuitous ARPs
+    /// (keepalived's default 5; 0: none).
+    public var garpMasterDelay: Double = 5
+    /// `garp_master_repeat`: gratuitous ARPs per burst (default 5).
+    public var garpMasterRepeat: Int = 5
+    /// `garp_master_refresh`: seconds between refresh bursts while master (default 0: none).
+    public var garpMasterRefresh: Double = 0
+    /// `garp_master_refresh_repeat`: gratuitous ARPs per refresh (default 1).
+    public var garpMasterRefreshRepeat: Int = 1
+    /// `v3_checksum_as_v2`: version 3 IPv4 checksums without the pseudo-header (RFC 9568's way);
+    /// keepalived's default puts one in. Both are accepted on receive.
+    public var v3ChecksumAsV2 = false
+    public var location: SourceLocation
+
+    public init(name: String, location: SourceLocation) {
+        self.name = name
+        self.location = location
+    }
+
+    /// Seconds between adverts.
+    public var advertSeconds: Double { Double(advertInterval) / 100 }
+}
+
+/// One `vrrp_script NAME { script …; interval …; … }`.
+public struct VRRPScriptConfig: Sendable, Equatable {
+    public var name: String
+    public var script: String = ""
+    /// Seconds between runs (default 1).
+    public var interval: Double = 1
+    /// Seconds a run may take (default: the interval).
+    public var timeout: Double?
+    /// Added to the priority while the script succeeds (> 0) or taken while it fails (< 0);
+    /// 0: a failing script puts the instances that track it in FAULT.
+    public var weight: Int = 0
+    /// Successes in a row before it counts as OK, failures before it counts as failed.
+    public var rise: Int = 1
+    public var fall: Int = 1
+    public var location: SourceLocation
+
+    public init(name: String, location: SourceLocation) {
+        self.name = name
+        self.location = location
+    }
+}
+
+/// One `vrrp_sync_group NAME { group { I1 I2 … } }`: instances that change state together.
+public struct VRRPSyncGroupConfig: Sendable, Equatable {
+    public var name: String
+    public var instances: [String] = []
+    public var notifyMaster: String?
+    public var notifyBackup: String?
+    public var notifyFault: String?
+    public var notify: String?
+    public var location: SourceLocation
+
+    public init(name: String, location: SourceLocation) {
+        self.name = name
+        self.location = location
+    }
+}
+
+/// global_defs `lvs_sync_daemon IF INSTANCE [id N] [maxlen N] [port P] [ttl T] [group ADDR]`:
+/// connection sync on IF, sending while INSTANCE is master and receiving while it is backup.
+public struct SyncDaemonConfig: Sendable, Equatable {
+    public var interface: String
+    public var instance: String
+    /// The sync ID both ends must share (default: the instance's virtual_router_id).
+    public var syncID: UInt8?
+    /// Largest sync message, bytes (default: what the interface's MTU allows).
+    public var maxLength: Int?
+    /// UDP port (IPVS's default 8848).
+    public var port: UInt16 = 8848
+    /// Multicast TTL (default 1).
+    public var ttl: UInt8 = 1
+    /// Multicast group (IPVS's default 224.0.0.81).
+    public var group = IPv4Address(0xE000_0051)
+    public var location: SourceLocation
+
+    public init(interface: String, instance: String, location: SourceLocation) {
+        self.interface = interface
+        self.instance = instance
+        self.location = location
+    }
+}
+
+/// Every failover block of a config.
+public struct FailoverConfig: Sendable, Equatable {
+    public var instances: [VRRPInstanceConfig] = []
+    public var scripts: [VRRPScriptConfig] = []
+    public var syncGroups: [VRRPSyncGroupConfig] = []
+    public var syncDaemon: SyncDaemonConfig?
+
+    public init() {}
+
+    public var isEmpty: Bool { instances.isEmpty && syncDaemon == nil }
+}
