@@ -289,6 +289,29 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertFalse(wrong.ok)
         XCTAssertEqual(wrong.text, "--trace takes a client's IPv4 address, or off; not \"nobody\"\n")
     }
+
+    /// The door VRRP uses: a VIP another box serves is neither answered nor forwarded here,
+    /// but the guard keeps it (the kernel must not answer or reset for it either).
+    func testAVIPServedElsewhereIsNotAnsweredNorForwardedButStillGuarded() throws {
+        let plane = try started(base + "\nvirtual_server 198.18.0.101 80 {\n lb_kind DR\n real_server 198.18.0.12 80 { weight 1 }\n}\n")
+        let vip = IPv4Address("198.18.0.100")!, other = IPv4Address("198.18.0.101")!
+        try plane.setServed([vip], false)
+        XCTAssertEqual(fake.last.services.map(\.vip), [other], "no forwarding for it")
+        XCTAssertFalse(fake.last.view.isVIP(vip.value))
+        var sets = fake.record.withLock { $0.applied.last! }
+        XCTAssertEqual(sets.answered, [other], "no ARP answers for it")
+        XCTAssertEqual(sets.vips, [vip, other], "the filter and the guard keep it")
+        let applied = fake.record.withLock { $0.applied.count }
+        try plane.setServed([vip], false)
+        XCTAssertEqual(fake.record.withLock { $0.applied.count }, applied, "no change, nothing reapplied")
+        // A reload keeps the standby set: the VIP stays another box's.
+        XCTAssertTrue(plane.reload().ok)
+        XCTAssertEqual(fake.last.services.map(\.vip), [other])
+        try plane.setServed([vip], true)
+        XCTAssertEqual(fake.last.services.map(\.vip), [vip, other])
+        sets = fake.record.withLock { $0.applied.last! }
+        XCTAssertEqual(sets.answered, [vip, other])
+    }
 }
 
 /// Writes a whole file, creating it.

@@ -33,6 +33,9 @@ public final class ControlPlane: @unchecked Sendable {
         var lastTotals: [UInt32: RealNumbers] = [:]
         /// The client whose packets the workers trace (adm --trace).
         var traceClient: IPv4Address?
+        /// VIPs another box serves now (their VRRP instance is not master here): no ARP answers,
+        /// no forwarding, and the guard still keeps the kernel off them.
+        var standby: Set<IPv4Address> = []
     }
     let state: Locked<State>
     /// Serialises table changes (an adm command and a SIGHUP reload at once): each one's
@@ -87,7 +90,9 @@ public final class ControlPlane: @unchecked Sendable {
         let snapshot = state.withLock { s -> ForwardingSnapshot in
             s.generation += 1
             let macs = s.macs
+            let standby = s.standby
             let specs = s.table.specs(mac: { macs[$0] }, interface: { UInt8(self.plan.realInterface($0)) })
+                .filter { !standby.contains($0.vip) }
             return ForwardingSnapshot(services: specs, schedulingKey: s.config.schedulingKey,
                                       maglevTableSize: s.config.maglevTableSize, generation: s.generation,
                                       timeouts: s.table.timeouts, traceClient: s.traceClient)
@@ -109,6 +114,7 @@ public final class ControlPlane: @unchecked Sendable {
             sets.natEndpoints = Array(Set(services.filter { $0.config.method == .nat }.flatMap { svc in
                 svc.reals.map { KernelGuard.Endpoint(address: $0.config.address, proto: svc.config.proto, port: $0.config.port) }
             })).sorted()
+            sets.answered = sets.vips.filter { !s.standby.contains($0) }
             for vip in sets.vips { sets.vipInterface[vip] = try plan.number(for: vip, vip: true) }
             for a in sets.natReals { sets.natInterface[a] = plan.realInterface(a) }
             // Persistent services keep a client network on one worker, where its template lives.
@@ -128,6 +134,23 @@ public final class ControlPlane: @unchecked Sendable {
             + "NAT endpoints \(sets.natEndpoints.map { "\($0.address):\($0.port)" }), fanout client mask \(IPv4Address(sets.clientMask))")
         try forwarding.apply(sets)
         state.withLock { $0.applied = sets }
+    }
+
+    /// Serves `vips` (this box became VRRP master for them) or stops serving them (backup,
+    /// fault, stop): ARP answers and forwarding follow at once; the guard keeps the kernel off
+    /// them either way. VIPs not named keep their state.
+    public func setServed(_ vips: [IPv4Address], _ served: Bool) throws {
+        try changing.withLock { _ in
+            let changed = state.withLock { s -> Bool in
+                let before = s.standby
+                if served { s.standby.subtract(vips) } else { s.standby.formUnion(vips) }
+                return before != s.standby
+            }
+            guard changed else { return }
+            Log.info("\(served ? "serving" : "not serving") \(vips.map(\.description).joined(separator: ", "))")
+            try applyAddressSets()
+            republish()
+        }
     }
 
     /// The sets last applied (empty before start).

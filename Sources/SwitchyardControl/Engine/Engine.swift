@@ -113,7 +113,7 @@ public final class Engine: @unchecked Sendable {
         }
 
         parts.responders.forEach { $0.announce() }
-        Log.info("ready: answering ARP for \(plane.appliedSets.vips.map(\.description).joined(separator: ", ")); "
+        Log.info("ready: answering ARP for \(plane.appliedSets.answered.map(\.description).joined(separator: ", ")); "
             + "control socket \(options.controlPath)")
         mainLoop(signals)
     }

@@ -25,7 +25,7 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
     func publish(_ snapshot: ForwardingSnapshot) { publisher?.publish(snapshot) }
 
     func apply(_ sets: AddressSets) throws {
-        for (i, r) in responders.enumerated() { r.setVIPs(sets.vips.filter { sets.vipInterface[$0] == i }) }
+        for (i, r) in responders.enumerated() { r.setVIPs(sets.answered.filter { sets.vipInterface[$0] == i }) }
         let filter = try PacketFilter.forVIPs(sets.vips, natEndpoints: sets.natEndpoints)
         let fanout = FanoutProgram.build(vips: sets.vips, workers: workerCount, clientMask: sets.clientMask)
         for w in workers {

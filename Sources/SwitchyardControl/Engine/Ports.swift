@@ -9,8 +9,11 @@ import SwitchyardIO
 /// filter, the fanout program, the guard) and the NAT real servers' service endpoints (whose
 /// replies the filter takes and the guard keeps from the kernel).
 public struct AddressSets: Sendable, Equatable {
-    /// Sorted, each once.
+    /// Sorted, each once: every VIP of the table (the packet filter and the guard keep them all).
     public var vips: [IPv4Address] = []
+    /// The VIPs this box serves now (ARP answered): all but those whose VRRP instance is not
+    /// master here.
+    public var answered: [IPv4Address] = []
     /// The interface number each VIP is served on.
     public var vipInterface: [IPv4Address: Int] = [:]
     /// Sorted, each once.
