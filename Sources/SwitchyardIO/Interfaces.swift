@@ -91,6 +91,12 @@ public enum NeighbourTable {
 /// they are, so the engine turns GRO off on its interface and restores it on exit.
 public enum GenericReceiveOffload {
     /// Turns GRO off; returns the state to restore (nil if it could not be read or was off).
+    /// Whether GRO is on (nil: the interface cannot say).
+    public static func isOn(_ interface: String) -> Bool? {
+        let state = sy_gro_get(interface)
+        return state < 0 ? nil : state == 1
+    }
+
     public static func disable(on interface: String) -> Bool? {
         let state = sy_gro_get(interface)
         guard state == 1 else { return nil }

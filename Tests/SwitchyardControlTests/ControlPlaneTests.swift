@@ -312,6 +312,55 @@ final class ControlPlaneTests: XCTestCase {
         sets = fake.record.withLock { $0.applied.last! }
         XCTAssertEqual(sets.answered, [vip, other])
     }
+
+    /// Snapshots reach the workers in the order they were made, whoever makes them: health
+    /// reports, adm and the timer republish from three threads at once.
+    func testSnapshotsFromManyThreadsArriveInTheOrderTheyWereMade() throws {
+        let plane = try started(base)
+        let targets = fake.record.withLock { $0.started }
+        let threads = (0..<4).map { t in
+            Thread {
+                for i in 0..<40 {
+                    switch t {
+                    case 0: plane.healthReport(targets[0], 0, i % 2 == 1, i % 2 == 1 ? .up : .down("refused"))
+                    case 1: _ = plane.control(["-e", "-t", "198.18.0.100:80", "-r", "198.18.0.12", "-w", "\(1 + i % 3)"], "")
+                    default: plane.republish()
+                    }
+                }
+            }
+        }
+        threads.forEach { $0.start() }
+        threads.forEach { $0.join() }
+        let generations = fake.record.withLock { $0.published.map(\.generation) }
+        XCTAssertGreaterThan(generations.count, 160)
+        XCTAssertEqual(generations, generations.sorted(), "never an older snapshot after a newer one")
+        XCTAssertEqual(Set(generations).count, generations.count)
+    }
+
+    /// A persistence change alone reaches the fanout program (its client mask is one of the
+    /// address sets): a client network's template stays on one worker.
+    func testAPersistenceMaskChangeReachesTheFanout() throws {
+        let plane = try started(base)
+        XCTAssertEqual(fake.record.withLock { $0.applied.last!.clientMask }, .max)
+        XCTAssertTrue(plane.control(["-E", "-t", "198.18.0.100:80", "-p", "300", "-M", "255.255.255.0"], "").ok)
+        XCTAssertEqual(fake.record.withLock { $0.applied.last!.clientMask }, 0xFFFF_FF00)
+    }
+}
+
+/// A thread running a closure, joined by the test.
+final class Thread: @unchecked Sendable {
+    var handle = pthread_t()
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+    func start() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&handle, nil, { raw in
+            let me = Unmanaged<Thread>.fromOpaque(raw!).takeRetainedValue()
+            me.body()
+            return nil
+        }, box)
+    }
+    func join() { pthread_join(handle, nil) }
 }
 
 /// Writes a whole file, creating it.

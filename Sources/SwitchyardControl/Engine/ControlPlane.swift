@@ -6,8 +6,9 @@ import SwitchyardCore
 import SwitchyardIO
 
 /// The control plane of one engine. Called from the control socket's thread (adm), the
-/// checkers (health reports) and the main thread (timer, SIGHUP); its state is behind one lock,
-/// and table changes are applied one at a time.
+/// checkers' loop (health reports) and the main thread (timer, SIGHUP); its state is behind one
+/// lock, table changes (reload, adm) are applied one at a time, and snapshots are built and
+/// handed to the workers under the state lock, so they reach them in the order they were made.
 public final class ControlPlane: @unchecked Sendable {
     let plan: InterfacePlan
     let configPath: String
@@ -87,20 +88,23 @@ public final class ControlPlane: @unchecked Sendable {
 
     /// Builds and publishes a snapshot of the current table.
     func republish() {
-        let snapshot = state.withLock { s -> ForwardingSnapshot in
+        // Built and handed over under the lock: republish is called from the checkers' loop, the
+        // control socket and the main loop at once, and a snapshot handed over after a newer one
+        // would stay in force. (Workers take only the publisher's own lock: no inversion.)
+        state.withLock { s in
             s.generation += 1
             let macs = s.macs
             let standby = s.standby
             let specs = s.table.specs(mac: { macs[$0] }, interface: { UInt8(self.plan.realInterface($0)) })
                 .filter { !standby.contains($0.vip) }
-            return ForwardingSnapshot(services: specs, schedulingKey: s.config.schedulingKey,
-                                      maglevTableSize: s.config.maglevTableSize, generation: s.generation,
-                                      timeouts: s.table.timeouts, traceClient: s.traceClient)
+            let snapshot = ForwardingSnapshot(services: specs, schedulingKey: s.config.schedulingKey,
+                                              maglevTableSize: s.config.maglevTableSize, generation: s.generation,
+                                              timeouts: s.table.timeouts, traceClient: s.traceClient)
+            Log.debug("snapshot \(snapshot.generation): \(snapshot.services.count) service(s), "
+                + "\(snapshot.services.reduce(0) { $0 + $1.reals.count }) real server(s), "
+                + "\(snapshot.services.reduce(0) { $0 + $1.reals.filter { $0.available && $0.mac != nil && $0.weight > 0 }.count }) taking new flows")
+            forwarding.publish(snapshot)
         }
-        Log.debug("snapshot \(snapshot.generation): \(snapshot.services.count) service(s), "
-            + "\(snapshot.services.reduce(0) { $0 + $1.reals.count }) real server(s), "
-            + "\(snapshot.services.reduce(0) { $0 + $1.reals.filter { $0.available && $0.mac != nil && $0.weight > 0 }.count }) taking new flows")
-        forwarding.publish(snapshot)
     }
 
     /// The address sets the table asks for now. Worked out under the lock: a copy of the table

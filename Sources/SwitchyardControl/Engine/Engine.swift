@@ -51,7 +51,10 @@ public final class Engine: @unchecked Sendable {
         switch Leftovers.clean(record: readSmallFile(recordPath).flatMap(RunRecord.init(text:)),
                                guardTable: kernelGuard.table, machine: Leftovers.system) {
         case .clean: break
-        case .cleaned(let lines): lines.forEach { Log.warning($0) }
+        case .cleaned(let lines):
+            lines.forEach { Log.warning($0) }
+            // Undone: should this start fail before it writes its own, nothing is undone twice.
+            unlink(recordPath)
         case .stillRunning(let pid):
             throw SetupError("switchyard pid \(pid) is running this config already (\(recordPath)); stop it first")
         }
@@ -75,11 +78,15 @@ public final class Engine: @unchecked Sendable {
         }
 
         // From here on the machine changes: write down what, so a killed run can be undone.
+        // The record is written before GRO changes (naming every interface whose GRO is on now,
+        // which is what may be turned off), then again with what was turned off.
         if let slash = recordPath.lastIndex(of: "/") { mkdir(String(recordPath[..<slash]), 0o700) }
-        let groOff = interfaces.filter { GenericReceiveOffload.disable(on: $0.name) ?? false }.map(\.name)
-        if !RunRecord(pid: getpid(), guardTable: kernelGuard.table, groTurnedOff: groOff).save(to: recordPath) {
+        let groOn = interfaces.filter { GenericReceiveOffload.isOn($0.name) ?? false }.map(\.name)
+        if !RunRecord(pid: getpid(), guardTable: kernelGuard.table, groTurnedOff: groOn).save(to: recordPath) {
             Log.warning("cannot write \(recordPath): should this run be killed, the next start cannot undo its GRO settings")
         }
+        let groOff = groOn.filter { GenericReceiveOffload.disable(on: $0) ?? false }
+        if groOff != groOn { RunRecord(pid: getpid(), guardTable: kernelGuard.table, groTurnedOff: groOff).save(to: recordPath) }
         defer {
             for name in groOff { GenericReceiveOffload.restore(on: name) }
             unlink(recordPath)
