@@ -242,7 +242,21 @@ public enum HealthProbes {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        return posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ) == 0 ? pid : nil
+        // A process group of its own, as keepalived gives its scripts: a script that is killed
+        // (timeout, stop) takes whatever it started with it (`killScript`).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        return posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, environ) == 0 ? pid : nil
+    }
+
+    /// Kills a script started by `spawnScript` and everything in its process group, and reaps it.
+    static func killScript(_ pid: pid_t) {
+        kill(-pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
     static let cannotRunShell = "MISC_CHECK: cannot run /bin/sh"
@@ -267,8 +281,7 @@ public enum HealthProbes {
             if r == pid { break }
             if r < 0 && errno != EINTR { return .down("MISC_CHECK: waitpid failed") }
             if monotonicSeconds() > deadline {
-                kill(pid, SIGKILL)
-                _ = waitpid(pid, &status, 0)
+                killScript(pid)
                 return .down(miscTimedOut(command, timeout))
             }
             usleep(10_000)

@@ -2,13 +2,14 @@
 // over a swift-log `Logger`, so that libraries logging through swift-log land in the same place.
 // The line format is LineLogHandler's (LogHandler.swift).
 import Logging
-import Synchronization
+import SwitchyardIO
 
 public enum Log {
     /// The one logger behind the facade. It is made with our handler directly (not through
     /// LoggingSystem), so lines keep their format also in tests and tools that never bootstrap.
-    /// The lock only guards swapping it (bootstrap, tests); each call copies it out.
-    static let logger = Mutex(Logger(label: "switchyard", factory: { LineLogHandler(label: $0) }))
+    /// The lock only guards swapping it (bootstrap, tests); each call copies it out. (Locked,
+    /// not Mutex: ThreadSanitizer sees its ordering; see Locked.swift.)
+    static let logger = Locked(Logger(label: "switchyard", factory: { LineLogHandler(label: $0) }))
 
     /// The levels `--log-level` takes, most verbose first.
     public static let levelNames = Logger.Level.allCases.map(\.rawValue)

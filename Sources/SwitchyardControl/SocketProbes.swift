@@ -4,6 +4,7 @@
 // are HealthProbes' (shared with the blocking probes).
 import Glibc
 import SwitchyardCore
+import SwitchyardIO
 
 /// What a probe needs next from the loop.
 enum ProbeStep {
@@ -236,8 +237,10 @@ final class ScriptProbe: SocketProbe {
         pid = p
         fd = Epoll.processFD(p)
         guard fd >= 0 else {
+            // errno before cancel, whose kill and waitpid may set it again.
+            let failure = Errno(errno)
             cancel()
-            return .done(.down("MISC_CHECK: pidfd_open: \(String(cString: strerror(errno)))"))
+            return .done(.down("MISC_CHECK: pidfd_open: \(failure)"))
         }
         return .wait(fd: fd, events: SocketProbes.readable)
     }
@@ -259,11 +262,7 @@ final class ScriptProbe: SocketProbe {
 
     /// Kills the script and reaps it (SIGKILL cannot be caught: the wait is short).
     func cancel() {
-        if pid > 0 {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        }
+        if pid > 0 { HealthProbes.killScript(pid) }
         pid = 0
         if fd >= 0 { close(fd) }
         fd = -1

@@ -3,7 +3,8 @@
 // records every packet from or to that client in a small ring of its own (what came in, what
 // was decided: a new flow and the real server picked, a flow hit, a NAT reply, a drop and its
 // reason); the control plane reads the rings and logs the events at debug level. With no
-// client named, it costs the hot path one compare.
+// client named, it costs the hot path one compare; while one is named, every packet is parsed
+// once more to see whether it is the client's (a debugging tool's price, paid only then).
 
 import Synchronization
 

@@ -90,6 +90,10 @@ public struct Pipeline: ~Copyable {
     /// This worker's trace ring (a scratch one when none is shared).
     let traceRow: UnsafeMutablePointer<Atomic<UInt64>>
     let ownsTraceRow: Bool
+    /// The owners of the shared rows above, held so the rows outlive the pipeline whoever made
+    /// the config (never touched per packet).
+    let statsOwner: RealServerStats?
+    let traceOwner: FlowTrace?
     /// Where a `.reply` verdict's frame is built (allocated once), and its length.
     public let replyFrame: UnsafeMutableRawPointer
     public internal(set) var replyLength = 0
@@ -128,6 +132,8 @@ public struct Pipeline: ~Copyable {
             realStats = allocateZeroedAtomics(count: RealServerStats.rowLength)
             ownsRealStats = true
         }
+        statsOwner = config.stats
+        traceOwner = config.trace
         if let trace = config.trace {
             traceRow = trace.row(config.workerIndex)
             ownsTraceRow = false

@@ -137,17 +137,40 @@ final class CheckLoopTests: XCTestCase {
         XCTAssertLessThan(HealthProbes.monotonicSeconds() - started, 3.5)
     }
 
-    /// Stopping a checker whose script is running kills the script at once.
+    /// Stopping a checker whose script is running kills the script at once, with what it started
+    /// (its process group, as keepalived does): here a shell the script runs, which sleeps.
     func testStopKillsARunningScript() throws {
         let reports = Reports()
         let monitor = HealthMonitor(report: reports.add)
         defer { monitor.stopAll() }
         let t = target(1)
-        try monitor.start(t, checkers: [checker(.misc(path: "sleep 30", timeout: 60))], startUp: true)
-        usleep(300_000)
+        let pidFile = "/tmp/switchyard-misc-\(getpid()).pid"
+        defer { unlink(pidFile) }
+        unlink(pidFile)
+        try monitor.start(t, checkers: [checker(.misc(path: "sh -c 'echo $$ > \(pidFile); exec sleep 30'", timeout: 60))],
+                          startUp: true)
+        var pid: pid_t = 0
+        for _ in 0..<100 where pid == 0 {
+            usleep(20_000)
+            pid = readSmallFile(pidFile).flatMap { pid_t($0.filter(\.isNumber)) } ?? 0
+        }
+        XCTAssertGreaterThan(pid, 0, "the script started")
+        XCTAssertEqual(kill(pid, 0), 0, "and is running")
         let started = HealthProbes.monotonicSeconds()
         monitor.stop(t)
         XCTAssertLessThan(HealthProbes.monotonicSeconds() - started, 2)
+        // Gone: no such process, or a zombie waiting for whoever inherited it (not us).
+        func alive() -> Bool {
+            guard kill(pid, 0) == 0, let stat = readSmallFile("/proc/\(pid)/stat"),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            return stat[stat.index(close, offsetBy: 2)] != "Z"
+        }
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = !alive()
+            if !gone { usleep(20_000) }
+        }
+        XCTAssertTrue(gone, "the script's own child (pid \(pid)) was killed with it")
         XCTAssertEqual(reports.count, 0)
     }
 
@@ -187,21 +210,30 @@ final class CheckLoopTests: XCTestCase {
         XCTAssertEqual(late.load(ordering: .relaxed), 0)
     }
 
-    /// A report callback may stop its own target (it runs on the loop thread: no waiting on itself).
-    func testStopFromTheReportCallback() throws {
+    /// A report callback may stop its own target (it runs on the loop thread: no waiting on
+    /// itself), and start another: checkers flapping every 10 ms stop at their first report, and
+    /// the target started from the callback reports in turn.
+    func testStopAndStartFromTheReportCallback() throws {
+        let flip = Atomic<Int>(0)
         let reports = Reports()
         let box = Locked<HealthMonitor?>(nil)
-        let monitor = HealthMonitor(report: { t, i, up, r in
-            reports.add(t, i, up, r)
-            box.withLock { $0 }?.stop(t)
-        })
+        let second = target(2, real: 2)
+        let secondChecker = checker(.tcp, delay: 0.01)
+        let monitor = HealthMonitor(probe: { _, _, _ in flip.add(1, ordering: .relaxed).newValue % 2 == 0 ? .up : .down("x") },
+                                    report: { t, i, up, r in
+                                        reports.add(t, i, up, r)
+                                        guard let m = box.withLock({ $0 }) else { return }
+                                        m.stop(t)
+                                        if t != second { try? m.start(second, checkers: [secondChecker], startUp: true) }
+                                    })
         box.withLock { $0 = monitor }
         defer { box.withLock { $0 = nil }; monitor.stopAll() }
-        try monitor.start(target(try closedPort()), checkers: [checker(.tcp, delay: 0.05)], startUp: false)
-        try monitor.start(target(try closedPort(), real: 2), checkers: [checker(.tcp, delay: 0.05)], startUp: true)
-        XCTAssertEqual(reports.wait(for: 1).count, 1)
+        try monitor.start(target(1), checkers: Array(repeating: checker(.tcp, delay: 0.01), count: 3), startUp: true)
+        let got = reports.wait(for: 2, seconds: 5)
+        XCTAssertEqual(got.count, 2)
+        XCTAssertEqual(got.map(\.0.realID), [target(1).realID, second.realID], "the first, then the one it started")
         usleep(300_000)
-        XCTAssertEqual(reports.count, 1, "the stopped target said nothing more")
+        XCTAssertEqual(reports.count, 2, "both stopped themselves: not one report more, though their probes flap")
     }
 
     /// Hundreds of checkers cost the loop's one thread, not a thread each.

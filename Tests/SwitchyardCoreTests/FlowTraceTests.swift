@@ -1,5 +1,7 @@
 // Tracing one client: what each of its packets met in the pipeline, read back from the
 // worker's ring; nobody else's packets recorded; the ring's overflow counted, never torn.
+import Glibc
+import Synchronization
 import XCTest
 @testable import SwitchyardCore
 
@@ -97,5 +99,52 @@ final class FlowTraceTests: XCTestCase {
         e.state = .udp
         e.egress = 3
         XCTAssertEqual(TraceEvent(words: e.words), e)
+    }
+
+    /// A writer recording flat out while the reader reads: every event read is whole (its
+    /// fields agree with each other), and read plus lost is what was written.
+    func testAReaderBesideAWriterGetsWholeEventsOrCountsThemLost() {
+        let trace = FlowTrace(workers: 1)
+        let total = 200_000
+        final class Writer: @unchecked Sendable {
+            let row: UnsafeMutablePointer<Atomic<UInt64>>
+            let total: Int
+            init(_ row: UnsafeMutablePointer<Atomic<UInt64>>, _ total: Int) { (self.row, self.total) = (row, total) }
+        }
+        let writer = Writer(trace.row(0), total)
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(writer).toOpaque()
+        pthread_create(&thread, nil, { raw in
+            let w = Unmanaged<Writer>.fromOpaque(raw!).takeRetainedValue()
+            for i in 0..<w.total {
+                // Every field derived from i: a torn read mixes two events and shows.
+                var e = TraceEvent(time: UInt32(i), kind: .flowHit, proto: 6, source: UInt32(i), destination: ~UInt32(i),
+                                   sourcePort: UInt16(truncatingIfNeeded: i), destinationPort: UInt16(truncatingIfNeeded: ~i))
+                e.realID = UInt32(i) ^ 0x5A5A
+                FlowTrace.record(e, in: w.row)
+            }
+            return nil
+        }, box)
+        var read = 0
+        var lost: UInt64 = 0
+        var torn = 0
+        var last: UInt32 = 0
+        var ordered = true
+        while read + Int(lost) < total {
+            let (events, l) = trace.read()
+            lost += l
+            for (_, e) in events {
+                read += 1
+                if e.source != e.time || e.destination != ~e.time || e.sourcePort != UInt16(truncatingIfNeeded: e.time)
+                    || e.realID != e.time ^ 0x5A5A { torn += 1 }
+                if read > 1 && e.time <= last { ordered = false }
+                last = e.time
+            }
+        }
+        pthread_join(thread, nil)
+        XCTAssertEqual(torn, 0, "no event is read torn")
+        XCTAssertTrue(ordered, "events come in the order they were written")
+        XCTAssertEqual(read + Int(lost), total)
+        XCTAssertGreaterThan(read, 0)
     }
 }

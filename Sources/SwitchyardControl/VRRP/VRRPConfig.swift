@@ -79,8 +79,9 @@ public struct VRRPInstanceConfig: Sendable, Equatable {
     public var garpMasterRefresh: Double = 0
     /// `garp_master_refresh_repeat`: gratuitous ARPs per refresh (default 1).
     public var garpMasterRefreshRepeat: Int = 1
-    /// `v3_checksum_as_v2`: version 3 IPv4 checksums without the pseudo-header (RFC 9568's way);
-    /// keepalived's default puts one in. Both are accepted on receive.
+    /// `v3_checksum_as_v2`: version 3 IPv4 checksums computed as version 2's, over the VRRP
+    /// message alone, for peers that do so; keepalived's default adds an IPv4 pseudo-header.
+    /// Both are accepted on receive.
     public var v3ChecksumAsV2 = false
     public var location: SourceLocation
 
