@@ -134,7 +134,7 @@ public struct VRRPAdvert: Sendable, Equatable {
     /// 1 s, 1.5 s as 2 s). Version 3: centiseconds, at most 4095 (keepalived's limit too).
     public var wireInterval: UInt16 {
         if version == 2 {
-            return min(max((UInt32(advertInterval) + 50) / 100, 1), 255).asUInt16
+            return UInt16(min(max((UInt32(advertInterval) + 50) / 100, 1), 255))
         }
         return min(advertInterval, VRRP.maxV3Interval)
     }
@@ -143,8 +143,4 @@ public struct VRRPAdvert: Sendable, Equatable {
     public static func messageLength(version: UInt8, addressCount count: Int) -> Int {
         VRRP.headerLength + 4 * count + (version == 2 ? VRRP.authenticationLength : 0)
     }
-}
-
-extension UInt32 {
-    fileprivate var asUInt16: UInt16 { UInt16(truncatingIfNeeded: self) }
 }
