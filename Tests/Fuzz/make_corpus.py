@@ -49,4 +49,8 @@ for i, line in enumerate([
     "-Sn",
 ]):
     write("adm", "cmd-%02d" % i, line.encode())
+# The VRRP adverts: the oracle's and keepalived's, as the raw socket hands them over.
+vrrp = open(os.path.join(root, "Tests", "SwitchyardControlTests", "VRRPGoldenFixtures.swift")).read()
+for i, h in enumerate(re.findall(r'packet: "([0-9a-f]*)"', vrrp)):
+    write("vrrp", "advert-%02d" % i, bytes.fromhex(h))
 print("corpora written")
