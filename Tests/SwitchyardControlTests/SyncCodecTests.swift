@@ -18,7 +18,9 @@ final class SyncCodecTests: XCTestCase {
         for fixture in syncGoldenFixtures {
             var entries: [SyncEntry] = []
             for message in fixture.messages {
-                let decoded = try SyncCodec.decode(bytes(hex: message))
+                let datagram = bytes(hex: message)
+                let decoded = try SyncCodec.decode(datagram)
+                XCTAssertEqual(try datagram.withUnsafeBytes { try SyncCodec.decode($0) }, decoded, "from a raw buffer")
                 XCTAssertEqual(decoded.syncID, fixture.syncID, fixture.name)
                 XCTAssertEqual(decoded.skipped, [], fixture.name)
                 entries += decoded.entries
@@ -81,6 +83,8 @@ final class SyncCodecTests: XCTestCase {
         XCTAssertEqual(udp, golden[2])
         XCTAssertEqual(SyncFlags.connection(.directRoute, established: false, template: true), golden[3].flags)
         XCTAssertTrue(golden[3].isTemplate)
+        let fwmarkTemplate = try XCTUnwrap(golden.first { $0.fwmark == 7 })
+        XCTAssertEqual(SyncFlags.connection(.masquerade, established: false, template: true), fwmarkTemplate.flags)
         XCTAssertNil(golden[3].flowState, "a template's state is not a flow's")
         // The NAT connection the client began to close: IPVS's CLOSE_WAIT is our finWait.
         let closing = try XCTUnwrap(golden.first { $0.clientPort == 40002 })
