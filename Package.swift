@@ -47,6 +47,7 @@ let package = Package(
         .executableTarget(name: "fuzz-pipeline", dependencies: ["SwitchyardCore", "FuzzSupport"], path: "Tests/Fuzz/FuzzPipeline"),
         .executableTarget(name: "fuzz-config", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzConfig"),
         .executableTarget(name: "fuzz-adm", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzAdm"),
+        .executableTarget(name: "fuzz-sync", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzSync"),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: [
             "SwitchyardControl", "SwitchyardIO", .product(name: "Logging", package: "swift-log"),

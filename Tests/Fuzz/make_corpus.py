@@ -49,4 +49,8 @@ for i, line in enumerate([
     "-Sn",
 ]):
     write("adm", "cmd-%02d" % i, line.encode())
+# The golden sync messages, whole (Tests/fixtures/make_sync_golden.py writes them).
+sync = open(os.path.join(root, "Tests", "SwitchyardControlTests", "SyncGoldenFixtures.swift")).read()
+for i, h in enumerate(re.findall(r'^ *"([0-9a-f]+)",$', sync, re.M)):
+    write("sync", "msg-%02d" % i, bytes.fromhex(h))
 print("corpora written")
