@@ -63,6 +63,8 @@ public enum SyncCodec {
     /// What a kernel master sends at most when no sync_maxlen is set: a 1500-byte MTU less the
     /// IPv4 and UDP headers (start_sync_thread).
     public static let defaultMaxLength = 1500 - 20 - 8
+    /// The same when the sync group is IPv6 (its header is 40 bytes).
+    public static let defaultMaxLengthOverIPv6 = 1500 - 40 - 8
     /// nr_conns is one byte.
     public static let maxEntriesPerMessage = 255
 
