@@ -14,6 +14,10 @@
 // then options, each type (1 byte), length (1 byte, never 0), data: 1 sequence adjustment
 // (24 bytes), 2 persistence engine data, 3 engine name. Type bit 0x40 marks an option a backup
 // may ignore; an unknown one without it makes the backup skip the entry.
+//
+// Version 1 authenticates nothing: whoever can reach the sync port can install connections on a
+// backup. Until an authenticated envelope wraps these bytes, a receiver must take messages only
+// from its configured peer, on the sync interface.
 import SwitchyardCore
 
 /// Why a datagram was refused as a whole (a kernel backup drops the rest of such a buffer too;
