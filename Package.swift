@@ -48,6 +48,7 @@ let package = Package(
         .executableTarget(name: "fuzz-config", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzConfig"),
         .executableTarget(name: "fuzz-adm", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzAdm"),
         .executableTarget(name: "fuzz-vrrp", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzVRRP"),
+        .executableTarget(name: "fuzz-sync", dependencies: ["SwitchyardControl", "FuzzSupport"], path: "Tests/Fuzz/FuzzSync"),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"]),
         .testTarget(name: "SwitchyardControlTests", dependencies: [
             "SwitchyardControl", "SwitchyardIO", .product(name: "Logging", package: "swift-log"),

@@ -9,7 +9,7 @@ cd "$root"
 seconds=${1:-60}
 scratch=.build-fuzz
 echo "== building the fuzz targets (-sanitize=fuzzer,address)"
-for t in fuzz-pipeline fuzz-config fuzz-adm fuzz-vrrp; do
+for t in fuzz-pipeline fuzz-config fuzz-adm fuzz-sync fuzz-vrrp; do
     swift build --scratch-path $scratch --product $t -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld \
         -Xlinker --export-dynamic-symbol=LLVMFuzzerRunDriver \
         2>&1 | grep -vE "Cannot export local symbol|^warning: " | tail -n 2
@@ -17,7 +17,7 @@ done
 bin=$(swift build --scratch-path $scratch --show-bin-path)
 status=0
 total=0
-for t in fuzz-pipeline fuzz-config fuzz-adm fuzz-vrrp; do
+for t in fuzz-pipeline fuzz-config fuzz-adm fuzz-sync fuzz-vrrp; do
     corpus=$(mktemp -d)
     cp Tests/Fuzz/corpus/${t#fuzz-}/* "$corpus/" 2>/dev/null
     mkdir -p Tests/Fuzz/crashes

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and golden-packet tests (swift test), the end-to-end tests in
 # network namespaces against the release build, and a bounded fuzzing run of the packet
-# pipeline, both parsers and the VRRP advert decoder (FUZZ_SECONDS per target, default 60), the
-# unit tests again under AddressSanitizer and ThreadSanitizer, and the daemon under
-# ThreadSanitizer through three of the end-to-end files. Run as root after scripts/setup.sh.
+# pipeline, both parsers, the VRRP advert decoder and the sync decoder (FUZZ_SECONDS per target,
+# default 60), the unit tests again under AddressSanitizer and ThreadSanitizer, and the daemon
+# under ThreadSanitizer through three of the end-to-end files. Run as root after scripts/setup.sh.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,11 +33,11 @@ e2e_passed=${e2e_passed:-0}
 e2e_failed=${e2e_failed:-1}
 [ "$e2e" -ne 0 ] && [ "$e2e_failed" -eq 0 ] && e2e_failed=1
 
-echo "== fuzzing: pipeline, config parser, adm parser, VRRP adverts, ${FUZZ_SECONDS:-60} s each (libFuzzer + AddressSanitizer)"
+echo "== fuzzing: pipeline, config parser, adm parser, sync decoder, VRRP adverts, ${FUZZ_SECONDS:-60} s each (libFuzzer + AddressSanitizer)"
 bash Tests/fuzz.sh "${FUZZ_SECONDS:-60}" | tee /tmp/switchyard-fuzz.log
 fuzz=${PIPESTATUS[0]}
 fuzz_passed=$(grep -c "^   ok: " /tmp/switchyard-fuzz.log)
-fuzz_failed=$((4 - fuzz_passed))
+fuzz_failed=$((5 - fuzz_passed))
 
 # The unit and golden tests again under AddressSanitizer and ThreadSanitizer, each in a build
 # folder of its own. LeakSanitizer is off: at exit it reports only XCTest's own test-case

@@ -53,4 +53,8 @@ for i, line in enumerate([
 vrrp = open(os.path.join(root, "Tests", "SwitchyardControlTests", "VRRPGoldenFixtures.swift")).read()
 for i, h in enumerate(re.findall(r'packet: "([0-9a-f]*)"', vrrp)):
     write("vrrp", "advert-%02d" % i, bytes.fromhex(h))
+# The golden sync messages, whole (Tests/fixtures/make_sync_golden.py writes them).
+sync = open(os.path.join(root, "Tests", "SwitchyardControlTests", "SyncGoldenFixtures.swift")).read()
+for i, h in enumerate(re.findall(r'^ *"([0-9a-f]+)",$', sync, re.M)):
+    write("sync", "msg-%02d" % i, bytes.fromhex(h))
 print("corpora written")
