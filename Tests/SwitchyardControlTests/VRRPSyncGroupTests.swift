@@ -27,8 +27,8 @@ final class VRRPSyncGroupTests: XCTestCase {
         lab.run(until: 1.0)
         XCTAssertEqual(lab.entered(.master, box: 0, "VI_1"), [down150])
         XCTAssertEqual(lab.entered(.master, box: 0, "VI_2"), [down150])
-        XCTAssertEqual(groupStates(lab, box: "A").map(\.1), [.master])
-        XCTAssertEqual(groupStates(lab, box: "A").map(\.0), [down150])
+        XCTAssertEqual(groupStates(lab, box: "A").map(\.1), [.backup, .master])
+        XCTAssertEqual(groupStates(lab, box: "A").map(\.0), [0, down150])
         XCTAssertTrue(lab.groupLog.contains { $0.box == "A" && $0.action == .notify(.master) })
         lab.kill(0)
         let last = lab.adverts(box: 0, "VI_1").last!
@@ -57,8 +57,8 @@ final class VRRPSyncGroupTests: XCTestCase {
         lab.send(.interface("eth1", up: true), to: 0)
         XCTAssertEqual(lab.entered(.backup, box: 0, "VI_1").last, 2.0)
         XCTAssertEqual(lab.entered(.backup, box: 0, "VI_2").last, 2.0)
-        XCTAssertEqual(groupStates(lab, box: "A").map(\.1), [.master, .fault, .backup])
-        XCTAssertEqual(groupStates(lab, box: "A").map(\.0), [down150, 1.0, 2.0])
+        XCTAssertEqual(groupStates(lab, box: "A").map(\.1), [.backup, .master, .fault, .backup])
+        XCTAssertEqual(groupStates(lab, box: "A").map(\.0), [0, down150, 1.0, 2.0])
         lab.run(until: 4)
         XCTAssertEqual(lab.entered(.master, box: 0, "VI_1").last!, 2.0 + down150, accuracy: eps)
         XCTAssertEqual(lab.entered(.master, box: 0, "VI_2").last!, 2.0 + down150, accuracy: eps)
@@ -102,7 +102,7 @@ final class VRRPSyncGroupTests: XCTestCase {
         }
         XCTAssertEqual(moves, [.transition(from: .master, to: .backup, cause: .syncGroup),
                                .transition(from: .master, to: .backup, cause: .higherPriority(VRRPLab.address(1), 200))])
-        XCTAssertEqual(groupStates(lab, box: "A").map(\.1), [.master, .backup])
+        XCTAssertEqual(groupStates(lab, box: "A").map(\.1), [.backup, .master, .backup])
         XCTAssertEqual(lab.masters("VI_1"), ["B"])
         XCTAssertEqual(lab.masters("VI_2"), ["B"])
     }
@@ -115,7 +115,24 @@ final class VRRPSyncGroupTests: XCTestCase {
         lab.send(.shutdown, to: 0)
         XCTAssertEqual(lab.adverts(box: 0, "VI_1", priority: 0), [1])
         XCTAssertEqual(lab.adverts(box: 0, "VI_2", priority: 0), [1])
-        XCTAssertEqual(groupStates(lab, box: "A").map(\.1), [.master, .stopped])
+        XCTAssertEqual(groupStates(lab, box: "A").map(\.1), [.backup, .master, .stopped])
         XCTAssertTrue(lab.groupLog.contains { $0.box == "A" && $0.action == .notify(.stopped) })
+    }
+
+    func testMembersConfiguredMasterAskAfterOneIntervalAndAGroupOfOwnersStartsMaster() {
+        var lab = VRRPLab()
+        lab.addGroup("A", members(priority: 150).map { var c = $0; c.initialState = .master; return c })
+        var owners = VRRPLab()
+        owners.addGroup("O", members(priority: 255).map { var c = $0; c.initialState = .master; return c })
+        lab.startAll()
+        owners.startAll()
+        lab.run(until: 1)
+        // keepalived: one advert interval plus the smallest skew (1 × 0.1 / 256 s, 390 µs).
+        XCTAssertEqual(lab.entered(.master, box: 0, "VI_1"), [0.1 + 0.000390])
+        XCTAssertEqual(lab.entered(.master, box: 0, "VI_2"), [0.1 + 0.000390])
+        XCTAssertEqual(owners.entered(.master, box: 0, "VI_1"), [0])
+        XCTAssertEqual(owners.entered(.master, box: 0, "VI_2"), [0])
+        XCTAssertEqual(groupStates(owners, box: "O").map(\.1), [.master])
+        XCTAssertEqual(groupStates(owners, box: "O").map(\.0), [0])
     }
 }

@@ -96,6 +96,9 @@ public struct VRRPInstance: Sendable {
     public private(set) var masterPriority: UInt8?
     /// Set by `VRRPSyncGroup`: the machine then asks before becoming master or leaving FAULT.
     public var inSyncGroup = false
+    /// Set by `VRRPSyncGroup` when every member is an owner configured MASTER: keepalived then
+    /// starts the group MASTER and its owners take over at once.
+    public var syncGroupOfOwners = false
     /// keepalived's wantstate MASTER: our down timer ran out but the sync group held us back.
     public private(set) var wantsMaster = false
 
@@ -197,8 +200,9 @@ public struct VRRPInstance: Sendable {
     // MARK: start and tracking
 
     /// RFC 5798 section 6.4.1, keepalived's vrrp_init_state: the owner configured MASTER becomes
-    /// master at once; `state MASTER` otherwise waits one advert interval (plus the smallest
-    /// skew) for an existing master to speak; BACKUP waits a whole Master_Down_Interval.
+    /// master at once (in a sync group only when the whole group is owners); everyone else starts
+    /// BACKUP with a whole Master_Down_Interval, except a sync group member configured MASTER,
+    /// which keepalived lets ask after one advert interval plus the smallest skew.
     private mutating func settleInit(_ now: Double, _ out: inout [Action]) {
         if let fault = tracking.fault {
             enterFault(cause: .trackingFailed(fault.name), &out)
@@ -206,11 +210,11 @@ public struct VRRPInstance: Sendable {
         }
         guard !tracking.isPending else { return }
         masterAdvertInterval = config.advertInterval
-        if config.initialState == .master && config.priority == 255 && !inSyncGroup {
+        if config.initialState == .master && config.priority == 255 && (!inSyncGroup || syncGroupOfOwners) {
             becomeMaster(cause: .addressOwner, now, &out)
             return
         }
-        if config.initialState == .master {
+        if config.initialState == .master && inSyncGroup {
             downDeadline = now + advertInterval + VRRPTiming.seconds(microseconds: VRRPTiming.minimumSkewMicroseconds(
                 version: config.version, masterAdvertInterval: masterAdvertInterval))
         } else {

@@ -14,13 +14,19 @@ public struct VRRPSyncGroup: Sendable {
 
     public let config: VRRPSyncGroupConfig
     public private(set) var members: [VRRPInstance]
-    /// keepalived's group state: BACKUP until the members first move together.
-    public private(set) var state: VRRPInstance.State = .backup
+    /// keepalived's group state: at start MASTER when every member is an owner configured
+    /// MASTER, else BACKUP; then it follows the members.
+    public private(set) var state: VRRPInstance.State = .initialize
+    private let ofOwners: Bool
 
     public init(config: VRRPSyncGroupConfig, members: [VRRPInstance]) {
         self.config = config
         self.members = members
-        for i in self.members.indices { self.members[i].inSyncGroup = true }
+        ofOwners = !members.isEmpty && members.allSatisfy { $0.config.priority == 255 && $0.config.initialState == .master }
+        for i in self.members.indices {
+            self.members[i].inSyncGroup = true
+            self.members[i].syncGroupOfOwners = ofOwners
+        }
     }
 
     public var nextDeadline: Double? { members.compactMap(\.nextDeadline).min() }
@@ -31,6 +37,8 @@ public struct VRRPSyncGroup: Sendable {
     /// tracking, shutdown), and applies the group's rules to what they answer.
     public mutating func handle(_ event: VRRPInstance.Event, member name: String? = nil, at now: Double) -> [Action] {
         var out: [Action] = []
+        // keepalived announces the group's starting state before its members'.
+        if event == .start && state == .initialize { setState(ofOwners ? .master : .backup, &out) }
         let targets = name.map { n in members.indices.filter { members[$0].config.name == n } } ?? Array(members.indices)
         for i in targets {
             let actions = members[i].handle(event, at: now)
