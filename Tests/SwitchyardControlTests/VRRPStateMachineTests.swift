@@ -291,4 +291,46 @@ final class VRRPStateMachineTests: XCTestCase {
         lab.send(.shutdown, to: 0)
         XCTAssertEqual(lab.instance(0).nextDeadline, nil, "no more bursts once not master")
     }
+
+    func testThreeRoutersTheNextBestTakesOverEachTime() {
+        var lab = VRRPLab()
+        lab.add("A", VRRPLab.config(priority: 150))
+        lab.add("B", VRRPLab.config(priority: 120))
+        lab.add("C", VRRPLab.config(priority: 100))
+        lab.startAll()
+        lab.run(until: 1.0)
+        lab.kill(0)
+        let lastA = lab.adverts(box: 0).last!
+        lab.run(until: 2.0)
+        // 120: 0.3 + 136 × 0.1 / 256 = 0.353125, before C's 0.360937.
+        XCTAssertEqual(lab.entered(.master, box: 1), [lastA + 0.353125])
+        XCTAssertEqual(lab.entered(.master, box: 2), [])
+        lab.kill(1)
+        let lastB = lab.adverts(box: 1).last!
+        lab.run(until: 3.0)
+        XCTAssertEqual(lab.entered(.master, box: 2), [lastB + down100])
+        lab.restart(0)
+        lab.run(until: 4.0)
+        XCTAssertEqual(lab.entered(.master, box: 0).last!, 3.0 + down150, accuracy: eps)
+        XCTAssertEqual(lab.entered(.backup, box: 2).last!, 3.0 + down150, accuracy: eps)
+        XCTAssertEqual(lab.masters(), ["A"])
+    }
+
+    func testHigherPrioritySendAdvertAnswersBeforeYieldingAndEarlyTimersDoNothing() {
+        var options = VRRPInstance.Options()
+        options.higherPrioritySendAdvert = true
+        var m = VRRPInstance(config: VRRPLab.config(priority: 100), localAddress: VRRPLab.address(0), options: options)
+        _ = m.handle(.start, at: 0)
+        XCTAssertEqual(m.handle(.timer, at: 0.2), [], "before the deadline a timer event changes nothing")
+        XCTAssertEqual(m.nextDeadline!, down100, accuracy: eps)
+        _ = m.handle(.timer, at: down100)
+        XCTAssertEqual(m.state, .master)
+        let higher = ReceivedAdvert(priority: 150, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(1))
+        XCTAssertEqual(m.handle(.advert(higher), at: 0.4), [
+            .sendAdvert(priority: 100),
+            .transition(from: .master, to: .backup, cause: .higherPriority(VRRPLab.address(1), 150)),
+            .notify(.backup, priority: 100),
+        ])
+        XCTAssertEqual(m.nextDeadline!, 0.4 + down100, accuracy: eps)
+    }
 }
