@@ -332,5 +332,10 @@ final class VRRPStateMachineTests: XCTestCase {
             .notify(.backup, priority: 100),
         ])
         XCTAssertEqual(m.nextDeadline!, 0.4 + down100, accuracy: eps)
+        XCTAssertEqual(m.handle(.shutdown, at: 0.5), [.transition(from: .backup, to: .stopped, cause: .shutdown),
+                                                       .notify(.stopped, priority: 100)], "a backup sends no priority 0")
+        XCTAssertEqual(m.handle(.start, at: 0.6), [], "a stopped machine stays stopped")
+        XCTAssertEqual(m.handle(.advert(higher), at: 0.7), [])
+        XCTAssertNil(m.nextDeadline)
     }
 }

@@ -59,13 +59,17 @@ public struct VRRPInstance: Sendable {
         var out: [Action] = []
         switch event {
         case .start:
-            guard !started else { break }
+            guard !started, state == .initialize else { break }
             started = true
             effectivePriority = tracking.effectivePriority(base: config.priority)
             settleInit(now, &out)
         case .advert(let advert):
-            if state == .backup { backupReceive(advert, now, &out) }
-            if state == .master { masterReceive(advert, now, &out) }
+            // INIT, FAULT and STOP do not listen (RFC 5798 section 6.4: only Backup and Master do).
+            switch state {
+            case .backup: backupReceive(advert, now, &out)
+            case .master: masterReceive(advert, now, &out)
+            default: break
+            }
         case .timer:
             timerFired(now, &out)
         case .interface(let name, let up):
