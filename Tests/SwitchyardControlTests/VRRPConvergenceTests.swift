@@ -64,11 +64,11 @@ final class VRRPConvergenceTests: XCTestCase {
                 let down = VRRPTiming.seconds(microseconds: VRRPTiming.masterDownMicroseconds(
                     version: 3, priority: priorities[best], masterAdvertInterval: 10))
                 let became = lab.entered(.master, box: best).last!
-                XCTAssertLessThanOrEqual(became, healed + down + eps, context)
+                XCTAssertLessThanOrEqual(became, healed + down + vrrpEps, context)
                 if became > t0 { takeovers += 1 }
                 for other in alive where other != best {
                     if let stepped = lab.entered(.backup, box: other).last, stepped > healed {
-                        XCTAssertLessThanOrEqual(stepped, max(became, healed) + 0.1 + eps, context)
+                        XCTAssertLessThanOrEqual(stepped, max(became, healed) + 0.1 + vrrpEps, context)
                     }
                 }
             }

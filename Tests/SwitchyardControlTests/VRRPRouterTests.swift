@@ -23,7 +23,7 @@ final class VRRPRouterTests: XCTestCase {
         let started = router.handle(.start, at: 0)
         XCTAssertEqual(started.first, .groupTransition("G1", from: .initialize, to: .backup))
         XCTAssertTrue(started.contains(.instance("VI_3", .transition(from: .initialize, to: .backup, cause: .started))))
-        XCTAssertEqual(router.nextDeadline!, down150, accuracy: eps)
+        XCTAssertEqual(router.nextDeadline!, down150, accuracy: vrrpEps)
 
         // A better master for VRID 3 on eth1 holds VI_3 back; the same VRID elsewhere reaches nobody.
         let better = ReceivedAdvert(priority: 200, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(1))
@@ -36,6 +36,6 @@ final class VRRPRouterTests: XCTestCase {
         XCTAssertEqual(router.instance("VI_1")!.state, .master)
         XCTAssertEqual(router.instance("VI_2")!.state, .master)
         XCTAssertEqual(router.instance("VI_3")!.state, .backup)
-        XCTAssertEqual(router.nextDeadline!, down150 + 0.1, accuracy: eps, "the masters' next adverts")
+        XCTAssertEqual(router.nextDeadline!, down150 + 0.1, accuracy: vrrpEps, "the masters' next adverts")
     }
 }

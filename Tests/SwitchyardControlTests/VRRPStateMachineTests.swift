@@ -7,7 +7,7 @@ import SwitchyardCore
 
 /// Master_Down_Interval for advert_int 0.1 s, version 3 (3 × 0.1 + skew): priority 150, 100.
 let down150 = 0.341406, down100 = 0.360937, skew100 = 0.060937
-let eps = 1e-9
+let vrrpEps = 1e-9
 
 final class VRRPTimingTests: XCTestCase {
     func testSkewAndDownIntervalAreKeepalivedsIntegerMicroseconds() {
@@ -39,7 +39,7 @@ final class VRRPStateMachineTests: XCTestCase {
     func testElectionAtStartTheHigherBecomesMasterAfterItsDownInterval() {
         var lab = pair()
         XCTAssertEqual(lab.state(0), .backup)
-        XCTAssertEqual(lab.instance(0).nextDeadline!, down150, accuracy: eps)
+        XCTAssertEqual(lab.instance(0).nextDeadline!, down150, accuracy: vrrpEps)
         lab.run(until: 5)
         XCTAssertEqual(lab.entered(.master, box: 0), [down150])
         XCTAssertEqual(lab.entered(.master, box: 1), [], "B hears A before its own timer (0.360937) runs out")
@@ -51,7 +51,7 @@ final class VRRPStateMachineTests: XCTestCase {
         XCTAssertEqual(adverts.count, 47)
         for (k, t) in adverts.enumerated() { XCTAssertEqual(t, down150 + Double(k) * 0.1, accuracy: 1e-6) }
         // B's down timer is re-armed by each advert: due 0.360937 after the last one.
-        XCTAssertEqual(lab.instance(1).nextDeadline!, adverts.last! + down100, accuracy: eps)
+        XCTAssertEqual(lab.instance(1).nextDeadline!, adverts.last! + down100, accuracy: vrrpEps)
     }
 
     func testMasterDeathBackupTakesOverAfterExactlyTheDownInterval() {
@@ -62,7 +62,7 @@ final class VRRPStateMachineTests: XCTestCase {
         XCTAssertEqual(lastAdvert, down150 + 0.6, accuracy: 1e-6)
         lab.run(until: 3)
         XCTAssertEqual(lab.entered(.master, box: 1).count, 1)
-        XCTAssertEqual(lab.entered(.master, box: 1)[0], lastAdvert + down100, accuracy: eps, "0.3 + skew after A fell silent")
+        XCTAssertEqual(lab.entered(.master, box: 1)[0], lastAdvert + down100, accuracy: vrrpEps, "0.3 + skew after A fell silent")
         XCTAssertEqual(lab.masters(), ["B"])
         let takeover = lab.actions(box: 1).first { if case .transition(_, .master, _) = $0.action { true } else { false } }!
         XCTAssertEqual(takeover.action, .transition(from: .backup, to: .master, cause: .masterDown))
@@ -95,8 +95,8 @@ final class VRRPStateMachineTests: XCTestCase {
         lab.restart(0)
         lab.run(until: 6)
         // A ignores B's lower adverts; its own down timer from the restart runs out.
-        XCTAssertEqual(lab.entered(.master, box: 0).last!, 3.0 + down150, accuracy: eps)
-        XCTAssertEqual(lab.entered(.backup, box: 1).last!, 3.0 + down150, accuracy: eps, "B yields the moment A advertises")
+        XCTAssertEqual(lab.entered(.master, box: 0).last!, 3.0 + down150, accuracy: vrrpEps)
+        XCTAssertEqual(lab.entered(.backup, box: 1).last!, 3.0 + down150, accuracy: vrrpEps, "B yields the moment A advertises")
         XCTAssertEqual(lab.masters(), ["A"])
         let yielded = lab.actions(box: 1).last { if case .transition(.master, .backup, _) = $0.action { true } else { false } }!
         XCTAssertEqual(yielded.action, .transition(from: .master, to: .backup, cause: .higherPriority(VRRPLab.address(0), 150)))
@@ -112,12 +112,12 @@ final class VRRPStateMachineTests: XCTestCase {
         XCTAssertEqual(lab.masters(), ["B"])
         XCTAssertEqual(lab.entered(.master, box: 0), [down150], "only the first election")
         XCTAssertEqual(lab.state(0), .backup)
-        XCTAssertEqual(lab.instance(0).nextDeadline!, lab.adverts(box: 1).last! + down150, accuracy: eps)
+        XCTAssertEqual(lab.instance(0).nextDeadline!, lab.adverts(box: 1).last! + down150, accuracy: vrrpEps)
         // And when B goes, A takes over as usual.
         lab.kill(1)
         let last = lab.adverts(box: 1).last!
         lab.run(until: 22)
-        XCTAssertEqual(lab.entered(.master, box: 0).last!, last + down150, accuracy: eps)
+        XCTAssertEqual(lab.entered(.master, box: 0).last!, last + down150, accuracy: vrrpEps)
     }
 
     func testPreemptDelayHoldsOffThenTakesOver() {
@@ -132,13 +132,13 @@ final class VRRPStateMachineTests: XCTestCase {
         // The delay starts with the first lower advert heard; adverts before its end are accepted.
         let lastAccepted = bAdverts.last { $0 < firstHeard + 2 }!
         let aMaster = lab.entered(.master, box: 0).last!
-        XCTAssertEqual(aMaster, lastAccepted + down150, accuracy: eps)
+        XCTAssertEqual(aMaster, lastAccepted + down150, accuracy: vrrpEps)
         XCTAssertGreaterThan(aMaster, 3.0 + 2 + 0.2, "not before the delay")
         XCTAssertEqual(lab.masters(), ["A"])
         // Without the delay it would have been 3.0 + down150.
         var plain = pair()
         plain.run(until: 1.0); plain.kill(0); plain.run(until: 3.0); plain.restart(0); plain.run(until: 10)
-        XCTAssertEqual(plain.entered(.master, box: 0).last!, 3.0 + down150, accuracy: eps)
+        XCTAssertEqual(plain.entered(.master, box: 0).last!, 3.0 + down150, accuracy: vrrpEps)
     }
 
     func testPriority255OwnerConfiguredMasterTakesOverAtOnce() {
@@ -183,7 +183,7 @@ final class VRRPStateMachineTests: XCTestCase {
         lab.cut = []
         lab.run(until: 5)
         let firstAfterHeal = (lab.adverts(box: 0) + lab.adverts(box: 1)).filter { $0 > 3.0 }.min()!
-        XCTAssertEqual(lab.entered(.backup, box: 1).last!, firstAfterHeal, accuracy: eps,
+        XCTAssertEqual(lab.entered(.backup, box: 1).last!, firstAfterHeal, accuracy: vrrpEps,
                        "the first advert across the healed link ends it")
         XCTAssertEqual(lab.masters(), ["A"])
         XCTAssertEqual(lab.entered(.backup, box: 0), [0], "A never stepped down")
@@ -235,7 +235,7 @@ final class VRRPStateMachineTests: XCTestCase {
         var b = VRRPInstance(config: VRRPLab.config(priority: 100, advert: 100, version: 2), localAddress: VRRPLab.address(1))
         _ = b.handle(.start, at: 0)
         _ = b.handle(.advert(ReceivedAdvert(priority: 200, maxAdvertInterval: 200, sourceAddress: VRRPLab.address(0))), at: 1)
-        XCTAssertEqual(b.nextDeadline!, 3.609375, accuracy: eps)
+        XCTAssertEqual(b.nextDeadline!, 3.609375, accuracy: vrrpEps)
     }
 
     func testLostAdvertsTwoInARowAreToleratedThreeAreNot() {
@@ -250,9 +250,9 @@ final class VRRPStateMachineTests: XCTestCase {
         lab.run(until: 5)
         let lastHeard = lab.adverts(box: 0).last { $0 < 4.0 }!
         XCTAssertEqual(lab.entered(.master, box: 1).count, 1)
-        XCTAssertEqual(lab.entered(.master, box: 1)[0], lastHeard + down100, accuracy: eps)
+        XCTAssertEqual(lab.entered(.master, box: 1)[0], lastHeard + down100, accuracy: vrrpEps)
         // B then advertises; A (higher) hears it, answers at once, and B yields at that instant.
-        XCTAssertEqual(lab.entered(.backup, box: 1).last!, lab.adverts(box: 0).first { $0 >= 4.35 }!, accuracy: eps)
+        XCTAssertEqual(lab.entered(.backup, box: 1).last!, lab.adverts(box: 0).first { $0 >= 4.35 }!, accuracy: vrrpEps)
         XCTAssertEqual(lab.masters(), ["A"])
     }
 
@@ -261,14 +261,14 @@ final class VRRPStateMachineTests: XCTestCase {
         var m = VRRPInstance(config: VRRPLab.config(priority: 255, state: .master), localAddress: VRRPLab.address(0))
         _ = m.handle(.start, at: 0)
         XCTAssertEqual(m.handle(lower, at: 0.05), [.sendAdvert(priority: 255)])
-        XCTAssertEqual(m.nextDeadline!, 0.15, accuracy: eps, "the advert timer restarts from the answer")
+        XCTAssertEqual(m.nextDeadline!, 0.15, accuracy: vrrpEps, "the advert timer restarts from the answer")
         var options = VRRPInstance.Options()
         options.lowerPriorityNoAdvert = true
         var quiet = VRRPInstance(config: VRRPLab.config(priority: 255, state: .master), localAddress: VRRPLab.address(0),
                                  options: options)
         _ = quiet.handle(.start, at: 0)
         XCTAssertEqual(quiet.handle(lower, at: 0.05), [])
-        XCTAssertEqual(quiet.nextDeadline!, 0.1, accuracy: eps)
+        XCTAssertEqual(quiet.nextDeadline!, 0.1, accuracy: vrrpEps)
         // Priority 0 from another router is always answered (RFC 5798 section 6.4.3).
         let zero = VRRPInstance.Event.advert(ReceivedAdvert(priority: 0, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(1)))
         XCTAssertEqual(quiet.handle(zero, at: 0.07), [.sendAdvert(priority: 255)])
@@ -311,8 +311,8 @@ final class VRRPStateMachineTests: XCTestCase {
         XCTAssertEqual(lab.entered(.master, box: 2), [lastB + down100])
         lab.restart(0)
         lab.run(until: 4.0)
-        XCTAssertEqual(lab.entered(.master, box: 0).last!, 3.0 + down150, accuracy: eps)
-        XCTAssertEqual(lab.entered(.backup, box: 2).last!, 3.0 + down150, accuracy: eps)
+        XCTAssertEqual(lab.entered(.master, box: 0).last!, 3.0 + down150, accuracy: vrrpEps)
+        XCTAssertEqual(lab.entered(.backup, box: 2).last!, 3.0 + down150, accuracy: vrrpEps)
         XCTAssertEqual(lab.masters(), ["A"])
     }
 
@@ -322,7 +322,7 @@ final class VRRPStateMachineTests: XCTestCase {
         var m = VRRPInstance(config: VRRPLab.config(priority: 100), localAddress: VRRPLab.address(0), options: options)
         _ = m.handle(.start, at: 0)
         XCTAssertEqual(m.handle(.timer, at: 0.2), [], "before the deadline a timer event changes nothing")
-        XCTAssertEqual(m.nextDeadline!, down100, accuracy: eps)
+        XCTAssertEqual(m.nextDeadline!, down100, accuracy: vrrpEps)
         _ = m.handle(.timer, at: down100)
         XCTAssertEqual(m.state, .master)
         let higher = ReceivedAdvert(priority: 150, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(1))
@@ -331,7 +331,7 @@ final class VRRPStateMachineTests: XCTestCase {
             .transition(from: .master, to: .backup, cause: .higherPriority(VRRPLab.address(1), 150)),
             .notify(.backup, priority: 100),
         ])
-        XCTAssertEqual(m.nextDeadline!, 0.4 + down100, accuracy: eps)
+        XCTAssertEqual(m.nextDeadline!, 0.4 + down100, accuracy: vrrpEps)
         XCTAssertEqual(m.handle(.shutdown, at: 0.5), [.transition(from: .backup, to: .stopped, cause: .shutdown),
                                                        .notify(.stopped, priority: 100)], "a backup sends no priority 0")
         XCTAssertEqual(m.handle(.start, at: 0.6), [], "a stopped machine stays stopped")

@@ -60,8 +60,8 @@ final class VRRPSyncGroupTests: XCTestCase {
         XCTAssertEqual(groupStates(lab, box: "A").map(\.1), [.backup, .master, .fault, .backup])
         XCTAssertEqual(groupStates(lab, box: "A").map(\.0), [0, down150, 1.0, 2.0])
         lab.run(until: 4)
-        XCTAssertEqual(lab.entered(.master, box: 0, "VI_1").last!, 2.0 + down150, accuracy: eps)
-        XCTAssertEqual(lab.entered(.master, box: 0, "VI_2").last!, 2.0 + down150, accuracy: eps)
+        XCTAssertEqual(lab.entered(.master, box: 0, "VI_1").last!, 2.0 + down150, accuracy: vrrpEps)
+        XCTAssertEqual(lab.entered(.master, box: 0, "VI_2").last!, 2.0 + down150, accuracy: vrrpEps)
         XCTAssertEqual(lab.masters("VI_1"), ["A"])
         XCTAssertEqual(lab.masters("VI_2"), ["A"])
     }
@@ -79,7 +79,7 @@ final class VRRPSyncGroupTests: XCTestCase {
         XCTAssertEqual(lab.state(1, "VI_1"), .backup)
         XCTAssertTrue(lab.instance(1, "VI_1").wantsMaster)
         let asks = lab.actions(box: 1, "VI_1").filter { $0.action == .wantsMaster }.map(\.time)
-        XCTAssertEqual(asks.first!, last + down100, accuracy: eps)
+        XCTAssertEqual(asks.first!, last + down100, accuracy: vrrpEps)
         for (k, t) in asks.enumerated() { XCTAssertEqual(t, last + Double(k + 1) * down100, accuracy: 1e-6) }
     }
 

@@ -69,7 +69,7 @@ final class VRRPTrackingTests: XCTestCase {
         XCTAssertEqual(lab.state(0), .master, "a master only advertises the new priority")
         lab.run(until: 2.0)
         let lastAt160 = lab.adverts(box: 0).last { $0 < 1.0 }!
-        XCTAssertEqual(lab.entered(.master, box: 1)[0], lastAt160 + down150, accuracy: eps,
+        XCTAssertEqual(lab.entered(.master, box: 1)[0], lastAt160 + down150, accuracy: vrrpEps,
                        "B ignores the 100s and its timer from the last 160 runs out")
         XCTAssertEqual(lab.entered(.backup, box: 0).last!, lab.entered(.master, box: 1)[0])
         lab.send(.scriptResult("chk", success: true), to: 0)
@@ -103,7 +103,7 @@ final class VRRPTrackingTests: XCTestCase {
         XCTAssertEqual(lab.entered(.backup, box: 0).last, 2.0, "back to BACKUP, not straight to MASTER")
         XCTAssertEqual(lab.actions(box: 0).last!.action, .notify(.backup, priority: 150))
         lab.run(until: 4)
-        XCTAssertEqual(lab.entered(.master, box: 0).last!, 2.0 + down150, accuracy: eps, "then preempts as usual")
+        XCTAssertEqual(lab.entered(.master, box: 0).last!, 2.0 + down150, accuracy: vrrpEps, "then preempts as usual")
         XCTAssertEqual(lab.masters(), ["A"])
     }
 
@@ -118,7 +118,7 @@ final class VRRPTrackingTests: XCTestCase {
         XCTAssertEqual(i.handle(.scriptResult("chk", success: true), at: 0.5), [
             .transition(from: .initialize, to: .backup, cause: .started), .notify(.backup, priority: 150),
         ])
-        XCTAssertEqual(i.nextDeadline!, 0.5 + down150, accuracy: eps)
+        XCTAssertEqual(i.nextDeadline!, 0.5 + down150, accuracy: vrrpEps)
 
         var failing = VRRPInstance(config: c, scripts: [chk], localAddress: VRRPLab.address(0))
         _ = failing.handle(.start, at: 0)
