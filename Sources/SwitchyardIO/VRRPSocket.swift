@@ -2,6 +2,7 @@
 // included (TTL 255, as RFC 5798 section 5.1.1.3 requires and receivers check), to 224.0.0.18 or
 // to unicast peers; what comes in is handed over with its IPv4 header, for the advert codec to
 // check. The protocol logic lives elsewhere (pure); this file only moves bytes.
+import CSwitchyard
 import Glibc
 import SwitchyardCore
 
