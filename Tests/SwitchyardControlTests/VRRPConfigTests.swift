@@ -305,6 +305,8 @@ final class VRRPConfigTests: XCTestCase {
                        "ha.conf:11:8: vrrp_sync_group G names vrrp_instance VI_3, which is not defined")
         XCTAssertEqual(error(two + "vrrp_sync_group G {\n group {\n  VI_1 VI_2\n }\n}\nvrrp_sync_group H {\n group {\n  VI_2\n }\n}"),
                        "ha.conf:16:3: vrrp_instance VI_2 is already in vrrp_sync_group G; an instance can be in one sync group only")
+        XCTAssertEqual(error(two + "vrrp_sync_group G {\n group {\n  VI_1\n  VI_1\n }\n}"),
+                       "ha.conf:12:3: vrrp_sync_group G lists vrrp_instance VI_1 twice")
         XCTAssertEqual(error(two + "vrrp_sync_group G {\n}"), "ha.conf:9:1: vrrp_sync_group G has no members; write `group { VI_1 VI_2 }`")
         XCTAssertEqual(error("global_defs {\n lvs_sync_daemon eth1 VI_9\n}\n" + base + "}"),
                        "ha.conf:2:23: lvs_sync_daemon names vrrp_instance VI_9, which is not defined")

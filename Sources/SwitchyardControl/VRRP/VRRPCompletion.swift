@@ -143,8 +143,9 @@ extension ConfigReader {
                     throw error(at: m.location, "vrrp_sync_group \(group.name) names vrrp_instance \(m.name), which is not defined")
                 }
                 if let other = groupOf[m.name] {
-                    throw error(at: m.location, "vrrp_instance \(m.name) is already in vrrp_sync_group \(other); "
-                        + "an instance can be in one sync group only")
+                    throw error(at: m.location, other == group.name
+                        ? "vrrp_sync_group \(group.name) lists vrrp_instance \(m.name) twice"
+                        : "vrrp_instance \(m.name) is already in vrrp_sync_group \(other); an instance can be in one sync group only")
                 }
                 groupOf[m.name] = group.name
                 indices.append(i)
