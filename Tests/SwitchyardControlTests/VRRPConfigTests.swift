@@ -397,6 +397,48 @@ final class VRRPConfigTests: XCTestCase {
         ])
     }
 
+    func testGlobalDefaultsCountForInstancesBelowThemAsInKeepalived() throws {
+        // keepalived copies the garp defaults when an instance's block starts, and reads
+        // vrrp_version when the file is complete; one sync daemon, the second ignored.
+        let c = try parse("""
+        vrrp_instance EARLY {
+            interface eth0
+            virtual_router_id 1
+            authentication {
+                auth_type AH
+                auth_pass k
+            }
+            state MASTER
+            priority 200
+        }
+        global_defs {
+            vrrp_garp_master_delay 0
+            vrrp_version 2
+            lvs_sync_daemon eth1 LATE
+            lvs_sync_daemon eth2 EARLY
+            v3_checksum_as_v2 yes
+        }
+        vrrp_instance LATE {
+            interface eth0
+            virtual_router_id 2
+            version 3
+        }
+        """)
+        let (early, late) = (c.failover.instances[0], c.failover.instances[1])
+        XCTAssertEqual([early.garpMasterDelay, late.garpMasterDelay], [5, 0])
+        XCTAssertEqual([early.v3ChecksumAsV2, late.v3ChecksumAsV2], [false, true])
+        XCTAssertEqual([early.version, late.version], [2, 3])
+        XCTAssertEqual(early.authType, .ah)
+        XCTAssertEqual(early.initialState, .backup, "AH cannot start as MASTER below priority 255")
+        XCTAssertEqual(c.failover.syncDaemon?.instance, "LATE")
+        XCTAssertEqual(c.warnings.map(\.description), [
+            "ha.conf:15:5: warning: lvs_sync_daemon is already set at line 14 (eth1 LATE); this one is ignored, as keepalived",
+            "ha.conf:1:1: warning: vrrp_instance EARLY: state MASTER does not work with auth_type AH below priority 255; "
+                + "it starts as BACKUP, as keepalived",
+            "ha.conf:1:1: " + Self.notActedOn,
+        ])
+    }
+
     func testSyncGroupStartsAsBackupUnlessEveryMemberOwnsItsAddresses() throws {
         let c = try parse("""
         vrrp_sync_group G {

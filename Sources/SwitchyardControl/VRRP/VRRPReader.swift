@@ -1,7 +1,8 @@
 // Reading one `vrrp_instance NAME { … }` block into a VRRPInstanceConfig, keyword by keyword as
 // keepalived's vrrp_parser.c does. What depends on the whole file (the version from global_defs,
 // priority and state derived from each other, advert_int rounding, sync groups, duplicate VRIDs)
-// is settled afterwards in VRRPCompletion.swift.
+// is settled afterwards in VRRPCompletion.swift. The small helpers the failover readers share
+// (a decimal, a flag, a notify script, an error at a stored place) live here too.
 import SwitchyardCore
 
 /// What the reader keeps about the failover blocks until the whole file is read.
