@@ -84,7 +84,11 @@ extension ConfigReader {
             case "notify_fault": try notify(c, &group.notifyFault, owner: owner)
             case "notify_stop": try notify(c, &group.notifyStop, owner: owner)
             case "notify": try notify(c, &group.notify, owner: owner)
-            case "track_interface", "track_script", "track_file", "track_process", "track_bfd", "smtp_alert",
+            case "track_script":
+                // Not acted on yet, but the scripts it names are in use (no "not tracked" warning).
+                for line in c.children ?? [] { failover.usedScripts.insert(line.keyword.text) }
+                warn(c.keyword, "vrrp_sync_group \(k) is accepted but not acted on yet")
+            case "track_interface", "track_file", "track_process", "track_bfd", "smtp_alert",
                  "global_tracking", "sync_group_tracking_weight", "notify_priority_changes":
                 warn(c.keyword, "vrrp_sync_group \(k) is accepted but not acted on yet")
             default:
