@@ -62,7 +62,6 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual(i.advertInterval, 100)
         XCTAssertEqual(i.version, 2)
         XCTAssertTrue(i.preempt)
-        XCTAssertEqual(i.authType, .pass)
         XCTAssertEqual(i.authPass, "s3cr3t")
         XCTAssertEqual(i.virtualAddresses, [.init(address: ip("198.18.0.100"), prefixLength: 24, device: "eth0")])
         XCTAssertEqual(i.notifyMaster, "/etc/keepalived/notify.sh master")
@@ -135,7 +134,7 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual(i.trackInterfaces, [.init(name: "eth1", weight: -50), .init(name: "eth2")])
         XCTAssertEqual(i.trackScripts, [.init(name: "chk_switchyard", weight: -30)], "the script's own weight")
         XCTAssertTrue(i.v3ChecksumAsV2)
-        XCTAssertNil(i.authType)
+        XCTAssertNil(i.authPass)
         let s = c.failover.scripts[0]
         XCTAssertEqual(s.script, "/usr/bin/pgrep -x switchyard")
         XCTAssertEqual(s.interval, 0.5)
@@ -293,7 +292,9 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual(error(base + " track_interface {\n  eth1 weight -10 reverse\n }\n}"),
                        "ha.conf:5:19: weight … reverse is not supported yet")
         XCTAssertEqual(error(base + " authentication {\n  auth_type MD5\n }\n}"),
-                       "ha.conf:5:13: unknown auth_type \"MD5\"; expected PASS or AH")
+                       "ha.conf:5:13: unknown auth_type \"MD5\"; expected PASS (AH is not supported yet)")
+        XCTAssertEqual(error(base + " authentication {\n  auth_type AH\n  auth_pass k\n }\n}"),
+                       "ha.conf:5:13: auth_type AH is not supported yet; use auth_type PASS, or no authentication")
         XCTAssertEqual(error(base + " use_vmc\n}"), "ha.conf:4:2: unknown keyword \"use_vmc\" in vrrp_instance")
         XCTAssertEqual(error(base + " native_ipv6\n}"), "ha.conf:4:2: native_ipv6: IPv6 VRRP instances are not supported yet")
         XCTAssertEqual(error("vrrp_instance {\n}"), "ha.conf:1:1: vrrp_instance takes one name: vrrp_instance NAME { … }")
@@ -377,7 +378,6 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual(one.garpMasterRepeat, 1)
         XCTAssertEqual(one.notifyMaster, "/a")
         XCTAssertEqual(two.advertInterval, 13, "version 3: 0.125 s rounds half up to 0.13")
-        XCTAssertNil(two.authType)
         XCTAssertNil(two.authPass)
         XCTAssertEqual(c.warnings.map(\.description), [
             "ha.conf:12:5: warning: use_vmac is accepted but not acted on yet",
@@ -404,10 +404,6 @@ final class VRRPConfigTests: XCTestCase {
         vrrp_instance EARLY {
             interface eth0
             virtual_router_id 1
-            authentication {
-                auth_type AH
-                auth_pass k
-            }
             state MASTER
             priority 200
         }
@@ -428,13 +424,10 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual([early.garpMasterDelay, late.garpMasterDelay], [5, 0])
         XCTAssertEqual([early.v3ChecksumAsV2, late.v3ChecksumAsV2], [false, true])
         XCTAssertEqual([early.version, late.version], [2, 3])
-        XCTAssertEqual(early.authType, .ah)
-        XCTAssertEqual(early.initialState, .backup, "AH cannot start as MASTER below priority 255")
+        XCTAssertEqual(early.initialState, .master)
         XCTAssertEqual(c.failover.syncDaemon?.instance, "LATE")
         XCTAssertEqual(c.warnings.map(\.description), [
-            "ha.conf:15:5: warning: lvs_sync_daemon is already set at line 14 (eth1 LATE); this one is ignored, as keepalived",
-            "ha.conf:1:1: warning: vrrp_instance EARLY: state MASTER does not work with auth_type AH below priority 255; "
-                + "it starts as BACKUP, as keepalived",
+            "ha.conf:11:5: warning: lvs_sync_daemon is already set at line 10 (eth1 LATE); this one is ignored, as keepalived",
             "ha.conf:1:1: " + Self.notActedOn,
         ])
     }

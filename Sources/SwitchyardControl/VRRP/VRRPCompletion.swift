@@ -48,7 +48,7 @@ extension ConfigReader {
         c.priority = p.priority ?? (p.state == .master ? owner : 100)
         c.initialState = p.state ?? (c.priority == owner ? .master : .backup)
         c.advertInterval = advertCentiseconds(p.advertMicroseconds ?? 1_000_000, version: c.version, name: name, at: c.location)
-        completeAuthentication(&c)
+        completeAuthentication(&c, typed: p.authTyped)
         if !c.preempt && c.priority == owner {
             warn(at: c.location, "vrrp_instance \(name): nopreempt does not work with priority 255; it is cleared, as keepalived")
             c.preempt = true
@@ -93,26 +93,20 @@ extension ConfigReader {
         return UInt16(cs)
     }
 
-    /// keepalived's rules: no authentication in version 3, none without both a type and a
-    /// password, and AH cannot start as MASTER unless it owns the addresses.
-    mutating func completeAuthentication(_ c: inout VRRPInstanceConfig) {
-        guard c.authType != nil || c.authPass != nil else { return }
+    /// keepalived's rules: no authentication in version 3, and none without both a type and a
+    /// password; each is dropped with a warning.
+    mutating func completeAuthentication(_ c: inout VRRPInstanceConfig, typed: Bool) {
+        guard typed || c.authPass != nil else { return }
         let name = c.name
         if c.version == 3 {
             warn(at: c.location, "vrrp_instance \(name): VRRP version 3 has no authentication; it is ignored, as keepalived")
-        } else if c.authType == nil {
+        } else if !typed {
             warn(at: c.location, "vrrp_instance \(name): auth_pass without auth_type authenticates nothing; it is ignored, as keepalived")
         } else if c.authPass == nil || c.authPass == "" {
             warn(at: c.location, "vrrp_instance \(name): authentication without auth_pass is ignored, as keepalived")
         } else {
-            if c.authType == .ah && c.initialState == .master && c.priority != UInt8(VRRPValues.ownerPriority) {
-                warn(at: c.location, "vrrp_instance \(name): state MASTER does not work with auth_type AH below priority 255; "
-                    + "it starts as BACKUP, as keepalived")
-                c.initialState = .backup
-            }
             return
         }
-        c.authType = nil
         c.authPass = nil
     }
 

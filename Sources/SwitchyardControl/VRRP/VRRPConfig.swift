@@ -61,17 +61,10 @@ public struct VRRPInstanceConfig: Sendable, Equatable {
     public var unicastSource: IPv4Address?
     /// `unicast_peer { … }`; empty: multicast to 224.0.0.18.
     public var unicastPeers: [IPv4Address] = []
-    /// `auth_type PASS` (the password in clear in the advert) or `AH` (an IPsec-AH-style HMAC
-    /// header keyed with the password), as keepalived.
-    public enum AuthType: String, Sendable, Equatable {
-        case pass = "PASS", ah = "AH"
-    }
-
-    /// `authentication { auth_type …; auth_pass X }` (version 2 only); nil: none. keepalived
-    /// drops it with a warning for version 3, or without a password; so does the reader.
-    public var authType: AuthType?
-    /// The password, at most 8 bytes on the wire (longer ones are cut, as keepalived); set
-    /// exactly when authType is.
+    /// `authentication { auth_type PASS; auth_pass X }` (version 2 only): the password, at most
+    /// 8 bytes on the wire (the reader cuts longer ones, as keepalived). nil: no authentication;
+    /// the reader leaves it nil where keepalived ignores authentication (version 3, no
+    /// auth_type, no password). `auth_type AH` is refused: not supported yet.
     public var authPass: String?
     public var trackInterfaces: [Tracked] = []
     public var trackScripts: [Tracked] = []

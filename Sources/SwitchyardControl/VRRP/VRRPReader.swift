@@ -26,6 +26,8 @@ struct FailoverReading {
         var priority: UInt8?
         var version: UInt8?
         var advertMicroseconds: Int?
+        /// `auth_type PASS` was given (a password alone authenticates nothing in keepalived).
+        var authTyped = false
         var hasInterface = false
         var hasRouterID = false
     }
@@ -190,7 +192,7 @@ extension ConfigReader {
             case "unicast_peer":
                 for line in try children(c) { try unicastPeer(line, into: &i.config, owner: owner) }
             case "authentication":
-                try authentication(c, into: &i.config)
+                try authentication(c, into: &i.config, typed: &i.authTyped)
             case "track_interface":
                 for line in try children(c) { try trackInterface(line, into: &i.config, owner: owner) }
             case "track_script":
@@ -304,18 +306,21 @@ extension ConfigReader {
         c.unicastPeers.append(a)
     }
 
-    /// `authentication { auth_type PASS|AH; auth_pass SECRET }`.
-    mutating func authentication(_ s: Statement, into c: inout VRRPInstanceConfig) throws(ConfigDiagnostic) {
-        var type: VRRPInstanceConfig.AuthType?
+    /// `authentication { auth_type PASS; auth_pass SECRET }`. keepalived also has AH (an
+    /// IPsec-AH header keyed with the password); the advert codec does not, so it is refused
+    /// rather than silently sent as PASS.
+    mutating func authentication(_ s: Statement, into c: inout VRRPInstanceConfig,
+                                 typed: inout Bool) throws(ConfigDiagnostic) {
         var pass: String?
         for line in try children(s) {
             switch line.keyword.text {
             case "auth_type":
                 let t = try single(line)
-                guard let v = VRRPInstanceConfig.AuthType(rawValue: t.text) else {
-                    throw error(t, "unknown auth_type \"\(t.text)\"; expected PASS or AH")
+                switch t.text {
+                case "PASS": typed = true
+                case "AH": throw error(t, "auth_type AH is not supported yet; use auth_type PASS, or no authentication")
+                default: throw error(t, "unknown auth_type \"\(t.text)\"; expected PASS (AH is not supported yet)")
                 }
-                type = v
             case "auth_pass":
                 let t = try single(line)
                 var secret = t.text
@@ -329,8 +334,7 @@ extension ConfigReader {
             }
         }
         // keepalived authenticates only with both; the completion drops the rest with a warning.
-        c.authType = type
-        c.authPass = pass
+        if pass != nil { c.authPass = pass }
     }
 
     /// `IF [weight W]`, one a line.

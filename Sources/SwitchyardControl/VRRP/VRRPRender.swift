@@ -11,7 +11,7 @@ extension AdmRender {
             var flags: [String] = []
             if !i.preempt { flags.append("nopreempt") }
             if i.preemptDelay > 0 { flags.append("preempt_delay \(VRRPValues.seconds(Int((i.preemptDelay * 1e6).rounded()), decimals: 6))") }
-            if let auth = i.authType { flags.append("auth \(auth.rawValue)") }
+            if i.authPass != nil { flags.append("auth PASS") }
             if i.version == 3 && i.v3ChecksumAsV2 { flags.append("v3_checksum_as_v2") }
             var line = pad(i.name, 20) + " " + pad(i.interface, 16) + " " + pad("\(i.virtualRouterID)", 4) + " "
                 + pad("\(i.priority)", 4) + " " + pad(VRRPValues.seconds(Int(i.advertInterval), decimals: 2) + "s", 6) + " "
