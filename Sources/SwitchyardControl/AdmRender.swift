@@ -154,14 +154,15 @@ public enum AdmRender {
     }
 
     /// What `switchyard check` lists: the services and real servers a config defines, in the
-    /// columns and words of `-Ln` (without the connection counts a config cannot have).
+    /// columns and words of `-Ln` (without the connection counts a config cannot have), then
+    /// the VRRP instances (VRRP/VRRPRender.swift).
     public static func check(_ config: Config) -> String {
         var out = "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight\n"
         for s in config.services {
             out += serviceHead(s.protocolName, s.vip, s.port) + " " + serviceFlags(s) + "\n"
             for r in s.reals { out += realColumns(r.address, r.port, s.method) + "\(r.weight)\n" }
         }
-        return out
+        return out + failover(config.failover)
     }
 
     /// The same data as `-L --stats --rate`, as JSON.

@@ -1,21 +1,21 @@
 // The config reader: keepalived.conf's top level, global_defs and lvs_timeouts, and the helpers
 // every block's reader uses (one value, a whole number in a range, an address, a port), each
 // failing with PATH:LINE:COL. virtual_server and real_server are ServiceReader.swift's;
-// checkers HealthConfig.swift's.
+// checkers HealthConfig.swift's; the failover blocks (vrrp_instance, vrrp_script,
+// vrrp_sync_group, lvs_sync_daemon) VRRP/VRRPReader.swift's and its neighbours'.
 import SwitchyardCore
 
 /// keepalived keywords that Switchyard accepts but does not act on yet: each draws a one-line
 /// warning, and a block's contents are skipped.
 enum NotYetActedOn {
     static let topLevel: Set<String> = [
-        "vrrp_instance", "vrrp_sync_group", "vrrp_script", "vrrp_track_file", "track_file", "static_ipaddress",
+        "vrrp_track_file", "track_file", "static_ipaddress",
         "static_routes", "static_rules", "linkbeat_interfaces", "bfd_instance",
     ]
     static let global: Set<String> = [
         "router_id", "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
-        "smtp_alert", "enable_script_security", "script_user", "lvs_id", "lvs_sync_daemon",
-        "lvs_flush", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_garp_master_delay", "vrrp_garp_master_repeat",
-        "vrrp_garp_master_refresh", "vrrp_version", "vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_iptables",
+        "smtp_alert", "enable_script_security", "script_user", "lvs_id",
+        "lvs_flush", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_iptables",
         "max_auto_priority", "dynamic_interfaces", "checker_log_all_failures", "default_interface",
     ]
     static let virtualServer: Set<String> = [
@@ -31,6 +31,8 @@ enum NotYetActedOn {
 struct ConfigReader {
     let path: String
     var config = Config()
+    /// The failover blocks read so far, settled when the file ends (VRRPCompletion.swift).
+    var failover = FailoverReading()
 
     init(path: String) { self.path = path }
 
@@ -54,6 +56,12 @@ struct ConfigReader {
                 throw error(s.keyword, "include is not supported yet; put everything in one file")
             case "virtual_server_group":
                 throw error(s.keyword, "virtual_server_group is not supported yet; write one virtual_server per VIP and port")
+            case "vrrp_instance":
+                try vrrpInstance(s)
+            case "vrrp_script":
+                try vrrpScript(s)
+            case "vrrp_sync_group":
+                try vrrpSyncGroup(s)
             default:
                 if NotYetActedOn.topLevel.contains(k) {
                     warn(s.keyword, "\(k) is accepted but not acted on yet")
@@ -62,6 +70,7 @@ struct ConfigReader {
                 }
             }
         }
+        try finishFailover()
         return config
     }
 
@@ -106,6 +115,7 @@ struct ConfigReader {
                 config.maglevTableSize = size
             default:
                 let k = s.keyword.text
+                if try vrrpGlobal(s) { continue }
                 if NotYetActedOn.global.contains(k) || k.hasPrefix("vrrp_") || k.hasPrefix("lvs_") {
                     warn(s.keyword, "global_defs \(k) is accepted but not acted on yet")
                 } else {

@@ -1,6 +1,6 @@
 // What a config was read as, for `--log-level debug`: one line per global setting, service,
-// real server and checker, with the timing each checker ended up with after inheriting from its
-// real_server and virtual_server. Answers "which delay_loop did this checker get?" without a
+// real server, checker and VRRP instance, with the timing each checker ended up with after
+// inheriting from its real_server and virtual_server. Answers "which delay_loop did this checker get?" without a
 // debugger; built only while debug lines are on.
 import SwitchyardCore
 
@@ -32,6 +32,11 @@ extension Config {
                         + "warmup \(timing.warmup) s (down within \(timing.detectionBound) s)")
                 }
             }
+        }
+        for i in failover.instances {
+            lines.append("config \(path):\(i.location): vrrp_instance \(i.name) \(i.interface) vrid \(i.virtualRouterID) "
+                + "priority \(i.priority) advert \(i.advertSeconds) s version \(i.version) \(i.initialState.rawValue), "
+                + "\(i.virtualAddresses.count) address(es), \(i.unicastPeers.count) unicast peer(s)")
         }
         return lines
     }

@@ -131,7 +131,8 @@ struct Check: ParsableCommand {
         log.bootstrap()
         let cfg = try loadConfig(config)
         for w in cfg.warnings { printError(w.description) }
-        print("\(config): OK, \(cfg.services.count) virtual service(s)")
+        let instances = cfg.failover.instances.count
+        print("\(config): OK, \(cfg.services.count) virtual service(s)" + (instances > 0 ? ", \(instances) VRRP instance(s)" : ""))
         print(AdmRender.check(cfg), terminator: "")
     }
 }

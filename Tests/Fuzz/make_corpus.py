@@ -32,6 +32,99 @@ for doc in sorted(os.listdir(os.path.join(root, "docs"))):
             write("config", "doc-%02d" % n, block.encode())
             n += 1
 
+# keepalived's failover blocks as the tutorials write them (VRRPConfigTests has the same pairs).
+for i, conf in enumerate([
+    """global_defs {
+    router_id LB_A
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass s3cr3t
+    }
+    virtual_ipaddress {
+        198.18.0.100/24 dev eth0 label eth0:1
+    }
+    notify_master "/etc/keepalived/notify.sh master"
+}
+virtual_server 198.18.0.100 80 {
+    lb_kind DR
+    real_server 198.18.0.11 80 { }
+}
+""",
+    """vrrp_script chk_switchyard {
+    script "/usr/bin/pgrep -x switchyard"
+    interval 0.5
+    weight -30
+    rise 2
+    fall 3
+}
+vrrp_instance VI_FAST {
+    state BACKUP
+    interface eth0
+    virtual_router_id 60
+    priority 200
+    advert_int 0.1
+    version 3
+    nopreempt
+    unicast_src_ip 198.18.0.2
+    unicast_peer {
+        198.18.0.3
+    }
+    virtual_ipaddress {
+        198.18.0.100
+    }
+    track_interface {
+        eth1 weight -50
+    }
+    track_script {
+        chk_switchyard
+    }
+}
+""",
+    """global_defs {
+    vrrp_version 3
+    vrrp_garp_master_refresh 60
+    lvs_sync_daemon eth1 VI_GW id 7 port 8849
+}
+vrrp_sync_group G1 {
+    group {
+        VI_VIP
+        VI_GW
+    }
+    notify_master "/usr/local/bin/ha master"
+}
+vrrp_instance VI_VIP {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    virtual_ipaddress {
+        198.18.0.100/24
+    }
+}
+vrrp_instance VI_GW {
+    state MASTER
+    interface eth1
+    virtual_router_id 52
+    priority 150
+    virtual_ipaddress {
+        198.19.0.1/24 dev eth1
+    }
+}
+virtual_server 198.18.0.100 80 {
+    lb_kind NAT
+    real_server 198.19.0.11 80 { }
+}
+""",
+]):
+    write("config", "vrrp-%02d" % i, conf.encode())
+
 # Blocks nested past the parser's limit (ConfigSyntax.maxNesting, 64): refused with a place.
 write("config", "nest-deep", b"a {\n" * 70 + b"}\n" * 70)
 

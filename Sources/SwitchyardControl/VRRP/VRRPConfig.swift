@@ -25,7 +25,8 @@ public struct VRRPInstanceConfig: Sendable, Equatable {
     }
 
     /// A tracked interface or script, with the weight it adds to (or takes from) the priority;
-    /// no weight: its failure puts the instance in FAULT.
+    /// no weight (keepalived's weight 0): its failure puts the instance in FAULT. For a script
+    /// tracked without `weight`, the reader has already put in the vrrp_script's own weight.
     public struct Tracked: Sendable, Equatable {
         public var name: String
         public var weight: Int?
@@ -43,7 +44,8 @@ public struct VRRPInstanceConfig: Sendable, Equatable {
     public var interface: String = ""
     /// `virtual_router_id` 1–255.
     public var virtualRouterID: UInt8 = 0
-    /// `priority` 1–255 (255: the address owner); keepalived's default 100.
+    /// `priority` 1–255 (255: the address owner); keepalived's default 100, or 255 for an
+    /// instance that says `state MASTER` and gives no priority (the reader applies both).
     public var priority: UInt8 = 100
     /// `advert_int`, in centiseconds (version 3 counts in centiseconds; version 2 in whole
     /// seconds on the wire); keepalived's default 1 s.
@@ -60,7 +62,9 @@ public struct VRRPInstanceConfig: Sendable, Equatable {
     /// `unicast_peer { … }`; empty: multicast to 224.0.0.18.
     public var unicastPeers: [IPv4Address] = []
     /// `authentication { auth_type PASS; auth_pass X }` (version 2 only): the password, at most
-    /// 8 bytes on the wire.
+    /// 8 bytes on the wire (the reader cuts longer ones, as keepalived). nil: no authentication;
+    /// the reader leaves it nil where keepalived ignores authentication (version 3, no
+    /// auth_type, no password). `auth_type AH` is refused: not supported yet.
     public var authPass: String?
     public var trackInterfaces: [Tracked] = []
     public var trackScripts: [Tracked] = []
@@ -108,6 +112,10 @@ public struct VRRPScriptConfig: Sendable, Equatable {
     /// Successes in a row before it counts as OK, failures before it counts as failed.
     public var rise: Int = 1
     public var fall: Int = 1
+    /// `user USER [GROUP]`: who the script runs as (default: global_defs script_user, else
+    /// keepalived_script or root, decided where scripts run).
+    public var user: String?
+    public var group: String?
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {
@@ -123,6 +131,7 @@ public struct VRRPSyncGroupConfig: Sendable, Equatable {
     public var notifyMaster: String?
     public var notifyBackup: String?
     public var notifyFault: String?
+    public var notifyStop: String?
     public var notify: String?
     public var location: SourceLocation
 
@@ -137,7 +146,8 @@ public struct VRRPSyncGroupConfig: Sendable, Equatable {
 public struct SyncDaemonConfig: Sendable, Equatable {
     public var interface: String
     public var instance: String
-    /// The sync ID both ends must share (default: the instance's virtual_router_id).
+    /// The sync ID both ends must share (without `id`, the reader puts in the instance's
+    /// virtual_router_id, as keepalived).
     public var syncID: UInt8?
     /// Largest sync message, bytes (default: what the interface's MTU allows).
     public var maxLength: Int?
