@@ -19,6 +19,7 @@ final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @
         var requested: [IPv4Address] = []
         var scripts: [String] = []
         var failApply = false
+        var announced = 0
     }
     let record = Locked(Record())
     var kernel: [IPv4Address: MACAddress] = [:]
@@ -33,6 +34,7 @@ final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @
     func refreshLocalAddresses() throws -> Bool { false }
     func engineCounters() -> [(String, UInt64)] { [("forwarded", 7)] }
     func framesPerWorker() -> [(Int, UInt64)] { [(0, 7)] }
+    func announce() { record.withLock { $0.announced += 1 } }
     func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress] { kernel }
     func learnedMAC(for address: IPv4Address, interface: Int) -> MACAddress? { nil }
     func request(_ address: IPv4Address, interface: Int) { record.withLock { $0.requested.append(address) } }

@@ -82,6 +82,10 @@ extension ControlPlane {
             return (false, "reload refused, the running config stays: \(error)\n")
         }
         for w in config.warnings { Log.warning(w.description) }
+        if config.failover != self.config.failover {
+            Log.warning("reload: the vrrp_instance, vrrp_script, vrrp_sync_group or lvs_sync_daemon blocks changed; "
+                + "those changes take effect at the next restart")
+        }
         return changing.withLock { _ in
             let changes = state.withLock { s -> TableChanges in
                 s.config = config

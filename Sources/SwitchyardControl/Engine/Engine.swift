@@ -71,6 +71,9 @@ public final class Engine: @unchecked Sendable {
         parts.publisher = publisher
         plane.republish()
         parts.workers = try makeWorkers(config, publisher: publisher)
+        // VRRP: the VIPs an instance holds are not served until it is master here; its sockets
+        // open now, so a failure stops the start before the machine is touched.
+        let vrrp = try startingFailover(config)
         // Bound now (served once everything runs): a daemon already answering on this socket
         // stops the start before the machine is touched.
         let control = try ControlServer(path: options.controlPath) { [weak plane = self.plane] in
@@ -119,10 +122,33 @@ public final class Engine: @unchecked Sendable {
             controlThread.join()
         }
 
+        var vrrpThread: OSThread?
+        if let vrrp {
+            vrrpThread = try OSThread(name: "sy-vrrp") { vrrp.run() }
+        }
+        // Stopped first: a master hands over (priority 0) while it still forwards.
+        defer {
+            vrrp?.stop()
+            vrrpThread?.join()
+        }
+
         parts.responders.forEach { $0.announce() }
         Log.info("ready: answering ARP for \(plane.appliedSets.answered.map(\.description).joined(separator: ", ")); "
             + "control socket \(options.controlPath)")
         mainLoop(signals)
+    }
+
+    /// The VRRP service for the config's instances (nil without any), with the VIPs they hold
+    /// left unserved until an instance is master.
+    func startingFailover(_ config: Config) throws -> VRRPService? {
+        let failover = config.failover
+        guard !failover.instances.isEmpty else { return nil }
+        let held = VRRPService.heldVIPs(failover, engineVIPs: config.vips)
+        try plane.setServed(held, false)
+        let service = try VRRPService(config: failover, plane: plane, engineVIPs: config.vips)
+        Log.info("vrrp: \(failover.instances.map { "\($0.name) (VRID \($0.virtualRouterID) on \($0.interface), priority \($0.priority))" }.joined(separator: ", "))"
+            + (held.isEmpty ? "" : "; \(held.map(\.description).joined(separator: ", ")) served only while master"))
+        return service
     }
 
     /// The real servers' MACs before the first snapshot: the kernel's tables first, then ask,

@@ -55,6 +55,8 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
         workers.map { ($0.index, $0.published[Counter.rxFrames.rawValue].load(ordering: .relaxed)) }
     }
 
+    func announce() { responders.forEach { $0.announce() } }
+
     // MARK: NeighbourPort
 
     func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress] {

@@ -43,6 +43,8 @@ public protocol ForwardingPort: AnyObject, Sendable {
     func engineCounters() -> [(String, UInt64)]
     /// Frames each worker received, by worker index.
     func framesPerWorker() -> [(Int, UInt64)]
+    /// Gratuitous ARP for every VIP answered now (a takeover, garp_master_* bursts).
+    func announce()
 }
 
 /// Where real servers' MACs come from: the kernel's neighbour table, what the ARP responders

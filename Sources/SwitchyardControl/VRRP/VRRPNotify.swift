@@ -25,7 +25,7 @@ public enum VRRPNotify {
         case .master: specific = group.notifyMaster
         case .backup: specific = group.notifyBackup
         case .fault: specific = group.notifyFault
-        case .stopped: specific = nil
+        case .stopped: specific = group.notifyStop
         case .initialize: return []
         }
         return lines(specific: specific, generic: group.notify, kind: "GROUP", name: group.name, state: state, priority: 0)

@@ -1,0 +1,203 @@
+// The VRRP runtime: one thread that owns the VRRP sockets and every instance's state machine
+// (VRRPRouter). Adverts in are checked by the codec and handed to the router; its timer is the
+// poll timeout; its actions go out as adverts, VIPs served or left (ControlPlane.setServed),
+// gratuitous ARP, other virtual addresses added to or removed from their interface, notify
+// scripts and log lines with their cause. The decisions are the router's (pure, tested on a
+// virtual clock); this file only moves them between the machine and the network.
+import Glibc
+import Synchronization
+import SwitchyardCore
+import SwitchyardIO
+
+public final class VRRPService: @unchecked Sendable {
+    let config: FailoverConfig
+    let plane: ControlPlane
+    let scripts: any ScriptPort
+    /// The engine's VIPs: an instance's other virtual addresses (a NAT gateway address) are put on
+    /// its interface while it is master instead.
+    let engineVIPs: Set<IPv4Address>
+    /// Per interface name: its socket and its primary address.
+    private var sockets: [String: VRRPSocket] = [:]
+    private var localAddresses: [String: IPv4Address] = [:]
+    /// Confined to the service's thread once it runs.
+    private var router: VRRPRouter
+    private var identification: UInt16 = 0
+    private let stopFlag = Atomic<Bool>(false)
+    /// Received adverts refused, by reason (codec errors, mismatches), for the log.
+    private var refused: [String: Int] = [:]
+
+    /// Opens a socket on every instance's interface (failures here stop the start, before any
+    /// VIP is served).
+    public init(config: FailoverConfig, plane: ControlPlane, engineVIPs: [IPv4Address],
+                scripts: any ScriptPort = ShellScripts()) throws {
+        self.config = config
+        self.plane = plane
+        self.scripts = scripts
+        self.engineVIPs = Set(engineVIPs)
+        var addresses: [String: IPv4Address] = [:]
+        for c in config.instances where addresses[c.interface] == nil {
+            let info = try InterfaceInfo.lookup(c.interface)
+            guard let address = info.address else {
+                throw SetupError("vrrp_instance \(c.name): interface \(c.interface) has no IPv4 address to send adverts from")
+            }
+            addresses[c.interface] = address
+            sockets[c.interface] = try VRRPSocket(interface: c.interface, index: info.index,
+                                                  multicast: config.instances.contains { $0.interface == c.interface && $0.unicastPeers.isEmpty })
+        }
+        localAddresses = addresses
+        router = VRRPRouter(config: config) { c in c.unicastSource ?? addresses[c.interface]! }
+    }
+
+    /// The engine VIPs the instances hold: not served until their instance is master here.
+    public static func heldVIPs(_ config: FailoverConfig, engineVIPs: [IPv4Address]) -> [IPv4Address] {
+        let vips = Set(engineVIPs)
+        return Array(Set(config.instances.flatMap { $0.virtualAddresses.map(\.address) }).intersection(vips)).sorted()
+    }
+
+    public func stop() { stopFlag.store(true, ordering: .relaxed) }
+
+    /// Runs until `stop`; then shuts the instances down (a master sends priority 0 first).
+    public func run() {
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        perform(router.handle(.start, at: now()))
+        var polls = sockets.values.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        let names = Array(sockets.keys)
+        while !stopFlag.load(ordering: .relaxed) {
+            // Wake for the next deadline, and at least every 100 ms to notice a stop.
+            let wait = router.nextDeadline.map { max(0, min(0.1, $0 - now())) } ?? 0.1
+            let ready = poll(&polls, nfds_t(polls.count), Int32((wait * 1000).rounded(.up)))
+            if ready > 0 {
+                for (i, p) in polls.enumerated() where p.revents & Int16(POLLIN) != 0 {
+                    polls[i].revents = 0
+                    receiveAll(on: names[i], into: &buffer)
+                }
+            }
+            if let deadline = router.nextDeadline, now() >= deadline { perform(router.handle(.timer, at: now())) }
+        }
+        perform(router.handle(.shutdown, at: now()))
+    }
+
+    func now() -> Double { HealthProbes.monotonicSeconds() }
+
+    /// Every advert waiting on one interface's socket.
+    private func receiveAll(on interface: String, into buffer: inout [UInt8]) {
+        guard let socket = sockets[interface] else { return }
+        while let n = buffer.withUnsafeMutableBytes({ socket.receive(into: $0) }) {
+            let packet = Array(buffer.prefix(n))
+            guard let vrid = VRRPAdvert.peekVirtualRouterID(packet),
+                  let instance = config.instances.first(where: { $0.interface == interface && $0.virtualRouterID == vrid })
+            else { continue }
+            do throws(VRRPAdvertError) {
+                let received = try VRRPAdvert.decode(packet, context: VRRPReceiveContext(instance: instance))
+                // Our own adverts (a unicast peer list naming us, a multicast echo) are no news.
+                if received.source == (instance.unicastSource ?? localAddresses[interface]) { continue }
+                let mismatches = received.advert.mismatches(with: instance)
+                if let drop = mismatches.first(where: \.dropsAdvert) {
+                    refuse(instance, "\(drop)")
+                    continue
+                }
+                let advert = ReceivedAdvert(priority: received.advert.priority,
+                                            maxAdvertInterval: received.advert.advertInterval, sourceAddress: received.source)
+                perform(router.receive(advert, interface: interface, virtualRouterID: vrid, at: now()))
+            } catch {
+                refuse(instance, error.description)
+            }
+        }
+    }
+
+    /// Logs a refused advert: the first of each reason, then every hundredth.
+    private func refuse(_ instance: VRRPInstanceConfig, _ why: String) {
+        let n = refused[why, default: 0] + 1
+        refused[why] = n
+        if n == 1 || n % 100 == 0 { Log.warning("vrrp \(instance.name): advert refused (\(n) so far): \(why)") }
+    }
+
+    // MARK: actions
+
+    private func perform(_ actions: [VRRPRouter.Action]) {
+        for action in actions {
+            switch action {
+            case .instance(let name, let a):
+                guard let instance = config.instances.first(where: { $0.name == name }) else { continue }
+                perform(a, instance)
+            case .groupTransition(let group, let from, let to):
+                Log.info("vrrp sync group \(group): \(from.rawValue) -> \(to.rawValue)")
+            case .groupNotify(let group, let state):
+                guard let g = config.syncGroups.first(where: { $0.name == group }) else { continue }
+                VRRPNotify.commands(for: g, state: state).forEach(scripts.run)
+            }
+        }
+    }
+
+    private func perform(_ action: VRRPInstance.Action, _ instance: VRRPInstanceConfig) {
+        switch action {
+        case .sendAdvert(let priority):
+            send(VRRPAdvert(instance: instance, priority: priority), instance)
+        case .transition(let from, let to, let cause):
+            Log.info("vrrp \(instance.name): \(from.rawValue) -> \(to.rawValue) (\(describe(cause)))")
+            if to == .master { hold(instance, true) } else if from == .master { hold(instance, false) }
+        case .gratuitousARP(let count):
+            for _ in 0..<max(1, count) { plane.forwarding.announce() }
+        case .notify(let state, let priority):
+            VRRPNotify.commands(for: instance, state: state, priority: priority).forEach(scripts.run)
+        case .priorityChanged(let from, let to):
+            Log.info("vrrp \(instance.name): priority \(from) -> \(to)")
+        case .wantsMaster, .faultCleared:
+            Log.debug("vrrp \(instance.name): \(action)")
+        }
+    }
+
+    /// Takes up (master) or lets go of an instance's addresses: the engine's VIPs through the
+    /// control plane; any other address on its interface.
+    private func hold(_ instance: VRRPInstanceConfig, _ master: Bool) {
+        let vips = instance.virtualAddresses.map(\.address).filter(engineVIPs.contains)
+        do {
+            try plane.setServed(vips, master)
+        } catch {
+            Log.error("vrrp \(instance.name): \(master ? "serving" : "leaving") \(vips): \(error)")
+        }
+        for a in instance.virtualAddresses where !engineVIPs.contains(a.address) {
+            let device = a.device ?? instance.interface
+            let result = runCommand(["ip", "-4", "addr", master ? "add" : "del", "\(a.address)/\(a.prefixLength)", "dev", device])
+            if result.status != 0 {
+                Log.warning("vrrp \(instance.name): ip addr \(master ? "add" : "del") \(a.address)/\(a.prefixLength) dev \(device): "
+                    + result.output.split(separator: "\n").first.map(String.init).orEmpty)
+            }
+        }
+    }
+
+    private func send(_ advert: VRRPAdvert, _ instance: VRRPInstanceConfig) {
+        guard let socket = sockets[instance.interface],
+              let source = instance.unicastSource ?? localAddresses[instance.interface] else { return }
+        let destinations = instance.unicastPeers.isEmpty ? [VRRP.multicastGroup] : instance.unicastPeers
+        for destination in destinations {
+            identification = VRRPAdvert.nextIdentification(after: identification)
+            let packet = advert.encodePacket(source: source, destination: destination, identification: identification,
+                                             checksum: VRRPChecksumForm.sending(instance))
+            do {
+                try packet.withUnsafeBytes { try socket.send($0, to: destination) }
+            } catch {
+                refuse(instance, "sending to \(destination): \(error)")
+            }
+        }
+    }
+
+    private func describe(_ cause: VRRPInstance.Cause) -> String {
+        switch cause {
+        case .started: "started"
+        case .addressOwner: "address owner, priority 255"
+        case .masterDown: "no advert from the master for the master-down interval"
+        case .masterReleased: "the master gave up (priority 0)"
+        case .preempted: "preempting a lower-priority master"
+        case .higherPriority(let address, let priority): "\(address) advertises priority \(priority)"
+        case .trackingFailed(let what): "\(what) failed"
+        case .trackingRecovered: "tracking recovered"
+        case .syncGroup: "its sync group moved"
+        case .shutdown: "shutting down"
+        }
+    }
+}
+
+extension Optional where Wrapped == String {
+    var orEmpty: String { self ?? "" }
+}
