@@ -19,6 +19,8 @@ public enum AdmCommand: Equatable, Sendable {
     case reload
     /// Not in ipvsadm: trace one client's packets through the workers (nil: stop tracing).
     case trace(IPv4Address?)
+    /// Not in ipvsadm: each VRRP instance's state, priority and master.
+    case vrrp
 
     public struct ListOptions: Equatable, Sendable {
         public var service: ServiceKey?
@@ -34,7 +36,7 @@ public enum AdmCommand: Equatable, Sendable {
         "-a": "a", "--add-server": "a", "-e": "e", "--edit-server": "e", "-d": "d", "--delete-server": "d",
         "-L": "L", "-l": "L", "--list": "L", "--set": "set", "-Z": "Z", "--zero": "Z", "-C": "C", "--clear": "C",
         "-S": "S", "--save": "S", "-R": "R", "--restore": "R", "--reload": "reload",
-        "--trace": "trace",
+        "--trace": "trace", "--vrrp": "vrrp",
     ]
 
     /// Options that take no value and may be bundled (`-Ln`), as getopt allows ipvsadm.
@@ -204,6 +206,7 @@ public enum AdmCommand: Equatable, Sendable {
         case "S": return .save
         case "R": return .restore
         case "trace": return .trace(traced)
+        case "vrrp": return .vrrp
         default: return .reload
         }
     }
@@ -235,6 +238,7 @@ public enum AdmCommand: Equatable, Sendable {
         case .restore: return "restore rules from the input"
         case .reload: return "reload the config file"
         case .trace(let client): return client.map { "trace the packets of client \($0)" } ?? "stop tracing"
+        case .vrrp: return "show the VRRP instances"
         }
     }
 
@@ -316,7 +320,7 @@ extension ServiceTable {
             for s in services { release(s, &changes) }
             changes.servicesRemoved = services.map(\.key)
             services = []
-        case .list, .zero, .save, .restore, .reload, .trace:
+        case .list, .zero, .save, .restore, .reload, .trace, .vrrp:
             preconditionFailure("\(command) is not a table edit")
         }
         _ = updateQuorum()

@@ -153,6 +153,7 @@ struct Adm: ParsableCommand {
           -S                        print the rules          -R   restore rules (as -S printed them) from stdin
           --reload                  re-read the config file (as SIGHUP)
           --trace CLIENT|off        log each packet from or to CLIENT as the workers decide it (at debug level)
+          --vrrp                    each VRRP instance: state, priority, master, addresses
 
         Without --control, the socket is found from --config, or is the one daemon's under /run/switchyard/.
         --log-level debug shows how the arguments were read and which socket is used.

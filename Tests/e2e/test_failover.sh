@@ -71,6 +71,9 @@ sleep 0.5
 check "lb2 (priority 100) stays backup" sh -c "! grep -q -- '-> MASTER' '${LOG[lb2]}'"
 check "the VIP answers through the master" test "$(lab_exec client curl -s --max-time 3 "http://$vip/" | grep -c '^web[12]$')" -eq 1
 check "the client's ARP entry for the VIP is lb1's MAC" test "$(vip_mac)" = "$(mac_of lb1)"
+vrrp_row() { lab_exec "$1" "$bin" adm --config "$LAB_DIR/$1.conf" --vrrp | awk '$1 == "VI_1" {print $4, $5, $6, $7}'; }
+check "adm --vrrp on lb1: $(vrrp_row lb1)" test "$(vrrp_row lb1)" = "MASTER 150 198.19.10.2 (150)"
+check "adm --vrrp on lb2: $(vrrp_row lb2)" test "$(vrrp_row lb2)" = "BACKUP 100 198.19.10.2 (150)"
 
 echo "-- SIGKILL the master under a download and a loop of short requests"
 lab_exec client curl -s --max-time 60 -o "$LAB_DIR/dl" "http://$vip/slow/big.bin" &

@@ -40,6 +40,8 @@ extension ControlPlane {
             return reload()
         case .trace(let client):
             return (true, setTrace(client))
+        case .vrrp:
+            return (true, failoverStatus?() ?? "no vrrp_instance in this config\n")
         case .restore:
             // Applied like a reload, so what stays keeps its IDs, flows, counters and checkers.
             return changing.withLock { _ in

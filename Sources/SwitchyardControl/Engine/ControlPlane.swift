@@ -140,6 +140,10 @@ public final class ControlPlane: @unchecked Sendable {
         state.withLock { $0.applied = sets }
     }
 
+    /// The VRRP service's instances for `adm --vrrp` (set once at start, before the control
+    /// socket serves).
+    var failoverStatus: (@Sendable () -> String)?
+
     /// Serves `vips` (this box became VRRP master for them) or stops serving them (backup,
     /// fault, stop): ARP answers and forwarding follow at once; the guard keeps the kernel off
     /// them either way. VIPs not named keep their state.

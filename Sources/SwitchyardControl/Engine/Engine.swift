@@ -116,6 +116,11 @@ public final class Engine: @unchecked Sendable {
         plane.applyCheckers(initial)
         defer { monitor.stopAll() }
 
+        if let vrrp {
+            plane.failoverStatus = { [status = vrrp.status] in
+                VRRPInstanceStatus.render(status.withLock { $0 }, now: HealthProbes.monotonicSeconds())
+            }
+        }
         let controlThread = try OSThread(name: "sy-control") { control.run() }
         defer {
             control.stop()

@@ -25,6 +25,10 @@ public final class VRRPService: @unchecked Sendable {
     private let stopFlag = Atomic<Bool>(false)
     /// Received adverts refused, by reason (codec errors, mismatches), for the log.
     private var refused: [String: Int] = [:]
+    /// What adm shows; written by the service's thread after every change.
+    public let status = Locked<[VRRPInstanceStatus]>([])
+    private var since: [String: Double] = [:]
+    private var lastStatus: [VRRPInstanceStatus] = []
 
     /// Opens a socket on every instance's interface (failures here stop the start, before any
     /// VIP is served).
@@ -115,6 +119,8 @@ public final class VRRPService: @unchecked Sendable {
     // MARK: actions
 
     private func perform(_ actions: [VRRPRouter.Action]) {
+        // An advert that changes nothing still tells a backup who the master is.
+        defer { publishStatus() }
         for action in actions {
             switch action {
             case .instance(let name, let a):
@@ -134,6 +140,7 @@ public final class VRRPService: @unchecked Sendable {
         case .sendAdvert(let priority):
             send(VRRPAdvert(instance: instance, priority: priority), instance)
         case .transition(let from, let to, let cause):
+            since[instance.name] = now()
             Log.info("vrrp \(instance.name): \(from.rawValue) -> \(to.rawValue) (\(describe(cause)))")
             if to == .master { hold(instance, true) } else if from == .master { hold(instance, false) }
         case .gratuitousARP(let count):
@@ -179,6 +186,21 @@ public final class VRRPService: @unchecked Sendable {
             } catch {
                 refuse(instance, "sending to \(destination): \(error)")
             }
+        }
+    }
+
+    /// The instances as adm shows them.
+    private func publishStatus() {
+        let rows = router.instances.map { i in
+            VRRPInstanceStatus(
+                name: i.config.name, interface: i.config.interface, virtualRouterID: i.config.virtualRouterID, state: i.state,
+                priority: i.effectivePriority, master: i.state == .master ? i.localAddress : i.masterAddress,
+                masterPriority: i.state == .master ? i.effectivePriority : i.masterPriority,
+                since: since[i.config.name] ?? 0, addresses: i.config.virtualAddresses.map(\.address))
+        }
+        if rows != lastStatus {
+            lastStatus = rows
+            status.withLock { $0 = rows }
         }
     }
 
