@@ -23,6 +23,11 @@ done
 
 conf() { # conf NAME STATE PRIORITY
     cat >"$LAB_DIR/$1.conf" <<CONF
+vrrp_script chk_ok {
+    script "test -e $LAB_DIR/$1-ok"
+    interval 1
+    weight -60
+}
 vrrp_instance VI_1 {
     state $2
     interface eth0
@@ -32,6 +37,9 @@ vrrp_instance VI_1 {
     version 3
     virtual_ipaddress {
         $vip
+    }
+    track_script {
+        chk_ok
     }
 }
 virtual_server $vip 80 {
@@ -44,6 +52,7 @@ CONF
 }
 conf lb1 MASTER 150
 conf lb2 BACKUP 100
+touch "$LAB_DIR/lb1-ok" "$LAB_DIR/lb2-ok"
 declare -A PID LOG
 start() { # start LB: a balancer in the background, waiting for "ready:"
     LOG[$1]=$LAB_DIR/$1-$RANDOM.log
@@ -114,6 +123,19 @@ check "lb2 steps down: $(grep -m1 'VI_1: MASTER -> BACKUP' "${LOG[lb2]}" | cut -
 sleep 0.3
 check "the VIP answers" test "$(lab_exec client curl -s --max-time 3 "http://$vip/" | grep -c '^web[12]$')" -eq 1
 check "the client's ARP entry is lb1's again" test "$(vip_mac)" = "$(mac_of lb1)"
+
+echo "-- a tracked vrrp_script fails on the master (weight -60: 150 -> 90, below lb2's 100)"
+rm "$LAB_DIR/lb1-ok"
+lab_wait_for "${LOG[lb1]}" "VI_1: priority 150 -> 90" 5
+check "lb1 says its priority dropped" grep -q "VI_1: priority 150 -> 90" "${LOG[lb1]}"
+lab_wait_for "${LOG[lb2]}" "VI_1: BACKUP -> MASTER (preempting" 5
+check "lb2 preempts the weaker master" grep -q "VI_1: BACKUP -> MASTER (preempting a lower-priority master)" "${LOG[lb2]}"
+check "the VIP answers through lb2" test "$(lab_exec client curl -s --max-time 3 "http://$vip/" | grep -c '^web[12]$')" -eq 1
+touch "$LAB_DIR/lb1-ok"
+lab_wait_for "${LOG[lb1]}" "VI_1: priority 90 -> 150" 5
+sleep 1
+check "the script recovers and lb1 takes the VIP back" test "$(grep -c 'VI_1: BACKUP -> MASTER' "${LOG[lb1]}")" -ge 2
+check "the client's ARP entry is lb1's" test "$(vip_mac)" = "$(mac_of lb1)"
 
 echo "-- a graceful stop hands over with priority 0"
 stopped=$(clock)

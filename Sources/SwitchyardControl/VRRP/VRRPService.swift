@@ -64,11 +64,14 @@ public final class VRRPService: @unchecked Sendable {
     public func run() {
         var buffer = [UInt8](repeating: 0, count: 2048)
         perform(router.handle(.start, at: now()))
+        var watchers = VRRPWatchers(config, now: now())
+        defer { watchers.stop() }
         var polls = sockets.values.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         let names = Array(sockets.keys)
         while !stopFlag.load(ordering: .relaxed) {
             // Wake for the next deadline, and at least every 100 ms to notice a stop.
-            let wait = router.nextDeadline.map { max(0, min(0.1, $0 - now())) } ?? 0.1
+            let next = min(router.nextDeadline ?? .infinity, watchers.nextDeadline)
+            let wait = max(0, min(0.1, next - now()))
             let ready = poll(&polls, nfds_t(polls.count), Int32((wait * 1000).rounded(.up)))
             if ready > 0 {
                 for (i, p) in polls.enumerated() where p.revents & Int16(POLLIN) != 0 {
@@ -76,6 +79,7 @@ public final class VRRPService: @unchecked Sendable {
                     receiveAll(on: names[i], into: &buffer)
                 }
             }
+            for event in watchers.poll(now: now()) { perform(router.handle(event, at: now())) }
             if let deadline = router.nextDeadline, now() >= deadline { perform(router.handle(.timer, at: now())) }
         }
         perform(router.handle(.shutdown, at: now()))
