@@ -23,8 +23,8 @@ public final class VRRPService: @unchecked Sendable {
     private var router: VRRPRouter
     private var identification: UInt16 = 0
     private let stopFlag = Atomic<Bool>(false)
-    /// Received adverts refused, by reason (codec errors, mismatches), for the log.
-    private var refused: [String: Int] = [:]
+    /// Adverts refused (codec errors, mismatches) and sends that failed, by reason, for the log.
+    private var problems: [String: Int] = [:]
     /// What adm shows; written by the service's thread after every change.
     public let status = Locked<[VRRPInstanceStatus]>([])
     private var since: [String: Double] = [:]
@@ -45,8 +45,9 @@ public final class VRRPService: @unchecked Sendable {
                 throw SetupError("vrrp_instance \(c.name): interface \(c.interface) has no IPv4 address to send adverts from")
             }
             addresses[c.interface] = address
-            sockets[c.interface] = try VRRPSocket(interface: c.interface, index: info.index,
-                                                  multicast: config.instances.contains { $0.interface == c.interface && $0.unicastPeers.isEmpty })
+            // Joined to 224.0.0.18 when any instance on the interface speaks multicast.
+            let multicast = config.instances.contains { $0.interface == c.interface && $0.unicastPeers.isEmpty }
+            sockets[c.interface] = try VRRPSocket(interface: c.interface, index: info.index, multicast: multicast)
         }
         localAddresses = addresses
         router = VRRPRouter(config: config) { c in c.unicastSource ?? addresses[c.interface]! }
@@ -101,23 +102,23 @@ public final class VRRPService: @unchecked Sendable {
                 if received.source == (instance.unicastSource ?? localAddresses[interface]) { continue }
                 let mismatches = received.advert.mismatches(with: instance)
                 if let drop = mismatches.first(where: \.dropsAdvert) {
-                    refuse(instance, "\(drop)")
+                    report(instance, "advert refused: \(drop)")
                     continue
                 }
                 let advert = ReceivedAdvert(priority: received.advert.priority,
                                             maxAdvertInterval: received.advert.advertInterval, sourceAddress: received.source)
                 perform(router.receive(advert, interface: interface, virtualRouterID: vrid, at: now()))
             } catch {
-                refuse(instance, error.description)
+                report(instance, "advert refused: \(error)")
             }
         }
     }
 
-    /// Logs a refused advert: the first of each reason, then every hundredth.
-    private func refuse(_ instance: VRRPInstanceConfig, _ why: String) {
-        let n = refused[why, default: 0] + 1
-        refused[why] = n
-        if n == 1 || n % 100 == 0 { Log.warning("vrrp \(instance.name): advert refused (\(n) so far): \(why)") }
+    /// Logs a problem: the first of each kind, then every hundredth.
+    private func report(_ instance: VRRPInstanceConfig, _ what: String) {
+        let n = problems[what, default: 0] + 1
+        problems[what] = n
+        if n == 1 || n % 100 == 0 { Log.warning("vrrp \(instance.name): \(what) (\(n) so far)") }
     }
 
     // MARK: actions
@@ -188,7 +189,7 @@ public final class VRRPService: @unchecked Sendable {
             do {
                 try packet.withUnsafeBytes { try socket.send($0, to: destination) }
             } catch {
-                refuse(instance, "sending to \(destination): \(error)")
+                report(instance, "cannot send an advert to \(destination): \(error)")
             }
         }
     }
