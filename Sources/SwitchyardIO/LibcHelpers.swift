@@ -26,10 +26,11 @@ public func readSmallFile(_ path: String) -> String? {
     return String(decoding: data, as: UTF8.self)
 }
 
-/// Writes a small file (a sysctl); false on failure.
+/// Writes a small file (a sysctl; with `createMode`, a file of ours, created with that mode if
+/// missing); false on failure.
 @discardableResult
-public func writeSmallFile(_ path: String, _ text: String) -> Bool {
-    let fd = open(path, O_WRONLY | O_CLOEXEC | O_TRUNC)
+public func writeSmallFile(_ path: String, _ text: String, createMode: mode_t? = nil) -> Bool {
+    let fd = createMode.map { open(path, O_WRONLY | O_CLOEXEC | O_TRUNC | O_CREAT, $0) } ?? open(path, O_WRONLY | O_CLOEXEC | O_TRUNC)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     let bytes = Array(text.utf8)

@@ -366,8 +366,4 @@ final class Thread: @unchecked Sendable {
 }
 
 /// Writes a whole file, creating it.
-func createFile(_ path: String, _ text: String) -> Bool {
-    guard let f = fopen(path, "w") else { return false }
-    defer { fclose(f) }
-    return fputs(text, f) >= 0
-}
+func createFile(_ path: String, _ text: String) -> Bool { writeSmallFile(path, text, createMode: 0o644) }

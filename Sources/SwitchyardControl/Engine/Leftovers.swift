@@ -26,13 +26,7 @@ public struct RunRecord: Sendable, Equatable {
 
     /// Writes the record (0600, replacing an older one); false on failure.
     @discardableResult
-    public func save(to path: String) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
-    }
+    public func save(to path: String) -> Bool { writeSmallFile(path, text, createMode: 0o600) }
 
     public var text: String {
         "pid \(pid)\nguard_table \(guardTable)\ngro_off \(groTurnedOff.joined(separator: " "))\n"
