@@ -132,11 +132,25 @@ public struct FlowTable: ~Copyable {
 
     /// Allocates every slot now; nothing is allocated later. Slots = next power of two at or
     /// above capacity × 4/3 (load ≤ 0.75).
+    /// The slots a table of `capacity` flows has: a power of two of at least 16, above
+    /// capacity × 4/3 (the load factor that keeps probes short); nil if that overflows. The I/O
+    /// layer reserves `slotCount × MemoryLayout<FlowEntry>.stride` bytes ahead by it.
+    public static func slotCount(capacity: Int) -> Int? {
+        guard capacity <= Int.max / 2 else { return nil }
+        var slots = 16
+        while slots < capacity + capacity / 3 + 1 {
+            guard slots <= Int.max >> 1 else { return nil }
+            slots <<= 1
+        }
+        return slots
+    }
+
     public init(capacity: Int, key: HashKey, timeouts: FlowTimeouts = FlowTimeouts(),
                 counts: UnsafeMutablePointer<Atomic<Int32>>? = nil, memory: SlotMemory = .heap) {
         precondition(capacity > 0, "flow table capacity must be positive")
-        var size = 16
-        while size < capacity + capacity / 3 + 1 { size <<= 1 }
+        guard let size = Self.slotCount(capacity: capacity) else {
+            preconditionFailure("flow table capacity \(capacity) is too large")
+        }
         self.memory = memory
         slots = memory.allocate(size * MemoryLayout<FlowEntry>.stride).bindMemory(to: FlowEntry.self, capacity: size)
         slots.initialize(repeating: .empty, count: size)

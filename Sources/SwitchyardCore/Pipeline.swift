@@ -112,7 +112,7 @@ public struct Pipeline: ~Copyable {
         // Templates expire by their service's persistence timeout, checked on lookup.
         var templateTimeouts = FlowTimeouts()
         templateTimeouts.other = UInt32.max / 2
-        templates = FlowTable(capacity: max(1_024, config.flowCapacity / 8), key: config.flowHashKey,
+        templates = FlowTable(capacity: Self.templateCapacity(flowCapacity: config.flowCapacity), key: config.flowHashKey,
                               timeouts: templateTimeouts, memory: config.slotMemory)
         counters = Counters()
         cursors = .allocate(capacity: Limits.maxServices)
@@ -142,6 +142,9 @@ public struct Pipeline: ~Copyable {
             ownsTraceRow = true
         }
     }
+
+    /// Persistence templates a pipeline keeps: an eighth of its flows, at least 1,024.
+    public static func templateCapacity(flowCapacity: Int) -> Int { max(1_024, flowCapacity / 8) }
 
     deinit {
         cursors.deallocate()

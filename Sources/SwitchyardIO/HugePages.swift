@@ -142,20 +142,14 @@ public enum HugePages {
         }
 
         /// The capacities of the tables `Pipeline.init` makes: the flows, and the persistence
-        /// templates (an eighth, at least 1,024).
+        /// templates.
         static func tableCapacities(_ config: PipelineConfig) -> [Int] {
-            [config.flowCapacity, max(1_024, config.flowCapacity / 8)]
+            [config.flowCapacity, Pipeline.templateCapacity(flowCapacity: config.flowCapacity)]
         }
 
-        /// The bytes `FlowTable(capacity:)` asks for: a power of two of at least 16 slots,
-        /// at or above capacity × 4/3 (nil if that overflows).
+        /// The bytes `FlowTable(capacity:)` asks for (nil if that overflows).
         static func slotBytes(capacity: Int) -> Int? {
-            guard capacity <= Int.max / 2 else { return nil }
-            var slots = 16
-            while slots < capacity + capacity / 3 + 1 {
-                guard slots <= Int.max >> 1 else { return nil }
-                slots <<= 1
-            }
+            guard let slots = FlowTable.slotCount(capacity: capacity) else { return nil }
             let (bytes, overflow) = slots.multipliedReportingOverflow(by: MemoryLayout<FlowEntry>.stride)
             return overflow ? nil : bytes
         }
