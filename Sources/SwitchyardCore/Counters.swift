@@ -19,6 +19,9 @@ public enum Counter: Int, CaseIterable, Sendable {
     case icmpTranslated
     case segmented
     case icmpTimeExceeded
+    case syncQueued
+    case syncQueueFull
+    case syncInstalled
     // Drops, by reason.
     case truncatedEthernet
     case truncatedVLAN
@@ -61,6 +64,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .icmpTranslated: "icmp_errors_translated"
         case .segmented: "tcp_segmented"
         case .icmpTimeExceeded: "icmp_time_exceeded_sent"
+        case .syncQueued: "sync_queued"
+        case .syncQueueFull: "sync_queue_full"
+        case .syncInstalled: "sync_installed"
         case .truncatedEthernet: "drop_truncated_ethernet"
         case .truncatedVLAN: "drop_truncated_vlan"
         case .truncatedIPv4: "drop_truncated_ipv4"

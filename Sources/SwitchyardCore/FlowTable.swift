@@ -56,6 +56,9 @@ public enum FlowFlags {
     public static let nat: UInt8 = 2
     /// A persistence template (client network → real server), not a connection.
     public static let template: UInt8 = 4
+    /// Installed by connection sync (from the master), not made here by a packet; ipvsadm's
+    /// IP_VS_CONN_F_SYNC. Kept for the flow's life, as IPVS keeps it.
+    public static let synced: UInt8 = 8
 }
 
 /// One slot: 36 bytes. `hash == 0` marks an empty slot (stored hashes are never 0).
@@ -78,7 +81,9 @@ public struct FlowEntry: Sendable {
     /// to it. Split in two fields to keep the entry 4-byte aligned.
     public var peerMACHigh: UInt32
     public var peerMACLow: UInt16
-    public var reserved: UInt16
+    /// Packets since the flow was made, for connection sync's every-N-packets rule (wrapping;
+    /// counted only while the worker syncs).
+    public var syncPackets: UInt16
 
     @inline(__always)
     func matches(_ k: FlowKey, _ h: UInt32) -> Bool {
@@ -96,7 +101,7 @@ public struct FlowEntry: Sendable {
 
     static let empty = FlowEntry(hash: 0, source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0,
                                  state: .none, flags: 0, interface: 0, realID: 0, lastSeen: 0, peerMACHigh: 0,
-                                 peerMACLow: 0, reserved: 0)
+                                 peerMACLow: 0, syncPackets: 0)
 }
 
 /// Where a flow table's slots live. The default is the Swift heap (64-byte aligned); the I/O

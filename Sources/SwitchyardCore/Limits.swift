@@ -21,4 +21,14 @@ public enum Limits {
     public static let segmentationBytes = 256 * 1024
     /// The most segments one super-packet is cut into.
     public static let maxSegments = 128
+    /// Records each direction of a worker's FlowExchange holds (40 bytes each: 2.5 MiB a ring).
+    public static let flowRecordRing = 65_536
+    /// Connection sync sends an established flow (or a UDP one) when its packet count modulo
+    /// `syncPeriod` is `syncThreshold`: IPVS's sync_threshold (3) and sync_period (50) defaults.
+    public static let syncThreshold: UInt16 = 3
+    public static let syncPeriod: UInt16 = 50
+    /// Slots of its flow tables a worker walks per turn for a listing or a sync walk, and
+    /// records it installs per turn: bounded, so a walk never holds up forwarding for long.
+    public static let walkBudget = 4_096
+    public static let installBudget = 1_024
 }

@@ -74,8 +74,10 @@ extension Pipeline {
         flows[slot].lastSeen = now
         flows[slot].state = state
         if let forward = findFlow(forwardKey, now: now) {
+            let previous = flows[forward].state
             flows[forward].lastSeen = now
             flows.setState(forward, state)
+            if syncing { noteSync(forward, previous: previous, now: now, snapshot: snapshot) }
         }
         guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
         Self.rewrite(frame, info, addressOffset: info.l3Offset + 12, address: service.pointee.vip,

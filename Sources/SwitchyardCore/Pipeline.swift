@@ -37,6 +37,8 @@ public struct PipelineConfig: Sendable {
     public var detectPartialChecksums = false
     /// Where the flow tables' slots are allocated (the I/O layer maps them on huge pages).
     public var slotMemory = SlotMemory.heap
+    /// This worker's door for connection sync and listings (nil: none; PipelineSync.swift).
+    public var exchange: FlowExchange?
     /// The trace rings this worker writes its row of (FlowTrace.swift); nil = a ring of its own
     /// that nobody reads.
     public var trace: FlowTrace?
@@ -101,6 +103,11 @@ public struct Pipeline: ~Copyable {
     /// millisecond.
     var icmpTokens = Limits.icmpBurst
     var icmpRefilled: UInt32 = 0
+    /// Connection sync and listings (PipelineSync.swift): the door, whether flows' changes are
+    /// queued (read from the door once a turn), and the walk in progress.
+    let exchange: FlowExchange?
+    var syncing = false
+    var walk = FlowWalk()
     /// Room for the largest reply: Ethernet and a tag, IPv4, ICMP, a quoted header with
     /// options and 8 bytes of its payload.
     public static let replyCapacity = 128
@@ -123,6 +130,7 @@ public struct Pipeline: ~Copyable {
         replyFrame.initializeMemory(as: UInt8.self, repeating: 0, count: Self.replyCapacity)
         for (i, mac) in config.interfaceMACs.enumerated() { interfaceMACs[i] = mac }
         maxFrameLength = config.maxFrameLength
+        exchange = config.exchange
         detectPartialChecksums = config.detectPartialChecksums
         connections = config.connections
         if let stats = config.stats {
@@ -265,6 +273,7 @@ public struct Pipeline: ~Copyable {
                 let state = info.proto == IPProtocol.tcp ? entry.state.next(tcpFlags: info.tcpFlags) : entry.state
                 flows[slot].lastSeen = now
                 flows.setState(slot, state)
+                if syncing { noteSync(slot, previous: entry.state, now: now, snapshot: snapshot) }
                 if nat {
                     refreshReply(info, realID: entry.realID, real: real, state: state, ingress: ingress, peer: peer,
                                  now: now, expired: &expired, evicted: &evicted)
@@ -279,9 +288,10 @@ public struct Pipeline: ~Copyable {
               let real = snapshot.real(id)
         else { return nil }
         let state: FlowState = info.proto == IPProtocol.tcp ? FlowState.none.next(tcpFlags: info.tcpFlags) : .udp
-        _ = flows.insert(key, hash: hash, realID: id, state: state, now: now, flags: nat ? FlowFlags.nat : 0,
-                         interface: UInt8(ingress), peerMAC: MACAddress(bits: peer), expired: &expired,
-                         evicted: &evicted)
+        let slot = flows.insert(key, hash: hash, realID: id, state: state, now: now, flags: nat ? FlowFlags.nat : 0,
+                                interface: UInt8(ingress), peerMAC: MACAddress(bits: peer), expired: &expired,
+                                evicted: &evicted)
+        if syncing { noteSync(slot, previous: .none, now: now, snapshot: snapshot) }
         if nat {
             refreshReply(info, realID: id, real: real, state: state, ingress: ingress, peer: peer, now: now,
                          expired: &expired, evicted: &evicted)
@@ -362,8 +372,9 @@ public struct Pipeline: ~Copyable {
                                                       cursor: &cursors[Int(service.pointee.id)])
         else { return nil }
         if persistence > 0 {
-            _ = templates.insert(templateKey, hash: templateHash, realID: id, state: .other, now: now,
-                                 flags: FlowFlags.template, expired: &expired, evicted: &evicted)
+            let slot = templates.insert(templateKey, hash: templateHash, realID: id, state: .other, now: now,
+                                        flags: FlowFlags.template, expired: &expired, evicted: &evicted)
+            if syncing { noteTemplate(slot, now: now, snapshot: snapshot) }
         }
         return id
     }

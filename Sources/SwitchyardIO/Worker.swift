@@ -147,6 +147,7 @@ public final class Worker: @unchecked Sendable {
                 let now = monotonicMilliseconds()
                 if now != lastSweep {
                     pipeline.flows.sweep(now: now, budget: 64)
+                    _ = pipeline.exchangeTurn(now: now, snapshot: held.view)
                     lastSweep = now
                 }
                 pipeline.counters.copy(to: published)
@@ -156,14 +157,19 @@ public final class Worker: @unchecked Sendable {
             // per-frame rings the worker runs out of frames between every few under load, so
             // this is done at most once a millisecond, and the large slice only after a wait
             // that timed out (nothing came for 50 ms).
+            // A walk or installs left over (connection sync, a listing) bring the worker back
+            // within a millisecond instead of 50.
             let now = monotonicMilliseconds()
+            var exchangeBusy = false
             if now != lastIdle {
                 pipeline.flows.sweep(now: now, budget: quiet ? 4096 : 64)
+                held.refresh(from: publisher, &pipeline)
+                exchangeBusy = pipeline.exchangeTurn(now: now, snapshot: held.view)
                 lastIdle = now
                 pipeline.counters.bump(.ringDrops, by: receiver.takeDrops())
                 pipeline.counters.copy(to: published)
             }
-            quiet = poll(&polls, nfds_t(polls.count), 50) == 0
+            quiet = poll(&polls, nfds_t(polls.count), exchangeBusy ? 1 : 50) == 0
         }
         pipeline.counters.bump(.ringDrops, by: receiver.takeDrops())
         pipeline.counters.copy(to: published)
