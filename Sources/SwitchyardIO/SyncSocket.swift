@@ -7,6 +7,7 @@
 // The kernel's own sync daemon sets its sockets up the same way (net/netfilter/ipvs/ip_vs_sync.c,
 // make_send_sock and make_receive_sock): multicast interface, loop off and TTL on the sender;
 // address reuse, group membership and a bound device on the receiver.
+import CSwitchyard   // <sys/socket.h>'s SOCK_* (Glibc alone does not show them in a release build)
 import Glibc
 import SwitchyardCore
 
