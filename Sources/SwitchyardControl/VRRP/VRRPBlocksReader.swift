@@ -1,6 +1,7 @@
 // Reading the failover blocks beside vrrp_instance: `vrrp_script`, `vrrp_sync_group`, and
-// global_defs' `lvs_sync_daemon` and VRRP defaults (vrrp_version, vrrp_garp_master_*,
-// v3_checksum_as_v2), keyword by keyword as keepalived's vrrp_parser.c and global_parser.c.
+// global_defs' `lvs_sync_daemon` (with our `switchyard_sync_auth_key`) and VRRP defaults
+// (vrrp_version, vrrp_garp_master_*, v3_checksum_as_v2), keyword by keyword as keepalived's
+// vrrp_parser.c and global_parser.c.
 import SwitchyardCore
 
 extension ConfigReader {
@@ -120,6 +121,8 @@ extension ConfigReader {
             failover.defaults.v3ChecksumAsV2 = try flag(s)
         case "lvs_sync_daemon":
             try lvsSyncDaemon(s)
+        case "switchyard_sync_auth_key":
+            try syncAuthKey(s)
         default:
             return false
         }
@@ -179,6 +182,21 @@ extension ConfigReader {
         }
         sync.instance = instance.text
         try setSyncDaemon(sync, instanceAt: instance.location, at: s.keyword)
+    }
+
+    /// `switchyard_sync_auth_key "SECRET"`: the key of the sync messages' HMAC-SHA256 envelope
+    /// (Sync/SyncAuth.swift), kept until finishFailover hands it to the sync daemon.
+    mutating func syncAuthKey(_ s: Statement) throws(ConfigDiagnostic) {
+        let t = try single(s)
+        if let first = failover.syncAuthKey {
+            throw error(s.keyword, "switchyard_sync_auth_key is already set at line \(first.location.line)")
+        }
+        let key = Array(t.text.utf8)
+        guard key.count >= SyncAuth.minimumKeyLength else {
+            throw error(t, "switchyard_sync_auth_key must be at least \(SyncAuth.minimumKeyLength) characters, "
+                + "not \(key.count); the same secret on both balancers, e.g. the output of `openssl rand -hex 16`")
+        }
+        failover.syncAuthKey = (key, s.keyword.location)
     }
 
     /// keepalived has one sync daemon: a second one is ignored with a warning.

@@ -18,7 +18,11 @@ extension ConfigReader {
                             "lvs_sync_daemon names vrrp_instance \(sync.instance), which is not defined")
             }
             if sync.syncID == nil { sync.syncID = owner.virtualRouterID }
+            sync.authKey = failover.syncAuthKey?.key
             config.failover.syncDaemon = sync
+        } else if let key = failover.syncAuthKey {
+            throw error(at: key.location, "switchyard_sync_auth_key without lvs_sync_daemon: the key authenticates "
+                + "connection sync; add e.g. `lvs_sync_daemon eth1 VI_1` to global_defs, or remove the key")
         }
         for script in config.failover.scripts where !failover.usedScripts.contains(script.name) {
             warn(at: script.location, "vrrp_script \(script.name) is not tracked by any vrrp_instance (keepalived drops it)")

@@ -157,6 +157,9 @@ public struct SyncDaemonConfig: Sendable, Equatable {
     public var ttl: UInt8 = 1
     /// Multicast group (IPVS's default 224.0.0.81).
     public var group = IPv4Address(0xE000_0051)
+    /// The shared key of the HMAC-SHA256 envelope (global_defs `switchyard_sync_auth_key`, at
+    /// least 16 bytes); nil: messages go bare, as a kernel master sends them.
+    public var authKey: [UInt8]?
     public var location: SourceLocation
 
     public init(interface: String, instance: String, location: SourceLocation) {

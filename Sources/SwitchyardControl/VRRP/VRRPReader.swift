@@ -43,6 +43,9 @@ struct FailoverReading {
     var groupMembers: [[Member]] = []
     /// Where lvs_sync_daemon names its instance.
     var syncDaemonInstance: SourceLocation?
+    /// global_defs `switchyard_sync_auth_key` and where it stands, until the sync daemon it
+    /// belongs to is known (either may come first).
+    var syncAuthKey: (key: [UInt8], location: SourceLocation)?
     var usedScripts: Set<String> = []
     /// The first failover block, where the one "not acted on yet" warning points.
     var first: SourceLocation?

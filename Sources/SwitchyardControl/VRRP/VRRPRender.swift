@@ -30,7 +30,8 @@ extension AdmRender {
         for g in f.syncGroups { out += "sync group \(g.name): \(g.instances.joined(separator: " "))\n" }
         if let s = f.syncDaemon {
             out += "lvs_sync_daemon \(s.interface) \(s.instance) id \(s.syncID.map { "\($0)" } ?? "-") port \(s.port) "
-                + "group \(s.group) ttl \(s.ttl)" + (s.maxLength.map { " maxlen \($0)" } ?? "") + "\n"
+                + "group \(s.group) ttl \(s.ttl)" + (s.maxLength.map { " maxlen \($0)" } ?? "")
+                + (s.authKey == nil ? "" : " auth hmac-sha256") + "\n"
         }
         return out
     }
