@@ -235,8 +235,12 @@ public final class ForwardingSnapshot: @unchecked Sendable {
     private let regions: [UnsafeMutableRawPointer]
 
     /// Builds the snapshot. Service IDs and real server IDs must be unique.
+    /// `unserved`: VIPs whose services are in the snapshot only for their real servers' sake
+    /// (a VRRP backup's: connection sync installs flows bound to them, and listings name them)
+    /// and are not looked up: their packets find no service and no VIP, as if absent.
     public init(services: [ServiceSpec], schedulingKey: HashKey, maglevTableSize: Int = Maglev.defaultTableSize,
-                generation: UInt64 = 0, timeouts: FlowTimeouts = FlowTimeouts(), traceClient: IPv4Address? = nil) {
+                generation: UInt64 = 0, timeouts: FlowTimeouts = FlowTimeouts(), traceClient: IPv4Address? = nil,
+                unserved: Set<IPv4Address> = []) {
         self.services = services
         self.generation = generation
         self.timeouts = timeouts
@@ -298,6 +302,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
             entries[index] = entry
             precondition(Int(s.id) < Limits.maxServices, "service ids must be below \(Limits.maxServices)")
             serviceByID[Int(s.id)] = Int32(index)
+            if unserved.contains(s.vip) { continue }
 
             var i = SnapshotView.serviceHash(s.proto, s.vip.value, s.port) & (slotCount - 1)
             while serviceSlots[i] >= 0 { i = (i + 1) & (slotCount - 1) }
@@ -310,7 +315,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         self.regions = regions
         self.view = SnapshotView(
             services: entries, serviceCount: services.count, serviceSlots: serviceSlots, serviceMask: slotCount - 1,
-            hasNAT: services.contains { $0.method == .nat }, vipSlots: vipSlots, vipMask: slotCount - 1, reals: reals, realCount: realCount, serviceByID: serviceByID, memberIDs: members,
+            hasNAT: services.contains { $0.method == .nat && !unserved.contains($0.vip) }, vipSlots: vipSlots, vipMask: slotCount - 1, reals: reals, realCount: realCount, serviceByID: serviceByID, memberIDs: members,
             tables: tables, schedulingKey: schedulingKey, traceClient: traceClient?.value ?? 0)
     }
 

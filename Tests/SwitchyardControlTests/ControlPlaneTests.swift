@@ -35,6 +35,10 @@ final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @
     func engineCounters() -> [(String, UInt64)] { [("forwarded", 7)] }
     func framesPerWorker() -> [(Int, UInt64)] { [(0, 7)] }
     func announce() { record.withLock { $0.announced += 1 } }
+    func announce(_ address: IPv4Address, on interface: String) -> Bool {
+        record.withLock { $0.announced += 1 }
+        return true
+    }
     func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress] { kernel }
     func learnedMAC(for address: IPv4Address, interface: Int) -> MACAddress? { nil }
     func request(_ address: IPv4Address, interface: Int) { record.withLock { $0.requested.append(address) } }
@@ -298,8 +302,13 @@ final class ControlPlaneTests: XCTestCase {
         let plane = try started(base + "\nvirtual_server 198.18.0.101 80 {\n lb_kind DR\n real_server 198.18.0.12 80 { weight 1 }\n}\n")
         let vip = IPv4Address("198.18.0.100")!, other = IPv4Address("198.18.0.101")!
         try plane.setServed([vip], false)
-        XCTAssertEqual(fake.last.services.map(\.vip), [other], "no forwarding for it")
-        XCTAssertFalse(fake.last.view.isVIP(vip.value))
+        XCTAssertFalse(fake.last.view.isVIP(vip.value), "no forwarding for it")
+        XCTAssertNil(fake.last.view.service(proto: IPProtocol.tcp, vip: vip.value, port: 80))
+        XCTAssertNotNil(fake.last.view.service(proto: IPProtocol.tcp, vip: other.value, port: 80))
+        // Its real servers stay in the snapshot: flows that connection sync installs are bound to them.
+        XCTAssertEqual(fake.last.services.map(\.vip), [vip, other])
+        let standbyReal = fake.last.services[0].reals[0].id
+        XCTAssertEqual(fake.last.view.real(standbyReal)?.pointee.address, IPv4Address("198.18.0.11")?.value)
         var sets = fake.record.withLock { $0.applied.last! }
         XCTAssertEqual(sets.answered, [other], "no ARP answers for it")
         XCTAssertEqual(sets.vips, [vip, other], "the filter and the guard keep it")
@@ -308,9 +317,10 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(fake.record.withLock { $0.applied.count }, applied, "no change, nothing reapplied")
         // A reload keeps the standby set: the VIP stays another box's.
         XCTAssertTrue(plane.reload().ok)
-        XCTAssertEqual(fake.last.services.map(\.vip), [other])
+        XCTAssertFalse(fake.last.view.isVIP(vip.value))
         try plane.setServed([vip], true)
-        XCTAssertEqual(fake.last.services.map(\.vip), [vip, other])
+        XCTAssertTrue(fake.last.view.isVIP(vip.value))
+        XCTAssertNotNil(fake.last.view.service(proto: IPProtocol.tcp, vip: vip.value, port: 80))
         sets = fake.record.withLock { $0.applied.last! }
         XCTAssertEqual(sets.answered, [vip, other])
     }
