@@ -97,6 +97,27 @@ final class SyncCodecTests: XCTestCase {
         XCTAssertEqual(golden[0].flags.forwarding, .masquerade)
     }
 
+    /// Switchyard's peer-MAC option: type 0x50 (the may-ignore bit set), 6 bytes, after the
+    /// fixed part; read back by us, and skippable by a kernel backup, which keeps the entry.
+    func testPeerMACOptionTravelsAndIsOptional() throws {
+        var entry = SyncEntry.flow(protocolNumber: 6, state: .established, method: .masquerade,
+                                   addresses: .v4(client: IPv4Address("198.18.0.10")!, virtual: vip,
+                                                  destination: IPv4Address("198.18.1.11")!),
+                                   clientPort: 40000, virtualPort: 80, destinationPort: 8080, timeout: 900)
+        entry.peerMAC = MACAddress("02:00:00:00:00:0a")
+        let bytes = try XCTUnwrap(SyncCodec.encode([entry], syncID: 1).first)
+        XCTAssertEqual(bytes.count, 8 + 36 + 8)
+        XCTAssertEqual(Array(bytes[(8 + 36)...]), [0x50, 6, 2, 0, 0, 0, 0, 0x0a])
+        XCTAssertEqual(Int(bytes[10]) << 8 | Int(bytes[11]), 44, "the entry's size counts the option")
+        XCTAssertEqual(try SyncCodec.decode(bytes).entries, [entry])
+        // Without the may-ignore bit it would be a mandatory unknown option: the entry is skipped.
+        var mandatory = bytes
+        mandatory[8 + 36] = 0x10
+        let decoded = try SyncCodec.decode(mandatory)
+        XCTAssertEqual(decoded.entries, [])
+        XCTAssertEqual(decoded.skipped.map(\.reason), [.unknownMandatoryOption(type: 0x10)])
+    }
+
     func testTCPStatesMapBothWaysForEveryMethod() {
         let tcpStates: [FlowState] = [.none, .synRecv, .established, .finWait, .closeWait, .lastAck, .timeWait, .close]
         for method in SyncForwarding.allCases {

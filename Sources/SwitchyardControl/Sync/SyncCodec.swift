@@ -12,8 +12,9 @@
 //   options included, padding not)   4–7 flags   8–9 state   10 cport   12 vport   14 dport
 //   16 fwmark   20 timeout in seconds   24 caddr, vaddr, daddr (4 or 16 bytes each)
 // then options, each type (1 byte), length (1 byte, never 0), data: 1 sequence adjustment
-// (24 bytes), 2 persistence engine data, 3 engine name. Type bit 0x40 marks an option a backup
-// may ignore; an unknown one without it makes the backup skip the entry.
+// (24 bytes), 2 persistence engine data, 3 engine name; and Switchyard's own 0x50, the client's
+// peer MAC (6 bytes). Type bit 0x40 marks an option a backup may ignore; an unknown one without
+// it makes the backup skip the entry (so a kernel backup skips 0x50 and keeps the entry).
 //
 // Version 1 authenticates nothing: whoever can reach the sync port can install connections on a
 // backup. Until an authenticated envelope wraps these bytes, a receiver must take messages only
@@ -76,6 +77,7 @@ public enum SyncCodec {
     static let optionPersistenceData: UInt8 = 2 // IPVS_OPT_PE_DATA
     static let optionPersistenceName: UInt8 = 3 // IPVS_OPT_PE_NAME
     static let optionMayIgnore: UInt8 = 0x40    // IPVS_OPT_F_PARAM
+    static let optionPeerMAC: UInt8 = 0x10      // Switchyard's, always sent with optionMayIgnore
     static let sequenceDataLength = 24          // two struct ip_vs_seq
 
     /// An entry's length on the wire, options included, padding not (its size field).
@@ -83,6 +85,7 @@ public enum SyncCodec {
         var length = entry.addresses.isIPv6 ? ipv6EntryLength : ipv4EntryLength
         if entry.sequence != nil { length += 2 + sequenceDataLength }
         if let pe = entry.persistence { length += 2 + pe.data.count + 2 + pe.engine.count }
+        if entry.peerMAC != nil { length += 2 + 6 }
         return length
     }
 
@@ -205,6 +208,10 @@ public enum SyncCodec {
             out += [optionPersistenceData, UInt8(pe.data.count)] + pe.data
             out += [optionPersistenceName, UInt8(pe.engine.count)] + pe.engine
         }
+        if let mac = entry.peerMAC {
+            out += [optionPeerMAC | optionMayIgnore, 6]
+            for shift in stride(from: 40, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: mac.bits >> UInt64(shift))) }
+        }
     }
 
     // MARK: - Decoding
@@ -228,6 +235,7 @@ public enum SyncCodec {
         var sequence: SyncSequence?
         var peData: [UInt8]?
         var peName: [UInt8]?
+        var peerMAC: MACAddress?
         let end = start + size
         var p = start + fixed
         while p < end {
@@ -254,6 +262,9 @@ public enum SyncCodec {
                 }
                 guard peName == nil else { throw .badOption(index: index, problem: .repeated(type: optionType)) }
                 peName = Array(b[p..<p + length])
+            case optionPeerMAC where length == 6 && optionType & optionMayIgnore != 0:
+                guard peerMAC == nil else { throw .badOption(index: index, problem: .repeated(type: optionType)) }
+                peerMAC = MACAddress(bits: b[p..<p + 6].reduce(0) { $0 << 8 | UInt64($1) })
             default:
                 if optionType & optionMayIgnore == 0 { return .skip(.unknownMandatoryOption(type: optionType)) }
             }
@@ -286,7 +297,8 @@ public enum SyncCodec {
         return .entry(SyncEntry(
             protocolNumber: protocolNumber, flags: flags, state: state, addresses: addresses,
             clientPort: be16(b, start + 10), virtualPort: be16(b, start + 12), destinationPort: be16(b, start + 14),
-            fwmark: be32(b, start + 16), timeout: be32(b, start + 20), sequence: sequence, persistence: persistence))
+            fwmark: be32(b, start + 16), timeout: be32(b, start + 20), sequence: sequence, persistence: persistence,
+            peerMAC: peerMAC))
     }
 
     private static func adjustment(_ b: [UInt8], _ at: Int) -> SyncSequenceAdjustment {

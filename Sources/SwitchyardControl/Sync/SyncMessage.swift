@@ -161,10 +161,15 @@ public struct SyncEntry: Hashable, Sendable {
     public var timeout: UInt32
     public var sequence: SyncSequence?
     public var persistence: SyncPersistenceData?
+    /// Switchyard's own option: the MAC the client's packets reach the master from (a NAT
+    /// backup sends the replies there after a takeover). Sent with the may-ignore bit, so a
+    /// kernel backup skips it; a kernel master never sends it.
+    public var peerMAC: MACAddress?
 
     public init(protocolNumber: UInt8, flags: SyncFlags, state: UInt16, addresses: SyncAddresses,
                 clientPort: UInt16, virtualPort: UInt16, destinationPort: UInt16, fwmark: UInt32 = 0,
-                timeout: UInt32, sequence: SyncSequence? = nil, persistence: SyncPersistenceData? = nil) {
+                timeout: UInt32, sequence: SyncSequence? = nil, persistence: SyncPersistenceData? = nil,
+                peerMAC: MACAddress? = nil) {
         self.protocolNumber = protocolNumber
         self.flags = flags
         self.state = state
@@ -176,6 +181,7 @@ public struct SyncEntry: Hashable, Sendable {
         self.timeout = timeout
         self.sequence = sequence
         self.persistence = persistence
+        self.peerMAC = peerMAC
     }
 
     public var isTemplate: Bool { flags.contains(.template) }
