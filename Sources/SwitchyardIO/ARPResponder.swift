@@ -139,7 +139,9 @@ public final class ARPResponder: @unchecked Sendable {
         for v in vips.sorted() { announce(IPv4Address(v)) }
     }
 
-    func announce(_ vip: IPv4Address) {
+    /// Announces one address as this interface's (a VIP, or a VRRP address the kernel holds
+    /// here, such as NAT real servers' gateway, whose neighbours must learn the new MAC too).
+    public func announce(_ vip: IPv4Address) {
         send(op: 1, senderIP: vip.value, targetMAC: .zero, targetIP: vip.value, to: .broadcast)
         send(op: 2, senderIP: vip.value, targetMAC: .broadcast, targetIP: vip.value, to: .broadcast)
     }

@@ -57,6 +57,12 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
 
     func announce() { responders.forEach { $0.announce() } }
 
+    func announce(_ address: IPv4Address, on interface: String) -> Bool {
+        guard let responder = responders.first(where: { $0.interface.name == interface }) else { return false }
+        responder.announce(address)
+        return true
+    }
+
     // MARK: NeighbourPort
 
     func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress] {

@@ -45,6 +45,9 @@ public protocol ForwardingPort: AnyObject, Sendable {
     func framesPerWorker() -> [(Int, UInt64)]
     /// Gratuitous ARP for every VIP answered now (a takeover, garp_master_* bursts).
     func announce()
+    /// Gratuitous ARP for one address from the engine's interface `interface`; false if the
+    /// engine has no interface by that name.
+    func announce(_ address: IPv4Address, on interface: String) -> Bool
 }
 
 /// Where real servers' MACs come from: the kernel's neighbour table, what the ARP responders

@@ -149,7 +149,15 @@ public final class VRRPService: @unchecked Sendable {
             Log.info("vrrp \(instance.name): \(from.rawValue) -> \(to.rawValue) (\(describe(cause)))")
             if to == .master { hold(instance, true) } else if from == .master { hold(instance, false) }
         case .gratuitousARP(let count):
-            for _ in 0..<max(1, count) { plane.forwarding.announce() }
+            // The engine's VIPs, and the other addresses the instance holds (a NAT gateway):
+            // their neighbours (the real servers) must learn the new master's MAC as well.
+            let others = instance.virtualAddresses.filter { !engineVIPs.contains($0.address) }
+            for _ in 0..<max(1, count) {
+                plane.forwarding.announce()
+                for a in others where !plane.forwarding.announce(a.address, on: a.device ?? instance.interface) {
+                    Log.debug("vrrp \(instance.name): no gratuitous ARP for \(a.address): \(a.device ?? instance.interface) is not an engine interface")
+                }
+            }
         case .notify(let state, let priority):
             VRRPNotify.commands(for: instance, state: state, priority: priority).forEach(scripts.run)
         case .priorityChanged(let from, let to):
