@@ -81,6 +81,13 @@ public enum FanoutProgram {
         return p
     }
 
+    /// The worker the program sends a client's packets to (its HASH step, in Swift): where
+    /// connection sync installs a flow, so that the flow's packets find it.
+    public static func worker(for client: UInt32, workers: Int, clientMask: UInt32 = 0xFFFF_FFFF) -> Int {
+        precondition(workers > 0)
+        return Int((((client & clientMask) &* 0x9E37_79B1) >> 16) % UInt32(workers))
+    }
+
     /// Runs the program on an Ethernet frame as the kernel's fanout would (for tests; supports
     /// only the opcodes `build` emits): the packet seen from the IP header on, the ethertype as
     /// skb->protocol. Out-of-bounds loads end the program with 0, like the kernel's.

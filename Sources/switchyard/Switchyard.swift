@@ -74,6 +74,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "How AF_PACKET rings hand frames over: frames (TPACKET_V2, each frame at once; the default) or blocks (TPACKET_V3, a block at a time: a frame can wait up to 1 ms).")
     var rxRing: String = RingFormat.frames.rawValue
 
+    @Option(name: .long, help: "Connection sync (lvs_sync_daemon): seconds between the master's full sends of its flow tables, which repair lost messages and keep idle flows alive on the backup.")
+    var syncRefresh: Double = SyncService.defaultRefreshSeconds
+
     @OptionGroup var log: LogOptions
 
     @Flag(name: .long, inversion: .prefixedNo,
@@ -93,6 +96,7 @@ struct Run: ParsableCommand {
         }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be from 1 to 256") }
         if statsInterval < 0 { throw ValidationError("--stats-interval must be 0 or more") }
+        if !(1...3600).contains(syncRefresh) { throw ValidationError("--sync-refresh must be from 1 to 3600 seconds") }
     }
 
     func run() throws {
@@ -109,6 +113,7 @@ struct Run: ParsableCommand {
                                     txMode: TXMode(rawValue: tx) ?? .ring, rxMode: rx)
         options.guardTCX = guardTcx
         options.ringFormat = RingFormat(rawValue: rxRing) ?? .frames
+        options.syncRefresh = syncRefresh
         do {
             try Engine(options: options, config: cfg).run()
         } catch {

@@ -324,6 +324,8 @@ final class ProcfsTests: XCTestCase {
                                                              quotedDst: client))
             XCTAssertEqual(inbound, reply, "client \(c)")
             XCTAssertEqual(inbound, icmpIn, "client \(c)")
+            XCTAssertEqual(Int(inbound), FanoutProgram.worker(for: client, workers: 4),
+                           "connection sync installs client \(c)'s flows where its packets go")
             XCTAssertLessThan(inbound, 4)
             seen.insert(inbound)
         }
@@ -333,6 +335,7 @@ final class ProcfsTests: XCTestCase {
         let a = FanoutProgram.run(masked, on: frame(src: 0xC612_0A01, dst: vip.value, proto: IPProtocol.udp))
         let b = FanoutProgram.run(masked, on: frame(src: 0xC612_0AFE, dst: vip.value, proto: IPProtocol.udp))
         XCTAssertEqual(a, b, "one /24 on one worker")
+        XCTAssertEqual(Int(a), FanoutProgram.worker(for: 0xC612_0A77, workers: 4, clientMask: 0xFFFF_FF00))
     }
 
     func testAddressParsing() {

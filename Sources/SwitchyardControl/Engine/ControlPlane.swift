@@ -95,12 +95,13 @@ public final class ControlPlane: @unchecked Sendable {
             s.generation += 1
             let macs = s.macs
             let standby = s.standby
+            // Standby VIPs' services stay in for their real servers (synced flows are bound to
+            // them) but are not served.
             let specs = s.table.specs(mac: { macs[$0] }, interface: { UInt8(self.plan.realInterface($0)) })
-                .filter { !standby.contains($0.vip) }
             let snapshot = ForwardingSnapshot(services: specs, schedulingKey: s.config.schedulingKey,
                                               maglevTableSize: s.config.maglevTableSize, generation: s.generation,
-                                              timeouts: s.table.timeouts, traceClient: s.traceClient)
-            Log.debug("snapshot \(snapshot.generation): \(snapshot.services.count) service(s), "
+                                              timeouts: s.table.timeouts, traceClient: s.traceClient, unserved: standby)
+            Log.debug("snapshot \(snapshot.generation): \(snapshot.services.count) service(s) (\(standby.count) VIP(s) on standby), "
                 + "\(snapshot.services.reduce(0) { $0 + $1.reals.count }) real server(s), "
                 + "\(snapshot.services.reduce(0) { $0 + $1.reals.filter { $0.available && $0.mac != nil && $0.weight > 0 }.count }) taking new flows")
             forwarding.publish(snapshot)
@@ -143,6 +144,11 @@ public final class ControlPlane: @unchecked Sendable {
     /// The VRRP service's instances for `adm --vrrp` (set once at start, before the control
     /// socket serves).
     var failoverStatus: (@Sendable () -> String)?
+    /// Every worker's connections (adm -Lnc), set by the engine once the workers exist; nil
+    /// result: the workers did not answer in time.
+    var listConnections: (@Sendable () -> [FlowRecord]?)?
+    /// Connection sync's counters for `adm --sync` (set at start when lvs_sync_daemon is configured).
+    var syncStatus: (@Sendable () -> String)?
 
     /// Serves `vips` (this box became VRRP master for them) or stops serving them (backup,
     /// fault, stop): ARP answers and forwarding follow at once; the guard keeps the kernel off

@@ -70,7 +70,13 @@ public final class Engine: @unchecked Sendable {
         let publisher = SnapshotPublisher(ForwardingSnapshot(services: [], schedulingKey: config.schedulingKey))
         parts.publisher = publisher
         plane.republish()
-        parts.workers = try makeWorkers(config, publisher: publisher)
+        // Each worker's door for flows (connection sync, adm -Lnc): large rings only with sync.
+        let exchanges = (0..<options.workers).map { _ in
+            FlowExchange(capacity: config.failover.syncDaemon == nil ? 4_096 : Limits.flowRecordRing)
+        }
+        let hub = FlowExchangeHub(exchanges: exchanges)
+        plane.listConnections = { hub.listConnections() }
+        parts.workers = try makeWorkers(config, publisher: publisher, exchanges: exchanges)
         // VRRP: the VIPs an instance holds are not served until it is master here; its sockets
         // open now, so a failure stops the start before the machine is touched.
         let vrrp = try startingFailover(config)
@@ -136,6 +142,12 @@ public final class Engine: @unchecked Sendable {
             vrrp?.stop()
             vrrpThread?.join()
         }
+        let sync = try startingSync(config, hub: hub, vrrp: vrrp)
+        let syncThread = try sync.map { s in try OSThread(name: "sy-sync") { s.run() } }
+        defer {
+            sync?.stop()
+            syncThread?.join()
+        }
 
         parts.responders.forEach { $0.announce() }
         Log.info("ready: answering ARP for \(plane.appliedSets.answered.map(\.description).joined(separator: ", ")); "
@@ -156,6 +168,29 @@ public final class Engine: @unchecked Sendable {
         return service
     }
 
+    /// Connection sync for the config's lvs_sync_daemon (nil without one): its sockets open now,
+    /// its role follows the named vrrp_instance.
+    func startingSync(_ config: Config, hub: FlowExchangeHub, vrrp: VRRPService?) throws -> SyncService? {
+        guard let daemon = config.failover.syncDaemon, let vrrp else { return nil }
+        let interface = try InterfaceInfo.lookup(daemon.interface)
+        let transport = try SyncSocketTransport(config: daemon, interface: interface)
+        var auth: SyncAuth?
+        if let key = daemon.authKey {
+            guard let a = SyncAuth(key: key) else { throw SetupError("switchyard_sync_auth_key is too short") }
+            auth = a
+        }
+        let instance = daemon.instance
+        let workers = options.workers
+        let service = SyncService(
+            config: daemon, syncID: daemon.syncID ?? 0, hub: hub, transport: transport,
+            isMaster: { [status = vrrp.status] in status.withLock { $0.first { $0.name == instance }?.state == .master } },
+            generation: { [weak plane = self.plane] in plane?.tableGeneration ?? 0 },
+            directory: { [weak plane = self.plane] in plane?.syncDirectory(workers: workers) ?? (SyncDirectory(), 0) },
+            auth: auth, refreshSeconds: options.syncRefresh)
+        plane.syncStatus = { [statistics = service.statistics] in SyncStatus.render(statistics.withLock { $0 }) }
+        return service
+    }
+
     /// The real servers' MACs before the first snapshot: the kernel's tables first, then ask,
     /// for up to 3 s.
     func resolveNeighbours(_ signals: sigset_t) {
@@ -172,7 +207,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The workers with their rings and flow tables, before any of them runs.
-    func makeWorkers(_ config: Config, publisher: SnapshotPublisher) throws -> [Worker] {
+    func makeWorkers(_ config: Config, publisher: SnapshotPublisher, exchanges: [FlowExchange]) throws -> [Worker] {
         let vips = config.vips
         let filter = try PacketFilter.forVIPs(vips)
         // A lone worker takes every frame: no fanout group, so the kernel runs no fanout
@@ -188,6 +223,7 @@ public final class Engine: @unchecked Sendable {
             // AF_XDP frames carry no CSUMNOTREADY: tell unfinished checksums from the bytes.
             pipelineConfig.detectPartialChecksums = options.rxMode == .afXDP
             pipelineConfig.trace = plane.trace
+            pipelineConfig.exchange = exchanges[index]
             // The flow tables' memory is mapped now, so a refusal is an error before the machine changes.
             pipelineConfig.slotMemory = try HugePages.slotMemory(for: pipelineConfig)
             return try Worker(index: index, interfaces: interfaces, filter: filter, fanoutGroupBase: fanoutGroupBase,

@@ -20,6 +20,8 @@ public struct EngineOptions: Sendable {
     public var guardTCX = true
     /// How AF_PACKET rings hand frames over (TPACKET_V2 frames or TPACKET_V3 blocks).
     public var ringFormat = RingFormat.frames
+    /// Seconds between a sync master's full walks (repairs lost messages, refreshes idle flows).
+    public var syncRefresh = SyncService.defaultRefreshSeconds
 
     public init(configPath: String, interface: String?, workers: Int, statsInterval: Int, controlPath: String,
                 txMode: TXMode = .ring, rxMode: RXMode = .afPacket) {

@@ -27,10 +27,6 @@ extension ConfigReader {
         for script in config.failover.scripts where !failover.usedScripts.contains(script.name) {
             warn(at: script.location, "vrrp_script \(script.name) is not tracked by any vrrp_instance (keepalived drops it)")
         }
-        if let sync = config.failover.syncDaemon {
-            warn(at: sync.location, "lvs_sync_daemon is read but connection sync is not built yet: after a takeover, "
-                + "NAT connections start over and DR ones go on only where the new master's Maglev table picks the same real server")
-        }
     }
 
     /// One instance as keepalived's vrrp_complete_instance leaves it.

@@ -1,0 +1,212 @@
+// Connection sync's service with no sockets: a master and a backup, each with a hub over one
+// FlowExchange (the test plays the workers), joined by fake transports that the test carries
+// datagrams between, on a clock the test sets.
+import Synchronization
+import XCTest
+@testable import SwitchyardControl
+import SwitchyardCore
+import SwitchyardIO
+
+final class FakeSyncTransport: SyncTransport, @unchecked Sendable {
+    var sent: [[UInt8]] = []
+    var inbox: [(bytes: [UInt8], source: IPv4Address)] = []
+    var refuse = false
+    func send(_ datagram: [UInt8]) -> Bool {
+        if refuse { return false }
+        sent.append(datagram)
+        return true
+    }
+    func receive() -> (bytes: [UInt8], source: IPv4Address)? { inbox.isEmpty ? nil : inbox.removeFirst() }
+    func wait(milliseconds: Int32) {}
+    func take() -> [[UInt8]] {
+        defer { sent = [] }
+        return sent
+    }
+}
+
+final class SyncServiceTests: XCTestCase {
+    let vip: UInt32 = 0xC612_0164       // 198.18.1.100
+    let rip: UInt32 = 0xC612_020B       // 198.18.2.11
+    let client: UInt32 = 0xC612_010A    // 198.18.1.10
+    let masterAddress = IPv4Address("198.18.9.1")!
+    let backupAddress = IPv4Address("198.18.9.2")!
+
+    struct Box {
+        let exchange: FlowExchange
+        let transport: FakeSyncTransport
+        let service: SyncService
+        let master: Locked<Bool>
+    }
+
+    func directory() -> SyncDirectory {
+        var d = SyncDirectory()
+        d.reals[SyncDirectory.RealKey(proto: IPProtocol.tcp, virtual: vip, virtualPort: 80, real: rip, realPort: 8080)] =
+            SyncDirectory.Real(id: 5, nat: true)
+        d.vipInterface[vip] = 1
+        return d
+    }
+
+    func box(master: Bool, key: [UInt8]? = nil, refresh: Double = 30) -> Box {
+        let exchange = FlowExchange(capacity: 64)
+        let hub = FlowExchangeHub(exchanges: [exchange])
+        let transport = FakeSyncTransport()
+        let role = Locked(master)
+        var config = SyncDaemonConfig(interface: "eth0", instance: "VI_1", location: SourceLocation(line: 1, column: 1))
+        config.syncID = 51
+        let d = directory()
+        let service = SyncService(config: config, syncID: 51, hub: hub, transport: transport,
+                                  isMaster: { role.withLock { $0 } }, generation: { 1 }, directory: { (d, 1) },
+                                  auth: key.flatMap { SyncAuth(key: $0) }, refreshSeconds: refresh, firstSequence: 1_000)
+        return Box(exchange: exchange, transport: transport, service: service, master: role)
+    }
+
+    func established(port: UInt16 = 40_000) -> FlowRecord {
+        FlowRecord(client: client, virtual: vip, real: rip, clientPort: port, virtualPort: 80, realPort: 8080,
+                   proto: IPProtocol.tcp, state: .established, flags: FlowFlags.nat, peerMAC: MACAddress(bits: 0x0200_0000_000A),
+                   expiresIn: 899_500, realID: 77)
+    }
+
+    func carry(_ from: Box, to: Box, source: IPv4Address) {
+        for d in from.transport.take() { to.transport.inbox.append((d, source)) }
+    }
+
+    func installed(_ b: Box) -> [FlowRecord] {
+        var records: [FlowRecord] = []
+        while let r = b.exchange.inbound.pop() { records.append(r) }
+        return records
+    }
+
+    /// The master sends what its workers queue; the backup installs it resolved against its own
+    /// table (its real server ID, its VIP's interface), with the peer MAC the master saw.
+    func testMasterSendsChangesAndTheBackupInstallsThem() {
+        let m = box(master: true), b = box(master: false)
+        m.service.tick(now: 0)
+        XCTAssertTrue(m.exchange.isSending, "a master's workers queue changes")
+        b.service.tick(now: 0)
+        XCTAssertFalse(b.exchange.isSending)
+        XCTAssertEqual(b.transport.take().map { SyncDatagramKind.classify($0) }, [.catchUp],
+                       "a backup asks for everything when it starts")
+
+        XCTAssertTrue(m.exchange.outbound.push(established()))
+        XCTAssertTrue(m.exchange.outbound.push(established(port: 40_001)))
+        m.service.tick(now: 0.01)
+        let sent = m.transport.sent
+        XCTAssertEqual(sent.count, 1, "two entries fit one message")
+        let message = try? SyncCodec.decode(sent[0])
+        XCTAssertEqual(message?.syncID, 51)
+        XCTAssertEqual(message?.entries.map(\.clientPort), [40_000, 40_001])
+        XCTAssertEqual(message?.entries.first?.timeout, 900, "899.5 s rounded up")
+        XCTAssertEqual(message?.entries.first?.peerMAC, MACAddress(bits: 0x0200_0000_000A))
+        XCTAssertEqual(message?.entries.first?.flags.forwarding, .masquerade)
+
+        carry(m, to: b, source: masterAddress)
+        b.service.tick(now: 0.02)
+        let records = installed(b)
+        XCTAssertEqual(records.count, 2)
+        XCTAssertEqual(records.first?.realID, 5, "the backup's own ID for the real server")
+        XCTAssertEqual(records.first?.interface, 1)
+        XCTAssertEqual(records.first?.state, .established)
+        XCTAssertEqual(records.first?.peerMAC, MACAddress(bits: 0x0200_0000_000A))
+        XCTAssertTrue(records.first?.isNAT ?? false)
+        XCTAssertEqual(b.service.statistics.withLock { $0.entriesInstalled }, 2)
+        XCTAssertEqual(m.service.statistics.withLock { $0.entriesSent }, 2)
+    }
+
+    /// A late backup's catch-up request makes the master walk its tables, once per request
+    /// number; the walk's records go out like changes. A master walks every refresh period.
+    func testCatchUpRequestAndRefreshStartWalks() {
+        let m = box(master: true, refresh: 30), b = box(master: false)
+        m.service.tick(now: 0)
+        XCTAssertEqual(m.exchange.requestedWalk.number, 0, "no walk at start")
+        b.service.tick(now: 0)
+        let request = b.transport.sent
+        carry(b, to: m, source: backupAddress)
+        m.service.tick(now: 1)
+        let walk = m.exchange.requestedWalk
+        XCTAssertEqual(walk.purposes, FlowRecord.walkSync)
+        XCTAssertEqual(walk.number, 1)
+        // The worker walks: a record, then its done marker.
+        var r = established()
+        r.origin = FlowRecord.walkSync
+        XCTAssertTrue(m.exchange.outbound.push(r))
+        XCTAssertTrue(m.exchange.outbound.push(.done(walk: 1)))
+        m.service.tick(now: 2)
+        XCTAssertEqual(m.transport.take().count, 1, "the walked flow is sent")
+        // The same request again (a duplicate datagram) starts nothing.
+        m.transport.inbox.append((request[0], backupAddress))
+        m.service.tick(now: 3)
+        XCTAssertEqual(m.exchange.requestedWalk.number, 1)
+        XCTAssertEqual(m.service.statistics.withLock { $0.catchUpsAnswered }, 1)
+        // Unanswered, the backup asks again after 3 s; answered (a message came), it stops.
+        b.service.tick(now: 1)
+        XCTAssertTrue(b.transport.sent.isEmpty)
+        b.service.tick(now: 3.5)
+        XCTAssertEqual(b.transport.take().count, 1)
+        XCTAssertTrue(m.exchange.outbound.push(established()))
+        m.service.tick(now: 4)
+        carry(m, to: b, source: masterAddress)
+        b.service.tick(now: 4)
+        b.service.tick(now: 10)
+        XCTAssertTrue(b.transport.sent.isEmpty, "no more requests once the master answers")
+        // The refresh walk: due 30 s after the master started.
+        m.service.tick(now: 29)
+        XCTAssertEqual(m.exchange.requestedWalk.number, 1)
+        m.service.tick(now: 30)
+        XCTAssertEqual(m.exchange.requestedWalk.number, 2)
+    }
+
+    /// Roles follow the instance: a backup that becomes master stops installing and starts
+    /// sending; messages that reach a master are not installed.
+    func testRolesFollowTheInstance() {
+        let m = box(master: true), b = box(master: false)
+        m.service.tick(now: 0)
+        b.service.tick(now: 0)
+        _ = b.transport.take()
+        b.master.withLock { $0 = true }
+        b.service.tick(now: 1)
+        XCTAssertTrue(b.exchange.isSending)
+        XCTAssertTrue(m.exchange.outbound.push(established()))
+        m.service.tick(now: 1)
+        carry(m, to: b, source: masterAddress)
+        b.service.tick(now: 2)
+        XCTAssertTrue(installed(b).isEmpty)
+        XCTAssertEqual(b.service.statistics.withLock { $0.ignoredAsMaster }, 1)
+        m.master.withLock { $0 = false }
+        m.service.tick(now: 3)
+        XCTAssertFalse(m.exchange.isSending)
+        XCTAssertEqual(m.transport.take().map { SyncDatagramKind.classify($0) }, [.catchUp],
+                       "a master turned backup asks the new master for everything")
+    }
+
+    /// With a key, messages are sealed; a backup refuses one sealed with another key, an
+    /// unsealed one, and a replay; entries for real servers it does not have are counted.
+    func testAuthenticationRefusesForgeriesAndReplays() {
+        let key = Array("a shared secret of some length".utf8)
+        let m = box(master: true, key: key), b = box(master: false, key: key)
+        let stranger = box(master: true, key: Array("another secret, also long enough".utf8))
+        let plain = box(master: true)
+        for x in [m, b, stranger, plain] { x.service.tick(now: 0) }
+        _ = b.transport.take()
+        for x in [m, stranger, plain] { XCTAssertTrue(x.exchange.outbound.push(established())) }
+        for x in [m, stranger, plain] { x.service.tick(now: 1) }
+        let genuine = m.transport.sent[0]
+        XCTAssertEqual(genuine.count, 8 + 36 + 8 + SyncAuth.trailerLength, "header, entry, MAC option, trailer")
+        carry(stranger, to: b, source: masterAddress)
+        carry(plain, to: b, source: masterAddress)
+        carry(m, to: b, source: masterAddress)
+        b.transport.inbox.append((genuine, masterAddress))
+        b.service.tick(now: 2)
+        XCTAssertEqual(installed(b).count, 1)
+        let s = b.service.statistics.withLock { $0 }
+        XCTAssertEqual(s.unauthenticated, 2)
+        XCTAssertEqual(s.replayed, 1)
+
+        var unknown = established()
+        unknown.real = 0xC612_02FF
+        XCTAssertTrue(m.exchange.outbound.push(unknown))
+        m.service.tick(now: 3)
+        carry(m, to: b, source: masterAddress)
+        b.service.tick(now: 3)
+        XCTAssertEqual(b.service.statistics.withLock { $0.entriesRefused }, ["unknownReal": 1])
+    }
+}
