@@ -1,5 +1,6 @@
 // `switchyard adm`'s arguments read in ipvsadm's syntax (short, long and bundled options) into an
-// AdmCommand, and the edits among them applied to a ServiceTable. Listing is AdmRender's job.
+// AdmCommand, and the edits among them applied to a ServiceTable. Listing is AdmRender's job
+// (AdmConnections' for -L -c, whose options AdmConnectionOptions.swift reads).
 import SwitchyardCore
 
 /// What `switchyard adm` asks, parsed from ipvsadm's syntax (short and long options).
@@ -11,6 +12,8 @@ public enum AdmCommand: Equatable, Sendable {
     case editReal(ServiceKey, IPv4Address, UInt16?, method: ForwardingMethod?, weight: Int?)
     case deleteReal(ServiceKey, IPv4Address, UInt16?)
     case list(ListOptions)
+    /// `-L -c`: the connections and persistence templates the workers hold (AdmConnections).
+    case listConnections(ConnectionListOptions)
     case setTimeouts(tcp: Int, tcpfin: Int, udp: Int)
     case zero(ServiceKey?)
     case clear
@@ -80,6 +83,7 @@ public enum AdmCommand: Equatable, Sendable {
         var list = ListOptions()
         var setValues: [Int] = []
         var traced: IPv4Address?
+        var connection = ConnectionFlags()
         var i = 0
         func value(_ option: String) throws(AdmError) -> String {
             i += 1
@@ -151,19 +155,24 @@ public enum AdmCommand: Equatable, Sendable {
                             + "\(ServiceValues.weight.upperBound)")
                     }
                     weight = w
-                case "-n", "--numeric", "--exact", "-c", "--connection": break
+                case "-n", "--numeric", "--exact": break
                 case "--stats": list.stats = true
                 case "--rate": list.rate = true
                 case "--timeout": list.timeout = true
                 case "--json": list.json = true
                 default:
-                    throw AdmError("unknown option \"\(a)\" (see switchyard adm --help)")
+                    guard connection.take(a) else { throw AdmError("unknown option \"\(a)\" (see switchyard adm --help)") }
                 }
             }
             i += 1
         }
         guard let command else {
             throw AdmError("no command given: -A -E -D -a -e -d -L -Z -C -S -R --set or --reload")
+        }
+        let editOptions = real != nil || method != nil || weight != nil || scheduler != nil || persistence != nil
+            || mask != nil
+        if let listing = try connection.command(command, list: list, service: service, editOptions: editOptions) {
+            return listing
         }
         func needService() throws(AdmError) -> ServiceKey {
             guard let service else { throw AdmError("-\(command) needs a service: -t VIP:PORT or -u VIP:PORT") }
@@ -231,6 +240,8 @@ public enum AdmCommand: Equatable, Sendable {
         case .list(let o):
             return "list" + (o.service.map { " \($0)" } ?? "") + (o.stats ? " stats" : "") + (o.rate ? " rate" : "")
                 + (o.timeout ? " timeouts" : "") + (o.json ? " as JSON" : "")
+        case .listConnections(let o):
+            return "list the connections" + (o.persistenceEngineColumns ? " with the persistence-engine columns" : "")
         case .setTimeouts(let t, let f, let u): return "set timeouts tcp \(t) s, tcpfin \(f) s, udp \(u) s (0 keeps one)"
         case .zero(let k): return "zero the counters" + (k.map { " of \($0)" } ?? "")
         case .clear: return "clear every service"
@@ -320,6 +331,10 @@ extension ServiceTable {
             for s in services { release(s, &changes) }
             changes.servicesRemoved = services.map(\.key)
             services = []
+        case .listConnections:
+            // The engine answers it with a walk of the workers' flow tables; a daemon that does
+            // not yet must say so, not crash or print something else.
+            throw AdmError("this switchyard cannot list connections (-L -c) yet")
         case .list, .zero, .save, .restore, .reload, .trace, .vrrp:
             preconditionFailure("\(command) is not a table edit")
         }

@@ -153,6 +153,7 @@ struct Adm: ParsableCommand {
           -a|-e -t|-u VIP:PORT -r RIP[:PORT] [-g|-m] [-w WEIGHT]        add or edit a real server
           -d -t|-u VIP:PORT -r RIP[:PORT]                               delete a real server
           -L|-l [-n] [--stats] [--rate] [--timeout] [--json] [-t VIP:PORT]   list
+          -L|-l -c [-n] [--persistent-conn]                             list the connections and persistence templates
           --set TCP TCPFIN UDP      idle timeouts in seconds (0 keeps one)
           -Z [-t VIP:PORT]          zero the counters        -C   clear every service
           -S                        print the rules          -R   restore rules (as -S printed them) from stdin
@@ -161,6 +162,7 @@ struct Adm: ParsableCommand {
           --vrrp                    each VRRP instance: state, priority, master, addresses
 
         Without --control, the socket is found from --config, or is the one daemon's under /run/switchyard/.
+        Addresses are always listed numerically; -n is accepted for ipvsadm's sake.
         --log-level debug shows how the arguments were read and which socket is used.
         """)
 

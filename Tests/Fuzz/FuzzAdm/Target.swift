@@ -17,6 +17,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = AdmRender.list(table, options, numbers: { _ in RealNumbers() })
     case .save:
         _ = AdmRender.save(table)
+    case .listConnections(let options):
+        _ = AdmConnections.render([], options)
     case .zero, .restore, .reload:
         break
     default:
