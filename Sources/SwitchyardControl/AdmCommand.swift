@@ -24,6 +24,8 @@ public enum AdmCommand: Equatable, Sendable {
     case trace(IPv4Address?)
     /// Not in ipvsadm: each VRRP instance's state, priority and master.
     case vrrp
+    /// Not in ipvsadm: connection sync's role and counters.
+    case sync
 
     public struct ListOptions: Equatable, Sendable {
         public var service: ServiceKey?
@@ -39,7 +41,7 @@ public enum AdmCommand: Equatable, Sendable {
         "-a": "a", "--add-server": "a", "-e": "e", "--edit-server": "e", "-d": "d", "--delete-server": "d",
         "-L": "L", "-l": "L", "--list": "L", "--set": "set", "-Z": "Z", "--zero": "Z", "-C": "C", "--clear": "C",
         "-S": "S", "--save": "S", "-R": "R", "--restore": "R", "--reload": "reload",
-        "--trace": "trace", "--vrrp": "vrrp",
+        "--trace": "trace", "--vrrp": "vrrp", "--sync": "sync",
     ]
 
     /// Options that take no value and may be bundled (`-Ln`), as getopt allows ipvsadm.
@@ -216,6 +218,7 @@ public enum AdmCommand: Equatable, Sendable {
         case "R": return .restore
         case "trace": return .trace(traced)
         case "vrrp": return .vrrp
+        case "sync": return .sync
         default: return .reload
         }
     }
@@ -250,6 +253,7 @@ public enum AdmCommand: Equatable, Sendable {
         case .reload: return "reload the config file"
         case .trace(let client): return client.map { "trace the packets of client \($0)" } ?? "stop tracing"
         case .vrrp: return "show the VRRP instances"
+        case .sync: return "show connection sync"
         }
     }
 
@@ -331,11 +335,7 @@ extension ServiceTable {
             for s in services { release(s, &changes) }
             changes.servicesRemoved = services.map(\.key)
             services = []
-        case .listConnections:
-            // The engine answers it with a walk of the workers' flow tables; a daemon that does
-            // not yet must say so, not crash or print something else.
-            throw AdmError("this switchyard cannot list connections (-L -c) yet")
-        case .list, .zero, .save, .restore, .reload, .trace, .vrrp:
+        case .list, .listConnections, .zero, .save, .restore, .reload, .trace, .vrrp, .sync:
             preconditionFailure("\(command) is not a table edit")
         }
         _ = updateQuorum()

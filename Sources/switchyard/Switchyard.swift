@@ -160,6 +160,7 @@ struct Adm: ParsableCommand {
           --reload                  re-read the config file (as SIGHUP)
           --trace CLIENT|off        log each packet from or to CLIENT as the workers decide it (at debug level)
           --vrrp                    each VRRP instance: state, priority, master, addresses
+          --sync                    connection sync (lvs_sync_daemon): role and counters
 
         Without --control, the socket is found from --config, or is the one daemon's under /run/switchyard/.
         Addresses are always listed numerically; -n is accepted for ipvsadm's sake.

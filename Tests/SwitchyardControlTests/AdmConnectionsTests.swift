@@ -56,14 +56,6 @@ final class AdmConnectionsParseTests: XCTestCase {
         XCTAssertEqual(error(["-c"]), "no command given: -A -E -D -a -e -d -L -Z -C -S -R --set or --reload")
         XCTAssertEqual(error(["-Lc", "--thresholds"]), "unknown option \"--thresholds\" (see switchyard adm --help)")
     }
-
-    /// Until the engine answers it, a daemon that reaches the table with it says so.
-    func testATableEditRefusesIt() {
-        var table = ServiceTable()
-        XCTAssertThrowsError(try table.execute(.listConnections(.init()))) {
-            XCTAssertEqual("\($0)", "this switchyard cannot list connections (-L -c) yet")
-        }
-    }
 }
 
 /// Golden text. Each expected line is what ipvsadm 1.31 prints for the kernel's line about the

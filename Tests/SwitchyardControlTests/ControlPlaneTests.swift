@@ -325,6 +325,28 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(sets.answered, [vip, other])
     }
 
+    /// `adm -Lnc` lists what the workers' walk returns, in ipvsadm's format; `--sync` says when
+    /// there is no lvs_sync_daemon; a walk that does not finish is an error, not an empty list.
+    func testConnectionListingAndSyncStatus() throws {
+        let plane = try started(base)
+        XCTAssertEqual(plane.control(["-Lnc"], "").text, "the workers are not running\n")
+        let flow = FlowRecord(client: IPv4Address("198.18.16.5")!.value, virtual: IPv4Address("198.18.0.100")!.value,
+                              real: IPv4Address("198.18.0.11")!.value, clientPort: 40_000, virtualPort: 80, realPort: 80,
+                              proto: IPProtocol.tcp, state: .established, flags: 0, expiresIn: 899_999)
+        plane.listConnections = { [flow] }
+        let listed = plane.control(["-L", "-n", "-c"], "")
+        XCTAssertTrue(listed.ok)
+        XCTAssertEqual(listed.text, """
+            IPVS connection entries
+            pro expire state       source             virtual            destination
+            TCP 14:59  ESTABLISHED 198.18.16.5:40000  198.18.0.100:80    198.18.0.11:80
+
+            """)
+        plane.listConnections = { nil }
+        XCTAssertFalse(plane.control(["-Lnc"], "").ok)
+        XCTAssertEqual(plane.control(["--sync"], "").text, "no lvs_sync_daemon in this config\n")
+    }
+
     /// Snapshots reach the workers in the order they were made, whoever makes them: health
     /// reports, adm and the timer republish from three threads at once.
     func testSnapshotsFromManyThreadsArriveInTheOrderTheyWereMade() throws {

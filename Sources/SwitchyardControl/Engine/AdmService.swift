@@ -42,6 +42,13 @@ extension ControlPlane {
             return (true, setTrace(client))
         case .vrrp:
             return (true, failoverStatus?() ?? "no vrrp_instance in this config\n")
+        case .sync:
+            return (true, syncStatus?() ?? "no lvs_sync_daemon in this config\n")
+        case .listConnections(let options):
+            // A walk of every worker's tables (FlowExchangeHub), on master and backup alike.
+            guard let list = listConnections else { return (false, "the workers are not running\n") }
+            guard let records = list() else { return (false, "the workers did not list their connections in time\n") }
+            return (true, AdmConnections.render(records, options))
         case .restore:
             // Applied like a reload, so what stays keeps its IDs, flows, counters and checkers.
             return changing.withLock { _ in
