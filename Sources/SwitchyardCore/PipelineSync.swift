@@ -73,9 +73,13 @@ extension Pipeline {
         else { return nil }
         let idle = now &- entry.lastSeen
         let lifetime: UInt32
+        var flags = entry.flags & (FlowFlags.nat | FlowFlags.template | FlowFlags.synced)
         if entry.flags & FlowFlags.template != 0 {
             guard let service = snapshot.service(of: real) else { return nil }
             lifetime = service.pointee.persistenceTimeout
+            // A template is made before its method matters; the record names it (IPVS sends a
+            // template with its service's forwarding flags).
+            if service.pointee.method == .nat { flags |= FlowFlags.nat }
         } else {
             lifetime = flows.timeouts.timeout(entry.state)
         }
@@ -83,7 +87,7 @@ extension Pipeline {
         return FlowRecord(client: entry.source, virtual: entry.destination, real: real.pointee.address,
                           clientPort: entry.sourcePort, virtualPort: entry.destinationPort, realPort: real.pointee.port,
                           proto: entry.proto & ~(Self.replyMark | Self.templateMark), state: entry.state,
-                          flags: entry.flags & (FlowFlags.nat | FlowFlags.template | FlowFlags.synced),
+                          flags: flags,
                           origin: origin, interface: entry.interface, peerMAC: entry.peerMAC,
                           expiresIn: lifetime - idle, realID: entry.realID)
     }

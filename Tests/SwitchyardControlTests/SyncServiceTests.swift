@@ -210,3 +210,60 @@ final class SyncServiceTests: XCTestCase {
         XCTAssertEqual(b.service.statistics.withLock { $0.entriesRefused }, ["unknownReal": 1])
     }
 }
+
+/// A persistence template from a master's pipeline to a backup's, through the wire format.
+final class SyncTemplateRoundTripTests: XCTestCase {
+    func testTemplateTravelsFromPipelineToPipeline() throws {
+        let vip = IPv4Address("198.18.1.100")!
+        let rip = IPv4Address("198.18.2.11")!
+        let snapshot = ForwardingSnapshot(services: [ServiceSpec(
+            id: 0, proto: IPProtocol.tcp, vip: vip, port: 8080, scheduler: .roundRobin, method: .nat,
+            persistenceTimeout: 600,
+            reals: [RealServerSpec(id: 3, address: rip, port: 8080, weight: 1, mac: MACAddress(bits: 0x21), interface: 1)])],
+            schedulingKey: .defaultScheduling, maglevTableSize: 251)
+        func pipeline(_ x: FlowExchange) -> Pipeline {
+            var config = PipelineConfig(interfaceMACs: [MACAddress(bits: 0x01), MACAddress(bits: 0x03)], flowCapacity: 1_000)
+            config.exchange = x
+            return Pipeline(config)
+        }
+        let mx = FlowExchange(capacity: 64)
+        var master = pipeline(mx)
+        var frame = [UInt8](repeating: 0, count: 54)
+        frame[12] = 0x08; frame[14] = 0x45; frame[17] = 40; frame[22] = 64; frame[23] = 6
+        frame.replaceSubrange(26..<30, with: [198, 18, 1, 10])
+        frame.replaceSubrange(30..<34, with: [198, 18, 1, 100])
+        frame[34] = 0x9c; frame[35] = 0x40; frame[36] = 0x1f; frame[37] = 0x90; frame[46] = 0x50; frame[47] = 0x02
+        frame[5] = 0x01  // to the balancer's MAC
+        frame[11] = 0x0a
+        var sum = stride(from: 14, to: 34, by: 2).reduce(UInt32(0)) { $0 + (UInt32(frame[$1]) << 8 | UInt32(frame[$1 + 1])) }
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+        frame[24] = UInt8(~sum >> 8 & 0xFF)
+        frame[25] = UInt8(~sum & 0xFF)
+        _ = frame.withUnsafeMutableBytes {
+            master.process($0.baseAddress!, length: $0.count, ingress: 0, checksumPending: false, now: 5,
+                           snapshot: snapshot.view)
+        }
+        mx.requestWalk(number: 1, purposes: FlowRecord.walkSync)
+        _ = master.exchangeTurn(now: 6, snapshot: snapshot.view)
+        var walked: [FlowRecord] = []
+        while let r = mx.outbound.pop() { walked.append(r) }
+        XCTAssertEqual(master.counters[.newFlows], 1, "\(walked)")
+        let template = try XCTUnwrap(walked.first { $0.isTemplate })
+        let bytes = try XCTUnwrap(SyncCodec.encode([SyncTranslate.entry(template)], syncID: 1).first)
+        let entry = try XCTUnwrap(SyncCodec.decode(bytes).entries.first)
+        var directory = SyncDirectory()
+        directory.reals[SyncDirectory.RealKey(proto: 6, virtual: vip.value, virtualPort: 8080, real: rip.value,
+                                              realPort: 8080)] = SyncDirectory.Real(id: 3, nat: true)
+        let placed = try SyncTranslate.record(entry, in: directory).get()
+        XCTAssertTrue(placed.record.isTemplate)
+        let bx = FlowExchange(capacity: 64)
+        var backup = pipeline(bx)
+        XCTAssertTrue(bx.inbound.push(placed.record))
+        bx.requestWalk(number: 1, purposes: FlowRecord.walkList)
+        _ = backup.exchangeTurn(now: 100, snapshot: snapshot.view)
+        XCTAssertEqual(backup.counters[.syncInstalled], 1)
+        var listed: [FlowRecord] = []
+        while let r = bx.outbound.pop() { listed.append(r) }
+        XCTAssertEqual(listed.filter(\.isTemplate).map(\.client), [IPv4Address("198.18.1.10")!.value])
+    }
+}

@@ -64,6 +64,7 @@ public final class VRRPService: @unchecked Sendable {
     /// Runs until `stop`; then shuts the instances down (a master sends priority 0 first).
     public func run() {
         var buffer = [UInt8](repeating: 0, count: 2048)
+        removeLeftoverAddresses()
         perform(router.handle(.start, at: now()))
         var watchers = VRRPWatchers(config, now: now())
         defer { watchers.stop() }
@@ -164,6 +165,22 @@ public final class VRRPService: @unchecked Sendable {
             Log.info("vrrp \(instance.name): priority \(from) -> \(to)")
         case .wantsMaster, .faultCleared:
             Log.debug("vrrp \(instance.name): \(action)")
+        }
+    }
+
+    /// Every instance starts as a backup, so none of the addresses it adds as master may be on
+    /// its interface yet: one that is was left by a run that was killed as master (in the same
+    /// namespace), and would answer ARP beside the real master.
+    private func removeLeftoverAddresses() {
+        for instance in config.instances {
+            for a in instance.virtualAddresses where !engineVIPs.contains(a.address) {
+                let device = a.device ?? instance.interface
+                let result = runCommand(["ip", "-4", "addr", "del", "\(a.address)/\(a.prefixLength)", "dev", device])
+                if result.status == 0 {
+                    Log.warning("vrrp \(instance.name): removed \(a.address)/\(a.prefixLength) from \(device), left by an earlier run "
+                        + "(it is added back when this box becomes master)")
+                }
+            }
         }
     }
 
