@@ -4,7 +4,8 @@
 # or SIGTERMed: we take over, the client's ARP entry and HTTP follow) and as its master (our
 # SIGTERM's priority 0 hands over at once); Switchyard to Switchyard with v3_checksum_as_v2 (RFC
 # 9568's checksum on the wire); FAULT when a tracked interface or the instance's own goes down,
-# and back; a bad vrrp_instance refused at start and on reload (SIGHUP and adm) with its place.
+# and back; a bad vrrp_instance refused at start and on reload (SIGHUP and adm) with its place;
+# a keepalived with another VIP list (2.2.7 drops our adverts for it): our log says so.
 . "$(dirname "$0")/prelude.sh"
 net=198.18.112
 vip=$net.100
@@ -353,6 +354,18 @@ check "the running table stays" grep -q "^TCP  $vip:80 mh$" <<<"$(adm sy1 -Ln)"
 check "10 HTTP requests through sy1 all answered" served 10
 check "keepalived still BACKUP (notify: $(ka_states))" ka_is BACKUP
 cp "$LAB_DIR/good.conf" "$conf"
+
+echo "-- keepalived with one more VIP than sy1: 2.2.7 drops our adverts, so we must say why"
+ka_stop
+ka_conf BACKUP 100 3 0.1 "virtual_ipaddress {
+        $net.101/32 dev eth0
+    }"
+ka_start
+wait_until 3 logged sy1 "advert from $net.4 taken although it differs"
+check "sy1 logs the difference: $(grep -m1 -o "advert from $net.4 taken.*" "${LOG[sy1]}")" \
+    logged sy1 "advert from $net.4 taken although it differs: 2 virtual addresses, this instance has 1; keepalived 2.2.7"
+check "keepalived refused ours for it" grep -q "received an unexpected ip number count 1, expected 2" "$KA_LOG"
+check "(and is master too: notify $(ka_states))" ka_is MASTER
 
 sy_stop sy1
 expect "sy1 exits 0" $? -eq 0
