@@ -11,7 +11,7 @@ packages=(
     libpcap-dev libnet1-dev libssl-dev pkg-config   # build: the VIP filter (libpcap) and ARP frames (libnet)
     nftables iproute2 ethtool           # run: kernel guard, namespaces, GRO checks
     nginx-light curl wrk python3        # demo and tests: real servers and clients
-    iputils-ping procps psmisc          # tests: ping, sysctl, process helpers
+    iputils-ping procps psmisc keepalived # tests: ping, sysctl, process helpers
     dnsmasq-base bind9-dnsutils         # tests: a UDP service (DNS) through NAT
     netsniff-ng haproxy valgrind        # bench: trafgen floods, HAProxy peer, instruction counts
     gnuplot-nox                         # bench: PNG charts

@@ -61,4 +61,31 @@ final class VRRPAdvertMatchTests: XCTestCase {
         reordered.virtualAddresses.reverse()
         XCTAssertEqual(advert.mismatches(with: reordered), [])
     }
+
+    // keepalived 2.2.7 drops an advert whose addresses differ from its own, so against it the
+    // backup becomes master too; we take such adverts (as later keepalived does) but must say so,
+    // or nothing on our side tells why there are two masters.
+    func testTakenDifferencesAreInTheVerdictWithWhatTheyMean() throws {
+        let f = fixture("v3 with pseudo-header, three addresses")
+        let advert = try VRRPAdvert.decode(hexBytes(f.packet), context: f.context).advert
+        XCTAssertEqual(advert.verdict(for: f.instance), .take(differences: []))
+
+        var fewer = f.instance
+        fewer.virtualAddresses.removeLast()
+        XCTAssertEqual(advert.verdict(for: fewer), .take(differences: [.addressCount(expected: 2, received: 3)]))
+        XCTAssertEqual(VRRPAdvertMismatch.addressCount(expected: 2, received: 3).consequence,
+                       "keepalived 2.2.7 and older drop such adverts: a keepalived peer may be master at the same time")
+        XCTAssertNotNil(VRRPAdvertMismatch.missingAddress(IPv4Address("198.18.9.9")!).consequence)
+
+        var slower = f.instance
+        slower.advertInterval = f.instance.advertInterval * 2
+        guard case .take(let differences) = advert.verdict(for: slower), let interval = differences.first else {
+            return XCTFail("a version 3 interval difference is taken")
+        }
+        XCTAssertEqual(interval.consequence, "a backup follows the master's interval")
+
+        var v2 = f.instance
+        v2.version = 2
+        XCTAssertEqual(advert.verdict(for: v2), .drop(.version(expected: 2, received: 3)))
+    }
 }

@@ -1,6 +1,6 @@
 // How a decoded advert compares with the instance it is for (picked by its VRID): the checks
 // keepalived makes against the instance's config once the bytes are known good, and which of
-// them make it drop the advert rather than only log and count.
+// them make it drop the advert rather than only log and count (the verdict the receiver acts on).
 import SwitchyardCore
 
 /// One way an advert differs from its instance's config.
@@ -30,6 +30,16 @@ public enum VRRPAdvertMismatch: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// What a difference that does not drop the advert means, for the log line that reports it.
+    public var consequence: String? {
+        switch self {
+        case .version: nil
+        case .interval(let version, _, _): version == 3 ? "a backup follows the master's interval" : nil
+        case .addressCount, .missingAddress:
+            "keepalived 2.2.7 and older drop such adverts: a keepalived peer may be master at the same time"
+        }
+    }
+
     public var description: String {
         switch self {
         case .version(let expected, let received): "VRRP version \(received), this instance uses \(expected)"
@@ -46,7 +56,22 @@ public enum VRRPAdvertMismatch: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// What becomes of a checked advert for an instance.
+public enum VRRPAdvertVerdict: Sendable, Equatable {
+    /// Taken; each difference is logged and counted (none: it is what the instance expects).
+    case take(differences: [VRRPAdvertMismatch])
+    /// Dropped for the first difference that drops it.
+    case drop(VRRPAdvertMismatch)
+}
+
 extension VRRPAdvert {
+    /// Whether `instance` takes this advert, and what to say about it.
+    public func verdict(for instance: VRRPInstanceConfig) -> VRRPAdvertVerdict {
+        let found = mismatches(with: instance)
+        if let drop = found.first(where: \.dropsAdvert) { return .drop(drop) }
+        return .take(differences: found)
+    }
+
     /// The differences between this received advert and `instance`, in keepalived's order.
     /// Empty: it is what the instance expects.
     public func mismatches(with instance: VRRPInstanceConfig) -> [VRRPAdvertMismatch] {

@@ -23,7 +23,8 @@ public final class VRRPService: @unchecked Sendable {
     private var router: VRRPRouter
     private var identification: UInt16 = 0
     private let stopFlag = Atomic<Bool>(false)
-    /// Adverts refused (codec errors, mismatches) and sends that failed, by reason, for the log.
+    /// Adverts refused (codec errors, mismatches) or taken although they differ, and sends that
+    /// failed, by reason, for the log.
     private var problems: [String: Int] = [:]
     /// What adm shows; written by the service's thread after every change.
     public let status = Locked<[VRRPInstanceStatus]>([])
@@ -101,10 +102,17 @@ public final class VRRPService: @unchecked Sendable {
                 let received = try VRRPAdvert.decode(packet, context: VRRPReceiveContext(instance: instance))
                 // Our own adverts (a unicast peer list naming us, a multicast echo) are no news.
                 if received.source == (instance.unicastSource ?? localAddresses[interface]) { continue }
-                let mismatches = received.advert.mismatches(with: instance)
-                if let drop = mismatches.first(where: \.dropsAdvert) {
-                    report(instance, "advert refused: \(drop)")
+                switch received.advert.verdict(for: instance) {
+                case .drop(let why):
+                    report(instance, "advert refused: \(why)")
                     continue
+                case .take(let differences):
+                    // Taken, but said: a peer that disagrees may not take ours (keepalived 2.2.7
+                    // drops adverts with other addresses), and only this line would tell.
+                    for d in differences {
+                        report(instance, "advert from \(received.source) taken although it differs: \(d)"
+                            + (d.consequence.map { "; \($0)" } ?? ""))
+                    }
                 }
                 let advert = ReceivedAdvert(priority: received.advert.priority,
                                             maxAdvertInterval: received.advert.advertInterval, sourceAddress: received.source)
