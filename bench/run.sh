@@ -451,6 +451,7 @@ md=$here/results/bench-$stamp.md
     [ "${med[floor]:-0}" = 0 ] || [ "${wire_med:-0}" = 0 ] ||
         echo "- DR against the wire, for scale: the relay floor (the engine's rings and guard with none of its work) forwarded $(ratio "${med[floor]}" "$wire_med") x the wire in this run"
     echo "- per packet, per flow and allocations: bench/micro.sh"
+    echo "- takeover time between two balancers (VRRP, SIGKILL and SIGTERM): bench/failover.sh"
     echo
     echo "Engine counters at exit: \`$stats\`"
     [ -z "$floor_stats" ] || echo "Relay floor's counts at exit (floor): \`$floor_stats\`"

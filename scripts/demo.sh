@@ -4,10 +4,12 @@
 # requests through the VIP; then who served what, and which client address each real server saw.
 # Everything is removed at the end, also on Ctrl-C or failure.
 #
-#   scripts/demo.sh [--mode dr|nat] [--requests N] [--scheduler mh|rr|wrr|sh|lc|wlc|sed|nq]
+#   scripts/demo.sh [--mode dr|nat|ha] [--requests N] [--scheduler mh|rr|wrr|sh|lc|wlc|sed|nq]
 #
 # dr:  one segment; the real servers answer the client directly (direct server return).
 # nat: two segments; the balancer is the real servers' gateway and translates both ways.
+# ha:  DR through two balancers sharing the VIP by VRRP; the master is SIGKILLed during a
+#      download and the backup takes over (scripts/demo-ha.sh; --requests and --scheduler unused).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
@@ -29,7 +31,7 @@ done
 bin=$(switchyard_bin)
 [ -x "$bin" ] || { echo "demo.sh: $bin is missing; run: swift build -c release" >&2; exit 1; }
 
-case $mode in dr | nat) ;; *) echo "demo.sh: --mode is dr or nat" >&2; exit 2 ;; esac
+case $mode in dr | nat) ;; ha) exec bash "$here/demo-ha.sh" ;; *) echo "demo.sh: --mode is dr, nat or ha" >&2; exit 2 ;; esac
 vip=198.18.0.100
 client=198.18.0.10
 lab_init sydemo

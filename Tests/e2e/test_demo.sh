@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo the README opens with: `switchyard demo` runs it to the end with no failed request,
-# and Ctrl-C in the middle leaves no namespace, process or rule behind.
+# The demo the README opens with: `switchyard demo` runs it to the end with no failed request (DR,
+# NAT, and the failover mode), and Ctrl-C in the middle leaves no namespace, process or rule behind.
 . "$(dirname "$0")/prelude.sh"
 trap 'e2e_report' EXIT
 
@@ -16,6 +16,16 @@ out=$("$bin" demo --mode nat --requests 40 2>&1)
 expect "switchyard demo --mode nat exits 0" $? -eq 0
 check "NAT demo: 40 answered, 0 failed" grep -q "results: 40 answered, 0 failed" <<<"$out"
 check "NAT demo: the real servers logged the client's address" grep -q "rs1 answered [0-9]*; its nginx logged client address: 198.18.0.10" <<<"$out"
+
+out=$("$bin" demo --mode ha 2>&1)
+expect "switchyard demo --mode ha exits 0" $? -eq 0
+check "HA demo: lb2 took over from the SIGKILLed lb1" grep -q "takeover: lb2 became MASTER [0-9.]* s after the SIGKILL" <<<"$out"
+check "HA demo: the client's neighbour entry is lb2's" grep -q "neighbour entry for 198.19.30.100: [0-9a-f:]* = lb2$" <<<"$out"
+check "HA demo: the download is byte-exact" grep -q "identical to rs[12]'s big.bin: byte-exact" <<<"$out"
+check "HA demo: no request failed after the takeover" grep -q "after it [1-9][0-9]* ok, 0 failed$" <<<"$out"
+check "HA demo: it says PASS" grep -q "result: PASS" <<<"$out"
+prefix=$(sed -n 's/.*namespaces \(sydemo[0-9]*-\)\*.*/\1/p' <<<"$out")
+check "HA demo: no namespace of it is left (${prefix:-none found})" test -n "$prefix" -a -z "$(ip netns list | grep "^$prefix")"
 
 # Ctrl-C: a background job of a script ignores SIGINT, so reset it to default before exec.
 log=$(mktemp)
