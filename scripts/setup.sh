@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 packages=(
-    libpcap-dev libnet1-dev libssl-dev pkg-config   # build: the VIP filter (libpcap) and ARP frames (libnet)
+    libpcap-dev libnet1-dev libssl-dev pkg-config   # build: VIP filter (libpcap), ARP frames (libnet), sync auth (libcrypto)
     nftables iproute2 ethtool           # run: kernel guard, namespaces, GRO checks
     nginx-light curl wrk python3        # demo and tests: real servers and clients
     iputils-ping procps psmisc keepalived # tests: ping, sysctl, process helpers

@@ -162,8 +162,15 @@ public final class ControlPlane: @unchecked Sendable {
             }
             guard changed else { return }
             Log.info("\(served ? "serving" : "not serving") \(vips.map(\.description).joined(separator: ", "))")
-            try applyAddressSets()
-            republish()
+            // Taking over: forward first, then answer ARP (the announcement draws the clients'
+            // packets at once). Giving up: the other way round.
+            if served {
+                republish()
+                try applyAddressSets()
+            } else {
+                try applyAddressSets()
+                republish()
+            }
         }
     }
 

@@ -24,17 +24,28 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
 
     func publish(_ snapshot: ForwardingSnapshot) { publisher?.publish(snapshot) }
 
+    /// The sets whose filter, fanout program and guard rules are in place (a VRRP takeover
+    /// changes only which VIPs are answered, and must not wait for nft to run).
+    private var filtered: AddressSets?
+
+    /// Filters, fanout program and guard first, ARP last: a VIP is announced (which draws its
+    /// clients' packets at once) only when everything else is in place.
     func apply(_ sets: AddressSets) throws {
-        for (i, r) in responders.enumerated() { r.setVIPs(sets.answered.filter { sets.vipInterface[$0] == i }) }
-        let filter = try PacketFilter.forVIPs(sets.vips, natEndpoints: sets.natEndpoints)
-        let fanout = FanoutProgram.build(vips: sets.vips, workers: workerCount, clientMask: sets.clientMask)
-        for w in workers {
-            try w.update(filter: filter, fanoutProgram: fanout)
-            try w.update(vips: sets.vips, nat: sets.natEndpoints)
+        var unanswered = sets
+        unanswered.answered = []
+        if unanswered != filtered {
+            let filter = try PacketFilter.forVIPs(sets.vips, natEndpoints: sets.natEndpoints)
+            let fanout = FanoutProgram.build(vips: sets.vips, workers: workerCount, clientMask: sets.clientMask)
+            for w in workers {
+                try w.update(filter: filter, fanoutProgram: fanout)
+                try w.update(vips: sets.vips, nat: sets.natEndpoints)
+            }
+            try kernelGuard?.install(KernelGuard.Rules(
+                vips: Dictionary(grouping: sets.vips) { interfaces[sets.vipInterface[$0] ?? 0].name },
+                natRealServers: Dictionary(grouping: sets.natEndpoints) { interfaces[sets.natInterface[$0.address] ?? 0].name }))
+            filtered = unanswered
         }
-        try kernelGuard?.install(KernelGuard.Rules(
-            vips: Dictionary(grouping: sets.vips) { interfaces[sets.vipInterface[$0] ?? 0].name },
-            natRealServers: Dictionary(grouping: sets.natEndpoints) { interfaces[sets.natInterface[$0.address] ?? 0].name }))
+        for (i, r) in responders.enumerated() { r.setVIPs(sets.answered.filter { sets.vipInterface[$0] == i }) }
     }
 
     func refreshLocalAddresses() throws -> Bool {

@@ -23,6 +23,9 @@ public final class VRRPService: @unchecked Sendable {
     private var router: VRRPRouter
     private var identification: UInt16 = 0
     private let stopFlag = Atomic<Bool>(false)
+    /// Written by stop() to wake the thread's poll at once: a master's priority-0 advert goes out
+    /// when SIGTERM comes, not at the next 100 ms wake-up.
+    private let wake = Epoll.eventFD()
     /// Adverts refused (codec errors, mismatches) or taken although they differ, and sends that
     /// failed, by reason, for the log.
     private var problems: [String: Int] = [:]
@@ -60,7 +63,13 @@ public final class VRRPService: @unchecked Sendable {
         return Array(Set(config.instances.flatMap { $0.virtualAddresses.map(\.address) }).intersection(vips)).sorted()
     }
 
-    public func stop() { stopFlag.store(true, ordering: .relaxed) }
+    public func stop() {
+        stopFlag.store(true, ordering: .relaxed)
+        var one: UInt64 = 1
+        _ = write(wake, &one, 8)
+    }
+
+    deinit { close(wake) }
 
     /// Runs until `stop`; then shuts the instances down (a master sends priority 0 first).
     public func run() {
@@ -69,15 +78,17 @@ public final class VRRPService: @unchecked Sendable {
         perform(router.handle(.start, at: now()))
         var watchers = VRRPWatchers(config, now: now())
         defer { watchers.stop() }
-        var polls = sockets.values.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         let names = Array(sockets.keys)
+        // The sockets in `names` order, then the stop event.
+        var polls = names.map { pollfd(fd: sockets[$0]!.fd, events: Int16(POLLIN), revents: 0) }
+            + [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
         while !stopFlag.load(ordering: .relaxed) {
-            // Wake for the next deadline, and at least every 100 ms to notice a stop.
+            // Wake for the next deadline, and at least every 100 ms (stop() wakes it at once).
             let next = min(router.nextDeadline ?? .infinity, watchers.nextDeadline)
             let wait = max(0, min(0.1, next - now()))
             let ready = poll(&polls, nfds_t(polls.count), Int32((wait * 1000).rounded(.up)))
             if ready > 0 {
-                for (i, p) in polls.enumerated() where p.revents & Int16(POLLIN) != 0 {
+                for (i, p) in polls.enumerated() where i < names.count && p.revents & Int16(POLLIN) != 0 {
                     polls[i].revents = 0
                     receiveAll(on: names[i], into: &buffer)
                 }
