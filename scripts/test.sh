@@ -61,15 +61,15 @@ done
 
 # The daemon itself under ThreadSanitizer: a release build with -sanitize=thread runs the
 # end-to-end files that exercise its threads most (workers, ARP responder, control socket,
-# health checkers, reloads, the VRRP service, the trace rings). Any TSan report, or any failed check (TSan also makes the
+# health checkers, reloads, the VRRP service, connection sync, the trace rings). Any TSan report, or any failed check (TSan also makes the
 # process exit 66, which the files' exit-status checks catch), fails it. test_robust is left
 # out: its RSS-growth check measures TSan's shadow memory instead of the engine.
-echo "== the daemon under -sanitize=thread: test_dr, test_nat, test_health_adm, test_failover, test_lifecycle"
+echo "== the daemon under -sanitize=thread: test_dr, test_nat, test_health_adm, test_failover, test_sync, test_lifecycle"
 tsan_logs=$(mktemp -d)
 if swift build -c release --sanitize=thread --scratch-path .build-tsan-daemon --product switchyard \
         >/tmp/switchyard-tsan-daemon.log 2>&1; then
     daemon_failed=0
-    for t in test_dr test_nat test_health_adm test_failover test_lifecycle; do
+    for t in test_dr test_nat test_health_adm test_failover test_sync test_lifecycle; do
         TSAN_OPTIONS="log_path=$tsan_logs/report halt_on_error=0" \
             SWITCHYARD_BIN="$root/.build-tsan-daemon/release/switchyard" E2E_ONLY=$t \
             bash Tests/e2e/run.sh >>/tmp/switchyard-tsan-daemon.log 2>&1 || daemon_failed=1
