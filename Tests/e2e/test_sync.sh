@@ -31,7 +31,8 @@ balancer lb1 198.19.30.2 198.19.31.2
 balancer lb2 198.19.30.3 198.19.31.3
 for rs in web1 web2; do
     lab_exec $rs env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$root/scripts/realserver.sh" gateway $gateway >/dev/null
-    lab_nginx $rs $rs "listen 8080 reuseport; location /slow/ { alias $LAB_DIR/nginx-$rs/www/; limit_rate 400k; }"
+    # Idle keep-alive connections wait through the whole file (minutes under ThreadSanitizer).
+    lab_nginx $rs $rs "listen 8080 reuseport; keepalive_timeout 600s; location /slow/ { alias $LAB_DIR/nginx-$rs/www/; limit_rate 400k; }"
 done
 
 conf() { # conf NAME STATE PRIORITY [EXTRA_INSTANCE_LINES]
@@ -97,10 +98,10 @@ start() { # start LB
 adm() { lab_exec "$1" "$bin" adm --config "$LAB_DIR/$1.conf" "${@:2}"; }
 # connections LB PORT: ESTABLISHED entries of adm -Lnc to the VIP's PORT
 connections() { adm "$1" -Lnc | awk -v v="$vip:$2" '$3 == "ESTABLISHED" && $5 == v' | wc -l; }
-# wait_connections LB PORT N: until LB lists at least N (5 s at most)
+# wait_connections LB PORT N: until LB lists at least N (15 s at most: the ThreadSanitizer run is slow)
 wait_connections() {
-    local i
-    for i in $(seq 50); do
+    local deadline=$((SECONDS + 15))
+    while [ $SECONDS -lt $deadline ]; do
         [ "$(connections "$1" "$2")" -ge "$3" ] && return 0
         sleep 0.1
     done
@@ -135,7 +136,9 @@ start lb2
 lab_wait_for "${LOG[lb2]}" "sync: receiving connections" 5
 check "lb2 stays backup" sh -c "! grep -q -- '-> MASTER' '${LOG[lb2]}'"
 check "lb2 lists the master's connections after its catch-up request (≥ 9)" wait_connections lb2 80 9
+[ "$(connections lb2 80)" -ge 9 ] || { adm lb2 -Lnc; adm lb1 -Lnc; adm lb2 --sync; }
 check "lb1 answered the catch-up request" grep -q "asked for every connection (catch-up" "${LOG[lb1]}"
+grep -q "asked for every connection (catch-up" "${LOG[lb1]}" || { grep -h "sync\|ready" "${LOG[lb1]}" "${LOG[lb2]}" | head -20; adm lb2 --sync; }
 check "lb2 lists the persistence template to $sticky ($(template_to lb2))" test "$(template_to lb2)" = "$sticky_address"
 echo "   lb2 installed $(sync_counter lb2 entries_installed) entries, lb1 sent $(sync_counter lb1 entries_sent)"
 
