@@ -220,6 +220,32 @@ final class VRRPStateMachineTests: XCTestCase {
         XCTAssertEqual(lab.instance(1).masterAdvertInterval, 100, "its own again as master")
     }
 
+    // A version 3 advert saying Max Adver Int 0 (a broken or hostile peer): adopted, it would
+    // make Master_Down_Interval 3 × 0 + a skew of 0, and the backup would take over at once on
+    // every advert. It is not adopted: the backup keeps the interval it had.
+    func testVersion3IntervalZeroIsNotAdopted() {
+        var b = VRRPInstance(config: VRRPLab.config(priority: 100, advert: 100), localAddress: VRRPLab.address(1))
+        _ = b.handle(.start, at: 0)
+        let zero = VRRPInstance.Event.advert(ReceivedAdvert(priority: 150, maxAdvertInterval: 0, sourceAddress: VRRPLab.address(0)))
+        XCTAssertEqual(b.handle(zero, at: 1), [])
+        XCTAssertEqual(b.masterAdvertInterval, 100)
+        XCTAssertEqual(b.nextDeadline!, 1 + 3.609375, accuracy: vrrpEps, "its own 3 × 1 s + skew, not 0")
+        // Having followed a 0.1 s master, a 0 from it keeps the 0.1 s.
+        let fast = VRRPInstance.Event.advert(ReceivedAdvert(priority: 150, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(0)))
+        _ = b.handle(fast, at: 2)
+        _ = b.handle(zero, at: 2.1)
+        XCTAssertEqual(b.masterAdvertInterval, 10)
+        XCTAssertEqual(b.nextDeadline!, 2.1 + down100, accuracy: vrrpEps)
+        // A master yielding to a higher one does not take its 0 either.
+        var m = VRRPInstance(config: VRRPLab.config(priority: 255, advert: 100, state: .master), localAddress: VRRPLab.address(1))
+        _ = m.handle(.start, at: 0)
+        let higher = VRRPInstance.Event.advert(ReceivedAdvert(priority: 255, maxAdvertInterval: 0, sourceAddress: VRRPLab.address(2)))
+        _ = m.handle(higher, at: 1)
+        XCTAssertEqual(m.state, .backup)
+        XCTAssertEqual(m.masterAdvertInterval, 100)
+        XCTAssertEqual(m.nextDeadline!, 1 + 3.003906, accuracy: 1e-6)
+    }
+
     func testVersion2CountsSkewInWholeSecondsAndDropsMismatchedIntervals() {
         var lab = VRRPLab()
         lab.add("A", VRRPLab.config(priority: 150, advert: 100, version: 2))

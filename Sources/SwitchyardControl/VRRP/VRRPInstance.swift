@@ -193,7 +193,7 @@ public struct VRRPInstance: Sendable {
             nextMasterCause = .preempted
             return
         }
-        if config.version == 3 && advert.maxAdvertInterval > 0 {
+        if config.version == 3 && VRRPTiming.adopts(advertisedInterval: advert.maxAdvertInterval) {
             masterAdvertInterval = advert.maxAdvertInterval
         }
         downDeadline = now + downInterval
@@ -235,7 +235,7 @@ public struct VRRPInstance: Sendable {
             return
         }
         guard higher else { return }
-        if config.version == 3 && advert.maxAdvertInterval > 0 {
+        if config.version == 3 && VRRPTiming.adopts(advertisedInterval: advert.maxAdvertInterval) {
             masterAdvertInterval = advert.maxAdvertInterval
         }
         masterAddress = advert.sourceAddress
