@@ -204,6 +204,8 @@ final class VRRPStateMachineTests: XCTestCase {
         XCTAssertEqual(lab.entered(.backup, box: 0).last!, down100 + 0.7, accuracy: 1e-6,
                        "at the first advert after the heal (both advertise at 0.360937 + k × 0.1)")
         XCTAssertEqual(lab.entered(.master, box: 1), [down100])
+        XCTAssertTrue(lab.actions(box: 1).contains { $0.action == .heardLowerPriority(VRRPLab.address(0), priority: 100, answered: true) },
+                      "high says it heard the other master and answered")
     }
 
     func testVersion3BackupAdoptsTheMastersAdvertisedInterval() {
@@ -286,14 +288,15 @@ final class VRRPStateMachineTests: XCTestCase {
         let lower = VRRPInstance.Event.advert(ReceivedAdvert(priority: 50, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(1)))
         var m = VRRPInstance(config: VRRPLab.config(priority: 255, state: .master), localAddress: VRRPLab.address(0))
         _ = m.handle(.start, at: 0)
-        XCTAssertEqual(m.handle(lower, at: 0.05), [.sendAdvert(priority: 255)])
+        XCTAssertEqual(m.handle(lower, at: 0.05), [.heardLowerPriority(VRRPLab.address(1), priority: 50, answered: true),
+                                                   .sendAdvert(priority: 255)], "said (for the log), then answered")
         XCTAssertEqual(m.nextDeadline!, 0.15, accuracy: vrrpEps, "the advert timer restarts from the answer")
         var options = VRRPInstance.Options()
         options.lowerPriorityNoAdvert = true
         var quiet = VRRPInstance(config: VRRPLab.config(priority: 255, state: .master), localAddress: VRRPLab.address(0),
                                  options: options)
         _ = quiet.handle(.start, at: 0)
-        XCTAssertEqual(quiet.handle(lower, at: 0.05), [])
+        XCTAssertEqual(quiet.handle(lower, at: 0.05), [.heardLowerPriority(VRRPLab.address(1), priority: 50, answered: false)])
         XCTAssertEqual(quiet.nextDeadline!, 0.1, accuracy: vrrpEps)
         // Priority 0 from another router is always answered (RFC 5798 section 6.4.3).
         let zero = VRRPInstance.Event.advert(ReceivedAdvert(priority: 0, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(1)))

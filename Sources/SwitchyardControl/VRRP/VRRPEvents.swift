@@ -68,6 +68,11 @@ extension VRRPInstance {
         /// Run the notify scripts for this state (`VRRPNotify.commands` gives the command lines).
         case notify(State, priority: UInt8)
         case priorityChanged(from: UInt8, to: UInt8)
+        /// As master: another master advertises a lower priority (or ours with a lower address),
+        /// split brain healing or a router coming back. `answered`: our advert follows at once to
+        /// make it step down (keepalived's "forcing new election"); false with
+        /// lower_prio_no_advert. Said only for the log, which keepalived writes too.
+        case heardLowerPriority(IPv4Address, priority: UInt8, answered: Bool)
         /// In a sync group: our down timer ran out; the group decides (we stay BACKUP for now).
         case wantsMaster
         /// In a sync group: our own fault is gone; the group decides when all members are clear.

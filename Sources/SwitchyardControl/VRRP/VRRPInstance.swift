@@ -228,6 +228,8 @@ public struct VRRPInstance: Sendable {
         if advert.priority < effectivePriority || (advert.priority == effectivePriority && order < 0) {
             // Split brain or a returning lower router: keepalived (RFC 9568) answers at once so
             // the other master steps down within one round trip.
+            out.append(.heardLowerPriority(advert.sourceAddress, priority: advert.priority,
+                                           answered: !options.lowerPriorityNoAdvert))
             if !options.lowerPriorityNoAdvert {
                 out.append(.sendAdvert(priority: effectivePriority))
                 advertDeadline = now + advertInterval
