@@ -56,7 +56,13 @@ extension VRRPInstance {
         case syncGroup(SyncCommand)
     }
 
-    public enum SyncCommand: Sendable, Equatable { case master, backup, fault }
+    public enum SyncCommand: Sendable, Equatable {
+        /// The member that asked (`wantsMaster`) may go: it becomes master for its own cause
+        /// (the master went silent, preemption), which its log line names.
+        case grantMaster
+        /// The others follow the group, cause `.syncGroup`.
+        case master, backup, fault
+    }
 
     public enum Action: Sendable, Equatable {
         /// Send one advert now, with this priority (0: we are giving up mastership).

@@ -327,6 +327,8 @@ public struct VRRPInstance: Sendable {
 
     private mutating func syncCommand(_ command: SyncCommand, _ now: Double, _ out: inout [Action]) {
         switch (command, state) {
+        case (.grantMaster, .backup):
+            becomeMaster(cause: nextMasterCause, now, &out)
         case (.master, .backup):
             becomeMaster(cause: .syncGroup, now, &out)
         case (.backup, .master):
