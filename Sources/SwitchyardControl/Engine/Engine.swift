@@ -151,7 +151,7 @@ public final class Engine: @unchecked Sendable {
         }
 
         parts.responders.forEach { $0.announce() }
-        Log.info("ready: answering ARP for \(plane.appliedSets.answered.map(\.description).joined(separator: ", ")); "
+        Log.info("ready: \(plane.appliedSets.arpAnswerSummary); "
             + "control socket \(options.controlPath)")
         mainLoop(signals)
     }
