@@ -24,13 +24,38 @@ public struct CheckTiming: Sendable, Equatable {
     }
 }
 
-/// One URL of HTTP_GET: the response must have this status, and (if given) this MD5 digest of
-/// the body, and a match for this regular expression (POSIX extended) in the body.
+/// One URL of HTTP_GET: the response must have one of these statuses, and (if given) this MD5
+/// digest of the body, and a match for this regular expression (POSIX extended) in the body.
 public struct URLCheck: Sendable, Equatable {
-    public var path: String = "/"
-    public var statusCode: Int = 200
+    public var path: String
+    /// The statuses that count as up, as ranges (`status_code 200-299 301`); keepalived's
+    /// default when none is given is any 2xx (check_http.c, url_check).
+    public var statusCodes: [ClosedRange<Int>]
     public var digest: String?
     public var regex: String?
+
+    /// keepalived's default expectation: any 2xx (HTTP_DEFAULT_STATUS_CODE_MIN…MAX).
+    public static let defaultStatusCodes = [200...299]
+    /// The statuses `status_code` may name (HTTP_STATUS_CODE_MIN…MAX).
+    public static let possibleStatusCodes = 100...599
+
+    /// A URL to check; `statusCode` is a shorthand for one expected status.
+    public init(path: String = "/", statusCode: Int? = nil, statusCodes: [ClosedRange<Int>]? = nil,
+                digest: String? = nil, regex: String? = nil) {
+        self.path = path
+        self.statusCodes = statusCodes ?? statusCode.map { [$0...$0] } ?? Self.defaultStatusCodes
+        self.digest = digest
+        self.regex = regex
+    }
+
+    /// Whether an answer with this status counts as up.
+    public func accepts(status: Int) -> Bool { statusCodes.contains { $0.contains(status) } }
+
+    /// The expectation as keepalived's config writes it: `200-299`, `200 301`.
+    public var expectedStatuses: String {
+        statusCodes.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+            .joined(separator: " ")
+    }
 }
 
 /// What a checker probes.
@@ -138,10 +163,12 @@ extension ConfigReader {
 
     func url(_ s: Statement) throws(ConfigDiagnostic) -> URLCheck {
         var u = URLCheck()
+        // Every status_code line adds to the set, as keepalived's bit array (check_http.c).
+        var codes: [ClosedRange<Int>] = []
         for c in s.children ?? [] {
             switch c.keyword.text {
             case "path": u.path = try text(c)
-            case "status_code": u.statusCode = try integer(c, in: 100...599)
+            case "status_code": codes += try statusCodes(c)
             case "digest":
                 let d = try single(c)
                 guard d.text.count == 32, d.text.allSatisfy(\.isHexDigit) else {
@@ -158,6 +185,29 @@ extension ConfigReader {
                 throw error(c.keyword, "unknown keyword \"\(c.keyword.text)\" in url; expected path, status_code, digest or regex")
             }
         }
+        if !codes.isEmpty { u.statusCodes = codes }
         return u
+    }
+
+    /// `status_code 200-299 301 …`: single statuses and ranges, each from 100 to 599, as
+    /// keepalived's status_code_handler (check_http.c) reads them; where keepalived skips a bad
+    /// word with a complaint, Switchyard refuses it, so a typo cannot widen what counts as up.
+    func statusCodes(_ s: Statement) throws(ConfigDiagnostic) -> [ClosedRange<Int>] {
+        guard !s.arguments.isEmpty else {
+            throw error(s.keyword, "status_code needs one or more statuses or ranges, e.g. status_code 200-299 301")
+        }
+        var ranges: [ClosedRange<Int>] = []
+        for t in s.arguments {
+            let parts = t.text.split(separator: "-", omittingEmptySubsequences: false)
+            let bounds = parts.map { Int($0) }
+            guard (1...2).contains(parts.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil,
+                  URLCheck.possibleStatusCodes.contains(low), URLCheck.possibleStatusCodes.contains(high), low <= high
+            else {
+                throw error(t, "status_code \"\(t.text)\" is not a status or a range of statuses from 100 to 599 "
+                    + "(e.g. 200, 200-299)")
+            }
+            ranges.append(low...high)
+        }
+        return ranges
     }
 }
