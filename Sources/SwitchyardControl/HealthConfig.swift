@@ -140,11 +140,16 @@ extension ConfigReader {
                 if miscPath?.isEmpty ?? true { throw error(c.keyword, "misc_path needs a command") }
             case "misc_timeout" where kindName == "MISC_CHECK":
                 miscTimeout = try seconds(c, in: 0.05...3_600)
-            case "bindto", "bind_port", "bind_if", "fwmark", "misc_dynamic", "user", "http_protocol",
-                 "enable_sni", "tls_compliant", "ssl", "count":
-                warn(c.keyword, "\(kindName) \(k) is accepted but not acted on yet")
+            case "misc_dynamic" where kindName == "MISC_CHECK":
+                // keepalived's misc_dynamic (check_misc.c, misc_check_child_thread): exit 0 up at
+                // the configured weight, 1 down, 2..255 up with weight = code − 2. The weight has
+                // no path to the running table yet, so those codes stay down here: said once.
+                warn(c.keyword, "misc_dynamic is not acted on yet: exit codes 2-255 count as down here "
+                    + "(keepalived: up, with weight = exit code - 2); exit 0 is up and 1 down, as keepalived")
             default:
-                throw error(c.keyword, "unknown keyword \"\(k)\" in \(kindName)")
+                guard ignore(c, in: .checker) else {
+                    throw error(c.keyword, "unknown keyword \"\(k)\" in \(kindName)")
+                }
             }
         }
         let kind: CheckKind
@@ -161,7 +166,7 @@ extension ConfigReader {
                              location: s.keyword.location)
     }
 
-    func url(_ s: Statement) throws(ConfigDiagnostic) -> URLCheck {
+    mutating func url(_ s: Statement) throws(ConfigDiagnostic) -> URLCheck {
         var u = URLCheck()
         // Every status_code line adds to the set, as keepalived's bit array (check_http.c).
         var codes: [ClosedRange<Int>] = []
@@ -175,6 +180,10 @@ extension ConfigReader {
                     throw error(d, "digest must be an MD5 sum: 32 hex digits (genhash prints one)")
                 }
                 u.digest = d.text.lowercased()
+            case "regex_no_match":
+                // Ignoring it would turn the check upside down: refuse instead.
+                throw error(c.keyword, "regex_no_match is not supported yet: Switchyard would count a match as up, "
+                    + "the opposite of what it asks; remove the regex, or match what a healthy answer contains")
             case "regex":
                 let r = try single(c)
                 guard RegularExpression(r.text) != nil else {
@@ -182,7 +191,9 @@ extension ConfigReader {
                 }
                 u.regex = r.text
             default:
-                throw error(c.keyword, "unknown keyword \"\(c.keyword.text)\" in url; expected path, status_code, digest or regex")
+                guard ignore(c, in: .url) else {
+                    throw error(c.keyword, "unknown keyword \"\(c.keyword.text)\" in url; expected path, status_code, digest or regex")
+                }
             }
         }
         if !codes.isEmpty { u.statusCodes = codes }
