@@ -115,7 +115,10 @@ extension ConfigReader {
     static let checkerKinds: Set = ["TCP_CHECK", "HTTP_GET", "PING_CHECK", "MISC_CHECK"]
 
     /// A checker block: TCP_CHECK, HTTP_GET, PING_CHECK or MISC_CHECK.
-    mutating func checker(_ s: Statement, inherited: CheckTiming) throws(ConfigDiagnostic) -> CheckerConfig {
+    /// `virtualHost` is the real server's or virtual_server's, used where the checker sets none
+    /// (keepalived's order: checker, then real_server, then virtual_server; check_http.c).
+    mutating func checker(_ s: Statement, inherited: CheckTiming, virtualHost inheritedHost: String? = nil)
+        throws(ConfigDiagnostic) -> CheckerConfig {
         var timing = inherited
         var connectIP: IPv4Address?
         var connectPort: UInt16?
@@ -157,7 +160,7 @@ extension ConfigReader {
         case "TCP_CHECK": kind = .tcp
         case "PING_CHECK": kind = .ping
         case "HTTP_GET":
-            kind = .http(urls: urls.isEmpty ? [URLCheck()] : urls, virtualHost: virtualHost)
+            kind = .http(urls: urls.isEmpty ? [URLCheck()] : urls, virtualHost: virtualHost ?? inheritedHost)
         default:
             guard let miscPath else { throw error(s.keyword, "MISC_CHECK needs misc_path (a command; exit 0 means up)") }
             kind = .misc(path: miscPath, timeout: miscTimeout)

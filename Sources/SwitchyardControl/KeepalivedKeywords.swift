@@ -67,7 +67,6 @@ enum KeepalivedKeywords {
     /// virtual_server keywords (check_parser.c, init_check_keywords), and a few that older
     /// keepalived versions read, so that older files still load.
     static let virtualServer: [String: String] = [
-        "ip_family": "sets the service's address family (Switchyard takes it from the address)",
         "hashed": "sets the IPVS hashed flag (IP_VS_SVC_F_HASHED)",
         "flag-1": "sets the scheduler flag IP_VS_SVC_F_SCHED1",
         "flag-2": "sets the scheduler flag IP_VS_SVC_F_SCHED2",
@@ -80,7 +79,6 @@ enum KeepalivedKeywords {
         "persistence_engine": "uses a kernel persistence engine such as sip",
         "ha_suspend": "suspends the checkers while this box is not the VRRP master",
         "smtp_alert": "sends an email when a real server changes state",
-        "virtualhost": "the default Host header for the service's HTTP_GET checkers",
         "snmp_name": "names the service in SNMP",
         "omega": "runs quorum_down at shutdown too",
         "sorry_server_inhibit": "keeps the sorry server in the table with weight 0 instead of removing it",
@@ -97,7 +95,6 @@ enum KeepalivedKeywords {
         "uthreshold": "stops sending new connections above this many",
         "lthreshold": "starts sending new connections again below this many",
         "smtp_alert": "sends an email when the real server changes state",
-        "virtualhost": "the default Host header for this real server's HTTP_GET checkers",
         "snmp_name": "names the real server in SNMP",
     ]
 
@@ -116,7 +113,6 @@ enum KeepalivedKeywords {
         "tls_compliant": "closes TLS connections with a close_notify",
         "fast_recovery": "checks again at once after a failure instead of waiting for delay_loop",
         "user": "runs the script as this user and group",
-        "virtualhost": "the Host header of every url",
     ]
 
     /// url keywords of HTTP_GET (check_http.c, install_http_ssl_check_keyword).

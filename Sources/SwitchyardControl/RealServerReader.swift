@@ -13,6 +13,8 @@ struct ServiceDefaults {
     var inhibit: Bool
     /// The virtual_server's `weight`: the default of its real servers (vs_weight_handler).
     var weight: Int
+    /// The virtual_server's `virtualhost`: the Host header of its HTTP_GET checkers that set none.
+    var virtualHost: String?
     /// ipvsadm's name of the service, for messages.
     var name: String
 }
@@ -43,8 +45,12 @@ extension ConfigReader {
                                     inhibitOnFailure: service.inhibit, location: s.keyword.location)
         var read = ReadRealServer(config: real)
         var timing = service.timing
+        var virtualHost = service.virtualHost
         let statements = s.children ?? []
-        for c in statements { _ = try timingKeyword(c, into: &timing) }
+        for c in statements {
+            _ = try timingKeyword(c, into: &timing)
+            if c.keyword.text == "virtualhost" { virtualHost = try text(c) }
+        }
         for c in statements {
             let k = c.keyword.text
             if TimingKeyword.isOne(k) { continue }
@@ -53,12 +59,13 @@ extension ConfigReader {
             case "inhibit_on_failure": real.inhibitOnFailure = true
             case "notify_up": real.notifyUp = c.arguments.map(\.text).joined(separator: " ")
             case "notify_down": real.notifyDown = c.arguments.map(\.text).joined(separator: " ")
+            case "virtualhost": continue
             case "lvs_method":
                 read.method = try forwardingMethod(c)
                 read.methodToken = c.arguments.first
             default:
                 if Self.checkerKinds.contains(k) {
-                    real.checkers.append(try checker(c, inherited: timing))
+                    real.checkers.append(try checker(c, inherited: timing, virtualHost: virtualHost))
                 } else if KeepalivedKeywords.unbuiltCheckers[k] != nil {
                     read.unbuiltCheckers.append(c.keyword)
                 } else if !ignore(c, in: .realServer) {
@@ -79,10 +86,11 @@ extension ConfigReader {
     }
 
     /// Settles a service's real servers as keepalived's validate_check_config does, and returns
-    /// the one forwarding method they share. Switchyard's engine forwards a service by one
-    /// method, so a real server's own lvs_method must agree with the others'.
+    /// the one forwarding method they share and their configured weights' sum (held-down ones
+    /// included, as keepalived counts them for the quorum). Switchyard's engine forwards a
+    /// service by one method, so a real server's own lvs_method must agree with the others'.
     mutating func settleRealServers(_ reals: inout [ReadRealServer], service: ServiceDefaults, at t: Token)
-        throws(ConfigDiagnostic) -> ForwardingMethod {
+        throws(ConfigDiagnostic) -> (method: ForwardingMethod, weightSum: Int) {
         // A real server with no method of its own takes the service's; with neither, NAT.
         if service.method == nil, reals.contains(where: { $0.method == nil }) {
             warn(t, "\(service.name) has no lb_kind; NAT is used, as keepalived")
@@ -119,6 +127,7 @@ extension ConfigReader {
             seen[key] = r.config.location.line
             return true
         }
+        let weightSum = reals.reduce(0) { $0 + $1.config.weight }
         // Held down: out of the table, or kept at weight 0 with inhibit_on_failure, as keepalived
         // treats a real server that is down.
         reals = reals.compactMap { r in
@@ -128,6 +137,6 @@ extension ConfigReader {
             held.config.weight = 0
             return held
         }
-        return agreed
+        return (agreed, weightSum)
     }
 }

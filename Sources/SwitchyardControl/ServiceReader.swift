@@ -35,6 +35,8 @@ extension ConfigReader {
         var persistenceMask: UInt32?
         var realStatements: [Statement] = []
         var sorry: SorryServerConfig?
+        var sorryAt: SourceLocation?
+        var virtualHost: String?
         var quorum = 1
         var hysteresis = 0
         var quorumUp: String?
@@ -55,11 +57,23 @@ extension ConfigReader {
             }
             switch k {
             case "sorry_server":
-                guard c.arguments.count == 2 else {
+                guard (1...2).contains(c.arguments.count) else {
                     throw error(c.keyword, "sorry_server takes an address and a port: sorry_server 198.18.0.99 80")
                 }
+                // As a real server's: no port, or 0, is the service's (alloc_ssvr, check_data.c).
+                let given = c.arguments.count == 2 && c.arguments[1].text.contains(where: { $0 != "0" })
                 sorry = SorryServerConfig(address: try address(c.arguments[0], what: "sorry server address"),
-                                          port: try port(c.arguments[1]))
+                                          port: given ? try port(c.arguments[1]) : vport)
+                sorryAt = c.keyword.location
+            case "virtualhost": virtualHost = try text(c)
+            case "ip_family":
+                // Switchyard's services are IPv4: inet agrees, inet6 cannot (ip_family_handler).
+                let t = try single(c)
+                switch t.text {
+                case "inet": break
+                case "inet6": throw error(t, "ip_family inet6 is not supported yet: Switchyard forwards IPv4 only")
+                default: throw error(t, "unknown ip_family \"\(t.text)\"; expected inet or inet6")
+                }
             case "quorum": quorum = try integer(c, in: 0...1_000_000)
             case "hysteresis": hysteresis = try integer(c, in: 0...1_000_000)
             case "quorum_up": quorumUp = c.arguments.map(\.text).joined(separator: " ")
@@ -74,7 +88,8 @@ extension ConfigReader {
             let k = c.keyword.text
             if TimingKeyword.isOne(k) { continue }
             switch k {
-            case "sorry_server", "quorum", "hysteresis", "quorum_up", "quorum_down", "alpha", "inhibit_on_failure", "weight":
+            case "sorry_server", "quorum", "hysteresis", "quorum_up", "quorum_down", "alpha", "inhibit_on_failure", "weight",
+                 "virtualhost", "ip_family":
                 continue
             case "lb_algo", "lvs_sched":
                 let t = try single(c)
@@ -120,10 +135,29 @@ extension ConfigReader {
         // persistence_granularity alone turns persistence on for 300 s (pgr_handler, check_parser.c).
         if persistenceMask != nil && persistenceTimeout == 0 { persistenceTimeout = ServiceValues.defaultPersistenceTimeout }
         let serviceDefaults = ServiceDefaults(port: vport, method: method, timing: timing, inhibit: inhibit, weight: weight,
-                                             name: name)
+                                             virtualHost: virtualHost, name: name)
         var reals: [ReadRealServer] = []
         for c in realStatements { reals.append(try realServer(c, service: serviceDefaults)) }
-        let agreed = try settleRealServers(&reals, service: serviceDefaults, at: s.keyword)
+        let (agreed, weightSum) = try settleRealServers(&reals, service: serviceDefaults, at: s.keyword)
+        if agreed == .dr, let at = sorryAt, let port = sorry?.port, port != vport {
+            warn(at: at, "with DR the sorry server takes the service's port \(vport), not \(port), as keepalived "
+                + "(DR does not rewrite ports)")
+            sorry?.port = vport
+        }
+        // keepalived lowers a quorum the real servers' weights can never reach, and a
+        // hysteresis not below the quorum (validate_check_config, check_data.c). It drops a
+        // service with no real servers before that; Switchyard keeps it (adm may add some).
+        if !realStatements.isEmpty && quorum > weightSum {
+            warn(s.keyword, "quorum \(quorum) of \(name) exceeds the real servers' total weight \(weightSum); "
+                + "\(weightSum) is used, as keepalived")
+            quorum = weightSum
+        }
+        if !realStatements.isEmpty && hysteresis > 0 && hysteresis >= quorum {
+            let lowered = max(quorum - 1, 0)
+            warn(s.keyword, "hysteresis \(hysteresis) of \(name) is not below its quorum \(quorum); \(lowered) is used, "
+                + "as keepalived")
+            hysteresis = lowered
+        }
         let service = VirtualServiceConfig(proto: proto, vip: vip, port: vport, scheduler: scheduler ?? .weightedLeastConnection,
                                            method: agreed, delayLoop: delayLoop, persistenceTimeout: persistenceTimeout,
                                            persistenceMask: persistenceMask ?? 0xFFFF_FFFF, reals: reals.map(\.config),

@@ -148,3 +148,57 @@ final class KeepalivedDefaultsTests: XCTestCase {
                        + "protocol and port, not by firewall mark; write one virtual_server per address and port the mark covers")
     }
 }
+
+/// Settings keepalived settles after reading: sorry server port, quorum, ip_family, virtualhost.
+final class KeepalivedSettlingTests: XCTestCase {
+    func service(_ body: String) throws -> (VirtualServiceConfig, [String]) {
+        let c = try Config.parse("virtual_server 198.18.0.1 80 {\n\(body)\n}\n", path: "k.conf")
+        return (c.services[0], c.warnings.map(\.description))
+    }
+
+    func testSorryServerWithNoPortTakesTheServicePort() throws {
+        let (s, warnings) = try service(" lb_kind NAT\n sorry_server 198.18.0.9\n real_server 198.18.0.2 8080")
+        XCTAssertEqual(s.sorryServer, SorryServerConfig(address: IPv4Address("198.18.0.9")!, port: 80))
+        XCTAssertEqual(warnings, [])
+    }
+
+    func testDRSorryServerPortBecomesTheServicePort() throws {
+        let (s, warnings) = try service(" lb_kind DR\n sorry_server 198.18.0.9 8080\n real_server 198.18.0.2 80")
+        XCTAssertEqual(s.sorryServer?.port, 80)
+        XCTAssertEqual(warnings, ["k.conf:3:2: warning: with DR the sorry server takes the service's port 80, not 8080, "
+            + "as keepalived (DR does not rewrite ports)"])
+    }
+
+    func testQuorumAboveTheTotalWeightIsLowered() throws {
+        let (s, warnings) = try service(" lb_kind DR\n quorum 10\n hysteresis 3\n real_server 198.18.0.2 80 { weight 2 }\n"
+                                        + " real_server 198.18.0.3 80 { weight 1 }")
+        XCTAssertEqual(s.quorum, 3)
+        XCTAssertEqual(s.hysteresis, 2)
+        XCTAssertEqual(warnings, [
+            "k.conf:1:1: warning: quorum 10 of TCP 198.18.0.1:80 exceeds the real servers' total weight 3; 3 is used, as keepalived",
+            "k.conf:1:1: warning: hysteresis 3 of TCP 198.18.0.1:80 is not below its quorum 3; 2 is used, as keepalived",
+        ])
+    }
+
+    func testIPFamilyInetAgreesAndInet6IsRefused() throws {
+        let (_, warnings) = try service(" lb_kind DR\n ip_family inet\n real_server 198.18.0.2 80")
+        XCTAssertEqual(warnings, [])
+        XCTAssertThrowsError(try service(" lb_kind DR\n ip_family inet6")) { e in
+            XCTAssertEqual((e as? ConfigDiagnostic)?.description,
+                           "k.conf:3:12: ip_family inet6 is not supported yet: Switchyard forwards IPv4 only")
+        }
+    }
+
+    func testVirtualhostOfTheServiceOrRealServerReachesHTTPGet() throws {
+        let (s, warnings) = try service(" lb_kind DR\n virtualhost svc.example\n"
+                                        + " real_server 198.18.0.2 80 {\n  HTTP_GET { url { path / } }\n }\n"
+                                        + " real_server 198.18.0.3 80 {\n  virtualhost rs.example\n  HTTP_GET { }\n }\n"
+                                        + " real_server 198.18.0.4 80 {\n  virtualhost rs.example\n  HTTP_GET { virtualhost own.example }\n }")
+        let hosts = s.reals.map { r -> String? in
+            guard case .http(_, let host) = r.checkers[0].kind else { return "not HTTP_GET" }
+            return host
+        }
+        XCTAssertEqual(hosts, ["svc.example", "rs.example", "own.example"])
+        XCTAssertEqual(warnings, [])
+    }
+}

@@ -34,7 +34,6 @@ final class KeepalivedKeywordsTests: XCTestCase {
     func testIssueListedKeywordsEachGiveOneWarningWithWhatKeepalivedDoes() throws {
         let cases: [(String, String, String)] = [
             ("nat_mask 255.255.255.0", "virtual_server", "k.conf:3:2: warning: nat_mask is ignored (keepalived: an option of keepalived 1.x that never had any effect)"),
-            ("ip_family inet", "virtual_server", "k.conf:3:2: warning: ip_family is ignored (keepalived: sets the service's address family (Switchyard takes it from the address))"),
             ("sh-port", "virtual_server", "k.conf:3:2: warning: sh-port is ignored (keepalived: makes the sh scheduler hash the source port too)"),
             ("sh-fallback", "virtual_server", "k.conf:3:2: warning: sh-fallback is ignored (keepalived: makes the sh scheduler pick another real server when the hashed one is down)"),
             ("hashed", "virtual_server", "k.conf:3:2: warning: hashed is ignored (keepalived: sets the IPVS hashed flag (IP_VS_SVC_F_HASHED))"),
