@@ -92,7 +92,7 @@ extension ConfigReader {
     mutating func settleRealServers(_ reals: inout [ReadRealServer], service: ServiceDefaults, at t: Token)
         throws(ConfigDiagnostic) -> (method: ForwardingMethod, weightSum: Int) {
         // A real server with no method of its own takes the service's; with neither, NAT.
-        if service.method == nil, reals.contains(where: { $0.method == nil }) {
+        if service.method == nil, reals.isEmpty || reals.contains(where: { $0.method == nil }) {
             warn(t, "\(service.name) has no lb_kind; NAT is used, as keepalived")
         }
         let fallback = service.method ?? .nat

@@ -54,6 +54,10 @@ final class KeepalivedDefaultsTests: XCTestCase {
         XCTAssertEqual(s.method, .nat)
         XCTAssertEqual(s.reals[0].port, 8080, "NAT maps ports")
         XCTAssertEqual(warnings, ["k.conf:1:1: warning: TCP 198.18.0.1:80 has no lb_kind; NAT is used, as keepalived"])
+        let (empty, emptyWarnings) = try service(" protocol TCP")
+        XCTAssertEqual(empty.method, .nat)
+        XCTAssertEqual(emptyWarnings, ["k.conf:1:1: warning: TCP 198.18.0.1:80 has no lb_kind; NAT is used, as keepalived"],
+                       "said also when no real server is listed yet")
     }
 
     func testDuplicateRealServerIsDroppedWithAWarning() throws {
