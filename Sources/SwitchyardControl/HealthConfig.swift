@@ -150,7 +150,7 @@ extension ConfigReader {
                 warn(c.keyword, "misc_dynamic is not acted on yet: exit codes 2-255 count as down here "
                     + "(keepalived: up, with weight = exit code - 2); exit 0 is up and 1 down, as keepalived")
             default:
-                guard ignore(c, in: .checker) else {
+                guard ignore(c, in: .checker(kindName)) else {
                     throw error(c.keyword, "unknown keyword \"\(k)\" in \(kindName)")
                 }
             }

@@ -7,7 +7,9 @@
 
 /// The blocks whose keywords keepalived's parsers know, as Switchyard reads them.
 enum KeepalivedBlock {
-    case topLevel, globalDefs, virtualServer, realServer, checker, url
+    case topLevel, globalDefs, virtualServer, realServer, url
+    /// A checker block, by its keyword (HTTP_GET, MISC_CHECK, …).
+    case checker(String)
 }
 
 /// keepalived keywords Switchyard accepts and ignores, and what keepalived would have done.
@@ -20,7 +22,7 @@ enum KeepalivedKeywords {
         case .globalDefs: globalDefs(keyword)
         case .virtualServer: virtualServer[keyword]
         case .realServer: realServer[keyword]
-        case .checker: checker[keyword]
+        case .checker(let kind): checkerOnly[keyword].map { $0.contains(kind) } ?? true ? checker[keyword] : nil
         case .url: url[keyword]
         }
     }
@@ -113,6 +115,13 @@ enum KeepalivedKeywords {
         "tls_compliant": "closes TLS connections with a close_notify",
         "fast_recovery": "checks again at once after a failure instead of waiting for delay_loop",
         "user": "runs the script as this user and group",
+    ]
+
+    /// Checker keywords keepalived installs for some checkers only (check_http.c, check_misc.c);
+    /// the rest are every checker's (install_checker_common_keywords).
+    static let checkerOnly: [String: Set<String>] = [
+        "http_protocol": ["HTTP_GET"], "enable_sni": ["HTTP_GET"], "sni_name": ["HTTP_GET"],
+        "tls_compliant": ["HTTP_GET"], "fast_recovery": ["HTTP_GET"], "user": ["MISC_CHECK"],
     ]
 
     /// url keywords of HTTP_GET (check_http.c, install_http_ssl_check_keyword).

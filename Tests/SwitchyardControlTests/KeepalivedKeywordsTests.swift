@@ -92,6 +92,10 @@ final class KeepalivedKeywordsTests: XCTestCase {
                        "no more accepting every vrrp_ prefix")
         XCTAssertEqual(error(wrapped("nat_maks 255.0.0.0", in: "virtual_server")), "k.conf:3:2: unknown keyword \"nat_maks\" in virtual_server")
         XCTAssertEqual(error(wrapped("sni_nam x", in: "HTTP_GET")), "k.conf:5:2: unknown keyword \"sni_nam\" in HTTP_GET")
+        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n real_server 198.18.0.2 80 {\n TCP_CHECK {\n sni_name x\n }\n }\n}\n"),
+                       "k.conf:5:2: unknown keyword \"sni_name\" in TCP_CHECK", "HTTP_GET's keywords only where keepalived has them")
+        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n real_server 198.18.0.2 80 {\n TCP_CHECK {\n user nobody\n }\n }\n}\n"),
+                       "k.conf:5:2: unknown keyword \"user\" in TCP_CHECK", "MISC_CHECK's user only there")
     }
 
     func testRegexNoMatchIsRefusedRatherThanTurnedUpsideDown() {
