@@ -107,6 +107,7 @@ extension ConfigReader {
                 switch t.text.uppercased() {
                 case "TCP": proto = IPProtocol.tcp
                 case "UDP": proto = IPProtocol.udp
+                case "SCTP": throw error(t, "protocol SCTP is not supported yet; expected TCP or UDP")
                 default: throw error(t, "unknown protocol \"\(t.text)\"; expected TCP or UDP")
                 }
             case "persistence_timeout":

@@ -193,6 +193,13 @@ final class KeepalivedSettlingTests: XCTestCase {
         }
     }
 
+    func testSCTPIsKnownButNotSupported() {
+        XCTAssertThrowsError(try service(" lb_kind DR\n protocol SCTP")) { e in
+            XCTAssertEqual((e as? ConfigDiagnostic)?.description,
+                           "k.conf:3:11: protocol SCTP is not supported yet; expected TCP or UDP")
+        }
+    }
+
     func testVirtualhostOfTheServiceOrRealServerReachesHTTPGet() throws {
         let (s, warnings) = try service(" lb_kind DR\n virtualhost svc.example\n"
                                         + " real_server 198.18.0.2 80 {\n  HTTP_GET { url { path / } }\n }\n"
