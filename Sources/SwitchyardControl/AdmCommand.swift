@@ -91,6 +91,8 @@ public enum AdmCommand: Equatable, Sendable {
         var connection = ConnectionListOptions()
         var columns = Set<Int>()
         var traced: IPv4Address?
+        /// A listing format ipvsadm has and Switchyard does not, refused after ipvsadm's checks.
+        var unsupportedFormat: String?
         var service: ServiceKey? { address.map { ServiceKey(proto: protocolNumber, vip: $0, port: port) } }
     }
 
@@ -117,7 +119,14 @@ public enum AdmCommand: Equatable, Sendable {
         var timeouts: [Int] = []
         if command == "set" {
             guard leftovers.count >= 3 else { throw AdmError("--set option requires 3 timeout values", exitStatus: 2) }
-            timeouts = try leftovers.prefix(3).map { text throws(AdmError) in try timeout(text, 0) }
+            // 0 keeps a timeout; the flow table holds up to ServiceValues.timeoutSeconds.
+            timeouts = try leftovers.prefix(3).map { text throws(AdmError) in
+                let seconds = try timeout(text, 0)
+                guard seconds <= ServiceValues.timeoutSeconds.upperBound else {
+                    throw AdmError("invalid timeout value `\(text)' specified", exitStatus: 2)
+                }
+                return seconds
+            }
             leftovers = leftovers.dropFirst(3)
         }
         if let unexpected = leftovers.first { throw AdmError("unexpected argument \(unexpected)", exitStatus: 2) }
@@ -172,7 +181,7 @@ public enum AdmCommand: Equatable, Sendable {
         case "nosort": entry.list.sorted = false
         case "persistent-conn": entry.connection.persistenceEngineColumns = true
         case "daemon": throw AdmError("--daemon is not supported here; switchyard adm --sync shows connection sync", exitStatus: 2)
-        case "thresholds", "tun-info": throw AdmError("--\(option.spec.long) is not supported", exitStatus: 2)
+        case "thresholds", "tun-info": entry.unsupportedFormat = "--" + option.spec.long
         case "ipv6", "ops", "pe", "sched-flags", "mcast-interface", "syncid", "mcast-group", "mcast-port", "mcast-ttl",
              "sync-maxlen", "tun-type", "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum":
             throw AdmError("--\(option.spec.long) is not supported", exitStatus: 2)
@@ -227,12 +236,13 @@ public enum AdmCommand: Equatable, Sendable {
             // process_options's own test (line 1072).
             let list = entry.list
             let columns = entry.columns
-            if (columns.contains(1) || columns.contains(12)) && (list.stats || list.rate) {
+            if (columns.contains(1) || columns.contains(12)) && (list.stats || list.rate || columns.contains(16)) {
                 throw AdmError("options conflicts in the list command", exitStatus: 2)
             }
             if columns.contains(12) && columns.contains(17) {
                 throw AdmError("options conflicts in the list command", exitStatus: 2)
             }
+            if let format = entry.unsupportedFormat { throw AdmError("\(format) is not supported", exitStatus: 2) }
             if columns.contains(1) {
                 if list.json { throw AdmError("-L -c has no --json form (--json lists the services)", exitStatus: 2) }
                 return .listConnections(entry.connection)
