@@ -10,7 +10,8 @@ public enum AdmRestore {
     /// config_stream_read looks for it only in the whitespace after a word, where it never is,
     /// so ipvsadm has no comments (a `#` line is a command it cannot read, and ends the restore).
     public static func commandLines(_ input: String) -> [[String]] {
-        input.split(separator: "\n", omittingEmptySubsequences: false).compactMap { line in
+        // "\r\n" is one Character in Swift: a line ends at either.
+        input.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).compactMap { line in
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
                 .map(String.init).filter { $0 != "ipvsadm" }
             return words.isEmpty ? nil : words
