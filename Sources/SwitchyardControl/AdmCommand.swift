@@ -145,7 +145,7 @@ public enum AdmCommand: Equatable, Sendable {
         switch option.spec.long {
         case "tcp-service", "udp-service":
             entry.protocolNumber = option.spec.long == "tcp-service" ? IPProtocol.tcp : IPProtocol.udp
-            guard let (address, port) = endpoint(value) else {
+            guard let (address, port) = endpoint(value, protocolNumber: entry.protocolNumber) else {
                 throw AdmError("illegal virtual server address[:port] specified", exitStatus: 2)
             }
             entry.address = address
@@ -160,7 +160,7 @@ public enum AdmCommand: Equatable, Sendable {
             }
             entry.mask = mask
         case "real-server":
-            guard let real = endpoint(value) else {
+            guard let real = endpoint(value, protocolNumber: entry.protocolNumber) else {
                 throw AdmError("illegal real server address[:port] specified", exitStatus: 2)
             }
             entry.real = real
@@ -285,16 +285,6 @@ public enum AdmCommand: Equatable, Sendable {
             throw AdmError("--trace takes a client's IPv4 address, or off; not \"\(text)\"", exitStatus: 2)
         }
         return address
-    }
-
-    /// parse_service (line 1208) for IPv4: ADDRESS or ADDRESS:PORT, the port a number up to
-    /// 65535; nil where ipvsadm finds no address (or a bad port).
-    static func endpoint(_ text: String) -> (IPv4Address, UInt16?)? {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let address = IPv4Address(parts[0]) else { return nil }
-        if parts.count == 1 { return (address, nil) }
-        guard let port = number(String(parts[1]), 0...65_535) else { return nil }
-        return (address, UInt16(port))
     }
 
     /// What the command asks, in words, for the debug log ("add real server …, weight 5").

@@ -113,6 +113,23 @@ final class AdmOptionsTests: XCTestCase {
         XCTAssertEqual(run("-d -t 1.2.3.4:81 -r 10.0.0.1"), "255 Service not defined")
     }
 
+    /// Names as ipvsadm -S writes them without -n: host names and /etc/services names (for the
+    /// service's protocol).
+    func testHostAndServiceNames() throws {
+        guard AdmCommand.servicePort("http", protocolNumber: IPProtocol.tcp) == 80,
+              AdmCommand.hostAddress("localhost") == IPv4Address("127.0.0.1") else {
+            throw XCTSkip("this machine has no http in /etc/services or no localhost")
+        }
+        let local = ServiceKey(proto: IPProtocol.tcp, vip: IPv4Address("127.0.0.1")!, port: 80)
+        XCTAssertEqual(try AdmCommand.parse(["-A", "-t", "localhost:http", "-s", "rr"]),
+                       .addService(local, scheduler: .roundRobin, persistence: nil, mask: nil))
+        XCTAssertEqual(try AdmCommand.parse(["-a", "-u", "1.2.3.4:domain", "-r", "localhost:domain", "-m"]),
+                       .addReal(ServiceKey(proto: IPProtocol.udp, vip: IPv4Address("1.2.3.4")!, port: 53),
+                                IPv4Address("127.0.0.1")!, 53, method: .nat, weight: nil))
+        XCTAssertEqual(refusal(["-A", "-t", "1.2.3.4:no-such-service-name"]), "2 illegal virtual server address[:port] specified")
+        XCTAssertEqual(refusal(["-A", "-t", "80"]), "2 illegal virtual server address[:port] specified", "a number is no address")
+    }
+
     /// -R's input as config_stream_read reads it: words at blanks, "ipvsadm" dropped, empty
     /// lines skipped, `#` an ordinary word.
     func testRestoreLines() {
