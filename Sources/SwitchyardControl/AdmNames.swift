@@ -2,9 +2,14 @@
 // (ipvsadm.c parse_service with host_to_addr and service_to_port): `ipvsadm -S` without -n
 // writes "-A -t www.example.com:http", and -R must read that back.
 import Glibc
+import Synchronization
 import SwitchyardCore
 
 extension AdmCommand {
+    /// Whether host names go to the resolver (true, as in ipvsadm). The fuzz target turns it
+    /// off: random words must not become DNS queries.
+    public static let resolvesHostNames = Atomic<Bool>(true)
+
     /// parse_service (ipvsadm.c line 1208) for IPv4: ADDRESS or HOST, then `:PORT` or
     /// `:SERVICE` (looked up for the service's protocol); nil where ipvsadm finds no address
     /// (a bare number is none) or the port is neither.
@@ -23,7 +28,7 @@ extension AdmCommand {
 
     /// host_to_addr: the first IPv4 address the resolver gives for a name.
     static func hostAddress(_ name: String) -> IPv4Address? {
-        guard !name.isEmpty else { return nil }
+        guard !name.isEmpty, resolvesHostNames.load(ordering: .relaxed) else { return nil }
         var hints = addrinfo()
         hints.ai_family = AF_INET
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
