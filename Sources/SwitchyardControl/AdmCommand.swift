@@ -45,6 +45,9 @@ public enum AdmCommand: Equatable, Sendable {
         public var exact = false
         /// False with `--nosort`: the table's own order.
         public var sorted = true
+        /// `--thresholds`: each real server's upper and lower connection thresholds (Switchyard
+        /// sets none: 0, as ipvsadm shows a real server without them).
+        public var thresholds = false
         public init() {}
     }
 
@@ -181,7 +184,8 @@ public enum AdmCommand: Equatable, Sendable {
         case "nosort": entry.list.sorted = false
         case "persistent-conn": entry.connection.persistenceEngineColumns = true
         case "daemon": throw AdmError("--daemon is not supported here; switchyard adm --sync shows connection sync", exitStatus: 2)
-        case "thresholds", "tun-info": entry.unsupportedFormat = "--" + option.spec.long
+        case "thresholds": entry.list.thresholds = true
+        case "tun-info": entry.unsupportedFormat = "--tun-info"
         case "ipv6", "ops", "pe", "sched-flags", "mcast-interface", "syncid", "mcast-group", "mcast-port", "mcast-ttl",
              "sync-maxlen", "tun-type", "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum":
             throw AdmError("--\(option.spec.long) is not supported", exitStatus: 2)
@@ -307,7 +311,7 @@ public enum AdmCommand: Equatable, Sendable {
         case .list(let o):
             return "list" + (o.service.map { " \($0)" } ?? "") + (o.stats ? " stats" : "") + (o.rate ? " rate" : "")
                 + (o.timeout ? " timeouts" : "") + (o.json ? " as JSON" : "") + (o.exact ? " exact" : "")
-                + (o.sorted ? "" : " unsorted")
+                + (o.sorted ? "" : " unsorted") + (o.thresholds ? " thresholds" : "")
         case .listConnections(let o):
             return "list the connections" + (o.persistenceEngineColumns ? " with the persistence-engine columns" : "")
         case .setTimeouts(let t, let f, let u): return "set timeouts tcp \(t) s, tcpfin \(f) s, udp \(u) s (0 keeps one)"

@@ -139,6 +139,11 @@ public enum AdmRender {
             columns = ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]
         } else if options.rate {
             columns = ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]
+        } else if options.thresholds {
+            // "%-33s %-10s %-10s %-10s %-10s\n"
+            return pad("Prot LocalAddress:Port", 33)
+                + ["Uthreshold", "Lthreshold", "ActiveConn", "InActConn"].map { " " + pad($0, 10) }.joined()
+                + "\n  -> RemoteAddress:Port\n"
         } else {
             return "Prot LocalAddress:Port Scheduler Flags\n"
                 + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
@@ -167,6 +172,11 @@ public enum AdmRender {
             out += head + " " + serviceFlags(s.config) + "\n"
             for r in rows {
                 let n = numbers(r.id)
+                if options.thresholds {
+                    // "  -> %-28s %-10u %-10u %-10u %-10u\n": no thresholds here, so 0 and 0.
+                    out += destination(r) + [0, 0, n.active, n.inactive].map { " " + pad("\($0)", 10) }.joined() + "\n"
+                    continue
+                }
                 out += realColumns(r.address, r.port, r.method) + pad("\(r.weight)", 6) + " "
                     + pad("\(n.active)", 10) + " " + pad("\(n.inactive)", 10) + "\n"
             }

@@ -152,6 +152,17 @@ final class AdmRenderTests: XCTestCase {
         XCTAssertEqual(try list(["-LnX", "--stats"], table()), try list(["-Ln", "--exact", "--stats"], table()))
     }
 
+    func testThresholdsAreZeroAsForARealServerWithoutThem() throws {
+        XCTAssertEqual(try list(["-Ln", "--thresholds", "-t", "198.18.0.100:80"], table()), """
+        Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn 
+          -> RemoteAddress:Port
+        TCP  198.18.0.100:80 wlc persistent 300 mask 255.255.255.0
+          -> 198.18.0.9:80                0          0          0          0         
+          -> 198.18.0.12:80               0          0          0          0         
+
+        """)
+    }
+
     func testSaveListsWhatListLists() throws {
         XCTAssertEqual(AdmRender.save(try table()), """
         -A -t 10.0.0.1:443 -s mh
