@@ -63,6 +63,7 @@ public enum AdmUsage {
       --stats                             output of statistics information
       --rate                              output of rate information
       --exact        -X                   expand numbers (display exact values)
+      --thresholds                        output of thresholds information (none are set: 0)
       --persistent-conn                   with -c: output of persistent connection info
       --nosort                            disable sorting output of service/server entries
       --sort                              does nothing, for backwards compatibility
