@@ -83,31 +83,42 @@ extension ControlPlane {
     /// does (ipvsadm.c line 963): a line refused by the kernel says why and the next line runs;
     /// a line ipvsadm's parser refuses ends the restore there, the lines before it applied. The
     /// status is the last command's. Lines are read as config_stream_read reads them
-    /// (AdmRestore.swift).
+    /// (AdmRestore.swift). The lines' changes reach the workers together, once, at the end (one
+    /// snapshot and one address-set update, not one a line).
     func restore(_ input: String) -> (ok: Bool, text: String, status: Int32) {
-        var errors = ""
-        var status: Int32 = 0
-        for words in AdmRestore.commandLines(input) {
-            let command: AdmCommand
-            do {
-                command = try AdmRestore.command(words)
-            } catch {
-                errors += "\(error)\n"
-                status = error.exitStatus
-                if AdmRestore.continues(after: error) { continue }
-                return (false, errors, status)
+        changing.withLock { _ in
+            var errors = ""
+            var status: Int32 = 0
+            var changes = TableChanges()
+            var ended = false
+            for words in AdmRestore.commandLines(input) where !ended {
+                do throws(AdmError) {
+                    let command = try AdmRestore.command(words)
+                    if case .zero(let key) = command {
+                        let ids = state.withLock { s in
+                            s.table.services.filter { key == nil || $0.key == key }.flatMap { $0.reals.map(\.id) + [$0.sorryID] }
+                        }
+                        if key != nil, ids.isEmpty { throw AdmError.kernel("No such service") }
+                        zero(ids)
+                    } else {
+                        let result = state.withLock { s -> Result<TableChanges, AdmError> in
+                            do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
+                        }
+                        changes.merge(try result.get())
+                    }
+                    status = 0
+                } catch {
+                    errors += "\(error)\n"
+                    status = error.exitStatus
+                    ended = !AdmRestore.continues(after: error)
+                }
             }
-            let answer: (ok: Bool, text: String, status: Int32)
-            switch command {
-            case .zero:
-                answer = control(words, "")
-            default:
-                answer = withStatus(edit(command, what: "adm -R: " + words.joined(separator: " ")))
+            if !changes.isEmpty {
+                let (ok, text) = finish(changes, what: "adm -R")
+                if !ok { return (false, errors + text, 255) }
             }
-            status = answer.status
-            if !answer.ok { errors += answer.text }
+            return errors.isEmpty ? (true, "", status) : (false, errors, status)
         }
-        return errors.isEmpty ? (true, "", status) : (false, errors, status)
     }
 
     func withStatus(_ result: Result<TableChanges, AdmError>) -> (ok: Bool, text: String, status: Int32) {
@@ -145,5 +156,19 @@ extension ControlPlane {
             }
             return finish(changes, what: "reload")
         }
+    }
+}
+
+extension TableChanges {
+    /// Adds another change's effects to these (several -R lines applied as one).
+    mutating func merge(_ other: TableChanges) {
+        servicesAdded += other.servicesAdded
+        servicesRemoved += other.servicesRemoved
+        servicesChanged += other.servicesChanged
+        checkersToStart += other.checkersToStart
+        checkersToStop += other.checkersToStop
+        realsAdded += other.realsAdded
+        realsRemoved += other.realsRemoved
+        realsChanged += other.realsChanged
     }
 }
