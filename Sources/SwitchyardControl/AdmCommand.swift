@@ -239,19 +239,19 @@ public enum AdmCommand: Equatable, Sendable {
         case "L":
             // process_options's own test (line 1072).
             let list = entry.list
-            let columns = entry.columns
-            if (columns.contains(1) || columns.contains(12)) && (list.stats || list.rate || columns.contains(16)) {
+            func given(_ name: String) -> Bool { optionNames.firstIndex(of: name).map(entry.columns.contains) ?? false }
+            if (given("connection") || given("timeout")) && (given("stats") || given("rate") || given("thresholds")) {
                 throw AdmError("options conflicts in the list command", exitStatus: 2)
             }
-            if columns.contains(12) && columns.contains(17) {
+            if given("timeout") && given("persistent-conn") {
                 throw AdmError("options conflicts in the list command", exitStatus: 2)
             }
             if let format = entry.unsupportedFormat { throw AdmError("\(format) is not supported", exitStatus: 2) }
-            if columns.contains(1) {
+            if given("connection") {
                 if list.json { throw AdmError("-L -c has no --json form (--json lists the services)", exitStatus: 2) }
                 return .listConnections(entry.connection)
             }
-            if columns.contains(17) { throw AdmError("--persistent-conn is not supported without -c", exitStatus: 2) }
+            if given("persistent-conn") { throw AdmError("--persistent-conn is not supported without -c", exitStatus: 2) }
             var options = list
             options.service = entry.service
             return .list(options)
