@@ -91,25 +91,33 @@ public enum AdmRender {
         "  -> " + pad("\(address):\(port)", 28) + " " + pad(forward(method), 7) + " "
     }
 
+    /// libipvs.c's address comparison (ipvs_cmp_services, ipvs_cmp_dests): the difference of
+    /// the two addresses as 32-bit numbers, read as a signed int. Two addresses 2^31 or more
+    /// apart therefore compare the wrong way round (10.0.0.1 after 198.18.0.100), and ipvsadm
+    /// prints them so; this does the same.
+    static func addressOrder(_ a: IPv4Address, _ b: IPv4Address) -> Int32 { Int32(bitPattern: a.value &- b.value) }
+
     /// The services in ipvsadm's order: by protocol number (TCP before UDP), then address, then
-    /// port (libipvs.c ipvs_cmp_services, which list_all applies unless --nosort). With --nosort,
-    /// the table's own order (ipvsadm prints the kernel's hash order there).
-    /// ipvs_cmp_services subtracts the addresses as 32-bit numbers and reads the difference as a
-    /// signed int, so two addresses 2^31 or more apart sort the wrong way round there; this
-    /// sorts them numerically.
+    /// port (ipvs_cmp_services, which list_all applies unless --nosort). With --nosort, the
+    /// table's own order (ipvsadm prints the kernel's hash order there).
     static func ordered(_ table: ServiceTable, sorted: Bool) -> [ServiceState] {
         guard sorted else { return table.services }
         return table.services.sorted { a, b in
-            (a.key.proto, a.key.vip.value, a.key.port) < (b.key.proto, b.key.vip.value, b.key.port)
+            if a.key.proto != b.key.proto { return a.key.proto < b.key.proto }
+            let order = addressOrder(a.key.vip, b.key.vip)
+            return order != 0 ? order < 0 : a.key.port < b.key.port
         }
     }
 
-    /// The listed real servers by address, then port (libipvs.c ipvs_cmp_dests, applied by
+    /// The listed real servers by address, then port (ipvs_cmp_dests, applied by
     /// print_service_entry unless --nosort).
     static func orderedRows(_ s: ServiceState, sorted: Bool) -> [Row] {
         let all = rows(s)
         guard sorted else { return all }
-        return all.sorted { ($0.address.value, $0.port) < ($1.address.value, $1.port) }
+        return all.sorted { a, b in
+            let order = addressOrder(a.address, b.address)
+            return order != 0 ? order < 0 : a.port < b.port
+        }
     }
 
     /// `ipvsadm -Ln`, with `--stats`, `--rate` or `--timeout`, for every service or for

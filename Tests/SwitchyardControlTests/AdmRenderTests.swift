@@ -73,19 +73,24 @@ final class AdmRenderTests: XCTestCase {
         }
     }
 
+    /// ipvsadm compares addresses by a signed difference: 10.0.0.1 and 198.18.0.100 are more
+    /// than 2^31 apart, so 10.0.0.1 comes after, as ipvsadm prints them.
     func testDefaultListingIsSortedByProtocolAddressAndPort() throws {
         XCTAssertEqual(try list(["-Ln"], table()), """
         IP Virtual Server version 1.2.1 (size=4096)
         Prot LocalAddress:Port Scheduler Flags
           -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
-        TCP  10.0.0.1:443 mh
         TCP  198.18.0.100:80 wlc persistent 300 mask 255.255.255.0
           -> 198.18.0.9:80                Route   3      0          0         
           -> 198.18.0.12:80               Route   1      0          0         
+        TCP  10.0.0.1:443 mh
         UDP  198.18.0.100:53 rr
           -> 198.18.0.12:5353             Masq    2      0          0         
 
         """)
+        XCTAssertLessThan(AdmRender.addressOrder(IPv4Address("198.18.0.9")!, IPv4Address("198.18.0.12")!), 0)
+        XCTAssertLessThan(AdmRender.addressOrder(IPv4Address("198.18.0.100")!, IPv4Address("10.0.0.1")!), 0)
+        XCTAssertLessThan(AdmRender.addressOrder(IPv4Address("10.0.0.1")!, IPv4Address("100.0.0.1")!), 0, "less than 2^31 apart: in order")
     }
 
     func testNoSortKeepsTheTablesOrder() throws {
@@ -108,10 +113,10 @@ final class AdmRenderTests: XCTestCase {
         IP Virtual Server version 1.2.1 (size=4096)
         Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
           -> RemoteAddress:Port
-        TCP  10.0.0.1:443                        0        0        0        0        0
         TCP  198.18.0.100:80                259245  200000K    2592M   95925M    7259T
           -> 198.18.0.9:80                  111105  100000K    1111M   41111M    3111T
           -> 198.18.0.12:80                 148140  100000K    1481M   54814M    4148T
+        TCP  10.0.0.1:443                        0        0        0        0        0
         UDP  198.18.0.100:53                148140  100000K    1481M   54814M    4148T
           -> 198.18.0.12:5353               148140  100000K    1481M   54814M    4148T
 
@@ -131,10 +136,10 @@ final class AdmRenderTests: XCTestCase {
         IP Virtual Server version 1.2.1 (size=4096)
         Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS
           -> RemoteAddress:Port
-        TCP  10.0.0.1:443                        0        0        0        0        0
         TCP  198.18.0.100:80                    34    2100M       24    3150M    5000M
           -> 198.18.0.9:80                      14 900000000       12    1350M    2500M
           -> 198.18.0.12:80                     19 1200000000       12    1800M    2500M
+        TCP  10.0.0.1:443                        0        0        0        0        0
         UDP  198.18.0.100:53                    19    1200M       12    1800M    2500M
           -> 198.18.0.12:5353                   19 1200000000       12    1800M    2500M
 
@@ -165,10 +170,10 @@ final class AdmRenderTests: XCTestCase {
 
     func testSaveListsWhatListLists() throws {
         XCTAssertEqual(AdmRender.save(try table()), """
-        -A -t 10.0.0.1:443 -s mh
         -A -t 198.18.0.100:80 -s wlc -p 300 -M 255.255.255.0
         -a -t 198.18.0.100:80 -r 198.18.0.9:80 -g -w 3
         -a -t 198.18.0.100:80 -r 198.18.0.12:80 -g -w 1
+        -A -t 10.0.0.1:443 -s mh
         -A -u 198.18.0.100:53 -s rr
         -a -u 198.18.0.100:53 -r 198.18.0.12:5353 -m -w 2
 
