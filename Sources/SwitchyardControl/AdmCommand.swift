@@ -1,6 +1,7 @@
-// `switchyard adm`'s arguments read in ipvsadm's syntax (short, long and bundled options) into an
-// AdmCommand, and the edits among them applied to a ServiceTable. Listing is AdmRender's job
-// (AdmConnections' for -L -c, whose options AdmConnectionOptions.swift reads).
+// `switchyard adm`'s arguments read in ipvsadm 1.31's syntax into an AdmCommand, option by option
+// as ipvsadm.c parse_options and process_options take them, with their messages and statuses.
+// The words are split by AdmOptions.swift and checked against ipvsadm's table by
+// AdmOptionCheck.swift; AdmExecute.swift applies the edits, AdmRender lists.
 import SwitchyardCore
 
 /// What `switchyard adm` asks, parsed from ipvsadm's syntax (short and long options).
@@ -26,6 +27,13 @@ public enum AdmCommand: Equatable, Sendable {
     case vrrp
     /// Not in ipvsadm: connection sync's role and counters.
     case sync
+    /// Not in ipvsadm: what the engine did with every frame (drops by reason) and each worker's
+    /// share of the frames; `--stats` shows only ipvsadm's table.
+    case engine
+    /// `-h`, `--help` first: the usage text (the client prints it, no daemon needed).
+    case help
+    /// `-v`, `--version` first: the version line.
+    case version
 
     public struct ListOptions: Equatable, Sendable {
         public var service: ServiceKey?
@@ -33,34 +41,18 @@ public enum AdmCommand: Equatable, Sendable {
         public var rate = false
         public var timeout = false
         public var json = false
+        /// `--exact` (-X): whole numbers, not print_largenum's K, M, G and T.
+        public var exact = false
+        /// False with `--nosort`: the table's own order.
+        public var sorted = true
+        /// `--thresholds`: each real server's upper and lower connection thresholds (Switchyard
+        /// sets none: 0, as ipvsadm shows a real server without them).
+        public var thresholds = false
         public init() {}
     }
 
-    static let commands: [String: String] = [
-        "-A": "A", "--add-service": "A", "-E": "E", "--edit-service": "E", "-D": "D", "--delete-service": "D",
-        "-a": "a", "--add-server": "a", "-e": "e", "--edit-server": "e", "-d": "d", "--delete-server": "d",
-        "-L": "L", "-l": "L", "--list": "L", "--set": "set", "-Z": "Z", "--zero": "Z", "-C": "C", "--clear": "C",
-        "-S": "S", "--save": "S", "-R": "R", "--restore": "R", "--reload": "reload",
-        "--trace": "trace", "--vrrp": "vrrp", "--sync": "sync",
-    ]
-
-    /// Options that take no value and may be bundled (`-Ln`), as getopt allows ipvsadm.
-    static let bundleable: Set<Character> = ["A", "E", "D", "a", "e", "d", "L", "l", "n", "Z", "C", "S", "R", "g", "m", "c"]
-    /// Options that take a value: in a bundle only the last letter may be one (`-nt VIP:80`).
-    static let valued: Set<Character> = ["t", "u", "r", "s", "w", "M", "p"]
-
-    /// Splits `-Ln` into `-L -n` (and `-nt X` into `-n -t X`).
-    static func unbundle(_ args: [String]) -> [String] {
-        args.flatMap { a -> [String] in
-            guard a.count > 2, a.hasPrefix("-"), !a.hasPrefix("--") else { return [a] }
-            let letters = Array(a.dropFirst())
-            guard letters.dropLast().allSatisfy(bundleable.contains),
-                  let last = letters.last, bundleable.contains(last) || valued.contains(last) else { return [a] }
-            return letters.map { "-\($0)" }
-        }
-    }
-
-    /// Parses an argument list (without the program name). Errors read like ipvsadm's.
+    /// Parses an argument list (without the program name). Errors read like ipvsadm's and carry
+    /// its exit status.
     public static func parse(_ rawArgs: [String]) throws(AdmError) -> AdmCommand {
         do {
             let command = try parseArguments(rawArgs)
@@ -72,155 +64,231 @@ public enum AdmCommand: Equatable, Sendable {
         }
     }
 
-    static func parseArguments(_ rawArgs: [String]) throws(AdmError) -> AdmCommand {
-        let args = unbundle(rawArgs)
-        var command: String?
-        var service: ServiceKey?
+    /// ipvsadm's answer to arguments it cannot start on (tryhelp_exit, ipvsadm.c line 1434),
+    /// naming this program as ipvsadm names its argv[0]; it exits 255.
+    public static let tryHelp = "Try `switchyard adm -h' or 'switchyard adm --help' for more information."
+
+    /// The command an option starts, by its long name (ipvsadm's first switch in parse_options,
+    /// lines 636-701), and Switchyard's own.
+    static let commandOptions: [String: String] = [
+        "add-service": "A", "edit-service": "E", "delete-service": "D", "add-server": "a", "edit-server": "e",
+        "delete-server": "d", "clear": "C", "list": "L", "zero": "Z", "set": "set", "restore": "R", "save": "S",
+        "start-daemon": "start-daemon", "stop-daemon": "stop-daemon", "help": "help", "version": "version",
+        "reload": "reload", "trace": "trace", "vrrp": "vrrp", "sync": "sync", "engine": "engine",
+    ]
+
+    /// The options and values read after the command, as process_options holds them in its
+    /// ipvs_command_entry.
+    struct Entry {
+        var command = ""
+        var protocolNumber: UInt8 = IPProtocol.tcp
+        var address: IPv4Address?
+        var port: UInt16 = 0
         var real: (IPv4Address, UInt16?)?
-        var scheduler: SchedulerKind?
+        var schedulerName: String?
         var persistence: Int?
         var mask: UInt32?
         var method: ForwardingMethod?
         var weight: Int?
         var list = ListOptions()
-        var setValues: [Int] = []
+        var connection = ConnectionListOptions()
+        var columns = Set<Int>()
         var traced: IPv4Address?
-        var connection = ConnectionFlags()
-        var i = 0
-        func value(_ option: String) throws(AdmError) -> String {
-            i += 1
-            guard i < args.count else { throw AdmError("option \(option) needs a value") }
-            return args[i]
+        /// A listing format ipvsadm has and Switchyard does not, refused after ipvsadm's checks.
+        var unsupportedFormat: String?
+        var service: ServiceKey? { address.map { ServiceKey(proto: protocolNumber, vip: $0, port: port) } }
+    }
+
+    static func parseArguments(_ rawArgs: [String]) throws(AdmError) -> AdmCommand {
+        // ipvsadm with no argument lists the table (main, line 472).
+        if rawArgs.isEmpty { return .list(ListOptions()) }
+        let read = readArguments(rawArgs)
+        // The first option must be a command, or ipvsadm only says where to find help.
+        guard let first = read.options.first, let command = commandOptions[first.spec.long] else {
+            throw AdmError(tryHelp, exitStatus: 255)
         }
-        while i < args.count {
-            let a = args[i]
-            if let c = commands[a] {
-                if let command, command != c { throw AdmError("only one command at a time: \(a) after -\(command)") }
-                command = c
-                if c == "trace" {
-                    let text = try value(a)
-                    if text != "off" {
-                        guard let address = IPv4Address(text) else {
-                            throw AdmError("--trace takes a client's IPv4 address, or off; not \"\(text)\"")
-                        }
-                        traced = address
-                    }
+        if command == "help" { return .help }
+        if command == "version" { return .version }
+        if command == "start-daemon" || command == "stop-daemon" {
+            throw AdmError("--\(command) is not supported: connection sync starts with the lvs_sync_daemon of the "
+                + "config; switchyard adm --sync shows it", exitStatus: 2)
+        }
+        var entry = Entry()
+        entry.command = command
+        if command == "trace" { entry.traced = try traceTarget(first.value ?? "") }
+        for option in read.options.dropFirst() { try take(option, into: &entry) }
+        if let error = read.error { throw AdmError(error, exitStatus: 255) }
+        var leftovers = read.leftovers[...]
+        var timeouts: [Int] = []
+        if command == "set" {
+            guard leftovers.count >= 3 else { throw AdmError("--set option requires 3 timeout values", exitStatus: 2) }
+            // 0 keeps a timeout; the flow table holds up to ServiceValues.timeoutSeconds.
+            timeouts = try leftovers.prefix(3).map { text throws(AdmError) in
+                let seconds = try timeout(text, 0)
+                guard seconds <= ServiceValues.timeoutSeconds.upperBound else {
+                    throw AdmError("invalid timeout value `\(text)' specified", exitStatus: 2)
                 }
-                if c == "set" {
-                    for _ in 0..<3 {
-                        let v = try value("--set")
-                        guard let n = Int(v), n == 0 || ServiceValues.timeoutSeconds.contains(n) else {
-                            throw AdmError("--set takes three timeouts in seconds (tcp tcpfin udp; 0 keeps one), not \"\(v)\"")
-                        }
-                        setValues.append(n)
-                    }
-                }
-            } else {
-                switch a {
-                case "-t", "--tcp-service", "-u", "--udp-service":
-                    let proto = a == "-t" || a == "--tcp-service" ? IPProtocol.tcp : IPProtocol.udp
-                    let (address, port) = try endpoint(try value(a), portRequired: true)
-                    service = ServiceKey(proto: proto, vip: address, port: port!)
-                case "-f", "--fwmark-service":
-                    throw AdmError("firewall-mark services are not supported")
-                case "-r", "--real-server":
-                    real = try endpoint(try value(a), portRequired: false)
-                case "-s", "--scheduler":
-                    let name = try value(a)
-                    guard let k = SchedulerKind(name: name) else {
-                        throw AdmError("scheduler \"\(name)\" is not known here; expected \(ServiceValues.schedulerNames)")
-                    }
-                    scheduler = k
-                case "-p", "--persistent":
-                    // The timeout is optional, as in ipvsadm (default 300 s).
-                    if i + 1 < args.count, let t = Int(args[i + 1]) {
-                        guard ServiceValues.persistenceTimeout.contains(t) else {
-                            throw AdmError("persistence timeout must be \(ServiceValues.persistenceTimeout.lowerBound) to "
-                                + "\(ServiceValues.persistenceTimeout.upperBound) s")
-                        }
-                        persistence = t
-                        i += 1
-                    } else {
-                        persistence = 300
-                    }
-                case "-M", "--netmask":
-                    let text = try value(a)
-                    guard let m = ServiceValues.netmask(text) else { throw AdmError("illegal netmask \"\(text)\"") }
-                    mask = m
-                case "-g", "--gatewaying": method = .dr
-                case "-m", "--masquerading": method = .nat
-                case "-i", "--ipip": throw AdmError("tunnelling (-i) is not supported; use -g or -m")
-                case "-w", "--weight":
-                    let text = try value(a)
-                    guard let w = Int(text), ServiceValues.weight.contains(w) else {
-                        throw AdmError("illegal weight \"\(text)\": it must be \(ServiceValues.weight.lowerBound) to "
-                            + "\(ServiceValues.weight.upperBound)")
-                    }
-                    weight = w
-                case "-n", "--numeric", "--exact": break
-                case "--stats": list.stats = true
-                case "--rate": list.rate = true
-                case "--timeout": list.timeout = true
-                case "--json": list.json = true
-                default:
-                    guard connection.take(a) else { throw AdmError("unknown option \"\(a)\" (see switchyard adm --help)") }
-                }
+                return seconds
             }
-            i += 1
+            leftovers = leftovers.dropFirst(3)
         }
-        guard let command else {
-            throw AdmError("no command given: -A -E -D -a -e -d -L -Z -C -S -R --set or --reload")
-        }
-        let editOptions = real != nil || method != nil || weight != nil || scheduler != nil || persistence != nil
-            || mask != nil
-        if let listing = try connection.command(command, list: list, service: service, editOptions: editOptions) {
-            return listing
-        }
-        func needService() throws(AdmError) -> ServiceKey {
-            guard let service else { throw AdmError("-\(command) needs a service: -t VIP:PORT or -u VIP:PORT") }
-            return service
-        }
-        func needReal() throws(AdmError) -> (IPv4Address, UInt16?) {
-            guard let real else { throw AdmError("-\(command) needs a real server: -r RIP[:PORT]") }
-            return real
-        }
-        func noRealOptions() throws(AdmError) {
-            if real != nil || method != nil || weight != nil {
-                throw AdmError("-\(command) takes no -r, -g, -m or -w (those are for -a, -e, -d)")
+        if let unexpected = leftovers.first { throw AdmError("unexpected argument \(unexpected)", exitStatus: 2) }
+        try checkColumns(entry.columns, command: command)
+        return try build(entry, timeouts: timeouts)
+    }
+
+    /// ipvsadm's second switch in parse_options (lines 703-919): one option after the command.
+    static func take(_ option: ReadOption, into entry: inout Entry) throws(AdmError) {
+        if let c = column(option.spec) {
+            guard entry.columns.insert(c).inserted else {
+                throw AdmError("multiple '\(columnName(c))' options specified", exitStatus: 2)
             }
         }
+        let value = option.value ?? ""
+        switch option.spec.long {
+        case "tcp-service", "udp-service":
+            entry.protocolNumber = option.spec.long == "tcp-service" ? IPProtocol.tcp : IPProtocol.udp
+            guard let (address, port) = endpoint(value, protocolNumber: entry.protocolNumber) else {
+                throw AdmError("illegal virtual server address[:port] specified", exitStatus: 2)
+            }
+            entry.address = address
+            entry.port = port ?? 0
+        case "sctp-service": throw AdmError("SCTP services are not supported (TCP and UDP are)", exitStatus: 2)
+        case "fwmark-service": throw AdmError("firewall-mark services are not supported", exitStatus: 2)
+        case "scheduler": entry.schedulerName = value
+        case "persistent": entry.persistence = option.value == nil ? 300 : try timeout(value, 1)
+        case "netmask":
+            guard let mask = ServiceValues.netmask(value) else {
+                throw AdmError("illegal virtual server persistent mask specified", exitStatus: 2)
+            }
+            entry.mask = mask
+        case "real-server":
+            guard let real = endpoint(value, protocolNumber: entry.protocolNumber) else {
+                throw AdmError("illegal real server address[:port] specified", exitStatus: 2)
+            }
+            entry.real = real
+        case "gatewaying": entry.method = .dr
+        case "masquerading": entry.method = .nat
+        case "ipip": throw AdmError("tunnelling (-i) is not supported; use -g or -m", exitStatus: 2)
+        case "weight":
+            guard let weight = number(value, ServiceValues.weight) else {
+                throw AdmError("illegal weight specified", exitStatus: 2)
+            }
+            entry.weight = weight
+        case "u-threshold", "l-threshold":
+            throw AdmError("connection thresholds (-x, -y) are not supported", exitStatus: 2)
+        case "numeric", "sort", "timeout", "json", "connection": break
+        case "stats": entry.list.stats = true
+        case "rate": entry.list.rate = true
+        case "exact": entry.list.exact = true
+        case "nosort": entry.list.sorted = false
+        case "persistent-conn": entry.connection.persistenceEngineColumns = true
+        case "daemon": throw AdmError("--daemon is not supported here; switchyard adm --sync shows connection sync", exitStatus: 2)
+        case "thresholds": entry.list.thresholds = true
+        case "tun-info": entry.unsupportedFormat = "--tun-info"
+        case "ipv6", "ops", "pe", "sched-flags", "mcast-interface", "syncid", "mcast-group", "mcast-port", "mcast-ttl",
+             "sync-maxlen", "tun-type", "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum":
+            throw AdmError("--\(option.spec.long) is not supported", exitStatus: 2)
+        default:
+            // A second command, or -h after one: popt hands it over and ipvsadm does not know it here.
+            throw AdmError("invalid option `\(option.word)'", exitStatus: 2)
+        }
+        if option.spec.long == "timeout" { entry.list.timeout = true }
+        if option.spec.long == "json" { entry.list.json = true }
+    }
+
+    /// The command process_options runs once every option is in (lines 1019-1129).
+    static func build(_ entry: Entry, timeouts: [Int]) throws(AdmError) -> AdmCommand {
+        let command = entry.command
+        if command == "A" || command == "E" {
+            if entry.port == 0 {
+                if entry.persistence == nil {
+                    throw AdmError("Zero port specified for non-persistent service", exitStatus: 2)
+                }
+                throw AdmError("port 0 (every port of a persistent service) is not supported", exitStatus: 2)
+            }
+        }
+        var scheduler: SchedulerKind?
+        if let name = entry.schedulerName {
+            guard let kind = SchedulerKind(name: name) else {
+                // The kernel's ENOENT for a scheduler module it lacks, as ipvs_strerror says it.
+                throw AdmError("Scheduler or persistence engine not found", exitStatus: 255)
+            }
+            scheduler = kind
+        }
+        // The table's rows make a service compulsory where these need one.
+        let key = entry.service ?? ServiceKey(proto: IPProtocol.tcp, vip: IPv4Address(0), port: 0)
+        let realAddress = entry.real?.0 ?? IPv4Address(0)
+        // process_options: an added or edited DR real server's port is the service's (line 1047;
+        // DR is the default); otherwise a real server without a port takes the service's.
+        let realPort = entry.method == .nat || command == "d" ? entry.real?.1 : nil
         switch command {
-        case "A", "E":
-            try noRealOptions()
-            let key = try needService()
-            return command == "A" ? .addService(key, scheduler: scheduler, persistence: persistence, mask: mask)
-                : .editService(key, scheduler: scheduler, persistence: persistence, mask: mask)
-        case "D":
-            try noRealOptions()
-            return .deleteService(try needService())
-        case "a", "e":
-            let key = try needService()
-            let (address, port) = try needReal()
-            if scheduler != nil || persistence != nil { throw AdmError("-\(command) takes no -s or -p (those are for -A and -E)") }
-            return command == "a" ? .addReal(key, address, port, method: method, weight: weight)
-                : .editReal(key, address, port, method: method, weight: weight)
-        case "d":
-            let key = try needService()
-            let (address, port) = try needReal()
-            return .deleteReal(key, address, port)
+        case "A": return .addService(key, scheduler: scheduler, persistence: entry.persistence, mask: entry.mask)
+        case "E":
+            // ipvs_update_service sends every field: what -E leaves out goes back to ipvsadm's
+            // defaults (wlc, not persistent, mask 255.255.255.255).
+            return .editService(key, scheduler: scheduler ?? .weightedLeastConnection, persistence: entry.persistence ?? 0,
+                                mask: entry.mask ?? 0xFFFF_FFFF)
+        case "D": return .deleteService(key)
+        case "a": return .addReal(key, realAddress, realPort, method: entry.method, weight: entry.weight)
+        case "e":
+            // ipvs_update_dest sends the weight too: left out, it is 1 again. The method left out
+            // stays (ipvsadm would send DR; Switchyard forwards a service one way).
+            return .editReal(key, realAddress, realPort, method: entry.method, weight: entry.weight ?? 1)
+        case "d": return .deleteReal(key, realAddress, realPort)
         case "L":
-            list.service = service
-            return .list(list)
-        case "set": return .setTimeouts(tcp: setValues[0], tcpfin: setValues[1], udp: setValues[2])
-        case "Z": return .zero(service)
+            // process_options's own test (line 1072).
+            let list = entry.list
+            func given(_ name: String) -> Bool { optionNames.firstIndex(of: name).map(entry.columns.contains) ?? false }
+            if (given("connection") || given("timeout")) && (given("stats") || given("rate") || given("thresholds")) {
+                throw AdmError("options conflicts in the list command", exitStatus: 2)
+            }
+            if given("timeout") && given("persistent-conn") {
+                throw AdmError("options conflicts in the list command", exitStatus: 2)
+            }
+            if let format = entry.unsupportedFormat { throw AdmError("\(format) is not supported", exitStatus: 2) }
+            if given("connection") {
+                if list.json { throw AdmError("-L -c has no --json form (--json lists the services)", exitStatus: 2) }
+                return .listConnections(entry.connection)
+            }
+            if given("persistent-conn") { throw AdmError("--persistent-conn is not supported without -c", exitStatus: 2) }
+            var options = list
+            options.service = entry.service
+            return .list(options)
+        case "set": return .setTimeouts(tcp: timeouts[0], tcpfin: timeouts[1], udp: timeouts[2])
+        case "Z": return .zero(entry.service)
         case "C": return .clear
         case "S": return .save
         case "R": return .restore
-        case "trace": return .trace(traced)
+        case "trace": return .trace(entry.traced)
         case "vrrp": return .vrrp
         case "sync": return .sync
+        case "engine": return .engine
         default: return .reload
         }
+    }
+
+    /// string_to_number (ipvsadm.c line 1134): a whole decimal number within `range`.
+    static func number(_ text: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let n = Int(text), range.contains(n) else { return nil }
+        return n
+    }
+
+    /// parse_timeout (line 1152): from `minimum` to 31 days, or ipvsadm's refusal.
+    static func timeout(_ text: String, _ minimum: Int) throws(AdmError) -> Int {
+        guard let n = number(text, minimum...ServiceValues.persistenceTimeout.upperBound) else {
+            throw AdmError("invalid timeout value `\(text)' specified", exitStatus: 2)
+        }
+        return n
+    }
+
+    /// `--trace`'s value: a client's address, or off.
+    static func traceTarget(_ text: String) throws(AdmError) -> IPv4Address? {
+        if text == "off" { return nil }
+        guard let address = IPv4Address(text) else {
+            throw AdmError("--trace takes a client's IPv4 address, or off; not \"\(text)\"", exitStatus: 2)
+        }
+        return address
     }
 
     /// What the command asks, in words, for the debug log ("add real server …, weight 5").
@@ -242,7 +310,8 @@ public enum AdmCommand: Equatable, Sendable {
         case .deleteReal(let k, let a, let p): return "delete " + real(a, p, nil, nil) + " from \(k)"
         case .list(let o):
             return "list" + (o.service.map { " \($0)" } ?? "") + (o.stats ? " stats" : "") + (o.rate ? " rate" : "")
-                + (o.timeout ? " timeouts" : "") + (o.json ? " as JSON" : "")
+                + (o.timeout ? " timeouts" : "") + (o.json ? " as JSON" : "") + (o.exact ? " exact" : "")
+                + (o.sorted ? "" : " unsorted") + (o.thresholds ? " thresholds" : "")
         case .listConnections(let o):
             return "list the connections" + (o.persistenceEngineColumns ? " with the persistence-engine columns" : "")
         case .setTimeouts(let t, let f, let u): return "set timeouts tcp \(t) s, tcpfin \(f) s, udp \(u) s (0 keeps one)"
@@ -254,104 +323,9 @@ public enum AdmCommand: Equatable, Sendable {
         case .trace(let client): return client.map { "trace the packets of client \($0)" } ?? "stop tracing"
         case .vrrp: return "show the VRRP instances"
         case .sync: return "show connection sync"
-        }
-    }
-
-    /// ADDRESS:PORT, or ADDRESS alone where the port may be left out.
-    static func endpoint(_ text: String, portRequired: Bool) throws(AdmError) -> (IPv4Address, UInt16?) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let address = IPv4Address(parts[0]) else {
-            throw AdmError("illegal address \"\(text)\": expected an IPv4 address\(portRequired ? " and port, e.g. 198.18.0.100:80" : "")")
-        }
-        if parts.count == 1 {
-            if portRequired { throw AdmError("\"\(text)\" needs a port, e.g. \(text):80") }
-            return (address, nil)
-        }
-        guard let port = UInt16(parts[1]), port > 0 else { throw AdmError("illegal port in \"\(text)\"") }
-        return (address, port)
-    }
-}
-
-extension ServiceTable {
-    /// Applies an editing command. The list, save, zero, restore, reload and trace commands are the
-    /// engine's (they need counters, input or the config file).
-    public mutating func execute(_ command: AdmCommand) throws(AdmError) -> TableChanges {
-        var changes = TableChanges()
-        switch command {
-        case .addService(let key, let scheduler, let persistence, let mask):
-            guard index(of: key) == nil else { throw AdmError("service \(key) already exists") }
-            let config = VirtualServiceConfig(
-                proto: key.proto, vip: key.vip, port: key.port, scheduler: scheduler ?? .weightedLeastConnection,
-                method: .dr, delayLoop: 60, persistenceTimeout: persistence ?? 0, persistenceMask: mask ?? 0xFFFF_FFFF,
-                reals: [], location: SourceLocation(line: 0, column: 0))
-            services.append(newService(config, &changes))
-            changes.servicesAdded.append(key)
-        case .editService(let key, let scheduler, let persistence, let mask):
-            guard let i = index(of: key) else { throw AdmError("no such service: \(key)") }
-            if let scheduler { services[i].config.scheduler = scheduler }
-            if let persistence { services[i].config.persistenceTimeout = persistence }
-            if let mask { services[i].config.persistenceMask = mask }
-            changes.servicesChanged.append(key)
-        case .deleteService(let key):
-            guard let i = index(of: key) else { throw AdmError("no such service: \(key)") }
-            release(services[i], &changes)
-            services.remove(at: i)
-            changes.servicesRemoved.append(key)
-        case .addReal(let key, let address, let port, let method, let weight):
-            guard let i = index(of: key) else { throw AdmError("no such service: \(key)") }
-            let p = port ?? key.port
-            guard !services[i].reals.contains(where: { $0.config.address == address && $0.config.port == p }) else {
-                throw AdmError("real server \(address):\(p) is already in \(key)")
-            }
-            try setMethod(i, method ?? .dr, port: p)
-            let real = RealServerConfig(address: address, port: p, weight: weight ?? 1,
-                                        location: SourceLocation(line: 0, column: 0))
-            services[i].reals.append(RealState(config: real, id: newRealID(), checkersUp: []))
-            changes.realsAdded = 1
-        case .editReal(let key, let address, let port, let method, let weight):
-            guard let i = index(of: key) else { throw AdmError("no such service: \(key)") }
-            let p = port ?? key.port
-            guard let r = services[i].reals.firstIndex(where: { $0.config.address == address && $0.config.port == p }) else {
-                throw AdmError("no such real server \(address):\(p) in \(key)")
-            }
-            if let method { try setMethod(i, method, port: p) }
-            if let weight { services[i].reals[r].config.weight = weight }
-            changes.realsChanged = 1
-        case .deleteReal(let key, let address, let port):
-            guard let i = index(of: key) else { throw AdmError("no such service: \(key)") }
-            let p = port ?? key.port
-            guard let r = services[i].reals.firstIndex(where: { $0.config.address == address && $0.config.port == p }) else {
-                throw AdmError("no such real server \(address):\(p) in \(key)")
-            }
-            let id = services[i].reals.remove(at: r).id
-            freedRealIDs.append(id)
-            changes.checkersToStop.append(id)
-            changes.realsRemoved = 1
-        case .setTimeouts(let tcp, let tcpfin, let udp):
-            if tcp > 0 { timeouts.tcpEstablished = UInt32(tcp * 1000) }
-            if tcpfin > 0 { timeouts.tcpFin = UInt32(tcpfin * 1000) }
-            if udp > 0 { timeouts.udp = UInt32(udp * 1000) }
-        case .clear:
-            for s in services { release(s, &changes) }
-            changes.servicesRemoved = services.map(\.key)
-            services = []
-        case .list, .listConnections, .zero, .save, .restore, .reload, .trace, .vrrp, .sync:
-            preconditionFailure("\(command) is not a table edit")
-        }
-        _ = updateQuorum()
-        return changes
-    }
-
-    /// Switchyard forwards a whole service one way; the first real server sets it.
-    mutating func setMethod(_ i: Int, _ method: ForwardingMethod, port: UInt16) throws(AdmError) {
-        if services[i].reals.isEmpty {
-            services[i].config.method = method
-        } else if services[i].config.method != method {
-            throw AdmError("\(services[i].key) forwards by \(services[i].config.method.name); "
-                + "Switchyard uses one forwarding method per virtual service")
-        }
-        if method == .dr && port != services[i].key.port {
-            throw AdmError("with -g (DR) the real server's port must be the service's port (\(services[i].key.port))")
+        case .engine: return "show the engine's counters"
+        case .help: return "show the usage"
+        case .version: return "show the version"
         }
     }
 }

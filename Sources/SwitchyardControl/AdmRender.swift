@@ -1,8 +1,9 @@
-// Text out: the running table as ipvsadm prints it (-Ln, --stats, --rate, --timeout, -S) and as
-// JSON, and `switchyard check`'s listing of a config in the same columns.
+// Text out: the running table as ipvsadm 1.31 prints it (-Ln, --stats, --rate, --timeout, -S)
+// and as JSON, and `switchyard check`'s listing of a config in the same columns.
 import SwitchyardCore
 
-/// Moving-average rates of a real server (ipvsadm -L --rate).
+/// Moving-average rates of a real server (ipvsadm -L --rate): connections, packets and bytes
+/// (not bits) per second, as the kernel's estimator gives them to ipvsadm.
 public struct Rates: Sendable, Equatable {
     public var cps = 0.0, inPPS = 0.0, outPPS = 0.0, inBPS = 0.0, outBPS = 0.0
     public init() {}
@@ -90,7 +91,39 @@ public enum AdmRender {
         "  -> " + pad("\(address):\(port)", 28) + " " + pad(forward(method), 7) + " "
     }
 
-    /// `ipvsadm -Ln`, with `--stats`, `--rate` or `--timeout`.
+    /// libipvs.c's address comparison (ipvs_cmp_services, ipvs_cmp_dests): the difference of
+    /// the two addresses as 32-bit numbers, read as a signed int. Two addresses 2^31 or more
+    /// apart therefore compare the wrong way round (10.0.0.1 after 198.18.0.100), and ipvsadm
+    /// prints them so; this does the same.
+    static func addressOrder(_ a: IPv4Address, _ b: IPv4Address) -> Int32 { Int32(bitPattern: a.value &- b.value) }
+
+    /// The services in ipvsadm's order: by protocol number (TCP before UDP), then address, then
+    /// port (ipvs_cmp_services, which list_all applies unless --nosort). With --nosort, the
+    /// table's own order (ipvsadm prints the kernel's hash order there).
+    static func ordered(_ table: ServiceTable, sorted: Bool) -> [ServiceState] {
+        guard sorted else { return table.services }
+        return table.services.sorted { a, b in
+            if a.key.proto != b.key.proto { return a.key.proto < b.key.proto }
+            let order = addressOrder(a.key.vip, b.key.vip)
+            return order != 0 ? order < 0 : a.key.port < b.key.port
+        }
+    }
+
+    /// The listed real servers by address, then port (ipvs_cmp_dests, applied by
+    /// print_service_entry unless --nosort).
+    static func orderedRows(_ s: ServiceState, sorted: Bool) -> [Row] {
+        let all = rows(s)
+        guard sorted else { return all }
+        return all.sorted { a, b in
+            let order = addressOrder(a.address, b.address)
+            return order != 0 ? order < 0 : a.port < b.port
+        }
+    }
+
+    /// `ipvsadm -Ln`, with `--stats`, `--rate` or `--timeout`, for every service or for
+    /// `options.service` alone (which the caller has found in the table: ipvsadm says "No such
+    /// service" before it prints anything). Mirrors ipvsadm.c list_all / list_service,
+    /// print_title and print_service_entry.
     public static func list(_ table: ServiceTable, _ options: AdmCommand.ListOptions,
                             numbers: (UInt32) -> RealNumbers) -> String {
         if options.json { return json(table, numbers: numbers) }
@@ -98,46 +131,113 @@ public enum AdmRender {
             let t = table.timeouts
             return "Timeout (tcp tcpfin udp): \(t.tcpEstablished / 1000) \(t.tcpFin / 1000) \(t.udp / 1000)\n"
         }
-        var out = "IP Virtual Server version 1.2.1 (size=4096)\n"
-        if options.stats {
-            out += "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  -> RemoteAddress:Port\n"
-        } else if options.rate {
-            out += "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n  -> RemoteAddress:Port\n"
-        } else {
-            out += "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+        // list_service prints no version line; list_all does.
+        var out = options.service == nil ? "IP Virtual Server version 1.2.1 (size=4096)\n" : ""
+        out += title(options)
+        for s in ordered(table, sorted: options.sorted) where options.service == nil || options.service == s.key {
+            out += serviceEntry(s, options, numbers: numbers)
         }
-        for s in table.services.sorted(by: { $0.key < $1.key }) where options.service == nil || options.service == s.key {
-            let rows = rows(s)
-            let head = serviceHead(s.key.protocolName, s.key.vip, s.key.port)
-            if options.stats || options.rate {
-                let total = (s.reals.map(\.id) + [s.sorryID]).map(numbers).reduce(RealNumbers(), +)
-                out += pad(head, 33) + counters(total, rate: options.rate) + "\n"
-                for r in rows {
-                    out += pad("  -> \(r.address):\(r.port)", 33) + counters(numbers(r.id), rate: options.rate) + "\n"
+        return out
+    }
+
+    /// print_title: --stats wins over --rate when both are given, as in ipvsadm.
+    static func title(_ options: AdmCommand.ListOptions) -> String {
+        let columns: [String]
+        if options.stats {
+            columns = ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]
+        } else if options.rate {
+            columns = ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]
+        } else if options.thresholds {
+            // "%-33s %-10s %-10s %-10s %-10s\n"
+            return pad("Prot LocalAddress:Port", 33)
+                + ["Uthreshold", "Lthreshold", "ActiveConn", "InActConn"].map { " " + pad($0, 10) }.joined()
+                + "\n  -> RemoteAddress:Port\n"
+        } else {
+            return "Prot LocalAddress:Port Scheduler Flags\n"
+                + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+        }
+        // "%-33s %8s %8s %8s %8s %8s\n"
+        return pad("Prot LocalAddress:Port", 33) + columns.map { " " + left($0, 8) }.joined()
+            + "\n  -> RemoteAddress:Port\n"
+    }
+
+    /// One service and its real servers (print_service_entry, lines 1946-2126 of ipvsadm.c 1.31).
+    static func serviceEntry(_ s: ServiceState, _ options: AdmCommand.ListOptions,
+                             numbers: (UInt32) -> RealNumbers) -> String {
+        // svc_name is cut at 33 characters and dname at 28 (IPv4), as ipvsadm cuts them.
+        let head = String(serviceHead(s.key.protocolName, s.key.vip, s.key.port).prefix(33))
+        let rows = orderedRows(s, sorted: options.sorted)
+        func destination(_ r: Row) -> String { "  -> " + pad(String("\(r.address):\(r.port)".prefix(28)), 28) }
+        var out = ""
+        if options.stats || options.rate {
+            let total = (s.reals.map(\.id) + [s.sorryID]).map(numbers).reduce(RealNumbers(), +)
+            out += pad(head, 33) + (options.stats ? statsColumns(total, options) : serviceRateColumns(total, options)) + "\n"
+            for r in rows {
+                let n = numbers(r.id)
+                out += destination(r) + (options.stats ? statsColumns(n, options) : realRateColumns(n, options)) + "\n"
+            }
+        } else {
+            out += head + " " + serviceFlags(s.config) + "\n"
+            for r in rows {
+                let n = numbers(r.id)
+                if options.thresholds {
+                    // "  -> %-28s %-10u %-10u %-10u %-10u\n": no thresholds here, so 0 and 0.
+                    out += destination(r) + [0, 0, n.active, n.inactive].map { " " + pad("\($0)", 10) }.joined() + "\n"
+                    continue
                 }
-            } else {
-                out += head + " " + serviceFlags(s.config) + "\n"
-                for r in rows {
-                    let n = numbers(r.id)
-                    out += realColumns(r.address, r.port, r.method) + pad("\(r.weight)", 6) + " "
-                        + pad("\(n.active)", 10) + " " + pad("\(n.inactive)", 10) + "\n"
-                }
+                out += realColumns(r.address, r.port, r.method) + pad("\(r.weight)", 6) + " "
+                    + pad("\(n.active)", 10) + " " + pad("\(n.inactive)", 10) + "\n"
             }
         }
         return out
     }
 
-    static func counters(_ n: RealNumbers, rate: Bool) -> String {
-        let values: [String] = rate
-            ? [n.rates.cps, n.rates.inPPS, n.rates.outPPS, n.rates.inBPS, n.rates.outBPS].map { String(Int($0.rounded())) }
-            : [n.connections, n.inPackets, n.outPackets, n.inBytes, n.outBytes].map { String($0) }
-        return values.map { " " + left($0, 8) }.joined()
+    /// `--stats`: conns, packets and bytes in and out, each as print_largenum prints it.
+    static func statsColumns(_ n: RealNumbers, _ options: AdmCommand.ListOptions) -> String {
+        [n.connections, n.inPackets, n.outPackets, n.inBytes, n.outBytes].map { largeNumber($0, exact: options.exact) }
+            .joined()
     }
 
-    /// `ipvsadm -Sn`: the commands that rebuild the table; `-R` reads them back.
-    public static func save(_ table: ServiceTable) -> String {
+    /// `--rate` on a service line: every column through print_largenum.
+    static func serviceRateColumns(_ n: RealNumbers, _ options: AdmCommand.ListOptions) -> String {
+        let r = n.rates
+        return [r.cps, r.inPPS, r.outPPS, r.inBPS, r.outBPS].map { largeNumber(perSecond($0), exact: options.exact) }
+            .joined()
+    }
+
+    /// `--rate` on a real server's line: CPS and the packet rates as " %8llu" (never shortened),
+    /// the byte rates through print_largenum, as print_service_entry prints a destination.
+    static func realRateColumns(_ n: RealNumbers, _ options: AdmCommand.ListOptions) -> String {
+        let r = n.rates
+        return [r.cps, r.inPPS, r.outPPS].map { " " + left(String(perSecond($0)), 8) }.joined()
+            + [r.inBPS, r.outBPS].map { largeNumber(perSecond($0), exact: options.exact) }.joined()
+    }
+
+    /// A rate as the kernel hands it to ipvsadm: a whole number per second.
+    static func perSecond(_ rate: Double) -> UInt64 { rate > 0 && rate.isFinite ? UInt64(rate.rounded()) : 0 }
+
+    /// ipvsadm.c print_largenum: nine columns; from 100 million up the number is cut to
+    /// thousands (K), millions (M), billions (G) or trillions (T) in eight columns and the letter.
+    /// With `--exact` (-X) the whole number, nine columns wide or one more than its digits.
+    public static func largeNumber(_ value: UInt64, exact: Bool) -> String {
+        let digits = String(value)
+        if exact { return left(digits, digits.count <= 8 ? 9 : digits.count + 1) }
+        switch value {
+        case ..<100_000_000: return left(digits, 9)
+        case ..<1_000_000_000: return left(String(value / 1000), 8) + "K"
+        case ..<100_000_000_000: return left(String(value / 1_000_000), 8) + "M"
+        case ..<100_000_000_000_000: return left(String(value / 1_000_000_000), 8) + "G"
+        default: return left(String(value / 1_000_000_000_000), 8) + "T"
+        }
+    }
+
+    /// `ipvsadm -Sn`: the commands that rebuild the table; `-R` reads them back. Lists what `-L`
+    /// lists, in its order: the real servers `-L` shows (a down one without inhibit_on_failure is
+    /// out, as keepalived takes it out of IPVS) with the weight `-L` shows
+    /// (print_service_entry with FMT_RULE).
+    public static func save(_ table: ServiceTable, sorted: Bool = true) -> String {
         var out = ""
-        for s in table.services.sorted(by: { $0.key < $1.key }) {
+        for s in ordered(table, sorted: sorted) {
             let flag = s.key.proto == IPProtocol.udp ? "-u" : "-t"
             var line = "-A \(flag) \(s.key.vip):\(s.key.port) -s \(s.config.scheduler.name)"
             if s.config.persistenceTimeout > 0 {
@@ -145,9 +245,9 @@ public enum AdmRender {
                 if s.config.persistenceMask != 0xFFFF_FFFF { line += " -M \(IPv4Address(s.config.persistenceMask))" }
             }
             out += line + "\n"
-            for r in s.reals {
-                out += "-a \(flag) \(s.key.vip):\(s.key.port) -r \(r.config.address):\(r.config.port) "
-                    + "\(s.config.method == .dr ? "-g" : "-m") -w \(r.config.weight)\n"
+            for r in orderedRows(s, sorted: sorted) {
+                out += "-a \(flag) \(s.key.vip):\(s.key.port) -r \(r.address):\(r.port) "
+                    + "\(r.method == .dr ? "-g" : "-m") -w \(r.weight)\n"
             }
         }
         return out
@@ -173,9 +273,9 @@ public enum AdmRender {
                 + "\"cps\":\(n.rates.cps),\"inpps\":\(n.rates.inPPS),\"outpps\":\(n.rates.outPPS),"
                 + "\"inbps\":\(n.rates.inBPS),\"outbps\":\(n.rates.outBPS)"
         }
-        let services = table.services.sorted(by: { $0.key < $1.key }).map { s -> String in
+        let services = ordered(table, sorted: true).map { s -> String in
             let total = (s.reals.map(\.id) + [s.sorryID]).map(numbers).reduce(RealNumbers(), +)
-            let reals = rows(s).map { r in
+            let reals = orderedRows(s, sorted: true).map { r in
                 "{\"address\":\"\(r.address)\",\"port\":\(r.port),\"forward\":\"\(r.method.name)\",\"weight\":\(r.weight),"
                     + stats(numbers(r.id)) + "}"
             }

@@ -71,7 +71,13 @@ public struct TableChanges: Sendable, Equatable {
 /// An error from an adm command, in ipvsadm's manner.
 public struct AdmError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The status `switchyard adm` exits with, as ipvsadm's for the same error: 2 for what its
+    /// parser refuses, 255 for what the kernel refuses, 1 for a listing of a missing service.
+    public var exitStatus: Int32
+    public init(_ description: String, exitStatus: Int32 = 1) {
+        self.description = description
+        self.exitStatus = exitStatus
+    }
 }
 
 /// The running configuration: what `switchyard adm` edits, what a reload replaces, what the

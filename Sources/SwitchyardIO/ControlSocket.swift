@@ -9,9 +9,11 @@ import Synchronization
 ///
 /// Protocol: the client sends its arguments as one line, separated by tabs, then any input
 /// (`adm -R` reads the rules from its standard input), then shuts down its writing side. The
-/// daemon answers with "OK\n" or "ERROR\n" and the text, and closes.
+/// daemon answers with "OK\n" or "ERROR STATUS\n" and the text, and closes: STATUS is the exit
+/// status `switchyard adm` takes (ipvsadm's for the same error; 0 when the text is only a warning
+/// for standard error). A bare "ERROR\n" (an older daemon) means status 1.
 public final class ControlServer: @unchecked Sendable {
-    public typealias Handler = @Sendable (_ arguments: [String], _ input: String) -> (ok: Bool, text: String)
+    public typealias Handler = @Sendable (_ arguments: [String], _ input: String) -> (ok: Bool, text: String, status: Int32)
     /// Requests larger than this are refused (garbage or an attack, not a command).
     public static let maxRequest = 1 << 20
     public let path: String
@@ -111,12 +113,12 @@ public final class ControlServer: @unchecked Sendable {
         let line = String(decoding: request[..<newline], as: UTF8.self)
         let input = String(decoding: request[(newline + 1)...], as: UTF8.self)
         let arguments = line.isEmpty ? [] : line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-        let (ok, text) = handler(arguments, input)
-        reply(client, ok: ok, text)
+        let (ok, text, status) = handler(arguments, input)
+        reply(client, ok: ok, text, status: status)
     }
 
-    func reply(_ client: Int32, ok: Bool, _ text: String) {
-        let bytes = Array(((ok ? "OK\n" : "ERROR\n") + text).utf8)
+    func reply(_ client: Int32, ok: Bool, _ text: String, status: Int32 = 1) {
+        let bytes = Array(((ok ? "OK\n" : "ERROR \(status)\n") + text).utf8)
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { send(client, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -141,8 +143,9 @@ func withAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t)
 
 /// The client side, for `switchyard adm`.
 public enum ControlClient {
-    /// Sends arguments and input; returns (ok, text), or throws if no daemon answers.
-    public static func send(path: String, arguments: [String], input: String = "") throws -> (ok: Bool, text: String) {
+    /// Sends arguments and input; returns (ok, text, exit status), or throws if no daemon answers.
+    public static func send(path: String, arguments: [String], input: String = "") throws
+        -> (ok: Bool, text: String, status: Int32) {
         let fd = try systemCall("socket(AF_UNIX)", valueOrErrno {
             socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         })
@@ -168,8 +171,12 @@ public enum ControlClient {
             response.append(contentsOf: buffer[0..<n])
         }
         let text = String(decoding: response, as: UTF8.self)
-        if text.hasPrefix("OK\n") { return (true, String(text.dropFirst(3))) }
-        if text.hasPrefix("ERROR\n") { return (false, String(text.dropFirst(6))) }
+        if text.hasPrefix("OK\n") { return (true, String(text.dropFirst(3)), 0) }
+        if text.hasPrefix("ERROR\n") { return (false, String(text.dropFirst(6)), 1) }
+        if text.hasPrefix("ERROR "), let newline = text.firstIndex(of: "\n"),
+           let status = Int32(text[text.index(text.startIndex, offsetBy: 6)..<newline]) {
+            return (false, String(text[text.index(after: newline)...]), status)
+        }
         throw SetupError("no answer from \(path)")
     }
 

@@ -160,7 +160,7 @@ struct Adm: ParsableCommand {
           -D -t|-u VIP:PORT                                             delete a virtual service
           -a|-e -t|-u VIP:PORT -r RIP[:PORT] [-g|-m] [-w WEIGHT]        add or edit a real server
           -d -t|-u VIP:PORT -r RIP[:PORT]                               delete a real server
-          -L|-l [-n] [--stats] [--rate] [--timeout] [--json] [-t VIP:PORT]   list
+          -L|-l [-n] [--stats|--rate|--timeout] [-X] [--nosort] [--json] [-t VIP:PORT]   list
           -L|-l -c [-n] [--persistent-conn]                             list the connections and persistence templates
           --set TCP TCPFIN UDP      idle timeouts in seconds (0 keeps one)
           -Z [-t VIP:PORT]          zero the counters        -C   clear every service
@@ -169,22 +169,25 @@ struct Adm: ParsableCommand {
           --trace CLIENT|off        log each packet from or to CLIENT as the workers decide it (at debug level)
           --vrrp                    each VRRP instance: state, priority, master, addresses
           --sync                    connection sync (lvs_sync_daemon): role and counters
+          --engine                  the engine's frame counters (drops by reason) and frames per worker
 
         Without --control, the socket is found from --config, or is the one daemon's under /run/switchyard/.
-        Addresses are always listed numerically; -n is accepted for ipvsadm's sake.
+        Addresses are always listed numerically; -n is accepted for ipvsadm's sake. Messages and exit
+        statuses are ipvsadm 1.31's; a bare `switchyard adm` lists the table, as ipvsadm does.
         --log-level debug shows how the arguments were read and which socket is used.
         """)
 
     @Argument(parsing: .captureForPassthrough, help: "ipvsadm arguments (see above)")
     var arguments: [String] = []
 
+    /// Exits as ipvsadm would: its status, its words on standard error (without a prefix, so
+    /// that scripts matching ipvsadm's messages match these).
+    func fail(_ text: String, _ status: Int32) -> ExitCode {
+        printError(text.trimmingCharacters())
+        return ExitCode(status)
+    }
+
     func run() throws {
-        // Every argument passes through to ipvsadm's syntax, --help too; errors point here, so
-        // answer it (as ipvsadm -h does) instead of looking for a daemon.
-        if arguments.contains("--help") || arguments == ["-h"] {
-            print(Adm.helpMessage())
-            return
-        }
         var args = arguments
         var control: String?
         var config: String?
@@ -208,6 +211,22 @@ struct Adm: ParsableCommand {
             throw ExitCode(2)
         }
         Log.bootstrap(level: level)
+        // Read the arguments here first: -h and -v are answered without a daemon (as ipvsadm
+        // answers them without the kernel), and a typo is reported with ipvsadm's words and status.
+        let command: AdmCommand
+        do {
+            command = try AdmCommand.parse(args)
+        } catch {
+            throw fail(error.description, error.exitStatus)
+        }
+        if command == .help {
+            print(AdmUsage.text, terminator: "")
+            return
+        }
+        if command == .version {
+            print(AdmUsage.version)
+            return
+        }
         let path: String
         if let control {
             path = control
@@ -224,14 +243,6 @@ struct Adm: ParsableCommand {
             path = live[0]
         }
         Log.debug("adm: control socket \(path)")
-        // Check the arguments here too, so a typo is reported without a daemon.
-        let command: AdmCommand
-        do {
-            command = try AdmCommand.parse(args)
-        } catch {
-            printError("switchyard adm: \(error)")
-            throw ExitCode(2)
-        }
         var input = ""
         if command == .restore {
             var line: String?
@@ -240,19 +251,18 @@ struct Adm: ParsableCommand {
                 input += line ?? ""
             } while line != nil
         }
+        let answer: (ok: Bool, text: String, status: Int32)
         do {
-            let (ok, text) = try ControlClient.send(path: path, arguments: args, input: input)
-            if ok {
-                print(text, terminator: "")
-            } else {
-                printError("switchyard adm: " + text.trimmingCharacters())
-                throw ExitCode(1)
-            }
-        } catch let exit as ExitCode {
-            throw exit
+            answer = try ControlClient.send(path: path, arguments: args, input: input)
         } catch {
             printError("switchyard adm: \(error)")
             throw ExitCode(2)
+        }
+        if answer.ok {
+            print(answer.text, terminator: "")
+            if answer.status != 0 { throw ExitCode(answer.status) }
+        } else {
+            throw fail(answer.text, answer.status)
         }
     }
 

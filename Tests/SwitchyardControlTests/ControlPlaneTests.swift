@@ -185,7 +185,8 @@ final class ControlPlaneTests: XCTestCase {
 
         let wrong = plane.control(["-a", "-t", "198.18.0.100:80", "-r", "198.18.0.11"], "")
         XCTAssertFalse(wrong.ok)
-        XCTAssertTrue(wrong.text.contains("already in"), wrong.text)
+        XCTAssertEqual(wrong.text, "Destination already exists\n")
+        XCTAssertEqual(wrong.status, 255, "ipvsadm's status for what the kernel refuses")
     }
 
     func testAFailedAddressSetChangeIsReportedAndTriedAgain() throws {
@@ -217,40 +218,73 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(fake.record.withLock { $0.published.count }, published)
     }
 
-    func testRestoreMergesAndKeepsWhatStays() throws {
+    /// -R runs each line as ipvsadm's restore_table does: on the running table, in order; a line
+    /// the kernel refuses says why and the next one runs; a line the parser refuses ends it there.
+    func testRestoreRunsEachLineOnTheRunningTable() throws {
         let plane = try started(base)
         let rules = """
-        # ipvsadm -S
         -A -t 198.18.0.100:80 -s wrr
-        -a -t 198.18.0.100:80 -r 198.18.0.11:80 -g -w 5
-        """
-        let ok = plane.control(["-R"], rules)
-        XCTAssertTrue(ok.ok, ok.text)
-        XCTAssertEqual(reals(fake.last), ["198.18.0.11:80"])
-        XCTAssertEqual(fake.last.services[0].reals[0].weight, 5)
-        XCTAssertEqual(fake.last.services[0].scheduler, .weightedRoundRobin)
-        let service = plane.state.withLock { $0.table.services[0] }
-        XCTAssertEqual(service.config.sorryServer?.port, 80, "what the rules cannot say is kept")
-        XCTAssertEqual(service.reals[0].config.checkers.count, 1)
-        XCTAssertEqual(fake.record.withLock { $0.stopped.map(\.address) }, [IPv4Address("198.18.0.12")!],
-                       "only the real server the rules leave out loses its checker")
+        -E -t 198.18.0.100:80 -s wrr
+        ipvsadm -e -t 198.18.0.100:80 -r 198.18.0.11:80 -g -w 5
+        -A -t 198.18.0.102:80 -s rr
 
+        -a -t 198.18.0.102:80 -r 198.18.0.21 -g
+        """
+        let first = plane.control(["-R"], rules)
+        XCTAssertEqual(first.ok, false)
+        XCTAssertEqual(first.text, "Service already exists\n")
+        XCTAssertEqual(first.status, 0, "the status is the last line's, as in ipvsadm")
+        XCTAssertEqual(fake.last.services.map(\.vip.description), ["198.18.0.100", "198.18.0.102"])
+        XCTAssertEqual(fake.last.services[0].scheduler, .weightedRoundRobin)
+        XCTAssertEqual(fake.last.services[0].reals.map(\.weight), [5, 1])
+        let service = plane.state.withLock { $0.table.services[0] }
+        XCTAssertEqual(service.config.sorryServer?.port, 80, "what the lines do not touch stays")
+        XCTAssertEqual(fake.record.withLock { $0.stopped.count }, 0)
+
+        // A line ipvsadm's parser refuses (a comment, too: ipvsadm has none) ends the restore;
+        // the lines before it stay.
+        let bad = plane.control(["-R"], "-A -t 198.18.0.103:80\n# a comment\n-A -t 198.18.0.104:80\n")
+        XCTAssertEqual(bad.ok, false)
+        XCTAssertEqual(bad.text, AdmCommand.tryHelp + "\n")
+        XCTAssertEqual(bad.status, 255)
+        XCTAssertEqual(fake.last.services.map(\.vip.description), ["198.18.0.100", "198.18.0.102", "198.18.0.103"])
+        let bogus = plane.control(["-R"], "-a -t 198.18.0.103:80 -r nonsense\n-A -t 198.18.0.104:80\n")
+        XCTAssertEqual(bogus.text, "illegal real server address[:port] specified\n")
+        XCTAssertEqual(bogus.status, 2)
+        XCTAssertEqual(fake.last.services.count, 3)
+
+        // Empty input changes nothing.
         let published = fake.record.withLock { $0.published.count }
-        let bad = plane.control(["-R"], "-A -t 198.18.0.102:80\n-a -t 198.18.0.102:80 -r nonsense\n")
-        XCTAssertFalse(bad.ok)
-        XCTAssertTrue(bad.text.hasPrefix("restore line 2: "), bad.text)
-        XCTAssertTrue(bad.text.contains("nothing was changed"), bad.text)
+        XCTAssertTrue(plane.control(["-R"], "").ok)
+        XCTAssertTrue(plane.control(["-R"], "\n  \n").ok)
         XCTAssertEqual(fake.record.withLock { $0.published.count }, published)
-        XCTAssertFalse(plane.control(["-R"], "-L -n\n").ok, "only edits may be restored")
+        XCTAssertEqual(plane.control(["-R"], "-L -n\n").status, 2, "only edits may be restored here")
     }
 
-    func testListWithStatsAddsTheEngineCountersAfterTheTable() throws {
+    func testStatsIsIpvsadmsTableAndEngineHasTheEngineCounters() throws {
         let plane = try started(base)
         let listed = plane.control(["-L", "-n", "--stats"], "")
         XCTAssertTrue(listed.ok)
-        XCTAssertTrue(listed.text.contains("Engine counters (all workers):\n  forwarded 7\n"), listed.text)
-        XCTAssertTrue(listed.text.contains("Frames per worker: 0=7\n"), listed.text)
+        XCTAssertFalse(listed.text.contains("Engine counters"), listed.text)
+        XCTAssertTrue(listed.text.hasPrefix("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port"), listed.text)
+        let engine = plane.control(["--engine"], "")
+        XCTAssertEqual(engine.text, "Engine counters (all workers):\n  forwarded 7\nFrames per worker: 0=7\n")
         XCTAssertEqual(plane.summary(), "forwarded=7")
+    }
+
+    func testListingAMissingServiceIsIpvsadmsNoSuchService() throws {
+        let plane = try started(base)
+        let missing = plane.control(["-L", "-n", "-t", "198.18.0.200:80"], "")
+        XCTAssertEqual(missing.ok, false)
+        XCTAssertEqual(missing.text, "No such service\n")
+        XCTAssertEqual(missing.status, 1)
+        let one = plane.control(["-L", "-n", "-t", "198.18.0.100:80"], "")
+        XCTAssertTrue(one.text.hasPrefix("Prot LocalAddress:Port Scheduler Flags\n"), "no version line for one service")
+        XCTAssertEqual(plane.control(["-Z", "-t", "198.18.0.200:80"], "").status, 255)
+        XCTAssertEqual(plane.control(["-D", "-t", "198.18.0.200:80"], "").text, "No such service\n")
+        XCTAssertEqual(plane.control(["-C", "-t", "198.18.0.100:80"], "").text,
+                       "Illegal 'service-address' option with the 'flush' command\n")
+        XCTAssertEqual(plane.control(["-C", "-t", "198.18.0.100:80"], "").status, 2)
     }
 
     func testTraceNamesTheClientInTheSnapshotAndLogsEachPacketInWords() throws {

@@ -121,7 +121,7 @@ final class LogTests: XCTestCase {
             + "retry 1, delay_before_retry 1.0 s, warmup 0.0 s (down within 13.0 s)"), "\(lines)")
         XCTAssertEqual(lines.suffix(2), [
             "adm: -e -t 198.18.0.100:80 -r 198.18.0.11 -w 0 reads as: edit real server 198.18.0.11, weight 0 in TCP 198.18.0.100:80",
-            "adm: -Q refused: unknown option \"-Q\" (see switchyard adm --help)",
+            "adm: -Q refused: Try `switchyard adm -h' or 'switchyard adm --help' for more information.",
         ])
     }
 

@@ -74,7 +74,7 @@ lab_exec lb ip addr add 198.18.81.77/24 dev eth0
 check "the engine noticed the added address" lab_wait_for "$LB_LOG" "addresses changed" 5
 check "a connection from that address to a NAT real server's port works" \
     lab_exec lb curl -s --max-time 3 --interface 198.18.81.77 http://198.18.81.21:8080/
-stats=$(lab_exec lb "$bin" adm --control "$LAB_DIR/c.sock" -L --stats)
+stats=$(lab_exec lb "$bin" adm --control "$LAB_DIR/c.sock" --engine)
 finished=$(echo "$stats" | sed -n 's/^  checksums_finished //p')
 expect "unfinished checksums from local senders were told from the bytes and finished ($finished)" "${finished:-0}" -gt 0
 replies=$(echo "$stats" | sed -n 's/^  nat_replies //p')

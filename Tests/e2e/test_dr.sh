@@ -109,9 +109,9 @@ check "the client resolved the VIP to the balancer's MAC" test "$(lab_exec clien
 check "the kernel guard table is installed" lab_exec lb nft list table netdev switchyard_lan0
 # This kernel has tcx: the guard's BPF program drops the VIP's frames before the chain sees them.
 check "the log says the tcx program on lan0 drops the VIPs' frames first" grep -q "a tcx program on lan0 drops" "$LB_LOG"
-tcx_drops=$(lab_exec lb "$bin" adm --control "$LAB_DIR/mh.sock" -L --stats | awk '$1 == "guard_tcx_dropped" {print $2}')
+tcx_drops=$(lab_exec lb "$bin" adm --control "$LAB_DIR/mh.sock" --engine | awk '$1 == "guard_tcx_dropped" {print $2}')
 nft_drops=$(lab_exec lb nft list table netdev switchyard_lan0 | sed -n 's/.*ip daddr.*counter packets \([0-9]*\).*/\1/p')
-expect "the tcx program dropped the kernel's copies of VIP packets (ip_forward=1; adm --stats)" "${tcx_drops:-0}" -gt 0
+expect "the tcx program dropped the kernel's copies of VIP packets (ip_forward=1; adm --engine)" "${tcx_drops:-0}" -gt 0
 expect "so the nftables rule behind it saw none of them" "${nft_drops:-1}" -eq 0
 check "the balancer's own address still answers (the kernel keeps other traffic)" lab_exec client ping -c 1 -W 1 198.19.7.2
 # Only the RX ring takes every frame: the engine's other packet sockets (ARP capture, libnet,

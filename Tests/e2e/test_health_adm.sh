@@ -128,19 +128,38 @@ expect "10 requests, all web2" "$(grep -cx web2 "$LAB_DIR/deleted")" -eq 10
 adm -a -t $vip:80 -r 198.18.51.21:80 -g -w 1
 for _ in $(seq 10); do get; done >"$LAB_DIR/readded"
 expect "after -a web1 serves again" "$(grep -cx web1 "$LAB_DIR/readded")" -ge 4
-out=$(adm -a -t $vip:80 -r 198.18.51.21:8080 -g -w 1 2>&1)
-check "bad adm arguments get a clear error" grep -q "with -g (DR) the real server's port must be the service's port (80)" <<<"$out"
-out=$(adm -A -t $vip 2>&1)
-check "and so does a missing port" grep -q "needs a port" <<<"$out"
+# As ipvsadm: a DR real server takes the service's port, so this one is already there (the
+# kernel's refusal: its words, status 255); a parser refusal exits 2; a missing service 1.
+out=$(adm -a -t $vip:80 -r 198.18.51.21:8080 -g -w 1 2>&1); status=$?
+check "an existing real server gets ipvsadm's error and status" test "$out/$status" = "Destination already exists/255"
+out=$(adm -A -t $vip 2>&1); status=$?
+check "and a missing port ipvsadm's" test "$out/$status" = "Zero port specified for non-persistent service/2"
+out=$(adm -C -t $vip:80 2>&1); status=$?
+check "-C takes no service, as in ipvsadm" test "$out/$status" = "Illegal 'service-address' option with the 'flush' command/2"
+out=$(adm -Ln -t $vip:99 2>&1); status=$?
+check "-L of a missing service: No such service, status 1" test "$out/$status" = "No such service/1"
+check "-L of one service has no version line" test "$(adm -Ln -t $vip:80 | head -1)" = "Prot LocalAddress:Port Scheduler Flags"
+check "a bare adm lists the table, as ipvsadm" diff <(adm) <(adm -L)
+check "adm -h is the usage, status 0" grep -q "^  --stats  *output of statistics information$" <<<"$(adm -h)"
 
 echo "-- -S / -R round trip, --json, --set and --timeout, -Z"
 adm -S >"$LAB_DIR/rules"
+# As ipvsadm's -R, the rules are added to the running table: the same rules again are refused
+# line by line (status 255, the last line's); after -C they come back whole.
+out=$(lab_exec lb "$bin" adm --control "$control" -R <"$LAB_DIR/rules" 2>&1); status=$?
+check "-R of rules already there: each line refused" test "$(grep -c "already exists" <<<"$out")/$status" = "$(wc -l <"$LAB_DIR/rules")/255"
+adm -C
 lab_exec lb "$bin" adm --control "$control" -R <"$LAB_DIR/rules"
-check "-S after -R prints the same rules" diff <(adm -S) "$LAB_DIR/rules"
+check "-S after -C and -R prints the same rules" diff <(adm -S) "$LAB_DIR/rules"
+# The restored real servers are new ones to the counters: give them connections to count.
+for _ in $(seq 5); do get; done >"$LAB_DIR/restored"
+expect "the restored service serves" "$(grep -c '^web[12]$' "$LAB_DIR/restored")" -eq 5
 check "--json is valid JSON with the service" python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['services'][0]['port']==80" "$(adm -L --json)"
 adm --set 600 60 120
 check "--timeout shows what --set set" test "$(adm -L --timeout)" = "Timeout (tcp tcpfin udp): 600 60 120"
 check "--stats counts connections" test "$(adm -L --stats | awk '/^TCP/ {print $3}')" -gt 0
+check "--stats is ipvsadm's table alone" test "$(adm -L --stats | grep -c Engine)" = 0
+check "--engine has the engine's counters" grep -q "^Engine counters (all workers):" <<<"$(adm --engine)"
 adm -Z
 check "-Z zeroes them" test "$(adm -L --stats | awk '/^TCP/ {print $3}')" -eq 0
 out=$(lab_exec lb setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" adm --control "$control" -Ln 2>&1)

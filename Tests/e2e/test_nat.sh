@@ -86,7 +86,7 @@ for i in $(seq 31 38); do
     for _ in $(seq 15); do lab_exec client curl -s --max-time 3 --interface 198.18.41.$i "http://$vip/" || echo FAILED; done
 done >"$LAB_DIR/many"
 expect "120 requests from 8 client addresses, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/many")" -eq 120
-spread=$(lab_exec lb "$bin" adm --control "$LAB_DIR/nat.sock" -L --stats | sed -n 's/^Frames per worker: //p')
+spread=$(lab_exec lb "$bin" adm --control "$LAB_DIR/nat.sock" --engine | sed -n 's/^Frames per worker: //p')
 w0=$(echo "$spread" | sed -n 's/.*0=\([0-9]*\).*/\1/p')
 w1=$(echo "$spread" | sed -n 's/.*1=\([0-9]*\).*/\1/p')
 expect "worker 0 took frames ($spread)" "${w0:-0}" -gt 0
@@ -110,11 +110,11 @@ sum=$(sha256sum <"$LAB_DIR/download" | cut -d' ' -f1)
 check "the download is byte-exact (4 MiB)" test "$sum" = "$(sha256sum <"$LAB_DIR/nginx-web1/www/big.bin" | cut -d' ' -f1)" -o "$sum" = "$(sha256sum <"$LAB_DIR/nginx-web2/www/big.bin" | cut -d' ' -f1)"
 # The servers' TSO super-packets are larger than the per-frame ring's slots: each took its slot
 # cut short and waited whole on the socket's queue; the worker read it there and cut it to the MTU.
-lab_exec lb "$bin" adm --control "$LAB_DIR/nat.sock" -L --stats >"$LAB_DIR/stats-download"
+lab_exec lb "$bin" adm --control "$LAB_DIR/nat.sock" --engine >"$LAB_DIR/stats-download"
 segmented=$(awk '$1 == "tcp_segmented" {print $2}' "$LAB_DIR/stats-download")
 # The engine lists only counters that are not zero: an absent drop_oversize is 0.
 oversize=$(awk '$1 == "drop_oversize" {print $2}' "$LAB_DIR/stats-download")
-expect "super-packets were read whole past their slots and segmented (adm --stats)" "${segmented:-0}" -gt 0
+expect "super-packets were read whole past their slots and segmented (adm --engine)" "${segmented:-0}" -gt 0
 check "the counter list was read" grep -q "^Engine counters" "$LAB_DIR/stats-download"
 expect "none was dropped as too large for its slot (drop_oversize)" "${oversize:-0}" -eq 0
 

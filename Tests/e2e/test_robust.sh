@@ -96,10 +96,10 @@ load=$!
 lab_exec client python3 "$here/hostile.py" eth0 "$lb_mac" $vip 198.18.61.10 200
 wait $load
 expect "150 requests meanwhile, none failed" "$(grep -c '^web[12]$' "$LAB_DIR/under-hostile")" -eq 150
-stats=$(lab_exec lb "$bin" adm --control "$LAB_DIR/c.sock" -L --stats)
+stats=$(lab_exec lb "$bin" adm --control "$LAB_DIR/c.sock" --engine)
 for reason in drop_truncated_ipv4 drop_bad_ipv4_header drop_bad_ipv4_length drop_bad_ipv4_checksum drop_ip_fragment drop_bad_tcp_header \
               drop_no_service drop_truncated_icmp drop_icmp_no_flow; do
-    check "adm --stats shows $reason" grep -qE "^  $reason [1-9]" <<<"$stats"
+    check "adm --engine shows $reason" grep -qE "^  $reason [1-9]" <<<"$stats"
 done
 
 echo "-- the control socket fed garbage, huge input and nothing"

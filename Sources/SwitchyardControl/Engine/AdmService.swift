@@ -1,16 +1,18 @@
-// `switchyard adm` in the daemon: each request parsed, dispatched and answered; and the
-// reload that SIGHUP and `adm --reload` share.
+// `switchyard adm` in the daemon: each request parsed, dispatched and answered with ipvsadm's
+// text and exit status; -R line by line; and the reload that SIGHUP and `adm --reload` share.
 import SwitchyardCore
 import SwitchyardIO
 
 extension ControlPlane {
-    /// One `switchyard adm` request (from the control socket's thread).
-    public func control(_ arguments: [String], _ input: String) -> (ok: Bool, text: String) {
+    /// One `switchyard adm` request (from the control socket's thread): whether it worked, the
+    /// text to print (standard output when it worked, standard error when not) and the exit
+    /// status, ipvsadm's for the same outcome.
+    public func control(_ arguments: [String], _ input: String) -> (ok: Bool, text: String, status: Int32) {
         let command: AdmCommand
         do {
             command = try AdmCommand.parse(arguments)
         } catch {
-            return (false, "\(error)\n")
+            return (false, "\(error)\n", error.exitStatus)
         }
         switch command {
         case .list(let options):
@@ -18,64 +20,116 @@ extension ControlPlane {
             // shares its storage until the next change, which copy-on-write then makes in place
             // once the copy is gone; the runtime orders that, but ThreadSanitizer cannot see it,
             // and a whole-daemon TSan run (scripts/test.sh) must stay clean to be worth running.
-            var text = state.withLock { s in AdmRender.list(s.table, options, numbers: { self.numbers($0, rates: s.rates) }) }
-            if options.stats && !options.json {
-                // Not in ipvsadm: what the engine did with every frame, drops by reason.
-                text += "\nEngine counters (all workers):\n" + forwarding.engineCounters().map { "  \($0.0) \($0.1)\n" }.joined()
-                // How the fanout spread the frames: each worker's share.
-                text += "Frames per worker: "
-                    + forwarding.framesPerWorker().map { "\($0.0)=\($0.1)" }.joined(separator: " ") + "\n"
+            let text = state.withLock { s -> String? in
+                // list_service: ipvsadm's "No such service", exit 1, before anything is printed.
+                if let key = options.service, s.table.service(key) == nil { return nil }
+                return AdmRender.list(s.table, options, numbers: { self.numbers($0, rates: s.rates) })
             }
-            return (true, text)
+            guard let text else { return (false, "No such service\n", 1) }
+            return (true, text, 0)
+        case .engine:
+            // Not in ipvsadm: what the engine did with every frame, drops by reason, and how the
+            // fanout spread the frames over the workers.
+            let text = "Engine counters (all workers):\n"
+                + forwarding.engineCounters().map { "  \($0.0) \($0.1)\n" }.joined()
+                + "Frames per worker: " + forwarding.framesPerWorker().map { "\($0.0)=\($0.1)" }.joined(separator: " ") + "\n"
+            return (true, text, 0)
         case .save:
-            return (true, state.withLock { AdmRender.save($0.table) })
+            return (true, state.withLock { AdmRender.save($0.table) }, 0)
         case .zero(let key):
             let ids = state.withLock { s in
                 s.table.services.filter { key == nil || $0.key == key }.flatMap { $0.reals.map(\.id) + [$0.sorryID] }
             }
-            if let key, ids.isEmpty { return (false, "no such service: \(key)\n") }
+            if key != nil, ids.isEmpty { return (false, "No such service\n", 255) }
             zero(ids)
-            return (true, "")
+            return (true, "", 0)
         case .reload:
-            return reload()
+            return withStatus(reload())
         case .trace(let client):
-            return (true, setTrace(client))
+            return (true, setTrace(client), 0)
         case .vrrp:
-            return (true, failoverStatus?() ?? "no vrrp_instance in this config\n")
+            return (true, failoverStatus?() ?? "no vrrp_instance in this config\n", 0)
         case .sync:
-            return (true, syncStatus?() ?? "no lvs_sync_daemon in this config\n")
+            return (true, syncStatus?() ?? "no lvs_sync_daemon in this config\n", 0)
         case .listConnections(let options):
             // A walk of every worker's tables (FlowExchangeHub), on master and backup alike.
-            guard let list = listConnections else { return (false, "the workers are not running\n") }
-            guard let records = list() else { return (false, "the workers did not list their connections in time\n") }
-            return (true, AdmConnections.render(records, options))
+            guard let list = listConnections else { return (false, "the workers are not running\n", 1) }
+            guard let records = list() else { return (false, "the workers did not list their connections in time\n", 1) }
+            return (true, AdmConnections.render(records, options), 0)
         case .restore:
-            // Applied like a reload, so what stays keeps its IDs, flows, counters and checkers.
-            return changing.withLock { _ in
-                let result = state.withLock { s -> Result<TableChanges, AdmError> in
-                    do throws(AdmError) {
-                        let config = try s.table.restoring(input, into: s.config)
-                        return .success(s.table.apply(config))
-                    } catch {
-                        return .failure(error)
-                    }
-                }
-                switch result {
-                case .success(let changes): return finish(changes, what: "restore")
-                case .failure(let error): return (false, "\(error)\n")
-                }
-            }
+            return restore(input)
+        case .help, .version:
+            // The client answers these itself; a request that still asks gets the same.
+            return (true, command == .help ? AdmUsage.text : AdmUsage.version + "\n", 0)
         default:
-            return changing.withLock { _ in
-                let result = state.withLock { s -> Result<TableChanges, AdmError> in
-                    do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
-                }
-                switch result {
-                case .success(let changes): return finish(changes, what: "adm " + arguments.joined(separator: " "))
-                case .failure(let error): return (false, "\(error)\n")
+            return withStatus(edit(command, what: "adm " + arguments.joined(separator: " ")))
+        }
+    }
+
+    /// One table edit, applied (its flows, checkers and snapshot follow), or refused.
+    func edit(_ command: AdmCommand, what: String) -> Result<TableChanges, AdmError> {
+        changing.withLock { _ in
+            let result = state.withLock { s -> Result<TableChanges, AdmError> in
+                do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
+            }
+            guard case .success(let changes) = result else { return result }
+            let (ok, text) = finish(changes, what: what)
+            return ok ? .success(changes) : .failure(AdmError(String(text.dropLast(text.hasSuffix("\n") ? 1 : 0)),
+                                                               exitStatus: 255))
+        }
+    }
+
+    /// `-R`: each line of the input run as its own command, in order, as ipvsadm's restore_table
+    /// does (ipvsadm.c line 963): a line refused by the kernel says why and the next line runs;
+    /// a line ipvsadm's parser refuses ends the restore there, the lines before it applied. The
+    /// status is the last command's. Lines are read as config_stream_read reads them
+    /// (AdmRestore.swift). The lines' changes reach the workers together, once, at the end (one
+    /// snapshot and one address-set update, not one a line).
+    func restore(_ input: String) -> (ok: Bool, text: String, status: Int32) {
+        changing.withLock { _ in
+            var errors = ""
+            var status: Int32 = 0
+            var changes = TableChanges()
+            var ended = false
+            for words in AdmRestore.commandLines(input) where !ended {
+                do throws(AdmError) {
+                    let command = try AdmRestore.command(words)
+                    if case .zero(let key) = command {
+                        let ids = state.withLock { s in
+                            s.table.services.filter { key == nil || $0.key == key }.flatMap { $0.reals.map(\.id) + [$0.sorryID] }
+                        }
+                        if key != nil, ids.isEmpty { throw AdmError.kernel("No such service") }
+                        zero(ids)
+                    } else {
+                        let result = state.withLock { s -> Result<TableChanges, AdmError> in
+                            do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
+                        }
+                        changes.merge(try result.get())
+                    }
+                    status = 0
+                } catch {
+                    errors += "\(error)\n"
+                    status = error.exitStatus
+                    ended = !AdmRestore.continues(after: error)
                 }
             }
+            if !changes.isEmpty {
+                let (ok, text) = finish(changes, what: "adm -R")
+                if !ok { return (false, errors + text, 255) }
+            }
+            return errors.isEmpty ? (true, "", status) : (false, errors, status)
         }
+    }
+
+    func withStatus(_ result: Result<TableChanges, AdmError>) -> (ok: Bool, text: String, status: Int32) {
+        switch result {
+        case .success: return (true, "", 0)
+        case .failure(let error): return (false, "\(error)\n", error.exitStatus)
+        }
+    }
+
+    func withStatus(_ answer: (ok: Bool, text: String)) -> (ok: Bool, text: String, status: Int32) {
+        (answer.ok, answer.text, answer.ok ? 0 : 1)
     }
 
     /// Reads the config file again and applies only the difference. A bad file, or one that
@@ -102,5 +156,19 @@ extension ControlPlane {
             }
             return finish(changes, what: "reload")
         }
+    }
+}
+
+extension TableChanges {
+    /// Adds another change's effects to these (several -R lines applied as one).
+    mutating func merge(_ other: TableChanges) {
+        servicesAdded += other.servicesAdded
+        servicesRemoved += other.servicesRemoved
+        servicesChanged += other.servicesChanged
+        checkersToStart += other.checkersToStart
+        checkersToStop += other.checkersToStop
+        realsAdded += other.realsAdded
+        realsRemoved += other.realsRemoved
+        realsChanged += other.realsChanged
     }
 }

@@ -85,7 +85,7 @@ public final class Engine: @unchecked Sendable {
         // Bound now (served once everything runs): a daemon already answering on this socket
         // stops the start before the machine is touched.
         let control = try ControlServer(path: options.controlPath) { [weak plane = self.plane] in
-            plane?.control($0, $1) ?? (false, "shutting down\n")
+            plane?.control($0, $1) ?? (false, "shutting down\n", 1)
         }
 
         // From here on the machine changes: write down what, so a killed run can be undone.

@@ -30,8 +30,8 @@ extension ControlPlane {
                 r.cps = smooth(r.cps, now.connections &- before.connections)
                 r.inPPS = smooth(r.inPPS, now.inPackets &- before.inPackets)
                 r.outPPS = smooth(r.outPPS, now.outPackets &- before.outPackets)
-                r.inBPS = smooth(r.inBPS, (now.inBytes &- before.inBytes) &* 8)
-                r.outBPS = smooth(r.outBPS, (now.outBytes &- before.outBytes) &* 8)
+                r.inBPS = smooth(r.inBPS, now.inBytes &- before.inBytes)
+                r.outBPS = smooth(r.outBPS, now.outBytes &- before.outBytes)
                 s.rates[id] = r
                 s.lastTotals[id] = now
             }

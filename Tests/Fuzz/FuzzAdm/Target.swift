@@ -11,15 +11,17 @@ nonisolated(unsafe) var table = ServiceTable()
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     let arguments = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\0" }).map(String.init)
+    AdmCommand.resolvesHostNames.store(false, ordering: .relaxed)
     guard let command = try? AdmCommand.parse(arguments) else { return 0 }
     switch command {
     case .list(let options):
         _ = AdmRender.list(table, options, numbers: { _ in RealNumbers() })
     case .save:
         _ = AdmRender.save(table)
+        for words in AdmRestore.commandLines(AdmRender.save(table)) { _ = try? AdmRestore.command(words) }
     case .listConnections(let options):
         _ = AdmConnections.render([], options)
-    case .zero, .restore, .reload, .trace, .vrrp, .sync:
+    case .zero, .restore, .reload, .trace, .vrrp, .sync, .engine, .help, .version:
         // Answered by the engine, not the table (execute refuses them as a programmer error).
         break
     default:
