@@ -14,7 +14,7 @@ enum NotYetActedOn {
     ]
     static let global: Set<String> = [
         "router_id", "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
-        "smtp_alert", "enable_script_security", "script_user", "lvs_id",
+        "smtp_alert", "lvs_id",
         "lvs_flush", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_iptables",
         "max_auto_priority", "dynamic_interfaces", "checker_log_all_failures", "default_interface",
     ]
@@ -107,6 +107,16 @@ struct ConfigReader {
                 config.flowCapacity = try integer(s, in: 1_024...100_000_000)
             case "lvs_timeouts":
                 try lvsTimeouts(s)
+            case "script_user":
+                // keepalived's script_user_handler: a user, and a group if given.
+                guard (1...2).contains(s.arguments.count), s.children == nil else {
+                    throw error(s.keyword, "script_user takes a user and maybe a group: script_user keepalived_script")
+                }
+                config.scripts.user = s.arguments[0].text
+                config.scripts.group = s.arguments.count == 2 ? s.arguments[1].text : nil
+            case "enable_script_security":
+                guard s.arguments.isEmpty, s.children == nil else { throw error(s.keyword, "enable_script_security takes no value") }
+                config.scripts.enforcing = true
             case "switchyard_maglev_table_size":
                 let size = try integer(s, in: 251...1_048_573)
                 guard Maglev.isPrime(size) else {

@@ -147,4 +147,31 @@ final class ScriptSecurityTests: XCTestCase {
         XCTAssertEqual(ScriptSecurity.decide(.notFound("exit"), command: "exit 0", enforcing: false),
                        ScriptDecision(run: true, warning: nil))
     }
+
+    func testConfigReadsScriptUserSecurityAndMiscCheckUser() throws {
+        let config = try Config.parse("""
+        global_defs {
+            script_user nobody nogroup
+            enable_script_security
+        }
+        virtual_server 198.18.0.1 80 {
+            lb_kind DR
+            real_server 198.18.0.2 80 {
+                MISC_CHECK {
+                    misc_path "/usr/bin/check 1"
+                    user daemon
+                }
+            }
+        }
+        """, path: "test.conf")
+        XCTAssertEqual(config.scripts, ScriptSettings(user: "nobody", group: "nogroup", enforcing: true))
+        let checker = config.services[0].reals[0].checkers[0]
+        XCTAssertEqual(checker.scriptUser, "daemon")
+        XCTAssertNil(checker.scriptGroup)
+        XCTAssertTrue(config.warnings.isEmpty, "\(config.warnings)")
+        XCTAssertThrowsError(try Config.parse("global_defs {\n script_user\n}", path: "test.conf")) {
+            XCTAssertEqual(($0 as? ConfigDiagnostic)?.description,
+                           "test.conf:2:2: script_user takes a user and maybe a group: script_user keepalived_script")
+        }
+    }
 }
