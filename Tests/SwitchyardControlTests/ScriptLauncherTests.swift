@@ -141,4 +141,35 @@ final class ScriptLauncherTests: XCTestCase {
         usleep(300_000)
         XCTAssertNil(contents(marker))
     }
+
+    func testAVRRPScriptRunsAsItsUser() throws {
+        let reports = reportDirectory()
+        ScriptLauncher.configure(ScriptSettings(user: "root"))
+        let config = try Config.parse("""
+        vrrp_script chk {
+            script "/bin/sh -c 'id -u > \(reports)/vrrp'"
+            user nobody
+        }
+        vrrp_instance VI_1 {
+            interface lo
+            virtual_router_id 51
+            priority 100
+            virtual_ipaddress { 198.18.0.100/24 }
+            track_script { chk }
+        }
+        virtual_server 198.18.0.100 80 {
+            lb_kind DR
+            real_server 198.18.0.11 80 { }
+        }
+        """, path: "test.conf")
+        var watchers = VRRPWatchers(config.failover, now: 0)
+        var results: [VRRPInstance.Event] = []
+        for step in 0..<100 where results.isEmpty {
+            results = watchers.poll(now: Double(step) * 0.02).filter { if case .scriptResult = $0 { true } else { false } }
+            usleep(20_000)
+        }
+        watchers.stop()
+        XCTAssertEqual(results, [.scriptResult("chk", success: true)])
+        XCTAssertEqual(contents(reports + "/vrrp"), "65534\n")
+    }
 }
