@@ -49,6 +49,8 @@ int sy_spawn_script(const char *path, char *const argv[], char *const envp[], in
                 if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
             }
             // If the daemon dies, so does the script (keepalived sets PR_SET_PDEATHSIG too).
+            // Linux sends it when the forking *thread* ends: callers fork from threads that
+            // outlive their scripts (the check loop, the VRRP thread, a notify's own thread).
             prctl(PR_SET_PDEATHSIG, SIGTERM);
             execve(path, argv, envp);
             e = errno;

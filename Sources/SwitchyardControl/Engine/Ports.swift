@@ -78,19 +78,21 @@ public protocol ScriptPort: Sendable {
 extension HealthMonitor: CheckerPort {}
 
 /// Notify scripts through ScriptLauncher (script_user, a clean environment, the script
-/// security policy), each waited for on a thread of its own; a non-zero exit is logged.
+/// security policy), each started and waited for on a thread of its own (the child's
+/// PR_SET_PDEATHSIG follows the thread that forked it, so that thread must outlive the script);
+/// a non-zero exit is logged.
 public struct ShellScripts: ScriptPort {
     public init() {}
     public func run(_ script: String) {
-        let pid: pid_t
-        switch ScriptLauncher.start(script) {
-        case .started(let started): pid = started
-        case .refused: return  // the launcher has said why, once
-        case .failed(let reason):
-            Log.warning("script \"\(script)\" not run: \(reason)")
-            return
-        }
         OSThread.detached(name: "sy-notify") {
+            let pid: pid_t
+            switch ScriptLauncher.start(script) {
+            case .started(let started): pid = started
+            case .refused: return  // the launcher has said why, once
+            case .failed(let reason):
+                Log.warning("script \"\(script)\" not run: \(reason)")
+                return
+            }
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             if status != 0 { Log.warning("script \"\(script)\" exited \(status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F))") }
