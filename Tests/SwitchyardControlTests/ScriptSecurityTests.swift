@@ -57,6 +57,12 @@ final class ScriptSecurityTests: XCTestCase {
         XCTAssertEqual(verdict("missing arg", .standard), .notFound("missing is not found in /usr/bin:/bin"))
     }
 
+    func testARedirectionOnlyTestRunsNothingAndIsLetThrough() {
+        XCTAssertEqual(verdict("</etc/haproxy/up", .standard), .secure)
+        XCTAssertEqual(verdict("<  /etc/haproxy/up", .standard), .secure)
+        XCTAssertEqual(verdict("<up", .standard), .notFound("<up is not found in /usr/bin:/bin"))
+    }
+
     func testAScriptWritableByEveryoneIsInsecure() {
         var fs = FakeFileSystem.standard
         fs.entries["/usr/bin/check"] = FakeFileSystem.file(mode: 0o757)
