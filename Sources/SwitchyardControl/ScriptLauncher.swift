@@ -43,6 +43,12 @@ public enum ScriptLauncher {
         /// Whether the one warning about scripts run as root without enable_script_security
         /// has been given.
         var warnedRoot = false
+        /// Users and groups looked up since the last configure: keepalived resolves them once,
+        /// when it reads the config, not at every run (a vrrp_script runs every second, and the
+        /// password database may be a network service).
+        var identities: [String: Result<ScriptIdentity, ScriptLookupError>] = [:]
+        /// Lookups done since the last configure (tests read it).
+        var lookups = 0
     }
 
     private static let state = Locked(State())
@@ -57,8 +63,13 @@ public enum ScriptLauncher {
             $0.settings = settings
             $0.warned = [:]
             $0.warnedRoot = false
+            $0.identities = [:]
+            $0.lookups = 0
         }
     }
+
+    /// User lookups done since the last configure.
+    static var lookups: Int { state.withLock { $0.lookups } }
 
     /// The settings in force.
     public static var settings: ScriptSettings { state.withLock { $0.settings } }
@@ -100,14 +111,26 @@ public enum ScriptLauncher {
     /// user, else script_user, else keepalived_script, else root. Root by default is allowed
     /// unless `enable_script_security` is set, where keepalived refuses.
     static func resolve(user: String?, group: String?, settings: ScriptSettings) -> Result<ScriptIdentity, ScriptLookupError> {
-        if let user { return identity(user: user, group: group) }
-        if let user = settings.user { return identity(user: user, group: settings.group) }
-        if case .success(let id) = identity(user: defaultUser, group: nil) { return .success(id) }
+        if let user { return remembered(user: user, group: group) }
+        if let user = settings.user { return remembered(user: user, group: settings.group) }
+        if case .success(let id) = remembered(user: defaultUser, group: nil) { return .success(id) }
         if settings.enforcing {
             return .failure(ScriptLookupError(message: "no script_user in global_defs and no user \(defaultUser); "
                 + "enable_script_security does not run scripts as root by default (write `script_user root` to allow it)"))
         }
         return .success(.root)
+    }
+
+    /// `identity(user:group:)`, looked up once per configure.
+    private static func remembered(user: String, group: String?) -> Result<ScriptIdentity, ScriptLookupError> {
+        let key = user + ":" + (group ?? "")
+        if let known = state.withLock({ $0.identities[key] }) { return known }
+        let found = identity(user: user, group: group)
+        state.withLock {
+            $0.identities[key] = found
+            $0.lookups += 1
+        }
+        return found
     }
 
     /// Logs `message` for `command` unless that was the last thing said about it.

@@ -66,6 +66,18 @@ final class ScriptLauncherTests: XCTestCase {
         XCTAssertEqual(contents(reports + "/root"), "0\n")
     }
 
+    func testUsersAreLookedUpOncePerConfig() {
+        ScriptLauncher.configure(ScriptSettings(user: "nobody"))
+        XCTAssertEqual(HealthProbes.misc("exit 0", timeout: 5), .up)
+        XCTAssertEqual(HealthProbes.misc("exit 0", timeout: 5), .up)
+        XCTAssertEqual(ScriptLauncher.lookups, 1)
+        XCTAssertEqual(HealthProbes.misc("exit 0", timeout: 5, user: "root"), .up)
+        XCTAssertEqual(ScriptLauncher.lookups, 2)
+        ScriptLauncher.configure(ScriptSettings(user: "nobody"))  // a reload looks them up again
+        XCTAssertEqual(HealthProbes.misc("exit 0", timeout: 5), .up)
+        XCTAssertEqual(ScriptLauncher.lookups, 1)
+    }
+
     func testAnUnknownUserIsNotRunAndTheCheckFails() {
         ScriptLauncher.configure(ScriptSettings(user: "no-such-user-here"))
         XCTAssertEqual(HealthProbes.misc("exit 0", timeout: 5),
