@@ -170,7 +170,12 @@ public enum ScriptLauncher {
         let searchPath = getenv("PATH").map { String(cString: $0) } ?? ScriptSecurity.defaultSearchPath
         let verdict = ScriptSecurity.verdict(command: command, identity: id, searchPath: searchPath, view: SystemFileView())
         let decision = ScriptSecurity.decide(verdict, command: command, enforcing: settings.enforcing)
-        if let warning = decision.warning { warnOnce(command, warning) }
+        if let warning = decision.warning {
+            warnOnce(command, warning)
+        } else {
+            // Put right: should it go wrong again, that is said again.
+            state.withLock { _ = $0.warned.removeValue(forKey: command) }
+        }
         guard decision.run else { return .refused(decision.warning ?? "refused") }
         return spawn(["/bin/sh", "-c", command], as: id)
     }

@@ -2,6 +2,7 @@
 // and refused under enable_script_security when a non-root user could change them. The
 // identity changes need root (the suite runs as root in CI; elsewhere these tests skip).
 import Glibc
+import Logging
 import XCTest
 @testable import SwitchyardControl
 
@@ -31,6 +32,18 @@ final class ScriptLauncherTests: XCTestCase {
         var buffer = [CChar](repeating: 0, count: 4096)
         while fgets(&buffer, Int32(buffer.count), file) != nil { out += String(cString: buffer) }
         return out
+    }
+
+    /// The lines logged while `body` runs.
+    func capturingLog(_ body: () -> Void) -> [String] {
+        let sink = LogTests.Sink()
+        let saved = Log.logger.withLock { $0 }
+        defer { Log.use(saved) }
+        var logger = Logger(label: "switchyard") { LineLogHandler(label: $0, sink: { sink.write($0) }) }
+        logger.logLevel = .info
+        Log.use(logger)
+        body()
+        return sink.written
     }
 
     /// A directory the script's user may write its report into.
@@ -116,6 +129,23 @@ final class ScriptLauncherTests: XCTestCase {
         chmod(writable, 0o755)
         XCTAssertEqual(HealthProbes.misc(script, timeout: 5), .up)
         XCTAssertNotNil(contents(marker))
+    }
+
+    func testARefusalIsLoggedOnceAndAgainAfterTheScriptWasPutRight() {
+        let writable = directory + "/writable"
+        mkdir(writable, 0o777)
+        chmod(writable, 0o777)
+        let (script, _) = writeScript(in: writable)
+        ScriptLauncher.configure(ScriptSettings(user: "root", enforcing: true))
+        let lines = capturingLog {
+            _ = HealthProbes.misc(script, timeout: 5)
+            _ = HealthProbes.misc(script, timeout: 5)
+            chmod(writable, 0o755)
+            _ = HealthProbes.misc(script, timeout: 5)
+            chmod(writable, 0o777)
+            _ = HealthProbes.misc(script, timeout: 5)
+        }
+        XCTAssertEqual(lines.filter { $0.contains("refused: unsafe permissions") }.count, 2, "\(lines)")
     }
 
     func testWithoutEnableScriptSecurityAnInsecureScriptStillRuns() {
