@@ -143,7 +143,8 @@ public enum ScriptLauncher {
     }
 
     /// Checks `command` and starts `/bin/sh -c command` as its user, stdin and stdout on
-    /// /dev/null, stderr the daemon's. The caller reaps the pid (or kills its group).
+    /// /dev/null, stderr the daemon's. The caller reaps the pid (or kills its group). Why a
+    /// script was refused or could not start is logged here, once.
     public static func start(_ command: String, user: String? = nil, group: String? = nil) -> ScriptStart {
         let settings = self.settings
         let id: ScriptIdentity
@@ -177,7 +178,9 @@ public enum ScriptLauncher {
             state.withLock { _ = $0.warned.removeValue(forKey: command) }
         }
         guard decision.run else { return .refused(decision.warning ?? "refused") }
-        return spawn(["/bin/sh", "-c", command], as: id)
+        let started = spawn(["/bin/sh", "-c", command], as: id)
+        if case .failed(let reason) = started { warnOnce(command, "script \"\(command)\" not run: \(reason)") }
+        return started
     }
 
     /// Forks and execs `argv` as `id` (no identity change when that is who the daemon is).

@@ -97,6 +97,12 @@ final class ScriptLauncherTests: XCTestCase {
                        .down("MISC_CHECK: script \"exit 0\" not run: script user no-such-user-here does not exist"))
     }
 
+    func testAFailedExecIsReportedWithTheChildsErrno() {
+        // The child reports a failed step (identity change, exec) through its close-on-exec pipe.
+        XCTAssertEqual(ScriptLauncher.spawn(["/nonexistent/sh"], as: ScriptIdentity(user: 65534, group: 65534)),
+                       .failed("cannot run /nonexistent/sh as uid:gid 65534:65534: No such file or directory"))
+    }
+
     func testAKilledScriptTakesItsProcessGroupAlong() {
         let reports = reportDirectory()
         ScriptLauncher.configure(ScriptSettings(user: "nobody"))

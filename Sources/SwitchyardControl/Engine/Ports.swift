@@ -88,10 +88,7 @@ public struct ShellScripts: ScriptPort {
             let pid: pid_t
             switch ScriptLauncher.start(script) {
             case .started(let started): pid = started
-            case .refused: return  // the launcher has said why, once
-            case .failed(let reason):
-                Log.warning("script \"\(script)\" not run: \(reason)")
-                return
+            case .refused, .failed: return  // the launcher has said why, once
             }
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
