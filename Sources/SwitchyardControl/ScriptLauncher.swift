@@ -133,27 +133,28 @@ public enum ScriptLauncher {
         return found
     }
 
-    /// Logs `message` for `command` unless that was the last thing said about it.
-    private static func warnOnce(_ command: String, _ message: String) {
+    /// Logs `message` about the script `program` unless that was the last thing said about it.
+    private static func warnOnce(_ program: String, _ message: String) {
         let fresh = state.withLock { s -> Bool in
-            defer { s.warned[command] = message }
-            return s.warned[command] != message
+            defer { s.warned[program] = message }
+            return s.warned[program] != message
         }
         if fresh { Log.warning(message) }
     }
 
-    /// Checks `command` and starts `/bin/sh -c command` as its user, stdin and stdout on
-    /// /dev/null, stderr the daemon's. The caller reaps the pid (or kills its group). Why a
-    /// script was refused or could not start is logged here, once.
-    public static func start(_ command: String, user: String? = nil, group: String? = nil) -> ScriptStart {
+    /// Who `command` runs as, or why it does not run: its user looked up, then ScriptSecurity's
+    /// verdict. What is wrong is logged once per script (keepalived checks at load and says
+    /// "Unsafe permissions found for script"; this runs at load and again before each run).
+    static func examine(_ command: String, user: String?, group: String?) -> Result<ScriptIdentity, ScriptLookupError> {
         let settings = self.settings
+        let program = ScriptSecurity.program(of: command)
         let id: ScriptIdentity
         switch resolve(user: user, group: group, settings: settings) {
         case .success(let found): id = found
         case .failure(let error):
-            let reason = "script \"\(command)\" not run: \(error.message)"
-            warnOnce(command, reason)
-            return .refused(reason)
+            let reason = "script \"\(program)\" not run: \(error.message)"
+            warnOnce(program, reason)
+            return .failure(ScriptLookupError(message: reason))
         }
         if id.user == 0 && !settings.enforcing {
             // keepalived's "SECURITY VIOLATION - scripts are being executed but script_security
@@ -170,17 +171,36 @@ public enum ScriptLauncher {
         }
         let searchPath = getenv("PATH").map { String(cString: $0) } ?? ScriptSecurity.defaultSearchPath
         let verdict = ScriptSecurity.verdict(command: command, identity: id, searchPath: searchPath, view: SystemFileView())
-        let decision = ScriptSecurity.decide(verdict, command: command, enforcing: settings.enforcing)
+        let decision = ScriptSecurity.decide(verdict, command: program, enforcing: settings.enforcing)
         if let warning = decision.warning {
-            warnOnce(command, warning)
+            warnOnce(program, warning)
         } else {
             // Put right: should it go wrong again, that is said again.
-            state.withLock { _ = $0.warned.removeValue(forKey: command) }
+            state.withLock { _ = $0.warned.removeValue(forKey: program) }
         }
-        guard decision.run else { return .refused(decision.warning ?? "refused") }
-        let started = spawn(["/bin/sh", "-c", command], as: id)
-        if case .failed(let reason) = started { warnOnce(command, "script \"\(command)\" not run: \(reason)") }
-        return started
+        return decision.run ? .success(id) : .failure(ScriptLookupError(message: decision.warning ?? "refused"))
+    }
+
+    /// Examines every script a config will run, so that what is wrong with one is said when the
+    /// config is loaded, as keepalived does, not first when it runs (a notify_down may run
+    /// months later).
+    public static func audit(_ config: Config) {
+        for use in config.scriptUses { _ = examine(use.command, user: use.user, group: use.group) }
+    }
+
+    /// Checks `command` and starts `/bin/sh -c command` as its user, stdin and stdout on
+    /// /dev/null, stderr the daemon's. The caller reaps the pid (or kills its group). Why a
+    /// script was refused or could not start is logged here, once.
+    public static func start(_ command: String, user: String? = nil, group: String? = nil) -> ScriptStart {
+        switch examine(command, user: user, group: group) {
+        case .failure(let refusal): return .refused(refusal.message)
+        case .success(let id):
+            let started = spawn(["/bin/sh", "-c", command], as: id)
+            if case .failed(let reason) = started {
+                warnOnce(ScriptSecurity.program(of: command), "script \"\(command)\" not run: \(reason)")
+            }
+            return started
+        }
     }
 
     /// Forks and execs `argv` as `id` (no identity change when that is who the daemon is).
@@ -204,7 +224,54 @@ public enum ScriptLauncher {
     }
 }
 
-/// Why a script's user could not be found.
+/// One script a config runs, with its own user if it names one.
+public struct ScriptUse: Sendable, Equatable {
+    public var command: String
+    public var user: String?
+    public var group: String?
+
+    /// A script line and the user it names, if any.
+    public init(command: String, user: String? = nil, group: String? = nil) {
+        self.command = command
+        self.user = user
+        self.group = group
+    }
+}
+
+extension Config {
+    /// Every script the config runs: notify_up/down, quorum_up/down, MISC_CHECK, tracked
+    /// vrrp_scripts, the VRRP instances' and sync groups' notify scripts.
+    public var scriptUses: [ScriptUse] {
+        var uses: [ScriptUse] = []
+        func add(_ command: String?, user: String? = nil, group: String? = nil) {
+            if let command, !command.isEmpty { uses.append(ScriptUse(command: command, user: user, group: group)) }
+        }
+        for service in services {
+            add(service.quorumUp)
+            add(service.quorumDown)
+            for real in service.reals {
+                add(real.notifyUp)
+                add(real.notifyDown)
+                for checker in real.checkers {
+                    if case .misc(let path, _) = checker.kind { add(path, user: checker.scriptUser, group: checker.scriptGroup) }
+                }
+            }
+        }
+        let tracked = Set(failover.instances.flatMap { $0.trackScripts.map(\.name) })
+        for script in failover.scripts where tracked.contains(script.name) {
+            add(script.script, user: script.user, group: script.group)
+        }
+        for i in failover.instances {
+            [i.notifyMaster, i.notifyBackup, i.notifyFault, i.notifyStop, i.notify].forEach { add($0) }
+        }
+        for g in failover.syncGroups {
+            [g.notifyMaster, g.notifyBackup, g.notifyFault, g.notifyStop, g.notify].forEach { add($0) }
+        }
+        return uses
+    }
+}
+
+/// Why a script's user could not be found, or why it is refused.
 public struct ScriptLookupError: Error, Sendable, Equatable {
     public var message: String
 }

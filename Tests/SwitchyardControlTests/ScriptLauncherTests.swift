@@ -94,7 +94,7 @@ final class ScriptLauncherTests: XCTestCase {
     func testAnUnknownUserIsNotRunAndTheCheckFails() {
         ScriptLauncher.configure(ScriptSettings(user: "no-such-user-here"))
         XCTAssertEqual(HealthProbes.misc("exit 0", timeout: 5),
-                       .down("MISC_CHECK: script \"exit 0\" not run: script user no-such-user-here does not exist"))
+                       .down("MISC_CHECK: script \"exit\" not run: script user no-such-user-here does not exist"))
     }
 
     func testAFailedExecIsReportedWithTheChildsErrno() {
@@ -219,5 +219,36 @@ final class ScriptLauncherTests: XCTestCase {
         watchers.stop()
         XCTAssertEqual(results, [.scriptResult("chk", success: true)])
         XCTAssertEqual(contents(reports + "/vrrp"), "65534\n")
+    }
+
+    func testAnInsecureNotifyScriptIsReportedWhenTheConfigIsLoadedNotFirstWhenItRuns() throws {
+        let writable = directory + "/writable"
+        mkdir(writable, 0o777)
+        chmod(writable, 0o777)
+        let (script, marker) = writeScript(in: writable)
+        let config = try Config.parse("""
+        global_defs {
+            script_user root
+            enable_script_security
+        }
+        virtual_server 198.18.0.1 80 {
+            lb_kind DR
+            real_server 198.18.0.2 80 {
+                notify_down "\(script) down"
+            }
+        }
+        """, path: "test.conf")
+        let atLoad = capturingLog {
+            ScriptLauncher.configure(config.scripts)
+            ScriptLauncher.audit(config)
+        }
+        XCTAssertEqual(atLoad.filter { $0.contains("script \"\(script)\" refused: unsafe permissions: \(writable) is writable by everyone") }.count,
+                       1, "\(atLoad)")
+        let atRun = capturingLog {
+            ShellScripts().run(script + " down")
+            usleep(300_000)
+        }
+        XCTAssertEqual(atRun, [], "said once, at load")
+        XCTAssertNil(contents(marker))
     }
 }

@@ -180,4 +180,44 @@ final class ScriptSecurityTests: XCTestCase {
                            "test.conf:2:2: script_user takes a user and maybe a group: script_user keepalived_script")
         }
     }
+
+    func testEveryScriptAConfigRunsIsListedForTheAudit() throws {
+        let config = try Config.parse("""
+        vrrp_script chk {
+            script "/usr/bin/chk"
+            user nobody
+        }
+        vrrp_script unused {
+            script "/usr/bin/unused"
+        }
+        vrrp_instance VI_1 {
+            interface lo
+            virtual_router_id 51
+            priority 100
+            virtual_ipaddress { 198.18.0.100/24 }
+            track_script { chk }
+            notify_master /usr/bin/master
+            notify /usr/bin/notify
+        }
+        virtual_server 198.18.0.100 80 {
+            lb_kind DR
+            quorum_down /usr/bin/quorum-down
+            real_server 198.18.0.11 80 {
+                notify_up "/usr/bin/up 1"
+                MISC_CHECK {
+                    misc_path /usr/bin/misc
+                    user daemon daemon
+                }
+            }
+        }
+        """, path: "test.conf")
+        XCTAssertEqual(config.scriptUses, [
+            ScriptUse(command: "/usr/bin/quorum-down"),
+            ScriptUse(command: "/usr/bin/up 1"),
+            ScriptUse(command: "/usr/bin/misc", user: "daemon", group: "daemon"),
+            ScriptUse(command: "/usr/bin/chk", user: "nobody"),
+            ScriptUse(command: "/usr/bin/master"),
+            ScriptUse(command: "/usr/bin/notify"),
+        ], "an untracked vrrp_script never runs (keepalived drops it)")
+    }
 }
