@@ -76,6 +76,11 @@ public struct Config: Sendable, Equatable {
     /// Things accepted but not acted on, as `PATH:LINE:COL: warning: …`.
     public var warnings: [ConfigDiagnostic] = []
 
+    /// The warnings as `switchyard check --strict` prints them: each one an error.
+    public var warningsAsErrors: [ConfigDiagnostic] {
+        warnings.map { ConfigDiagnostic(path: $0.path, location: $0.location, message: $0.message, isWarning: false) }
+    }
+
     public var vips: [IPv4Address] { Array(Set(services.map(\.vip))).sorted() }
 
     /// Parses config text. Throws the first error, with its line and column.

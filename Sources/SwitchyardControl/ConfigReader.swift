@@ -5,29 +5,6 @@
 // vrrp_sync_group, lvs_sync_daemon) VRRP/VRRPReader.swift's and its neighbours'.
 import SwitchyardCore
 
-/// keepalived keywords that Switchyard accepts but does not act on yet: each draws a one-line
-/// warning, and a block's contents are skipped.
-enum NotYetActedOn {
-    static let topLevel: Set<String> = [
-        "vrrp_track_file", "track_file", "static_ipaddress",
-        "static_routes", "static_rules", "linkbeat_interfaces", "bfd_instance",
-    ]
-    static let global: Set<String> = [
-        "router_id", "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
-        "smtp_alert", "lvs_id",
-        "lvs_flush", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_iptables",
-        "max_auto_priority", "dynamic_interfaces", "checker_log_all_failures", "default_interface",
-    ]
-    static let virtualServer: Set<String> = [
-        "persistence_engine", "virtualhost", "sorry_server_inhibit", "sorry_server_lvs_method", "omega", "ha_suspend",
-        "ops", "mh-port", "mh-fallback", "lvs_flags", "smtp_alert", "one_packet_scheduling", "lb_flags",
-    ]
-    static let realServer: Set<String> = [
-        "uthreshold", "lthreshold", "smtp_alert", "SSL_GET", "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "UDP_CHECK",
-        "FILE_CHECK",
-    ]
-}
-
 struct ConfigReader {
     let path: String
     var config = Config()
@@ -40,9 +17,7 @@ struct ConfigReader {
         ConfigDiagnostic(path: path, location: t.location, message: message, isWarning: false)
     }
 
-    mutating func warn(_ t: Token, _ message: String) {
-        config.warnings.append(ConfigDiagnostic(path: path, location: t.location, message: message, isWarning: true))
-    }
+    mutating func warn(_ t: Token, _ message: String) { warn(at: t.location, message) }
 
     mutating func read(_ statements: [Statement]) throws(ConfigDiagnostic) -> Config {
         for s in statements {
@@ -55,7 +30,9 @@ struct ConfigReader {
             case "include":
                 throw error(s.keyword, "include is not supported yet; put everything in one file")
             case "virtual_server_group":
-                throw error(s.keyword, "virtual_server_group is not supported yet; write one virtual_server per VIP and port")
+                throw error(s.keyword, "virtual_server_group is not supported yet: Switchyard's services are one "
+                    + "address and port each; write one virtual_server per address and port of the group, "
+                    + "with the same real servers")
             case "vrrp_instance":
                 try vrrpInstance(s)
             case "vrrp_script":
@@ -63,15 +40,22 @@ struct ConfigReader {
             case "vrrp_sync_group":
                 try vrrpSyncGroup(s)
             default:
-                if NotYetActedOn.topLevel.contains(k) {
-                    warn(s.keyword, "\(k) is accepted but not acted on yet")
-                } else {
+                guard ignore(s, in: .topLevel) else {
                     throw error(s.keyword, "unknown keyword \"\(k)\"; expected global_defs or virtual_server")
                 }
             }
         }
         try finishFailover()
         return config
+    }
+
+    /// A keepalived keyword Switchyard does not act on: one warning saying what keepalived
+    /// would have done, and its block (if any) skipped whole. False if keepalived has no such
+    /// keyword in `block` either.
+    mutating func ignore(_ s: Statement, in block: KeepalivedBlock) -> Bool {
+        guard let what = KeepalivedKeywords.ignored(s.keyword.text, in: block) else { return false }
+        warn(s.keyword, KeepalivedKeywords.warning(s.keyword.text, opensBlock: s.children != nil, what: what))
+        return true
     }
 
     func children(_ s: Statement) throws(ConfigDiagnostic) -> [Statement] {
@@ -95,6 +79,7 @@ struct ConfigReader {
     }
 
     mutating func globalDefs(_ statements: [Statement]) throws(ConfigDiagnostic) {
+        // keepalived's global_defs keywords: global_parser.c, init_global_keywords.
         for s in statements {
             switch s.keyword.text {
             case "switchyard_hash_key":
@@ -126,9 +111,7 @@ struct ConfigReader {
             default:
                 let k = s.keyword.text
                 if try vrrpGlobal(s) { continue }
-                if NotYetActedOn.global.contains(k) || k.hasPrefix("vrrp_") || k.hasPrefix("lvs_") {
-                    warn(s.keyword, "global_defs \(k) is accepted but not acted on yet")
-                } else {
+                guard ignore(s, in: .globalDefs) else {
                     throw error(s.keyword, "unknown keyword \"\(k)\" in global_defs")
                 }
             }

@@ -9,6 +9,9 @@ enum ServiceValues {
     static let weight = 0...65_535
     /// Persistence in seconds (`persistence_timeout`, `-p`): at most 31 days, as ipvsadm.
     static let persistenceTimeout = 1...2_678_400
+    /// `persistence_timeout` with no value, and persistence turned on by other means: IPVS's
+    /// IPVS_SVC_PERSISTENT_TIMEOUT, as keepalived uses it.
+    static let defaultPersistenceTimeout = 300
     /// An idle timeout in seconds (`lvs_timeouts`, `--set`, where 0 keeps the current one).
     static let timeoutSeconds = 1...2_000_000
     /// The schedulers Switchyard has, as errors list them.

@@ -24,13 +24,38 @@ public struct CheckTiming: Sendable, Equatable {
     }
 }
 
-/// One URL of HTTP_GET: the response must have this status, and (if given) this MD5 digest of
-/// the body, and a match for this regular expression (POSIX extended) in the body.
+/// One URL of HTTP_GET: the response must have one of these statuses, and (if given) this MD5
+/// digest of the body, and a match for this regular expression (POSIX extended) in the body.
 public struct URLCheck: Sendable, Equatable {
-    public var path: String = "/"
-    public var statusCode: Int = 200
+    public var path: String
+    /// The statuses that count as up, as ranges (`status_code 200-299 301`); keepalived's
+    /// default when none is given is any 2xx (check_http.c, url_check).
+    public var statusCodes: [ClosedRange<Int>]
     public var digest: String?
     public var regex: String?
+
+    /// keepalived's default expectation: any 2xx (HTTP_DEFAULT_STATUS_CODE_MIN…MAX).
+    public static let defaultStatusCodes = [200...299]
+    /// The statuses `status_code` may name (HTTP_STATUS_CODE_MIN…MAX).
+    public static let possibleStatusCodes = 100...599
+
+    /// A URL to check; `statusCode` is a shorthand for one expected status.
+    public init(path: String = "/", statusCode: Int? = nil, statusCodes: [ClosedRange<Int>]? = nil,
+                digest: String? = nil, regex: String? = nil) {
+        self.path = path
+        self.statusCodes = statusCodes ?? statusCode.map { [$0...$0] } ?? Self.defaultStatusCodes
+        self.digest = digest
+        self.regex = regex
+    }
+
+    /// Whether an answer with this status counts as up.
+    public func accepts(status: Int) -> Bool { statusCodes.contains { $0.contains(status) } }
+
+    /// The expectation as keepalived's config writes it: `200-299`, `200 301`.
+    public var expectedStatuses: String {
+        statusCodes.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+            .joined(separator: " ")
+    }
 }
 
 /// What a checker probes.
@@ -94,7 +119,10 @@ extension ConfigReader {
     static let checkerKinds: Set = ["TCP_CHECK", "HTTP_GET", "PING_CHECK", "MISC_CHECK"]
 
     /// A checker block: TCP_CHECK, HTTP_GET, PING_CHECK or MISC_CHECK.
-    mutating func checker(_ s: Statement, inherited: CheckTiming) throws(ConfigDiagnostic) -> CheckerConfig {
+    /// `virtualHost` is the real server's or virtual_server's, used where the checker sets none
+    /// (keepalived's order: checker, then real_server, then virtual_server; check_http.c).
+    mutating func checker(_ s: Statement, inherited: CheckTiming, virtualHost inheritedHost: String? = nil)
+        throws(ConfigDiagnostic) -> CheckerConfig {
         var timing = inherited
         var connectIP: IPv4Address?
         var connectPort: UInt16?
@@ -128,11 +156,16 @@ extension ConfigReader {
                 }
                 scriptUser = c.arguments[0].text
                 scriptGroup = c.arguments.count == 2 ? c.arguments[1].text : nil
-            case "bindto", "bind_port", "bind_if", "fwmark", "misc_dynamic", "user", "http_protocol",
-                 "enable_sni", "tls_compliant", "ssl", "count":
-                warn(c.keyword, "\(kindName) \(k) is accepted but not acted on yet")
+            case "misc_dynamic" where kindName == "MISC_CHECK":
+                // keepalived's misc_dynamic (check_misc.c, misc_check_child_thread): exit 0 up at
+                // the configured weight, 1 down, 2..255 up with weight = code − 2. The weight has
+                // no path to the running table yet, so those codes stay down here: said once.
+                warn(c.keyword, "misc_dynamic is not acted on yet: exit codes 2-255 count as down here "
+                    + "(keepalived: up, with weight = exit code - 2); exit 0 is up and 1 down, as keepalived")
             default:
-                throw error(c.keyword, "unknown keyword \"\(k)\" in \(kindName)")
+                guard ignore(c, in: .checker(kindName)) else {
+                    throw error(c.keyword, "unknown keyword \"\(k)\" in \(kindName)")
+                }
             }
         }
         let kind: CheckKind
@@ -140,7 +173,7 @@ extension ConfigReader {
         case "TCP_CHECK": kind = .tcp
         case "PING_CHECK": kind = .ping
         case "HTTP_GET":
-            kind = .http(urls: urls.isEmpty ? [URLCheck()] : urls, virtualHost: virtualHost)
+            kind = .http(urls: urls.isEmpty ? [URLCheck()] : urls, virtualHost: virtualHost ?? inheritedHost)
         default:
             guard let miscPath else { throw error(s.keyword, "MISC_CHECK needs misc_path (a command; exit 0 means up)") }
             kind = .misc(path: miscPath, timeout: miscTimeout)
@@ -149,18 +182,24 @@ extension ConfigReader {
                              location: s.keyword.location, scriptUser: scriptUser, scriptGroup: scriptGroup)
     }
 
-    func url(_ s: Statement) throws(ConfigDiagnostic) -> URLCheck {
+    mutating func url(_ s: Statement) throws(ConfigDiagnostic) -> URLCheck {
         var u = URLCheck()
+        // Every status_code line adds to the set, as keepalived's bit array (check_http.c).
+        var codes: [ClosedRange<Int>] = []
         for c in s.children ?? [] {
             switch c.keyword.text {
             case "path": u.path = try text(c)
-            case "status_code": u.statusCode = try integer(c, in: 100...599)
+            case "status_code": codes += try statusCodes(c)
             case "digest":
                 let d = try single(c)
                 guard d.text.count == 32, d.text.allSatisfy(\.isHexDigit) else {
                     throw error(d, "digest must be an MD5 sum: 32 hex digits (genhash prints one)")
                 }
                 u.digest = d.text.lowercased()
+            case "regex_no_match":
+                // Ignoring it would turn the check upside down: refuse instead.
+                throw error(c.keyword, "regex_no_match is not supported yet: Switchyard would count a match as up, "
+                    + "the opposite of what it asks; remove the regex, or match what a healthy answer contains")
             case "regex":
                 let r = try single(c)
                 guard RegularExpression(r.text) != nil else {
@@ -168,9 +207,34 @@ extension ConfigReader {
                 }
                 u.regex = r.text
             default:
-                throw error(c.keyword, "unknown keyword \"\(c.keyword.text)\" in url; expected path, status_code, digest or regex")
+                guard ignore(c, in: .url) else {
+                    throw error(c.keyword, "unknown keyword \"\(c.keyword.text)\" in url; expected path, status_code, digest or regex")
+                }
             }
         }
+        if !codes.isEmpty { u.statusCodes = codes }
         return u
+    }
+
+    /// `status_code 200-299 301 …`: single statuses and ranges, each from 100 to 599, as
+    /// keepalived's status_code_handler (check_http.c) reads them; where keepalived skips a bad
+    /// word with a complaint, Switchyard refuses it, so a typo cannot widen what counts as up.
+    func statusCodes(_ s: Statement) throws(ConfigDiagnostic) -> [ClosedRange<Int>] {
+        guard !s.arguments.isEmpty else {
+            throw error(s.keyword, "status_code needs one or more statuses or ranges, e.g. status_code 200-299 301")
+        }
+        var ranges: [ClosedRange<Int>] = []
+        for t in s.arguments {
+            let parts = t.text.split(separator: "-", omittingEmptySubsequences: false)
+            let bounds = parts.map { Int($0) }
+            guard (1...2).contains(parts.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil,
+                  URLCheck.possibleStatusCodes.contains(low), URLCheck.possibleStatusCodes.contains(high), low <= high
+            else {
+                throw error(t, "status_code \"\(t.text)\" is not a status or a range of statuses from 100 to 599 "
+                    + "(e.g. 200, 200-299)")
+            }
+            ranges.append(low...high)
+        }
+        return ranges
     }
 }

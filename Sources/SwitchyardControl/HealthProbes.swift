@@ -142,8 +142,8 @@ public enum HealthProbes {
               statusLine.hasPrefix("HTTP/"), statusLine.split(separator: " ").count >= 2,
               let status = Int(statusLine.split(separator: " ")[1])
         else { return .down("HTTP_GET \(url.path): not an HTTP answer") }
-        guard status == url.statusCode else {
-            return .down("HTTP_GET \(url.path): status \(status), expected \(url.statusCode)")
+        guard url.accepts(status: status) else {
+            return .down("HTTP_GET \(url.path): status \(status), expected \(url.expectedStatuses)")
         }
         let body = Array(response[(headerEnd + 4)...])
         if let digest = url.digest {

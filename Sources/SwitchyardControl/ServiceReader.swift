@@ -1,31 +1,49 @@
-// Reading virtual_server and real_server blocks into services: scheduler, forwarding method,
-// persistence, quorum and sorry server, and the timing defaults their checkers inherit.
+// Reading virtual_server blocks into services: scheduler, forwarding method, persistence, quorum
+// and sorry server, and the timing defaults their checkers inherit, with keepalived's defaults
+// where a keyword is missing. Real servers are RealServerReader.swift's.
 import SwitchyardCore
 
 extension ConfigReader {
     mutating func virtualServer(_ s: Statement) throws(ConfigDiagnostic) {
-        if let first = s.arguments.first, first.text == "fwmark" || first.text == "group" {
-            throw error(first, "virtual_server \(first.text) is not supported yet; use virtual_server IP PORT")
+        // keepalived's other two forms (vs_handler, check_parser.c) select packets Switchyard's
+        // services cannot: by firewall mark, or by a virtual_server_group's many addresses.
+        if let first = s.arguments.first, first.text == "fwmark" {
+            throw error(first, "virtual_server fwmark is not supported yet: Switchyard matches a service by address, "
+                + "protocol and port, not by firewall mark; write one virtual_server per address and port the mark covers")
         }
-        guard s.arguments.count == 2 else {
+        if let first = s.arguments.first, first.text == "group" {
+            throw error(first, "virtual_server group is not supported yet: write one virtual_server per address and port "
+                + "of the virtual_server_group, with the same real servers")
+        }
+        guard (1...2).contains(s.arguments.count) else {
             throw error(s.keyword, "virtual_server takes an address and a port: virtual_server 198.18.0.100 80 { … }")
         }
         let vip = try address(s.arguments[0], what: "virtual server address")
+        // keepalived reads a missing port or port 0 as "every port", which IPVS allows only with
+        // persistence (alloc_vs and validate_check_config in check_data.c).
+        guard s.arguments.count == 2, s.arguments[1].text.contains(where: { $0 != "0" }) else {
+            throw error(s.arguments.count == 2 ? s.arguments[1] : s.keyword,
+                        "virtual_server \(vip) with no port (or port 0) would serve every port of the address, with "
+                        + "persistence; Switchyard's services are one port each: write one virtual_server per port")
+        }
         let vport = try port(s.arguments[1])
-        var scheduler: SchedulerKind = .maglev
+        var scheduler: SchedulerKind?
         var method: ForwardingMethod?
         var proto = IPProtocol.tcp
         var delayLoop = 60
         var persistenceTimeout = 0
-        var persistenceMask: UInt32 = 0xFFFF_FFFF
-        var reals: [RealServerConfig] = []
+        var persistenceMask: UInt32?
+        var realStatements: [Statement] = []
         var sorry: SorryServerConfig?
+        var sorryAt: SourceLocation?
+        var virtualHost: String?
         var quorum = 1
         var hysteresis = 0
         var quorumUp: String?
         var quorumDown: String?
         var alpha = false
         var inhibit = false
+        var weight = 1
         var timing = CheckTiming()
         let statements = try children(s)
         // Timing defaults first: they apply to every checker of the service, wherever they stand.
@@ -39,17 +57,30 @@ extension ConfigReader {
             }
             switch k {
             case "sorry_server":
-                guard c.arguments.count == 2 else {
+                guard (1...2).contains(c.arguments.count) else {
                     throw error(c.keyword, "sorry_server takes an address and a port: sorry_server 198.18.0.99 80")
                 }
+                // As a real server's: no port, or 0, is the service's (alloc_ssvr, check_data.c).
+                let given = c.arguments.count == 2 && c.arguments[1].text.contains(where: { $0 != "0" })
                 sorry = SorryServerConfig(address: try address(c.arguments[0], what: "sorry server address"),
-                                          port: try port(c.arguments[1]))
+                                          port: given ? try port(c.arguments[1]) : vport)
+                sorryAt = c.keyword.location
+            case "virtualhost": virtualHost = try text(c)
+            case "ip_family":
+                // Switchyard's services are IPv4: inet agrees, inet6 cannot (ip_family_handler).
+                let t = try single(c)
+                switch t.text {
+                case "inet": break
+                case "inet6": throw error(t, "ip_family inet6 is not supported yet: Switchyard forwards IPv4 only")
+                default: throw error(t, "unknown ip_family \"\(t.text)\"; expected inet or inet6")
+                }
             case "quorum": quorum = try integer(c, in: 0...1_000_000)
             case "hysteresis": hysteresis = try integer(c, in: 0...1_000_000)
             case "quorum_up": quorumUp = c.arguments.map(\.text).joined(separator: " ")
             case "quorum_down": quorumDown = c.arguments.map(\.text).joined(separator: " ")
             case "alpha": alpha = true
             case "inhibit_on_failure": inhibit = true
+            case "weight": weight = try integer(c, in: ServiceValues.weight)
             default: break
             }
         }
@@ -57,7 +88,8 @@ extension ConfigReader {
             let k = c.keyword.text
             if TimingKeyword.isOne(k) { continue }
             switch k {
-            case "sorry_server", "quorum", "hysteresis", "quorum_up", "quorum_down", "alpha", "inhibit_on_failure":
+            case "sorry_server", "quorum", "hysteresis", "quorum_up", "quorum_down", "alpha", "inhibit_on_failure", "weight",
+                 "virtualhost", "ip_family":
                 continue
             case "lb_algo", "lvs_sched":
                 let t = try single(c)
@@ -69,24 +101,20 @@ extension ConfigReader {
                 }
                 scheduler = kind
             case "lb_kind", "lvs_method":
-                let t = try single(c)
-                switch t.text.uppercased() {
-                case "DR": method = .dr
-                case "NAT": method = .nat
-                case "TUN":
-                    throw error(t, "\(k) TUN is not supported yet (this kernel has no IPIP to test it); expected DR or NAT")
-                default:
-                    throw error(t, "unknown \(k) \"\(t.text)\"; expected DR or NAT")
-                }
+                method = try forwardingMethod(c)
             case "protocol":
                 let t = try single(c)
                 switch t.text.uppercased() {
                 case "TCP": proto = IPProtocol.tcp
                 case "UDP": proto = IPProtocol.udp
+                case "SCTP": throw error(t, "protocol SCTP is not supported yet; expected TCP or UDP")
                 default: throw error(t, "unknown protocol \"\(t.text)\"; expected TCP or UDP")
                 }
             case "persistence_timeout":
-                persistenceTimeout = try integer(c, in: ServiceValues.persistenceTimeout)
+                // With no value keepalived uses IPVS's default, 300 s (pto_handler, check_parser.c).
+                persistenceTimeout = c.arguments.isEmpty && c.children == nil
+                    ? ServiceValues.defaultPersistenceTimeout
+                    : try integer(c, in: ServiceValues.persistenceTimeout)
             case "persistence_granularity":
                 let t = try single(c)
                 guard let mask = ServiceValues.netmask(t.text) else {
@@ -94,73 +122,65 @@ extension ConfigReader {
                 }
                 persistenceMask = mask
             case "real_server":
-                reals.append(try realServer(c, timing: timing, inhibit: inhibit))
+                realStatements.append(c)
             default:
-                if NotYetActedOn.virtualServer.contains(k) {
-                    warn(c.keyword, "\(k) is accepted but not acted on yet")
-                } else {
+                guard ignore(c, in: .virtualServer) else {
                     throw error(c.keyword, "unknown keyword \"\(k)\" in virtual_server")
                 }
             }
         }
-        guard let method else {
-            throw error(s.keyword, "virtual_server \(vip) \(vport) has no lb_kind; write `lb_kind DR` or `lb_kind NAT`")
+        let name = "\(proto == IPProtocol.udp ? "UDP" : "TCP") \(vip):\(vport)"
+        // keepalived's defaults for what is missing (validate_check_config, check_data.c):
+        // scheduler wlc (IPVS_DEF_SCHED), quietly; forwarding method NAT, with a warning
+        // (settleRealServers), since DR or NAT is a choice of topology.
+        // persistence_granularity alone turns persistence on for 300 s (pgr_handler, check_parser.c).
+        if persistenceMask != nil && persistenceTimeout == 0 { persistenceTimeout = ServiceValues.defaultPersistenceTimeout }
+        let serviceDefaults = ServiceDefaults(port: vport, method: method, timing: timing, inhibit: inhibit, weight: weight,
+                                             virtualHost: virtualHost, name: name)
+        var reals: [ReadRealServer] = []
+        for c in realStatements { reals.append(try realServer(c, service: serviceDefaults)) }
+        let (agreed, weightSum) = try settleRealServers(&reals, service: serviceDefaults, at: s.keyword)
+        if agreed == .dr, let at = sorryAt, let port = sorry?.port, port != vport {
+            warn(at: at, "with DR the sorry server takes the service's port \(vport), not \(port), as keepalived "
+                + "(DR does not rewrite ports)")
+            sorry?.port = vport
         }
-        let service = VirtualServiceConfig(proto: proto, vip: vip, port: vport, scheduler: scheduler, method: method,
-                                           delayLoop: delayLoop, persistenceTimeout: persistenceTimeout,
-                                           persistenceMask: persistenceMask, reals: reals, sorryServer: sorry,
-                                           quorum: quorum, hysteresis: hysteresis, quorumUp: quorumUp,
+        // keepalived lowers a quorum the real servers' weights can never reach, and a
+        // hysteresis not below the quorum (validate_check_config, check_data.c). It drops a
+        // service with no real servers before that; Switchyard keeps it (adm may add some).
+        if !realStatements.isEmpty && quorum > weightSum {
+            warn(s.keyword, "quorum \(quorum) of \(name) exceeds the real servers' total weight \(weightSum); "
+                + "\(weightSum) is used, as keepalived")
+            quorum = weightSum
+        }
+        if !realStatements.isEmpty && hysteresis > 0 && hysteresis >= quorum {
+            let lowered = max(quorum - 1, 0)
+            warn(s.keyword, "hysteresis \(hysteresis) of \(name) is not below its quorum \(quorum); \(lowered) is used, "
+                + "as keepalived")
+            hysteresis = lowered
+        }
+        let service = VirtualServiceConfig(proto: proto, vip: vip, port: vport, scheduler: scheduler ?? .weightedLeastConnection,
+                                           method: agreed, delayLoop: delayLoop, persistenceTimeout: persistenceTimeout,
+                                           persistenceMask: persistenceMask ?? 0xFFFF_FFFF, reals: reals.map(\.config),
+                                           sorryServer: sorry, quorum: quorum, hysteresis: hysteresis, quorumUp: quorumUp,
                                            quorumDown: quorumDown, alpha: alpha, location: s.keyword.location)
         if let other = config.services.first(where: { $0.proto == proto && $0.vip == vip && $0.port == vport }) {
             throw error(s.keyword, "\(service.name) is already defined at line \(other.location.line)")
         }
-        var seen: [String: Int] = [:]
-        for r in reals {
-            let key = "\(r.address):\(r.port)"
-            if let line = seen[key] {
-                throw ConfigDiagnostic(path: path, location: r.location,
-                                       message: "real server \(key) is listed twice in \(service.name) (first at line \(line))",
-                                       isWarning: false)
-            }
-            seen[key] = r.location.line
-            if method == .dr && r.port != vport {
-                throw ConfigDiagnostic(path: path, location: r.location,
-                                       message: "with lb_kind DR a real server's port must be the service's port (\(vport)), not \(r.port): DR does not rewrite ports",
-                                       isWarning: false)
-            }
-        }
         config.services.append(service)
     }
 
-    mutating func realServer(_ s: Statement, timing inherited: CheckTiming, inhibit: Bool) throws(ConfigDiagnostic)
-        -> RealServerConfig {
-        guard s.arguments.count == 2 else {
-            throw error(s.keyword, "real_server takes an address and a port: real_server 198.18.0.11 80 { … }")
+    /// `lb_kind`/`lvs_method` on a virtual_server or a real_server: DR or NAT.
+    func forwardingMethod(_ s: Statement) throws(ConfigDiagnostic) -> ForwardingMethod {
+        let k = s.keyword.text
+        guard let t = s.arguments.first, s.children == nil else { throw error(s.keyword, "\(k) takes DR or NAT") }
+        switch t.text.uppercased() {
+        case "DR": return .dr
+        case "NAT": return .nat
+        case "TUN":
+            throw error(t, "\(k) TUN is not supported yet (this kernel has no IPIP to test it); expected DR or NAT")
+        default:
+            throw error(t, "unknown \(k) \"\(t.text)\"; expected DR or NAT")
         }
-        var real = RealServerConfig(address: try address(s.arguments[0], what: "real server address"),
-                                    port: try port(s.arguments[1]), weight: 1, inhibitOnFailure: inhibit,
-                                    location: s.keyword.location)
-        var timing = inherited
-        let statements = s.children ?? []
-        for c in statements { _ = try timingKeyword(c, into: &timing) }
-        for c in statements {
-            let k = c.keyword.text
-            if TimingKeyword.isOne(k) { continue }
-            switch k {
-            case "weight": real.weight = try integer(c, in: ServiceValues.weight)
-            case "inhibit_on_failure": real.inhibitOnFailure = true
-            case "notify_up": real.notifyUp = c.arguments.map(\.text).joined(separator: " ")
-            case "notify_down": real.notifyDown = c.arguments.map(\.text).joined(separator: " ")
-            default:
-                if Self.checkerKinds.contains(k) {
-                    real.checkers.append(try checker(c, inherited: timing))
-                } else if NotYetActedOn.realServer.contains(k) {
-                    warn(c.keyword, "\(k) is accepted but not acted on yet")
-                } else {
-                    throw error(c.keyword, "unknown keyword \"\(k)\" in real_server")
-                }
-            }
-        }
-        return real
     }
 }

@@ -27,8 +27,10 @@ public enum Limits {
     /// `syncPeriod` is `syncThreshold`: IPVS's sync_threshold (3) and sync_period (50) defaults.
     public static let syncThreshold: UInt16 = 3
     public static let syncPeriod: UInt16 = 50
-    /// Slots of its flow tables a worker walks per turn for a listing or a sync walk, and
-    /// records it installs per turn: bounded, so a walk never holds up forwarding for long.
+    /// Slots of its flow tables a worker walks per turn for a listing or a sync walk (a busy
+    /// worker's turn, and an idle one's), and records it installs per turn: bounded, so a walk
+    /// never holds up forwarding for long.
     public static let walkBudget = 4_096
+    public static let idleWalkBudget = 65_536
     public static let installBudget = 1_024
 }

@@ -5,9 +5,9 @@
 
 extension Pipeline {
     /// Once per turn of the worker's loop: takes the control plane's requests (sending on or off,
-    /// flows to install, a walk). Returns true while work is left over (the worker should come
-    /// back soon rather than sleep).
-    public mutating func exchangeTurn(now: UInt32, snapshot: SnapshotView) -> Bool {
+    /// flows to install, a walk of up to `walkBudget` slots). Returns true while work is left
+    /// over (the worker should come back soon rather than sleep).
+    public mutating func exchangeTurn(now: UInt32, snapshot: SnapshotView, walkBudget: Int = Limits.walkBudget) -> Bool {
         guard let exchange else { return false }
         syncing = exchange.isSending
         var installed = 0
@@ -19,7 +19,7 @@ extension Pipeline {
         if request.number != walk.number {
             walk = FlowWalk(number: request.number, purposes: request.purposes, cursor: 0, active: true)
         }
-        if walk.active { walkTurn(exchange.outbound, now: now, snapshot: snapshot) }
+        if walk.active { walkTurn(exchange.outbound, now: now, snapshot: snapshot, budget: walkBudget) }
         return walk.active || installed == Limits.installBudget
     }
 
@@ -165,14 +165,14 @@ extension Pipeline {
 
     // MARK: walks
 
-    /// Walks up to `Limits.walkBudget` slots, queuing each live connection and template with the
+    /// Walks up to `budget` slots, queuing each live connection and template with the
     /// walk's purposes; at the end queues the done marker. Stops early (and resumes next turn at
     /// the same slot) when the ring is full.
-    mutating func walkTurn(_ ring: FlowRecordRing, now: UInt32, snapshot: SnapshotView) {
+    mutating func walkTurn(_ ring: FlowRecordRing, now: UInt32, snapshot: SnapshotView, budget: Int) {
         let flowSlots = flows.slotCount
         let end = flowSlots + templates.slotCount
         var visited = 0
-        while walk.cursor < end && visited < Limits.walkBudget {
+        while walk.cursor < end && visited < budget {
             let inFlows = walk.cursor < flowSlots
             let entry = inFlows ? flows[walk.cursor] : templates[walk.cursor - flowSlots]
             if let record = record(of: entry, origin: walk.purposes, now: now, snapshot: snapshot) {

@@ -1,5 +1,6 @@
 // Small conveniences over libc for the rest of the module: the monotonic clock in
-// milliseconds, whole small files (procfs, sysfs, sysctls), and C strings from buffers.
+// milliseconds, whole small files (procfs, sysfs, sysctls), C strings from buffers, and socket
+// options of a plain value type.
 
 import Glibc
 
@@ -40,4 +41,17 @@ public func writeSmallFile(_ path: String, _ text: String, createMode: mode_t? =
 /// A String from a NUL-terminated C buffer (libpcap and libnet error buffers).
 func cString(_ buffer: [CChar]) -> String {
     buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+
+/// setsockopt with a typed value; its failure names the option and the interface.
+///
+/// BitwiseCopyable: the kernel gets the value's bytes, which only mean something for a plain C
+/// value (an int, a struct ip_mreqn), never for a type holding a reference; the bytes are lent
+/// for the call alone, inside withUnsafeBytes.
+func setSocketOption<T: BitwiseCopyable>(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: T, _ what: String,
+                                         _ interface: String) throws(SystemError) {
+    let result = withUnsafeBytes(of: value) { bytes in
+        valueOrErrno { setsockopt(fd, level, name, bytes.baseAddress, socklen_t(bytes.count)) }
+    }
+    _ = try systemCall("setsockopt \(what)", detail: interface, result)
 }

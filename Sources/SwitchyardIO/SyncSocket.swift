@@ -237,11 +237,3 @@ private func socketAddress(_ address: IPv4Address, _ port: UInt16) -> sockaddr_i
     a.sin_addr.s_addr = address.value.bigEndian
     return a
 }
-
-/// setsockopt with a typed value; its failure names the option and the interface.
-private func setSocketOption<T: BitwiseCopyable>(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: T, _ what: String,
-                                _ interface: String) throws(SystemError) {
-    var value = value
-    let result = valueOrErrno { setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<T>.size)) }
-    _ = try systemCall("setsockopt \(what)", detail: interface, result)
-}

@@ -23,11 +23,11 @@ public final class VRRPSocket: @unchecked Sendable {
             socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
                    Self.ipProtocol)
         })
-        self.fd = fd
-        self.interface = interface
+        // Every option is set before a stored property is: a throw after the last one would run
+        // deinit, which closes fd a second time (maybe someone else's by then).
         do throws(SystemError) {
             // We write the IPv4 header ourselves: TTL 255 and TOS as keepalived sends them.
-            try setOption(Int32(IPPROTO_IP), IP_HDRINCL, Int32(1), "IP_HDRINCL")
+            try setSocketOption(fd, Int32(IPPROTO_IP), IP_HDRINCL, Int32(1), "IP_HDRINCL", interface)
             // Only this interface's adverts, and ours leave by it alone.
             let bound = interface.withCString { name in
                 valueOrErrno { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1)) }
@@ -37,24 +37,20 @@ public final class VRRPSocket: @unchecked Sendable {
                 var request = ip_mreqn()
                 request.imr_multiaddr.s_addr = Self.multicastGroup.value.bigEndian
                 request.imr_ifindex = index
-                try setOption(Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, request, "IP_ADD_MEMBERSHIP 224.0.0.18")
-                try setOption(Int32(IPPROTO_IP), IP_MULTICAST_IF, request, "IP_MULTICAST_IF")
+                try setSocketOption(fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, request, "IP_ADD_MEMBERSHIP 224.0.0.18", interface)
+                try setSocketOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, request, "IP_MULTICAST_IF", interface)
                 // Our own adverts are not news to us.
-                try setOption(Int32(IPPROTO_IP), IP_MULTICAST_LOOP, UInt8(0), "IP_MULTICAST_LOOP")
+                try setSocketOption(fd, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, UInt8(0), "IP_MULTICAST_LOOP", interface)
             }
         } catch {
             close(fd)
             throw error
         }
+        self.fd = fd
+        self.interface = interface
     }
 
     deinit { close(fd) }
-
-    private func setOption<T>(_ level: Int32, _ name: Int32, _ value: T, _ what: String) throws(SystemError) {
-        var value = value
-        let result = valueOrErrno { setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<T>.size)) }
-        _ = try systemCall("setsockopt \(what)", detail: interface, result)
-    }
 
     /// Sends one whole IPv4 packet (header included) to `destination`.
     public func send(_ packet: UnsafeRawBufferPointer, to destination: IPv4Address) throws(SystemError) {

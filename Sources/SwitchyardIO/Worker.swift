@@ -164,7 +164,7 @@ public final class Worker: @unchecked Sendable {
             if now != lastIdle {
                 pipeline.flows.sweep(now: now, budget: quiet ? 4096 : 64)
                 held.refresh(from: publisher, &pipeline)
-                exchangeBusy = pipeline.exchangeTurn(now: now, snapshot: held.view)
+                exchangeBusy = pipeline.exchangeTurn(now: now, snapshot: held.view, walkBudget: Limits.idleWalkBudget)
                 lastIdle = now
                 pipeline.counters.bump(.ringDrops, by: receiver.takeDrops())
                 pipeline.counters.copy(to: published)

@@ -130,11 +130,19 @@ struct Check: ParsableCommand {
     @Option(name: .long, help: "The keepalived-style config file.")
     var config: String
 
+    @Flag(name: .long, help: "Treat warnings as errors: print each as an error line and exit non-zero.")
+    var strict = false
+
     @OptionGroup var log: LogOptions
 
     func run() throws {
         log.bootstrap()
         let cfg = try loadConfig(config)
+        if strict && !cfg.warnings.isEmpty {
+            for e in cfg.warningsAsErrors { printError(e.description) }
+            printError("\(config): \(cfg.warnings.count) warning(s), which --strict counts as errors")
+            throw ExitCode(1)
+        }
         for w in cfg.warnings { printError(w.description) }
         let instances = cfg.failover.instances.count
         print("\(config): OK, \(cfg.services.count) virtual service(s)" + (instances > 0 ? ", \(instances) VRRP instance(s)" : ""))

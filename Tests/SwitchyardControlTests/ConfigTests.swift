@@ -60,9 +60,10 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.schedulingKey, HashKey(k0: 0x0001_0203_0405_0607, k1: 0x0809_0A0B_0C0D_0E0F))
         XCTAssertEqual(c.flowCapacity, 2048)
         XCTAssertEqual(c.warnings.map(\.description), [
-            "test.conf:3:5: warning: global_defs router_id is accepted but not acted on yet",
-            "test.conf:14:5: warning: ha_suspend is accepted but not acted on yet",
-            "test.conf:20:9: warning: SSL_GET is accepted but not acted on yet",
+            "test.conf:3:5: warning: router_id is ignored (keepalived: names this box in its email alerts and SNMP)",
+            "test.conf:14:5: warning: ha_suspend is ignored (keepalived: suspends the checkers while this box is not the VRRP master)",
+            "test.conf:20:9: warning: SSL_GET is not built in Switchyard (keepalived: checks HTTP_GET over TLS); "
+                + "real server 198.18.0.11:80's other checkers decide whether it is up",
         ])
         XCTAssertEqual(c.vips, [IPv4Address("198.18.0.100")!])
         XCTAssertEqual(tcp.persistenceTimeout, 50)
@@ -93,20 +94,19 @@ final class ConfigTests: XCTestCase {
                        "test.conf:3:37: weight must be a whole number from 0 to 65535, not \"-1\"")
         XCTAssertEqual(error("virtual_server 198.18.0.300 80 {\n}"),
                        "test.conf:1:16: \"198.18.0.300\" is not an IPv4 address (virtual server address)")
-        XCTAssertEqual(error("virtual_server 198.18.0.1 0 {\n}"), "test.conf:1:27: \"0\" is not a port (1 to 65535)")
+        XCTAssertEqual(error("virtual_server 198.18.0.1 0 {\n}"), "test.conf:1:27: virtual_server 198.18.0.1 with no port "
+                       + "(or port 0) would serve every port of the address, with persistence; Switchyard's services are one "
+                       + "port each: write one virtual_server per port")
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n"),
                        "test.conf:1:30: block opened here is never closed (missing '}')")
         XCTAssertEqual(error("}\n"), "test.conf:1:1: unexpected '}' with no open block")
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind TUN\n}"),
                        "test.conf:2:10: lb_kind TUN is not supported yet (this kernel has no IPIP to test it); expected DR or NAT")
-        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n real_server 198.18.0.2 8080\n}"),
-                       "test.conf:3:2: with lb_kind DR a real server's port must be the service's port (80), not 8080: DR does not rewrite ports")
-        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n protocol TCP\n}"),
-                       "test.conf:1:1: virtual_server 198.18.0.1 80 has no lb_kind; write `lb_kind DR` or `lb_kind NAT`")
         XCTAssertEqual(error("virtual_server 2001:db8::1 80 {\n}"),
                        "test.conf:1:16: IPv6 virtual server address 2001:db8::1 is not supported yet")
         XCTAssertEqual(error("virtual_server fwmark 1 {\n}"),
-                       "test.conf:1:16: virtual_server fwmark is not supported yet; use virtual_server IP PORT")
+                       "test.conf:1:16: virtual_server fwmark is not supported yet: Switchyard matches a service by address, "
+                       + "protocol and port, not by firewall mark; write one virtual_server per address and port the mark covers")
         XCTAssertEqual(error("global_defs {\n switchyard_maglev_table_size 65536\n}"),
                        "test.conf:2:31: switchyard_maglev_table_size must be prime (e.g. 65537, 131071)")
         XCTAssertEqual(error("global_defs {\n switchyard_hash_key abc\n}"),
@@ -190,8 +190,6 @@ final class ConfigTests: XCTestCase {
     func testServiceIdentityIsProtocolVIPPort() {
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 { lb_kind DR }\nvirtual_server 198.18.0.1 80 { lb_kind DR }\n"),
                        "test.conf:2:1: TCP 198.18.0.1:80 is already defined at line 1")
-        XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind DR\n real_server 198.18.0.2 80\n real_server 198.18.0.2 80\n}"),
-                       "test.conf:4:2: real server 198.18.0.2:80 is listed twice in TCP 198.18.0.1:80 (first at line 3)")
     }
 
     func testQuotedArgumentsAndComments() throws {

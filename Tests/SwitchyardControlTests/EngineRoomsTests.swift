@@ -1,5 +1,5 @@
 // The engine's pure rooms: interface resolution over made-up routes, the 1 Hz timer's
-// schedule, and what a start does about a killed predecessor's leftovers.
+// schedule, what a start does about a killed predecessor's leftovers, and the ready line.
 import XCTest
 @testable import SwitchyardControl
 @testable import SwitchyardCore
@@ -103,5 +103,24 @@ final class LeftoversTests: XCTestCase {
                        .cleaned(["removed the kernel guard table netdev switchyard_eth0 that an earlier run left"]))
         XCTAssertEqual(m.tables, ["switchyard_lan1"])
         XCTAssertEqual(Leftovers.clean(record: nil, guardTable: "switchyard_eth0", machine: m.machine), .clean)
+    }
+}
+
+final class ReadyLineTests: XCTestCase {
+    func sets(vips: [String], answered: [String]) -> AddressSets {
+        var s = AddressSets()
+        s.vips = vips.map { IPv4Address($0)! }
+        s.answered = answered.map { IPv4Address($0)! }
+        return s
+    }
+
+    func testTheARPPartSaysWhatIsAnsweredAndWhatVRRPHolds() {
+        XCTAssertEqual(sets(vips: ["198.18.0.100"], answered: ["198.18.0.100"]).arpAnswerSummary,
+                       "answering ARP for 198.18.0.100")
+        // A backup: every VIP held by VRRP, not an empty list.
+        XCTAssertEqual(sets(vips: ["198.19.10.100"], answered: []).arpAnswerSummary,
+                       "answering ARP for none yet (198.19.10.100 held by VRRP, served while master)")
+        XCTAssertEqual(sets(vips: ["198.18.0.100", "198.19.10.100"], answered: ["198.18.0.100"]).arpAnswerSummary,
+                       "answering ARP for 198.18.0.100 (198.19.10.100 held by VRRP, served while master)")
     }
 }

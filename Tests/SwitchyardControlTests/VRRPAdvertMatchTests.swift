@@ -83,6 +83,9 @@ final class VRRPAdvertMatchTests: XCTestCase {
             return XCTFail("a version 3 interval difference is taken")
         }
         XCTAssertEqual(interval.consequence, "a backup follows the master's interval")
+        // A 0 is taken (the peer is still a live master) but not followed, and the line says so.
+        XCTAssertEqual(VRRPAdvertMismatch.interval(version: 3, expected: 100, received: 0).consequence,
+                       "not followed: a backup keeps the interval it has (with 0 it would take over at once, every time)")
 
         var v2 = f.instance
         v2.version = 2

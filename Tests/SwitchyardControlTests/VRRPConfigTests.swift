@@ -67,7 +67,7 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual(i.garpMasterRepeat, 5)
         XCTAssertEqual(i.location, SourceLocation(line: 4, column: 1))
         XCTAssertEqual(a.warnings.map(\.description), [
-            "ha.conf:2:5: warning: global_defs router_id is accepted but not acted on yet",
+            "ha.conf:2:5: warning: router_id is ignored (keepalived: names this box in its email alerts and SNMP)",
             "ha.conf:15:34: warning: virtual_ipaddress option label is accepted but not acted on yet",
         ])
 
@@ -206,7 +206,7 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual(AdmRender.check(c), """
         Prot LocalAddress:Port Scheduler Flags
           -> RemoteAddress:Port           Forward Weight
-        TCP  198.18.0.100:80 mh
+        TCP  198.18.0.100:80 wlc
           -> 198.19.0.11:80               Masq    1
         VRRP Instance        Interface        VRID Prio Advert Ver State  Flags
         VI_VIP               eth0             51   255  1s     3   MASTER

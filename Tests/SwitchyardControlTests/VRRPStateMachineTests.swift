@@ -204,6 +204,8 @@ final class VRRPStateMachineTests: XCTestCase {
         XCTAssertEqual(lab.entered(.backup, box: 0).last!, down100 + 0.7, accuracy: 1e-6,
                        "at the first advert after the heal (both advertise at 0.360937 + k × 0.1)")
         XCTAssertEqual(lab.entered(.master, box: 1), [down100])
+        XCTAssertTrue(lab.actions(box: 1).contains { $0.action == .heardLowerPriority(VRRPLab.address(0), priority: 100, answered: true) },
+                      "high says it heard the other master and answered")
     }
 
     func testVersion3BackupAdoptsTheMastersAdvertisedInterval() {
@@ -218,6 +220,32 @@ final class VRRPStateMachineTests: XCTestCase {
         lab.run(until: 5)
         XCTAssertEqual(lab.entered(.master, box: 1), [last + down100], "0.360937, not B's own 3.609375")
         XCTAssertEqual(lab.instance(1).masterAdvertInterval, 100, "its own again as master")
+    }
+
+    // A version 3 advert saying Max Adver Int 0 (a broken or hostile peer): adopted, it would
+    // make Master_Down_Interval 3 × 0 + a skew of 0, and the backup would take over at once on
+    // every advert. It is not adopted: the backup keeps the interval it had.
+    func testVersion3IntervalZeroIsNotAdopted() {
+        var b = VRRPInstance(config: VRRPLab.config(priority: 100, advert: 100), localAddress: VRRPLab.address(1))
+        _ = b.handle(.start, at: 0)
+        let zero = VRRPInstance.Event.advert(ReceivedAdvert(priority: 150, maxAdvertInterval: 0, sourceAddress: VRRPLab.address(0)))
+        XCTAssertEqual(b.handle(zero, at: 1), [])
+        XCTAssertEqual(b.masterAdvertInterval, 100)
+        XCTAssertEqual(b.nextDeadline!, 1 + 3.609375, accuracy: vrrpEps, "its own 3 × 1 s + skew, not 0")
+        // Having followed a 0.1 s master, a 0 from it keeps the 0.1 s.
+        let fast = VRRPInstance.Event.advert(ReceivedAdvert(priority: 150, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(0)))
+        _ = b.handle(fast, at: 2)
+        _ = b.handle(zero, at: 2.1)
+        XCTAssertEqual(b.masterAdvertInterval, 10)
+        XCTAssertEqual(b.nextDeadline!, 2.1 + down100, accuracy: vrrpEps)
+        // A master yielding to a higher one does not take its 0 either.
+        var m = VRRPInstance(config: VRRPLab.config(priority: 255, advert: 100, state: .master), localAddress: VRRPLab.address(1))
+        _ = m.handle(.start, at: 0)
+        let higher = VRRPInstance.Event.advert(ReceivedAdvert(priority: 255, maxAdvertInterval: 0, sourceAddress: VRRPLab.address(2)))
+        _ = m.handle(higher, at: 1)
+        XCTAssertEqual(m.state, .backup)
+        XCTAssertEqual(m.masterAdvertInterval, 100)
+        XCTAssertEqual(m.nextDeadline!, 1 + 3.003906, accuracy: 1e-6)
     }
 
     func testVersion2CountsSkewInWholeSecondsAndDropsMismatchedIntervals() {
@@ -260,14 +288,15 @@ final class VRRPStateMachineTests: XCTestCase {
         let lower = VRRPInstance.Event.advert(ReceivedAdvert(priority: 50, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(1)))
         var m = VRRPInstance(config: VRRPLab.config(priority: 255, state: .master), localAddress: VRRPLab.address(0))
         _ = m.handle(.start, at: 0)
-        XCTAssertEqual(m.handle(lower, at: 0.05), [.sendAdvert(priority: 255)])
+        XCTAssertEqual(m.handle(lower, at: 0.05), [.heardLowerPriority(VRRPLab.address(1), priority: 50, answered: true),
+                                                   .sendAdvert(priority: 255)], "said (for the log), then answered")
         XCTAssertEqual(m.nextDeadline!, 0.15, accuracy: vrrpEps, "the advert timer restarts from the answer")
         var options = VRRPInstance.Options()
         options.lowerPriorityNoAdvert = true
         var quiet = VRRPInstance(config: VRRPLab.config(priority: 255, state: .master), localAddress: VRRPLab.address(0),
                                  options: options)
         _ = quiet.handle(.start, at: 0)
-        XCTAssertEqual(quiet.handle(lower, at: 0.05), [])
+        XCTAssertEqual(quiet.handle(lower, at: 0.05), [.heardLowerPriority(VRRPLab.address(1), priority: 50, answered: false)])
         XCTAssertEqual(quiet.nextDeadline!, 0.1, accuracy: vrrpEps)
         // Priority 0 from another router is always answered (RFC 5798 section 6.4.3).
         let zero = VRRPInstance.Event.advert(ReceivedAdvert(priority: 0, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(1)))

@@ -107,6 +107,33 @@ final class VRRPSyncGroupTests: XCTestCase {
         XCTAssertEqual(lab.masters("VI_2"), ["B"])
     }
 
+    /// The cause `name` on `box` gave when it last became master.
+    func masterCause(_ lab: VRRPLab, box: Int, _ name: String) -> VRRPInstance.Cause? {
+        lab.actions(box: box, name).compactMap { entry -> VRRPInstance.Cause? in
+            guard case .transition(_, .master, let cause) = entry.action else { return nil }
+            return cause
+        }.last
+    }
+
+    // The member whose down timer moved the group names its own reason; the members the group
+    // took along say so (keepalived: vrrp_sync_master moves every member but the one that asked).
+    func testTheMemberThatMovesTheGroupNamesItsCauseAndTheOthersFollow() {
+        var lab = VRRPLab()
+        lab.addGroup("B", members(priority: 100))
+        lab.startAll()
+        lab.run(until: 1.0)
+        // Both timers run out together; VI_2 asks last, so it is the one that moves the group.
+        XCTAssertEqual(masterCause(lab, box: 0, "VI_2"), .masterDown)
+        XCTAssertEqual(masterCause(lab, box: 0, "VI_1"), .syncGroup)
+        lab.addGroup("A", members(priority: 150))
+        lab.send(.start, to: 1)
+        lab.run(until: 3.0)
+        XCTAssertEqual(lab.masters("VI_1"), ["A"])
+        XCTAssertEqual(lab.masters("VI_2"), ["A"])
+        XCTAssertEqual(masterCause(lab, box: 1, "VI_2"), .preempted, "it preempted B, and the group with it")
+        XCTAssertEqual(masterCause(lab, box: 1, "VI_1"), .syncGroup)
+    }
+
     func testShutdownStopsEveryMemberAndTheGroup() {
         var lab = VRRPLab()
         lab.addGroup("A", members(priority: 150))

@@ -50,4 +50,21 @@ final class VRRPSocketTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("sy-nonesuch0"), "\(error)")
         }
     }
+
+    func testAFailedOptionClosesTheSocketOnce() throws {
+        try XCTSkipIf(getuid() != 0, "raw sockets need root")
+        // A second close of the same number can only be seen in errno: the first close succeeds
+        // and leaves errno alone, the second (deinit's, run when init throws after every stored
+        // property is set) fails with EBADF, or closes whatever another thread opened meanwhile.
+        // Nothing between the throw and this catch sets errno.
+        Glibc.errno = 0
+        do {
+            _ = try VRRPSocket(interface: "sy-nonesuch0", index: 0, multicast: false)
+            XCTFail("an unknown interface is refused")
+        } catch {
+            let after = Glibc.errno
+            XCTAssertNotEqual(after, EBADF, "the descriptor was closed twice")
+            XCTAssertEqual(error.errno, ENODEV, "\(error)")
+        }
+    }
 }

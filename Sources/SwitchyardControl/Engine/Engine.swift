@@ -82,6 +82,8 @@ public final class Engine: @unchecked Sendable {
         // VRRP: the VIPs an instance holds are not served until it is master here; its sockets
         // open now, so a failure stops the start before the machine is touched.
         let vrrp = try startingFailover(config)
+        // Connection sync: its sockets open now too; its thread starts after VRRP's.
+        let sync = try startingSync(config, hub: hub, vrrp: vrrp)
         // Bound now (served once everything runs): a daemon already answering on this socket
         // stops the start before the machine is touched.
         let control = try ControlServer(path: options.controlPath) { [weak plane = self.plane] in
@@ -144,7 +146,6 @@ public final class Engine: @unchecked Sendable {
             vrrp?.stop()
             vrrpThread?.join()
         }
-        let sync = try startingSync(config, hub: hub, vrrp: vrrp)
         let syncThread = try sync.map { s in try OSThread(name: "sy-sync") { s.run() } }
         defer {
             sync?.stop()
@@ -152,7 +153,7 @@ public final class Engine: @unchecked Sendable {
         }
 
         parts.responders.forEach { $0.announce() }
-        Log.info("ready: answering ARP for \(plane.appliedSets.answered.map(\.description).joined(separator: ", ")); "
+        Log.info("ready: \(plane.appliedSets.arpAnswerSummary); "
             + "control socket \(options.controlPath)")
         mainLoop(signals)
     }

@@ -104,7 +104,7 @@ public final class FlowExchangeHub: @unchecked Sendable {
 
     /// Every worker's live connections and templates, by a walk of their tables; nil if the
     /// workers did not finish within `timeout` seconds (stopped, or the table is huge).
-    public func listConnections(timeout: Double = 10) -> [FlowRecord]? {
+    public func listConnections(timeout: Double = 30) -> [FlowRecord]? {
         listingTurn.withLock { _ in
             let before = state.withLock { $0.listingsFinished }
             requestWalk(FlowRecord.walkList)

@@ -47,7 +47,7 @@ public final class SyncService: @unchecked Sendable {
     /// backup's copies of idle flows from expiring (IPVS has no such walk; see the note in
     /// docs/failover.md).
     public static let defaultRefreshSeconds = 30.0
-    /// How long a backup waits for the master's answer before asking again.
+    /// How long a backup waits for any message from the master before asking again.
     static let catchUpRetrySeconds = 3.0
     /// Records waiting to be sent at most (beyond: dropped and counted; the next walk repairs).
     static let backlogLimit = 1 << 20
@@ -150,7 +150,9 @@ public final class SyncService: @unchecked Sendable {
             Log.info("sync: \(config.instance) is master: sending connections on \(config.interface) to "
                 + "\(config.group):\(config.port) (sync ID \(syncID))")
         } else {
-            catchUpDue = now
+            // Asked at once: a change message from the master may come first, and it says nothing
+            // about the flows the backup has not heard of.
+            askForCatchUp(now: now)
             if !first { Log.info("sync: \(config.instance) is no longer master: receiving connections") }
             else { Log.info("sync: receiving connections on \(config.interface) \(config.group):\(config.port) (sync ID \(syncID))") }
         }

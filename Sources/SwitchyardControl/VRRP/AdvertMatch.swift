@@ -34,7 +34,10 @@ public enum VRRPAdvertMismatch: Sendable, Equatable, CustomStringConvertible {
     public var consequence: String? {
         switch self {
         case .version: nil
-        case .interval(let version, _, _): version == 3 ? "a backup follows the master's interval" : nil
+        case .interval(let version, _, let received):
+            version != 3 ? nil
+                : VRRPTiming.adopts(advertisedInterval: received) ? "a backup follows the master's interval"
+                : "not followed: a backup keeps the interval it has (with 0 it would take over at once, every time)"
         case .addressCount, .missingAddress:
             "keepalived 2.2.7 and older drop such adverts: a keepalived peer may be master at the same time"
         }

@@ -56,7 +56,13 @@ extension VRRPInstance {
         case syncGroup(SyncCommand)
     }
 
-    public enum SyncCommand: Sendable, Equatable { case master, backup, fault }
+    public enum SyncCommand: Sendable, Equatable {
+        /// The member that asked (`wantsMaster`) may go: it becomes master for its own cause
+        /// (the master went silent, preemption), which its log line names.
+        case grantMaster
+        /// The others follow the group, cause `.syncGroup`.
+        case master, backup, fault
+    }
 
     public enum Action: Sendable, Equatable {
         /// Send one advert now, with this priority (0: we are giving up mastership).
@@ -68,6 +74,11 @@ extension VRRPInstance {
         /// Run the notify scripts for this state (`VRRPNotify.commands` gives the command lines).
         case notify(State, priority: UInt8)
         case priorityChanged(from: UInt8, to: UInt8)
+        /// As master: another master advertises a lower priority (or ours with a lower address),
+        /// split brain healing or a router coming back. `answered`: our advert follows at once to
+        /// make it step down (keepalived's "forcing new election"); false with
+        /// lower_prio_no_advert. Said only for the log, which keepalived writes too.
+        case heardLowerPriority(IPv4Address, priority: UInt8, answered: Bool)
         /// In a sync group: our down timer ran out; the group decides (we stay BACKUP for now).
         case wantsMaster
         /// In a sync group: our own fault is gone; the group decides when all members are clear.

@@ -193,7 +193,7 @@ public struct VRRPInstance: Sendable {
             nextMasterCause = .preempted
             return
         }
-        if config.version == 3 && advert.maxAdvertInterval > 0 {
+        if config.version == 3 && VRRPTiming.adopts(advertisedInterval: advert.maxAdvertInterval) {
             masterAdvertInterval = advert.maxAdvertInterval
         }
         downDeadline = now + downInterval
@@ -228,6 +228,8 @@ public struct VRRPInstance: Sendable {
         if advert.priority < effectivePriority || (advert.priority == effectivePriority && order < 0) {
             // Split brain or a returning lower router: keepalived (RFC 9568) answers at once so
             // the other master steps down within one round trip.
+            out.append(.heardLowerPriority(advert.sourceAddress, priority: advert.priority,
+                                           answered: !options.lowerPriorityNoAdvert))
             if !options.lowerPriorityNoAdvert {
                 out.append(.sendAdvert(priority: effectivePriority))
                 advertDeadline = now + advertInterval
@@ -235,7 +237,7 @@ public struct VRRPInstance: Sendable {
             return
         }
         guard higher else { return }
-        if config.version == 3 && advert.maxAdvertInterval > 0 {
+        if config.version == 3 && VRRPTiming.adopts(advertisedInterval: advert.maxAdvertInterval) {
             masterAdvertInterval = advert.maxAdvertInterval
         }
         masterAddress = advert.sourceAddress
@@ -325,6 +327,8 @@ public struct VRRPInstance: Sendable {
 
     private mutating func syncCommand(_ command: SyncCommand, _ now: Double, _ out: inout [Action]) {
         switch (command, state) {
+        case (.grantMaster, .backup):
+            becomeMaster(cause: nextMasterCause, now, &out)
         case (.master, .backup):
             becomeMaster(cause: .syncGroup, now, &out)
         case (.backup, .master):

@@ -134,11 +134,14 @@ public final class VRRPService: @unchecked Sendable {
         }
     }
 
-    /// Logs a problem: the first of each kind, then every hundredth.
-    private func report(_ instance: VRRPInstanceConfig, _ what: String) {
+    /// Logs what an advert brought that may come with every advert: the first of each kind, then
+    /// every hundredth (a warning unless `notice` says it is news rather than a problem).
+    private func report(_ instance: VRRPInstanceConfig, _ what: String, notice: Bool = false) {
         let n = problems[what, default: 0] + 1
         problems[what] = n
-        if n == 1 || n % 100 == 0 { Log.warning("vrrp \(instance.name): \(what) (\(n) so far)") }
+        guard n == 1 || n % 100 == 0 else { return }
+        let line = "vrrp \(instance.name): \(what) (\(n) so far)"
+        if notice { Log.info(line) } else { Log.warning(line) }
     }
 
     // MARK: actions
@@ -182,6 +185,13 @@ public final class VRRPService: @unchecked Sendable {
             VRRPNotify.commands(for: instance, state: state, priority: priority).forEach(scripts.run)
         case .priorityChanged(let from, let to):
             Log.info("vrrp \(instance.name): priority \(from) -> \(to)")
+        case .heardLowerPriority(let address, let priority, let answered):
+            // keepalived logs each one; a peer that does not step down would repeat it every
+            // advert, hence the same limit as refused adverts.
+            let ours = router.instance(instance.name)?.effectivePriority ?? instance.priority
+            report(instance, "master heard \(address) advertise "
+                + (priority == ours ? "the same priority \(priority) from a lower address" : "lower priority \(priority), ours \(ours)")
+                + (answered ? ", forcing a new election" : ""), notice: true)
         case .wantsMaster, .faultCleared:
             Log.debug("vrrp \(instance.name): \(action)")
         }

@@ -64,7 +64,9 @@ public struct VRRPSyncGroup: Sendable {
             // others over while their masters still advertise.
             let othersWant = members.indices.allSatisfy { $0 == i || members[$0].wantsMaster || members[$0].state == .master }
             guard state == .master || othersWant else { return }
-            command(.master, i, now, &out)
+            // The one that asked goes first, for its own cause; vrrp_sync_master then moves the
+            // rest, which only followed.
+            command(.grantMaster, i, now, &out)
             for j in members.indices where j != i { command(.master, j, now, &out) }
             setState(.master, &out)
         case .transition(from: .master, to: .backup, cause: let cause) where cause != .syncGroup:

@@ -31,6 +31,13 @@ public enum VRRPTiming {
             + skewMicroseconds(version: version, priority: priority, masterAdvertInterval: masterAdvertInterval)
     }
 
+    /// Whether a version 3 advert's Max Adver Int may become Master_Adver_Interval
+    /// (RFC 5798 section 6.4.2). Not 0, which no router can send (keepalived's smallest is 1 cs):
+    /// a broken or hostile peer's 0 would make the down interval 3 × 0 + a skew of 0, and every
+    /// backup that heard it would take over at once and flap. keepalived (2.2.7 and current)
+    /// adopts it as it is; we keep the interval we had, which is what the log line says.
+    public static func adopts(advertisedInterval centiseconds: UInt16) -> Bool { centiseconds > 0 }
+
     /// Centiseconds as seconds on the virtual clock.
     public static func seconds(centiseconds: UInt16) -> Double { Double(centiseconds) / 100 }
 
