@@ -71,6 +71,8 @@ public struct Config: Sendable, Equatable {
     public var timeouts = FlowTimeouts()
     /// VRRP instances, their scripts and sync groups, and connection sync (VRRP/VRRPConfig.swift).
     public var failover = FailoverConfig()
+    /// global_defs `script_user` and `enable_script_security` (ScriptLauncher.swift).
+    public var scripts = ScriptSettings()
     /// Things accepted but not acted on, as `PATH:LINE:COL: warning: …`.
     public var warnings: [ConfigDiagnostic] = []
 

@@ -92,6 +92,16 @@ struct ConfigReader {
                 config.flowCapacity = try integer(s, in: 1_024...100_000_000)
             case "lvs_timeouts":
                 try lvsTimeouts(s)
+            case "script_user":
+                // keepalived's script_user_handler: a user, and a group if given.
+                guard (1...2).contains(s.arguments.count), s.children == nil else {
+                    throw error(s.keyword, "script_user takes a user and maybe a group: script_user keepalived_script")
+                }
+                config.scripts.user = s.arguments[0].text
+                config.scripts.group = s.arguments.count == 2 ? s.arguments[1].text : nil
+            case "enable_script_security":
+                guard s.arguments.isEmpty, s.children == nil else { throw error(s.keyword, "enable_script_security takes no value") }
+                config.scripts.enforcing = true
             case "switchyard_maglev_table_size":
                 let size = try integer(s, in: 251...1_048_573)
                 guard Maglev.isPrime(size) else {

@@ -83,6 +83,10 @@ public struct CheckerConfig: Sendable, Equatable {
     public var connectIP: IPv4Address?
     public var connectPort: UInt16?
     public var location: SourceLocation
+    /// MISC_CHECK `user USER [GROUP]`: who the script runs as (default: global_defs script_user,
+    /// else keepalived_script, else root; ScriptLauncher decides).
+    public var scriptUser: String?
+    public var scriptGroup: String?
 }
 
 /// The sorry server: used while the service has lost its quorum.
@@ -126,6 +130,8 @@ extension ConfigReader {
         var virtualHost: String?
         var miscPath: String?
         var miscTimeout: Double?
+        var scriptUser: String?
+        var scriptGroup: String?
         let kindName = s.keyword.text
         for c in s.children ?? [] {
             let k = c.keyword.text
@@ -143,6 +149,13 @@ extension ConfigReader {
                 if miscPath?.isEmpty ?? true { throw error(c.keyword, "misc_path needs a command") }
             case "misc_timeout" where kindName == "MISC_CHECK":
                 miscTimeout = try seconds(c, in: 0.05...3_600)
+            case "user" where kindName == "MISC_CHECK":
+                // keepalived's misc_user_handler: the user, and a group if given.
+                guard (1...2).contains(c.arguments.count), c.children == nil else {
+                    throw error(c.keyword, "user takes a user and maybe a group: user nobody nogroup")
+                }
+                scriptUser = c.arguments[0].text
+                scriptGroup = c.arguments.count == 2 ? c.arguments[1].text : nil
             case "misc_dynamic" where kindName == "MISC_CHECK":
                 // keepalived's misc_dynamic (check_misc.c, misc_check_child_thread): exit 0 up at
                 // the configured weight, 1 down, 2..255 up with weight = code − 2. The weight has
@@ -166,7 +179,7 @@ extension ConfigReader {
             kind = .misc(path: miscPath, timeout: miscTimeout)
         }
         return CheckerConfig(kind: kind, timing: timing, connectIP: connectIP, connectPort: connectPort,
-                             location: s.keyword.location)
+                             location: s.keyword.location, scriptUser: scriptUser, scriptGroup: scriptGroup)
     }
 
     mutating func url(_ s: Statement) throws(ConfigDiagnostic) -> URLCheck {

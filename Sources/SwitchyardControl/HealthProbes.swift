@@ -231,25 +231,13 @@ public enum HealthProbes {
         }
     }
 
-    /// Starts `/bin/sh -c command` with stdin and stdout on /dev/null; its pid, or nil.
-    static func spawnScript(_ command: String) -> pid_t? {
-        var pid: pid_t = 0
-        let words: [String] = ["/bin/sh", "-c", command]
-        let argv = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        // A process group of its own, as keepalived gives its scripts: a script that is killed
-        // (timeout, stop) takes whatever it started with it (`killScript`).
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        return posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, environ) == 0 ? pid : nil
+    /// Starts a MISC_CHECK or vrrp_script line through ScriptLauncher (its user, a clean
+    /// environment, the script security policy, a process group of its own): its pid, or why not.
+    static func spawnScript(_ command: String, user: String? = nil, group: String? = nil) -> Result<pid_t, ScriptRefusal> {
+        switch ScriptLauncher.start(command, user: user, group: group) {
+        case .started(let pid): return .success(pid)
+        case .refused(let reason), .failed(let reason): return .failure(ScriptRefusal(reason: reason))
+        }
     }
 
     /// Kills a script started by `spawnScript` and everything in its process group, and reaps it.
@@ -259,7 +247,13 @@ public enum HealthProbes {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
-    static let cannotRunShell = "MISC_CHECK: cannot run /bin/sh"
+    /// Why a script did not start (refused by the policy, its user unknown, fork or exec failed).
+    struct ScriptRefusal: Error, Equatable {
+        let reason: String
+    }
+
+    /// The verdict on a MISC_CHECK that did not start: down, with the reason.
+    static func notStarted(_ refusal: ScriptRefusal) -> ProbeResult { .down("MISC_CHECK: \(refusal.reason)") }
 
     /// The verdict on a script's wait status: up on exit 0; a signal counts as 128 + its number.
     static func miscVerdict(_ command: String, status: Int32) -> ProbeResult {
@@ -272,8 +266,12 @@ public enum HealthProbes {
     }
 
     /// MISC_CHECK: the command exits 0 within the timeout (it is killed after it).
-    public static func misc(_ command: String, timeout: Double) -> ProbeResult {
-        guard let pid = spawnScript(command) else { return .down(cannotRunShell) }
+    public static func misc(_ command: String, timeout: Double, user: String? = nil, group: String? = nil) -> ProbeResult {
+        let pid: pid_t
+        switch spawnScript(command, user: user, group: group) {
+        case .success(let started): pid = started
+        case .failure(let refusal): return notStarted(refusal)
+        }
         let deadline = monotonicSeconds() + timeout
         var status: Int32 = 0
         while true {
@@ -298,7 +296,8 @@ public enum HealthProbes {
         case .tcp: return tcp(a, p, timeout: timeout)
         case .http(let urls, let host): return http(a, p, urls: urls, virtualHost: host, timeout: timeout)
         case .ping: return ping(a, timeout: timeout)
-        case .misc(let path, let miscTimeout): return misc(path, timeout: miscTimeout ?? timeout)
+        case .misc(let path, let miscTimeout):
+            return misc(path, timeout: miscTimeout ?? timeout, user: checker.scriptUser, group: checker.scriptGroup)
         }
     }
 }

@@ -138,7 +138,7 @@ enum KeepalivedKeywords {
 extension KeepalivedKeywords {
     /// global_defs keywords keepalived knows (core/global_parser.c, from `global_defs` on), less
     /// those Switchyard reads (lvs_timeouts, lvs_sync_daemon, vrrp_version, the
-    /// vrrp_garp_master_* timers, v3_checksum_as_v2).
+    /// vrrp_garp_master_* timers, v3_checksum_as_v2, script_user, enable_script_security).
     static let globalDefsKnown: Set<String> = [
         "process_names", "process_name", "vrrp_process_name", "checker_process_name", "lvs_process_name",
         "bfd_process_name", "use_symlink_paths", "set_supplementary_groups", "router_id", "notification_email_from",
@@ -160,7 +160,7 @@ extension KeepalivedKeywords {
         "bfd_rlimit_rttime", "bfd_rlimit_rtime", "snmp_socket", "enable_traps", "enable_snmp_vrrp",
         "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_snmp_checker",
         "snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval", "enable_dbus", "dbus_service_name",
-        "dbus_no_interface_name", "script_user", "enable_script_security", "vrrp_netlink_cmd_rcv_bufs",
+        "dbus_no_interface_name", "vrrp_netlink_cmd_rcv_bufs",
         "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force",
         "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs",
         "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force",

@@ -36,7 +36,8 @@ enum SocketProbes {
         case .http(let urls, let host): return HTTPProbe(a, p, urls: urls, host: host ?? a.description, timeout: timeout)
         case .ping: return PingProbe(a, timeout: timeout)
         case .misc(let command, let miscTimeout):
-            return Epoll.hasProcessFD ? ScriptProbe(command, timeout: miscTimeout ?? timeout) : nil
+            return Epoll.hasProcessFD
+                ? ScriptProbe(command, timeout: miscTimeout ?? timeout, user: checker.scriptUser, group: checker.scriptGroup) : nil
         }
     }
 
@@ -223,19 +224,23 @@ final class PingProbe: SocketProbe {
 /// it is killed.
 final class ScriptProbe: SocketProbe {
     let command: String, timeout: Double
+    /// The MISC_CHECK's own `user USER [GROUP]`, or nil for global_defs' script_user.
+    let user: String?, group: String?
     private(set) var deadline = 0.0
     private var pid: pid_t = 0
     private var fd: Int32 = -1
 
-    init(_ command: String, timeout: Double) {
-        (self.command, self.timeout) = (command, timeout)
+    init(_ command: String, timeout: Double, user: String? = nil, group: String? = nil) {
+        (self.command, self.timeout, self.user, self.group) = (command, timeout, user, group)
     }
 
     func start(now: Double) -> ProbeStep {
         deadline = now + timeout
-        guard let p = HealthProbes.spawnScript(command) else { return .done(.down(HealthProbes.cannotRunShell)) }
-        pid = p
-        fd = Epoll.processFD(p)
+        switch HealthProbes.spawnScript(command, user: user, group: group) {
+        case .success(let p): pid = p
+        case .failure(let refusal): return .done(HealthProbes.notStarted(refusal))
+        }
+        fd = Epoll.processFD(pid)
         guard fd >= 0 else {
             // errno before cancel, whose kill and waitpid may set it again.
             let failure = Errno(errno)

@@ -272,4 +272,12 @@ int sy_peer_uid(int fd, uint32_t *uid);
 /// Names the calling thread (prctl PR_SET_NAME); Glibc's pthread_setname_np is not imported.
 void sy_thread_set_name(const char *name);
 
+// ---- scripts ----
+/// Forks and execs `path` with `argv` and `envp`: in a process group of its own, stdin and
+/// stdout on /dev/null, and (with change_identity) as uid/gid with gid as its only
+/// supplementary group. 0 and *pid_out set on success; a positive errno if fork failed; a
+/// negative errno if the child could not change its identity or exec (it has exited; reap it).
+int sy_spawn_script(const char *path, char *const argv[], char *const envp[], int change_identity,
+                    uid_t uid, gid_t gid, pid_t *pid_out);
+
 #endif

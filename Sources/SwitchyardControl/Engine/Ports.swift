@@ -2,6 +2,7 @@
 // guard, checkers, scripts). The daemon plugs in the real parts (LiveParts); unit tests plug
 // in fakes that record what they were asked, as swift-nio's EmbeddedChannel stands in for a
 // socket.
+import Glibc
 import SwitchyardCore
 import SwitchyardIO
 
@@ -76,13 +77,22 @@ public protocol ScriptPort: Sendable {
 
 extension HealthMonitor: CheckerPort {}
 
-/// Scripts through /bin/sh on a thread of their own each; a non-zero exit is logged.
+/// Notify scripts through ScriptLauncher (script_user, a clean environment, the script
+/// security policy), each started and waited for on a thread of its own (the child's
+/// PR_SET_PDEATHSIG follows the thread that forked it, so that thread must outlive the script);
+/// a non-zero exit is logged.
 public struct ShellScripts: ScriptPort {
     public init() {}
     public func run(_ script: String) {
         OSThread.detached(name: "sy-notify") {
-            let result = runCommand(["/bin/sh", "-c", script])
-            if result.status != 0 { Log.warning("script \"\(script)\" exited \(result.status)") }
+            let pid: pid_t
+            switch ScriptLauncher.start(script) {
+            case .started(let started): pid = started
+            case .refused, .failed: return  // the launcher has said why, once
+            }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            if status != 0 { Log.warning("script \"\(script)\" exited \(status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F))") }
         }
     }
 }

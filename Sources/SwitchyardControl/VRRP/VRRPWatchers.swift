@@ -52,11 +52,15 @@ struct VRRPWatchers {
             }
             if scripts[i].pid == 0 && now >= scripts[i].due {
                 scripts[i].due = now + scripts[i].config.interval
-                if let pid = HealthProbes.spawnScript(scripts[i].config.script) {
+                let config = scripts[i].config
+                switch HealthProbes.spawnScript(config.script, user: config.user, group: config.group) {
+                case .success(let pid):
                     scripts[i].pid = pid
-                    scripts[i].deadline = now + (scripts[i].config.timeout ?? scripts[i].config.interval)
-                } else {
-                    events.append(.scriptResult(scripts[i].config.name, success: false))
+                    scripts[i].deadline = now + (config.timeout ?? config.interval)
+                case .failure:
+                    // Refused (enable_script_security, an unknown user) or not started: the
+                    // launcher has logged why once; the run counts as failed.
+                    events.append(.scriptResult(config.name, success: false))
                 }
             }
         }
