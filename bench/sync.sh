@@ -55,7 +55,6 @@ bin=$(switchyard_bin)
 command -v wrk >/dev/null || { echo "bench/sync.sh: wrk missing (apt-get install wrk)" >&2; exit 1; }
 warmup=1
 tail=0.5
-window=$(awk -v s="$seconds" -v w=$warmup -v t=$tail 'BEGIN {print s - w - t}')
 hz=$(getconf CLK_TCK)
 
 net=198.19.32
@@ -71,6 +70,10 @@ for rs in rs1 rs2; do
     lab_exec $rs env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$root/scripts/realserver.sh" up $vip >/dev/null
     lab_nginx $rs $rs
 done
+for rs in rs1 rs2; do
+    printf 'table ip sybench {\n chain c {\n  type filter hook prerouting priority 0; policy accept;\n  tcp dport 80 tcp flags & (syn | ack) == syn counter\n }\n}\n' |
+        lab_exec $rs nft -f -
+done
 lab_exec client sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
 # The sync datagrams lb1 sends and lb2 receives, counted by the kernel (IP length).
 for lb in lb1 lb2; do
@@ -85,7 +88,7 @@ conf() { # conf NAME STATE PRIORITY MODE
         if [ "$4" != nosync ]; then
             echo "global_defs {"
             echo "    lvs_sync_daemon eth0 VI_1"
-            [ "$4" = auth ] && echo "    switchyard_sync_auth_key \"sync bench key\""
+            [ "$4" = auth ] && echo "    switchyard_sync_auth_key \"sync bench key, the same on both\""
             echo "}"
         fi
         cat <<CONF
@@ -137,41 +140,62 @@ until_ok() { # until_ok SECONDS COMMAND...: poll every 0.1 s
 }
 is_state() { [ "$(state "$1")" = "$2" ]; }
 client_on_lb1() {
-    lab_exec client arping -c 1 -w 1 $vip >/dev/null 2>&1 || true
+    lab_exec client ping -c 1 -W 1 $vip >/dev/null 2>&1 || true
     [ "$(lab_exec client ip neigh show $vip dev eth0 | awk '{print $3}')" = "$lb1_mac" ]
 }
-# The sy-sync thread's CPU time in ns (0 when there is none: no sync configured).
-sync_thread_ns() {
+# Each of lb1's threads' CPU time in ns, by name ("thread_sy-sync 123"; threads of one name summed),
+# and the whole process's user + system time in ns.
+cpu_ns() {
     local t
     for t in /proc/"${PID[lb1]}"/task/*; do
-        [ "$(cat "$t/comm" 2>/dev/null)" = sy-sync ] && { awk '{print $1}' "$t/schedstat"; return; }
-    done
-    echo 0
+        echo "$(cat "$t/comm" 2>/dev/null) $(awk '{print $1}' "$t/schedstat" 2>/dev/null)"
+    done | awk 'NF == 2 {n[$1] += $2} END {for (k in n) print "thread_" k, n[k]}'
+    awk -v hz="$hz" '{printf "process %.0f\n", ($14 + $15) * 1e9 / hz}' "/proc/${PID[lb1]}/stat"
 }
-# snapshot: "name value" lines, each counter named by where it comes from. The clock and the
-# CPU times are read first, then the counters (the same order at both ends of the window).
-snapshot() {
-    echo "time_ns $(date +%s%N)"
-    echo "lb1_cpu_ticks $(awk '{print $14 + $15}' "/proc/${PID[lb1]}/stat")"
-    echo "lb1_sync_thread_ns $(sync_thread_ns)"
-    adm lb1 -Ln --stats | awk '$1 ~ /^(new_flows|sync_queued|sync_queue_full)$/ {print "lb1_" $1, $2}'
-    adm lb1 --sync | awk 'NF == 2 && $1 != "sync" {print "lb1_" $1, $2}'
-    adm lb2 --sync | awk 'NF == 2 && $1 != "sync" {print "lb2_" $1, $2}'
-    adm lb2 -Ln --stats | awk '$1 == "sync_installed" {print "lb2_" $1, $2}'
-    lab_exec lb1 nft list table ip sybench | awk '/counter/ {for (i = 1; i < NF; i++) if ($i == "packets") print "wire_packets", $(i+1); else if ($i == "bytes") print "wire_bytes", $(i+1)}'
+# New connections: SYNs reaching the real servers (a client port used again hits lb1's old flow,
+# so its new_flows counter misses those).
+syns() {
+    for rs in rs1 rs2; do lab_exec $rs nft list table ip sybench; done |
+        awk '/counter/ {for (i = 1; i < NF; i++) if ($i == "packets") n += $(i+1)} END {print "syns", n + 0}'
+}
+wire() {
+    lab_exec lb1 nft list table ip sybench |
+        awk '/counter/ {for (i = 1; i < NF; i++) if ($i == "packets" || $i == "bytes") print $i, $(i+1)}'
+}
+rcvbuf_errors() {
     lab_exec lb2 awk '$1 == "Udp:" && !h {for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next}
-        $1 == "Udp:" {for (i = 2; i <= NF; i++) if (n[i] == "RcvbufErrors") print "lb2_udp_rcvbuf_errors", $i}' /proc/net/snmp
+        $1 == "Udp:" {for (i = 2; i <= NF; i++) if (n[i] == "RcvbufErrors") print "udp_rcvbuf_errors", $i}' /proc/net/snmp
 }
-# delta A B NAME: B's value less A's (0 for a counter neither has)
-delta() { awk -v k="$3" 'FNR == NR && $1 == k {a = $2} FNR != NR && $1 == k {b = $2} END {print b - a}' "$1" "$2"; }
-value() { awk -v k="$2" '$1 == k {v = $2} END {print v + 0}' "$1"; }
-per_s() { awk -v n="$1" -v ns="$2" 'BEGIN {printf "%.0f", n * 1e9 / ns}'; }
-pct() { awk -v n="$1" -v ns="$2" 'BEGIN {printf "%.2f", n * 100 / ns}'; }
-
+# timed GROUP COMMAND...: the command's "name value" lines as "GROUP.name value", and "time.GROUP"
+# halfway through it (ns): each group's rates use its own times, as reading them all takes a while.
+timed() {
+    local t0=$EPOCHREALTIME out t1
+    out=$("${@:2}")
+    t1=$EPOCHREALTIME
+    echo "$out" | awk -v g="$1" 'NF == 2 && $2 ~ /^[0-9]+$/ {print g "." $1, $2}'
+    echo "time.$1 $(((${t0/./} + ${t1/./}) * 500))"
+}
+snapshot() {
+    timed cpu cpu_ns
+    timed syn syns
+    timed lb1 adm lb1 -Ln --stats
+    timed lb1sync adm lb1 --sync
+    timed lb2sync adm lb2 --sync
+    timed lb2 adm lb2 -Ln --stats
+    timed wire wire
+    timed lb2udp rcvbuf_errors
+}
+# rate A B KEY: KEY's change per second between snapshots A and B, by its group's times.
+rate() {
+    awk -v k="$3" 'BEGIN {g = "time." substr(k, 1, index(k, ".") - 1)}
+        FNR == NR {a[$1] = $2; next} {b[$1] = $2}
+        END {d = b[g] - a[g]; printf "%.0f", (d > 0 ? (b[k] - a[k]) * 1e9 / d : 0)}' "$1" "$2"
+}
+value() { awk -v k="$2" '$1 == k {v = $2} END {print (v == "" ? 0 : v)}' "$1"; }
 declare -A results
 # round MODE R: both balancers started, wrk for S seconds, counters over the steady window.
 round() {
-    local mode=$1 a=$LAB_DIR/a b=$LAB_DIR/b end=$LAB_DIR/end ns rps conn queued sent installed thread proc wire loss transit
+    local mode=$1 a=$LAB_DIR/a b=$LAB_DIR/b end=$LAB_DIR/end rps conn flows split queued sent installed thread proc wire wirepps loss window
     conf lb1 MASTER 150 "$mode"
     conf lb2 BACKUP 100 "$mode"
     start lb1 1
@@ -181,10 +205,13 @@ round() {
     until_ok 3 client_on_lb1 || { echo "  the client's entry for $vip is not lb1's"; exit 1; }
     lab_exec client timeout $((seconds + 10)) taskset -c 0 wrk -t"$threads" -c"$connections" -d"${seconds}s" \
         -H "Connection: close" "http://$vip/" >"$LAB_DIR/wrk" 2>&1 &
-    local load=$!
+    local load=$! began=$EPOCHREALTIME took
     sleep $warmup
+    took=$EPOCHREALTIME
     snapshot >"$a"
-    sleep "$window"
+    # The second snapshot takes as long as the first: it starts so as to end $tail s before wrk.
+    sleep "$(awk -v b="$began" -v t0="$took" -v t1="$EPOCHREALTIME" -v s="$seconds" -v tail=$tail \
+        'BEGIN {w = b + s - tail - (t1 - t0) - t1; printf "%.3f", (w > 0 ? w : 0)}')"
     snapshot >"$b"
     wait $load || true
     # Settled: what lb1 sent has arrived (or never will).
@@ -192,99 +219,129 @@ round() {
     snapshot >"$end"
     stop lb2
     stop lb1
-    ns=$(delta "$a" "$b" time_ns)
     rps=$(sed -n 's/^Requests\/sec: *\([0-9]*\).*/\1/p' "$LAB_DIR/wrk")
-    conn=$(per_s "$(delta "$a" "$b" lb1_new_flows)" "$ns")
-    queued=$(per_s "$(delta "$a" "$b" lb1_sync_queued)" "$ns")
-    sent=$(per_s "$(delta "$a" "$b" lb1_entries_sent)" "$ns")
-    installed=$(per_s "$(delta "$a" "$b" lb2_entries_installed)" "$ns")
-    thread=$(pct "$(delta "$a" "$b" lb1_sync_thread_ns)" "$ns")
-    proc=$(pct "$(($(delta "$a" "$b" lb1_cpu_ticks) * 1000000000 / hz))" "$ns")
-    wire=$(per_s "$(delta "$a" "$b" wire_bytes)" "$ns")
+    conn=$(rate "$a" "$b" syn.syns)
+    flows=$(rate "$a" "$b" lb1.new_flows)
+    queued=$(rate "$a" "$b" lb1.sync_queued)
+    sent=$(rate "$a" "$b" lb1sync.entries_sent)
+    installed=$(rate "$a" "$b" lb2sync.entries_installed)
+    # CPU in % of one core: ns per second / 1e7.
+    thread=$(awk -v r="$(rate "$a" "$b" cpu.thread_sy-sync)" 'BEGIN {printf "%.2f", r / 1e7}')
+    proc=$(awk -v r="$(rate "$a" "$b" cpu.process)" 'BEGIN {printf "%.2f", r / 1e7}')
+    # Every thread of lb1 that ran, in % of a core ("sy-worker-0 38.1 sy-sync 2.4 ...").
+    split=$(awk 'FNR == NR {a[$1] = $2; next} {b[$1] = $2} END {d = b["time.cpu"] - a["time.cpu"]
+        for (k in b) if (k ~ /^cpu\.thread_/ && b[k] - a[k] > d / 1000) printf "%s %.1f\n", substr(k, 12), (b[k] - a[k]) * 100 / d}' "$a" "$b" |
+        sort -k2 -gr | tr '\n' ' ' | sed 's/ $//')
+    wire=$(rate "$a" "$b" wire.bytes)
+    wirepps=$(rate "$a" "$b" wire.packets)
     # Losses over the whole round (the counters start at 0 with each start).
-    loss="sync_queue_full $(value "$end" lb1_sync_queue_full), backlog_dropped $(value "$end" lb1_backlog_dropped),"
-    loss="$loss send_failures $(value "$end" lb1_send_failures), install_queue_full $(value "$end" lb2_install_queue_full),"
-    loss="$loss refused $(awk '$1 ~ /^lb2_entries_refused/ {n += $2} END {print n + 0}' "$end"), udp_rcvbuf_errors $(delta "$a" "$end" lb2_udp_rcvbuf_errors)"
-    transit=$(($(value "$end" lb1_messages_sent) - $(value "$end" lb2_messages_received)))
+    loss="sync_queue_full $(value "$end" lb1.sync_queue_full), backlog_dropped $(value "$end" lb1sync.backlog_dropped),"
+    loss="$loss send_failures $(value "$end" lb1sync.send_failures), install_queue_full $(value "$end" lb2sync.install_queue_full),"
+    loss="$loss refused $(awk '$1 ~ /^lb2sync.entries_refused/ {n += $2} END {print n + 0}' "$end"),"
+    loss="$loss udp_rcvbuf_errors $(($(value "$end" lb2udp.udp_rcvbuf_errors) - $(value "$a" lb2udp.udp_rcvbuf_errors)))"
+    # And what went missing between the counters, once the round has settled: datagrams lb1 sent
+    # that lb2 did not receive, records lb1 sent that lb2 did not hand to its worker, records handed
+    # over that its worker did not install.
+    loss="$loss, datagrams sent less received $(($(value "$end" lb1sync.messages_sent) - $(value "$end" lb2sync.messages_received))),"
+    loss="$loss entries sent less installed $(($(value "$end" lb1sync.entries_sent) - $(value "$end" lb2sync.entries_installed))),"
+    loss="$loss installed less installed by the worker $(($(value "$end" lb2sync.entries_installed) - $(value "$end" lb2.sync_installed)))"
+    window=$(awk -v a="$(value "$a" time.cpu)" -v b="$(value "$b" time.cpu)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
     results[rps_$mode]="${results[rps_$mode]:-} ${rps:-0}"
     results[conn_$mode]="${results[conn_$mode]:-} $conn"
+    results[flows_$mode]="${results[flows_$mode]:-} $flows"
     results[queued_$mode]="${results[queued_$mode]:-} $queued"
     results[sent_$mode]="${results[sent_$mode]:-} $sent"
     results[installed_$mode]="${results[installed_$mode]:-} $installed"
     results[thread_$mode]="${results[thread_$mode]:-} $thread"
     results[proc_$mode]="${results[proc_$mode]:-} $proc"
     results[wire_$mode]="${results[wire_$mode]:-} $wire"
-    results[wirepps_$mode]="${results[wirepps_$mode]:-} $(per_s "$(delta "$a" "$b" wire_packets)" "$ns")"
-    results[cpuconn_$mode]="${results[cpuconn_$mode]:-} $(awk -v p="$proc" -v c="$conn" 'BEGIN {printf "%.1f", c > 0 ? p * 1e4 / c : 0}')"
-    results[lost_$mode]="${results[lost_$mode]:-} $(echo "$loss" | awk -v t="$transit" '{n = t; for (i = 2; i <= NF; i += 2) n += $i} END {print n}')"
-    results[loss_$mode]="${results[loss_$mode]:-}; round $2: $loss, datagrams sent less received $transit"
-    printf "  round %s %-6s %6d conn/s (wrk %6s req/s); flows/s queued %6d sent %6d installed %6d; sy-sync %5s%%, lb1 %6s%% of a core; sync %7d B/s\n" \
+    results[wirepps_$mode]="${results[wirepps_$mode]:-} $wirepps"
+    results[cpuconn_$mode]="${results[cpuconn_$mode]:-} $(awk -v p="$proc" -v c="$conn" 'BEGIN {printf "%.1f", (c > 0 ? p * 1e4 / c : 0)}')"
+    results[lost_$mode]="${results[lost_$mode]:-} $(echo "$loss" | tr ',' '\n' | awk '$NF > 0 {n += $NF} END {print n + 0}')"
+    results[loss_$mode]="${results[loss_$mode]:-}; round $2: $loss"
+    printf "  round %s %-6s %6d SYN/s (wrk %6s req/s); flows/s queued %6d sent %6d installed %6d; sy-sync %5s%%, lb1 %6s%% of a core; sync %7d B/s\n" \
         "$2" "$mode" "$conn" "${rps:-0}" "$queued" "$sent" "$installed" "$thread" "$proc" "$wire"
-    [ "$mode" = nosync ] || echo "           losses: $loss, datagrams sent less received $transit"
+    echo "           ${window}s measured; lb1's threads, % of a core: $split; lb1 new_flows $flows/s"
+    [ "$mode" = nosync ] || echo "           losses: $loss"
+    results[split_$mode]="$split"
+    results[window_$mode]="${results[window_$mode]:-} $window"
 }
 
 echo "== connection sync under new connections: wrk -t$threads -c$connections (Connection: close) on CPU 0, lb1 (master) on CPU 1, lb2 (backup) on CPU 0;"
-echo "   $rounds rounds x ${seconds}s per mode ($modes), alternating; ${window}s of each measured"
+echo "   $rounds rounds x ${seconds}s per mode ($modes), alternating; measured from ${warmup}s after wrk starts to ${tail}s before it stops"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$rounds"); do
     for mode in $modes; do round "$mode" "$r"; done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
+median() { tr ' ' '\n' | awk NF | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+minmax() { tr ' ' '\n' | awk NF | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
 declare -A med
 for k in "${!results[@]}"; do
-    case $k in loss_*) ;; *) med[$k]=$(echo "${results[$k]}" | median) ;; esac
+    case $k in loss_* | split_*) ;; *) med[$k]=$(echo "${results[$k]}" | median) ;; esac
 done
-# What sync costs lb1, by the process: the mode's median less nosync's, in % of a core; and the
-# same from CPU per connection (µs), at the mode's own rate, which takes out a change of rate.
-cost() { awk -v a="${med[proc_$1]}" -v b="${med[proc_nosync]}" 'BEGIN {printf "%.2f", a - b}'; }
-cost_per_conn() { awk -v a="${med[cpuconn_$1]}" -v b="${med[cpuconn_nosync]}" -v c="${med[conn_$1]}" 'BEGIN {printf "%.2f", (a - b) * c / 1e4}'; }
+# What sync costs lb1 by its whole process, in points of a core: the mode's median less nosync's;
+# and from the medians of CPU per connection, at the mode's own rate (takes out a change of rate).
+cost() { awk -v a="${med[proc_$1]}" -v b="${med[proc_nosync]}" 'BEGIN {printf "%.1f", a - b}'; }
+cost_per_conn() { awk -v a="${med[cpuconn_$1]}" -v b="${med[cpuconn_nosync]}" -v c="${med[conn_$1]}" 'BEGIN {printf "%.1f", (a - b) * c / 1e4}'; }
 verdict() { awk -v v="$1" 'BEGIN {print (v < 10 ? "met" : "not met")}'; }
+total() { echo "${results[$1]:-}" | tr ' ' '\n' | awk '{n += $1} END {print n + 0}'; }
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 md=$here/results/sync-$stamp.md
 mkdir -p "$here/results"
 {
     echo "# Connection sync under new connections, $stamp"
     echo
-    echo "Kernel $(uname -r), $(nproc) cores; DR, one arm; wrk -t$threads -c$connections with \`Connection: close\` on CPU 0, lb1 (master, 1 worker) on CPU 1,"
-    echo "lb2 (backup) on CPU 0; $rounds rounds x ${seconds} s per mode, alternating, each measured over its steady ${window} s; medians (min-max)."
+    echo "Kernel $(uname -r), $(nproc) cores, load average $load_before at the start and $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+    echo "DR, one arm; wrk -t$threads -c$connections with \`Connection: close\` on CPU 0, lb1 (master, 1 worker) on CPU 1, lb2 (backup,"
+    echo "1 worker) on CPU 0; $rounds rounds x ${seconds} s per mode, alternating, each measured over $(echo "${results[window_nosync]}" | minmax) s"
+    echo "of its steady part; medians (min-max)."
     echo
-    echo "| mode | new conn/s (lb1) | wrk req/s | flows/s queued | sent | installed (lb2) | losses (all rounds) | sy-sync CPU % | lb1 CPU % | lb1 CPU µs/conn | sync wire B/s (datagrams/s) |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| mode | new conn/s | wrk req/s | flows/s queued (lb1) | sent (lb1) | installed (lb2) | lost | sy-sync CPU % | lb1 CPU % | lb1 µs/conn | sync wire B/s | datagrams/s |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for mode in $modes; do
         echo "| $mode | ${med[conn_$mode]} ($(echo "${results[conn_$mode]}" | minmax)) | ${med[rps_$mode]} | ${med[queued_$mode]} | ${med[sent_$mode]} |" \
-            "${med[installed_$mode]} ($(echo "${results[installed_$mode]}" | minmax)) | $(echo "${results[lost_$mode]}" | tr ' ' '\n' | awk '{n += $1} END {print n + 0}') |" \
-            "${med[thread_$mode]} ($(echo "${results[thread_$mode]}" | minmax)) | ${med[proc_$mode]} ($(echo "${results[proc_$mode]}" | minmax)) | ${med[cpuconn_$mode]} |" \
-            "${med[wire_$mode]} (${med[wirepps_$mode]}) |"
+            "${med[installed_$mode]} ($(echo "${results[installed_$mode]}" | minmax)) | $([ "$mode" = nosync ] && echo - || total "lost_$mode") |" \
+            "${med[thread_$mode]} ($(echo "${results[thread_$mode]}" | minmax)) | ${med[proc_$mode]} ($(echo "${results[proc_$mode]}" | minmax)) |" \
+            "${med[cpuconn_$mode]} | ${med[wire_$mode]} | ${med[wirepps_$mode]} |"
     done
     echo
-    echo "## Against the goal: sync costs the master under 10% of a core"
+    echo "## Against the goal: what sync costs the master, under 10% of a core"
     echo
     for mode in $modes; do
         [ "$mode" = nosync ] && continue
-        echo "- $mode: sy-sync thread ${med[thread_$mode]}% ($(verdict "${med[thread_$mode]}")); lb1's process $(cost "$mode") points over nosync"
-        echo "  ($(verdict "$(cost "$mode")")), $(cost_per_conn "$mode") from CPU per connection at its rate"
+        echo "- $mode: the sy-sync thread ${med[thread_$mode]}% ($(verdict "${med[thread_$mode]}")); lb1's whole process $(cost "$mode") points over"
+        echo "  nosync ($(verdict "$(cost "$mode")")), or $(cost_per_conn "$mode") from its CPU per connection at $mode's rate ($(verdict "$(cost_per_conn "$mode")"))"
     done
     echo
-    echo "New conn/s: lb1's new_flows over the window (wrk's requests/s over its whole run beside it). Flows/s:"
-    echo "lb1's sync_queued (records its worker queued), entries_sent (records in datagrams sent) and lb2's"
-    echo "entries_installed (records handed to its worker). Losses: lb1's sync_queue_full, backlog_dropped and"
-    echo "send_failures, lb2's install_queue_full, entries refused and UDP receive-buffer errors, and lb1's"
-    echo "messages_sent less lb2's messages_received 1 s after the load; per round:"
-    for mode in $modes; do [ "$mode" = nosync ] || echo "  - $mode${results[loss_$mode]}"; done
+    echo "lb1's threads in the last round of each mode (% of a core):"
+    for mode in $modes; do echo "- $mode: ${results[split_$mode]}"; done
     echo
-    echo "sy-sync CPU: the thread's run time (/proc/PID/task/TID/schedstat) over the window. lb1 CPU: the"
-    echo "process's utime + stime; its system time includes the kernel's work for the frames it forwards."
-    echo "Wire: lb1's sync datagrams (IP length) from an nftables counter on its output."
+    echo "New conn/s: SYNs reaching the real servers (an nftables counter on each), over the window; wrk's"
+    echo "requests/s over its whole run beside it (lb1's new_flows counts fewer: a client port used again"
+    echo "meets lb1's flow of the last connection on it, still in its 120 s FIN timeout, a flow hit, and"
+    echo "that connection is queued for sync all the same). Flows/s: lb1's sync_queued (records its worker"
+    echo "queued), entries_sent (records in datagrams sent) and lb2's entries_installed (records handed to"
+    echo "its worker). Lost, over whole rounds once settled (1 s after the load): lb1's sync_queue_full,"
+    echo "backlog_dropped and send_failures; lb2's install_queue_full, entries refused, UDP receive-buffer"
+    echo "errors; lb1's messages_sent less lb2's messages_received; entries_sent less entries_installed;"
+    echo "entries_installed less lb2's worker's sync_installed. Per round:"
+    for mode in $modes; do [ "$mode" = nosync ] || echo "- $mode${results[loss_$mode]}"; done
+    echo
+    echo "sy-sync CPU: the thread's run time (/proc/PID/task/TID/schedstat) over the window, % of one core."
+    echo "lb1 CPU: the process's utime + stime; its system time includes the kernel's work for the frames"
+    echo "it forwards (veth, bridge, the real server's receive), so it moves with the rate; µs/conn is it"
+    echo "divided by the new connections. Wire: lb1's sync datagrams, IP length, from an nftables counter"
+    echo "on its output."
 } >"$md"
 jarr() { echo "[$(echo ${results[$1]:-} | tr ' ' ',')]"; }
 {
-    echo "{\"time\": \"$stamp\", \"kernel\": \"$(uname -r)\", \"cores\": $(nproc), \"rounds\": $rounds, \"seconds\": $seconds, \"window_s\": $window,"
+    echo "{\"time\": \"$stamp\", \"kernel\": \"$(uname -r)\", \"cores\": $(nproc), \"rounds\": $rounds, \"seconds\": $seconds,"
     echo " \"wrk\": {\"threads\": $threads, \"connections\": $connections},"
     sep=""
     for mode in $modes; do
-        printf '%s "%s": {"new_conn_per_s": %s, "wrk_req_per_s": %s, "queued_per_s": %s, "sent_per_s": %s, "installed_per_s": %s,\n' \
-            "$sep" "$mode" "$(jarr conn_$mode)" "$(jarr rps_$mode)" "$(jarr queued_$mode)" "$(jarr sent_$mode)" "$(jarr installed_$mode)"
+        printf '%s "%s": {"window_s": %s, "new_conn_per_s": %s, "wrk_req_per_s": %s, "new_flows_per_s": %s, "queued_per_s": %s, "sent_per_s": %s, "installed_per_s": %s,\n' \
+            "$sep" "$mode" "$(jarr window_$mode)" "$(jarr conn_$mode)" "$(jarr rps_$mode)" "$(jarr flows_$mode)" "$(jarr queued_$mode)" "$(jarr sent_$mode)" "$(jarr installed_$mode)"
         printf '   "losses": %s, "sync_thread_cpu_pct": %s, "process_cpu_pct": %s, "process_cpu_us_per_conn": %s, "wire_bytes_per_s": %s, "wire_datagrams_per_s": %s' \
             "$(jarr lost_$mode)" "$(jarr thread_$mode)" "$(jarr proc_$mode)" "$(jarr cpuconn_$mode)" "$(jarr wire_$mode)" "$(jarr wirepps_$mode)"
         [ "$mode" = nosync ] || printf ',\n   "process_cpu_over_nosync_pct": %s, "process_cpu_over_nosync_per_conn_pct": %s' "$(cost "$mode")" "$(cost_per_conn "$mode")"
