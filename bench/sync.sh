@@ -1,52 +1,60 @@
 #!/usr/bin/env bash
 # The connection-sync benchmark, one command (as root, after scripts/setup.sh):
 #
-#   bench/sync.sh [--rounds N] [--seconds S] [--threads T] [--connections C] [--no-auth]
+#   bench/sync.sh [--rounds N] [--seconds S] [--modes "nosync sync auth walk"]
+#                 [--threads T] [--connections C] [--wrk-cpus LIST]
 #
 # Two Switchyard balancers in front of two nginx real servers (DR, one arm, one vrrp_instance
-# holding the VIP, advert_int 0.1; lb1 MASTER priority 150 pinned to CPU 1, lb2 BACKUP priority
-# 100 pinned to CPU 0) and a client running wrk pinned to CPU 0 (T threads, default 1; C
-# connections, default 50; `Connection: close`, so every request is a new connection: the most
-# new connections per second this lab reached). Modes, in alternating rounds (N each, default 3,
-# S seconds of load each, default 8), both balancers started afresh for every round:
+# holding the VIP, advert_int 0.1; lb1 MASTER priority 150 on CPU 1, lb2 BACKUP priority 100 on
+# CPU 0, one worker each) and a client running wrk (T threads, default 2; C connections, default
+# 100; on CPU 0; `Connection: close`, so every request is a new connection). Modes, in alternating
+# rounds (N each, default 3, S seconds of load each, default 6), both balancers started afresh
+# for every round:
 #   nosync  no lvs_sync_daemon: the same load with no connection sync at all
-#   sync    `lvs_sync_daemon eth0 VI_1` on both: lb1's workers queue their flows' changes, its
+#   sync    `lvs_sync_daemon eth0 VI_1` on both: lb1's worker queues its flows' changes, its
 #           sy-sync thread sends them (IPVS sync v1, multicast 224.0.0.81:8848), lb2 installs them
 #   auth    the same with `switchyard_sync_auth_key` (every datagram sealed with HMAC-SHA256)
+#   walk    sync with lb1 started `--sync-refresh 2`: its full walks of the flow table (every 30 s
+#           by default, so never inside the other modes' rounds) resend every live flow meanwhile
 # Each round is measured over its steady part (from 1 s after wrk starts to 0.5 s before it
-# stops). Per round: new connections/s (lb1's new_flows counter; wrk's own requests/s beside
-# it), flows/s queued (lb1's sync_queued), sent (lb1's entries_sent) and installed (lb2's
-# entries_installed), the losses (sync_queue_full, backlog_dropped, send_failures on lb1;
-# install_queue_full, entries refused and the kernel's UDP receive-buffer errors on lb2; lb1's
-# messages_sent against lb2's messages_received once the round has settled), the CPU time of
-# lb1's sy-sync thread (/proc/PID/task/TID/schedstat) as % of one core, lb1's whole-process CPU
-# (utime + stime) as % of one core, and the sync datagrams' bytes/s on the wire (an nftables
-# counter on lb1's output, IP headers included).
+# stops). Per round: new connections/s (SYNs counted at the real servers by nftables; wrk's
+# requests/s beside it), flows/s queued (lb1's sync_queued), sent (lb1's entries_sent) and
+# installed (lb2's entries_installed), what was lost (sync_queue_full, backlog_dropped,
+# send_failures on lb1; install_queue_full, entries refused and UDP receive-buffer errors on lb2;
+# and between the counters once the round has settled), the CPU time of lb1's sy-sync thread
+# (/proc/PID/task/TID/schedstat) and of its whole process (utime + stime), each in % of one core,
+# and the sync datagrams' bytes/s (an nftables counter on lb1's output, IP headers included).
 #
 # Goal (the sync issue): what sync costs the master under 10% of a core, judged on the sy-sync
-# thread's median and on the difference of the process medians (sync or auth minus nosync).
-# Writes bench/results/sync-<time>.md and .json. Every round is bounded in time; the lab's
-# namespaces (prefix sybench-sync) are removed on exit, also on failure or Ctrl-C.
+# thread's median and on the process's median less nosync's.
+# Writes bench/results/sync-<time>.md and .json; about 3 minutes with the defaults. Every round
+# is bounded in time; the lab's namespaces (prefix sybench-sync) are removed on exit, also on
+# failure or Ctrl-C.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$root/scripts/lab.sh"
 
 rounds=3
-seconds=8
-threads=1
-connections=50
-modes="nosync sync auth"
+seconds=6
+threads=2
+connections=100
+wrk_cpus=0
+modes="nosync sync auth walk"
 while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --seconds) seconds=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --connections) connections=$2; shift 2 ;;
-        --no-auth) modes="nosync sync"; shift ;;
-        -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+        --wrk-cpus) wrk_cpus=$2; shift 2 ;;
+        --modes) modes=$2; shift 2 ;;
+        -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "bench/sync.sh: unknown option $1" >&2; exit 2 ;;
     esac
+done
+for m in $modes; do
+    case $m in nosync | sync | auth | walk) ;; *) echo "bench/sync.sh: unknown mode $m (nosync, sync, auth, walk)" >&2; exit 2 ;; esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench/sync.sh: run as root" >&2; exit 1; }
 [ "$seconds" -ge 3 ] 2>/dev/null || { echo "bench/sync.sh: --seconds must be a whole number, 3 or more" >&2; exit 2; }
@@ -54,6 +62,7 @@ bin=$(switchyard_bin)
 [ -x "$bin" ] || { echo "bench/sync.sh: build first: swift build -c release --product switchyard" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "bench/sync.sh: wrk missing (apt-get install wrk)" >&2; exit 1; }
 warmup=1
+walk_refresh=2
 tail=0.5
 hz=$(getconf CLK_TCK)
 
@@ -114,10 +123,10 @@ CONF
 }
 declare -A PID LOG
 starts=0
-start() { # start LB CPU: switchyard run in the background, waiting for "ready:"
+start() { # start LB CPU [OPTION...]: switchyard run in the background, waiting for "ready:"
     starts=$((starts + 1))
     LOG[$1]=$LAB_DIR/$1-$starts.log
-    lab_bg "$1" "${LOG[$1]}" taskset -c "$2" "$bin" run --config "$LAB_DIR/$1.conf" --workers 1
+    lab_bg "$1" "${LOG[$1]}" taskset -c "$2" "$bin" run --config "$LAB_DIR/$1.conf" --workers 1 "${@:3}"
     PID[$1]=$LAB_LAST_PID
     lab_wait_for "${LOG[$1]}" "ready:" 15 || { echo "$1 did not start:"; cat "${LOG[$1]}"; exit 1; }
 }
@@ -198,12 +207,12 @@ round() {
     local mode=$1 a=$LAB_DIR/a b=$LAB_DIR/b end=$LAB_DIR/end rps conn flows split queued sent installed thread proc wire wirepps loss window
     conf lb1 MASTER 150 "$mode"
     conf lb2 BACKUP 100 "$mode"
-    start lb1 1
+    start lb1 1 $([ "$mode" = walk ] && echo "--sync-refresh $walk_refresh")
     until_ok 5 is_state lb1 MASTER || { echo "  lb1 did not become master"; cat "${LOG[lb1]}"; exit 1; }
     start lb2 0
     until_ok 5 is_state lb2 BACKUP || { echo "  lb2 is $(state lb2), not BACKUP"; exit 1; }
     until_ok 3 client_on_lb1 || { echo "  the client's entry for $vip is not lb1's"; exit 1; }
-    lab_exec client timeout $((seconds + 10)) taskset -c 0 wrk -t"$threads" -c"$connections" -d"${seconds}s" \
+    lab_exec client timeout $((seconds + 10)) taskset -c "$wrk_cpus" wrk -t"$threads" -c"$connections" -d"${seconds}s" \
         -H "Connection: close" "http://$vip/" >"$LAB_DIR/wrk" 2>&1 &
     local load=$! began=$EPOCHREALTIME took
     sleep $warmup
@@ -261,13 +270,13 @@ round() {
     results[loss_$mode]="${results[loss_$mode]:-}; round $2: $loss"
     printf "  round %s %-6s %6d SYN/s (wrk %6s req/s); flows/s queued %6d sent %6d installed %6d; sy-sync %5s%%, lb1 %6s%% of a core; sync %7d B/s\n" \
         "$2" "$mode" "$conn" "${rps:-0}" "$queued" "$sent" "$installed" "$thread" "$proc" "$wire"
-    echo "           ${window}s measured; lb1's threads, % of a core: $split; lb1 new_flows $flows/s"
+    echo "           ${window}s measured, $(($(value "$b" lb1sync.walks) - $(value "$a" lb1sync.walks))) walks in it; lb1's threads, % of a core: $split; lb1 new_flows $flows/s"
     [ "$mode" = nosync ] || echo "           losses: $loss"
     results[split_$mode]="$split"
     results[window_$mode]="${results[window_$mode]:-} $window"
 }
 
-echo "== connection sync under new connections: wrk -t$threads -c$connections (Connection: close) on CPU 0, lb1 (master) on CPU 1, lb2 (backup) on CPU 0;"
+echo "== connection sync under new connections: wrk -t$threads -c$connections (Connection: close) on CPU $wrk_cpus, lb1 (master) on CPU 1, lb2 (backup) on CPU 0;"
 echo "   $rounds rounds x ${seconds}s per mode ($modes), alternating; measured from ${warmup}s after wrk starts to ${tail}s before it stops"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$rounds"); do
@@ -293,8 +302,8 @@ mkdir -p "$here/results"
     echo "# Connection sync under new connections, $stamp"
     echo
     echo "Kernel $(uname -r), $(nproc) cores, load average $load_before at the start and $(cut -d' ' -f1-3 /proc/loadavg) at the end."
-    echo "DR, one arm; wrk -t$threads -c$connections with \`Connection: close\` on CPU 0, lb1 (master, 1 worker) on CPU 1, lb2 (backup,"
-    echo "1 worker) on CPU 0; $rounds rounds x ${seconds} s per mode, alternating, each measured over $(echo "${results[window_nosync]}" | minmax) s"
+    echo "DR, one arm; wrk -t$threads -c$connections with \`Connection: close\` on CPU $wrk_cpus, lb1 (master, 1 worker) on CPU 1, lb2 (backup,"
+    echo "1 worker) on CPU 0; $rounds rounds x ${seconds} s per mode, alternating, each measured over $(for m in $modes; do echo "${results[window_$m]}"; done | minmax) s"
     echo "of its steady part; medians (min-max)."
     echo
     echo "| mode | new conn/s | wrk req/s | flows/s queued (lb1) | sent (lb1) | installed (lb2) | lost | sy-sync CPU % | lb1 CPU % | lb1 µs/conn | sync wire B/s | datagrams/s |"
@@ -310,8 +319,10 @@ mkdir -p "$here/results"
     echo
     for mode in $modes; do
         [ "$mode" = nosync ] && continue
-        echo "- $mode: the sy-sync thread ${med[thread_$mode]}% ($(verdict "${med[thread_$mode]}")); lb1's whole process $(cost "$mode") points over"
-        echo "  nosync ($(verdict "$(cost "$mode")")), or $(cost_per_conn "$mode") from its CPU per connection at $mode's rate ($(verdict "$(cost_per_conn "$mode")"))"
+        echo "- $mode: the sy-sync thread ${med[thread_$mode]}% ($(verdict "${med[thread_$mode]}"))$([ -n "${med[proc_nosync]:-}" ] || echo " (no nosync rounds to compare the process with)")"
+        [ -n "${med[proc_nosync]:-}" ] || continue
+        echo "  lb1's whole process $(cost "$mode") points over nosync ($(verdict "$(cost "$mode")")), or $(cost_per_conn "$mode") from its"
+        echo "  CPU per connection at $mode's rate ($(verdict "$(cost_per_conn "$mode")"))"
     done
     echo
     echo "lb1's threads in the last round of each mode (% of a core):"
@@ -344,7 +355,7 @@ jarr() { echo "[$(echo ${results[$1]:-} | tr ' ' ',')]"; }
             "$sep" "$mode" "$(jarr window_$mode)" "$(jarr conn_$mode)" "$(jarr rps_$mode)" "$(jarr flows_$mode)" "$(jarr queued_$mode)" "$(jarr sent_$mode)" "$(jarr installed_$mode)"
         printf '   "losses": %s, "sync_thread_cpu_pct": %s, "process_cpu_pct": %s, "process_cpu_us_per_conn": %s, "wire_bytes_per_s": %s, "wire_datagrams_per_s": %s' \
             "$(jarr lost_$mode)" "$(jarr thread_$mode)" "$(jarr proc_$mode)" "$(jarr cpuconn_$mode)" "$(jarr wire_$mode)" "$(jarr wirepps_$mode)"
-        [ "$mode" = nosync ] || printf ',\n   "process_cpu_over_nosync_pct": %s, "process_cpu_over_nosync_per_conn_pct": %s' "$(cost "$mode")" "$(cost_per_conn "$mode")"
+        [ "$mode" = nosync ] || [ -z "${med[proc_nosync]:-}" ] || printf ',\n   "process_cpu_over_nosync_pct": %s, "process_cpu_over_nosync_per_conn_pct": %s' "$(cost "$mode")" "$(cost_per_conn "$mode")"
         printf '}'
         sep=$',\n'
     done
