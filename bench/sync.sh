@@ -184,11 +184,14 @@ timed() {
     echo "$out" | awk -v g="$1" 'NF == 2 && $2 ~ /^[0-9]+$/ {print g "." $1, $2}'
     echo "time.$1 $(((${t0/./} + ${t1/./}) * 500))"
 }
+# snapshot [PAUSE]: every counter; PAUSE seconds between reading lb1's and lb2's (the end of a
+# round: what lb1 had sent by then has surely arrived when lb2's are read).
 snapshot() {
     timed cpu cpu_ns
     timed syn syns
     timed lb1 adm lb1 -Ln --stats
     timed lb1sync adm lb1 --sync
+    sleep "${1:-0}"
     timed lb2sync adm lb2 --sync
     timed lb2 adm lb2 -Ln --stats
     timed wire wire
@@ -225,7 +228,7 @@ round() {
     wait $load || true
     # Settled: what lb1 sent has arrived (or never will).
     sleep 1
-    snapshot >"$end"
+    snapshot 0.5 >"$end"
     stop lb2
     stop lb1
     rps=$(sed -n 's/^Requests\/sec: *\([0-9]*\).*/\1/p' "$LAB_DIR/wrk")
@@ -248,9 +251,11 @@ round() {
     loss="$loss send_failures $(value "$end" lb1sync.send_failures), install_queue_full $(value "$end" lb2sync.install_queue_full),"
     loss="$loss refused $(awk '$1 ~ /^lb2sync.entries_refused/ {n += $2} END {print n + 0}' "$end"),"
     loss="$loss udp_rcvbuf_errors $(($(value "$end" lb2udp.udp_rcvbuf_errors) - $(value "$a" lb2udp.udp_rcvbuf_errors)))"
-    # And what went missing between the counters, once the round has settled: datagrams lb1 sent
-    # that lb2 did not receive, records lb1 sent that lb2 did not hand to its worker, records handed
-    # over that its worker did not install.
+    # And what went missing between the counters once the round has settled (lb2's read 0.5 s
+    # after lb1's, its worker's after its sy-sync's): datagrams lb1 sent that lb2 did not
+    # receive, records lb1 sent that lb2 did not hand to its worker, records handed over that its
+    # worker did not install. Negative: more arrived after the earlier read (walk mode's walks
+    # go on after the load), no loss.
     loss="$loss, datagrams sent less received $(($(value "$end" lb1sync.messages_sent) - $(value "$end" lb2sync.messages_received))),"
     loss="$loss entries sent less installed $(($(value "$end" lb1sync.entries_sent) - $(value "$end" lb2sync.entries_installed))),"
     loss="$loss installed less installed by the worker $(($(value "$end" lb2sync.entries_installed) - $(value "$end" lb2.sync_installed)))"
@@ -336,7 +341,9 @@ mkdir -p "$here/results"
     echo "its worker). Lost, over whole rounds once settled (1 s after the load): lb1's sync_queue_full,"
     echo "backlog_dropped and send_failures; lb2's install_queue_full, entries refused, UDP receive-buffer"
     echo "errors; lb1's messages_sent less lb2's messages_received; entries_sent less entries_installed;"
-    echo "entries_installed less lb2's worker's sync_installed. Per round:"
+    echo "entries_installed less lb2's worker's sync_installed (each later read 0.5 s or one read after the"
+    echo "earlier; a negative difference is what arrived in between, in walk mode whose walks go on: no loss)."
+    echo "Per round:"
     for mode in $modes; do [ "$mode" = nosync ] || echo "- $mode${results[loss_$mode]}"; done
     echo
     echo "sy-sync CPU: the thread's run time (/proc/PID/task/TID/schedstat) over the window, % of one core."
