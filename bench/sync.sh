@@ -284,8 +284,12 @@ round() {
 echo "== connection sync under new connections: wrk -t$threads -c$connections (Connection: close) on CPU $wrk_cpus, lb1 (master) on CPU 1, lb2 (backup) on CPU 0;"
 echo "   $rounds rounds x ${seconds}s per mode ($modes), alternating; measured from ${warmup}s after wrk starts to ${tail}s before it stops"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# Each round starts one mode later (nosync sync auth walk, then sync auth walk nosync, ...): no
+# mode always follows the same one.
 for r in $(seq "$rounds"); do
-    for mode in $modes; do round "$mode" "$r"; done
+    set -- $modes
+    k=$(((r - 1) % $#))
+    for mode in "${@:k+1}" "${@:1:k}"; do round "$mode" "$r"; done
 done
 
 median() { tr ' ' '\n' | awk NF | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -307,9 +311,9 @@ mkdir -p "$here/results"
     echo "# Connection sync under new connections, $stamp"
     echo
     echo "Kernel $(uname -r), $(nproc) cores, load average $load_before at the start and $(cut -d' ' -f1-3 /proc/loadavg) at the end."
-    echo "DR, one arm; wrk -t$threads -c$connections with \`Connection: close\` on CPU $wrk_cpus, lb1 (master, 1 worker) on CPU 1, lb2 (backup,"
-    echo "1 worker) on CPU 0; $rounds rounds x ${seconds} s per mode, alternating, each measured over $(for m in $modes; do echo "${results[window_$m]}"; done | minmax) s"
-    echo "of its steady part; medians (min-max)."
+    echo "DR, one arm; wrk -t$threads -c$connections with \`Connection: close\` on CPU $wrk_cpus, lb1 (master, 1 worker) on CPU 1,"
+    echo "lb2 (backup, 1 worker) on CPU 0; $rounds rounds x ${seconds} s per mode, alternating (each round starting one mode"
+    echo "later), each measured over $(for m in $modes; do echo "${results[window_$m]}"; done | minmax) s of its steady part; medians (min-max)."
     echo
     echo "| mode | new conn/s | wrk req/s | flows/s queued (lb1) | sent (lb1) | installed (lb2) | lost | sy-sync CPU % | lb1 CPU % | lb1 µs/conn | sync wire B/s | datagrams/s |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
