@@ -452,6 +452,7 @@ md=$here/results/bench-$stamp.md
         echo "- DR against the wire, for scale: the relay floor (the engine's rings and guard with none of its work) forwarded $(ratio "${med[floor]}" "$wire_med") x the wire in this run"
     echo "- per packet, per flow and allocations: bench/micro.sh"
     echo "- takeover time between two balancers (VRRP, SIGKILL and SIGTERM): bench/failover.sh"
+    echo "- connection sync: flows/s replicated while new connections arrive, and what it costs the master's CPU: bench/sync.sh"
     echo
     echo "Engine counters at exit: \`$stats\`"
     [ -z "$floor_stats" ] || echo "Relay floor's counts at exit (floor): \`$floor_stats\`"
