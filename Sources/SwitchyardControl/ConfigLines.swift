@@ -1,7 +1,7 @@
 // The line layer of keepalived.conf, below keywords: turns files into the lines the tokenizer
 // reads, as keepalived 2.2's read_line (lib/parser.c) does. For each line of a file: comments
 // go (decomment), `$NAME=value` defines, `@ID`/`@^ID` keep a line only on the matching config
-// id, `~SEQ(…)` repeats the rest of the line, `$NAME` is substituted, `include PATTERN` reads
+// id, `~SEQ(…)` and `~LST(…)` repeat the rest of the line, `$NAME` is substituted, `include PATTERN` reads
 // other files in place, and a brace in mid-line starts a new line, so that all of the above also
 // works after a brace. Every line remembers its file, line and column.
 import Glibc
@@ -174,6 +174,10 @@ struct ConfigLineReader {
                 try repeatSequence(text, at: location, depth: depth)
                 return nil
             }
+            if ConfigList.starts(text) {
+                try repeatList(text, at: location, depth: depth)
+                return nil
+            }
             if text.first == "~" || !text.contains("$") { return text.isEmpty ? nil : (text, location) }
             let result = definitions.substitute(&text)
             if result.runaway {
@@ -209,6 +213,22 @@ struct ConfigLineReader {
             }
             self.definitions.define(sequence.variable, Array(value.unicodeScalars))
             try process(sequence.repeated, at: start, depth: depth + 1)
+        }
+    }
+
+    /// Reads `~LST(…) rest` as `rest` once per value set, with the variables defined as its values.
+    private mutating func repeatList(_ line: ConfigText, at location: SourceLocation, depth: Int) throws(ConfigDiagnostic) {
+        let list: ConfigList
+        do {
+            list = try ConfigList.parse(line)
+        } catch {
+            throw self.error(error.message, at: location)
+        }
+        var start = location
+        start.column += line.count - list.repeated.count
+        for values in list.valueSets {
+            for (variable, value) in zip(list.variables, values) { definitions.define(variable, Array(value.unicodeScalars)) }
+            try process(list.repeated, at: start, depth: depth + 1)
         }
     }
 

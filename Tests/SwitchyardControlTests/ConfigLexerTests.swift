@@ -216,6 +216,25 @@ final class ConfigLexerTests: XCTestCase {
         XCTAssertEqual(ConfigLineReader.maximumLines, 1_000_000)
     }
 
+    // MARK: ~LST
+
+    func testListRepeatsTheRestOfTheLineForEachValue() throws {
+        XCTAssertEqual(try lines("~LST(rs, 10.0.0.1, 10.0.0.2) real_server $rs 80").lines,
+                       ["1:30 real_server 10.0.0.1 80", "1:30 real_server 10.0.0.2 80"])
+    }
+
+    func testListOfValueSetsWithMissingValuesEmpty() throws {
+        XCTAssertEqual(try lines("~LST({rs, w}, {10.0.0.1, 3}, {10.0.0.2}) real_server ${rs} 80 weight=${w}.").lines
+                           .map { String($0.dropFirst(5)) },
+                       ["real_server 10.0.0.1 80 weight=3.", "real_server 10.0.0.2 80 weight=."])
+    }
+
+    func testBadListsSayWhatToWrite() {
+        XCTAssertEqual(error("~LST(rs) x"), "lex.conf:1:1: ~LST needs a variable and its values, ~LST(VAR, A, B), or variables "
+                           + "and sets of values, ~LST({V1, V2}, {A1, A2}, {B1, B2}), then the line to repeat")
+        XCTAssertEqual(error("~LST({a}, {1, 2}) x"), "lex.conf:1:1: ~LST has a set with more values than there are variables")
+    }
+
     // MARK: braces
 
     func testDirectivesAlsoWorkAfterABrace() throws {
