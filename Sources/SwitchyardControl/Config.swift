@@ -83,12 +83,16 @@ public struct Config: Sendable, Equatable {
 
     public var vips: [IPv4Address] { Array(Set(services.map(\.vip))).sorted() }
 
-    /// Parses config text. Throws the first error, with its line and column.
-    public static func parse(_ text: String, path: String) throws(ConfigDiagnostic) -> Config {
+    /// Parses config text. Throws the first error, with its line and column. `configID` is
+    /// what `@ID` lines are compared with (keepalived's --config-id; default: the host name up
+    /// to its first dot); includes are read relative to `path`'s directory.
+    public static func parse(_ text: String, path: String, configID: String? = nil) throws(ConfigDiagnostic) -> Config {
         var reader = ConfigReader(path: path)
-        let statements = try ConfigSyntax.parse(text, path: path)
+        var lineWarnings: [ConfigDiagnostic] = []
+        let statements = try ConfigSyntax.parse(text, path: path, configID: configID, warnings: &lineWarnings)
         Log.debug("config \(path): \(text.utf8.count) bytes, \(statements.count) top-level statement(s)")
-        let config = try reader.read(statements)
+        var config = try reader.read(statements)
+        config.warnings = lineWarnings + config.warnings
         if Log.isEnabled(.debug) {
             for line in config.debugLines(path: path) { Log.debug(line) }
         }
@@ -96,8 +100,8 @@ public struct Config: Sendable, Equatable {
     }
 
     /// Reads and parses a file; anything but a regular file is refused (ConfigFile).
-    public static func load(path: String) throws(ConfigDiagnostic) -> Config {
+    public static func load(path: String, configID: String? = nil) throws(ConfigDiagnostic) -> Config {
         Log.debug("config: reading \(path)")
-        return try parse(ConfigFile.read(path), path: path)
+        return try parse(ConfigFile.read(path), path: path, configID: configID)
     }
 }

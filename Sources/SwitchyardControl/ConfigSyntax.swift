@@ -1,12 +1,14 @@
 // The keepalived.conf grammar: line-oriented statements `keyword arg arg…`, blocks in braces
-// (which may open and close on one line), comments from `!` or `#` to the end of the line,
-// double-quoted arguments. This file only builds the statement tree; Config.swift gives it
-// meaning.
+// (which may open and close on one line), double-quoted arguments. This file builds the
+// statement tree from the lines ConfigLines.swift makes (comments, definitions, conditionals,
+// ~SEQ and includes are handled there); Config.swift gives the tree meaning.
 
 /// A place in a config file, 1-based.
 public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
     public var line: Int
     public var column: Int
+    /// The included file this place is in; nil for the file that was given (the diagnostic's path).
+    public var file: String? = nil
     public var description: String { "\(line):\(column)" }
 }
 
@@ -16,6 +18,15 @@ public struct ConfigDiagnostic: Error, Sendable, Equatable, CustomStringConverti
     public var location: SourceLocation
     public var message: String
     public var isWarning: Bool
+
+    /// `path` is the file that was given; a place in a file it includes names that file instead,
+    /// so every reader's diagnostics point into the right file without knowing about includes.
+    public init(path: String, location: SourceLocation, message: String, isWarning: Bool) {
+        self.path = location.file ?? path
+        self.location = location
+        self.message = message
+        self.isWarning = isWarning
+    }
 
     public var description: String {
         "\(path):\(location.line):\(location.column): \(isWarning ? "warning: " : "")\(message)"
@@ -42,62 +53,77 @@ enum ConfigSyntax {
     /// a hostile or broken file from overflowing the stack of the recursive parser below.
     static let maxNesting = 64
 
-    static func tokenize(_ text: String, path: String) throws(ConfigDiagnostic) -> [Token] {
+    /// Reads config text through the line layer (ConfigLines.swift) into a statement tree.
+    /// `configID` is what `@ID` lines are compared with (default: the host name's first label);
+    /// warnings of that layer (an include that matched nothing, an undefined $NAME) are added to
+    /// `warnings`.
+    static func parse(_ text: String, path: String, configID: String? = nil,
+                      warnings: inout [ConfigDiagnostic]) throws(ConfigDiagnostic) -> [Statement] {
+        var reader = ConfigLineReader(configID: configID ?? ConfigLineReader.hostConfigID())
+        try reader.read(text, path: path)
+        warnings += reader.warnings
+        return try parse(lines: reader.lines, path: path)
+    }
+
+    /// The same, for callers that do not want the warnings.
+    static func parse(_ text: String, path: String, configID: String? = nil) throws(ConfigDiagnostic) -> [Statement] {
+        var warnings: [ConfigDiagnostic] = []
+        return try parse(text, path: path, configID: configID, warnings: &warnings)
+    }
+
+    /// Splits lines into words, braces and line ends, each token keeping its file, line and column.
+    static func tokenize(_ lines: [ConfigLine], path: String) throws(ConfigDiagnostic) -> [Token] {
         var tokens: [Token] = []
-        var line = 1
-        var column = 1
-        var chars = Array(text.unicodeScalars)[...]
-        func error(_ message: String, _ at: SourceLocation) -> ConfigDiagnostic {
-            ConfigDiagnostic(path: path, location: at, message: message, isWarning: false)
-        }
-        while let c = chars.first {
-            let here = SourceLocation(line: line, column: column)
-            switch c {
-            case "\n":
-                tokens.append(Token(kind: .newline, text: "\n", location: here))
-                chars.removeFirst()
-                line += 1
-                column = 1
-            case " ", "\t", "\r":
-                chars.removeFirst()
-                column += 1
-            case "!", "#":
-                while let d = chars.first, d != "\n" { chars.removeFirst(); column += 1 }
-            case "{":
-                tokens.append(Token(kind: .open, text: "{", location: here))
-                chars.removeFirst()
-                column += 1
-            case "}":
-                tokens.append(Token(kind: .close, text: "}", location: here))
-                chars.removeFirst()
-                column += 1
-            case "\"":
-                chars.removeFirst()
-                column += 1
-                var word = ""
-                while true {
-                    guard let d = chars.first, d != "\n" else { throw error("unterminated quoted string", here) }
-                    chars.removeFirst()
-                    column += 1
-                    if d == "\"" { break }
-                    word.unicodeScalars.append(d)
-                }
-                tokens.append(Token(kind: .word, text: word, location: here))
-            default:
-                var word = ""
-                while let d = chars.first, !" \t\r\n{}".unicodeScalars.contains(d) {
-                    word.unicodeScalars.append(d)
-                    chars.removeFirst()
-                    column += 1
-                }
-                tokens.append(Token(kind: .word, text: word, location: here))
+        for line in lines {
+            let chars = line.text
+            var index = 0
+            func here() -> SourceLocation {
+                var location = line.location
+                location.column += index
+                return location
             }
+            while index < chars.count {
+                let c = chars[index]
+                switch c {
+                case " ", "\t", "\r", "\n", "\u{0B}", "\u{0C}":
+                    index += 1
+                case "{", "}":
+                    tokens.append(Token(kind: c == "{" ? .open : .close, text: String(c), location: here()))
+                    index += 1
+                case "\"":
+                    let start = here()
+                    index += 1
+                    var word = ""
+                    while true {
+                        guard index < chars.count else {
+                            throw ConfigDiagnostic(path: path, location: start, message: "unterminated quoted string", isWarning: false)
+                        }
+                        let d = chars[index]
+                        index += 1
+                        if d == "\"" { break }
+                        word.unicodeScalars.append(d)
+                    }
+                    tokens.append(Token(kind: .word, text: word, location: start))
+                default:
+                    let start = here()
+                    var word = ""
+                    while index < chars.count, !" \t\r\n\u{0B}\u{0C}{}".unicodeScalars.contains(chars[index]) {
+                        word.unicodeScalars.append(chars[index])
+                        index += 1
+                    }
+                    tokens.append(Token(kind: .word, text: word, location: start))
+                }
+            }
+            var end = line.location
+            end.column += chars.count
+            tokens.append(Token(kind: .newline, text: "\n", location: end))
         }
         return tokens
     }
 
-    static func parse(_ text: String, path: String) throws(ConfigDiagnostic) -> [Statement] {
-        let tokens = try tokenize(text, path: path)
+    /// Builds the statement tree from lines.
+    static func parse(lines: [ConfigLine], path: String) throws(ConfigDiagnostic) -> [Statement] {
+        let tokens = try tokenize(lines, path: path)
         var index = 0
 
         func block(depth: Int, opener: Token?) throws(ConfigDiagnostic) -> [Statement] {

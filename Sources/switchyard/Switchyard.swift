@@ -16,9 +16,9 @@ struct Switchyard: ParsableCommand {
 }
 
 /// Loads a config, printing errors as PATH:LINE:COL: message.
-func loadConfig(_ path: String) throws -> Config {
+func loadConfig(_ path: String, configID: String?) throws -> Config {
     do {
-        return try Config.load(path: path)
+        return try Config.load(path: path, configID: configID)
     } catch {
         printError(error.description)
         throw ExitCode(1)
@@ -40,6 +40,11 @@ struct LogOptions: ParsableArguments {
     /// Called once, first thing in a subcommand's run().
     func bootstrap() { Log.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info) }
 }
+
+/// keepalived's -i/--config-id, shared by run and check.
+let configIDHelp = ArgumentHelp("Keep the config's lines that start `@ID` only for this id, and those that start `@^ID` only "
+                                + "for any other, as keepalived's --config-id (default: the host name up to its first dot).",
+                                valueName: "id")
 
 func printError(_ text: String) {
     let line = Array((text + "\n").utf8)
@@ -77,6 +82,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Connection sync (lvs_sync_daemon): seconds between the master's full sends of its flow tables, which repair lost messages and keep idle flows alive on the backup.")
     var syncRefresh: Double = SyncService.defaultRefreshSeconds
 
+    @Option(name: .long, help: configIDHelp)
+    var configId: String?
+
     @OptionGroup var log: LogOptions
 
     @Flag(name: .long, inversion: .prefixedNo,
@@ -101,7 +109,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         log.bootstrap()
-        let cfg = try loadConfig(config)
+        let cfg = try loadConfig(config, configID: configId)
         // The CPUs this process may use (taskset, systemd's CPUAffinity), not all the machine's:
         // more workers than that only take turns.
         let cores = allowedCPUCount()
@@ -114,6 +122,7 @@ struct Run: ParsableCommand {
         options.guardTCX = guardTcx
         options.ringFormat = RingFormat(rawValue: rxRing) ?? .frames
         options.syncRefresh = syncRefresh
+        options.configID = configId
         do {
             try Engine(options: options, config: cfg).run()
         } catch {
@@ -133,11 +142,14 @@ struct Check: ParsableCommand {
     @Flag(name: .long, help: "Treat warnings as errors: print each as an error line and exit non-zero.")
     var strict = false
 
+    @Option(name: .long, help: configIDHelp)
+    var configId: String?
+
     @OptionGroup var log: LogOptions
 
     func run() throws {
         log.bootstrap()
-        let cfg = try loadConfig(config)
+        let cfg = try loadConfig(config, configID: configId)
         if strict && !cfg.warnings.isEmpty {
             for e in cfg.warningsAsErrors { printError(e.description) }
             printError("\(config): \(cfg.warnings.count) warning(s), which --strict counts as errors")

@@ -128,6 +128,20 @@ virtual_server 198.18.0.100 80 {
 # Blocks nested past the parser's limit (ConfigSyntax.maxNesting, 64): refused with a place.
 write("config", "nest-deep", b"a {\n" * 70 + b"}\n" * 70)
 
+# The line layer (ConfigLines.swift): comments glued to words, @ID lines, definitions (one and
+# several lines), ~SEQ, an include that matches nothing, a brace in mid-line.
+write("config", "lexer", b"""$VIP=198.18.0.100
+$REAL=real_server 198.18.0.$n 80 { \\
+    weight 1 # glued!comment \\
+}
+@lb1 global_defs { router_id lb1 }
+@^lb1 include missing.d/*.conf
+virtual_server $VIP ${_RANDOM 80 80} { lb_kind DR# direct
+~SEQ(n, 11, 2, 15) $REAL
+~SEQx(n, 0x20, 0x21) real_server 198.18.0.${n} 80 { weight 1 }!x
+}
+""")
+
 for i, line in enumerate([
     "-A -t 198.18.0.100:80 -s mh -p 300 -M 255.255.255.0",
     "-a -t 198.18.0.100:80 -r 198.18.0.11:80 -g -w 2",

@@ -138,7 +138,7 @@ extension ControlPlane {
     public func reload() -> (ok: Bool, text: String) {
         let config: Config
         do {
-            config = try Config.load(path: configPath)
+            config = try Config.load(path: configPath, configID: configID)
             try plan.admits(config)
         } catch {
             Log.error("reload refused, the running config stays: \(error)")

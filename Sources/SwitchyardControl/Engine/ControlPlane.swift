@@ -12,6 +12,8 @@ import SwitchyardIO
 public final class ControlPlane: @unchecked Sendable {
     let plan: InterfacePlan
     let configPath: String
+    /// The config id a reload reads the config with, as the start did (--config-id).
+    let configID: String?
     let forwarding: any ForwardingPort
     let neighbours: any NeighbourPort
     let checkers: any CheckerPort
@@ -45,9 +47,10 @@ public final class ControlPlane: @unchecked Sendable {
 
     public init(config: Config, configPath: String, plan: InterfacePlan, forwarding: any ForwardingPort,
                 neighbours: any NeighbourPort, checkers: any CheckerPort, scripts: any ScriptPort = ShellScripts(),
-                counts: ConnectionCounts, stats: RealServerStats, trace: FlowTrace) {
+                counts: ConnectionCounts, stats: RealServerStats, trace: FlowTrace, configID: String? = nil) {
         self.plan = plan
         self.configPath = configPath
+        self.configID = configID
         self.forwarding = forwarding
         self.neighbours = neighbours
         self.checkers = checkers

@@ -22,7 +22,8 @@ public final class Engine: @unchecked Sendable {
         parts = LiveParts(interfaces: plan.interfaces, workerCount: options.workers)
         plane = ControlPlane(config: config, configPath: options.configPath, plan: plan, forwarding: parts,
                              neighbours: parts, checkers: parts, counts: ConnectionCounts(workers: options.workers),
-                             stats: RealServerStats(workers: options.workers), trace: FlowTrace(workers: options.workers))
+                             stats: RealServerStats(workers: options.workers), trace: FlowTrace(workers: options.workers),
+                             configID: options.configID)
     }
 
     var interfaces: [InterfaceInfo] { plan.interfaces }

@@ -22,6 +22,8 @@ public struct EngineOptions: Sendable {
     public var ringFormat = RingFormat.frames
     /// Seconds between a sync master's full walks (repairs lost messages, refreshes idle flows).
     public var syncRefresh = SyncService.defaultRefreshSeconds
+    /// What the config's `@ID` lines are compared with (--config-id); nil: the host name's first label.
+    public var configID: String?
 
     public init(configPath: String, interface: String?, workers: Int, statsInterval: Int, controlPath: String,
                 txMode: TXMode = .ring, rxMode: RXMode = .afPacket) {
