@@ -55,7 +55,7 @@ public enum AdmRender {
         for r in s.reals {
             if r.up && !sorryTime {
                 rows.append(Row(address: r.config.address, port: r.config.port, method: s.config.method,
-                                weight: r.config.weight, id: r.id))
+                                weight: r.weight, id: r.id))
             } else if r.config.inhibitOnFailure || (r.up && sorryTime) {
                 rows.append(Row(address: r.config.address, port: r.config.port, method: s.config.method, weight: 0,
                                 id: r.id))

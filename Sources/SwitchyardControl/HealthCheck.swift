@@ -45,6 +45,8 @@ public struct CheckProgress: Sendable, Equatable {
     public private(set) var failures = 0
     /// When the next attempt is due.
     public private(set) var nextRun: Double
+    /// The weight the last up verdict set (misc_dynamic), nil for the configured one.
+    public private(set) var weight: Int?
     let timing: CheckTiming
 
     /// `startUp` false for alpha services (a real server must pass once first); the first
@@ -55,12 +57,15 @@ public struct CheckProgress: Sendable, Equatable {
         self.nextRun = start + warmupDelay
     }
 
-    /// Records an attempt that finished at `time`; returns the new state if it changed.
+    /// Records an attempt that finished at `time`; returns the new state if it changed, or
+    /// true again when an up verdict changed the weight (misc_dynamic) while up.
     public mutating func record(_ result: ProbeResult, at time: Double) -> Bool? {
         if result.isUp {
             failures = 0
             nextRun = time + timing.delayLoop
-            if up { return nil }
+            let weightChanged = result.dynamicWeight != weight
+            weight = result.dynamicWeight
+            if up && !weightChanged { return nil }
             up = true
             return true
         }

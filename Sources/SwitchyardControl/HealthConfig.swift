@@ -87,6 +87,8 @@ public struct CheckerConfig: Sendable, Equatable {
     /// else keepalived_script, else root; ScriptLauncher decides).
     public var scriptUser: String?
     public var scriptGroup: String?
+    /// MISC_CHECK `misc_dynamic`: the script's exit code sets the weight (2...255 → code − 2).
+    public var miscDynamic = false
 }
 
 /// The sorry server: used while the service has lost its quorum.
@@ -132,6 +134,7 @@ extension ConfigReader {
         var miscTimeout: Double?
         var scriptUser: String?
         var scriptGroup: String?
+        var miscDynamic = false
         let kindName = s.keyword.text
         for c in s.children ?? [] {
             let k = c.keyword.text
@@ -158,10 +161,8 @@ extension ConfigReader {
                 scriptGroup = c.arguments.count == 2 ? c.arguments[1].text : nil
             case "misc_dynamic" where kindName == "MISC_CHECK":
                 // keepalived's misc_dynamic (check_misc.c, misc_check_child_thread): exit 0 up at
-                // the configured weight, 1 down, 2..255 up with weight = code − 2. The weight has
-                // no path to the running table yet, so those codes stay down here: said once.
-                warn(c.keyword, "misc_dynamic is not acted on yet: exit codes 2-255 count as down here "
-                    + "(keepalived: up, with weight = exit code - 2); exit 0 is up and 1 down, as keepalived")
+                // the configured weight, 1 down, 2..255 up with weight = code − 2.
+                miscDynamic = true
             default:
                 guard ignore(c, in: .checker(kindName)) else {
                     throw error(c.keyword, "unknown keyword \"\(k)\" in \(kindName)")
@@ -179,7 +180,8 @@ extension ConfigReader {
             kind = .misc(path: miscPath, timeout: miscTimeout)
         }
         return CheckerConfig(kind: kind, timing: timing, connectIP: connectIP, connectPort: connectPort,
-                             location: s.keyword.location, scriptUser: scriptUser, scriptGroup: scriptGroup)
+                             location: s.keyword.location, scriptUser: scriptUser, scriptGroup: scriptGroup,
+                             miscDynamic: miscDynamic)
     }
 
     mutating func url(_ s: Statement) throws(ConfigDiagnostic) -> URLCheck {

@@ -7,9 +7,21 @@ import SwitchyardIO
 /// The outcome of one probe: up, or down with the reason an operator reads in the log.
 public enum ProbeResult: Sendable, Equatable {
     case up
+    /// Up with this weight: a MISC_CHECK with misc_dynamic that exited 2...255 (weight = code − 2).
+    case weighted(Int)
     case down(String)
 
-    public var isUp: Bool { self == .up }
+    public var isUp: Bool {
+        if case .down = self { return false }
+        return true
+    }
+
+    /// The weight the verdict sets: nil for the configured one (.up), the script's for .weighted;
+    /// a down verdict sets none (nil too; the server is out anyway).
+    public var dynamicWeight: Int? {
+        if case .weighted(let w) = self { return w }
+        return nil
+    }
 }
 
 /// The probes behind the checkers, blocking: each waits at most its timeout. The event loop
@@ -256,9 +268,14 @@ public enum HealthProbes {
     static func notStarted(_ refusal: ScriptRefusal) -> ProbeResult { .down("MISC_CHECK: \(refusal.reason)") }
 
     /// The verdict on a script's wait status: up on exit 0; a signal counts as 128 + its number.
-    static func miscVerdict(_ command: String, status: Int32) -> ProbeResult {
-        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return code == 0 ? .up : .down("MISC_CHECK \(command): exit status \(code)")
+    /// With misc_dynamic, as keepalived's check_misc.c: 1 is down, 2...255 up with weight
+    /// code − 2 (a script killed by a signal is down: WIFEXITED is false there).
+    static func miscVerdict(_ command: String, status: Int32, dynamic: Bool = false) -> ProbeResult {
+        let exited = (status & 0x7F) == 0
+        let code = exited ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        if code == 0 { return .up }
+        if dynamic && exited && code >= 2 { return .weighted(Int(code) - 2) }
+        return .down("MISC_CHECK \(command): exit status \(code)")
     }
 
     static func miscTimedOut(_ command: String, _ timeout: Double) -> String {
@@ -266,7 +283,8 @@ public enum HealthProbes {
     }
 
     /// MISC_CHECK: the command exits 0 within the timeout (it is killed after it).
-    public static func misc(_ command: String, timeout: Double, user: String? = nil, group: String? = nil) -> ProbeResult {
+    public static func misc(_ command: String, timeout: Double, user: String? = nil, group: String? = nil,
+                            dynamic: Bool = false) -> ProbeResult {
         let pid: pid_t
         switch spawnScript(command, user: user, group: group) {
         case .success(let started): pid = started
@@ -284,7 +302,7 @@ public enum HealthProbes {
             }
             usleep(10_000)
         }
-        return miscVerdict(command, status: status)
+        return miscVerdict(command, status: status, dynamic: dynamic)
     }
 
     /// Runs a checker's probe against a real server.
@@ -297,7 +315,8 @@ public enum HealthProbes {
         case .http(let urls, let host): return http(a, p, urls: urls, virtualHost: host, timeout: timeout)
         case .ping: return ping(a, timeout: timeout)
         case .misc(let path, let miscTimeout):
-            return misc(path, timeout: miscTimeout ?? timeout, user: checker.scriptUser, group: checker.scriptGroup)
+            return misc(path, timeout: miscTimeout ?? timeout, user: checker.scriptUser, group: checker.scriptGroup,
+                        dynamic: checker.miscDynamic)
         }
     }
 }

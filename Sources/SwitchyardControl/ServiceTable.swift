@@ -30,8 +30,12 @@ public struct RealState: Sendable, Equatable {
     public var config: RealServerConfig
     public var id: UInt32
     public var checkersUp: [Bool]
+    /// The weight a MISC_CHECK with misc_dynamic set (nil: the configured weight).
+    public var dynamicWeight: Int? = nil
     /// Up when every checker says so (no checkers: always).
     public var up: Bool { checkersUp.allSatisfy { $0 } }
+    /// The weight in force: misc_dynamic's, else the configured one (ipvsadm -L shows this one).
+    public var weight: Int { dynamicWeight ?? config.weight }
 }
 
 /// A virtual service in the running state.
@@ -46,7 +50,7 @@ public struct ServiceState: Sendable, Equatable {
     public var quorumUp: Bool
     public var key: ServiceKey { config.key }
     /// The weight of the real servers that are up.
-    public var aliveWeight: Int { reals.filter(\.up).reduce(0) { $0 + $1.config.weight } }
+    public var aliveWeight: Int { reals.filter(\.up).reduce(0) { $0 + $1.weight } }
 }
 
 /// What a reload or an adm command changed, for the log and for the checkers.
@@ -209,14 +213,16 @@ public struct ServiceTable: Sendable, Equatable {
 
     // MARK: health
 
-    /// Records a checker's verdict; returns the service and real server it concerns, and
-    /// whether the real server as a whole changed state.
-    public mutating func setChecker(realID: UInt32, index: Int, up: Bool) -> (ServiceKey, RealState, changed: Bool)? {
+    /// Records a checker's verdict (and the weight an up verdict of misc_dynamic sets: nil for
+    /// the configured one); returns the service and real server it concerns, and whether the real
+    /// server as a whole changed state.
+    public mutating func setChecker(realID: UInt32, index: Int, up: Bool, weight: Int? = nil) -> (ServiceKey, RealState, changed: Bool)? {
         for si in services.indices {
             guard let ri = services[si].reals.firstIndex(where: { $0.id == realID }),
                   index < services[si].reals[ri].checkersUp.count else { continue }
             let before = services[si].reals[ri].up
             services[si].reals[ri].checkersUp[index] = up
+            if up { services[si].reals[ri].dynamicWeight = weight }
             let real = services[si].reals[ri]
             return (services[si].key, real, before != real.up)
         }
@@ -257,7 +263,7 @@ public struct ServiceTable: Sendable, Equatable {
     public func specs(mac: (IPv4Address) -> MACAddress?, interface: (IPv4Address) -> UInt8) -> [ServiceSpec] {
         services.map { s in
             var reals = s.reals.map { r in
-                RealServerSpec(id: r.id, address: r.config.address, port: r.config.port, weight: r.config.weight,
+                RealServerSpec(id: r.id, address: r.config.address, port: r.config.port, weight: r.weight,
                                mac: mac(r.config.address), interface: interface(r.config.address),
                                available: r.up && (s.quorumUp || s.config.sorryServer == nil))
             }

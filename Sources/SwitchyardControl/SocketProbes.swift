@@ -37,7 +37,8 @@ enum SocketProbes {
         case .ping: return PingProbe(a, timeout: timeout)
         case .misc(let command, let miscTimeout):
             return Epoll.hasProcessFD
-                ? ScriptProbe(command, timeout: miscTimeout ?? timeout, user: checker.scriptUser, group: checker.scriptGroup) : nil
+                ? ScriptProbe(command, timeout: miscTimeout ?? timeout, user: checker.scriptUser, group: checker.scriptGroup,
+                              dynamic: checker.miscDynamic) : nil
         }
     }
 
@@ -226,12 +227,14 @@ final class ScriptProbe: SocketProbe {
     let command: String, timeout: Double
     /// The MISC_CHECK's own `user USER [GROUP]`, or nil for global_defs' script_user.
     let user: String?, group: String?
+    /// misc_dynamic: exit codes 2...255 are up with weight code − 2.
+    let dynamic: Bool
     private(set) var deadline = 0.0
     private var pid: pid_t = 0
     private var fd: Int32 = -1
 
-    init(_ command: String, timeout: Double, user: String? = nil, group: String? = nil) {
-        (self.command, self.timeout, self.user, self.group) = (command, timeout, user, group)
+    init(_ command: String, timeout: Double, user: String? = nil, group: String? = nil, dynamic: Bool = false) {
+        (self.command, self.timeout, self.user, self.group, self.dynamic) = (command, timeout, user, group, dynamic)
     }
 
     func start(now: Double) -> ProbeStep {
@@ -257,7 +260,7 @@ final class ScriptProbe: SocketProbe {
         pid = 0
         close(fd)
         fd = -1
-        return .done(r < 0 ? .down("MISC_CHECK: waitpid failed") : HealthProbes.miscVerdict(command, status: status))
+        return .done(r < 0 ? .down("MISC_CHECK: waitpid failed") : HealthProbes.miscVerdict(command, status: status, dynamic: dynamic))
     }
 
     func expired() -> ProbeResult {

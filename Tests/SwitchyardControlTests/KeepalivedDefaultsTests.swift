@@ -132,12 +132,12 @@ final class KeepalivedDefaultsTests: XCTestCase {
             + "real server 198.18.0.2:80's other checkers decide whether it is up"])
     }
 
-    func testMiscDynamicIsSaidNotActedOn() throws {
+    func testMiscDynamicIsReadWithoutWarning() throws {
         let (s, warnings) = try service(" lb_kind DR\n real_server 198.18.0.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n"
                                         + "   misc_dynamic\n  }\n }")
         XCTAssertEqual(s.reals[0].checkers.map(\.kind), [.misc(path: "/bin/true", timeout: nil)])
-        XCTAssertEqual(warnings, ["k.conf:6:4: warning: misc_dynamic is not acted on yet: exit codes 2-255 count as down here "
-            + "(keepalived: up, with weight = exit code - 2); exit 0 is up and 1 down, as keepalived"])
+        XCTAssertEqual(s.reals[0].checkers.map(\.miscDynamic), [true])
+        XCTAssertEqual(warnings, [])
     }
 
     func testVirtualServerGroupAndFwmarkAreRefusedWithWhatToDo() {

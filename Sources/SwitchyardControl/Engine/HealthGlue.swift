@@ -37,14 +37,19 @@ extension ControlPlane {
     public func healthReport(_ target: HealthMonitor.Target, _ index: Int, _ up: Bool, _ result: ProbeResult) {
         let outcome = state.withLock { s -> (String, RealState, Bool, [(ServiceKey, Bool)], VirtualServiceConfig?)? in
             guard s.targets[target.realID] == target,
-                  let (key, real, changed) = s.table.setChecker(realID: target.realID, index: index, up: up) else { return nil }
+                  let (key, real, changed) = s.table.setChecker(realID: target.realID, index: index, up: up,
+                                                                weight: result.dynamicWeight) else { return nil }
             let quorum = s.table.updateQuorum()
             return ("\(key)", real, changed, quorum, s.table.service(key)?.config)
         }
         guard let (service, real, changed, quorum, config) = outcome else { return }
         let checker = real.config.checkers[index].kind.name
         let reason: String
-        if case .down(let why) = result { reason = why } else { reason = "\(checker) succeeded" }
+        switch result {
+        case .down(let why): reason = why
+        case .weighted(let w): reason = "\(checker) succeeded, misc_dynamic weight \(w)"
+        case .up: reason = "\(checker) succeeded"
+        }
         let name = "\(real.config.address):\(real.config.port)"
         if changed {
             Log.info("real server \(name) of \(service) is \(real.up ? "UP" : "DOWN"): \(reason)"
