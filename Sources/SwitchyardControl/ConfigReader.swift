@@ -27,8 +27,6 @@ struct ConfigReader {
                 try globalDefs(try children(s))
             case "virtual_server":
                 try virtualServer(s)
-            case "include":
-                throw error(s.keyword, "include is not supported yet; put everything in one file")
             case "virtual_server_group":
                 throw error(s.keyword, "virtual_server_group is not supported yet: Switchyard's services are one "
                     + "address and port each; write one virtual_server per address and port of the group, "
