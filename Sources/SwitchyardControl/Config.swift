@@ -85,11 +85,15 @@ public struct Config: Sendable, Equatable {
 
     /// Parses config text. Throws the first error, with its line and column. `configID` is
     /// what `@ID` lines are compared with (keepalived's --config-id; default: the host name up
-    /// to its first dot); includes are read relative to `path`'s directory.
-    public static func parse(_ text: String, path: String, configID: String? = nil) throws(ConfigDiagnostic) -> Config {
+    /// to its first dot); includes are read relative to `path`'s directory. `lineLimit` lowers
+    /// the most lines the text may expand to (the fuzz target's, whose inputs must finish in
+    /// seconds under its sanitizers; the daemon keeps ConfigLineReader.maximumLines).
+    public static func parse(_ text: String, path: String, configID: String? = nil,
+                             lineLimit: Int? = nil) throws(ConfigDiagnostic) -> Config {
         var reader = ConfigReader(path: path)
         var lineWarnings: [ConfigDiagnostic] = []
-        let statements = try ConfigSyntax.parse(text, path: path, configID: configID, warnings: &lineWarnings)
+        let statements = try ConfigSyntax.parse(text, path: path, configID: configID, lineLimit: lineLimit,
+                                                warnings: &lineWarnings)
         Log.debug("config \(path): \(text.utf8.count) bytes, \(statements.count) top-level statement(s)")
         var config = try reader.read(statements)
         config.warnings = lineWarnings + config.warnings

@@ -57,9 +57,10 @@ enum ConfigSyntax {
     /// `configID` is what `@ID` lines are compared with (default: the host name's first label);
     /// warnings of that layer (an include that matched nothing, an undefined $NAME) are added to
     /// `warnings`.
-    static func parse(_ text: String, path: String, configID: String? = nil,
+    static func parse(_ text: String, path: String, configID: String? = nil, lineLimit: Int? = nil,
                       warnings: inout [ConfigDiagnostic]) throws(ConfigDiagnostic) -> [Statement] {
         var reader = ConfigLineReader(configID: configID ?? ConfigLineReader.hostConfigID())
+        if let lineLimit { reader.lineLimit = lineLimit }
         try reader.read(text, path: path)
         warnings += reader.warnings
         return try parse(lines: reader.lines, path: path)
