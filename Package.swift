@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CLibnet", providers: [.apt(["libnet1-dev"])]),
         // libcrypto (OpenSSL): HMAC-SHA256 of the connection-sync authentication envelope.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libssl (OpenSSL): the TLS client of the SSL_GET checker.
+        .systemLibrary(name: "CTLS", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // The few kernel structs and constants Swift's Glibc does not expose, and the AF_XDP
         // path (libbpf loads our XDP program, libxdp makes the socket).
         .target(name: "CSwitchyard", linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]),
@@ -29,7 +31,7 @@ let package = Package(
         .target(name: "SwitchyardIO", dependencies: ["SwitchyardCore", "CSwitchyard", "CPcap", "CLibnet"]),
         // Config, engine assembly, health checks (CSwitchyard: epoll for the checkers' loop).
         .target(name: "SwitchyardControl", dependencies: [
-            "SwitchyardCore", "SwitchyardIO", "CSwitchyard", "CCrypto", .product(name: "Logging", package: "swift-log"),
+            "SwitchyardCore", "SwitchyardIO", "CSwitchyard", "CCrypto", "CTLS", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(
             name: "switchyard",

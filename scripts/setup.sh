@@ -12,6 +12,7 @@ packages=(
     nftables iproute2 ethtool           # run: kernel guard, namespaces, GRO checks
     nginx-light curl wrk python3        # demo and tests: real servers and clients
     iputils-ping procps psmisc keepalived # tests: ping, sysctl, process helpers
+    openssl                             # tests: a TLS server (s_server) for SSL_GET
     dnsmasq-base bind9-dnsutils         # tests: a UDP service (DNS) through NAT
     netsniff-ng haproxy valgrind        # bench: trafgen floods, HAProxy peer, instruction counts
     gnuplot-nox                         # bench: PNG charts

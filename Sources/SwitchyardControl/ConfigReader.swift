@@ -10,6 +10,8 @@ struct ConfigReader {
     var config = Config()
     /// The failover blocks read so far, settled when the file ends (VRRPCompletion.swift).
     var failover = FailoverReading()
+    /// The top-level SSL block, given to every SSL_GET checker when the file ends.
+    var tls: TLSClientSettings?
 
     init(path: String) { self.path = path }
 
@@ -37,6 +39,8 @@ struct ConfigReader {
                 try vrrpScript(s)
             case "vrrp_sync_group":
                 try vrrpSyncGroup(s)
+            case "SSL":
+                tls = try tlsBlock(s)
             default:
                 guard ignore(s, in: .topLevel) else {
                     throw error(s.keyword, "unknown keyword \"\(k)\"; expected global_defs or virtual_server")
@@ -44,6 +48,7 @@ struct ConfigReader {
             }
         }
         try finishFailover()
+        if let tls { config.applyTLS(tls) }
         return config
     }
 

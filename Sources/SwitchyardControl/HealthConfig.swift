@@ -1,6 +1,6 @@
 // Checkers as configured: their timing (inherited virtual_server › real_server › checker), what
-// each kind probes, and reading TCP_CHECK, HTTP_GET, PING_CHECK and MISC_CHECK blocks. Running
-// them is HealthCheck.swift's job.
+// each kind probes, and reading checker blocks (the keywords of SSL_GET, SMTP_CHECK, DNS_CHECK
+// and UDP_CHECK alone are CheckerKeywords.swift's). Running them is HealthCheck.swift's job.
 import SwitchyardCore
 
 /// Timing of a checker, keepalived's parameters. Each may be set on the virtual_server, the
@@ -62,15 +62,26 @@ public struct URLCheck: Sendable, Equatable {
 public enum CheckKind: Sendable, Equatable {
     case tcp
     case http(urls: [URLCheck], virtualHost: String?)
+    /// SSL_GET: HTTP_GET over TLS; `sni` is the server name sent in the handshake (enable_sni).
+    case ssl(urls: [URLCheck], virtualHost: String?, sni: String?, tls: TLSClientSettings)
     case ping
     case misc(path: String, timeout: Double?)
+    /// SMTP_CHECK: a 220 greeting, HELO answered 250, QUIT answered.
+    case smtp(helo: String)
+    /// DNS_CHECK: a query of this type and name answered with no error.
+    case dns(type: DNSRecordType, name: String)
+    case udp(UDPCheck)
 
     public var name: String {
         switch self {
         case .tcp: "TCP_CHECK"
         case .http: "HTTP_GET"
+        case .ssl: "SSL_GET"
         case .ping: "PING_CHECK"
         case .misc: "MISC_CHECK"
+        case .smtp: "SMTP_CHECK"
+        case .dns: "DNS_CHECK"
+        case .udp: "UDP_CHECK"
         }
     }
 }
@@ -118,13 +129,14 @@ extension ConfigReader {
 
     func text(_ s: Statement) throws(ConfigDiagnostic) -> String { try single(s).text }
 
-    static let checkerKinds: Set = ["TCP_CHECK", "HTTP_GET", "PING_CHECK", "MISC_CHECK"]
+    static let checkerKinds: Set = ["TCP_CHECK", "HTTP_GET", "SSL_GET", "PING_CHECK", "MISC_CHECK", "SMTP_CHECK",
+                                    "DNS_CHECK", "UDP_CHECK"]
 
-    /// A checker block: TCP_CHECK, HTTP_GET, PING_CHECK or MISC_CHECK.
+    /// A checker block: any of checkerKinds; one checker, or more for SMTP_CHECK's `host` blocks.
     /// `virtualHost` is the real server's or virtual_server's, used where the checker sets none
     /// (keepalived's order: checker, then real_server, then virtual_server; check_http.c).
     mutating func checker(_ s: Statement, inherited: CheckTiming, virtualHost inheritedHost: String? = nil)
-        throws(ConfigDiagnostic) -> CheckerConfig {
+        throws(ConfigDiagnostic) -> [CheckerConfig] {
         var timing = inherited
         var connectIP: IPv4Address?
         var connectPort: UInt16?
@@ -135,16 +147,20 @@ extension ConfigReader {
         var scriptUser: String?
         var scriptGroup: String?
         var miscDynamic = false
+        var own = CheckerDraft()
         let kindName = s.keyword.text
+        let isHTTP = kindName == "HTTP_GET" || kindName == "SSL_GET"
         for c in s.children ?? [] {
             let k = c.keyword.text
+            if SMTPHosts.connectionKeywords.contains(k) { own.setsConnection = true }
             if try timingKeyword(c, into: &timing) { continue }
+            if try checkerKeyword(c, of: kindName, into: &own) { continue }
             switch k {
             case "connect_ip": connectIP = try address(try single(c), what: "connect_ip")
             case "connect_port": connectPort = try port(try single(c))
-            case "url" where kindName == "HTTP_GET":
+            case "url" where isHTTP:
                 urls.append(try url(c))
-            case "virtualhost" where kindName == "HTTP_GET":
+            case "virtualhost" where isHTTP:
                 virtualHost = try text(c)
             case "misc_path" where kindName == "MISC_CHECK":
                 // The whole rest of the line is the command, as keepalived reads it.
@@ -175,13 +191,22 @@ extension ConfigReader {
         case "PING_CHECK": kind = .ping
         case "HTTP_GET":
             kind = .http(urls: urls.isEmpty ? [URLCheck()] : urls, virtualHost: virtualHost ?? inheritedHost)
+        case "SSL_GET":
+            // keepalived's order for the SNI name: sni_name, then the virtualhost (check_ssl.c).
+            let host = virtualHost ?? inheritedHost
+            kind = .ssl(urls: urls.isEmpty ? [URLCheck()] : urls, virtualHost: host,
+                        sni: own.enableSNI ? own.sniName ?? host : nil, tls: TLSClientSettings())
+        case "SMTP_CHECK": kind = .smtp(helo: own.helo ?? SMTPCheck.defaultHelo)
+        case "DNS_CHECK": kind = .dns(type: own.dnsType ?? .soa, name: own.dnsName ?? "")
+        case "UDP_CHECK": kind = try udpCheck(own, at: s.keyword)
         default:
             guard let miscPath else { throw error(s.keyword, "MISC_CHECK needs misc_path (a command; exit 0 means up)") }
             kind = .misc(path: miscPath, timeout: miscTimeout)
         }
-        return CheckerConfig(kind: kind, timing: timing, connectIP: connectIP, connectPort: connectPort,
-                             location: s.keyword.location, scriptUser: scriptUser, scriptGroup: scriptGroup,
-                             miscDynamic: miscDynamic)
+        let main = CheckerConfig(kind: kind, timing: timing, connectIP: connectIP, connectPort: connectPort,
+                                 location: s.keyword.location, scriptUser: scriptUser, scriptGroup: scriptGroup,
+                                 miscDynamic: miscDynamic)
+        return try smtpHosts(own, main: main, inherited: inherited)
     }
 
     mutating func url(_ s: Statement) throws(ConfigDiagnostic) -> URLCheck {

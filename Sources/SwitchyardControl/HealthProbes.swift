@@ -147,24 +147,24 @@ public enum HealthProbes {
     }
 
     /// Judges a complete answer (read to the server's close): status, then digest, then regex.
-    static func evaluateHTTP(_ response: [UInt8], url: URLCheck) -> ProbeResult {
+    static func evaluateHTTP(_ response: [UInt8], url: URLCheck, checker: String = "HTTP_GET") -> ProbeResult {
         // Status line "HTTP/1.x NNN ..."; the body follows the first empty line.
         guard let headerEnd = findHeaderEnd(response),
               let statusLine = String(decoding: response[0..<headerEnd], as: UTF8.self).split(separator: "\r\n").first,
               statusLine.hasPrefix("HTTP/"), statusLine.split(separator: " ").count >= 2,
               let status = Int(statusLine.split(separator: " ")[1])
-        else { return .down("HTTP_GET \(url.path): not an HTTP answer") }
+        else { return .down("\(checker) \(url.path): not an HTTP answer") }
         guard url.accepts(status: status) else {
-            return .down("HTTP_GET \(url.path): status \(status), expected \(url.expectedStatuses)")
+            return .down("\(checker) \(url.path): status \(status), expected \(url.expectedStatuses)")
         }
         let body = Array(response[(headerEnd + 4)...])
         if let digest = url.digest {
             let got = MD5.hex(body)
-            guard got == digest else { return .down("HTTP_GET \(url.path): body digest \(got), expected \(digest)") }
+            guard got == digest else { return .down("\(checker) \(url.path): body digest \(got), expected \(digest)") }
         }
         if let regex = url.regex {
             guard let re = RegularExpression(regex), re.matches(String(decoding: body, as: UTF8.self)) else {
-                return .down("HTTP_GET \(url.path): body does not match regex \"\(regex)\"")
+                return .down("\(checker) \(url.path): body does not match regex \"\(regex)\"")
             }
         }
         return .up
@@ -317,6 +317,10 @@ public enum HealthProbes {
         case .misc(let path, let miscTimeout):
             return misc(path, timeout: miscTimeout ?? timeout, user: checker.scriptUser, group: checker.scriptGroup,
                         dynamic: checker.miscDynamic)
+        case .ssl, .smtp, .dns, .udp:
+            // Only the event loop's state machine exists for these: drive it here, blocking.
+            guard let probe = SocketProbes.make(checker, address, port) else { return .down("\(checker.kind.name): no probe") }
+            return SocketProbes.drive(probe)
         }
     }
 }

@@ -35,17 +35,12 @@ enum KeepalivedKeywords {
     /// Checkers keepalived has and Switchyard has not built: a real server that has only these
     /// is held down (never silently up).
     static let unbuiltCheckers: [String: String] = [
-        "SSL_GET": "HTTP_GET over TLS",
-        "SMTP_CHECK": "an SMTP HELO exchange",
-        "DNS_CHECK": "a DNS query",
-        "UDP_CHECK": "a UDP payload and its reply",
         "BFD_CHECK": "the state of a bfd_instance",
         "FILE_CHECK": "a number read from a file",
     ]
 
     /// Top-level blocks and keywords (install_keyword_root).
     static let topLevel: [String: String] = [
-        "SSL": "the key, certificate and CA used by SSL_GET checkers",
         "garp_group": "groups of gratuitous ARP intervals per interface",
         "vrrp_track_process": "watches a process so VRRP instances can track it",
         "track_group": "groups VRRP instances that track the same things",
@@ -120,8 +115,8 @@ enum KeepalivedKeywords {
     /// Checker keywords keepalived installs for some checkers only (check_http.c, check_misc.c);
     /// the rest are every checker's (install_checker_common_keywords).
     static let checkerOnly: [String: Set<String>] = [
-        "http_protocol": ["HTTP_GET"], "enable_sni": ["HTTP_GET"], "sni_name": ["HTTP_GET"],
-        "tls_compliant": ["HTTP_GET"], "fast_recovery": ["HTTP_GET"], "user": ["MISC_CHECK"],
+        "http_protocol": ["HTTP_GET", "SSL_GET"], "enable_sni": ["HTTP_GET"], "sni_name": ["HTTP_GET"],
+        "tls_compliant": ["HTTP_GET", "SSL_GET"], "fast_recovery": ["HTTP_GET", "SSL_GET"], "user": ["MISC_CHECK"],
     ]
 
     /// url keywords of HTTP_GET (check_http.c, install_http_ssl_check_keyword).

@@ -65,7 +65,7 @@ extension ConfigReader {
                 read.methodToken = c.arguments.first
             default:
                 if Self.checkerKinds.contains(k) {
-                    real.checkers.append(try checker(c, inherited: timing, virtualHost: virtualHost))
+                    real.checkers += try checker(c, inherited: timing, virtualHost: virtualHost)
                 } else if KeepalivedKeywords.unbuiltCheckers[k] != nil {
                     read.unbuiltCheckers.append(c.keyword)
                 } else if !ignore(c, in: .realServer) {
@@ -77,7 +77,7 @@ extension ConfigReader {
             let what = KeepalivedKeywords.unbuiltCheckers[t.text] ?? ""
             let outcome = real.checkers.isEmpty
                 ? "real server \(address):\(port) is held down (never up) until it has a checker Switchyard runs "
-                    + "(TCP_CHECK, HTTP_GET, PING_CHECK or MISC_CHECK)"
+                    + "(TCP_CHECK, HTTP_GET, SSL_GET, PING_CHECK, MISC_CHECK, SMTP_CHECK, DNS_CHECK or UDP_CHECK)"
                 : "real server \(address):\(port)'s other checkers decide whether it is up"
             warn(t, "\(t.text) is not built in Switchyard (keepalived: checks \(what)); \(outcome)")
         }

@@ -1,7 +1,8 @@
 // The event loop's probes: TCP_CHECK, HTTP_GET and PING_CHECK as nonblocking state machines
-// over one socket each, and MISC_CHECK's script watched through a pidfd. They never wait; the
-// loop calls them when their descriptor is ready or their deadline has passed. The wire details
-// are HealthProbes' (shared with the blocking probes).
+// over one socket each, and MISC_CHECK's script watched through a pidfd (SSL_GET, SMTP_CHECK,
+// DNS_CHECK and UDP_CHECK have files of their own). They never wait; the loop calls them when
+// their descriptor is ready or their deadline has passed. The wire details are HealthProbes'
+// (shared with the blocking probes).
 import Glibc
 import SwitchyardCore
 import SwitchyardIO
@@ -34,6 +35,11 @@ enum SocketProbes {
         switch checker.kind {
         case .tcp: return TCPProbe(a, p, timeout: timeout)
         case .http(let urls, let host): return HTTPProbe(a, p, urls: urls, host: host ?? a.description, timeout: timeout)
+        case .ssl(let urls, let host, let sni, let tls):
+            return TLSProbe(a, p, urls: urls, host: host ?? a.description, sni: sni, tls: tls, timeout: timeout)
+        case .smtp(let helo): return SMTPProbe(a, p, helo: helo, timeout: timeout)
+        case .dns(let type, let name): return DNSProbe(a, p, type: type, name: name, timeout: timeout)
+        case .udp(let check): return UDPProbe(a, p, check: check, timeout: timeout)
         case .ping: return PingProbe(a, timeout: timeout)
         case .misc(let command, let miscTimeout):
             return Epoll.hasProcessFD
@@ -44,6 +50,25 @@ enum SocketProbes {
 
     static let readable = Epoll.readable
     static let writable = Epoll.writable
+
+    /// Runs a probe to its end on the calling thread, polling its socket: the blocking form of
+    /// the kinds that have only a state machine (HealthProbes.run).
+    static func drive(_ probe: any SocketProbe) -> ProbeResult {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 8)
+        defer { scratch.deallocate() }
+        var next = probe.start(now: HealthProbes.monotonicSeconds())
+        while case .wait(let fd, let events) = next {
+            let left = probe.deadline - HealthProbes.monotonicSeconds()
+            if left <= 0 { return probe.expired() }
+            var p = pollfd(fd: fd, events: Int16(events & writable != 0 ? POLLOUT : POLLIN), revents: 0)
+            let n = poll(&p, 1, Int32((left * 1000).rounded(.up)))
+            if n < 0 && errno != EINTR { return probe.expired() }
+            if n <= 0 { continue }
+            next = probe.ready(events: events, now: HealthProbes.monotonicSeconds(), scratch: scratch)
+        }
+        guard case .done(let result) = next else { return probe.expired() }
+        return result
+    }
 }
 
 /// TCP_CHECK: the port accepts a connection within connect_timeout.

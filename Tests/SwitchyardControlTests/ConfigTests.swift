@@ -62,13 +62,12 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.warnings.map(\.description), [
             "test.conf:3:5: warning: router_id is ignored (keepalived: names this box in its email alerts and SNMP)",
             "test.conf:14:5: warning: ha_suspend is ignored (keepalived: suspends the checkers while this box is not the VRRP master)",
-            "test.conf:20:9: warning: SSL_GET is not built in Switchyard (keepalived: checks HTTP_GET over TLS); "
-                + "real server 198.18.0.11:80's other checkers decide whether it is up",
         ])
         XCTAssertEqual(c.vips, [IPv4Address("198.18.0.100")!])
         XCTAssertEqual(tcp.persistenceTimeout, 50)
         XCTAssertEqual(tcp.sorryServer, SorryServerConfig(address: IPv4Address("198.18.0.99")!, port: 80))
-        XCTAssertEqual(tcp.reals[0].checkers.map(\.kind), [.tcp])
+        XCTAssertEqual(tcp.reals[0].checkers.map(\.kind), [.tcp, .ssl(urls: [URLCheck()], virtualHost: nil, sni: nil,
+                                                                       tls: TLSClientSettings())])
         XCTAssertEqual(tcp.reals[0].checkers[0].timing.connectTimeout, 3)
         XCTAssertEqual(tcp.reals[0].checkers[0].timing.delayLoop, 6, "delay_loop of the virtual_server")
         XCTAssertEqual(tcp.persistenceMask, 0xFFFF_FFFF)

@@ -58,10 +58,6 @@ final class KeepalivedKeywordsTests: XCTestCase {
 
     func testABlockKeywordSkipsItsWholeBlockWithOneWarning() throws {
         let text = """
-        SSL {
-            password secret
-            anything_keepalived_might_add here
-        }
         garp_group {
             garp_interval 3
             interface eth0
@@ -70,10 +66,9 @@ final class KeepalivedKeywordsTests: XCTestCase {
         track_group G { group { VI_1 } }
         """
         XCTAssertEqual(try warnings(text), [
-            "k.conf:1:1: warning: SSL { … } is ignored (keepalived: the key, certificate and CA used by SSL_GET checkers)",
-            "k.conf:5:1: warning: garp_group { … } is ignored (keepalived: groups of gratuitous ARP intervals per interface)",
-            "k.conf:9:1: warning: vrrp_track_process { … } is ignored (keepalived: watches a process so VRRP instances can track it)",
-            "k.conf:10:1: warning: track_group { … } is ignored (keepalived: groups VRRP instances that track the same things)",
+            "k.conf:1:1: warning: garp_group { … } is ignored (keepalived: groups of gratuitous ARP intervals per interface)",
+            "k.conf:5:1: warning: vrrp_track_process { … } is ignored (keepalived: watches a process so VRRP instances can track it)",
+            "k.conf:6:1: warning: track_group { … } is ignored (keepalived: groups VRRP instances that track the same things)",
         ])
     }
 

@@ -43,15 +43,14 @@ final class KeepalivedSamplesTests: XCTestCase {
         XCTAssertEqual(services.first?.reals.map(\.checkers.count), [1])
     }
 
-    func testStatusCodeSampleHoldsItsSSLRealServerDown() {
+    func testStatusCodeSampleChecksItsRealServerOverTLS() {
         let (services, lines) = outcome("status_code")
-        XCTAssertEqual(lines, emailWarnings("status_code", firstLine: 5) + [
-            "status_code:23:9: warning: SSL_GET is not built in Switchyard (keepalived: checks HTTP_GET over TLS); real server "
-                + "192.168.201.100:443 is held down (never up) until it has a checker Switchyard runs "
-                + "(TCP_CHECK, HTTP_GET, PING_CHECK or MISC_CHECK)",
-        ])
+        XCTAssertEqual(lines, emailWarnings("status_code", firstLine: 5))
         XCTAssertEqual(services.map(\.name), ["TCP 192.168.200.100:443"])
-        XCTAssertEqual(services.first?.reals.count, 0, "held down: never in the table")
+        guard case .ssl(let urls, _, _, _)? = services.first?.reals.first?.checkers.first?.kind else {
+            return XCTFail("an SSL_GET checker")
+        }
+        XCTAssertEqual(urls.map(\.expectedStatuses), ["200-299 400-499 503 505", "200"])
     }
 
     func testInhibitSamplePasses() {

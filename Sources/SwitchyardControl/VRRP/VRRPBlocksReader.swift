@@ -93,7 +93,9 @@ extension ConfigReader {
                  "global_tracking", "sync_group_tracking_weight", "notify_priority_changes":
                 warn(c.keyword, "vrrp_sync_group \(k) is accepted but not acted on yet")
             default:
-                throw error(c.keyword, "unknown keyword \"\(k)\" in vrrp_sync_group")
+                // keepalived's own sample (keepalived.conf.vrrp.lvs_syncd) lists members bare.
+                throw error(c.keyword, "unknown keyword \"\(k)\" in vrrp_sync_group; if \(k) is an instance, "
+                    + "list the members inside group { … }")
             }
         }
         guard let members, !members.isEmpty else {
