@@ -11,14 +11,14 @@ public struct RealServerConfig: Sendable, Equatable {
     /// On failure keep it listed with weight 0 instead of removing it (inhibit_on_failure).
     public var inhibitOnFailure: Bool = false
     /// Scripts run on a health transition (notify_up, notify_down).
-    public var notifyUp: String?
-    public var notifyDown: String?
+    public var notifyUp: ScriptUse?
+    public var notifyDown: ScriptUse?
     /// Health checkers; none means always up.
     public var checkers: [CheckerConfig] = []
     public var location: SourceLocation
 
-    public init(address: IPv4Address, port: UInt16, weight: Int, inhibitOnFailure: Bool = false, notifyUp: String? = nil,
-                notifyDown: String? = nil, checkers: [CheckerConfig] = [], location: SourceLocation) {
+    public init(address: IPv4Address, port: UInt16, weight: Int, inhibitOnFailure: Bool = false, notifyUp: ScriptUse? = nil,
+                notifyDown: ScriptUse? = nil, checkers: [CheckerConfig] = [], location: SourceLocation) {
         self.address = address
         self.port = port
         self.weight = weight
@@ -47,8 +47,8 @@ public struct VirtualServiceConfig: Sendable, Equatable {
     /// keepalived's quorum (default 1) and hysteresis, and the scripts run when it is gained or lost.
     public var quorum: Int = 1
     public var hysteresis: Int = 0
-    public var quorumUp: String?
-    public var quorumDown: String?
+    public var quorumUp: ScriptUse?
+    public var quorumDown: ScriptUse?
     /// alpha: real servers with checkers start down and come up on their first success.
     public var alpha: Bool = false
     public var location: SourceLocation

@@ -152,6 +152,20 @@ struct ConfigReader {
         return a
     }
 
+    /// A notify script (notify_up/down, quorum_up/down, VRRP notify*), as keepalived's
+    /// notify_script_init reads it: the script with its arguments is one word (quoted if it has
+    /// arguments), then maybe the user and group it runs as.
+    func notifyScript(_ s: Statement) throws(ConfigDiagnostic) -> ScriptUse {
+        let k = s.keyword.text
+        guard (1...3).contains(s.arguments.count), s.children == nil, !s.arguments[0].text.isEmpty else {
+            throw error(s.arguments.count > 3 ? s.arguments[3] : s.keyword,
+                        "\(k) takes a script, quoted if it has arguments, then maybe a user and a group: "
+                        + "\(k) \"/path/to/script args\" [USER [GROUP]]")
+        }
+        let words = s.arguments.map(\.text)
+        return ScriptUse(command: words[0], user: words.count > 1 ? words[1] : nil, group: words.count > 2 ? words[2] : nil)
+    }
+
     func port(_ t: Token) throws(ConfigDiagnostic) -> UInt16 {
         guard let p = UInt16(t.text), p > 0 else { throw error(t, "\"\(t.text)\" is not a port (1 to 65535)") }
         return p

@@ -57,8 +57,8 @@ extension ConfigReader {
             switch k {
             case "weight": real.weight = try integer(c, in: ServiceValues.weight)
             case "inhibit_on_failure": real.inhibitOnFailure = true
-            case "notify_up": real.notifyUp = c.arguments.map(\.text).joined(separator: " ")
-            case "notify_down": real.notifyDown = c.arguments.map(\.text).joined(separator: " ")
+            case "notify_up": real.notifyUp = try notifyScript(c)
+            case "notify_down": real.notifyDown = try notifyScript(c)
             case "virtualhost": continue
             case "lvs_method":
                 read.method = try forwardingMethod(c)

@@ -224,11 +224,17 @@ public enum ScriptLauncher {
     }
 }
 
-/// One script a config runs, with its own user if it names one.
-public struct ScriptUse: Sendable, Equatable {
+/// One script a config runs, with its own user if it names one. A string literal is a
+/// script run as the default user.
+public struct ScriptUse: Sendable, Equatable, ExpressibleByStringLiteral, CustomStringConvertible {
     public var command: String
     public var user: String?
     public var group: String?
+
+    public init(stringLiteral command: String) { self.init(command: command) }
+
+    /// The script line as the log shows it.
+    public var description: String { command }
 
     /// A script line and the user it names, if any.
     public init(command: String, user: String? = nil, group: String? = nil) {
@@ -246,6 +252,7 @@ extension Config {
         func add(_ command: String?, user: String? = nil, group: String? = nil) {
             if let command, !command.isEmpty { uses.append(ScriptUse(command: command, user: user, group: group)) }
         }
+        func add(_ use: ScriptUse?) { add(use?.command, user: use?.user, group: use?.group) }
         for service in services {
             add(service.quorumUp)
             add(service.quorumDown)

@@ -39,8 +39,8 @@ extension ConfigReader {
         var virtualHost: String?
         var quorum = 1
         var hysteresis = 0
-        var quorumUp: String?
-        var quorumDown: String?
+        var quorumUp: ScriptUse?
+        var quorumDown: ScriptUse?
         var alpha = false
         var inhibit = false
         var weight = 1
@@ -76,8 +76,8 @@ extension ConfigReader {
                 }
             case "quorum": quorum = try integer(c, in: 0...1_000_000)
             case "hysteresis": hysteresis = try integer(c, in: 0...1_000_000)
-            case "quorum_up": quorumUp = c.arguments.map(\.text).joined(separator: " ")
-            case "quorum_down": quorumDown = c.arguments.map(\.text).joined(separator: " ")
+            case "quorum_up": quorumUp = try notifyScript(c)
+            case "quorum_down": quorumDown = try notifyScript(c)
             case "alpha": alpha = true
             case "inhibit_on_failure": inhibit = true
             case "weight": weight = try integer(c, in: ServiceValues.weight)

@@ -46,7 +46,7 @@ final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @
         record.withLock { $0.started.append(target) }
     }
     func stop(_ target: HealthMonitor.Target) { record.withLock { $0.stopped.append(target) } }
-    func run(_ script: String) { record.withLock { $0.scripts.append(script) } }
+    func run(_ script: ScriptUse) { record.withLock { $0.scripts.append(script.command) } }
 
     var last: ForwardingSnapshot { record.withLock { $0.published.last! } }
 }

@@ -174,9 +174,26 @@ final class ScriptLauncherTests: XCTestCase {
     func testNotifyScriptsRunAsScriptUser() {
         let reports = reportDirectory()
         ScriptLauncher.configure(ScriptSettings(user: "nobody"))
-        ShellScripts().run("id -u > \(reports)/notify.tmp; mv \(reports)/notify.tmp \(reports)/notify")
+        ShellScripts().run(ScriptUse(command: "id -u > \(reports)/notify.tmp; mv \(reports)/notify.tmp \(reports)/notify"))
         for _ in 0..<100 where contents(reports + "/notify") == nil { usleep(20_000) }
         XCTAssertEqual(contents(reports + "/notify"), "65534\n")
+    }
+
+    func testNotifyScriptRunsAsTheUserItNames() throws {
+        let reports = reportDirectory()
+        let config = try Config.parse("""
+            virtual_server 198.18.0.1 80 {
+                lb_kind DR
+                real_server 198.18.0.2 80 {
+                    notify_down "/bin/sh -c 'id -u > \(reports)/named.tmp; mv \(reports)/named.tmp \(reports)/named'" nobody nogroup
+                }
+            }
+            """, path: "test.conf")
+        ScriptLauncher.configure(ScriptSettings(user: "root"))
+        guard let script = config.services[0].reals[0].notifyDown else { return XCTFail("no notify_down") }
+        ShellScripts().run(script)
+        for _ in 0..<100 where contents(reports + "/named") == nil { usleep(20_000) }
+        XCTAssertEqual(contents(reports + "/named"), "65534\n", "keepalived: notify_down SCRIPT USER GROUP")
     }
 
     func testInsecureNotifyScriptIsSkippedUnderEnableScriptSecurity() {
@@ -185,7 +202,7 @@ final class ScriptLauncherTests: XCTestCase {
         chmod(writable, 0o777)
         let (script, marker) = writeScript(in: writable)
         ScriptLauncher.configure(ScriptSettings(user: "root", enforcing: true))
-        ShellScripts().run(script)
+        ShellScripts().run(ScriptUse(command: script))
         usleep(300_000)
         XCTAssertNil(contents(marker))
     }
@@ -245,7 +262,7 @@ final class ScriptLauncherTests: XCTestCase {
         XCTAssertEqual(atLoad.filter { $0.contains("script \"\(script)\" refused: unsafe permissions: \(writable) is writable by everyone") }.count,
                        1, "\(atLoad)")
         let atRun = capturingLog {
-            ShellScripts().run(script + " down")
+            ShellScripts().run(ScriptUse(command: script + " down"))
             usleep(300_000)
         }
         XCTAssertEqual(atRun, [], "said once, at load")

@@ -72,7 +72,7 @@ public protocol CheckerPort: AnyObject, Sendable {
 
 /// Runs the notify scripts (notify_up, quorum_down, …) without waiting for them.
 public protocol ScriptPort: Sendable {
-    func run(_ script: String)
+    func run(_ script: ScriptUse)
 }
 
 extension HealthMonitor: CheckerPort {}
@@ -83,10 +83,10 @@ extension HealthMonitor: CheckerPort {}
 /// a non-zero exit is logged.
 public struct ShellScripts: ScriptPort {
     public init() {}
-    public func run(_ script: String) {
+    public func run(_ script: ScriptUse) {
         OSThread.detached(name: "sy-notify") {
             let pid: pid_t
-            switch ScriptLauncher.start(script) {
+            switch ScriptLauncher.start(script.command, user: script.user, group: script.group) {
             case .started(let started): pid = started
             case .refused, .failed: return  // the launcher has said why, once
             }

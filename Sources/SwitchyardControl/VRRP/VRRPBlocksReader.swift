@@ -17,7 +17,11 @@ extension ConfigReader {
             let k = c.keyword.text
             switch k {
             case "script":
-                script.script = try self.script(c)
+                // The line, quoted or not (a user goes in the block's own `user`).
+                guard !c.arguments.isEmpty, c.children == nil else {
+                    throw error(c.keyword, "script takes a command: script \"/path/to/check args\"")
+                }
+                script.script = c.arguments.map(\.text).joined(separator: " ")
             case "interval":
                 script.interval = try scriptSeconds(c)
             case "timeout":

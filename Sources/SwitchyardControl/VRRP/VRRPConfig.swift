@@ -68,12 +68,12 @@ public struct VRRPInstanceConfig: Sendable, Equatable {
     public var authPass: String?
     public var trackInterfaces: [Tracked] = []
     public var trackScripts: [Tracked] = []
-    public var notifyMaster: String?
-    public var notifyBackup: String?
-    public var notifyFault: String?
-    public var notifyStop: String?
+    public var notifyMaster: ScriptUse?
+    public var notifyBackup: ScriptUse?
+    public var notifyFault: ScriptUse?
+    public var notifyStop: ScriptUse?
     /// `notify`: one script told of every transition (with keepalived's arguments).
-    public var notify: String?
+    public var notify: ScriptUse?
     /// `garp_master_delay` seconds after becoming master, a second burst of gratuitous ARPs
     /// (keepalived's default 5; 0: none).
     public var garpMasterDelay: Double = 5
@@ -128,11 +128,11 @@ public struct VRRPScriptConfig: Sendable, Equatable {
 public struct VRRPSyncGroupConfig: Sendable, Equatable {
     public var name: String
     public var instances: [String] = []
-    public var notifyMaster: String?
-    public var notifyBackup: String?
-    public var notifyFault: String?
-    public var notifyStop: String?
-    public var notify: String?
+    public var notifyMaster: ScriptUse?
+    public var notifyBackup: ScriptUse?
+    public var notifyFault: ScriptUse?
+    public var notifyStop: ScriptUse?
+    public var notify: ScriptUse?
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

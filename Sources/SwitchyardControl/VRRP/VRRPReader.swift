@@ -118,17 +118,9 @@ extension ConfigReader {
         }
     }
 
-    /// A notify script line (`notify_master "/usr/local/bin/vip up"`), quoted or not.
-    func script(_ s: Statement) throws(ConfigDiagnostic) -> String {
-        guard !s.arguments.isEmpty, s.children == nil else {
-            throw error(s.keyword, "\(s.keyword.text) takes a script: \(s.keyword.text) \"/path/to/script args\"")
-        }
-        return s.arguments.map(\.text).joined(separator: " ")
-    }
-
     /// Sets a notify script once; keepalived keeps the first and warns about the others.
-    mutating func notify(_ s: Statement, _ slot: inout String?, owner: String) throws(ConfigDiagnostic) {
-        let value = try script(s)
+    mutating func notify(_ s: Statement, _ slot: inout ScriptUse?, owner: String) throws(ConfigDiagnostic) {
+        let value = try notifyScript(s)
         if slot != nil {
             warn(s.keyword, "\(owner): \(s.keyword.text) is already set; this one is ignored, as keepalived")
         } else {
