@@ -1,6 +1,6 @@
 // The settings of SSL_GET, SMTP_CHECK, DNS_CHECK and UDP_CHECK as configured, and reading the
 // keywords only they have (keepalived's check_ssl.c / check_http.c, check_smtp.c, check_dns.c,
-// check_udp.c) and the top-level SSL block. The keywords every checker shares are
+// check_udp.c; FILE_CHECK's are TrackFiles.swift's) and the top-level SSL block. The keywords every checker shares are
 // HealthConfig.swift's.
 import Glibc
 import SwitchyardCore
@@ -66,6 +66,7 @@ struct CheckerDraft {
     var udpLengthToken: Token?
     /// SMTP_CHECK's `host { … }` blocks, and whether the checker set connection options itself.
     var hosts: [Statement] = []
+    var file = FileCheck(trackFile: "")
     var setsConnection = false
 }
 
@@ -125,6 +126,8 @@ extension ConfigReader {
         case ("UDP_CHECK", "max_reply_length"):
             draft.udp.maxReplyLength = try integer(s, in: 0...Int(UInt16.max))
             draft.udpLengthToken = s.keyword
+        case ("FILE_CHECK", _):
+            return try fileCheckKeyword(s, into: &draft.file)
         default:
             return false
         }

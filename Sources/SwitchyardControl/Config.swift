@@ -71,6 +71,8 @@ public struct Config: Sendable, Equatable {
     public var timeouts = FlowTimeouts()
     /// VRRP instances, their scripts and sync groups, and connection sync (VRRP/VRRPConfig.swift).
     public var failover = FailoverConfig()
+    /// Top-level `track_file` blocks, followed by FILE_CHECKs (TrackFiles.swift).
+    public var trackFiles: [TrackFileConfig] = []
     /// global_defs `script_user` and `enable_script_security` (ScriptLauncher.swift).
     public var scripts = ScriptSettings()
     /// Things accepted but not acted on, as `PATH:LINE:COL: warning: …`.

@@ -41,6 +41,12 @@ struct ConfigReader {
                 try vrrpSyncGroup(s)
             case "SSL":
                 tls = try tlsBlock(s)
+            case "track_file", "vrrp_track_file":
+                let file = try trackFile(s)
+                if let other = config.trackFiles.first(where: { $0.name == file.name }) {
+                    throw error(s.arguments[0], "track_file \(file.name) is already defined at line \(other.location.line)")
+                }
+                config.trackFiles.append(file)
             default:
                 guard ignore(s, in: .topLevel) else {
                     throw error(s.keyword, "unknown keyword \"\(k)\"; expected global_defs or virtual_server")
@@ -49,6 +55,7 @@ struct ConfigReader {
         }
         try finishFailover()
         if let tls { config.applyTLS(tls) }
+        try settleFileChecks()
         return config
     }
 

@@ -71,6 +71,8 @@ public enum CheckKind: Sendable, Equatable {
     /// DNS_CHECK: a query of this type and name answered with no error.
     case dns(type: DNSRecordType, name: String)
     case udp(UDPCheck)
+    /// FILE_CHECK: a tracked file's number (TrackFiles.swift).
+    case file(FileCheck)
 
     public var name: String {
         switch self {
@@ -82,6 +84,7 @@ public enum CheckKind: Sendable, Equatable {
         case .smtp: "SMTP_CHECK"
         case .dns: "DNS_CHECK"
         case .udp: "UDP_CHECK"
+        case .file: "FILE_CHECK"
         }
     }
 }
@@ -130,7 +133,7 @@ extension ConfigReader {
     func text(_ s: Statement) throws(ConfigDiagnostic) -> String { try single(s).text }
 
     static let checkerKinds: Set = ["TCP_CHECK", "HTTP_GET", "SSL_GET", "PING_CHECK", "MISC_CHECK", "SMTP_CHECK",
-                                    "DNS_CHECK", "UDP_CHECK"]
+                                    "DNS_CHECK", "UDP_CHECK", "FILE_CHECK"]
 
     /// A checker block: any of checkerKinds; one checker, or more for SMTP_CHECK's `host` blocks.
     /// `virtualHost` is the real server's or virtual_server's, used where the checker sets none
@@ -199,6 +202,7 @@ extension ConfigReader {
         case "SMTP_CHECK": kind = .smtp(helo: own.helo ?? SMTPCheck.defaultHelo)
         case "DNS_CHECK": kind = .dns(type: own.dnsType ?? .soa, name: own.dnsName ?? "")
         case "UDP_CHECK": kind = try udpCheck(own, at: s.keyword)
+        case "FILE_CHECK": kind = .file(own.file)
         default:
             guard let miscPath else { throw error(s.keyword, "MISC_CHECK needs misc_path (a command; exit 0 means up)") }
             kind = .misc(path: miscPath, timeout: miscTimeout)

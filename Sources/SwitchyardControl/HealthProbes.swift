@@ -317,7 +317,7 @@ public enum HealthProbes {
         case .misc(let path, let miscTimeout):
             return misc(path, timeout: miscTimeout ?? timeout, user: checker.scriptUser, group: checker.scriptGroup,
                         dynamic: checker.miscDynamic)
-        case .ssl, .smtp, .dns, .udp:
+        case .ssl, .smtp, .dns, .udp, .file:
             // Only the event loop's state machine exists for these: drive it here, blocking.
             guard let probe = SocketProbes.make(checker, address, port) else { return .down("\(checker.kind.name): no probe") }
             return SocketProbes.drive(probe)

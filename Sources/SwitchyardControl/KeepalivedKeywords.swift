@@ -36,7 +36,6 @@ enum KeepalivedKeywords {
     /// is held down (never silently up).
     static let unbuiltCheckers: [String: String] = [
         "BFD_CHECK": "the state of a bfd_instance",
-        "FILE_CHECK": "a number read from a file",
     ]
 
     /// Top-level blocks and keywords (install_keyword_root).
@@ -44,8 +43,6 @@ enum KeepalivedKeywords {
         "garp_group": "groups of gratuitous ARP intervals per interface",
         "vrrp_track_process": "watches a process so VRRP instances can track it",
         "track_group": "groups VRRP instances that track the same things",
-        "vrrp_track_file": "a file whose number changes VRRP priorities",
-        "track_file": "a file whose number changes VRRP priorities and checker weights",
         "static_ipaddress": "adds addresses to interfaces at start",
         "static_routes": "adds routes at start",
         "static_rules": "adds policy routing rules at start",

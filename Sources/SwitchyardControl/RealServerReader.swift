@@ -77,7 +77,7 @@ extension ConfigReader {
             let what = KeepalivedKeywords.unbuiltCheckers[t.text] ?? ""
             let outcome = real.checkers.isEmpty
                 ? "real server \(address):\(port) is held down (never up) until it has a checker Switchyard runs "
-                    + "(TCP_CHECK, HTTP_GET, SSL_GET, PING_CHECK, MISC_CHECK, SMTP_CHECK, DNS_CHECK or UDP_CHECK)"
+                    + "(TCP_CHECK, HTTP_GET, SSL_GET, PING_CHECK, MISC_CHECK, SMTP_CHECK, DNS_CHECK, UDP_CHECK or FILE_CHECK)"
                 : "real server \(address):\(port)'s other checkers decide whether it is up"
             warn(t, "\(t.text) is not built in Switchyard (keepalived: checks \(what)); \(outcome)")
         }

@@ -40,6 +40,7 @@ enum SocketProbes {
         case .smtp(let helo): return SMTPProbe(a, p, helo: helo, timeout: timeout)
         case .dns(let type, let name): return DNSProbe(a, p, type: type, name: name, timeout: timeout)
         case .udp(let check): return UDPProbe(a, p, check: check, timeout: timeout)
+        case .file(let check): return FileProbe(check)
         case .ping: return PingProbe(a, timeout: timeout)
         case .misc(let command, let miscTimeout):
             return Epoll.hasProcessFD

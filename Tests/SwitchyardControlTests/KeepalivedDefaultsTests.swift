@@ -111,11 +111,11 @@ final class KeepalivedDefaultsTests: XCTestCase {
         XCTAssertEqual(s.reals.map(\.address), [IPv4Address("198.18.0.3")!], "held down: out of the table")
         XCTAssertEqual(warnings, ["k.conf:4:3: warning: BFD_CHECK is not built in Switchyard (keepalived: checks the state "
             + "of a bfd_instance); real server 198.18.0.2:80 is held down (never up) until it has a checker Switchyard runs "
-            + "(TCP_CHECK, HTTP_GET, SSL_GET, PING_CHECK, MISC_CHECK, SMTP_CHECK, DNS_CHECK or UDP_CHECK)"])
+            + "(TCP_CHECK, HTTP_GET, SSL_GET, PING_CHECK, MISC_CHECK, SMTP_CHECK, DNS_CHECK, UDP_CHECK or FILE_CHECK)"])
     }
 
     func testHeldDownWithInhibitStaysAtWeightZero() throws {
-        for kind in ["BFD_CHECK", "FILE_CHECK"] {
+        for kind in ["BFD_CHECK"] {
             let (s, warnings) = try service(" lb_kind DR\n real_server 198.18.0.2 80 {\n  weight 5\n  inhibit_on_failure\n"
                                             + "  \(kind) { }\n }")
             XCTAssertEqual(s.reals.map(\.weight), [0], kind)
@@ -125,11 +125,11 @@ final class KeepalivedDefaultsTests: XCTestCase {
     }
 
     func testUnbuiltCheckerBesideARunningOneLeavesItToThatOne() throws {
-        let (s, warnings) = try service(" lb_kind DR\n real_server 198.18.0.2 80 {\n  TCP_CHECK { }\n  FILE_CHECK { track_file f }\n }")
+        let (s, warnings) = try service(" lb_kind DR\n real_server 198.18.0.2 80 {\n  TCP_CHECK { }\n  BFD_CHECK { name b }\n }")
         XCTAssertEqual(s.reals[0].checkers.map(\.kind), [.tcp])
         XCTAssertEqual(s.reals[0].weight, 1)
-        XCTAssertEqual(warnings, ["k.conf:5:3: warning: FILE_CHECK is not built in Switchyard (keepalived: checks a number read "
-            + "from a file); real server 198.18.0.2:80's other checkers decide whether it is up"])
+        XCTAssertEqual(warnings, ["k.conf:5:3: warning: BFD_CHECK is not built in Switchyard (keepalived: checks the state "
+            + "of a bfd_instance); real server 198.18.0.2:80's other checkers decide whether it is up"])
     }
 
     func testMiscDynamicIsReadWithoutWarning() throws {

@@ -147,6 +147,7 @@ extension ControlPlane {
         for w in config.warnings { Log.warning(w.description) }
         ScriptLauncher.configure(config.scripts)
         ScriptLauncher.audit(config)
+        TrackFiles.initialise(config)
         if config.failover != self.config.failover {
             Log.warning("reload: the vrrp_instance, vrrp_script, vrrp_sync_group or lvs_sync_daemon blocks changed; "
                 + "those changes take effect at the next restart")

@@ -18,6 +18,7 @@ public final class Engine: @unchecked Sendable {
         guard !config.services.isEmpty else { throw SetupError("the config has no virtual_server: nothing to forward") }
         ScriptLauncher.configure(config.scripts)
         ScriptLauncher.audit(config)
+        TrackFiles.initialise(config)
         plan = try InterfacePlan(config: config, given: options.interface, routes: Route.all())
         parts = LiveParts(interfaces: plan.interfaces, workerCount: options.workers)
         plane = ControlPlane(config: config, configPath: options.configPath, plan: plan, forwarding: parts,

@@ -47,7 +47,7 @@ extension ControlPlane {
         let reason: String
         switch result {
         case .down(let why): reason = why
-        case .weighted(let w): reason = "\(checker) succeeded, misc_dynamic weight \(w)"
+        case .weighted(let w): reason = "\(checker) succeeded, weight \(w)"
         case .up: reason = "\(checker) succeeded"
         }
         let name = "\(real.config.address):\(real.config.port)"
