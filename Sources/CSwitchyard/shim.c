@@ -131,6 +131,25 @@ int sy_packet_ignore_outgoing(int fd) {
     return setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
 }
 
+int sy_packet_vnet_hdr(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one);
+}
+
+int sy_send_vnet(int fd, const void *header, const void *frame, size_t length) {
+    struct iovec iov[2] = {{(void *)header, 10}, {(void *)frame, length}};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    for (int retries = 0;; retries++) {
+        ssize_t n = sendmsg(fd, &msg, 0);
+        if (n >= 0) return 0;
+        if (errno == EINTR || ((errno == ENOBUFS || errno == EAGAIN) && retries < 16)) continue;
+        return -1;
+    }
+}
+
 long sy_packet_recv(int fd, void *buffer, size_t capacity) {
     ssize_t n;
     do {

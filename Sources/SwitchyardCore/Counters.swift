@@ -18,6 +18,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case icmpEchoReplies
     case icmpTranslated
     case segmented
+    case gsoSent
     case icmpTimeExceeded
     case syncQueued
     case syncQueueFull
@@ -63,6 +64,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .icmpEchoReplies: "icmp_echo_replies"
         case .icmpTranslated: "icmp_errors_translated"
         case .segmented: "tcp_segmented"
+        case .gsoSent: "tcp_gso_sent"
         case .icmpTimeExceeded: "icmp_time_exceeded_sent"
         case .syncQueued: "sync_queued"
         case .syncQueueFull: "sync_queue_full"

@@ -2,7 +2,8 @@
 // reply path: the client's packet gets the real server's address and port as destination; the
 // real server's reply gets the VIP and service port back as source. The client's address is
 // never rewritten, so the real server sees the true client. Every checksum is updated
-// incrementally (RFC 1624), or computed in full when the capture left it unfinished. The steps
+// incrementally (RFC 1624), or computed in full when the capture left it unfinished (a TCP
+// super-packet keeps it unfinished: only its pseudo-header sum moves; GSO.swift). The steps
 // that send a packet on (TTL, MACs, verdict) are the transmitters' (Transmit.swift).
 
 extension Pipeline {
@@ -25,14 +26,22 @@ extension Pipeline {
 
     /// Rewrites one address (at `addressOffset`) and one port (at `portOffset`) of a TCP/UDP
     /// packet, fixing the IP header checksum and the L4 checksum (whose pseudo-header holds the
-    /// address). A UDP checksum of 0 means none and stays 0.
+    /// address). A UDP checksum of 0 means none and stays 0. A pending checksum is left alone
+    /// (it is computed in full afterwards), unless it stays `partial`: then the field holds the
+    /// pseudo-header's folded sum, not complemented, and only the address moves it.
     @inline(__always)
     static func rewrite(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, addressOffset: Int, address: UInt32,
-                        portOffset: Int, port: UInt16, checksumPending: Bool) {
+                        portOffset: Int, port: UInt16, checksumPending: Bool, partial: Bool = false) {
         let oldAddress = rewriteAddress(frame, l3: info.l3Offset, at: addressOffset, to: address)
         let oldPort = load16(frame, portOffset)
         store16(frame, portOffset, port)
-        if checksumPending { return }
+        if checksumPending {
+            if partial {
+                let field = l4ChecksumOffset(info)
+                store16(frame, field, ~InternetChecksum.update(~load16(frame, field), old: oldAddress, new: address))
+            }
+            return
+        }
         let field = l4ChecksumOffset(info)
         let old = load16(frame, field)
         if info.proto == IPProtocol.udp && old == 0 { return }
@@ -46,11 +55,13 @@ extension Pipeline {
     @inline(__always)
     mutating func rewriteInbound(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo,
                                  to real: UnsafePointer<RealServerEntry>, checksumPending: Bool) {
+        let partial = checksumPending && keepsPartialChecksum(info)
         Self.rewrite(frame, info, addressOffset: info.l3Offset + 16, address: real.pointee.address,
-                     portOffset: info.l4Offset + 2, port: real.pointee.port, checksumPending: checksumPending)
+                     portOffset: info.l4Offset + 2, port: real.pointee.port, checksumPending: checksumPending,
+                     partial: partial)
         info.destination = real.pointee.address
         info.destinationPort = real.pointee.port
-        if checksumPending && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
+        if checksumPending && !partial && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
     }
 
     /// A packet from a real server to a client: if it is the reply of a NAT flow, rewrite its
@@ -80,11 +91,13 @@ extension Pipeline {
             if syncing { noteSync(forward, previous: previous, now: now, snapshot: snapshot) }
         }
         guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
+        let partial = checksumPending && keepsPartialChecksum(info)
         Self.rewrite(frame, info, addressOffset: info.l3Offset + 12, address: service.pointee.vip,
-                     portOffset: info.l4Offset, port: service.pointee.port, checksumPending: checksumPending)
+                     portOffset: info.l4Offset, port: service.pointee.port, checksumPending: checksumPending,
+                     partial: partial)
         info.source = service.pointee.vip
         info.sourcePort = service.pointee.port
-        if checksumPending && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
+        if checksumPending && !partial && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
         account(reply.realID, bytes: info.ipLength, inbound: false)
         return send(frame, to: reply.peerMAC, egress: Int(reply.interface), counting: .natReplies)
     }

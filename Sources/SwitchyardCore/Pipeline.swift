@@ -204,8 +204,9 @@ public struct Pipeline: ~Copyable {
         }
         let checksumPending = checksumPending
             || (detectPartialChecksums && PacketParser.checksumLooksPartial(frame, info))
-        // A TCP super-packet (GSO/GRO) is rewritten like any packet; the worker then cuts it to
-        // the MTU (TCPSegmenter). Anything else larger than the MTU cannot be sent on.
+        // A TCP super-packet (GSO/GRO) is rewritten like any packet; the worker then sends it
+        // whole for the kernel to segment (GSO.swift), or cuts it to the MTU itself
+        // (TCPSegmenter). Anything else larger than the MTU cannot be sent on.
         guard info.l3Offset + info.ipLength <= maxFrameLength || info.proto == IPProtocol.tcp else {
             return drop(.oversize)
         }

@@ -14,10 +14,19 @@ extension Pipeline {
         guard Self.decrementTTL(frame, info.l3Offset) else {
             return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
         }
-        if checksumPending && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
+        if checksumPending && !keepsPartialChecksum(info) && PacketParser.finishChecksum(frame, info) {
+            counters.bump(.checksumsFinished)
+        }
         return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
                     counting: .forwarded)
     }
+
+    /// Whether a packet whose L4 checksum is pending leaves with it still partial: a TCP
+    /// super-packet (longer than the MTU) goes out whole with a virtio_net_hdr that asks the
+    /// kernel or the NIC to segment it and finish each segment's checksum (GSO.swift), so
+    /// summing its 64 KiB here would be wasted.
+    @inline(__always)
+    func keepsPartialChecksum(_ info: PacketInfo) -> Bool { info.l3Offset + info.ipLength > maxFrameLength }
 
     /// NAT (ipvsadm -m), as ip_vs_nat_xmit: the TTL, then the destination becomes the real
     /// server's address and port (rewriteInbound), then the MACs.

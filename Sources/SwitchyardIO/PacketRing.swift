@@ -73,6 +73,9 @@ public final class PacketRing: @unchecked Sendable {
             // The engine's own frames leave through its TX sockets, which bypass the taps; the
             // kernel's (ARP, health checks) need not be copied and filtered here either.
             _ = sy_packet_ignore_outgoing(fd)
+            // A virtio_net_hdr before each frame: a super-packet's says its segment size, which
+            // it keeps when it is sent on whole (GSO.swift). Set before the ring, as it must be.
+            _ = try systemCall("PACKET_VNET_HDR", valueOrErrno { sy_packet_vnet_hdr(fd) })
             // Room on the socket's queue for a few whole super-packets (their slots say COPY).
             if geometry.format == .frames {
                 _ = try systemCall("PACKET_COPY_THRESH", valueOrErrno { sy_packet_copy_large(fd, Self.largeFrameQueueBytes) })
@@ -160,8 +163,9 @@ public final class PacketRing: @unchecked Sendable {
         frameIndex = (frameIndex + count) % geometry.frameCount
     }
 
-    /// TPACKET_V2: reads the whole frame behind a slot marked TP_STATUS_COPY into `buffer`.
-    /// Returns its length, or nil if the queue had none or it is longer than `capacity`.
+    /// TPACKET_V2: reads the whole frame behind a slot marked TP_STATUS_COPY into `buffer`,
+    /// its virtio_net_hdr first (the frame is at `buffer + VirtioNetHeader.size`). Returns the
+    /// length of both, or nil if the queue had none or it is longer than `capacity`.
     @inline(__always)
     public func receiveCopied(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int? {
         let n = sy_packet_recv(fd, buffer, capacity)

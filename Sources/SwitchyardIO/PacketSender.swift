@@ -1,5 +1,6 @@
-// The AF_PACKET transmit socket on one interface: frames queued into a TX ring (or gathered
-// for sendmmsg) and flushed a batch at a time.
+// The AF_PACKET transmit sockets on one interface: frames queued into a TX ring (or gathered
+// for sendmmsg) and flushed a batch at a time, and TCP super-packets sent whole on a second
+// socket, each after a virtio_net_hdr asking the kernel to segment it (GSO.swift).
 
 import CSwitchyard
 import Glibc
@@ -22,6 +23,11 @@ public final class PacketSender: @unchecked Sendable {
     public let mode: TXMode
     let batch: UnsafeMutablePointer<sy_tx_batch>?
     let ring: UnsafeMutablePointer<sy_tx_ring>?
+    /// The socket for super-packets (PACKET_VNET_HDR, no ring: a socket with a TX ring sends
+    /// only from its ring), or -1 if it could not be made (the worker then segments them).
+    public let gsoFD: Int32
+    /// Where a super-packet's virtio_net_hdr is written before it is sent.
+    let vnetHeader: UnsafeMutableRawPointer
 
     public init(interface: InterfaceInfo, mode: TXMode = .ring, capacity: UInt32 = 256) throws {
         let fd = try systemCall("socket(AF_PACKET) for TX", valueOrErrno {
@@ -55,6 +61,8 @@ public final class PacketSender: @unchecked Sendable {
         }
         // Bypassing the qdisc also keeps our own frames from being looped back to packet taps.
         _ = sy_qdisc_bypass(fd)
+        gsoFD = Self.openGSOSocket(interface)
+        vnetHeader = .allocate(byteCount: 16, alignment: 8)
         self.fd = fd
         self.mode = mode
         self.batch = batch
@@ -65,6 +73,29 @@ public final class PacketSender: @unchecked Sendable {
         sy_tx_ring_destroy(ring)
         sy_tx_batch_destroy(batch)
         close(fd)
+        if gsoFD >= 0 { close(gsoFD) }
+        vnetHeader.deallocate()
+    }
+
+    /// A send-only packet socket with PACKET_VNET_HDR on `interface`, bypassing the qdisc; -1
+    /// if any step fails.
+    static func openGSOSocket(_ interface: InterfaceInfo) -> Int32 {
+        let s = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard s >= 0 else { return -1 }
+        guard sy_packet_vnet_hdr(s) == 0, sy_packet_bind(s, interface.index, 0) == 0 else {
+            close(s)
+            return -1
+        }
+        _ = sy_qdisc_bypass(s)
+        return s
+    }
+
+    /// Sends a super-packet whole after `header`; false if the kernel refused it (the caller
+    /// segments it instead). Frames queued before it must be flushed first, to keep the order.
+    @inline(__always)
+    public func sendWhole(_ frame: UnsafeMutableRawPointer, length: Int, header: VirtioNetHeader) -> Bool {
+        header.store(to: vnetHeader)
+        return sy_send_vnet(gsoFD, vnetHeader, frame, length) == 0
     }
 
     /// Queues a frame; returns how many frames failed (the ring stayed full, or a batch that

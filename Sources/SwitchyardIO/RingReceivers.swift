@@ -72,10 +72,13 @@ extension Worker {
                 ahead += Int(sy_frame_next_offset(ahead))
             }
             for k in 0..<chunk {
-                receive(frame + Int(sy_frame_mac_offset(frame)), length: Int(sy_frame_snaplen(frame)),
+                let data = frame + Int(sy_frame_mac_offset(frame))
+                let length = Int(sy_frame_snaplen(frame))
+                receive(data, length: length,
                         wireLength: Int(sy_frame_wirelen(frame)), host: sy_frame_pkttype(frame) == SY_PACKET_HOST,
                         checksumPending: sy_frame_status(frame) & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
-                        now: now, hint: hints[k], &pipeline, &segmenter, view)
+                        now: now, hint: hints[k], gsoSize: gsoSize(before: data, length: length), &pipeline, &segmenter,
+                        view)
                 frame += Int(sy_frame_next_offset(frame))
             }
             remaining -= chunk
@@ -98,26 +101,38 @@ extension Worker {
             let status = sy_v2_status(frame)
             var data = frame + Int(sy_v2_mac_offset(frame))
             var length = Int(sy_v2_snaplen(frame))
+            var gsoSize = 0
             if status & SY_TP_STATUS_COPY != 0 {
-                // Larger than a slot: the whole frame waits on the socket, in ring order.
-                // It is read even if it is not ours, so the queue stays in step with the ring.
-                if let whole = ring.receiveCopied(into: largeFrame, capacity: Self.largeFrameCapacity) {
-                    data = largeFrame
-                    length = whole
+                // Larger than a slot: the whole frame waits on the socket, in ring order, after
+                // its virtio_net_hdr. It is read even if it is not ours, so the queue stays in
+                // step with the ring.
+                if let whole = ring.receiveCopied(into: largeFrame, capacity: Self.largeFrameCapacity),
+                   whole > VirtioNetHeader.size {
+                    data = largeFrame + VirtioNetHeader.size
+                    length = whole - VirtioNetHeader.size
+                    gsoSize = Int(VirtioNetHeader(reading: largeFrame).gsoSize)
                 }
             }
             receive(data, length: length, wireLength: Int(sy_v2_wirelen(frame)),
                     host: sy_v2_pkttype(frame) == SY_PACKET_HOST,
                     checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
-                    now: now, hint: data == largeFrame ? .none : hints[i], &pipeline, &segmenter, view)
+                    now: now, hint: status & SY_TP_STATUS_COPY != 0 ? .none : hints[i], gsoSize: gsoSize,
+                    &pipeline, &segmenter, view)
         }
         for sender in senders { countTXFailures(sender.flush(), &pipeline) }
     }
 
-    /// One frame from an AF_PACKET ring.
+    /// A TPACKET_V3 frame's segment size, from the virtio_net_hdr the kernel wrote just before
+    /// it (read only for frames larger than the MTU; 0 for the rest).
+    @inline(__always)
+    func gsoSize(before data: UnsafeMutableRawPointer, length: Int) -> Int {
+        length > config.maxFrameLength ? Int(VirtioNetHeader(reading: data - VirtioNetHeader.size).gsoSize) : 0
+    }
+
+    /// One frame from an AF_PACKET ring; `gsoSize` is a super-packet's segment size (0: unknown).
     @inline(__always)
     func receive(_ data: UnsafeMutableRawPointer, length: Int, wireLength: Int, host: Bool, checksumPending: Bool,
-                 ingress: Int, now: UInt32, hint: FlowHint, _ pipeline: inout Pipeline,
+                 ingress: Int, now: UInt32, hint: FlowHint, gsoSize: Int, _ pipeline: inout Pipeline,
                  _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
         // Only frames addressed to this host's MAC: not our own transmissions, not
         // broadcasts, not frames for other hosts seen by a promiscuous interface.
@@ -128,7 +143,7 @@ extension Worker {
             pipeline.counters.bump(.oversize)
         } else {
             forward(data, length: length, ingress: ingress, checksumPending: checksumPending, now: now, hint: hint,
-                    &pipeline, &segmenter, view)
+                    gsoSize: gsoSize, &pipeline, &segmenter, view)
         }
     }
 }

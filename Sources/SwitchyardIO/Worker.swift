@@ -175,6 +175,23 @@ public final class Worker: @unchecked Sendable {
         pipeline.counters.copy(to: published)
     }
 
+    /// Sends a TCP super-packet whole, for the kernel (or the NIC) to segment: `gsoSize` is the
+    /// segment size it arrived with (0: unknown, the MTU's), `partial` whether its checksum
+    /// still holds only the pseudo-header sum. False if it cannot go this way (no GSO socket,
+    /// not a TCP packet to cut, refused): the caller segments it.
+    @inline(__always)
+    func sendWhole(_ data: UnsafeMutableRawPointer, length: Int, egress: Int, gsoSize: Int, partial: Bool,
+                   _ pipeline: inout Pipeline) -> Bool {
+        let sender = senders[egress]
+        guard sender.gsoFD >= 0,
+              let header = GSO.header(data, length: length, mtu: config.maxFrameLength - 18, gsoSize: gsoSize,
+                                      partial: partial) else { return false }
+        countTXFailures(sender.flush(), &pipeline)
+        guard sender.sendWhole(data, length: length, header: header) else { return false }
+        pipeline.counters.bump(.gsoSent)
+        return true
+    }
+
     /// Sends a TCP super-packet as MTU-sized segments. The segments live in the segmenter's
     /// scratch memory, so the batch is flushed before the next one may reuse it.
     func send(segmentsOf data: UnsafeMutableRawPointer, length: Int, egress: Int, _ pipeline: inout Pipeline,
@@ -200,12 +217,14 @@ public final class Worker: @unchecked Sendable {
     /// Frames taken from a TPACKET_V2 ring at a time (the TX batch is flushed after each).
     static let frameBatch = 64
 
-    /// Runs one frame through the pipeline and queues what it forwards (cut to the MTU first
-    /// if it is a TCP super-packet).
+    /// Runs one frame through the pipeline and queues what it forwards. A TCP super-packet goes
+    /// whole for the kernel to segment when the receive path knew its checksum state (`gsoSize`
+    /// is then its segment size, 0 if unknown; nil: AF_XDP, which cannot tell), else it is cut
+    /// to the MTU here.
     @inline(__always)
     func forward(_ data: UnsafeMutableRawPointer, length: Int, ingress: Int, checksumPending: Bool, now: UInt32,
-                 hint: FlowHint = .none, _ pipeline: inout Pipeline, _ segmenter: inout TCPSegmenter,
-                 _ view: SnapshotView) {
+                 hint: FlowHint = .none, gsoSize: Int? = nil, _ pipeline: inout Pipeline,
+                 _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
         let egress: Int
         switch pipeline.process(data, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
                                 snapshot: view, hint: hint) {
@@ -217,6 +236,9 @@ public final class Worker: @unchecked Sendable {
         }
         if length <= config.maxFrameLength {
             countTXFailures(senders[egress].enqueue(data, length: length), &pipeline)
+        } else if let gsoSize,
+                  sendWhole(data, length: length, egress: egress, gsoSize: gsoSize, partial: checksumPending, &pipeline) {
+            return
         } else {
             send(segmentsOf: data, length: length, egress: egress, &pipeline, &segmenter)
         }

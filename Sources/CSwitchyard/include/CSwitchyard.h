@@ -59,6 +59,13 @@ int sy_packet_send_only(int fd);
 int sy_packet_copy_large(int fd, int rcvbuf);
 /// PACKET_IGNORE_OUTGOING: the socket does not see frames sent on its interface (Linux 4.20+).
 int sy_packet_ignore_outgoing(int fd);
+/// PACKET_VNET_HDR: a struct virtio_net_hdr (10 bytes) before every frame received (in a ring
+/// slot just before the frame; ahead of it in recv()) or sent. Set it before a ring.
+int sy_packet_vnet_hdr(int fd);
+/// Sends one frame after its 10-byte virtio_net_hdr on a PACKET_VNET_HDR socket that has no TX
+/// ring (a super-packet for the kernel to segment). A full device queue is retried a few
+/// times. Returns 0, or -1 with errno set.
+int sy_send_vnet(int fd, const void *header, const void *frame, size_t length);
 /// Reads the next frame queued on the socket without waiting. Returns its whole length (which
 /// may exceed `capacity`: then only `capacity` bytes were copied) or -1 (nothing queued).
 long sy_packet_recv(int fd, void *buffer, size_t capacity);

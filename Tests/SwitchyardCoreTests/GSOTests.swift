@@ -1,0 +1,121 @@
+import XCTest
+@testable import SwitchyardCore
+
+/// Super-packets sent whole: the virtio_net_hdr asked of the kernel, and the partial checksum
+/// a super-packet keeps through DR and both NAT directions, finished afterwards as a NIC (or
+/// the kernel's segmenter) finishes it: the result must be the checksum computed afresh.
+final class GSOTests: XCTestCase {
+    let vipNAT: UInt32 = 0xC612_0164  // 198.18.1.100
+    let client: UInt32 = 0xC612_010A
+    let rip: UInt32 = 0xC612_020B
+
+    /// A TCP frame of `payload` bytes with a 12-byte option block (data offset 8), its checksum
+    /// partial as a local sender or GRO leaves it: the pseudo-header's folded sum, not complemented.
+    func superPacket(from s: UInt32, _ sport: UInt16, to d: UInt32, _ dport: UInt16, payload: Int,
+                     flags: UInt8 = TCPFlags.ack) -> [UInt8] {
+        var frame = tcpFrame(client: s, port: sport, to: d, dport: dport, flags: flags)
+        frame += [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]  // NOP NOP timestamps
+        frame += (0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        frame.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!
+            store16(p, 16, UInt16(20 + 32 + payload))
+            store16(p, 24, 0)
+            store16(p, 24, InternetChecksum.checksum(p + 14, 20))
+            p.storeBytes(of: 0x80, toByteOffset: 46, as: UInt8.self)
+            let pseudo = InternetChecksum.pseudoHeaderSum(source: s, destination: d, protocol: IPProtocol.tcp,
+                                                          length: 32 + payload)
+            store16(p, 50, InternetChecksum.fold(pseudo))
+        }
+        return frame
+    }
+
+    /// What the device does with VIRTIO_NET_HDR_F_NEEDS_CSUM: sums from the TCP header with
+    /// the field as it is, and stores the complement. True if the result is the valid checksum.
+    func finishedLikeANIC(_ frame: [UInt8]) -> Bool {
+        var f = frame
+        return f.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!
+            guard case .ipv4(let info) = PacketParser.parse(p, length: raw.count) else { return false }
+            let l4 = info.ipLength - 20
+            store16(p, 50, InternetChecksum.checksum(p + 34, l4))
+            let pseudo = InternetChecksum.pseudoHeaderSum(source: info.source, destination: info.destination,
+                                                          protocol: IPProtocol.tcp, length: l4)
+            return InternetChecksum.fold(InternetChecksum.sum(p + 34, l4, initial: pseudo)) == 0xFFFF
+        }
+    }
+
+    func testHeaderAsksForSegmentsOfTheSendersSize() throws {
+        var frame = superPacket(from: client, 40_000, to: rip, 8080, payload: 20_000, flags: TCPFlags.ack | 0x80)
+        let header = frame.withUnsafeMutableBytes {
+            GSO.header($0.baseAddress!, length: $0.count, mtu: 1500, gsoSize: 1448, partial: true)
+        }
+        XCTAssertEqual(header, VirtioNetHeader(flags: 1, gsoType: 0x81, headerLength: 66, gsoSize: 1448,
+                                               checksumStart: 34, checksumOffset: 16), "CWR: the ECN bit")
+        XCTAssertEqual(header?.bytes, [1, 0x81, 66, 0, 0xA8, 0x05, 34, 0, 16, 0], "little-endian, as the kernel reads it")
+        let unknown = frame.withUnsafeMutableBytes {
+            GSO.header($0.baseAddress!, length: $0.count, mtu: 1500, gsoSize: 0, partial: false)
+        }
+        XCTAssertEqual(unknown?.gsoSize, 1448, "no size given: what 1500 bytes of IP hold after 52 of headers")
+        XCTAssertEqual(unknown?.flags, 0, "a complete checksum: the kernel sets it up again to segment")
+        let clamped = frame.withUnsafeMutableBytes {
+            GSO.header($0.baseAddress!, length: $0.count, mtu: 1400, gsoSize: 1448, partial: true)
+        }
+        XCTAssertEqual(clamped?.gsoSize, 1348, "never more than the egress MTU holds")
+        var readBack = [UInt8](repeating: 0, count: 10)
+        readBack.withUnsafeMutableBytes { header!.store(to: $0.baseAddress!) }
+        XCTAssertEqual(readBack, header!.bytes)
+        XCTAssertEqual(readBack.withUnsafeBytes { VirtioNetHeader(reading: $0.baseAddress!) }, header)
+    }
+
+    func testHeaderLeavesWhatIsNotACuttableTCPPacketAlone() {
+        var small = superPacket(from: client, 1, to: rip, 2, payload: 100)
+        XCTAssertNil(small.withUnsafeMutableBytes { GSO.header($0.baseAddress!, length: $0.count, mtu: 1500, gsoSize: 0, partial: true) })
+        var udp = tcpFrame(client: client, port: 1, to: rip, dport: 2, proto: IPProtocol.udp)
+        XCTAssertNil(udp.withUnsafeMutableBytes { GSO.header($0.baseAddress!, length: $0.count, mtu: 20, gsoSize: 0, partial: true) })
+    }
+
+    func testDRKeepsTheSuperPacketsPartialChecksum() {
+        var p = Pipeline(PipelineConfig(interfaceMACs: [lbMAC], flowCapacity: 1_000))
+        let frame = superPacket(from: client, 40_000, to: vip.value, 80, payload: 30_000)
+        let (verdict, out) = feed(&p, frame, pending: true, snapshot: fixtureSnapshot())
+        XCTAssertEqual(verdict, .forward(egress: 0))
+        XCTAssertEqual(load16Array(out, 50), load16Array(frame, 50), "the field is not summed over 30 KB")
+        XCTAssertEqual(p.counters[.checksumsFinished], 0)
+        XCTAssertTrue(finishedLikeANIC(out))
+    }
+
+    func testNATMovesThePartialChecksumWithTheAddressesBothWays() {
+        var p = Pipeline(PipelineConfig(interfaceMACs: [lbMAC, MACAddress(bits: 0x03)], flowCapacity: 1_000))
+        let s = ForwardingSnapshot(services: [ServiceSpec(
+            id: 0, proto: IPProtocol.tcp, vip: IPv4Address(vipNAT), port: 80, scheduler: .roundRobin, method: .nat,
+            reals: [RealServerSpec(id: 0, address: IPv4Address(rip), port: 8080, weight: 1, mac: MACAddress(bits: 0x21),
+                                   interface: 1)])], schedulingKey: .defaultScheduling, maglevTableSize: 251)
+        _ = feed(&p, tcpFrame(client: client, port: 40_000, to: vipNAT, dport: 80), snapshot: s)
+        let (inVerdict, inbound) = feed(&p, superPacket(from: client, 40_000, to: vipNAT, 80, payload: 30_000),
+                                        pending: true, snapshot: s)
+        XCTAssertEqual(inVerdict, .forward(egress: 1))
+        XCTAssertEqual(load32Array(inbound, 30), rip)
+        XCTAssertTrue(finishedLikeANIC(inbound), "upload: the destination moved in the pseudo-header sum")
+        let (outVerdict, reply) = feed(&p, superPacket(from: rip, 8080, to: client, 40_000, payload: 60_000),
+                                       pending: true, snapshot: s)
+        guard case .forward = outVerdict else { return XCTFail("the reply was not forwarded: \(outVerdict)") }
+        XCTAssertEqual(load32Array(reply, 26), vipNAT)
+        XCTAssertTrue(finishedLikeANIC(reply), "download: the source moved in the pseudo-header sum")
+        XCTAssertEqual(p.counters[.checksumsFinished], 0)
+        // A frame within the MTU is still finished here, in full.
+        let (_, small) = feed(&p, superPacket(from: client, 40_000, to: vipNAT, 80, payload: 100), pending: true, snapshot: s)
+        XCTAssertEqual(p.counters[.checksumsFinished], 1)
+        var check = small
+        let valid = check.withUnsafeMutableBytes { raw -> Bool in
+            let q = raw.baseAddress!
+            let pseudo = InternetChecksum.pseudoHeaderSum(source: client, destination: rip, protocol: IPProtocol.tcp, length: 132)
+            return InternetChecksum.fold(InternetChecksum.sum(q + 34, 132, initial: pseudo)) == 0xFFFF
+        }
+        XCTAssertTrue(valid)
+    }
+
+    func load16Array(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) << 8 | UInt16(b[at + 1]) }
+    func load32Array(_ b: [UInt8], _ at: Int) -> UInt32 {
+        UInt32(b[at]) << 24 | UInt32(b[at + 1]) << 16 | UInt32(b[at + 2]) << 8 | UInt32(b[at + 3])
+    }
+}
