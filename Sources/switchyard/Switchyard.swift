@@ -91,6 +91,10 @@ struct Run: ParsableCommand {
           help: "Drop the kernel's copies of VIP frames with a tcx BPF program in front of the guard's nftables chain (Linux 6.6+; cheaper per frame). --no-guard-tcx leaves the chain alone.")
     var guardTcx = true
 
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "Leave GRO as it is on the engine's interfaces: TCP super-packets are forwarded whole, for the kernel or the NIC to segment. --no-gro turns it off while the engine runs (always so with --io af_xdp).")
+    var gro = true
+
     func validate() throws {
         if RingFormat(rawValue: rxRing) == nil { throw ValidationError("--rx-ring must be frames or blocks") }
         if TXMode(rawValue: tx) == nil { throw ValidationError("--tx must be ring or sendmmsg") }
@@ -120,6 +124,7 @@ struct Run: ParsableCommand {
                                     controlPath: control ?? EngineOptions.defaultControlPath(configPath: config),
                                     txMode: TXMode(rawValue: tx) ?? .ring, rxMode: rx)
         options.guardTCX = guardTcx
+        options.gro = gro
         options.ringFormat = RingFormat(rawValue: rxRing) ?? .frames
         options.syncRefresh = syncRefresh
         options.configID = configId

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The engine's lifecycle on the machine: a run killed with SIGKILL leaves its guard table and
-# GRO setting behind; the next start of the same config finds them, undoes them and says so;
-# a second start while one runs is refused without touching the first; a clean stop leaves
-# nothing behind.
+# GRO setting (--no-gro) behind; the next start of the same config finds them, undoes them and
+# says so; a second start while one runs is refused without touching the first; a clean stop
+# leaves nothing behind; by default GRO is left as it is.
 . "$(dirname "$0")/prelude.sh"
 vip=198.19.9.200
 
@@ -14,7 +14,7 @@ lab_host lb eth0 198.19.9.2/24
 lab_host web1 eth0 198.19.9.21/24
 lab_exec web1 sh "$root/scripts/realserver.sh" up $vip >/dev/null
 lab_nginx web1 web1
-# GRO on where the engine runs, so turning it off is a change the engine must undo.
+# GRO on where the engine runs, so turning it off (--no-gro) is a change the engine must undo.
 lab_exec lb ethtool -K eth0 gro on
 gro() { lab_exec lb ethtool -k eth0 | awk '/^generic-receive-offload:/ {print $2}'; }
 check "GRO starts on" test "$(gro)" = on
@@ -34,9 +34,9 @@ start() { # start LOG [ARGS...]: a balancer in the background, waiting for "read
 }
 guard_tables() { lab_exec lb nft list tables | grep -c switchyard; }
 
-start "$LAB_DIR/first.log"
+start "$LAB_DIR/first.log" --no-gro
 check "the first run serves the VIP" test "$(lab_exec client curl -s --max-time 3 "http://$vip/")" = web1
-check "and turned GRO off" test "$(gro)" = off
+check "and turned GRO off (--no-gro)" test "$(gro)" = off
 
 echo "-- a second start of the same config while the first runs"
 timeout 20 ip netns exec "$(lab_ns lb)" "$bin" run --config "$LAB_DIR/life.conf" --workers 1 >"$LAB_DIR/again.log" 2>&1
@@ -50,7 +50,7 @@ kill -KILL "$LB_PID"
 wait "$LB_PID" 2>/dev/null
 expect "a killed run leaves its guard table" "$(guard_tables)" -eq 1
 check "and GRO off" test "$(gro)" = off
-start "$LAB_DIR/second.log" --log-level debug
+start "$LAB_DIR/second.log" --log-level debug --no-gro
 check "the next start says what it undid" grep -q "an earlier run of this config (pid [0-9]*) did not stop cleanly: removed its kernel guard table netdev switchyard_eth0; turned GRO back on for eth0" "$LB_LOG"
 expect "one guard table, the new run's" "$(guard_tables)" -eq 1
 check "the VIP is served again" test "$(lab_exec client curl -s --max-time 3 "http://$vip/")" = web1
@@ -73,6 +73,8 @@ expect "no guard table is left" "$(guard_tables)" -eq 0
 check "GRO is on again, as it was found" test "$(gro)" = on
 start "$LAB_DIR/third.log"
 check "a start after a clean stop finds nothing to undo" sh -c "! grep -q 'did not stop cleanly\|that an earlier run left' '$LB_LOG'"
+check "by default GRO is left on: super-packets are forwarded whole" test "$(gro)" = on
+check "the VIP is served with GRO on" test "$(lab_exec client curl -s --max-time 3 "http://$vip/")" = web1
 kill -TERM "$LB_PID"
 wait "$LB_PID"
 [ "$E2E_FAILED" -eq 0 ]

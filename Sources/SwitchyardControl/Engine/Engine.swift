@@ -96,7 +96,8 @@ public final class Engine: @unchecked Sendable {
         // The record is written before GRO changes (naming every interface whose GRO is on now,
         // which is what may be turned off), then again with what was turned off.
         if let slash = recordPath.lastIndex(of: "/") { mkdir(String(recordPath[..<slash]), 0o700) }
-        let groOn = interfaces.filter { GenericReceiveOffload.isOn($0.name) ?? false }.map(\.name)
+        let groOn = options.gro && options.rxMode == .afPacket
+            ? [] : interfaces.filter { GenericReceiveOffload.isOn($0.name) ?? false }.map(\.name)
         if !RunRecord(pid: getpid(), guardTable: kernelGuard.table, groTurnedOff: groOn).save(to: recordPath) {
             Log.warning("cannot write \(recordPath): should this run be killed, the next start cannot undo its GRO settings")
         }

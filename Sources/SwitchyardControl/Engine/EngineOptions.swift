@@ -20,6 +20,10 @@ public struct EngineOptions: Sendable {
     public var guardTCX = true
     /// How AF_PACKET rings hand frames over (TPACKET_V2 frames or TPACKET_V3 blocks).
     public var ringFormat = RingFormat.frames
+    /// Turn GRO off on the engine's interfaces while it runs (--no-gro; always with AF_XDP,
+    /// whose receive path cuts super-packets in software). With AF_PACKET, GRO stays as it is:
+    /// its super-packets are forwarded whole (GSO.swift), one rewrite for many wire packets.
+    public var gro = true
     /// Seconds between a sync master's full walks (repairs lost messages, refreshes idle flows).
     public var syncRefresh = SyncService.defaultRefreshSeconds
     /// What the config's `@ID` lines are compared with (--config-id); nil: the host name's first label.
