@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Switchyard's benchmark, one command (as root, after scripts/setup.sh):
 #
-#   bench/run.sh [--rounds N] [--seconds S] [--workers W] [--no-http] [--no-flood]
+#   bench/run.sh [--rounds N] [--seconds S] [--workers W] [--no-http] [--no-flood] [--no-bulk]
 #
 # Environment: BENCH_PATHS="wire dr ..." picks the flood paths; BENCH_PERF=DIR records a
 # system-wide profile of every flood round into DIR (perf record -a -g; `perf report -i FILE
@@ -42,6 +42,10 @@
 # rings (dr-blocks, nat-blocks) and receiving by AF_XDP (dr-xdp, nat-xdp). For the NAT paths the client uses a second subnet routed
 # through the balancer, so replies come back through it. BENCH_HTTP_PATHS picks HTTP paths.
 #
+# Bulk TCP (iperf3, 1 and 8 streams) and request latency (sockperf ping-pong, UDP and TCP) through
+# Switchyard DR and NAT, the kernel's NAT and router, HAProxy and the wire: bench/bulk.sh, run at
+# the end in a lab of its own (--no-bulk leaves it out); its tables and goals join this report.
+#
 # Writes bench/results/bench-<time>.json and .md. Loads are bounded: every round stops after
 # S seconds.
 set -euo pipefail
@@ -54,6 +58,7 @@ seconds=5
 workers=1
 http=1
 flood=1
+bulk=1
 while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
@@ -61,7 +66,8 @@ while [ $# -gt 0 ]; do
         --workers) workers=$2; shift 2 ;;
         --no-http) http=; shift ;;
         --no-flood) flood=; shift ;;
-        -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+        --no-bulk) bulk=; shift ;;
+        -h | --help) sed -n '2,47p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -374,6 +380,10 @@ done
 engine none
 stats=$(cat "$LAB_DIR/main-totals" 2>/dev/null || true)
 floor_stats=$(cat "$LAB_DIR/floor-totals" 2>/dev/null || true)
+if [ -n "$bulk" ]; then
+    "$here/bulk.sh" --rounds "$rounds" --seconds "$seconds" --workers "$workers" --out "$LAB_DIR/bulk" ||
+        echo "bench/run.sh: bench/bulk.sh failed; its part is left out of the report" >&2
+fi
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 md=$here/results/bench-$stamp.md
@@ -432,6 +442,7 @@ md=$here/results/bench-$stamp.md
             echo "| $label | ${med[http_close_$path]} | $(ratio "${med[http_close_$path]}" "${med[http_close_haproxy]:-}") | ${med[http_keepalive_$path]} | $(ratio "${med[http_keepalive_$path]}" "${med[http_keepalive_haproxy]:-}") |"
         done
     fi
+    cat "$LAB_DIR/bulk.md" 2>/dev/null || true
     # The benchmark issue's goals that this run measures, each judged from this run's medians
     # (a goal whose paths were left out of the run is left out here).
     goal() { # goal TEXT A B THRESHOLD: A / B against the threshold
@@ -448,6 +459,7 @@ md=$here/results/bench-$stamp.md
     goal "DR x the kernel's NAT balancer" "${med[dr]:-}" "${med[nft]:-}" 1.3
     goal "HTTP new connections/s through DR x HAProxy" "${med[http_close_dr]:-}" "${med[http_close_haproxy]:-}" 1.2
     goal "HTTP keep-alive requests/s through DR x HAProxy" "${med[http_keepalive_dr]:-}" "${med[http_keepalive_haproxy]:-}" 1.2
+    cat "$LAB_DIR/bulk.goals" 2>/dev/null || true
     [ "${med[floor]:-0}" = 0 ] || [ "${wire_med:-0}" = 0 ] ||
         echo "- DR against the wire, for scale: the relay floor (the engine's rings and guard with none of its work) forwarded $(ratio "${med[floor]}" "$wire_med") x the wire in this run"
     echo "- per packet, per flow and allocations: bench/micro.sh"
@@ -459,12 +471,13 @@ md=$here/results/bench-$stamp.md
 } >"$md"
 cat >"$here/results/bench-$stamp.json" <<JSON
 {"time": "$stamp", "kernel": "$(uname -r)", "cores": $cores, "workers": $workers, "rounds": $rounds, "seconds": $seconds,
- "pps": {$(for p in $paths; do printf '"%s": [%s], ' $p "$(echo ${results[$p]} | tr ' ' ',')"; done | sed 's/, $//')},
+ "pps": {$(for p in $paths; do printf '"%s": [%s], ' $p "$(echo ${results[$p]:-} | tr ' ' ',')"; done | sed 's/, $//')},
  "median_pps": {$(for p in $paths; do printf '"%s": %s, ' $p "${med[$p]}"; done | sed 's/, $//')},
  "engine_cpu_ns_per_packet": {$(for p in $paths; do [ -n "${results[cpu_$p]:-}" ] && printf '"%s": [%s], ' $p "$(echo ${results[cpu_$p]} | tr ' ' ',')"; done | sed 's/, $//')},
  "cpu_busy_last_round": {$(for p in $paths; do printf '"%s": "%s", ' $p "${results[busy_$p]:-}"; done | sed 's/, $//')},
  "http_median_rps": {$(for k in "${!med[@]}"; do case $k in http_*) printf '"%s": %s, ' "${k#http_}" "${med[$k]}" ;; esac; done | sed 's/, $//')},
- "dr_over_wire": $(jratio "${med[dr]:-}" "$wire_med"), "floor_over_wire": $(jratio "${med[floor]:-}" "$wire_med"), "dr_over_floor": $(jratio "${med[dr]:-}" "${med[floor]:-}"), "nat_over_kernel_nat": $(jratio "${med[nat]:-}" "${med[nft]:-}")}
+ "dr_over_wire": $(jratio "${med[dr]:-}" "$wire_med"), "floor_over_wire": $(jratio "${med[floor]:-}" "$wire_med"), "dr_over_floor": $(jratio "${med[dr]:-}" "${med[floor]:-}"), "nat_over_kernel_nat": $(jratio "${med[nat]:-}" "${med[nft]:-}"),
+ "bulk": $(cat "$LAB_DIR/bulk.json" 2>/dev/null || echo null)}
 JSON
 # Charts (PNG) of the medians, when gnuplot is there (scripts/setup.sh installs gnuplot-nox).
 charts=""

@@ -14,7 +14,7 @@ packages=(
     iputils-ping procps psmisc keepalived # tests: ping, sysctl, process helpers
     openssl                             # tests: a TLS server (s_server) for SSL_GET
     dnsmasq-base bind9-dnsutils         # tests: a UDP service (DNS) through NAT
-    netsniff-ng haproxy valgrind        # bench: trafgen floods, HAProxy peer, instruction counts
+    netsniff-ng haproxy valgrind iperf3 sockperf # bench: trafgen floods, HAProxy peer, instruction counts, bulk TCP, latency
     gnuplot-nox                         # bench: PNG charts
     libxdp-dev libbpf-dev gcc           # bench: the AF_XDP probe
 )
