@@ -12,6 +12,14 @@ public func monotonicMilliseconds() -> UInt32 {
     return UInt32(truncatingIfNeeded: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
 }
 
+/// The monotonic clock in microseconds (a worker's busy-poll budget).
+@inline(__always)
+public func monotonicMicroseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000 &+ UInt64(ts.tv_nsec) / 1_000
+}
+
 /// Reads a whole small file (procfs, sysfs); nil if it cannot be opened.
 public func readSmallFile(_ path: String) -> String? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

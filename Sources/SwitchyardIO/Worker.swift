@@ -20,6 +20,10 @@ public final class Worker: @unchecked Sendable {
     let publisher: SnapshotPublisher
     /// Which receive back-end `run` specialises its loop for.
     let backEnd: BackEnd
+    /// Microseconds the worker keeps checking its rings after its last frame before it sleeps
+    /// in poll() (--busy-poll): no wake-up to pay for a frame that comes within it, for the
+    /// price of a core kept busy. 0: it sleeps as soon as the rings are empty.
+    let busyPoll: UInt64
     /// The pipeline (flow tables included), made in init so that a failure to allocate it is
     /// an error thrown before the engine starts, not a crash on the worker thread; `run` moves
     /// it onto the worker's stack.
@@ -40,8 +44,10 @@ public final class Worker: @unchecked Sendable {
     /// fails, those opened before it are closed as the thrown init releases them (their deinit).
     public init(index: Int, interfaces: [InterfaceInfo], filter: PacketFilter, fanoutGroupBase: UInt16?,
                 fanoutProgram: [BPFInstruction], config: PipelineConfig, publisher: SnapshotPublisher,
-                geometry: RingGeometry = RingGeometry(), txMode: TXMode = .ring, rxMode: RXMode = .afPacket) throws {
+                geometry: RingGeometry = RingGeometry(), txMode: TXMode = .ring, rxMode: RXMode = .afPacket,
+                busyPollMicroseconds: Int = 0) throws {
         self.index = index
+        busyPoll = UInt64(max(busyPollMicroseconds, 0))
         idlePipeline = Pipeline(config)
         switch rxMode {
         case .afPacket:
@@ -140,8 +146,10 @@ public final class Worker: @unchecked Sendable {
         var quiet = true
         var lastSweep: UInt32 = 0
         var polls = receiver.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN | POLLERR), revents: 0) }
+        var lastFrame = busyPoll > 0 ? monotonicMicroseconds() : 0
         while !stopFlag.load(ordering: .relaxed) {
             if receiver.receive(self, &pipeline, &segmenter, &held) {
+                if busyPoll > 0 { lastFrame = monotonicMicroseconds() }
                 // A slice of the table per millisecond at most: AF_XDP batches are small, and a
                 // sweep per batch would cost a slot's cache miss per packet.
                 let now = monotonicMilliseconds()
@@ -168,6 +176,10 @@ public final class Worker: @unchecked Sendable {
                 lastIdle = now
                 pipeline.counters.bump(.ringDrops, by: receiver.takeDrops())
                 pipeline.counters.copy(to: published)
+            }
+            if busyPoll > 0 && monotonicMicroseconds() &- lastFrame < busyPoll {
+                sy_cpu_relax()
+                continue
             }
             quiet = poll(&polls, nfds_t(polls.count), exchangeBusy ? 1 : 50) == 0
         }

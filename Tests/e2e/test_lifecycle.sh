@@ -71,10 +71,10 @@ wait "$LB_PID"
 expect "exits 0" $? -eq 0
 expect "no guard table is left" "$(guard_tables)" -eq 0
 check "GRO is on again, as it was found" test "$(gro)" = on
-start "$LAB_DIR/third.log"
+start "$LAB_DIR/third.log" --busy-poll 200
 check "a start after a clean stop finds nothing to undo" sh -c "! grep -q 'did not stop cleanly\|that an earlier run left' '$LB_LOG'"
 check "by default GRO is left on: super-packets are forwarded whole" test "$(gro)" = on
-check "the VIP is served with GRO on" test "$(lab_exec client curl -s --max-time 3 "http://$vip/")" = web1
+check "the VIP is served with GRO on, busy-polling (--busy-poll 200)" test "$(lab_exec client curl -s --max-time 3 "http://$vip/")" = web1
 kill -TERM "$LB_PID"
 wait "$LB_PID"
 [ "$E2E_FAILED" -eq 0 ]

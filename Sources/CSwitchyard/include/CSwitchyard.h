@@ -59,6 +59,15 @@ int sy_packet_send_only(int fd);
 int sy_packet_copy_large(int fd, int rcvbuf);
 /// PACKET_IGNORE_OUTGOING: the socket does not see frames sent on its interface (Linux 4.20+).
 int sy_packet_ignore_outgoing(int fd);
+/// A spinning loop's pause (x86 PAUSE, arm YIELD): lets a sibling hyperthread run and saves
+/// power while a worker busy-polls its rings.
+static inline void sy_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 /// PACKET_VNET_HDR: a struct virtio_net_hdr (10 bytes) before every frame received (in a ring
 /// slot just before the frame; ahead of it in recv()) or sent. Set it before a ring.
 int sy_packet_vnet_hdr(int fd);

@@ -235,7 +235,7 @@ public final class Engine: @unchecked Sendable {
             return try Worker(index: index, interfaces: interfaces, filter: filter, fanoutGroupBase: fanoutGroupBase,
                               fanoutProgram: FanoutProgram.build(vips: vips, workers: options.workers),
                               config: pipelineConfig, publisher: publisher, geometry: RingGeometry(format: options.ringFormat),
-                              txMode: options.txMode, rxMode: options.rxMode)
+                              txMode: options.txMode, rxMode: options.rxMode, busyPollMicroseconds: options.busyPoll)
         }
     }
 

@@ -24,6 +24,8 @@ public struct EngineOptions: Sendable {
     /// whose receive path cuts super-packets in software). With AF_PACKET, GRO stays as it is:
     /// its super-packets are forwarded whole (GSO.swift), one rewrite for many wire packets.
     public var gro = true
+    /// Microseconds each worker busy-polls its rings after its last frame (--busy-poll; 0: none).
+    public var busyPoll = 0
     /// Seconds between a sync master's full walks (repairs lost messages, refreshes idle flows).
     public var syncRefresh = SyncService.defaultRefreshSeconds
     /// What the config's `@ID` lines are compared with (--config-id); nil: the host name's first label.
