@@ -20,6 +20,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case segmented
     case gsoSent
     case icmpTimeExceeded
+    case icmpFragmentationNeeded
     case syncQueued
     case syncQueueFull
     case syncInstalled
@@ -44,6 +45,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case ttlExceeded
     case icmpNoFlow
     case icmpUnhandled
+    case fragmentationNeeded
 
     /// True for the counters that record a dropped packet.
     public var isDrop: Bool { rawValue >= Counter.truncatedEthernet.rawValue }
@@ -66,6 +68,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .segmented: "tcp_segmented"
         case .gsoSent: "tcp_gso_sent"
         case .icmpTimeExceeded: "icmp_time_exceeded_sent"
+        case .icmpFragmentationNeeded: "icmp_frag_needed_sent"
         case .syncQueued: "sync_queued"
         case .syncQueueFull: "sync_queue_full"
         case .syncInstalled: "sync_installed"
@@ -89,6 +92,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .ttlExceeded: "drop_ttl_exceeded"
         case .icmpNoFlow: "drop_icmp_no_flow"
         case .icmpUnhandled: "drop_icmp_unhandled"
+        case .fragmentationNeeded: "drop_frag_needed"
         }
     }
 }

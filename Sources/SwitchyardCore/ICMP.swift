@@ -141,13 +141,31 @@ extension Pipeline {
     /// expiring packets gets at most that many answers, each smaller than what it answers.
     @inline(never)
     mutating func timeExceeded(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32) -> Verdict {
-        counters.bump(.ttlExceeded)
+        icmpError(frame, l3: l3, ingress: ingress, now: now, type: ICMPType.timeExceeded, code: 0, word: 0,
+                  dropped: .ttlExceeded, sent: .icmpTimeExceeded)
+    }
+
+    /// A packet with DF set whose segments would not fit the egress MTU: dropped and answered
+    /// with ICMP fragmentation needed (type 3, code 4) naming the MTU (RFC 1191), as the kernel
+    /// forwarding it (ip_forward's ip_exceeds_mtu) and IPVS's transmitters answer it, so the
+    /// sender's path MTU discovery can work.
+    mutating func fragmentationNeeded(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32) -> Verdict {
+        icmpError(frame, l3: l3, ingress: ingress, now: now, type: ICMPType.destinationUnreachable, code: 4,
+                  word: UInt32(maxFrameLength - 18), dropped: .fragmentationNeeded, sent: .icmpFragmentationNeeded)
+    }
+
+    /// Drops a packet (counted as `dropped`) and, within the rate limit, builds the ICMP error
+    /// about it in the reply buffer (`word`: the header's second word, an MTU for type 3 code 4),
+    /// counted as `sent`.
+    mutating func icmpError(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32, type: UInt8, code: UInt8,
+                            word: UInt32, dropped: Counter, sent: Counter) -> Verdict {
+        counters.bump(dropped)
         let elapsed = now &- icmpRefilled
         if elapsed > 0 {
             icmpTokens = min(Limits.icmpBurst, icmpTokens &+ min(elapsed, Limits.icmpBurst))
             icmpRefilled = now
         }
-        guard icmpTokens > 0 else { return .drop(.ttlExceeded) }
+        guard icmpTokens > 0 else { return .drop(dropped) }
         icmpTokens -= 1
         // The parser checked these (a TCP or UDP header follows the IP header, all in the frame).
         let headerLength = Int(frame.load(fromByteOffset: l3, as: UInt8.self) & 0x0F) * 4
@@ -165,14 +183,15 @@ extension Pipeline {
         store32(out, l3 + 12, load32(frame, l3 + 16))
         store32(out, l3 + 16, load32(frame, l3 + 12))
         store16(out, l3 + 10, InternetChecksum.checksum(out + l3, 20))
-        // ICMP: type 11, code 0 (TTL exceeded in transit), the quote, the checksum over all.
+        // ICMP: the type and code, the second word, the quote, the checksum over all.
         let icmp = l3 + 20
-        store32(out, icmp, UInt32(ICMPType.timeExceeded) << 24)
-        store32(out, icmp + 4, 0)
+        store32(out, icmp, UInt32(type) << 24 | UInt32(code) << 16)
+        store32(out, icmp + 4, word)
         (out + icmp + 8).copyMemory(from: frame + l3, byteCount: quoted)
         store16(out, icmp + 2, InternetChecksum.checksum(out + icmp, 8 + quoted))
         replyLength = icmp + 8 + quoted
-        counters.bump(.icmpTimeExceeded)
+        counters.bump(sent)
+        replyCounter = sent
         return .reply(egress: ingress)
     }
 }

@@ -99,6 +99,8 @@ public struct Pipeline: ~Copyable {
     /// Where a `.reply` verdict's frame is built (allocated once), and its length.
     public let replyFrame: UnsafeMutableRawPointer
     public internal(set) var replyLength = 0
+    /// What the reply in `replyFrame` was counted as (the worker takes it back if it cannot send it).
+    public internal(set) var replyCounter = Counter.icmpTimeExceeded
     /// ICMP errors the LB sends itself: a token bucket of `Limits.icmpBurst`, refilled one per
     /// millisecond.
     var icmpTokens = Limits.icmpBurst
@@ -174,26 +176,28 @@ public struct Pipeline: ~Copyable {
 
     /// Processes one frame of `length` bytes at `frame` that arrived on local interface
     /// `ingress`. `checksumPending` is the capture's TP_STATUS_CSUMNOTREADY: the L4 checksum
-    /// holds only the pseudo-header sum. `now` is the worker's clock in milliseconds.
+    /// holds only the pseudo-header sum. `now` is the worker's clock in milliseconds. `gsoSize`
+    /// is what the capture says of a frame larger than the MTU: its segment size, 0 for a frame
+    /// that is one packet, nil where the capture cannot tell (AF_XDP).
     @inline(__always)
     public mutating func process(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int = 0,
                                  checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
-                                 hint: FlowHint = .none) -> Verdict {
+                                 hint: FlowHint = .none, gsoSize: Int? = nil) -> Verdict {
         // The one cost of tracing while nobody is traced. Marked as the unlikely branch: laid
         // out plainly it cost 6 instructions a packet (callgrind), this way none measurable.
         if _slowPath(snapshot.traceClient != 0) {
             return tracedProcess(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
-                                 snapshot: snapshot, hint: hint)
+                                 snapshot: snapshot, hint: hint, gsoSize: gsoSize)
         }
         return processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
-                             snapshot: snapshot, hint: hint)
+                             snapshot: snapshot, hint: hint, gsoSize: gsoSize)
     }
 
     /// `process` itself, for every packet while nobody is traced.
     @inline(__always)
     mutating func processPacket(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int,
                                 checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
-                                hint: FlowHint) -> Verdict {
+                                hint: FlowHint, gsoSize: Int? = nil) -> Verdict {
         counters.bump(.rxFrames)
         currentHint = hint
         var info: PacketInfo
@@ -217,6 +221,9 @@ public struct Pipeline: ~Copyable {
             guard info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp,
                   let service = snapshot.service(proto: info.proto, vip: info.destination, port: info.destinationPort)
             else { return drop(.noService) }
+            if _slowPath(info.l3Offset + info.ipLength > maxFrameLength), exceedsMTU(frame, info, gsoSize: gsoSize) {
+                return fragmentationNeeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
+            }
             guard let real = bindFlow(info, service: service, ingress: ingress, peer: load48(frame, 6), now: now,
                                       snapshot: snapshot)
             else { return drop(.noRealServer) }
@@ -232,7 +239,8 @@ public struct Pipeline: ~Copyable {
         guard snapshot.hasNAT else { return pass() }
         switch info.proto {
         case IPProtocol.tcp, IPProtocol.udp:
-            return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot)
+            return natReply(frame, &info, ingress: ingress, checksumPending: checksumPending, now: now, snapshot: snapshot,
+                            gsoSize: gsoSize)
         case IPProtocol.icmp:
             return icmpFromRealServer(frame, info, now: now, snapshot: snapshot)
         default:

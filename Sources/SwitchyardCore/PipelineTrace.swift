@@ -6,18 +6,18 @@
 extension Pipeline {
     @inline(never)
     mutating func tracedProcess(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int, checksumPending: Bool,
-                                now: UInt32, snapshot: SnapshotView, hint: FlowHint) -> Verdict {
+                                now: UInt32, snapshot: SnapshotView, hint: FlowHint, gsoSize: Int?) -> Verdict {
         let client = snapshot.traceClient
         // The packet as it arrived (the pipeline rewrites it in place).
         guard case .ipv4(let info) = PacketParser.parse(frame, length: length),
               info.source == client || info.destination == client
         else {
             return processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
-                                 snapshot: snapshot, hint: hint)
+                                 snapshot: snapshot, hint: hint, gsoSize: gsoSize)
         }
         let newFlows = counters[.newFlows], hits = counters[.flowHits], persistent = counters[.persistenceHits]
         let verdict = processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending,
-                                    now: now, snapshot: snapshot, hint: hint)
+                                    now: now, snapshot: snapshot, hint: hint, gsoSize: gsoSize)
         var event = TraceEvent(time: now, kind: .passed, proto: info.proto, source: info.source,
                                destination: info.destination, sourcePort: info.sourcePort,
                                destinationPort: info.destinationPort)

@@ -21,6 +21,19 @@ extension Pipeline {
                     counting: .forwarded)
     }
 
+    /// Whether a frame larger than the MTU, with DF set, would leave in packets larger than the
+    /// MTU: one packet (`gsoSize` 0), or segments of `gsoSize` bytes with its headers. A frame
+    /// whose capture cannot tell (nil: AF_XDP) is cut to the MTU instead, never refused.
+    @inline(__always)
+    func exceedsMTU(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, gsoSize: Int?) -> Bool {
+        guard let gsoSize, load16(frame, info.l3Offset + 6) & 0x4000 != 0 else { return false }
+        let mtu = maxFrameLength - 18
+        if gsoSize == 0 { return info.ipLength > mtu }
+        guard info.proto == IPProtocol.tcp else { return false }
+        let tcpHeader = Int(frame.load(fromByteOffset: info.l4Offset + 12, as: UInt8.self) >> 4) * 4
+        return info.l4Offset - info.l3Offset + tcpHeader + gsoSize > mtu
+    }
+
     /// Whether a packet whose L4 checksum is pending leaves with it still partial: a TCP
     /// super-packet (longer than the MTU) goes out whole with a virtio_net_hdr that asks the
     /// kernel or the NIC to segment it and finish each segment's checksum (GSO.swift), so

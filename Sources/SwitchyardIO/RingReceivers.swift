@@ -101,7 +101,7 @@ extension Worker {
             let status = sy_v2_status(frame)
             var data = frame + Int(sy_v2_mac_offset(frame))
             var length = Int(sy_v2_snaplen(frame))
-            var gsoSize = 0
+            var gsoSize = self.gsoSize(before: data, length: length)
             if status & SY_TP_STATUS_COPY != 0 {
                 // Larger than a slot: the whole frame waits on the socket, in ring order, after
                 // its virtio_net_hdr. It is read even if it is not ours, so the queue stays in

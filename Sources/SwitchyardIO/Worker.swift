@@ -239,7 +239,7 @@ public final class Worker: @unchecked Sendable {
                  _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
         let egress: Int
         switch pipeline.process(data, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
-                                snapshot: view, hint: hint) {
+                                snapshot: view, hint: hint, gsoSize: gsoSize) {
         case .forward(let out): egress = out
         case .reply(let out):
             sendReply(egress: out, &pipeline)
@@ -261,11 +261,11 @@ extension Worker {
     /// Sends the frame the pipeline built as its answer (rare, and rate limited there). The
     /// frames queued before it go first; the answer is flushed at once, because the pipeline
     /// builds the next one in the same place (and sendmmsg batches only point at frames).
-    /// `icmp_time_exceeded_sent` counts only answers the socket took.
+    /// `icmp_time_exceeded_sent` and `icmp_frag_needed_sent` count only answers the socket took.
     func sendReply(egress: Int, _ pipeline: inout Pipeline) {
         countTXFailures(senders[egress].flush(), &pipeline)
         let failed = senders[egress].enqueue(pipeline.replyFrame, length: pipeline.replyLength)
             + senders[egress].flush()
-        if failed > 0 { pipeline.counters.bump(.icmpTimeExceeded, by: 0 &- failed) }
+        if failed > 0 { pipeline.counters.bump(pipeline.replyCounter, by: 0 &- failed) }
     }
 }

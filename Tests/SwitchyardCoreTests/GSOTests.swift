@@ -114,6 +114,54 @@ final class GSOTests: XCTestCase {
         XCTAssertTrue(valid)
     }
 
+    /// Sets DF on a frame built by superPacket (its IP checksum updated).
+    func withDF(_ frame: [UInt8]) -> [UInt8] {
+        var f = frame
+        f.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!
+            store16(p, 20, 0x4000)
+            store16(p, 24, 0)
+            store16(p, 24, InternetChecksum.checksum(p + 14, 20))
+        }
+        return f
+    }
+
+    func process(_ p: inout Pipeline, _ frame: [UInt8], gsoSize: Int?, snapshot: ForwardingSnapshot) -> (Verdict, [UInt8]) {
+        var buffer = frame
+        let verdict = buffer.withUnsafeMutableBytes {
+            p.process($0.baseAddress!, length: $0.count, checksumPending: true, now: 0, snapshot: snapshot.view, gsoSize: gsoSize)
+        }
+        return (verdict, observed(verdict, buffer, p))
+    }
+
+    /// As the kernel's ip_forward (ip_exceeds_mtu): a DF packet whose segments do not fit the
+    /// egress MTU is answered with ICMP fragmentation needed naming the MTU; segments that fit,
+    /// no DF, or a capture that cannot tell (AF_XDP) go on.
+    func testSegmentsTooLargeForTheMTUGetFragmentationNeeded() {
+        var p = Pipeline(PipelineConfig(interfaceMACs: [lbMAC], mtu: 1400, flowCapacity: 1_000))
+        let s = fixtureSnapshot()
+        let big = withDF(superPacket(from: client, 40_000, to: vip.value, 80, payload: 30_000))
+        let (fits, _) = process(&p, big, gsoSize: 1348, snapshot: s)
+        XCTAssertEqual(fits, .forward(egress: 0), "52 bytes of headers + 1348 = 1400")
+        let (verdict, reply) = process(&p, big, gsoSize: 1448, snapshot: s)
+        XCTAssertEqual(verdict, .reply(egress: 0))
+        XCTAssertEqual(Array(reply[0..<6]), Array(big[6..<12]), "back to the sender's MAC")
+        XCTAssertEqual(load32Array(reply, 26), vip.value, "from the address it was sent to")
+        XCTAssertEqual(load32Array(reply, 30), client)
+        XCTAssertEqual(Array(reply[34..<42]), [3, 4, reply[36], reply[37], 0, 0, 0x05, 0x78], "type 3 code 4, MTU 1400")
+        XCTAssertEqual(InternetChecksum.checksum(reply.withUnsafeBytes { $0.baseAddress! } + 34, reply.count - 34), 0,
+                       "the ICMP checksum")
+        XCTAssertEqual(Array(reply[42..<70]), Array(big[14..<42]), "the IP header and 8 bytes quoted")
+        XCTAssertEqual(p.counters[.fragmentationNeeded], 1)
+        XCTAssertEqual(p.counters[.icmpFragmentationNeeded], 1)
+        XCTAssertEqual(p.replyCounter, .icmpFragmentationNeeded)
+        let (oneBigPacket, _) = process(&p, big, gsoSize: 0, snapshot: s)
+        XCTAssertEqual(oneBigPacket, .reply(egress: 0), "one packet larger than the MTU, DF")
+        let noDF = superPacket(from: client, 40_000, to: vip.value, 80, payload: 30_000)
+        XCTAssertEqual(process(&p, noDF, gsoSize: 1448, snapshot: s).0, .forward(egress: 0), "no DF: cut to fit")
+        XCTAssertEqual(process(&p, big, gsoSize: nil, snapshot: s).0, .forward(egress: 0), "AF_XDP: cannot tell, cut to fit")
+    }
+
     func load16Array(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) << 8 | UInt16(b[at + 1]) }
     func load32Array(_ b: [UInt8], _ at: Int) -> UInt32 {
         UInt32(b[at]) << 24 | UInt32(b[at + 1]) << 16 | UInt32(b[at + 2]) << 8 | UInt32(b[at + 3])
