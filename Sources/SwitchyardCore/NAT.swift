@@ -67,14 +67,11 @@ extension Pipeline {
     /// A packet from a real server to a client: if it is the reply of a NAT flow, rewrite its
     /// source back to VIP:port and send it to the hop the client's packets came from.
     @inline(__always)
-    mutating func natReply(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo, ingress: Int, checksumPending: Bool,
-                           now: UInt32, snapshot: SnapshotView, gsoSize: Int?) -> Verdict {
+    mutating func natReply(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo, checksumPending: Bool,
+                           now: UInt32, snapshot: SnapshotView) -> Verdict {
         let key = FlowKey(source: info.source, destination: info.destination, sourcePort: info.sourcePort,
                           destinationPort: info.destinationPort, proto: info.proto | Self.replyMark)
         guard let slot = findFlow(key, now: now) else { return pass() }
-        if _slowPath(info.l3Offset + info.ipLength > maxFrameLength), exceedsMTU(frame, info, gsoSize: gsoSize) {
-            return fragmentationNeeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
-        }
         let reply = flows[slot]
         guard let real = snapshot.real(reply.realID), let service = snapshot.service(of: real) else {
             flows.remove(at: slot)

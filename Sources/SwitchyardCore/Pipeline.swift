@@ -210,9 +210,13 @@ public struct Pipeline: ~Copyable {
             || (detectPartialChecksums && PacketParser.checksumLooksPartial(frame, info))
         // A TCP super-packet (GSO/GRO) is rewritten like any packet; the worker then sends it
         // whole for the kernel to segment (GSO.swift), or cuts it to the MTU itself
-        // (TCPSegmenter). Anything else larger than the MTU cannot be sent on.
-        guard info.l3Offset + info.ipLength <= maxFrameLength || info.proto == IPProtocol.tcp else {
-            return drop(.oversize)
+        // (TCPSegmenter). Anything else larger than the MTU cannot be sent on. A packet of ours
+        // with DF whose segments would not fit is answered as a router answers it.
+        if _slowPath(info.l3Offset + info.ipLength > maxFrameLength) {
+            guard info.proto == IPProtocol.tcp else { return drop(.oversize) }
+            if exceedsMTU(frame, info, gsoSize: gsoSize), snapshot.isVIP(info.destination) || snapshot.hasNAT {
+                return fragmentationNeeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
+            }
         }
         if snapshot.isVIP(info.destination) {
             if info.proto == IPProtocol.icmp {
@@ -221,9 +225,6 @@ public struct Pipeline: ~Copyable {
             guard info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp,
                   let service = snapshot.service(proto: info.proto, vip: info.destination, port: info.destinationPort)
             else { return drop(.noService) }
-            if _slowPath(info.l3Offset + info.ipLength > maxFrameLength), exceedsMTU(frame, info, gsoSize: gsoSize) {
-                return fragmentationNeeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
-            }
             guard let real = bindFlow(info, service: service, ingress: ingress, peer: load48(frame, 6), now: now,
                                       snapshot: snapshot)
             else { return drop(.noRealServer) }
@@ -239,8 +240,7 @@ public struct Pipeline: ~Copyable {
         guard snapshot.hasNAT else { return pass() }
         switch info.proto {
         case IPProtocol.tcp, IPProtocol.udp:
-            return natReply(frame, &info, ingress: ingress, checksumPending: checksumPending, now: now, snapshot: snapshot,
-                            gsoSize: gsoSize)
+            return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot)
         case IPProtocol.icmp:
             return icmpFromRealServer(frame, info, now: now, snapshot: snapshot)
         default:

@@ -115,7 +115,10 @@ public final class PacketRing: @unchecked Sendable {
     }
 
     /// The socket's receive buffer for whole frames larger than a slot (TPACKET_V2).
-    static let largeFrameQueueBytes: Int32 = 4 << 20
+    /// 16 MiB (the kernel doubles it): some hundred 64 KiB super-packets, so that a burst of
+    /// bulk uploads the worker takes a moment to catch up with is not lost (a frame that finds
+    /// the queue full is cut to its slot and counted in drop_rx_ring_full).
+    static let largeFrameQueueBytes: Int32 = 16 << 20
 
     /// Replaces the ring's filter; the kernel swaps it atomically.
     public func update(filter: PacketFilter) throws { try filter.attach(to: fd) }

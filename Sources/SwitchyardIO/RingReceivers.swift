@@ -117,7 +117,7 @@ extension Worker {
                     host: sy_v2_pkttype(frame) == SY_PACKET_HOST,
                     checksumPending: status & SY_TP_STATUS_CSUMNOTREADY != 0, ingress: ingress,
                     now: now, hint: status & SY_TP_STATUS_COPY != 0 ? .none : hints[i], gsoSize: gsoSize,
-                    &pipeline, &segmenter, view)
+                    cut: status & SY_TP_STATUS_COPY != 0 ? .oversize : .ringDrops, &pipeline, &segmenter, view)
         }
         for sender in senders { countTXFailures(sender.flush(), &pipeline) }
     }
@@ -130,17 +130,19 @@ extension Worker {
     }
 
     /// One frame from an AF_PACKET ring; `gsoSize` is a super-packet's segment size (0: unknown).
+    /// A frame cut short (`length < wireLength`) is never sent half; it is counted as `cut`: too
+    /// large (drop_oversize), or, for a TPACKET_V2 slot the kernel could not mark COPY because
+    /// the socket's queue of whole super-packets was full, as a receive overflow (drop_rx_ring_full).
     @inline(__always)
     func receive(_ data: UnsafeMutableRawPointer, length: Int, wireLength: Int, host: Bool, checksumPending: Bool,
-                 ingress: Int, now: UInt32, hint: FlowHint, gsoSize: Int, _ pipeline: inout Pipeline,
-                 _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
+                 ingress: Int, now: UInt32, hint: FlowHint, gsoSize: Int, cut: Counter = .oversize,
+                 _ pipeline: inout Pipeline, _ segmenter: inout TCPSegmenter, _ view: SnapshotView) {
         // Only frames addressed to this host's MAC: not our own transmissions, not
         // broadcasts, not frames for other hosts seen by a promiscuous interface.
         guard host else { return }
         if length < wireLength {
-            // Larger than a ring frame: only GRO/GSO produce these; never send half.
             pipeline.counters.bump(.rxFrames)
-            pipeline.counters.bump(.oversize)
+            pipeline.counters.bump(cut)
         } else {
             forward(data, length: length, ingress: ingress, checksumPending: checksumPending, now: now, hint: hint,
                     gsoSize: gsoSize, &pipeline, &segmenter, view)
