@@ -30,15 +30,17 @@ public struct TCPSegmenter: ~Copyable {
     }
 
     /// Cuts a TCP frame whose IP packet is longer than `mtu` into segments of at most `mtu`
-    /// bytes of IP. Returns how many (read them with `segment(_:)`), or 0 if the frame is not
-    /// TCP, cannot be cut (IP options or fragments are left alone) or would not fit.
-    public mutating func segment(_ frame: UnsafeMutableRawPointer, length: Int, mtu: Int) -> Int {
+    /// bytes of IP, and of at most `mss` payload bytes when given (the segment size the frame
+    /// arrived with, as the kernel would cut it). Returns how many (read them with
+    /// `segment(_:)`), or 0 if the frame is not TCP, cannot be cut (IP options or fragments are
+    /// left alone) or would not fit.
+    public mutating func segment(_ frame: UnsafeMutableRawPointer, length: Int, mtu: Int, mss wanted: Int = 0) -> Int {
         guard case .ipv4(let info) = PacketParser.parse(frame, length: length), info.proto == IPProtocol.tcp,
               info.l4Offset - info.l3Offset == 20 else { return 0 }
         let tcpHeader = Int(frame.load(fromByteOffset: info.l4Offset + 12, as: UInt8.self) >> 4) * 4
         let headers = info.l4Offset + tcpHeader
         let payload = info.l3Offset + info.ipLength - headers
-        let mss = mtu - 20 - tcpHeader
+        let mss = wanted > 0 ? min(wanted, mtu - 20 - tcpHeader) : mtu - 20 - tcpHeader
         guard mss >= 8, payload > mss else { return 0 }
         let count = (payload + mss - 1) / mss
         guard count <= Limits.maxSegments, count * headers + payload <= Limits.segmentationBytes else { return 0 }

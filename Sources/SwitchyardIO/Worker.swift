@@ -206,9 +206,9 @@ public final class Worker: @unchecked Sendable {
 
     /// Sends a TCP super-packet as MTU-sized segments. The segments live in the segmenter's
     /// scratch memory, so the batch is flushed before the next one may reuse it.
-    func send(segmentsOf data: UnsafeMutableRawPointer, length: Int, egress: Int, _ pipeline: inout Pipeline,
-              _ segmenter: inout TCPSegmenter) {
-        let count = segmenter.segment(data, length: length, mtu: config.maxFrameLength - 18)
+    func send(segmentsOf data: UnsafeMutableRawPointer, length: Int, egress: Int, gsoSize: Int = 0,
+              _ pipeline: inout Pipeline, _ segmenter: inout TCPSegmenter) {
+        let count = segmenter.segment(data, length: length, mtu: config.maxFrameLength - 18, mss: gsoSize)
         guard count > 0 else {
             pipeline.counters.bump(.oversize)
             pipeline.counters.bump(.forwarded, by: 0 &- 1)
@@ -252,7 +252,7 @@ public final class Worker: @unchecked Sendable {
                   sendWhole(data, length: length, egress: egress, gsoSize: gsoSize, partial: checksumPending, &pipeline) {
             return
         } else {
-            send(segmentsOf: data, length: length, egress: egress, &pipeline, &segmenter)
+            send(segmentsOf: data, length: length, egress: egress, gsoSize: gsoSize ?? 0, &pipeline, &segmenter)
         }
     }
 }

@@ -38,6 +38,25 @@ final class TCPSegmenterTests: XCTestCase {
         XCTAssertEqual(carried, payload)
     }
 
+    /// Given the segment size the frame arrived with, it cuts as the kernel would (never above
+    /// what the MTU holds).
+    func testCutsAtTheSendersSegmentSize() {
+        var frame = tcpFrame(client: 0xC612_020B, port: 8080, to: 0xC612_010A, dport: 40_000, flags: TCPFlags.ack)
+        frame += [UInt8](repeating: 7, count: 10_000)
+        frame.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!
+            store16(p, 16, UInt16(40 + 10_000))
+            store16(p, 24, 0)
+            store16(p, 24, InternetChecksum.checksum(p + 14, 20))
+        }
+        var segmenter = TCPSegmenter()
+        let count = frame.withUnsafeMutableBytes { segmenter.segment($0.baseAddress!, length: $0.count, mtu: 1500, mss: 1000) }
+        XCTAssertEqual(count, 10)
+        XCTAssertEqual(segmenter.segment(0).1, 14 + 40 + 1000)
+        let capped = frame.withUnsafeMutableBytes { segmenter.segment($0.baseAddress!, length: $0.count, mtu: 1500, mss: 9000) }
+        XCTAssertEqual(capped, 7, "no more than 1460 bytes a segment at MTU 1500")
+    }
+
     func testLeavesSmallAndNonTCPAlone() {
         var segmenter = TCPSegmenter()
         var small = tcpFrame(client: 1, port: 1, to: 2, dport: 2)
