@@ -62,10 +62,10 @@ enum DNSQuery {
     }
 }
 
-final class DNSProbe: SocketProbe {
+final class DNSProbe: OneSocketProbe {
     let address: IPv4Address, port: UInt16, type: DNSRecordType, name: String, timeout: Double
     private(set) var deadline = 0.0
-    private var fd: Int32 = -1
+    var fd: Int32 = -1
     private let id = UInt16.random(in: 0...UInt16.max)
 
     init(_ address: IPv4Address, _ port: UInt16, type: DNSRecordType, name: String, timeout: Double) {
@@ -94,26 +94,18 @@ final class DNSProbe: SocketProbe {
         return .wait(fd: fd, events: SocketProbes.readable)
     }
 
-    private func finish(_ result: ProbeResult) -> ProbeStep {
-        cancel()
-        return .done(result)
-    }
 
     func expired() -> ProbeResult {
         cancel()
         return .down("DNS_CHECK: no answer from \(address):\(port) within \(timeout) s")
     }
 
-    func cancel() {
-        if fd >= 0 { close(fd) }
-        fd = -1
-    }
 }
 
-final class UDPProbe: SocketProbe {
+final class UDPProbe: OneSocketProbe {
     let address: IPv4Address, port: UInt16, check: UDPCheck, timeout: Double
     private(set) var deadline = 0.0
-    private var fd: Int32 = -1
+    var fd: Int32 = -1
 
     init(_ address: IPv4Address, _ port: UInt16, check: UDPCheck, timeout: Double) {
         (self.address, self.port, self.check, self.timeout) = (address, port, check, timeout)
@@ -151,10 +143,6 @@ final class UDPProbe: SocketProbe {
         return .up
     }
 
-    private func finish(_ result: ProbeResult) -> ProbeStep {
-        cancel()
-        return .done(result)
-    }
 
     /// No answer in time: up unless a reply was required (no ICMP error came back).
     func expired() -> ProbeResult {
@@ -162,8 +150,4 @@ final class UDPProbe: SocketProbe {
         return check.requireReply ? .down("UDP_CHECK: no reply from \(address):\(port) within \(timeout) s") : .up
     }
 
-    func cancel() {
-        if fd >= 0 { close(fd) }
-        fd = -1
-    }
 }

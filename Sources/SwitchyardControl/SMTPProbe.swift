@@ -6,11 +6,11 @@ import Glibc
 import SwitchyardCore
 import SwitchyardIO
 
-final class SMTPProbe: SocketProbe {
+final class SMTPProbe: OneSocketProbe {
     private enum Phase { case connecting, greeting, sendingHelo, helo, sendingQuit, quit }
     let address: IPv4Address, port: UInt16, helo: String, timeout: Double
     private(set) var deadline = 0.0
-    private var fd: Int32 = -1
+    var fd: Int32 = -1
     private var phase = Phase.connecting
     private var line: [UInt8] = []
     private var outgoing: [UInt8] = []
@@ -111,10 +111,6 @@ final class SMTPProbe: SocketProbe {
         }
     }
 
-    private func finish(_ result: ProbeResult) -> ProbeStep {
-        cancel()
-        return .done(result)
-    }
 
     func expired() -> ProbeResult {
         let stage = phase
@@ -128,8 +124,4 @@ final class SMTPProbe: SocketProbe {
         }
     }
 
-    func cancel() {
-        if fd >= 0 { close(fd) }
-        fd = -1
-    }
 }

@@ -25,6 +25,24 @@ protocol SocketProbe: AnyObject {
     func cancel()
 }
 
+/// A probe on one socket at a time: cancelling closes it (TLSProbe's own cancel frees its TLS
+/// state too), and a result ends the probe.
+protocol OneSocketProbe: SocketProbe {
+    var fd: Int32 { get set }
+}
+
+extension OneSocketProbe {
+    func cancel() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    func finish(_ result: ProbeResult) -> ProbeStep {
+        cancel()
+        return .done(result)
+    }
+}
+
 enum SocketProbes {
     /// The loop's probe for a checker, or nil for the kinds that run on the script pool (MISC_CHECK
     /// where the kernel has no pidfd).
@@ -73,10 +91,10 @@ enum SocketProbes {
 }
 
 /// TCP_CHECK: the port accepts a connection within connect_timeout.
-final class TCPProbe: SocketProbe {
+final class TCPProbe: OneSocketProbe {
     let address: IPv4Address, port: UInt16, timeout: Double
     private(set) var deadline = 0.0
-    private var fd: Int32 = -1
+    var fd: Int32 = -1
 
     init(_ address: IPv4Address, _ port: UInt16, timeout: Double) {
         (self.address, self.port, self.timeout) = (address, port, timeout)
@@ -101,19 +119,15 @@ final class TCPProbe: SocketProbe {
         return .down(HealthProbes.connectTimedOut(address, port, timeout))
     }
 
-    func cancel() {
-        if fd >= 0 { close(fd) }
-        fd = -1
-    }
 }
 
 /// HTTP_GET: each URL in turn over its own connection (HTTP/1.0, read to the server's close),
 /// each within connect_timeout from its connect, as the blocking probe does.
-final class HTTPProbe: SocketProbe {
+final class HTTPProbe: OneSocketProbe {
     private enum Phase { case connecting, sending, reading }
     let address: IPv4Address, port: UInt16, urls: [URLCheck], host: String, timeout: Double
     private(set) var deadline = 0.0
-    private var fd: Int32 = -1
+    var fd: Int32 = -1
     private var phase = Phase.connecting
     private var urlIndex = 0
     private var request: [UInt8] = []
@@ -175,10 +189,6 @@ final class HTTPProbe: SocketProbe {
         return .wait(fd: fd, events: SocketProbes.readable)
     }
 
-    private func finish(_ result: ProbeResult) -> ProbeStep {
-        cancel()
-        return .done(result)
-    }
 
     func expired() -> ProbeResult {
         let stage = phase
@@ -190,17 +200,13 @@ final class HTTPProbe: SocketProbe {
         }
     }
 
-    func cancel() {
-        if fd >= 0 { close(fd) }
-        fd = -1
-    }
 }
 
 /// PING_CHECK: one ICMP echo request on a raw socket of its own; up on the matching reply.
-final class PingProbe: SocketProbe {
+final class PingProbe: OneSocketProbe {
     let address: IPv4Address, timeout: Double
     private(set) var deadline = 0.0
-    private var fd: Int32 = -1
+    var fd: Int32 = -1
     // All probes share one thread, so the thread id the blocking probe mixes in tells nothing;
     // a random identifier keeps concurrent probes to the same address apart.
     private let identifier = UInt16.random(in: 0...UInt16.max)
@@ -240,10 +246,6 @@ final class PingProbe: SocketProbe {
         return .down(HealthProbes.pingTimedOut(address, timeout))
     }
 
-    func cancel() {
-        if fd >= 0 { close(fd) }
-        fd = -1
-    }
 }
 
 /// MISC_CHECK: the script exits 0 within misc_timeout. Its pidfd turns readable when it exits,
@@ -257,7 +259,7 @@ final class ScriptProbe: SocketProbe {
     let dynamic: Bool
     private(set) var deadline = 0.0
     private var pid: pid_t = 0
-    private var fd: Int32 = -1
+    var fd: Int32 = -1
 
     init(_ command: String, timeout: Double, user: String? = nil, group: String? = nil, dynamic: Bool = false) {
         (self.command, self.timeout, self.user, self.group, self.dynamic) = (command, timeout, user, group, dynamic)

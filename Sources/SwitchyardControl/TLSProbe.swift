@@ -54,12 +54,12 @@ struct TLSFailure: Error, Equatable {
     init(_ reason: String) { self.reason = reason }
 }
 
-final class TLSProbe: SocketProbe {
+final class TLSProbe: OneSocketProbe {
     private enum Phase { case connecting, handshaking, sending, reading }
     let address: IPv4Address, port: UInt16, urls: [URLCheck], host: String, sni: String?, tls: TLSClientSettings
     let timeout: Double
     private(set) var deadline = 0.0
-    private var fd: Int32 = -1
+    var fd: Int32 = -1
     private var ssl: OpaquePointer?
     private var phase = Phase.connecting
     private var urlIndex = 0
@@ -162,10 +162,6 @@ final class TLSProbe: SocketProbe {
         return TLSContexts.lastError()
     }
 
-    private func finish(_ result: ProbeResult) -> ProbeStep {
-        cancel()
-        return .done(result)
-    }
 
     func expired() -> ProbeResult {
         let stage = phase
