@@ -16,7 +16,8 @@
 #   nat      VIP .101 through the same engine, NAT: both directions go through it
 #   nft      VIP .102 through the kernel's NAT: nftables DNAT and conntrack on the same box
 #   haproxy  .103 through HAProxy `mode tcp` (1 thread, on the engine's cores); TCP only
-#   dr-busy, nat-busy  the same through the engine started with --busy-poll, when it has it
+#   dr-busy, nat-busy  the same through the engine started with --busy-poll (BENCH_BUSY_POLL
+#            microseconds, default 200), when it has the option
 # Every balanced path ends at rs1 alone (iperf3 needs its control and data connections on one
 # server), each balancer on its own server port, so the engine (which takes the replies from its
 # NAT real servers' ports) never sees another's traffic. Alternating rounds, as bench/run.sh:
@@ -54,7 +55,7 @@ bin=$(switchyard_bin)
 cores=$(nproc)
 client_cpu=0
 engine_cpus=$([ "$cores" -ge 2 ] && echo "1-$((cores - 1))" || echo 0)
-busy=
+busy= busy_poll=${BENCH_BUSY_POLL:-200}
 "$bin" run --help 2>&1 | grep -q -- '--busy-poll' && busy=1
 bulk_paths=${BENCH_BULK_PATHS-wire router dr nat nft haproxy${busy:+ dr-busy nat-busy}}
 lat_paths=${BENCH_LAT_PATHS-wire router dr nat nft haproxy${busy:+ dr-busy nat-busy}}
@@ -142,13 +143,18 @@ lab_bg lb "$LAB_DIR/haproxy.log" taskset -c "$engine_cpus" haproxy -f "$LAB_DIR/
 lb_pid= profile= starts=0
 engine() {
     [ "$1" = "$profile" ] && return 0
-    if [ -n "$lb_pid" ]; then kill -INT "$lb_pid"; wait "$lb_pid" || true; fi
+    if [ -n "$lb_pid" ]; then
+        # Its counters for the report: super-packets sent whole or cut, and every drop.
+        lab_exec lb "$bin" adm --control "$LAB_DIR/lb.sock" --engine >"$LAB_DIR/counters-$profile" 2>&1 || true
+        kill -INT "$lb_pid"; wait "$lb_pid" || true
+    fi
     profile=$1 lb_pid=
     [ "$1" = none ] && return 0
     local args=(--workers "$workers")
-    [ "$1" = busy ] && args+=(--busy-poll)
+    [ "$1" = busy ] && args+=(--busy-poll "$busy_poll")
     starts=$((starts + 1))
-    lab_bg lb "$LAB_DIR/lb-$1-$starts.log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bulk.conf" "${args[@]}"
+    lab_bg lb "$LAB_DIR/lb-$1-$starts.log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bulk.conf" \
+        --control "$LAB_DIR/lb.sock" "${args[@]}"
     lb_pid=$LAB_LAST_PID
     lab_wait_for "$LAB_DIR/lb-$1-$starts.log" "ready:" 15 || { cat "$LAB_DIR/lb-$1-$starts.log"; exit 1; }
     lab_exec client arping -c 1 -w 1 $vip >/dev/null 2>&1 || true
@@ -265,6 +271,16 @@ report_md() {
             done
         done
     fi
+    local c
+    for c in main busy; do
+        [ -s "$LAB_DIR/counters-$c" ] || continue
+        echo
+        echo "Engine counters after the $([ $c = busy ] && echo "--busy-poll " )rounds (adm --engine; super-packets sent whole: tcp_gso_sent, cut here: tcp_segmented):"
+        echo
+        echo '```'
+        grep -E '^ *(tcp_|drop_|forwarded|nat_replies|rx_frames)' "$LAB_DIR/counters-$c" || true
+        echo '```'
+    done
 }
 # goal TEXT A B OP THRESHOLD: A / B against the threshold (OP: >=, <= or <); left out when a path
 # was not measured.
