@@ -122,8 +122,8 @@ extension Worker {
         for sender in senders { countTXFailures(sender.flush(), &pipeline) }
     }
 
-    /// A TPACKET_V3 frame's segment size, from the virtio_net_hdr the kernel wrote just before
-    /// it (read only for frames larger than the MTU; 0 for the rest).
+    /// A ring frame's segment size, from the virtio_net_hdr the kernel wrote just before it in
+    /// its slot or block (read only for frames larger than the MTU; 0 for the rest).
     @inline(__always)
     func gsoSize(before data: UnsafeMutableRawPointer, length: Int) -> Int {
         length > config.maxFrameLength ? Int(VirtioNetHeader(reading: data - VirtioNetHeader.size).gsoSize) : 0
