@@ -145,7 +145,7 @@ engine() {
     [ "$1" = "$profile" ] && return 0
     if [ -n "$lb_pid" ]; then
         # Its counters for the report: super-packets sent whole or cut, and every drop.
-        lab_exec lb "$bin" adm --control "$LAB_DIR/lb.sock" --engine >"$LAB_DIR/counters-$profile" 2>&1 || true
+        lab_exec lb "$bin" adm --control "$LAB_DIR/lb.sock" --engine >"$LAB_DIR/counters-$profile-$starts" 2>&1 || true
         kill -INT "$lb_pid"; wait "$lb_pid" || true
     fi
     profile=$1 lb_pid=
@@ -273,12 +273,13 @@ report_md() {
     fi
     local c
     for c in main busy; do
-        [ -s "$LAB_DIR/counters-$c" ] || continue
+        ls "$LAB_DIR"/counters-$c-* >/dev/null 2>&1 || continue
         echo
-        echo "Engine counters after the $([ $c = busy ] && echo "--busy-poll " )rounds (adm --engine; super-packets sent whole: tcp_gso_sent, cut here: tcp_segmented):"
+        echo "Engine counters, summed over every $([ $c = busy ] && echo "--busy-poll " )engine of the run (adm --engine before each stop; super-packets sent whole: tcp_gso_sent, cut here: tcp_segmented):"
         echo
         echo '```'
-        grep -E '^ *(tcp_|drop_|forwarded|nat_replies|rx_frames)' "$LAB_DIR/counters-$c" || true
+        cat "$LAB_DIR"/counters-$c-* | awk '$1 ~ /^(tcp_|drop_|forwarded|nat_replies|rx_frames)/ && NF == 2 {sum[$1] += $2; if (!($1 in seen)) {seen[$1] = 1; order[++n] = $1}}
+            END {for (i = 1; i <= n; i++) printf "  %s %d\n", order[i], sum[order[i]]}'
         echo '```'
     done
 }
