@@ -14,14 +14,7 @@ enum Datagrams {
         guard fd >= 0 else { return (nil, "\(checker): socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, Int32(SOL_IP), IP_RECVERR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        sin.sin_addr.s_addr = address.value.bigEndian
-        let connected = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        let sent = connected == 0 ? payload.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) } : -1
+        let sent = HealthProbes.connect(fd, to: address, port) == 0 ? payload.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) } : -1
         guard sent == payload.count else {
             let reason = String(cString: strerror(errno))
             close(fd)

@@ -40,20 +40,24 @@ public enum HealthProbes {
     static func beginConnect(_ address: IPv4Address, _ port: UInt16) -> (Int32?, String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return (nil, "socket: \(String(cString: strerror(errno)))") }
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        sin.sin_addr.s_addr = address.value.bigEndian
-        let rc = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        if rc != 0 && errno != EINPROGRESS {
+        if connect(fd, to: address, port) != 0 && errno != EINPROGRESS {
             // Read errno before close can change it.
             let reason = String(cString: strerror(errno))
             close(fd)
             return (nil, "connect to \(address):\(port): \(reason)")
         }
         return (fd, "")
+    }
+
+    /// connect(2) of `fd` to address:port (TCP or UDP): 0, or -1 with errno set.
+    static func connect(_ fd: Int32, to address: IPv4Address, _ port: UInt16) -> Int32 {
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        sin.sin_addr.s_addr = address.value.bigEndian
+        return withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
     }
 
     /// Once a connecting socket is writable: nil if the connection is up, else why not.
