@@ -6,11 +6,7 @@ import XCTest
 @testable import SwitchyardCore
 
 final class HAPairsTests: XCTestCase {
-    static let directory: String = {
-        let file = "\(#filePath)"
-        let tests = file[..<(file.range(of: "/SwitchyardControlTests/")?.lowerBound ?? file.endIndex)]
-        return "\(tests)/fixtures/ha-pairs"
-    }()
+    static let directory = fixturesDirectory("ha-pairs")
 
     func load(_ name: String) throws -> (Config, [String]) {
         let path = "\(Self.directory)/\(name).conf"

@@ -5,12 +5,14 @@ import XCTest
 @testable import SwitchyardControl
 @testable import SwitchyardCore
 
+/// A folder of Tests/fixtures, found from this file's path.
+func fixturesDirectory(_ name: String, file: String = #filePath) -> String {
+    let tests = file[..<(file.range(of: "/SwitchyardControlTests/")?.lowerBound ?? file.endIndex)]
+    return "\(tests)/fixtures/\(name)"
+}
+
 final class KeepalivedSamplesTests: XCTestCase {
-    static let directory: String = {
-        let file = "\(#filePath)"
-        let tests = file[..<(file.range(of: "/SwitchyardControlTests/")?.lowerBound ?? file.endIndex)]
-        return "\(tests)/fixtures/keepalived-samples"
-    }()
+    static let directory = fixturesDirectory("keepalived-samples")
 
     /// The outcome as `check` prints it: the warnings, or the one error.
     func outcome(_ name: String) -> (services: [VirtualServiceConfig], lines: [String]) {
