@@ -23,6 +23,13 @@ public enum InternetChecksum {
         return acc
     }
 
+    /// `sum(p, 20)` unrolled: an IPv4 header without options, five 32-bit words.
+    @inline(__always)
+    public static func sum20(_ p: UnsafeRawPointer) -> UInt64 {
+        func word(_ offset: Int) -> UInt64 { UInt64(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
+        return word(0) &+ word(4) &+ word(8) &+ word(12) &+ word(16)
+    }
+
     /// Folds a wide sum to 16 bits (not complemented).
     @inline(__always)
     public static func fold(_ sum: UInt64) -> UInt16 {
