@@ -27,41 +27,53 @@ extension Pipeline {
     /// Rewrites one address (at `addressOffset`) and one port (at `portOffset`) of a TCP/UDP
     /// packet, fixing the IP header checksum and the L4 checksum (whose pseudo-header holds the
     /// address). A UDP checksum of 0 means none and stays 0. A pending checksum is left alone
-    /// (it is computed in full afterwards), unless it stays `partial`: then the field holds the
-    /// pseudo-header's folded sum, not complemented, and only the address moves it.
+    /// (settlePendingChecksum's). Returns the old address.
     @inline(__always)
+    @discardableResult
     static func rewrite(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, addressOffset: Int, address: UInt32,
-                        portOffset: Int, port: UInt16, checksumPending: Bool, partial: Bool = false) {
+                        portOffset: Int, port: UInt16, checksumPending: Bool) -> UInt32 {
         let oldAddress = rewriteAddress(frame, l3: info.l3Offset, at: addressOffset, to: address)
         let oldPort = load16(frame, portOffset)
         store16(frame, portOffset, port)
-        if checksumPending {
-            if partial {
-                let field = l4ChecksumOffset(info)
-                store16(frame, field, ~InternetChecksum.update(~load16(frame, field), old: oldAddress, new: address))
-            }
-            return
-        }
+        if checksumPending { return oldAddress }
         let field = l4ChecksumOffset(info)
         let old = load16(frame, field)
-        if info.proto == IPProtocol.udp && old == 0 { return }
+        if info.proto == IPProtocol.udp && old == 0 { return oldAddress }
         var sum = InternetChecksum.update(old, old: oldAddress, new: address)
         sum = InternetChecksum.update(sum, old: oldPort, new: port)
         if info.proto == IPProtocol.udp && sum == 0 { sum = 0xFFFF }
         store16(frame, field, sum)
+        return oldAddress
+    }
+
+    /// The L4 checksum the capture left pending, once `rewrite` has moved an address from
+    /// `oldAddress` to `address` (and `info` holds the new one): computed in full, unless it
+    /// stays partial (keepsPartialChecksum): then the field holds the pseudo-header's folded sum,
+    /// not complemented, and only the address moves it. Out of line: the common path (checksum
+    /// complete) pays one branch for it.
+    @inline(never)
+    mutating func settlePendingChecksum(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, oldAddress: UInt32,
+                                        address: UInt32) {
+        if keepsPartialChecksum(info) {
+            let field = Self.l4ChecksumOffset(info)
+            store16(frame, field, ~InternetChecksum.update(~load16(frame, field), old: oldAddress, new: address))
+        } else if PacketParser.finishChecksum(frame, info) {
+            counters.bump(.checksumsFinished)
+        }
     }
 
     /// Client → VIP:port becomes client → RIP:port' (transmitNAT has decremented the TTL).
     @inline(__always)
     mutating func rewriteInbound(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo,
                                  to real: UnsafePointer<RealServerEntry>, checksumPending: Bool) {
-        let partial = checksumPending && keepsPartialChecksum(info)
-        Self.rewrite(frame, info, addressOffset: info.l3Offset + 16, address: real.pointee.address,
-                     portOffset: info.l4Offset + 2, port: real.pointee.port, checksumPending: checksumPending,
-                     partial: partial)
+        let oldAddress = Self.rewrite(frame, info, addressOffset: info.l3Offset + 16, address: real.pointee.address,
+                                      portOffset: info.l4Offset + 2, port: real.pointee.port,
+                                      checksumPending: checksumPending)
         info.destination = real.pointee.address
         info.destinationPort = real.pointee.port
-        if checksumPending && !partial && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
+        if _slowPath(checksumPending) {
+            settlePendingChecksum(frame, info, oldAddress: oldAddress, address: real.pointee.address)
+        }
     }
 
     /// A packet from a real server to a client: if it is the reply of a NAT flow, rewrite its
@@ -91,13 +103,14 @@ extension Pipeline {
             if syncing { noteSync(forward, previous: previous, now: now, snapshot: snapshot) }
         }
         guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
-        let partial = checksumPending && keepsPartialChecksum(info)
-        Self.rewrite(frame, info, addressOffset: info.l3Offset + 12, address: service.pointee.vip,
-                     portOffset: info.l4Offset, port: service.pointee.port, checksumPending: checksumPending,
-                     partial: partial)
+        let oldAddress = Self.rewrite(frame, info, addressOffset: info.l3Offset + 12, address: service.pointee.vip,
+                                      portOffset: info.l4Offset, port: service.pointee.port,
+                                      checksumPending: checksumPending)
         info.source = service.pointee.vip
         info.sourcePort = service.pointee.port
-        if checksumPending && !partial && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
+        if _slowPath(checksumPending) {
+            settlePendingChecksum(frame, info, oldAddress: oldAddress, address: service.pointee.vip)
+        }
         account(reply.realID, bytes: info.ipLength, inbound: false)
         return send(frame, to: reply.peerMAC, egress: Int(reply.interface), counting: .natReplies)
     }

@@ -1,6 +1,6 @@
 // The data plane's one entry point: bytes in, a verdict out, the frame rewritten in place.
-// Stages, each small: parse → service lookup → flow lookup or schedule + insert → transmit
-// (Transmit.swift).
+// Stages, each small: parse → service lookup → flow lookup or schedule + insert
+// (PipelineFlows.swift) → transmit (Transmit.swift).
 // No syscalls, no allocation, no locks, no throws; every branch bumps a counter.
 
 import Synchronization
@@ -176,28 +176,54 @@ public struct Pipeline: ~Copyable {
 
     /// Processes one frame of `length` bytes at `frame` that arrived on local interface
     /// `ingress`. `checksumPending` is the capture's TP_STATUS_CSUMNOTREADY: the L4 checksum
-    /// holds only the pseudo-header sum. `now` is the worker's clock in milliseconds. `gsoSize`
-    /// is what the capture says of a frame larger than the MTU: its segment size, 0 for a frame
-    /// that is one packet, nil where the capture cannot tell (AF_XDP).
+    /// holds only the pseudo-header sum. `now` is the worker's clock in milliseconds. The
+    /// capture tells nothing of a segment size (as `gsoSize: nil`).
     @inline(__always)
     public mutating func process(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int = 0,
                                  checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
-                                 hint: FlowHint = .none, gsoSize: Int? = nil) -> Verdict {
+                                 hint: FlowHint = .none) -> Verdict {
+        // Not a default argument: its caller would pass the Optional, 4 instructions a packet.
+        process(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
+                snapshot: snapshot, hint: hint, gsoSize: nil)
+    }
+
+    /// `process` for a capture that says what it knows of a frame larger than the MTU: `gsoSize`
+    /// is its segment size, 0 for a frame that is one packet, nil where the capture cannot tell
+    /// (AF_XDP).
+    @inline(__always)
+    public mutating func process(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int = 0,
+                                 checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
+                                 hint: FlowHint = .none, gsoSize: Int?) -> Verdict {
         // The one cost of tracing while nobody is traced. Marked as the unlikely branch: laid
         // out plainly it cost 6 instructions a packet (callgrind), this way none measurable.
         if _slowPath(snapshot.traceClient != 0) {
             return tracedProcess(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
                                  snapshot: snapshot, hint: hint, gsoSize: gsoSize)
         }
+        // Only a frame longer than the MTU allows can hold a packet that is (the parser keeps
+        // the packet within the frame), so the common path checks nothing more.
+        if _slowPath(length > maxFrameLength) {
+            return processLarge(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
+                                snapshot: snapshot, hint: hint, gsoSize: gsoSize)
+        }
         return processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
-                             snapshot: snapshot, hint: hint, gsoSize: gsoSize)
+                             snapshot: snapshot, hint: hint, gsoSize: nil, mayExceedMTU: false)
     }
 
-    /// `process` itself, for every packet while nobody is traced.
+    /// `process` for a frame longer than the MTU allows (a super-packet, or a packet to drop).
+    @inline(never)
+    mutating func processLarge(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int,
+                               checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
+                               hint: FlowHint, gsoSize: Int?) -> Verdict {
+        processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
+                      snapshot: snapshot, hint: hint, gsoSize: gsoSize, mayExceedMTU: true)
+    }
+
+    /// `process` itself, for every packet while nobody is traced; `mayExceedMTU` false: it fits.
     @inline(__always)
     mutating func processPacket(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int,
                                 checksumPending: Bool, now: UInt32, snapshot: SnapshotView,
-                                hint: FlowHint, gsoSize: Int? = nil) -> Verdict {
+                                hint: FlowHint, gsoSize: Int?, mayExceedMTU: Bool) -> Verdict {
         counters.bump(.rxFrames)
         currentHint = hint
         var info: PacketInfo
@@ -212,7 +238,7 @@ public struct Pipeline: ~Copyable {
         // whole for the kernel to segment (GSO.swift), or cuts it to the MTU itself
         // (TCPSegmenter). Anything else larger than the MTU cannot be sent on. A packet of ours
         // with DF whose segments would not fit is answered as a router answers it.
-        if _slowPath(info.l3Offset + info.ipLength > maxFrameLength) {
+        if mayExceedMTU, _slowPath(info.l3Offset + info.ipLength > maxFrameLength) {
             guard info.proto == IPProtocol.tcp else { return drop(.oversize) }
             if exceedsMTU(frame, info, gsoSize: gsoSize), snapshot.isVIP(info.destination) || snapshot.hasNAT {
                 return fragmentationNeeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
@@ -246,146 +272,6 @@ public struct Pipeline: ~Copyable {
         default:
             return pass()
         }
-    }
-
-    // MARK: flows
-
-    /// The key under which a NAT flow's replies are found: as the reply travels, real server to
-    /// client.
-    @inline(__always)
-    static func replyKey(client: UInt32, clientPort: UInt16, real: UnsafePointer<RealServerEntry>, proto: UInt8) -> FlowKey {
-        FlowKey(source: real.pointee.address, destination: client, sourcePort: real.pointee.port,
-                destinationPort: clientPort, proto: proto | replyMark)
-    }
-
-    /// Finds the flow's real server, or schedules the flow and records it. A flow whose real
-    /// server left the snapshot is scheduled again (IPVS's expire_nodest_conn); one whose real
-    /// server is quiescent (weight 0) stays where it is. NAT flows also get (or refresh) their
-    /// reply mapping, and both directions share the TCP state.
-    @inline(__always)
-    mutating func bindFlow(_ info: PacketInfo, service: UnsafePointer<ServiceEntry>, ingress: Int, peer: UInt64,
-                           now: UInt32, snapshot: SnapshotView) -> UnsafePointer<RealServerEntry>? {
-        let key = FlowKey(source: info.source, destination: info.destination, sourcePort: info.sourcePort,
-                          destinationPort: info.destinationPort, proto: info.proto)
-        let hash = flowHash(key)
-        var expired: UInt64 = 0
-        var evicted: UInt64 = 0
-        defer {
-            if expired != 0 { counters.bump(.flowsExpired, by: expired) }
-            if evicted != 0 { counters.bump(.flowEvictions, by: evicted) }
-        }
-        let nat = service.pointee.method == .nat
-        if let slot = flows.lookup(key, hash: hash, now: now, expired: &expired) {
-            let entry = flows[slot]
-            if let real = snapshot.real(entry.realID), real.pointee.serviceID == service.pointee.id,
-               real.pointee.canKeepFlows {
-                let state = info.proto == IPProtocol.tcp ? entry.state.next(tcpFlags: info.tcpFlags) : entry.state
-                flows[slot].lastSeen = now
-                flows.setState(slot, state)
-                if syncing { noteSync(slot, previous: entry.state, now: now, snapshot: snapshot) }
-                if nat {
-                    refreshReply(info, realID: entry.realID, real: real, state: state, ingress: ingress, peer: peer,
-                                 now: now, expired: &expired, evicted: &evicted)
-                }
-                counters.bump(.flowHits)
-                return real
-            }
-            flows.remove(at: slot)
-        }
-
-        guard let id = schedule(info, key: key, service: service, now: now, snapshot: snapshot),
-              let real = snapshot.real(id)
-        else { return nil }
-        let state: FlowState = info.proto == IPProtocol.tcp ? FlowState.none.next(tcpFlags: info.tcpFlags) : .udp
-        let slot = flows.insert(key, hash: hash, realID: id, state: state, now: now, flags: nat ? FlowFlags.nat : 0,
-                                interface: UInt8(ingress), peerMAC: MACAddress(bits: peer), expired: &expired,
-                                evicted: &evicted)
-        if syncing { noteSync(slot, previous: .none, now: now, snapshot: snapshot) }
-        if nat {
-            refreshReply(info, realID: id, real: real, state: state, ingress: ingress, peer: peer, now: now,
-                         expired: &expired, evicted: &evicted)
-        }
-        counters.bump(.newFlows)
-        realStats[counterIndex(realID: id, field: RealServerStats.connections, of: RealServerStats.fields)]
-            .soleWriterAdd(1)
-        return real
-    }
-
-    /// The slot of a live flow (or reply mapping) for `key`; an expired match found on the way is
-    /// removed and counted in `flows_expired`.
-    @inline(__always)
-    mutating func findFlow(_ key: FlowKey, now: UInt32) -> Int? {
-        var expired: UInt64 = 0
-        let slot = flows.lookup(key, hash: flowHash(key), now: now, expired: &expired)
-        if expired != 0 { counters.bump(.flowsExpired, by: expired) }
-        return slot
-    }
-
-    /// Creates or refreshes the reply mapping of a NAT flow.
-    @inline(__always)
-    mutating func refreshReply(_ info: PacketInfo, realID: UInt32, real: UnsafePointer<RealServerEntry>,
-                               state: FlowState, ingress: Int, peer: UInt64, now: UInt32, expired: inout UInt64,
-                               evicted: inout UInt64) {
-        let key = Self.replyKey(client: info.source, clientPort: info.sourcePort, real: real, proto: info.proto)
-        let hash = flows.hash(key)
-        if let slot = flows.lookup(key, hash: hash, now: now, expired: &expired) {
-            var e = flows[slot]
-            e.lastSeen = now
-            e.state = state
-            e.realID = realID
-            e.interface = UInt8(ingress)
-            e.peerMAC = MACAddress(bits: peer)
-            flows[slot] = e
-        } else {
-            _ = flows.insert(key, hash: hash, realID: realID, state: state, now: now,
-                             flags: FlowFlags.reply | FlowFlags.nat, interface: UInt8(ingress),
-                             peerMAC: MACAddress(bits: peer), expired: &expired, evicted: &evicted)
-        }
-    }
-
-    /// Picks a real server for a new flow: the persistence template's, if one is alive, else the
-    /// scheduler's (recorded as the new template for persistent services).
-    @inline(__always)
-    mutating func schedule(_ info: PacketInfo, key: FlowKey, service: UnsafePointer<ServiceEntry>, now: UInt32,
-                           snapshot: SnapshotView) -> UInt32? {
-        let persistence = service.pointee.persistenceTimeout
-        var templateKey = FlowKey(source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0)
-        var templateHash: UInt32 = 0
-        var expired: UInt64 = 0
-        var evicted: UInt64 = 0
-        if persistence > 0 {
-            templateKey = FlowKey(source: info.source & service.pointee.persistenceMask, destination: info.destination,
-                                  sourcePort: 0, destinationPort: info.destinationPort,
-                                  proto: info.proto | Self.templateMark)
-            templateHash = templates.hash(templateKey)
-            if let slot = templates.lookup(templateKey, hash: templateHash, now: now, expired: &expired) {
-                let t = templates[slot]
-                if now &- t.lastSeen <= persistence, let real = snapshot.real(t.realID),
-                   real.pointee.serviceID == service.pointee.id, real.pointee.canKeepFlows {
-                    templates[slot].lastSeen = now
-                    counters.bump(.persistenceHits)
-                    return t.realID
-                }
-                templates.remove(at: slot)
-            }
-        }
-        let (m0, m1) = key.words
-        var request = ScheduleRequest(
-            flowHash: SipHash.hash(m0, m1, key: snapshot.schedulingKey),
-            sourceHash: SipHash.hash(UInt64(info.source), 0, key: snapshot.schedulingKey))
-        if let connections {
-            request.connections = UnsafePointer(connections.storage)
-            request.workers = connections.workers
-        }
-        guard let id = service.pointee.scheduler.pick(service, in: snapshot, request: request,
-                                                      cursor: &cursors[Int(service.pointee.id)])
-        else { return nil }
-        if persistence > 0 {
-            let slot = templates.insert(templateKey, hash: templateHash, realID: id, state: .other, now: now,
-                                        flags: FlowFlags.template, expired: &expired, evicted: &evicted)
-            if syncing { noteTemplate(slot, now: now, snapshot: snapshot) }
-        }
-        return id
     }
 
     // MARK: verdict helpers

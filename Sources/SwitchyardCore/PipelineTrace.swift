@@ -13,11 +13,11 @@ extension Pipeline {
               info.source == client || info.destination == client
         else {
             return processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
-                                 snapshot: snapshot, hint: hint, gsoSize: gsoSize)
+                                 snapshot: snapshot, hint: hint, gsoSize: gsoSize, mayExceedMTU: true)
         }
         let newFlows = counters[.newFlows], hits = counters[.flowHits], persistent = counters[.persistenceHits]
         let verdict = processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending,
-                                    now: now, snapshot: snapshot, hint: hint, gsoSize: gsoSize)
+                                    now: now, snapshot: snapshot, hint: hint, gsoSize: gsoSize, mayExceedMTU: true)
         var event = TraceEvent(time: now, kind: .passed, proto: info.proto, source: info.source,
                                destination: info.destination, sourcePort: info.sourcePort,
                                destinationPort: info.destinationPort)

@@ -14,9 +14,7 @@ extension Pipeline {
         guard Self.decrementTTL(frame, info.l3Offset) else {
             return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
         }
-        if checksumPending && !keepsPartialChecksum(info) && PacketParser.finishChecksum(frame, info) {
-            counters.bump(.checksumsFinished)
-        }
+        if _slowPath(checksumPending) { finishPendingChecksum(frame, info) }
         return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
                     counting: .forwarded)
     }
@@ -40,6 +38,13 @@ extension Pipeline {
     /// summing its 64 KiB here would be wasted.
     @inline(__always)
     func keepsPartialChecksum(_ info: PacketInfo) -> Bool { info.l3Offset + info.ipLength > maxFrameLength }
+
+    /// The L4 checksum the capture left pending, of a packet whose addresses stay: computed in
+    /// full, unless it stays partial. Out of line: the common path pays one branch for it.
+    @inline(never)
+    mutating func finishPendingChecksum(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo) {
+        if !keepsPartialChecksum(info) && PacketParser.finishChecksum(frame, info) { counters.bump(.checksumsFinished) }
+    }
 
     /// NAT (ipvsadm -m), as ip_vs_nat_xmit: the TTL, then the destination becomes the real
     /// server's address and port (rewriteInbound), then the MACs.
