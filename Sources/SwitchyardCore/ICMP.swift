@@ -136,8 +136,8 @@ extension Pipeline {
 
     /// A TCP or UDP packet to a VIP whose TTL ran out (DR or NAT): dropped, and answered with
     /// an ICMP time exceeded (RFC 792) from the VIP, back out of `ingress` to the MAC it came
-    /// from, quoting its IP header and the first 8 bytes of its payload, as a router (and IPVS)
-    /// would. Rate limited per worker (Limits.icmpBurst, then 1000 a second), so a flood of
+    /// from, quoting as much of it as a router (Linux's icmp_send) would (Limits.icmpQuoteBytes).
+    /// IPVS answers from the VIP too. Rate limited per worker (Limits.icmpBurst, then 1000 a second), so a flood of
     /// expiring packets gets at most that many answers, each smaller than what it answers.
     @inline(never)
     mutating func timeExceeded(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32) -> Verdict {
@@ -167,9 +167,10 @@ extension Pipeline {
         }
         guard icmpTokens > 0 else { return .drop(dropped) }
         icmpTokens -= 1
-        // The parser checked these (a TCP or UDP header follows the IP header, all in the frame).
-        let headerLength = Int(frame.load(fromByteOffset: l3, as: UInt8.self) & 0x0F) * 4
-        let quoted = headerLength + min(8, Int(load16(frame, l3 + 2)) - headerLength)
+        // The parser checked that the packet (its total length) lies within the frame. Its
+        // header and as much of the rest as fits 576 bytes are quoted, as the kernel quotes:
+        // enough of a TCP header for the sender to match it, and for tools to read the options.
+        let quoted = min(Int(load16(frame, l3 + 2)), Limits.icmpQuoteBytes)
         let out = replyFrame
         // Ethernet: back to the sender, from our interface; a VLAN tag is kept as it came.
         MACAddress(bits: load48(frame, 6)).store(to: out, at: 0)

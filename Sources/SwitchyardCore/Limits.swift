@@ -17,6 +17,9 @@ public enum Limits {
     /// ICMP errors a worker sends itself: at most this many at once, then one a millisecond
     /// (the kernel's icmp_msgs_burst of 50 and icmp_msgs_per_sec of 1000).
     static let icmpBurst: UInt32 = 50
+    /// How much of the packet an ICMP error quotes: as much as fits a 576-byte answer (RFC 1812
+    /// §4.3.2.3), less its IPv4 and ICMP headers, as the kernel's icmp_send quotes.
+    public static let icmpQuoteBytes = 576 - 20 - 8
     /// Room for the segments of one 64 KiB TCP super-packet at any MTU down to 576 (TCPSegmenter).
     public static let segmentationBytes = 256 * 1024
     /// The most segments one super-packet is cut into.

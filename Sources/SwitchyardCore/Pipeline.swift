@@ -110,9 +110,8 @@ public struct Pipeline: ~Copyable {
     let exchange: FlowExchange?
     var syncing = false
     var walk = FlowWalk()
-    /// Room for the largest reply: Ethernet and a tag, IPv4, ICMP, a quoted header with
-    /// options and 8 bytes of its payload.
-    public static let replyCapacity = 128
+    /// Room for the largest reply: Ethernet and a tag, IPv4, ICMP and its quote.
+    public static let replyCapacity = 14 + 4 + 20 + 8 + Limits.icmpQuoteBytes
 
     public init(_ config: PipelineConfig) {
         let row = config.connections?.row(config.workerIndex)

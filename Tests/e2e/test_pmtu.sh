@@ -74,7 +74,7 @@ print(c.makefile().readline().strip())
 PY
 }
 # The ICMP the client receives (a raw socket sees a copy of each):
-# "SRC TYPE CODE MTU QUOTED_DST QUOTED_PROTO QUOTED_DPORT".
+# "SRC TYPE CODE MTU QUOTED_DST QUOTED_PROTO QUOTED_DPORT QUOTED_BYTES".
 cat >"$LAB_DIR/icmp.py" <<'PY'
 import socket, struct
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
@@ -86,7 +86,7 @@ while True:
     q = p[l3 + 8:]
     ql = (q[0] & 15) * 4 if q else 0
     quoted = f"{socket.inet_ntoa(q[16:20])} {q[9]} {struct.unpack('!H', q[ql + 2:ql + 4])[0]}" if len(q) >= ql + 4 >= 24 else "- - -"
-    print(socket.inet_ntoa(p[12:16]), t, c, mtu, quoted, flush=True)
+    print(socket.inet_ntoa(p[12:16]), t, c, mtu, quoted, len(q), flush=True)
 PY
 lab_bg web1 "$LAB_DIR/sink.log" python3 "$LAB_DIR/sink.py"
 lab_wait_for "$LAB_DIR/sink.log" listening 5 || { echo "sink did not start"; exit 1; }
@@ -136,6 +136,10 @@ frags=$(awk '$2 == 3 && $3 == 4' "$LAB_DIR/icmp.log")
 expect "the client received fragmentation needed (type 3 code 4)" "$(echo -n "$frags" | grep -c .)" -gt 0
 expect "each from the VIP, naming MTU 1500, quoting a TCP packet to VIP:5001" \
     "$(echo -n "$frags" | awk -v v=$vip '!($1 == v && $4 == 1500 && $5 == v && $6 == 6 && $7 == 5001)' | grep -c .)" -eq 0
+# As the kernel's icmp_send: as much of the packet as fits a 576-byte answer (the upload's
+# segments are all larger).
+expect "each quoting 548 bytes of the packet, as the kernel quotes" \
+    "$(echo -n "$frags" | awk '$8 != 548' | grep -c .)" -eq 0
 expect "no other ICMP reached the client" "$(grep -vc '^listening' "$LAB_DIR/icmp.log")" -eq "$(echo -n "$frags" | grep -c .)"
 route=$(lab_exec client ip route get $vip)
 echo "       client: $(echo "$route" | tr -s ' \n' ' ')"
