@@ -18,6 +18,9 @@
 #   haproxy  .103 through HAProxy `mode tcp` (1 thread, on the engine's cores); TCP only
 #   dr-busy, nat-busy  the same through the engine started with --busy-poll (BENCH_BUSY_POLL
 #            microseconds, default 200), when it has the option
+#   dr-sleep, nat-sleep  (latency only) the engine with --busy-poll 0: a worker sleeps as soon as
+#            its rings are empty, so each request pays a poll() wake-up (dr and nat run with the
+#            default options, which busy-poll a short while when every worker has a CPU)
 # Every balanced path ends at rs1 alone (iperf3 needs its control and data connections on one
 # server), each balancer on its own server port, so the engine (which takes the replies from its
 # NAT real servers' ports) never sees another's traffic. Alternating rounds, as bench/run.sh:
@@ -58,7 +61,7 @@ engine_cpus=$([ "$cores" -ge 2 ] && echo "1-$((cores - 1))" || echo 0)
 busy= busy_poll=${BENCH_BUSY_POLL:-200}
 "$bin" run --help 2>&1 | grep -q -- '--busy-poll' && busy=1
 bulk_paths=${BENCH_BULK_PATHS-wire router dr nat nft haproxy${busy:+ dr-busy nat-busy}}
-lat_paths=${BENCH_LAT_PATHS-wire router dr nat nft haproxy${busy:+ dr-busy nat-busy}}
+lat_paths=${BENCH_LAT_PATHS-wire router dr nat nft haproxy${busy:+ dr-busy nat-busy dr-sleep nat-sleep}}
 
 vip=198.18.0.100 vip_nat=198.18.0.101 vip_nft=198.18.0.102 vip_ha=198.18.0.103
 rs1=198.18.0.11 rs2=198.18.0.12
@@ -139,7 +142,7 @@ listen sockperf
 HA
 lab_bg lb "$LAB_DIR/haproxy.log" taskset -c "$engine_cpus" haproxy -f "$LAB_DIR/haproxy.cfg" -db
 
-# The engine, restarted when a path needs other options (PROFILE: main, busy, none).
+# The engine, restarted when a path needs other options (PROFILE: main, busy, sleep, none).
 lb_pid= profile= starts=0
 engine() {
     [ "$1" = "$profile" ] && return 0
@@ -152,6 +155,7 @@ engine() {
     [ "$1" = none ] && return 0
     local args=(--workers "$workers")
     [ "$1" = busy ] && args+=(--busy-poll "$busy_poll")
+    [ "$1" = sleep ] && args+=(--busy-poll 0)
     starts=$((starts + 1))
     lab_bg lb "$LAB_DIR/lb-$1-$starts.log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bulk.conf" \
         --control "$LAB_DIR/lb.sock" "${args[@]}"
@@ -170,7 +174,7 @@ target() { # target PATH: the address the client connects to
         nft) echo $vip_nft ;; haproxy) echo $vip_ha ;;
     esac
 }
-profile_of() { case $1 in *-busy) echo busy ;; *) echo main ;; esac; }
+profile_of() { case $1 in *-busy) echo busy ;; *-sleep) echo sleep ;; *) echo main ;; esac; }
 declare -A res
 bulk_round() { # bulk_round PATH DIR STREAMS ROUND
     local path=$1 dir=$2 n=$3 flags=() json gbps retr key
@@ -231,7 +235,8 @@ label() {
         wire) echo "wire (client -> rs2, one segment)" ;; router) echo "kernel router (ip_forward, no NAT)" ;;
         dr) echo "switchyard DR" ;; nat) echo "switchyard NAT" ;; nft) echo "kernel NAT (nftables DNAT)" ;;
         haproxy) echo "HAProxy mode tcp (1 thread)" ;; dr-busy) echo "switchyard DR, --busy-poll" ;;
-        nat-busy) echo "switchyard NAT, --busy-poll" ;;
+        nat-busy) echo "switchyard NAT, --busy-poll" ;; dr-sleep) echo "switchyard DR, --busy-poll 0" ;;
+        nat-sleep) echo "switchyard NAT, --busy-poll 0" ;;
     esac
 }
 report_md() {
@@ -272,10 +277,10 @@ report_md() {
         done
     fi
     local c
-    for c in main busy; do
+    for c in main busy sleep; do
         ls "$LAB_DIR"/counters-$c-* >/dev/null 2>&1 || continue
         echo
-        echo "Engine counters, summed over every $([ $c = busy ] && echo "--busy-poll " )engine of the run (adm --engine before each stop; super-packets sent whole: tcp_gso_sent, cut here: tcp_segmented):"
+        echo "Engine counters, summed over every $(case $c in busy) echo "--busy-poll " ;; sleep) echo "--busy-poll 0 " ;; esac)engine of the run (adm --engine before each stop; super-packets sent whole: tcp_gso_sent, cut here: tcp_segmented):"
         echo
         echo '```'
         cat "$LAB_DIR"/counters-$c-* | awk '$1 ~ /^(tcp_|drop_|forwarded|nat_replies|rx_frames)/ && NF == 2 {sum[$1] += $2; if (!($1 in seen)) {seen[$1] = 1; order[++n] = $1}}
@@ -337,7 +342,7 @@ report_json() {
         "$(jnum "$(ratio "$(m bulk_nat-down-1)" "$(m bulk_haproxy-down-1)")")" "$(jnum "$(ratio "$(m bulk_nat-down-8)" "$(m bulk_haproxy-down-8)")")"
     printf ' "latency_over_kernel_nat": {'
     sep=
-    for k in dr nat dr-busy nat-busy haproxy; do for proto in udp tcp; do for p in p50 p99; do
+    for k in dr nat dr-busy nat-busy dr-sleep nat-sleep haproxy; do for proto in udp tcp; do for p in p50 p99; do
         [ -n "$(m ${p}_$k-$proto)" ] || continue
         printf '%s"%s_%s_%s": %s' "$sep" "$k" "$proto" "$p" "$(jnum "$(ratio "$(m ${p}_$k-$proto)" "$(m ${p}_nft-$proto)")")"
         sep=', '

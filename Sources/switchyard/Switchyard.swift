@@ -91,8 +91,8 @@ struct Run: ParsableCommand {
           help: "Drop the kernel's copies of VIP frames with a tcx BPF program in front of the guard's nftables chain (Linux 6.6+; cheaper per frame). --no-guard-tcx leaves the chain alone.")
     var guardTcx = true
 
-    @Option(name: .long, help: "Microseconds each worker keeps checking its rings after its last frame before it sleeps (0: sleep at once, the default). Cuts the wake-up from each request's latency, for operators who give the engine whole cores: a worker then keeps its core busy while traffic flows.")
-    var busyPoll: Int = 0
+    @Option(name: .long, help: "Microseconds each worker keeps checking its rings after its last frame before it sleeps (default 30 if every worker has a CPU of its own, else 0; 0: sleep at once). Spares a request the poll() wake-up when its reply comes back within that time; a larger value (200) suits operators who give the engine whole cores: a worker then keeps its core busy while traffic flows.")
+    var busyPoll: Int?
 
     @Flag(name: .long, inversion: .prefixedNo,
           help: "Leave GRO as it is on the engine's interfaces: TCP super-packets are forwarded whole, for the kernel or the NIC to segment. --no-gro turns it off while the engine runs (always so with --io af_xdp).")
@@ -111,7 +111,7 @@ struct Run: ParsableCommand {
         }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be from 1 to 256") }
         if statsInterval < 0 { throw ValidationError("--stats-interval must be 0 or more") }
-        if !(0...1_000_000).contains(busyPoll) { throw ValidationError("--busy-poll must be from 0 to 1000000 microseconds") }
+        if let busyPoll, !(0...1_000_000).contains(busyPoll) { throw ValidationError("--busy-poll must be from 0 to 1000000 microseconds") }
         if !(1...3600).contains(syncRefresh) { throw ValidationError("--sync-refresh must be from 1 to 3600 seconds") }
     }
 
@@ -129,7 +129,7 @@ struct Run: ParsableCommand {
                                     txMode: TXMode(rawValue: tx) ?? .ring, rxMode: rx)
         options.guardTCX = guardTcx
         options.gro = gro
-        options.busyPoll = busyPoll
+        options.busyPoll = busyPoll ?? EngineOptions.defaultBusyPoll(workers: options.workers, cpus: cores)
         options.ringFormat = RingFormat(rawValue: rxRing) ?? .frames
         options.syncRefresh = syncRefresh
         options.configID = configId

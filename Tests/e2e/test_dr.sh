@@ -168,11 +168,13 @@ echo "-- workers follow the CPUs the balancer may run on"
 start_lb_under "taskset -c 0" "$LAB_DIR/wrr.conf"
 check "taskset -c 0, no --workers: 1 worker" grep -q "; 1 worker(s);" "$LB_LOG"
 check "and no warning about workers" test -z "$(grep 'take turns' "$LB_LOG")"
+check "a worker with a CPU of its own busy-polls 30 µs by default" grep -q "; busy-polling 30 µs after the last frame" "$LB_LOG"
 requests 20 >"$LAB_DIR/answers-pinned"
 expect "20 requests answered" "$(grep -c '^web[12]$' "$LAB_DIR/answers-pinned")" -eq 20
 stop_lb
 start_lb_under "taskset -c 0" "$LAB_DIR/wrr.conf" --workers 2
 check "taskset -c 0, --workers 2: warned that they take turns on 1 CPU" grep -q "2 workers on 1 CPU(s) this process may use" "$LB_LOG"
+check "and they do not busy-poll (they would spin on each other)" grep -q "; no busy-polling" "$LB_LOG"
 stop_lb
 
 echo "-- config errors"

@@ -75,6 +75,7 @@ start "$LAB_DIR/third.log" --busy-poll 200
 check "a start after a clean stop finds nothing to undo" sh -c "! grep -q 'did not stop cleanly\|that an earlier run left' '$LB_LOG'"
 check "by default GRO is left on: super-packets are forwarded whole" test "$(gro)" = on
 check "the VIP is served with GRO on, busy-polling (--busy-poll 200)" test "$(lab_exec client curl -s --max-time 3 "http://$vip/")" = web1
+check "the start line says so" grep -q "; busy-polling 200 µs after the last frame" "$LB_LOG"
 kill -TERM "$LB_PID"
 wait "$LB_PID"
 [ "$E2E_FAILED" -eq 0 ]

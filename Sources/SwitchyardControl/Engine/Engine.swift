@@ -47,7 +47,8 @@ public final class Engine: @unchecked Sendable {
         let methods = Set(config.services.map(\.method.name)).sorted().joined(separator: "+")
         Log.info("\(config.services.count) virtual service(s) (\(methods)) on "
             + interfaces.map(\.description).joined(separator: "; ") + "; \(options.workers) worker(s); receiving with "
-            + "\(options.rxMode.rawValue), sending with \(options.txMode == .ring ? "a TX ring" : "sendmmsg")")
+            + "\(options.rxMode.rawValue), sending with \(options.txMode == .ring ? "a TX ring" : "sendmmsg"); "
+            + (options.busyPoll > 0 ? "busy-polling \(options.busyPoll) µs after the last frame" : "no busy-polling"))
 
         // What a killed run of this config left behind goes first.
         let kernelGuard = KernelGuard(interface: interfaces[0].name, fastDrop: options.guardTCX)

@@ -26,6 +26,17 @@ public struct EngineOptions: Sendable {
     public var gro = true
     /// Microseconds each worker busy-polls its rings after its last frame (--busy-poll; 0: none).
     public var busyPoll = 0
+    /// --busy-poll's default: long enough to catch a reply that comes back through the engine
+    /// within a round trip of a request it just forwarded (a NAT exchange on one L2 segment), so
+    /// that it does not pay a poll() wake-up; short enough that a worker sleeps at once when
+    /// traffic stops. Workers that must share CPUs take none (they would spin on each other).
+    public static let defaultBusyPoll = 30
+
+    /// --busy-poll when the operator gives none: `defaultBusyPoll` if each worker can have a
+    /// CPU of its own, 0 if they take turns.
+    public static func defaultBusyPoll(workers: Int, cpus: Int) -> Int {
+        workers <= cpus ? defaultBusyPoll : 0
+    }
     /// Seconds between a sync master's full walks (repairs lost messages, refreshes idle flows).
     public var syncRefresh = SyncService.defaultRefreshSeconds
     /// What the config's `@ID` lines are compared with (--config-id); nil: the host name's first label.
