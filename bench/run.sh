@@ -323,7 +323,8 @@ paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg dr-nftguard dr-blocks many-1w many
 if [ -n "$flood" ] && [[ " $paths " == *" floor"* ]]; then
     floor_bin=$root/.build/relay_floor
     mkdir -p "$root/.build"
-    gcc -O2 -o "$floor_bin" "$here/relay_floor.c" "$root/Sources/CSwitchyard/shim.c" "$root/Sources/CSwitchyard/xdp.c" \
+    # Every C file of the shim: the guard and the XDP program need its BPF assembler too.
+    gcc -O2 -o "$floor_bin" "$here/relay_floor.c" "$root"/Sources/CSwitchyard/*.c \
         -I "$root/Sources/CSwitchyard/include" -lxdp -lbpf
 fi
 if [ -n "$flood" ]; then
