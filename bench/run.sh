@@ -39,7 +39,8 @@
 # connection per request (Connection: close) and keep-alive, alternating the same way through:
 # the wire (rs1 directly), HAProxy `mode tcp` (1 thread, on the balancer's box), Switchyard DR,
 # Switchyard NAT and the kernel's NAT, and Switchyard DR and NAT again with TPACKET_V3 block
-# rings (dr-blocks, nat-blocks) and receiving by AF_XDP (dr-xdp, nat-xdp). For the NAT paths the client uses a second subnet routed
+# rings (dr-blocks, nat-blocks), with --busy-poll 0 (dr-sleep, nat-sleep) and receiving by
+# AF_XDP (dr-xdp, nat-xdp). For the NAT paths the client uses a second subnet routed
 # through the balancer, so replies come back through it. BENCH_HTTP_PATHS picks HTTP paths.
 #
 # Bulk TCP (iperf3, 1 and 8 streams) and request latency (sockperf ping-pong, UDP and TCP) through
@@ -148,6 +149,7 @@ engine() {
         mmsg) args=(--workers "$workers" --tx sendmmsg) ;;
         nftguard) args=(--workers "$workers" --no-guard-tcx) ;;
         blocks) args=(--workers "$workers" --rx-ring blocks) ;;
+        sleep) args=(--workers "$workers" --busy-poll 0) ;;
         w1) args=(--workers 1) ;;
         w2) args=(--workers 2) ;;
         xdp) args=(--workers 1 --io af_xdp) ;;
@@ -335,8 +337,9 @@ fi
 
 # HTTP rounds: requests/s from wrk's summary.
 # dr-blocks and nat-blocks: the same through the engine restarted with TPACKET_V3 block rings
-# (--rx-ring blocks), where a frame can wait for its block up to 1 ms.
-http_paths="${BENCH_HTTP_PATHS:-wire haproxy dr nat nft dr-blocks nat-blocks dr-xdp nat-xdp}"
+# (--rx-ring blocks), where a frame can wait for its block up to 1 ms. dr-sleep and nat-sleep:
+# with --busy-poll 0, what the default's short busy-poll costs or buys here.
+http_paths="${BENCH_HTTP_PATHS:-wire haproxy dr nat nft dr-blocks nat-blocks dr-sleep nat-sleep dr-xdp nat-xdp}"
 http_target() {
     case $1 in
         wire) echo 198.18.0.11 ;; haproxy) echo 198.18.0.103 ;; dr | dr-*) echo $vip ;; nat | nat-*) echo $vip_nat ;;
@@ -346,7 +349,7 @@ http_target() {
 http_round() { # http_round PATH MODE ROUND
     local target rps extra=()
     case $1 in
-        *-blocks) engine blocks ;; *-xdp) engine xdp ;; *) engine "${BENCH_HTTP_ENGINE:-main}" ;;
+        *-blocks) engine blocks ;; *-sleep) engine sleep ;; *-xdp) engine xdp ;; *) engine "${BENCH_HTTP_ENGINE:-main}" ;;
     esac
     target=$(http_target "$1")
     [ "$2" = close ] && extra=(-H "Connection: close")
@@ -438,6 +441,8 @@ md=$here/results/bench-$stamp.md
                 dr) label="switchyard DR" ;; nat) label="switchyard NAT" ;; nft) label="kernel NAT (nftables)" ;;
                 dr-blocks) label="switchyard DR, TPACKET_V3 blocks (the V2 frames' before)" ;;
                 nat-blocks) label="switchyard NAT, TPACKET_V3 blocks (the V2 frames' before)" ;;
+                dr-sleep) label="switchyard DR, --busy-poll 0 (the default's before)" ;;
+                nat-sleep) label="switchyard NAT, --busy-poll 0 (the default's before)" ;;
                 dr-xdp) label="switchyard DR, receiving by AF_XDP" ;; nat-xdp) label="switchyard NAT, receiving by AF_XDP" ;;
             esac
             echo "| $label | ${med[http_close_$path]} | $(ratio "${med[http_close_$path]}" "${med[http_close_haproxy]:-}") | ${med[http_keepalive_$path]} | $(ratio "${med[http_keepalive_$path]}" "${med[http_keepalive_haproxy]:-}") |"
