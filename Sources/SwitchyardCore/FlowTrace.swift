@@ -23,7 +23,8 @@ public struct TraceEvent: Sendable, Equatable {
         case dropped
         /// Not the engine's: left to the kernel.
         case passed
-        /// Dropped and answered by the pipeline (ICMP echo reply, time exceeded).
+        /// Answered by the pipeline (an ICMP echo request, turned into its reply; a packet dropped
+        /// and answered with time exceeded or fragmentation needed).
         case answered
     }
 
@@ -90,6 +91,9 @@ public struct TraceEvent: Sendable, Equatable {
 public final class FlowTrace: @unchecked Sendable {
     /// Events a worker keeps between two reads (the control plane reads every second).
     public static let capacity = 256
+    /// The trace client that traces every IPv4 packet (switchyard replay): 255.255.255.255,
+    /// which no client sends from.
+    public static let everyone = UInt32.max
     static let slotWords = 5
     /// The count, padded to a cache line, then the slots.
     static let slotsOffset = 8

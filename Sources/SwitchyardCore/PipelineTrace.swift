@@ -10,12 +10,13 @@ extension Pipeline {
         let client = snapshot.traceClient
         // The packet as it arrived (the pipeline rewrites it in place).
         guard case .ipv4(let info) = PacketParser.parse(frame, length: length),
-              info.source == client || info.destination == client
+              client == FlowTrace.everyone || info.source == client || info.destination == client
         else {
             return processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
                                  snapshot: snapshot, hint: hint, gsoSize: gsoSize, mayExceedMTU: true)
         }
         let newFlows = counters[.newFlows], hits = counters[.flowHits], persistent = counters[.persistenceHits]
+        let echoes = counters[.icmpEchoReplies]
         let verdict = processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending,
                                     now: now, snapshot: snapshot, hint: hint, gsoSize: gsoSize, mayExceedMTU: true)
         var event = TraceEvent(time: now, kind: .passed, proto: info.proto, source: info.source,
@@ -28,6 +29,8 @@ extension Pipeline {
                 event.kind = counters[.persistenceHits] != persistent ? .persistentFlow : .newFlow
             } else if counters[.flowHits] != hits {
                 event.kind = .flowHit
+            } else if counters[.icmpEchoReplies] != echoes {
+                event.kind = .answered
             } else {
                 event.kind = .reply
             }

@@ -1,4 +1,5 @@
-// The command line: run, check, adm, realserver and demo, each turning its options into calls on
+// The command line: run, check, adm, realserver and demo (replay and explain in
+// ReplayCommands.swift), each turning its options into calls on
 // SwitchyardControl (or exec'ing one of the scripts); --log-level bootstraps the log first.
 import ArgumentParser
 import Glibc
@@ -12,7 +13,7 @@ struct Switchyard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "A user-space L4 load balancer: LVS-style direct server return (DR) or NAT from a spare PC.",
-        subcommands: [Run.self, Check.self, Adm.self, RealServer.self, Demo.self])
+        subcommands: [Run.self, Check.self, Adm.self, RealServer.self, Demo.self, Replay.self, Explain.self])
 }
 
 /// Loads a config, printing errors as PATH:LINE:COL: message.

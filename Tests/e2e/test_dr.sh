@@ -120,6 +120,34 @@ check "the balancer's own address still answers (the kernel keeps other traffic)
 queued=$(lab_exec lb ss -0 -a -n -p | awk '/switchyard/ && $3 != "0" {print $0}')
 check "no packet socket of the engine holds unread frames: ${queued:-none}" test -z "$queued"
 
+echo "-- switchyard replay: a capture of the client's packets, replayed with the same config"
+# The balancer's own choices, read off the capture: each connection's SYN must go to the real
+# server that answered it (same config, same Maglev table), and the replayed frames leave for
+# the real servers' MACs.
+lab_bg lb "$LAB_DIR/tcpdump.log" tcpdump -i lan0 --immediate-mode -U -n -w "$LAB_DIR/clients.pcap" "tcp dst port 80 and dst host $vip"
+lab_wait_for "$LAB_DIR/tcpdump.log" "listening on" 5
+requests 20 >"$LAB_DIR/answers-replay"
+sleep 0.3
+lab_exec lb pkill -INT -x tcpdump; wait "$LAB_LAST_PID" 2>/dev/null || true
+web_mac() { lab_exec "$1" cat /sys/class/net/ens3/address; }
+"$bin" replay --config "$LAB_DIR/mh.conf" --interface lan0="$lb_mac" --neighbour 198.19.7.21="$(web_mac web1)" \
+    --neighbour 198.19.7.22="$(web_mac web2)" "$LAB_DIR/clients.pcap" "$LAB_DIR/replayed.pcap" >"$LAB_DIR/replay.out" 2>&1
+expect "replay exits 0" $? -eq 0
+captured=$(tcpdump -n -r "$LAB_DIR/clients.pcap" 2>/dev/null | wc -l)
+expect "it replayed every captured frame ($captured), all forwarded" "$(tail -n 1 "$LAB_DIR/replay.out")" = "$captured frame(s): $captured forwarded"
+chosen=$(sed -n 's/.*: new flow, scheduled to 198\.19\.7\.2\([12]\):80 (DR), SYN_RECV; sent out of lan0$/web\1/p' "$LAB_DIR/replay.out")
+expect "one new flow per request (20)" "$(echo "$chosen" | grep -c web)" -eq 20
+check "each to the real server that answered it" test "$chosen" = "$(cat "$LAB_DIR/answers-replay")"
+expect "the other frames are flow hits" "$(grep -c ': flow hit, to 198.19.7.2[12]:80 (DR)' "$LAB_DIR/replay.out")" -eq $((captured - 20))
+macs=$(tcpdump -e -n -r "$LAB_DIR/replayed.pcap" 2>/dev/null | awk '{print $2 " > " $4}' | sort -u | tr '\n' ' ')
+check "the replayed frames go from the balancer to the real servers' MACs: $macs" \
+    test "$macs" = "$(printf '%s > %s,\n%s > %s,\n' "$lb_mac" "$(web_mac web1)" "$lb_mac" "$(web_mac web2)" | sort | tr '\n' ' ')"
+out=$("$bin" explain --config "$LAB_DIR/mh.conf" --from $client_ip:40000 --to $vip:80 --flags S)
+check "explain: a SYN to the VIP is scheduled to a real server: $(echo "$out" | head -n 1)" \
+    grep -q "^TCP $client_ip:40000 > $vip:80: new flow, scheduled to 198.19.7.2[12]:80 (DR), SYN_RECV; sent out of eth0$" <<<"$out"
+out=$("$bin" explain --config "$LAB_DIR/mh.conf" --from $client_ip:40000 --to $vip:81)
+check "explain: a port with no service: $out" test "$out" = "TCP $client_ip:40000 > $vip:81: dropped: drop_no_service"
+
 echo "-- UDP through the VIP"
 for rs in web1 web2; do
     lab_bg $rs "$LAB_DIR/udp-$rs.out" python3 "$here/udp_server.py" $rs $vip 5300 "$LAB_DIR/udp-$rs.log"
