@@ -6,7 +6,8 @@ import XCTest
 @testable import SwitchyardCore
 @testable import SwitchyardIO
 
-/// Tests/fixtures/golden-frames.json, written by make_golden.py with GoldenFixtures.swift.
+/// Tests/fixtures/golden-frames.json, written by make_golden.py with GoldenFixtures.swift
+/// (hex strings, read with VRRPAdvertTests' hexBytes).
 private struct GoldenFrames: Decodable {
     struct Fixture: Decodable {
         let name: String, input: String, pending: Bool, verdict: String, output: String
@@ -24,17 +25,6 @@ private struct GoldenFrames: Decodable {
         let data = try Data(contentsOf: URL(fileURLWithPath: fixturesDirectory("golden-frames.json")))
         return try JSONDecoder().decode(GoldenFrames.self, from: data)
     }
-}
-
-private func bytes(_ hex: String) -> [UInt8] {
-    var out: [UInt8] = []
-    var i = hex.startIndex
-    while i < hex.endIndex {
-        let j = hex.index(i, offsetBy: 2)
-        out.append(UInt8(hex[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
 }
 
 /// A verdict as the fixtures write it (".forward(egress: 0)", ".drop(.truncatedIPv4)").
@@ -112,15 +102,15 @@ final class ReplayTests: XCTestCase {
         let fixtures = golden.fixtures.filter { !$0.pending }
         XCTAssertGreaterThanOrEqual(fixtures.count, 15)
         for (i, fixture) in fixtures.enumerated() {
-            let read = try roundTrip([CapturedFrame(bytes: bytes(fixture.input), microseconds: 1_700_000_000_000_000)],
+            let read = try roundTrip([CapturedFrame(bytes: hexBytes(fixture.input), microseconds: 1_700_000_000_000_000)],
                                      name: "fixture-\(i)")
-            XCTAssertEqual(read.map(\.bytes), [bytes(fixture.input)], "\(fixture.name): the pcap file keeps the frame")
+            XCTAssertEqual(read.map(\.bytes), [hexBytes(fixture.input)], "\(fixture.name): the pcap file keeps the frame")
             // A pipeline of its own for each, as GoldenPacketTests runs them.
             let replay = PacketReplay(config: config, setup: setup)
             let outcome = replay.process(read[0].bytes, microseconds: read[0].microseconds)
             XCTAssertEqual(text(outcome.verdict), fixture.verdict, fixture.name)
             switch outcome.verdict {
-            case .forward, .reply: XCTAssertEqual(outcome.output, bytes(fixture.output), fixture.name)
+            case .forward, .reply: XCTAssertEqual(outcome.output, hexBytes(fixture.output), fixture.name)
             case .drop, .pass: XCTAssertNil(outcome.output, "\(fixture.name): nothing leaves")
             }
             XCTAssertFalse(outcome.words.isEmpty, fixture.name)
@@ -136,7 +126,7 @@ final class ReplayTests: XCTestCase {
         var replayed = 0
         for (i, sequence) in golden.sequences.enumerated() where !sequence.steps.contains(where: \.pending) {
             // Each step's clock (milliseconds) becomes its capture time.
-            let frames = sequence.steps.map { CapturedFrame(bytes: bytes($0.input), microseconds: 1_000_000 + $0.now * 1_000) }
+            let frames = sequence.steps.map { CapturedFrame(bytes: hexBytes($0.input), microseconds: 1_000_000 + $0.now * 1_000) }
             let read = try roundTrip(frames, name: "sequence-\(i)")
             XCTAssertEqual(read, frames, "\(sequence.name): the pcap file keeps frames and times")
             let replay = PacketReplay(config: config, setup: setup)
@@ -145,7 +135,7 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(outcome.ingress, step.ingress, "\(sequence.name): the interface the frame is addressed to")
                 XCTAssertEqual(text(outcome.verdict), step.verdict, sequence.name)
                 switch outcome.verdict {
-                case .forward, .reply: XCTAssertEqual(outcome.output, bytes(step.output), sequence.name)
+                case .forward, .reply: XCTAssertEqual(outcome.output, hexBytes(step.output), sequence.name)
                 case .drop, .pass: XCTAssertNil(outcome.output, "\(sequence.name): nothing leaves")
                 }
             }

@@ -218,16 +218,7 @@ final class SyncCodecErrorTests: XCTestCase {
     private func ipv6(_ rng: inout SplitMix64) -> SyncIPv6Address { SyncIPv6Address(high: rng.next(), low: rng.next()) }
 
     private func syncGoldenMessages() -> [[UInt8]] {
-        syncGoldenFixtures.flatMap(\.messages).map { hex in
-            var out: [UInt8] = []
-            var i = hex.startIndex
-            while i < hex.endIndex {
-                let j = hex.index(i, offsetBy: 2)
-                out.append(UInt8(hex[i..<j], radix: 16)!)
-                i = j
-            }
-            return out
-        }
+        syncGoldenFixtures.flatMap(\.messages).map(hexBytes)
     }
 }
 

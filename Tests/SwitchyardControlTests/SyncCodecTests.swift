@@ -170,13 +170,4 @@ private func hex(_ b: [UInt8]) -> String {
     b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
 }
 
-private func bytes(hex: String) -> [UInt8] {
-    var out: [UInt8] = []
-    var i = hex.startIndex
-    while i < hex.endIndex {
-        let j = hex.index(i, offsetBy: 2)
-        out.append(UInt8(hex[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
-}
+private func bytes(hex: String) -> [UInt8] { hexBytes(hex) }
