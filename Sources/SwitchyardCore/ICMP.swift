@@ -137,8 +137,9 @@ extension Pipeline {
     /// A TCP or UDP packet to a VIP whose TTL ran out (DR or NAT): dropped, and answered with
     /// an ICMP time exceeded (RFC 792) from the VIP, back out of `ingress` to the MAC it came
     /// from, quoting as much of it as a router (Linux's icmp_send) would (Limits.icmpQuoteBytes).
-    /// IPVS answers from the VIP too. Rate limited per worker (Limits.icmpBurst, then 1000 a second), so a flood of
-    /// expiring packets gets at most that many answers, each smaller than what it answers.
+    /// IPVS answers from the VIP too. Rate limited per worker (Limits.icmpBurst, then 1000 a
+    /// second), so a flood of expiring packets gets at most that many answers of at most 576
+    /// bytes each.
     @inline(never)
     mutating func timeExceeded(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32) -> Verdict {
         icmpError(frame, l3: l3, ingress: ingress, now: now, type: ICMPType.timeExceeded, code: 0, word: 0,
@@ -170,7 +171,8 @@ extension Pipeline {
         // The parser checked that the packet (its total length) lies within the frame. Its
         // header and as much of the rest as fits 576 bytes are quoted, as the kernel quotes:
         // enough of a TCP header for the sender to match it, and for tools to read the options.
-        let quoted = min(Int(load16(frame, l3 + 2)), Limits.icmpQuoteBytes)
+        // An answer fits the interface's MTU too, as icmp_send sizes it by the route's MTU.
+        let quoted = min(Int(load16(frame, l3 + 2)), Limits.icmpQuoteBytes, maxFrameLength - 18 - 20 - 8)
         let out = replyFrame
         // Ethernet: back to the sender, from our interface; a VLAN tag is kept as it came.
         MACAddress(bits: load48(frame, 6)).store(to: out, at: 0)

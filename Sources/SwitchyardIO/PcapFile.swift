@@ -27,7 +27,8 @@ public final class PcapReader {
     public init(path: String) throws {
         var error = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_open_offline(path, &error) else {
-            throw SetupError("cannot read \(path): \(String(cString: error))")
+            let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw SetupError("cannot read \(path): \(message)")
         }
         let linkType = pcap_datalink(handle)
         guard linkType == DLT_EN10MB else {
@@ -92,6 +93,10 @@ public final class PcapWriter {
         }
     }
 
-    /// Writes what is buffered to the file.
-    public func flush() { pcap_dump_flush(dumper) }
+    /// Writes what is buffered to the file; throws if the file could not take it (a full disk).
+    public func flush() throws {
+        guard pcap_dump_flush(dumper) == 0, ferror(pcap_dump_file(dumper)) == 0 else {
+            throw SetupError("writing the capture failed: \(String(cString: strerror(errno)))")
+        }
+    }
 }

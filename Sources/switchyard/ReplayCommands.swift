@@ -16,6 +16,10 @@ struct ReplaySetupOptions: ParsableArguments {
     @Option(name: .long, help: "The interfaces' MTU.")
     var mtu = 1500
 
+    func validate() throws {
+        guard (68...65_535).contains(mtu) else { throw ValidationError("--mtu must be from 68 to 65535") }
+    }
+
     func setup() throws -> ReplaySetup {
         var setup = ReplaySetup()
         setup.mtu = mtu
@@ -37,9 +41,9 @@ struct ReplaySetupOptions: ParsableArguments {
             guard parts.count == 2, let address = IPv4Address(String(parts[0])),
                   let first = macAndInterface.first, let mac = MACAddress(first)
             else { throw ValidationError("--neighbour \(text): expected IP=MAC or IP=MAC@N, as 198.18.0.11=02:00:00:00:00:11@1") }
-            let number = macAndInterface.count == 2 ? Int(macAndInterface[1]) : 0
+            let number = macAndInterface.count == 2 ? Int(macAndInterface[1]) : (text.hasSuffix("@") ? nil : 0)
             guard let number, setup.interfaces.indices.contains(number) else {
-                throw ValidationError("--neighbour \(text): interface \(macAndInterface.last ?? "") is not one of 0 to \(setup.interfaces.count - 1)")
+                throw ValidationError("--neighbour \(text): after @, the number of one of the --interface options, 0 to \(setup.interfaces.count - 1)")
             }
             setup.neighbours[address] = (mac, number)
         }
@@ -92,7 +96,7 @@ struct Replay: ParsableCommand {
             tally[Self.tallyName(outcome.verdict), default: 0] += 1
             if let out = outcome.output { writer?.write(CapturedFrame(bytes: out, microseconds: frame.microseconds)) }
         }
-        writer?.flush()
+        if let writer { try openOrExit { try writer.flush() } }
         let parts = tally.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
             .map { "\($0.value) \($0.key)" }
         print("\(number) frame(s)" + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", ")))
@@ -148,7 +152,9 @@ struct Explain: ParsableCommand {
         guard PacketDescription.endpoint(to, needsPort: ports) != nil else {
             throw ValidationError("--to \(to): expected \(ports ? "ADDRESS:PORT, as 198.18.0.100:80" : "an IPv4 address")")
         }
-        guard PacketDescription.tcpFlags(flags) != nil else { throw ValidationError("--flags \(flags): letters of SAFRPUEW or .") }
+        guard !flags.isEmpty, PacketDescription.tcpFlags(flags) != nil else {
+            throw ValidationError("--flags \(flags): letters of SAFRPUEW, or . for a bare ACK")
+        }
         guard (0...255).contains(ttl) else { throw ValidationError("--ttl must be from 0 to 255") }
         guard (0...1400).contains(payload) else { throw ValidationError("--payload must be from 0 to 1400 bytes") }
     }

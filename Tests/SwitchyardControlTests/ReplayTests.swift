@@ -113,7 +113,11 @@ final class ReplayTests: XCTestCase {
             case .forward, .reply: XCTAssertEqual(outcome.output, hexBytes(fixture.output), fixture.name)
             case .drop, .pass: XCTAssertNil(outcome.output, "\(fixture.name): nothing leaves")
             }
-            XCTAssertFalse(outcome.words.isEmpty, fixture.name)
+            if case .drop(let reason) = outcome.verdict {
+                XCTAssertTrue(outcome.words.hasSuffix("dropped: \(reason.name)"), "\(fixture.name): \(outcome.words)")
+            } else {
+                XCTAssertFalse(outcome.words.contains("dropped"), "\(fixture.name): \(outcome.words)")
+            }
         }
     }
 
@@ -219,9 +223,33 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(PacketDescription.endpoint("198.18.0.1:80", needsPort: true)?.1, 80)
     }
 
-    func testAReaderRefusesWhatIsNotAnEthernetCapture() {
+    func testAReaderRefusesWhatIsNotAnEthernetCapture() throws {
         XCTAssertThrowsError(try PcapReader(path: "\(directory)/missing.pcap")) { error in
             XCTAssertTrue("\(error)".contains("missing.pcap"), "\(error)")
         }
+        // A pcap file header (little-endian, version 2.4, snap length 65535) of link type 101,
+        // raw IP: frames without an Ethernet header.
+        var header: [UInt8] = [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0] + [UInt8](repeating: 0, count: 8)
+        header += [0xff, 0xff, 0, 0, 101, 0, 0, 0]
+        let raw = "\(directory)/raw.pcap"
+        XCTAssertTrue(FileManager.default.createFile(atPath: raw, contents: Data(header)))
+        XCTAssertThrowsError(try PcapReader(path: raw)) { error in
+            XCTAssertTrue("\(error)".contains("is not Ethernet (DLT_EN10MB)"), "\(error)")
+        }
+    }
+
+    func testOddTimesAndEmptyFrames() throws {
+        let config = try Config.parse(Self.drConfig, path: "dr.conf")
+        let replay = PacketReplay(config: config)
+        let syn = PacketDescription(proto: IPProtocol.tcp, source: IPv4Address("198.18.0.10")!, sourcePort: 40000,
+                                    destination: IPv4Address("198.18.0.100")!, destinationPort: 80)
+        XCTAssertEqual(replay.process(syn.frame(to: ReplaySetup.defaultMAC), microseconds: 5_000_000).verdict,
+                       .forward(egress: 0))
+        XCTAssertEqual(replay.process([], microseconds: 5_000_001).words, "an empty frame: not replayed")
+        // Stamped before the first frame: taken at the first one's time, so the flow is still there.
+        var ack = syn
+        ack.tcpFlags = TCPFlags.ack
+        let early = replay.process(ack.frame(to: ReplaySetup.defaultMAC), microseconds: 1_000_000)
+        XCTAssertTrue(early.words.contains("flow hit"), early.words)
     }
 }

@@ -125,10 +125,11 @@ echo "-- switchyard replay: a capture of the client's packets, replayed with the
 # server that answered it (same config, same Maglev table), and the replayed frames leave for
 # the real servers' MACs.
 lab_bg lb "$LAB_DIR/tcpdump.log" tcpdump -i lan0 --immediate-mode -U -n -w "$LAB_DIR/clients.pcap" "tcp dst port 80 and dst host $vip"
+tcpdump_pid=$LAB_LAST_PID # ip netns exec became tcpdump
 lab_wait_for "$LAB_DIR/tcpdump.log" "listening on" 5
 requests 20 >"$LAB_DIR/answers-replay"
 sleep 0.3
-lab_exec lb pkill -INT -x tcpdump; wait "$LAB_LAST_PID" 2>/dev/null || true
+kill -INT "$tcpdump_pid"; wait "$tcpdump_pid" 2>/dev/null || true
 web_mac() { lab_exec "$1" cat /sys/class/net/ens3/address; }
 "$bin" replay --config "$LAB_DIR/mh.conf" --interface lan0="$lb_mac" --neighbour 198.19.7.21="$(web_mac web1)" \
     --neighbour 198.19.7.22="$(web_mac web2)" "$LAB_DIR/clients.pcap" "$LAB_DIR/replayed.pcap" >"$LAB_DIR/replay.out" 2>&1

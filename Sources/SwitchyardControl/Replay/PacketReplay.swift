@@ -63,15 +63,24 @@ public final class PacketReplay {
         var pipelineConfig = PipelineConfig(interfaceMACs: setup.interfaces.map(\.mac), mtu: setup.mtu,
                                             flowCapacity: 1 << 16, timeouts: table.timeouts)
         pipelineConfig.trace = trace
+        // A capture says nothing of checksums left to offload (tcpdump on a host that sends, or
+        // GRO's super-packets): tell them from the bytes, as the AF_XDP path does.
+        pipelineConfig.detectPartialChecksums = true
         pipeline = Pipeline(pipelineConfig)
     }
 
     /// Runs one frame through the pipeline. `microseconds` is when it was captured: the
-    /// pipeline's clock runs from the first frame, so flows age as they did.
+    /// pipeline's clock runs from the first frame, so flows age as they did. A checksum left
+    /// to offload is finished (detected from the bytes).
     public func process(_ frame: [UInt8], microseconds: UInt64 = 0) -> ReplayOutcome {
+        guard !frame.isEmpty else {
+            return ReplayOutcome(verdict: .drop(.truncatedEthernet), ingress: 0, words: "an empty frame: not replayed",
+                                 output: nil)
+        }
         let first = firstMicroseconds ?? microseconds
         firstMicroseconds = first
-        let now = UInt32(truncatingIfNeeded: (microseconds &- first) / 1_000)
+        // A frame stamped before the first (a merged capture) runs at the first one's time.
+        let now = UInt32(truncatingIfNeeded: (microseconds > first ? microseconds - first : 0) / 1_000)
         let ingress = Self.ingress(of: frame, interfaces: setup.interfaces.map(\.mac))
         var buffer = frame
         let verdict = buffer.withUnsafeMutableBytes { raw in
