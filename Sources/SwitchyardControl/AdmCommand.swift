@@ -30,6 +30,9 @@ public enum AdmCommand: Equatable, Sendable {
     /// Not in ipvsadm: what the engine did with every frame (drops by reason) and each worker's
     /// share of the frames; `--stats` shows only ipvsadm's table.
     case engine
+    /// Not in ipvsadm: the numbers in Prometheus's text format (node_exporter's textfile
+    /// collector reads them from a file).
+    case metrics
     /// `-h`, `--help` first: the usage text (the client prints it, no daemon needed).
     case help
     /// `-v`, `--version` first: the version line.
@@ -75,6 +78,7 @@ public enum AdmCommand: Equatable, Sendable {
         "delete-server": "d", "clear": "C", "list": "L", "zero": "Z", "set": "set", "restore": "R", "save": "S",
         "start-daemon": "start-daemon", "stop-daemon": "stop-daemon", "help": "help", "version": "version",
         "reload": "reload", "trace": "trace", "vrrp": "vrrp", "sync": "sync", "engine": "engine",
+        "metrics": "metrics",
     ]
 
     /// The options and values read after the command, as process_options holds them in its
@@ -264,6 +268,7 @@ public enum AdmCommand: Equatable, Sendable {
         case "vrrp": return .vrrp
         case "sync": return .sync
         case "engine": return .engine
+        case "metrics": return .metrics
         default: return .reload
         }
     }
@@ -324,6 +329,7 @@ public enum AdmCommand: Equatable, Sendable {
         case .vrrp: return "show the VRRP instances"
         case .sync: return "show connection sync"
         case .engine: return "show the engine's counters"
+        case .metrics: return "show the metrics in Prometheus's text format"
         case .help: return "show the usage"
         case .version: return "show the version"
         }

@@ -52,7 +52,8 @@ extension AdmCommand {
         // Switchyard's own.
         .init(long: "reload", short: nil, value: .none), .init(long: "trace", short: nil, value: .required),
         .init(long: "vrrp", short: nil, value: .none), .init(long: "sync", short: nil, value: .none),
-        .init(long: "engine", short: nil, value: .none), .init(long: "json", short: nil, value: .none),
+        .init(long: "engine", short: nil, value: .none), .init(long: "metrics", short: nil, value: .none),
+        .init(long: "json", short: nil, value: .none),
     ]
 
     /// An option as read: its table entry, its value, and the word it came from (for messages).

@@ -20,7 +20,7 @@ public enum AdmUsage {
       switchyard adm -L|l [virtual-service] [options]
       switchyard adm -Z [virtual-service]
       switchyard adm --set tcp tcpfin udp
-      switchyard adm --reload | --engine | --vrrp | --sync | --trace client|off
+      switchyard adm --reload | --engine | --metrics | --vrrp | --sync | --trace client|off
       switchyard adm -h
 
     Commands:
@@ -41,6 +41,7 @@ public enum AdmUsage {
     Switchyard's own:
       --reload                    read the config file again (as SIGHUP does)
       --engine                    the engine's frame counters, drops by reason, frames per worker
+      --metrics                   the numbers in Prometheus's text format (for a textfile collector)
       --vrrp                      each VRRP instance: state, priority, master, addresses
       --sync                      connection sync (lvs_sync_daemon): role and counters
       --trace client|off          log each packet from or to client as the workers decide it

@@ -104,6 +104,14 @@ logged=$(cat "$(lab_nginx_log web1)" "$(lab_nginx_log web2)")
 expect "nginx logged every request" "$(echo "$logged" | wc -l)" -eq 240
 expect "every logged client address is the client's own ($client_ip)" "$(echo "$logged" | awk -v c=$client_ip '$1 != c' | wc -l)" -eq 0
 expect "every request reached nginx addressed to the VIP" "$(echo "$logged" | awk -v v=$vip '$2 != v' | wc -l)" -eq 0
+metrics=$(lab_exec lb "$bin" adm --control "$LAB_DIR/mh.sock" --metrics)
+conns=$(echo "$metrics" | awk '/^switchyard_real_server_connections_total\{/ {s += $2} END {print s + 0}')
+expect "adm --metrics: the real servers' connections add up to the 240 requests" "$conns" -eq 240
+expect "and web1's are the requests it answered ($n1)" \
+    "$(echo "$metrics" | sed -n 's/^switchyard_real_server_connections_total{.*remote_address="198.19.7.21",remote_port="80"} //p')" -eq "$n1"
+expect "both real servers are up (a state set)" \
+    "$(echo "$metrics" | grep -c '^switchyard_real_server_state{.*,remote_port="80",state="up"} 1$')" -eq 2
+check "every drop reason is there from the start" grep -q '^switchyard_engine_packets_dropped_total{reason="no_service"} 0$' <<<"$metrics"
 lb_mac=$(lab_exec lb cat /sys/class/net/lan0/address)
 check "the client resolved the VIP to the balancer's MAC" test "$(lab_exec client ip neigh show $vip | awk '{print $5}')" = "$lb_mac"
 check "the kernel guard table is installed" lab_exec lb nft list table netdev switchyard_lan0

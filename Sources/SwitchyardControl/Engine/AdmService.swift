@@ -34,6 +34,8 @@ extension ControlPlane {
                 + forwarding.engineCounters().map { "  \($0.0) \($0.1)\n" }.joined()
                 + "Frames per worker: " + forwarding.framesPerWorker().map { "\($0.0)=\($0.1)" }.joined(separator: " ") + "\n"
             return (true, text, 0)
+        case .metrics:
+            return (true, metricsText(), 0)
         case .save:
             return (true, state.withLock { AdmRender.save($0.table) }, 0)
         case .zero(let key):

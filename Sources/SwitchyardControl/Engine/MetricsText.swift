@@ -1,0 +1,23 @@
+// adm --metrics: the control plane's numbers gathered in one go and written in Prometheus's
+// text format (EngineMetrics, PrometheusText), for node_exporter's textfile collector today.
+import SwitchyardCore
+
+extension ControlPlane {
+    /// The metrics now, as Prometheus reads them.
+    func metricsText() -> String {
+        // Read under the lock, as adm -L reads the table (see `control`).
+        var input = state.withLock { s -> MetricsInput in
+            var input = MetricsInput()
+            input.services = s.table.services.map { svc in
+                MetricsInput.Service(proto: svc.config.proto, vip: svc.config.vip, port: svc.config.port,
+                                     reals: svc.reals.map { r in
+                                         MetricsInput.Real(address: r.config.address, port: r.config.port, weight: r.weight,
+                                                           up: r.up, numbers: numbers(r.id, rates: [:]))
+                                     })
+            }
+            return input
+        }
+        input.engineCounters = Dictionary(forwarding.engineCounters(), uniquingKeysWith: { a, _ in a })
+        return PrometheusText.render(EngineMetrics.families(input))
+    }
+}

@@ -1,0 +1,127 @@
+// The balancer's numbers as Prometheus metric families: virtual services and real servers
+// with node_exporter's IPVS label names (local_address, local_port, proto; remote_address,
+// remote_port), so dashboards built on its ipvs collector carry over, and the engine's drops
+// by reason. A pure function of what the control plane holds (MetricsInput).
+import SwitchyardCore
+
+/// What the metrics are made of, read from the control plane in one go.
+public struct MetricsInput: Sendable {
+    public struct Real: Sendable {
+        public var address: IPv4Address
+        public var port: UInt16
+        /// The weight in force (ipvsadm -L's).
+        public var weight: Int
+        /// Its checkers say it is up.
+        public var up: Bool
+        public var numbers: RealNumbers
+
+        public init(address: IPv4Address, port: UInt16, weight: Int, up: Bool, numbers: RealNumbers) {
+            self.address = address
+            self.port = port
+            self.weight = weight
+            self.up = up
+            self.numbers = numbers
+        }
+    }
+
+    public struct Service: Sendable {
+        public var proto: UInt8
+        public var vip: IPv4Address
+        public var port: UInt16
+        public var reals: [Real]
+
+        public init(proto: UInt8, vip: IPv4Address, port: UInt16, reals: [Real]) {
+            self.proto = proto
+            self.vip = vip
+            self.port = port
+            self.reals = reals
+        }
+    }
+
+    public var services: [Service] = []
+    /// The engine's counters by name (adm --engine's); absent ones are 0.
+    public var engineCounters: [String: UInt64] = [:]
+
+    public init() {}
+}
+
+public enum EngineMetrics {
+    /// A real server's state in words: down (its checkers say so), drain (up, weight 0: no new
+    /// flows, its own go on) or up.
+    public static let states = ["up", "down", "drain"]
+
+    static func state(_ r: MetricsInput.Real) -> String { !r.up ? "down" : r.weight == 0 ? "drain" : "up" }
+
+    public static func families(_ input: MetricsInput) -> [MetricFamily] {
+        typealias Label = MetricFamily.Label
+        func serviceLabels(_ s: MetricsInput.Service) -> [Label] {
+            [Label("local_address", "\(s.vip)"), Label("local_port", "\(s.port)"),
+             Label("proto", s.proto == IPProtocol.udp ? "UDP" : "TCP")]
+        }
+        func realLabels(_ s: MetricsInput.Service, _ r: MetricsInput.Real) -> [Label] {
+            serviceLabels(s) + [Label("remote_address", "\(r.address)"), Label("remote_port", "\(r.port)")]
+        }
+        func perService(_ value: (RealNumbers) -> UInt64) -> [MetricFamily.Sample] {
+            input.services.map { s in
+                MetricFamily.Sample(serviceLabels(s), Double(s.reals.reduce(UInt64(0)) { $0 &+ value($1.numbers) }))
+            }
+        }
+        func perReal(_ value: (MetricsInput.Real) -> Double) -> [MetricFamily.Sample] {
+            input.services.flatMap { s in s.reals.map { MetricFamily.Sample(realLabels(s, $0), value($0)) } }
+        }
+        let traffic: [(String, String, (RealNumbers) -> UInt64)] = [
+            ("incoming_packets", "Packets from clients", \.inPackets), ("incoming_bytes", "Bytes from clients", \.inBytes),
+            ("outgoing_packets", "Packets back to clients (NAT replies; DR replies skip the balancer)", \.outPackets),
+            ("outgoing_bytes", "Bytes back to clients (NAT replies; DR replies skip the balancer)", \.outBytes),
+        ]
+        var families = [MetricFamily("switchyard_virtual_service_connections_total", .counter,
+                                     help: "Connections scheduled to the virtual service's real servers.",
+                                     samples: perService(\.connections))]
+        families += traffic.map { name, help, value in
+            MetricFamily("switchyard_virtual_service_\(name)_total", .counter, help: "\(help), to the virtual service.",
+                         samples: perService(value))
+        }
+        families.append(MetricFamily("switchyard_real_server_connections_total", .counter,
+                                     help: "Connections scheduled to the real server.",
+                                     samples: perReal { Double($0.numbers.connections) }))
+        families.append(MetricFamily("switchyard_real_server_connections_active", .gauge,
+                                     help: "The real server's established TCP connections (ipvsadm's ActiveConn).",
+                                     samples: perReal { Double($0.numbers.active) }))
+        families.append(MetricFamily("switchyard_real_server_connections_inactive", .gauge,
+                                     help: "The real server's other connections and UDP flows (ipvsadm's InActConn).",
+                                     samples: perReal { Double($0.numbers.inactive) }))
+        families += traffic.map { name, help, value in
+            MetricFamily("switchyard_real_server_\(name)_total", .counter, help: "\(help), to the real server.",
+                         samples: perReal { Double(value($0.numbers)) })
+        }
+        families.append(MetricFamily("switchyard_real_server_weight", .gauge,
+                                     help: "The real server's weight in force (0: draining).",
+                                     samples: perReal { Double($0.weight) }))
+        // A state set: one sample per state, 1 for the one it is in.
+        families.append(MetricFamily("switchyard_real_server_state", .gauge,
+                                     help: "The real server's state: up, down (its checkers failed) or drain (weight 0).",
+                                     samples: input.services.flatMap { s in
+                                         s.reals.flatMap { r in
+                                             states.map { MetricFamily.Sample(realLabels(s, r) + [Label("state", $0)],
+                                                                              state(r) == $0 ? 1 : 0) }
+                                         }
+                                     }))
+        // Every drop reason from the start, so a rate() over one never starts from nothing.
+        let reasons = Counter.allCases.map(\.name).filter { $0.hasPrefix("drop_") }
+        families.append(MetricFamily("switchyard_engine_packets_dropped_total", .counter,
+                                     help: "Frames the engine dropped, by reason (adm --engine's drop_ counters).",
+                                     samples: reasons.map {
+                                         MetricFamily.Sample([Label("reason", String($0.dropFirst(5)))],
+                                                             Double(input.engineCounters[$0] ?? 0))
+                                     }))
+        let engine: [(String, String, String)] = [
+            ("switchyard_engine_frames_received_total", "rx_frames", "Frames the engine's workers received."),
+            ("switchyard_engine_frames_forwarded_total", "forwarded", "Frames the engine sent on to a real server."),
+            ("switchyard_engine_nat_replies_total", "nat_replies", "Real servers' replies the engine translated back (NAT)."),
+        ]
+        families += engine.map { name, counter, help in
+            MetricFamily(name, .counter, help: help, samples: [MetricFamily.Sample([], Double(input.engineCounters[counter] ?? 0))])
+        }
+        return families
+    }
+}
