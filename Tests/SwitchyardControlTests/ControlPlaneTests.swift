@@ -138,6 +138,7 @@ final class ControlPlaneTests: XCTestCase {
                                                          maxReplacements: 1)))
         let ok = plane.reload()
         XCTAssertTrue(ok.ok, ok.text)
+        XCTAssertTrue(plane.control(["--metrics"], "").text.contains("\nswitchyard_config_last_reload_successful 1\n"))
         XCTAssertEqual(reals(fake.last), ["198.18.0.11:80", "198.18.0.13:80", "198.18.0.12:80"])
         XCTAssertGreaterThan(fake.last.generation, generation)
         XCTAssertTrue(fake.record.withLock { $0.requested }.contains(IPv4Address("198.18.0.13")!),
@@ -154,6 +155,8 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertTrue(refused.text.contains(":2:"), "the bad line is named: \(refused.text)")
         XCTAssertEqual(fake.record.withLock { $0.published.count }, published, "nothing was published")
         XCTAssertEqual(plane.state.withLock { $0.table.services[0].reals.count }, 3)
+        XCTAssertTrue(plane.control(["--metrics"], "").text.contains("\nswitchyard_config_last_reload_successful 0\n"),
+                      "adm --metrics says the last reload was refused")
     }
 
     func testReloadThatNeedsAnotherInterfaceIsRefused() throws {

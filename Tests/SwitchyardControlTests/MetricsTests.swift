@@ -148,6 +148,7 @@ final class MetricsTests: XCTestCase {
         }
         XCTAssertEqual(m.value("switchyard_engine_packets_dropped_total", ["reason": "no_service"]), 6)
         XCTAssertEqual(m.value("switchyard_engine_frames_received_total", [:]), 100)
+        XCTAssertEqual(m.value("switchyard_config_last_reload_successful", [:]), 1)
         // Counters end in _total and carry no state or method label.
         for (name, type) in m.types {
             XCTAssertEqual(type == "counter", name.hasSuffix("_total"), name)

@@ -144,6 +144,7 @@ extension ControlPlane {
             try plan.admits(config)
         } catch {
             Log.error("reload refused, the running config stays: \(error)")
+            state.withLock { $0.lastReloadTook = false }
             return (false, "reload refused, the running config stays: \(error)\n")
         }
         for w in config.warnings { Log.warning(w.description) }
@@ -159,7 +160,9 @@ extension ControlPlane {
                 s.config = config
                 return s.table.apply(config)
             }
-            return finish(changes, what: "reload")
+            let result = finish(changes, what: "reload")
+            state.withLock { $0.lastReloadTook = result.ok }
+            return result
         }
     }
 }

@@ -39,6 +39,8 @@ public final class ControlPlane: @unchecked Sendable {
         /// VIPs another box serves now (their VRRP instance is not master here): no ARP answers,
         /// no forwarding, and the guard still keeps the kernel off them.
         var standby: Set<IPv4Address> = []
+        /// Whether the last reload (SIGHUP or adm --reload) took; true until one is refused.
+        var lastReloadTook = true
     }
     let state: Locked<State>
     /// Serialises table changes (an adm command and a SIGHUP reload at once): each one's

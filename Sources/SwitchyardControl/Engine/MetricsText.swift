@@ -8,6 +8,7 @@ extension ControlPlane {
         // Read under the lock, as adm -L reads the table (see `control`).
         var input = state.withLock { s -> MetricsInput in
             var input = MetricsInput()
+            input.lastReloadTook = s.lastReloadTook
             input.services = s.table.services.map { svc in
                 MetricsInput.Service(proto: svc.config.proto, vip: svc.config.vip, port: svc.config.port,
                                      reals: svc.reals.map { r in

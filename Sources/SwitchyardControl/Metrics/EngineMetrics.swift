@@ -41,6 +41,8 @@ public struct MetricsInput: Sendable {
     public var services: [Service] = []
     /// The engine's counters by name (adm --engine's); absent ones are 0.
     public var engineCounters: [String: UInt64] = [:]
+    /// The last reload took (or none was tried yet).
+    public var lastReloadTook = true
 
     public init() {}
 }
@@ -122,6 +124,9 @@ public enum EngineMetrics {
         families += engine.map { name, counter, help in
             MetricFamily(name, .counter, help: help, samples: [MetricFamily.Sample([], Double(input.engineCounters[counter] ?? 0))])
         }
+        families.append(MetricFamily("switchyard_config_last_reload_successful", .gauge,
+                                     help: "1 if the last reload (SIGHUP, adm --reload) took or none was tried, 0 if it was refused.",
+                                     samples: [MetricFamily.Sample([], input.lastReloadTook ? 1 : 0)]))
         return families
     }
 }
