@@ -32,6 +32,10 @@ public final class Worker: @unchecked Sendable {
     /// The worker's counters as of its last block, for the control plane to read and sum.
     /// Atomic words written by this worker alone (relaxed); readers may see a value one block old.
     public let published: UnsafeMutablePointer<Atomic<UInt64>>
+    /// Flows in this worker's table as of its last sweep (at most a millisecond old), and the
+    /// table's size: for the metrics.
+    public let flowEntries = Atomic<Int>(0)
+    public let flowCapacity: Int
 
     enum BackEnd { case frames, blocks, xdp }
 
@@ -49,6 +53,7 @@ public final class Worker: @unchecked Sendable {
         self.index = index
         busyPoll = UInt64(max(busyPollMicroseconds, 0))
         idlePipeline = Pipeline(config)
+        flowCapacity = idlePipeline?.flows.capacity ?? 0
         switch rxMode {
         case .afPacket:
             rings = try interfaces.enumerated().map { i, interface in
@@ -155,6 +160,7 @@ public final class Worker: @unchecked Sendable {
                 let now = monotonicMilliseconds()
                 if now != lastSweep {
                     pipeline.flows.sweep(now: now, budget: 64)
+                    flowEntries.store(pipeline.flows.count, ordering: .relaxed)
                     _ = pipeline.exchangeTurn(now: now, snapshot: held.view)
                     lastSweep = now
                 }
@@ -171,6 +177,7 @@ public final class Worker: @unchecked Sendable {
             var exchangeBusy = false
             if now != lastIdle {
                 pipeline.flows.sweep(now: now, budget: quiet ? 4096 : 64)
+                flowEntries.store(pipeline.flows.count, ordering: .relaxed)
                 held.refresh(from: publisher, &pipeline)
                 exchangeBusy = pipeline.exchangeTurn(now: now, snapshot: held.view, walkBudget: Limits.idleWalkBudget)
                 lastIdle = now

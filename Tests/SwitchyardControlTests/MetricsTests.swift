@@ -105,6 +105,8 @@ final class MetricsTests: XCTestCase {
             ]),
         ]
         input.engineCounters = ["rx_frames": 100, "forwarded": 90, "drop_no_service": 6, "nat_replies": 30]
+        input.flowEntries = 12
+        input.flowCapacity = 2_048
         return input
     }
 
@@ -149,6 +151,8 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(m.value("switchyard_engine_packets_dropped_total", ["reason": "no_service"]), 6)
         XCTAssertEqual(m.value("switchyard_engine_frames_received_total", [:]), 100)
         XCTAssertEqual(m.value("switchyard_config_last_reload_successful", [:]), 1)
+        XCTAssertEqual(m.value("switchyard_flow_table_entries", [:]), 12)
+        XCTAssertEqual(m.value("switchyard_flow_table_capacity", [:]), 2_048)
         // Counters end in _total and carry no state or method label.
         for (name, type) in m.types {
             XCTAssertEqual(type == "counter", name.hasSuffix("_total"), name)

@@ -112,6 +112,9 @@ expect "and web1's are the requests it answered ($n1)" \
 expect "both real servers are up (a state set)" \
     "$(echo "$metrics" | grep -c '^switchyard_real_server_state{.*,remote_port="80",state="up"} 1$')" -eq 2
 check "every drop reason is there from the start" grep -q '^switchyard_engine_packets_dropped_total{reason="no_service"} 0$' <<<"$metrics"
+expect "the flow tables hold the requests' connections (in TIME_WAIT and such)" \
+    "$(echo "$metrics" | sed -n 's/^switchyard_flow_table_entries //p')" -gt 0
+expect "and say their room" "$(echo "$metrics" | sed -n 's/^switchyard_flow_table_capacity //p')" -ge 1024
 lb_mac=$(lab_exec lb cat /sys/class/net/lan0/address)
 check "the client resolved the VIP to the balancer's MAC" test "$(lab_exec client ip neigh show $vip | awk '{print $5}')" = "$lb_mac"
 check "the kernel guard table is installed" lab_exec lb nft list table netdev switchyard_lan0

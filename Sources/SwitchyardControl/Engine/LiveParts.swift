@@ -66,6 +66,10 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
         workers.map { ($0.index, $0.published[Counter.rxFrames.rawValue].load(ordering: .relaxed)) }
     }
 
+    func flowTable() -> (entries: Int, capacity: Int) {
+        (workers.reduce(0) { $0 + $1.flowEntries.load(ordering: .relaxed) }, workers.reduce(0) { $0 + $1.flowCapacity })
+    }
+
     func announce() { responders.forEach { $0.announce() } }
 
     func announce(_ address: IPv4Address, on interface: String) -> Bool {

@@ -19,6 +19,7 @@ extension ControlPlane {
             return input
         }
         input.engineCounters = Dictionary(forwarding.engineCounters(), uniquingKeysWith: { a, _ in a })
+        (input.flowEntries, input.flowCapacity) = forwarding.flowTable()
         return PrometheusText.render(EngineMetrics.families(input))
     }
 }

@@ -44,6 +44,8 @@ public protocol ForwardingPort: AnyObject, Sendable {
     func engineCounters() -> [(String, UInt64)]
     /// Frames each worker received, by worker index.
     func framesPerWorker() -> [(Int, UInt64)]
+    /// Flows in the workers' tables, and the tables' room for them, summed.
+    func flowTable() -> (entries: Int, capacity: Int)
     /// Gratuitous ARP for every VIP answered now (a takeover, garp_master_* bursts).
     func announce()
     /// Gratuitous ARP for one address from the engine's interface `interface`; false if the

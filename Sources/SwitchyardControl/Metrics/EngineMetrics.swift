@@ -43,6 +43,8 @@ public struct MetricsInput: Sendable {
     public var engineCounters: [String: UInt64] = [:]
     /// The last reload took (or none was tried yet).
     public var lastReloadTook = true
+    /// Flows in the workers' tables, and their room, summed over the workers.
+    public var flowEntries = 0, flowCapacity = 0
 
     public init() {}
 }
@@ -124,6 +126,12 @@ public enum EngineMetrics {
         families += engine.map { name, counter, help in
             MetricFamily(name, .counter, help: help, samples: [MetricFamily.Sample([], Double(input.engineCounters[counter] ?? 0))])
         }
+        families.append(MetricFamily("switchyard_flow_table_entries", .gauge,
+                                     help: "Entries in the workers' flow tables: one a connection, and for NAT one more for its replies.",
+                                     samples: [MetricFamily.Sample([], Double(input.flowEntries))]))
+        families.append(MetricFamily("switchyard_flow_table_capacity", .gauge,
+                                     help: "The flows the workers' tables hold at most (a full table evicts the oldest).",
+                                     samples: [MetricFamily.Sample([], Double(input.flowCapacity))]))
         families.append(MetricFamily("switchyard_config_last_reload_successful", .gauge,
                                      help: "1 if the last reload (SIGHUP, adm --reload) took or none was tried, 0 if it was refused.",
                                      samples: [MetricFamily.Sample([], input.lastReloadTook ? 1 : 0)]))
