@@ -24,6 +24,8 @@ final class CheckLoop: @unchecked Sendable {
     let clock: any CheckClock
     let blockingProbe: HealthMonitor.Probe?
     let report: HealthMonitor.Report
+    /// Hears every check's result (the metrics count them).
+    let outcome: (@Sendable (ProbeResult) -> Void)?
     let lateness: (@Sendable (Double) -> Void)?
     /// At most this many probes at once, so a burst of due checkers cannot run the process out
     /// of file descriptors: the rest wait (and show as lateness).
@@ -45,11 +47,12 @@ final class CheckLoop: @unchecked Sendable {
     private static let wakeToken = UInt64.max
 
     init(clock: any CheckClock, probe: HealthMonitor.Probe?, report: @escaping HealthMonitor.Report,
-         lateness: (@Sendable (Double) -> Void)?) throws {
+         lateness: (@Sendable (Double) -> Void)?, outcome: (@Sendable (ProbeResult) -> Void)? = nil) throws {
         self.clock = clock
         self.blockingProbe = probe
         self.report = report
         self.lateness = lateness
+        self.outcome = outcome
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         maxInFlight = max(64, min(Int(clamping: limit.rlim_cur) / 2, 16_384))
@@ -221,6 +224,7 @@ final class CheckLoop: @unchecked Sendable {
     }
 
     private func finish(_ id: CheckerID, _ result: ProbeResult) {
+        outcome?(result)
         if let v = schedule.finish(id, result, at: clock.now()) { report(v.target, v.index, v.up, v.result) }
     }
 

@@ -106,19 +106,22 @@ public final class HealthMonitor: @unchecked Sendable {
     let probe: Probe?
     let report: Report
     let lateness: (@Sendable (Double) -> Void)?
+    let outcome: (@Sendable (ProbeResult) -> Void)?
     /// Started with the first checker, ended by stopAll.
     private let loop = Locked<CheckLoop?>(nil)
 
     /// `probe`, if given, replaces the built-in probes and runs (blocking) on the script pool;
     /// `lateness`, if given, hears on the loop thread how many seconds late each check started.
     /// `clock` must follow real time (the loop waits in epoll): virtual time is for
-    /// CheckSchedule and `loop`, which tests drive without waiting.
+    /// CheckSchedule and `loop`, which tests drive without waiting. `outcome`, if given, hears
+    /// every check's result on the loop thread, changed or not.
     public init(clock: any CheckClock = SystemCheckClock(), probe: Probe? = nil, report: @escaping Report,
-                lateness: (@Sendable (Double) -> Void)? = nil) {
+                lateness: (@Sendable (Double) -> Void)? = nil, outcome: (@Sendable (ProbeResult) -> Void)? = nil) {
         self.clock = clock
         self.probe = probe
         self.report = report
         self.lateness = lateness
+        self.outcome = outcome
     }
 
     deinit { stopAll() }
@@ -141,7 +144,7 @@ public final class HealthMonitor: @unchecked Sendable {
     public func start(_ target: Target, checkers: [CheckerConfig], startUp: Bool) throws {
         stop(target)
         try loop.withLock { l in
-            if l == nil { l = try CheckLoop(clock: clock, probe: probe, report: report, lateness: lateness) }
+            if l == nil { l = try CheckLoop(clock: clock, probe: probe, report: report, lateness: lateness, outcome: outcome) }
             l!.post(.start(target, checkers, startUp: startUp))
         }
     }

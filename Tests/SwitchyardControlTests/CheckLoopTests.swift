@@ -75,6 +75,24 @@ final class CheckLoopTests: XCTestCase {
         XCTAssertTrue(why.contains("Connection refused"), why)
     }
 
+    /// `outcome` hears every check, not only the changes `report` hears: an up server checked
+    /// every 0.1 s reports once and is counted each time.
+    func testOutcomeHearsEveryCheck() throws {
+        let listener = try LocalListener()
+        defer { listener.close() }
+        let reports = Reports()
+        let counted = Atomic<Int>(0)
+        let monitor = HealthMonitor(report: reports.add, outcome: { result in
+            if result.isUp { counted.add(1, ordering: .relaxed) }
+        })
+        defer { monitor.stopAll() }
+        try monitor.start(target(listener.port), checkers: [checker(.tcp, delay: 0.1)], startUp: false)
+        let end = HealthProbes.monotonicSeconds() + 10
+        while counted.load(ordering: .relaxed) < 4 && HealthProbes.monotonicSeconds() < end { usleep(10_000) }
+        XCTAssertGreaterThanOrEqual(counted.load(ordering: .relaxed), 4)
+        XCTAssertEqual(reports.count, 1, "one change (down to up), four checks or more")
+    }
+
     /// A server that takes the connection (the kernel completes it in the backlog) but never
     /// answers: HTTP_GET says down once connect_timeout has passed, not before.
     func testHTTPServerThatNeverAnswersIsDownAfterTheTimeout() throws {

@@ -107,6 +107,7 @@ final class MetricsTests: XCTestCase {
         input.engineCounters = ["rx_frames": 100, "forwarded": 90, "drop_no_service": 6, "nat_replies": 30]
         input.flowEntries = 12
         input.flowCapacity = 2_048
+        input.checks = (41, 2)
         return input
     }
 
@@ -153,6 +154,8 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(m.value("switchyard_config_last_reload_successful", [:]), 1)
         XCTAssertEqual(m.value("switchyard_flow_table_entries", [:]), 12)
         XCTAssertEqual(m.value("switchyard_flow_table_capacity", [:]), 2_048)
+        XCTAssertEqual(m.value("switchyard_health_checks_total", ["result": "success"]), 41)
+        XCTAssertEqual(m.value("switchyard_health_checks_total", ["result": "failure"]), 2)
         // Counters end in _total and carry no state or method label.
         for (name, type) in m.types {
             XCTAssertEqual(type == "counter", name.hasSuffix("_total"), name)

@@ -160,6 +160,8 @@ check "--timeout shows what --set set" test "$(adm -L --timeout)" = "Timeout (tc
 check "--stats counts connections" test "$(adm -L --stats | awk '/^TCP/ {print $3}')" -gt 0
 check "--stats is ipvsadm's table alone" test "$(adm -L --stats | grep -c Engine)" = 0
 check "--engine has the engine's counters" grep -q "^Engine counters (all workers):" <<<"$(adm --engine)"
+checks_ok=$(adm --metrics | sed -n 's/^switchyard_health_checks_total{result="success"} //p')
+expect "--metrics counts the health checks done (every check, not only changes)" "${checks_ok:-0}" -gt 2
 adm -Z
 check "-Z zeroes them" test "$(adm -L --stats | awk '/^TCP/ {print $3}')" -eq 0
 out=$(lab_exec lb setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" adm --control "$control" -Ln 2>&1)

@@ -4,6 +4,7 @@
 // class in files of their own; the I/O behind them is reached through the ports only.
 import SwitchyardCore
 import SwitchyardIO
+import Synchronization
 
 /// The control plane of one engine. Called from the control socket's thread (adm), the
 /// checkers' loop (health reports) and the main thread (timer, SIGHUP); its state is behind one
@@ -46,6 +47,9 @@ public final class ControlPlane: @unchecked Sendable {
     /// Serialises table changes (an adm command and a SIGHUP reload at once): each one's
     /// checkers, address sets and snapshot go out whole before the next starts.
     let changing = Locked(())
+    /// Health checks done since the start, by result (the metrics).
+    let checksSucceeded = Atomic<UInt64>(0)
+    let checksFailed = Atomic<UInt64>(0)
 
     public init(config: Config, configPath: String, plan: InterfacePlan, forwarding: any ForwardingPort,
                 neighbours: any NeighbourPort, checkers: any CheckerPort, scripts: any ScriptPort = ShellScripts(),

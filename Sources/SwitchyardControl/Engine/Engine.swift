@@ -125,7 +125,8 @@ public final class Engine: @unchecked Sendable {
             Log.info("stopped; totals: " + plane.summary())
         }
 
-        let monitor = HealthMonitor(report: { [weak plane = self.plane] in plane?.healthReport($0, $1, $2, $3) })
+        let monitor = HealthMonitor(report: { [weak plane = self.plane] in plane?.healthReport($0, $1, $2, $3) },
+                                    outcome: { [weak plane = self.plane] in plane?.countCheck($0) })
         parts.monitor = monitor
         plane.applyCheckers(initial)
         defer { monitor.stopAll() }

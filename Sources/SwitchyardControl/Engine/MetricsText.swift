@@ -3,6 +3,15 @@
 import SwitchyardCore
 
 extension ControlPlane {
+    /// Counts a health check's result (every check, changed or not; from the checkers' loop).
+    func countCheck(_ result: ProbeResult) {
+        if result.isUp {
+            checksSucceeded.add(1, ordering: .relaxed)
+        } else {
+            checksFailed.add(1, ordering: .relaxed)
+        }
+    }
+
     /// The metrics now, as Prometheus reads them.
     func metricsText() -> String {
         // Read under the lock, as adm -L reads the table (see `control`).
@@ -20,6 +29,7 @@ extension ControlPlane {
         }
         input.engineCounters = Dictionary(forwarding.engineCounters(), uniquingKeysWith: { a, _ in a })
         (input.flowEntries, input.flowCapacity) = forwarding.flowTable()
+        input.checks = (checksSucceeded.load(ordering: .relaxed), checksFailed.load(ordering: .relaxed))
         return PrometheusText.render(EngineMetrics.families(input))
     }
 }

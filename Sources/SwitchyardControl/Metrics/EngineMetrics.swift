@@ -45,6 +45,8 @@ public struct MetricsInput: Sendable {
     public var lastReloadTook = true
     /// Flows in the workers' tables, and their room, summed over the workers.
     public var flowEntries = 0, flowCapacity = 0
+    /// Health checks done, by result.
+    public var checks: (succeeded: UInt64, failed: UInt64) = (0, 0)
 
     public init() {}
 }
@@ -126,6 +128,10 @@ public enum EngineMetrics {
         families += engine.map { name, counter, help in
             MetricFamily(name, .counter, help: help, samples: [MetricFamily.Sample([], Double(input.engineCounters[counter] ?? 0))])
         }
+        families.append(MetricFamily("switchyard_health_checks_total", .counter,
+                                     help: "Health checks done, by result: success (the checker says up) or failure.",
+                                     samples: [MetricFamily.Sample([Label("result", "success")], Double(input.checks.succeeded)),
+                                               MetricFamily.Sample([Label("result", "failure")], Double(input.checks.failed))]))
         families.append(MetricFamily("switchyard_flow_table_entries", .gauge,
                                      help: "Entries in the workers' flow tables: one a connection, and for NAT one more for its replies.",
                                      samples: [MetricFamily.Sample([], Double(input.flowEntries))]))
