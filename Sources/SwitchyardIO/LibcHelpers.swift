@@ -20,6 +20,13 @@ public func monotonicMicroseconds() -> UInt64 {
     return UInt64(ts.tv_sec) &* 1_000_000 &+ UInt64(ts.tv_nsec) / 1_000
 }
 
+/// The CPU time the calling thread has used, in nanoseconds (a worker's busy time).
+public func threadCPUNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
 /// Reads a whole small file (procfs, sysfs); nil if it cannot be opened.
 public func readSmallFile(_ path: String) -> String? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

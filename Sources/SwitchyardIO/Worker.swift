@@ -36,6 +36,9 @@ public final class Worker: @unchecked Sendable {
     /// table's size: for the metrics.
     public let flowEntries = Atomic<Int>(0)
     public let flowCapacity: Int
+    /// The CPU time this worker's thread has used (busy-polling included), in nanoseconds, as of
+    /// its last sweep: for the metrics.
+    public let cpuNanoseconds = Atomic<UInt64>(0)
 
     enum BackEnd { case frames, blocks, xdp }
 
@@ -161,6 +164,7 @@ public final class Worker: @unchecked Sendable {
                 if now != lastSweep {
                     pipeline.flows.sweep(now: now, budget: 64)
                     flowEntries.store(pipeline.flows.count, ordering: .relaxed)
+                    cpuNanoseconds.store(threadCPUNanoseconds(), ordering: .relaxed)
                     _ = pipeline.exchangeTurn(now: now, snapshot: held.view)
                     lastSweep = now
                 }
@@ -178,6 +182,7 @@ public final class Worker: @unchecked Sendable {
             if now != lastIdle {
                 pipeline.flows.sweep(now: now, budget: quiet ? 4096 : 64)
                 flowEntries.store(pipeline.flows.count, ordering: .relaxed)
+                cpuNanoseconds.store(threadCPUNanoseconds(), ordering: .relaxed)
                 held.refresh(from: publisher, &pipeline)
                 exchangeBusy = pipeline.exchangeTurn(now: now, snapshot: held.view, walkBudget: Limits.idleWalkBudget)
                 lastIdle = now

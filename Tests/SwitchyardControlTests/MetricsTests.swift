@@ -108,6 +108,7 @@ final class MetricsTests: XCTestCase {
         input.flowEntries = 12
         input.flowCapacity = 2_048
         input.checks = (41, 2)
+        input.workerCPUSeconds = [1.5, 0.25]
         return input
     }
 
@@ -156,6 +157,8 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(m.value("switchyard_flow_table_capacity", [:]), 2_048)
         XCTAssertEqual(m.value("switchyard_health_checks_total", ["result": "success"]), 41)
         XCTAssertEqual(m.value("switchyard_health_checks_total", ["result": "failure"]), 2)
+        XCTAssertEqual(m.value("switchyard_worker_busy_seconds_total", ["worker": "0"]), 1.5)
+        XCTAssertEqual(m.value("switchyard_worker_busy_seconds_total", ["worker": "1"]), 0.25)
         // Counters end in _total and carry no state or method label.
         for (name, type) in m.types {
             XCTAssertEqual(type == "counter", name.hasSuffix("_total"), name)

@@ -115,6 +115,8 @@ check "every drop reason is there from the start" grep -q '^switchyard_engine_pa
 expect "the flow tables hold the requests' connections (in TIME_WAIT and such)" \
     "$(echo "$metrics" | sed -n 's/^switchyard_flow_table_entries //p')" -gt 0
 expect "and say their room" "$(echo "$metrics" | sed -n 's/^switchyard_flow_table_capacity //p')" -ge 1024
+check "each worker's busy seconds: $(echo "$metrics" | grep '^switchyard_worker_busy_seconds_total' | tr '\n' ' ')" \
+    awk '/^switchyard_worker_busy_seconds_total\{worker="0"\} / && $2 > 0 {found = 1} END {exit !found}' <<<"$metrics"
 lb_mac=$(lab_exec lb cat /sys/class/net/lan0/address)
 check "the client resolved the VIP to the balancer's MAC" test "$(lab_exec client ip neigh show $vip | awk '{print $5}')" = "$lb_mac"
 check "the kernel guard table is installed" lab_exec lb nft list table netdev switchyard_lan0

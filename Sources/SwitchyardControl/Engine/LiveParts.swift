@@ -70,6 +70,10 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
         (workers.reduce(0) { $0 + $1.flowEntries.load(ordering: .relaxed) }, workers.reduce(0) { $0 + $1.flowCapacity })
     }
 
+    func workerCPUSeconds() -> [Double] {
+        workers.map { Double($0.cpuNanoseconds.load(ordering: .relaxed)) / 1e9 }
+    }
+
     func announce() { responders.forEach { $0.announce() } }
 
     func announce(_ address: IPv4Address, on interface: String) -> Bool {

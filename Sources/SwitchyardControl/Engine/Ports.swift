@@ -46,6 +46,8 @@ public protocol ForwardingPort: AnyObject, Sendable {
     func framesPerWorker() -> [(Int, UInt64)]
     /// Flows in the workers' tables, and the tables' room for them, summed.
     func flowTable() -> (entries: Int, capacity: Int)
+    /// The CPU time each worker's thread has used, in seconds, by worker index.
+    func workerCPUSeconds() -> [Double]
     /// Gratuitous ARP for every VIP answered now (a takeover, garp_master_* bursts).
     func announce()
     /// Gratuitous ARP for one address from the engine's interface `interface`; false if the

@@ -45,6 +45,8 @@ public struct MetricsInput: Sendable {
     public var lastReloadTook = true
     /// Flows in the workers' tables, and their room, summed over the workers.
     public var flowEntries = 0, flowCapacity = 0
+    /// Each worker's CPU time, seconds, by worker index.
+    public var workerCPUSeconds: [Double] = []
     /// Health checks done, by result.
     public var checks: (succeeded: UInt64, failed: UInt64) = (0, 0)
 
@@ -128,6 +130,11 @@ public enum EngineMetrics {
         families += engine.map { name, counter, help in
             MetricFamily(name, .counter, help: help, samples: [MetricFamily.Sample([], Double(input.engineCounters[counter] ?? 0))])
         }
+        families.append(MetricFamily("switchyard_worker_busy_seconds_total", .counter,
+                                     help: "CPU time each worker's thread has used (busy-polling included), as of its last sweep.",
+                                     samples: input.workerCPUSeconds.enumerated().map {
+                                         MetricFamily.Sample([Label("worker", "\($0.offset)")], $0.element)
+                                     }))
         families.append(MetricFamily("switchyard_health_checks_total", .counter,
                                      help: "Health checks done, by result: success (the checker says up) or failure.",
                                      samples: [MetricFamily.Sample([Label("result", "success")], Double(input.checks.succeeded)),
