@@ -109,6 +109,8 @@ final class MetricsTests: XCTestCase {
         input.flowCapacity = 2_048
         input.checks = (41, 2)
         input.workerCPUSeconds = [1.5, 0.25]
+        input.vrrp = [VRRPInstanceStatus(name: "VI_1", interface: "eth0", virtualRouterID: 51, state: .master, priority: 150,
+                                         master: nil, masterPriority: nil, since: 0, addresses: [])]
         return input
     }
 
@@ -159,6 +161,10 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(m.value("switchyard_health_checks_total", ["result": "failure"]), 2)
         XCTAssertEqual(m.value("switchyard_worker_busy_seconds_total", ["worker": "0"]), 1.5)
         XCTAssertEqual(m.value("switchyard_worker_busy_seconds_total", ["worker": "1"]), 0.25)
+        let vi1 = ["instance": "VI_1", "interface": "eth0", "vrid": "51"]
+        XCTAssertEqual(m.samples.filter { $0.name == "switchyard_vrrp_state" && $0.value == 1 }.map { $0.labels["state"] }, ["MASTER"])
+        XCTAssertEqual(m.samples.filter { $0.name == "switchyard_vrrp_state" }.count, 5)
+        XCTAssertEqual(m.value("switchyard_vrrp_priority", vi1), 150)
         // Counters end in _total and carry no state or method label.
         for (name, type) in m.types {
             XCTAssertEqual(type == "counter", name.hasSuffix("_total"), name)

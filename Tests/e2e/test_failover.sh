@@ -83,6 +83,8 @@ check "the client's ARP entry for the VIP is lb1's MAC" test "$(vip_mac)" = "$(m
 vrrp_row() { lab_exec "$1" "$bin" adm --config "$LAB_DIR/$1.conf" --vrrp | awk '$1 == "VI_1" {print $4, $5, $6, $7}'; }
 check "adm --vrrp on lb1: $(vrrp_row lb1)" test "$(vrrp_row lb1)" = "MASTER 150 198.19.10.2 (150)"
 check "adm --vrrp on lb2: $(vrrp_row lb2)" test "$(vrrp_row lb2)" = "BACKUP 100 198.19.10.2 (150)"
+vrrp_metric() { lab_exec "$1" "$bin" adm --config "$LAB_DIR/$1.conf" --metrics | sed -n 's/^switchyard_vrrp_state{instance="VI_1",.*,state="\([A-Z]*\)"} 1$/\1/p'; }
+check "adm --metrics: lb1's VI_1 is MASTER, lb2's BACKUP" test "$(vrrp_metric lb1) $(vrrp_metric lb2)" = "MASTER BACKUP"
 
 echo "-- SIGKILL the master under a download and a loop of short requests"
 lab_exec client curl -s --max-time 60 -o "$LAB_DIR/dl" "http://$vip/slow/big.bin" &

@@ -153,6 +153,8 @@ public final class ControlPlane: @unchecked Sendable {
     /// The VRRP service's instances for `adm --vrrp` (set once at start, before the control
     /// socket serves).
     var failoverStatus: (@Sendable () -> String)?
+    /// The same instances as data, for the metrics.
+    var failoverInstances: (@Sendable () -> [VRRPInstanceStatus])?
     /// Every worker's connections (adm -Lnc), set by the engine once the workers exist; nil
     /// result: the workers did not answer in time.
     var listConnections: (@Sendable () -> [FlowRecord]?)?

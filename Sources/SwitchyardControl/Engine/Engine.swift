@@ -135,6 +135,7 @@ public final class Engine: @unchecked Sendable {
             plane.failoverStatus = { [status = vrrp.status] in
                 VRRPInstanceStatus.render(status.withLock { $0 }, now: HealthProbes.monotonicSeconds())
             }
+            plane.failoverInstances = { [status = vrrp.status] in status.withLock { $0 } }
         }
         let controlThread = try OSThread(name: "sy-control") { control.run() }
         defer {

@@ -30,6 +30,7 @@ extension ControlPlane {
         input.engineCounters = Dictionary(forwarding.engineCounters(), uniquingKeysWith: { a, _ in a })
         (input.flowEntries, input.flowCapacity) = forwarding.flowTable()
         input.workerCPUSeconds = forwarding.workerCPUSeconds()
+        input.vrrp = failoverInstances?() ?? []
         input.checks = (checksSucceeded.load(ordering: .relaxed), checksFailed.load(ordering: .relaxed))
         return PrometheusText.render(EngineMetrics.families(input))
     }

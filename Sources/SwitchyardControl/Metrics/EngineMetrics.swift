@@ -45,6 +45,8 @@ public struct MetricsInput: Sendable {
     public var lastReloadTook = true
     /// Flows in the workers' tables, and their room, summed over the workers.
     public var flowEntries = 0, flowCapacity = 0
+    /// The VRRP instances (none without failover).
+    public var vrrp: [VRRPInstanceStatus] = []
     /// Each worker's CPU time, seconds, by worker index.
     public var workerCPUSeconds: [Double] = []
     /// Health checks done, by result.
@@ -145,6 +147,21 @@ public enum EngineMetrics {
         families.append(MetricFamily("switchyard_flow_table_capacity", .gauge,
                                      help: "The flows the workers' tables hold at most (a full table evicts the oldest).",
                                      samples: [MetricFamily.Sample([], Double(input.flowCapacity))]))
+        if !input.vrrp.isEmpty {
+            let states: [VRRPInstance.State] = [.initialize, .backup, .master, .fault, .stopped]
+            func labels(_ i: VRRPInstanceStatus) -> [Label] {
+                [Label("instance", i.name), Label("interface", i.interface), Label("vrid", "\(i.virtualRouterID)")]
+            }
+            families.append(MetricFamily("switchyard_vrrp_state", .gauge,
+                                         help: "Each VRRP instance's state (INIT, BACKUP, MASTER, FAULT, STOP): 1 for the one it is in.",
+                                         samples: input.vrrp.flatMap { i in
+                                             states.map { MetricFamily.Sample(labels(i) + [Label("state", $0.rawValue)],
+                                                                              i.state == $0 ? 1 : 0) }
+                                         }))
+            families.append(MetricFamily("switchyard_vrrp_priority", .gauge,
+                                         help: "Each VRRP instance's priority now (tracked scripts and interfaces included).",
+                                         samples: input.vrrp.map { MetricFamily.Sample(labels($0), Double($0.priority)) }))
+        }
         families.append(MetricFamily("switchyard_config_last_reload_successful", .gauge,
                                      help: "1 if the last reload (SIGHUP, adm --reload) took or none was tried, 0 if it was refused.",
                                      samples: [MetricFamily.Sample([], input.lastReloadTook ? 1 : 0)]))
