@@ -138,9 +138,17 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertTrue(createFile(path, base.replacing("    real_server 198.18.0.12 80 {",
                                                          with: "    real_server 198.18.0.13 80 { weight 2 }\n    real_server 198.18.0.12 80 {",
                                                          maxReplacements: 1)))
+        // A kept real server's counters go on across the reload (Prometheus counters stay monotone).
+        let kept = plane.state.withLock { $0.table.services[0].reals[0].id }
+        plane.stats.row(0)[counterIndex(realID: kept, field: RealServerStats.connections, of: RealServerStats.fields)]
+            .store(5, ordering: .relaxed)
+        let connections = #"switchyard_real_server_connections_total{local_address="198.18.0.100",local_port="80",proto="TCP",remote_address="198.18.0.11",remote_port="80"} "#
+        XCTAssertTrue(plane.control(["--metrics"], "").text.contains(connections + "5\n"))
         let ok = plane.reload()
         XCTAssertTrue(ok.ok, ok.text)
-        XCTAssertTrue(plane.control(["--metrics"], "").text.contains("\nswitchyard_config_last_reload_successful 1\n"))
+        let after = plane.control(["--metrics"], "").text
+        XCTAssertTrue(after.contains("\nswitchyard_config_last_reload_successful 1\n"))
+        XCTAssertTrue(after.contains(connections + "5\n"), "the kept server's counter after the reload")
         XCTAssertEqual(reals(fake.last), ["198.18.0.11:80", "198.18.0.13:80", "198.18.0.12:80"])
         XCTAssertGreaterThan(fake.last.generation, generation)
         XCTAssertTrue(fake.record.withLock { $0.requested }.contains(IPv4Address("198.18.0.13")!),
