@@ -88,7 +88,7 @@ public enum EngineMetrics {
                                      help: "Connections scheduled to the virtual service's real servers.",
                                      samples: perService(\.connections))]
         families += traffic.map { name, help, value in
-            MetricFamily("switchyard_virtual_service_\(name)_total", .counter, help: "\(help), to the virtual service.",
+            MetricFamily("switchyard_virtual_service_\(name)_total", .counter, help: "\(help); per virtual service.",
                          samples: perService(value))
         }
         families.append(MetricFamily("switchyard_real_server_connections_total", .counter,
@@ -101,7 +101,7 @@ public enum EngineMetrics {
                                      help: "The real server's other connections and UDP flows (ipvsadm's InActConn).",
                                      samples: perReal { Double($0.numbers.inactive) }))
         families += traffic.map { name, help, value in
-            MetricFamily("switchyard_real_server_\(name)_total", .counter, help: "\(help), to the real server.",
+            MetricFamily("switchyard_real_server_\(name)_total", .counter, help: "\(help); per real server.",
                          samples: perReal { Double(value($0.numbers)) })
         }
         families.append(MetricFamily("switchyard_real_server_weight", .gauge,
