@@ -154,6 +154,8 @@ for i, line in enumerate([
     "-D -t 198.18.0.100:80",
     "-C",
     "-Sn",
+    "--engine",
+    "--metrics",
 ]):
     write("adm", "cmd-%02d" % i, line.encode())
 # The VRRP adverts: the oracle's and keepalived's, as the raw socket hands them over.

@@ -21,7 +21,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         for words in AdmRestore.commandLines(AdmRender.save(table)) { _ = try? AdmRestore.command(words) }
     case .listConnections(let options):
         _ = AdmConnections.render([], options)
-    case .zero, .restore, .reload, .trace, .vrrp, .sync, .engine, .help, .version:
+    case .zero, .restore, .reload, .trace, .vrrp, .sync, .engine, .metrics, .help, .version:
         // Answered by the engine, not the table (execute refuses them as a programmer error).
         break
     default:
