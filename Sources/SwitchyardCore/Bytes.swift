@@ -13,12 +13,12 @@ func load32(_ p: UnsafeMutableRawPointer, _ offset: Int) -> UInt32 {
 }
 
 @inline(__always)
-func store16(_ p: UnsafeMutableRawPointer, _ offset: Int, _ value: UInt16) {
+public func store16(_ p: UnsafeMutableRawPointer, _ offset: Int, _ value: UInt16) {
     p.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self)
 }
 
 @inline(__always)
-func store32(_ p: UnsafeMutableRawPointer, _ offset: Int, _ value: UInt32) {
+public func store32(_ p: UnsafeMutableRawPointer, _ offset: Int, _ value: UInt32) {
     p.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self)
 }
 
@@ -52,7 +52,7 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Writes the six octets at `offset`.
     @inline(__always)
-    func store(to p: UnsafeMutableRawPointer, at offset: Int) {
+    public func store(to p: UnsafeMutableRawPointer, at offset: Int) {
         store32(p, offset, UInt32(truncatingIfNeeded: bits >> 16))
         store16(p, offset + 4, UInt16(truncatingIfNeeded: bits))
     }

@@ -72,56 +72,46 @@ public struct PacketDescription: Sendable, Equatable {
         var frame = [UInt8](repeating: 0, count: 14 + ipLength)
         frame.withUnsafeMutableBytes { raw in
             let p = raw.baseAddress!
-            for (i, octet) in (mac.octets + sourceMAC.octets).enumerated() {
-                p.storeBytes(of: octet, toByteOffset: i, as: UInt8.self)
-            }
-            put16(p, 12, 0x0800)
+            mac.store(to: p, at: 0)
+            sourceMAC.store(to: p, at: 6)
+            store16(p, 12, 0x0800)
             // IPv4: no options, DF, as a TCP stack sends.
-            put32(p, 14, 0x4500_0000 | UInt32(ipLength))
-            put32(p, 18, 0x0001_4000)
+            store32(p, 14, 0x4500_0000 | UInt32(ipLength))
+            store32(p, 18, 0x0001_4000)
             p.storeBytes(of: ttl, toByteOffset: 22, as: UInt8.self)
             p.storeBytes(of: proto, toByteOffset: 23, as: UInt8.self)
-            put32(p, 26, source.value)
-            put32(p, 30, destination.value)
-            put16(p, 24, InternetChecksum.checksum(p + 14, 20))
+            store32(p, 26, source.value)
+            store32(p, 30, destination.value)
+            store16(p, 24, InternetChecksum.checksum(p + 14, 20))
             let l4 = 34
             switch proto {
             case IPProtocol.tcp:
-                put16(p, l4, sourcePort)
-                put16(p, l4 + 2, destinationPort)
-                put32(p, l4 + 4, 1)
-                put32(p, l4 + 8, tcpFlags & 0x10 != 0 ? 1 : 0)
-                put16(p, l4 + 12, 0x5000 | UInt16(tcpFlags))
-                put16(p, l4 + 14, 64_240)
+                store16(p, l4, sourcePort)
+                store16(p, l4 + 2, destinationPort)
+                store32(p, l4 + 4, 1)
+                store32(p, l4 + 8, tcpFlags & 0x10 != 0 ? 1 : 0)
+                store16(p, l4 + 12, 0x5000 | UInt16(tcpFlags))
+                store16(p, l4 + 14, 64_240)
             case IPProtocol.udp:
-                put16(p, l4, sourcePort)
-                put16(p, l4 + 2, destinationPort)
-                put16(p, l4 + 4, UInt16(8 + payloadLength))
+                store16(p, l4, sourcePort)
+                store16(p, l4 + 2, destinationPort)
+                store16(p, l4 + 4, UInt16(8 + payloadLength))
             default:
                 // ICMP echo request, identifier 1, sequence 1.
-                put32(p, l4, 0x0800_0000)
-                put32(p, l4 + 4, 0x0001_0001)
+                store32(p, l4, 0x0800_0000)
+                store32(p, l4 + 4, 0x0001_0001)
             }
             if proto == IPProtocol.icmp {
-                put16(p, l4 + 2, InternetChecksum.checksum(p + l4, 8 + payloadLength))
+                store16(p, l4 + 2, InternetChecksum.checksum(p + l4, 8 + payloadLength))
             } else {
                 var sum = InternetChecksum.sum(p + 26, 8)
                 sum &+= UInt64(proto) &+ UInt64(l4Header + payloadLength)
                 sum &+= InternetChecksum.sum(p + l4, l4Header + payloadLength)
                 let checksum = ~InternetChecksum.fold(sum)
-                put16(p, l4 + (proto == IPProtocol.tcp ? 16 : 6),
+                store16(p, l4 + (proto == IPProtocol.tcp ? 16 : 6),
                         proto == IPProtocol.udp && checksum == 0 ? 0xFFFF : checksum)
             }
         }
         return frame
     }
-}
-
-/// Big-endian stores into the frame being built (SwitchyardCore keeps its own internal).
-private func put16(_ p: UnsafeMutableRawPointer, _ offset: Int, _ value: UInt16) {
-    p.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self)
-}
-
-private func put32(_ p: UnsafeMutableRawPointer, _ offset: Int, _ value: UInt32) {
-    p.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self)
 }

@@ -40,6 +40,8 @@ public struct ReplayOutcome: Sendable {
 /// A pipeline set up from a config as the engine sets up a worker's, tracing every packet.
 public final class PacketReplay {
     public let setup: ReplaySetup
+    private let interfaceMACs: [MACAddress]
+    private let interfaceNames: [String]
     private var pipeline: Pipeline
     private let snapshot: ForwardingSnapshot
     private let trace = FlowTrace(workers: 1)
@@ -51,6 +53,8 @@ public final class PacketReplay {
     public init(config: Config, setup: ReplaySetup = ReplaySetup()) {
         precondition(!setup.interfaces.isEmpty && setup.interfaces.count <= Limits.maxInterfaces)
         self.setup = setup
+        interfaceMACs = setup.interfaces.map(\.mac)
+        interfaceNames = setup.interfaces.map(\.name)
         var table = ServiceTable()
         _ = table.apply(config)
         names = TraceWords.realNames(table)
@@ -60,7 +64,7 @@ public final class PacketReplay {
         snapshot = ForwardingSnapshot(services: specs, schedulingKey: config.schedulingKey,
                                       maglevTableSize: config.maglevTableSize, timeouts: table.timeouts,
                                       traceClient: IPv4Address(FlowTrace.everyone))
-        var pipelineConfig = PipelineConfig(interfaceMACs: setup.interfaces.map(\.mac), mtu: setup.mtu,
+        var pipelineConfig = PipelineConfig(interfaceMACs: interfaceMACs, mtu: setup.mtu,
                                             flowCapacity: 1 << 16, timeouts: table.timeouts)
         pipelineConfig.trace = trace
         // A capture says nothing of checksums left to offload (tcpdump on a host that sends, or
@@ -81,7 +85,7 @@ public final class PacketReplay {
         firstMicroseconds = first
         // A frame stamped before the first (a merged capture) runs at the first one's time.
         let now = UInt32(truncatingIfNeeded: (microseconds > first ? microseconds - first : 0) / 1_000)
-        let ingress = Self.ingress(of: frame, interfaces: setup.interfaces.map(\.mac))
+        let ingress = Self.ingress(of: frame, interfaces: interfaceMACs)
         var buffer = frame
         let verdict = buffer.withUnsafeMutableBytes { raw in
             pipeline.process(raw.baseAddress!, length: raw.count, ingress: ingress, checksumPending: false, now: now,
@@ -89,7 +93,7 @@ public final class PacketReplay {
         }
         let events = trace.read().events
         var words = events.last.map {
-            TraceWords.describe($0.event, names: names, interfaces: setup.interfaces.map(\.name))
+            TraceWords.describe($0.event, names: names, interfaces: interfaceNames)
         } ?? Self.untraced(frame, verdict)
         var output: [UInt8]?
         switch verdict {
