@@ -75,6 +75,8 @@ public struct Config: Sendable, Equatable {
     public var trackFiles: [TrackFileConfig] = []
     /// global_defs `script_user` and `enable_script_security` (ScriptLauncher.swift).
     public var scripts = ScriptSettings()
+    /// global_defs `switchyard_http`, `switchyard_http_user`, `switchyard_http_metrics_auth` (ConfigHTTP.swift).
+    public var http = HTTPSettings()
     /// Things accepted but not acted on, as `PATH:LINE:COL: warning: …`.
     public var warnings: [ConfigDiagnostic] = []
 

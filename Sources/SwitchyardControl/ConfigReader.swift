@@ -56,6 +56,7 @@ struct ConfigReader {
         try finishFailover()
         if let tls { config.applyTLS(tls) }
         try settleFileChecks()
+        settleHTTP()
         return config
     }
 
@@ -121,6 +122,7 @@ struct ConfigReader {
             default:
                 let k = s.keyword.text
                 if try vrrpGlobal(s) { continue }
+                if try httpGlobal(s) { continue }
                 guard ignore(s, in: .globalDefs) else {
                     throw error(s.keyword, "unknown keyword \"\(k)\" in global_defs")
                 }
