@@ -24,8 +24,8 @@ final class CheckLoop: @unchecked Sendable {
     let clock: any CheckClock
     let blockingProbe: HealthMonitor.Probe?
     let report: HealthMonitor.Report
-    /// Hears every check's result (the metrics count them).
-    let outcome: (@Sendable (ProbeResult) -> Void)?
+    /// Hears every check's result and duration (the metrics count them, the status page shows them).
+    let outcome: HealthMonitor.Outcome?
     let lateness: (@Sendable (Double) -> Void)?
     /// At most this many probes at once, so a burst of due checkers cannot run the process out
     /// of file descriptors: the rest wait (and show as lateness).
@@ -42,12 +42,14 @@ final class CheckLoop: @unchecked Sendable {
     private var inFlight: [CheckerID: InFlight] = [:]
     private var deadlines = TimerHeap<(CheckerID, UInt64)>()
     private var serials: UInt64 = 0
+    /// When each probe in flight started (the outcome's duration).
+    private var started: [CheckerID: Double] = [:]
     private let pool = ScriptPool()
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16_384, alignment: 8)
     private static let wakeToken = UInt64.max
 
     init(clock: any CheckClock, probe: HealthMonitor.Probe?, report: @escaping HealthMonitor.Report,
-         lateness: (@Sendable (Double) -> Void)?, outcome: (@Sendable (ProbeResult) -> Void)? = nil) throws {
+         lateness: (@Sendable (Double) -> Void)?, outcome: HealthMonitor.Outcome? = nil) throws {
         self.clock = clock
         self.blockingProbe = probe
         self.report = report
@@ -154,6 +156,7 @@ final class CheckLoop: @unchecked Sendable {
     /// Forgets a target's checkers and closes their sockets (on the loop thread).
     func stopNow(_ target: HealthMonitor.Target) {
         for id in schedule.remove(target) {
+            started[id] = nil
             inFlight.removeValue(forKey: id)?.probe?.cancel()
         }
     }
@@ -164,6 +167,7 @@ final class CheckLoop: @unchecked Sendable {
             lateness?(now - due)
             guard let checker = schedule.checkers[id] else { continue }
             serials += 1
+            started[id] = now
             let target = checker.target
             if blockingProbe == nil, let probe = SocketProbes.make(checker.config, target.address, target.port) {
                 inFlight[id] = InFlight(probe: probe, serial: serials)
@@ -224,7 +228,10 @@ final class CheckLoop: @unchecked Sendable {
     }
 
     private func finish(_ id: CheckerID, _ result: ProbeResult) {
-        outcome?(result)
+        let began = started.removeValue(forKey: id)
+        if let outcome, let checker = schedule.checkers[id] {
+            outcome(checker.target, checker.index, result, began.map { max(0, clock.now() - $0) } ?? 0)
+        }
         if let v = schedule.finish(id, result, at: clock.now()) { report(v.target, v.index, v.up, v.result) }
     }
 

@@ -101,12 +101,14 @@ public final class HealthMonitor: @unchecked Sendable {
 
     public typealias Probe = @Sendable (CheckerConfig, IPv4Address, UInt16) -> ProbeResult
     public typealias Report = @Sendable (Target, Int, Bool, ProbeResult) -> Void
+    /// Every finished check: the target, the checker's index, its result and how many seconds it took.
+    public typealias Outcome = @Sendable (Target, Int, ProbeResult, Double) -> Void
 
     let clock: any CheckClock
     let probe: Probe?
     let report: Report
     let lateness: (@Sendable (Double) -> Void)?
-    let outcome: (@Sendable (ProbeResult) -> Void)?
+    let outcome: Outcome?
     /// Started with the first checker, ended by stopAll.
     private let loop = Locked<CheckLoop?>(nil)
 
@@ -116,7 +118,7 @@ public final class HealthMonitor: @unchecked Sendable {
     /// CheckSchedule and `loop`, which tests drive without waiting. `outcome`, if given, hears
     /// every check's result on the loop thread, changed or not.
     public init(clock: any CheckClock = SystemCheckClock(), probe: Probe? = nil, report: @escaping Report,
-                lateness: (@Sendable (Double) -> Void)? = nil, outcome: (@Sendable (ProbeResult) -> Void)? = nil) {
+                lateness: (@Sendable (Double) -> Void)? = nil, outcome: Outcome? = nil) {
         self.clock = clock
         self.probe = probe
         self.report = report

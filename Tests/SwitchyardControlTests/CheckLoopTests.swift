@@ -75,21 +75,27 @@ final class CheckLoopTests: XCTestCase {
         XCTAssertTrue(why.contains("Connection refused"), why)
     }
 
-    /// `outcome` hears every check, not only the changes `report` hears: an up server checked
-    /// every 0.1 s reports once and is counted each time.
+    /// `outcome` hears every check, with its target, checker and duration, not only the changes
+    /// `report` hears: an up server checked every 0.1 s reports once and is counted each time.
     func testOutcomeHearsEveryCheck() throws {
         let listener = try LocalListener()
         defer { listener.close() }
         let reports = Reports()
         let counted = Atomic<Int>(0)
-        let monitor = HealthMonitor(report: reports.add, outcome: { result in
+        let slow = Atomic<Int>(0)
+        let port = listener.port
+        let monitor = HealthMonitor(report: reports.add, outcome: { target, index, result, seconds in
+            guard target.port == port, index == 0 else { return }
             if result.isUp { counted.add(1, ordering: .relaxed) }
+            // A connect on loopback: well under the checker's timeout, and never negative.
+            if !(0..<3).contains(seconds) { slow.add(1, ordering: .relaxed) }
         })
         defer { monitor.stopAll() }
         try monitor.start(target(listener.port), checkers: [checker(.tcp, delay: 0.1)], startUp: false)
         let end = HealthProbes.monotonicSeconds() + 10
         while counted.load(ordering: .relaxed) < 4 && HealthProbes.monotonicSeconds() < end { usleep(10_000) }
         XCTAssertGreaterThanOrEqual(counted.load(ordering: .relaxed), 4)
+        XCTAssertEqual(slow.load(ordering: .relaxed), 0, "each check's duration is from its start to its result")
         XCTAssertEqual(reports.count, 1, "one change (down to up), four checks or more")
     }
 

@@ -8,65 +8,6 @@ import XCTest
 @testable import SwitchyardCore
 @testable import SwitchyardIO
 
-/// Stands in for the workers, ARP responders, guard, checkers and scripts: records what it was
-/// asked, answers neighbour look-ups from a table the test fills.
-final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @unchecked Sendable {
-    struct Record {
-        var published: [ForwardingSnapshot] = []
-        var applied: [AddressSets] = []
-        var started: [HealthMonitor.Target] = []
-        var stopped: [HealthMonitor.Target] = []
-        var requested: [IPv4Address] = []
-        var scripts: [String] = []
-        var failApply = false
-        var announced = 0
-    }
-    let record = Locked(Record())
-    var kernel: [IPv4Address: MACAddress] = [:]
-
-    func publish(_ snapshot: ForwardingSnapshot) { record.withLock { $0.published.append(snapshot) } }
-    func apply(_ sets: AddressSets) throws {
-        try record.withLock { r in
-            if r.failApply { throw SetupError("the guard could not be installed") }
-            r.applied.append(sets)
-        }
-    }
-    func refreshLocalAddresses() throws -> Bool { false }
-    func engineCounters() -> [(String, UInt64)] { [("forwarded", 7)] }
-    func framesPerWorker() -> [(Int, UInt64)] { [(0, 7)] }
-    func flowTable() -> (entries: Int, capacity: Int) { (3, 1_024) }
-    func workerCPUSeconds() -> [Double] { [0.25] }
-    func announce() { record.withLock { $0.announced += 1 } }
-    func announce(_ address: IPv4Address, on interface: String) -> Bool {
-        record.withLock { $0.announced += 1 }
-        return true
-    }
-    func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress] { kernel }
-    func learnedMAC(for address: IPv4Address, interface: Int) -> MACAddress? { nil }
-    func request(_ address: IPv4Address, interface: Int) { record.withLock { $0.requested.append(address) } }
-    func start(_ target: HealthMonitor.Target, checkers: [CheckerConfig], startUp: Bool) throws {
-        record.withLock { $0.started.append(target) }
-    }
-    func stop(_ target: HealthMonitor.Target) { record.withLock { $0.stopped.append(target) } }
-    func run(_ script: ScriptUse) { record.withLock { $0.scripts.append(script.command) } }
-
-    var last: ForwardingSnapshot { record.withLock { $0.published.last! } }
-}
-
-/// /proc/net/route text: eth0 holds 198.18.0.0/24, lan1 198.19.0.0/16, and a default route
-/// through 198.18.0.1.
-let fakeRoutes = Route.parse("""
-    Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
-    eth0\t00000000\t010012C6\t0003\t0\t0\t0\t00000000\t0\t0\t0
-    eth0\t000012C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
-    lan1\t000013C6\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
-    """)
-
-func fakeInterface(_ name: String) throws -> InterfaceInfo {
-    InterfaceInfo(name: name, index: name == "eth0" ? 2 : 3, mac: MACAddress(bits: name == "eth0" ? 0x02_00_00_00_00_01 : 0x02_00_00_00_00_02),
-                  mtu: 1500, address: nil)
-}
-
 final class ControlPlaneTests: XCTestCase {
     let base = """
     virtual_server 198.18.0.100 80 {
@@ -102,20 +43,7 @@ final class ControlPlaneTests: XCTestCase {
     override func tearDown() { unlink(path) }
 
     /// A started control plane over the fakes, as Engine.run leaves it.
-    func started(_ text: String) throws -> ControlPlane {
-        XCTAssertTrue(createFile(path, text))
-        let config = try Config.load(path: path)
-        let plan = try InterfacePlan(config: config, given: nil, routes: fakeRoutes, lookup: fakeInterface)
-        let plane = ControlPlane(config: config, configPath: path, plan: plan, forwarding: fake, neighbours: fake,
-                                 checkers: fake, scripts: fake, counts: ConnectionCounts(workers: 1),
-                                 stats: RealServerStats(workers: 1), trace: FlowTrace(workers: 1))
-        let initial = plane.loadInitialTable()
-        _ = plane.refreshNeighbours()
-        plane.republish()
-        try plane.applyAddressSets(force: true)
-        plane.applyCheckers(initial)
-        return plane
-    }
+    func started(_ text: String) throws -> ControlPlane { try startedPlane(text, path: path, fake: fake) }
 
     func reals(_ s: ForwardingSnapshot) -> [String] {
         s.services.flatMap { svc in svc.reals.map { "\($0.address):\($0.port)\($0.available ? "" : " unavailable")" } }
@@ -445,4 +373,3 @@ final class Thread: @unchecked Sendable {
 }
 
 /// Writes a whole file, creating it.
-func createFile(_ path: String, _ text: String) -> Bool { writeSmallFile(path, text, createMode: 0o644) }

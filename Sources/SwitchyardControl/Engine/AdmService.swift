@@ -71,6 +71,8 @@ extension ControlPlane {
     /// One table edit, applied (its flows, checkers and snapshot follow), or refused.
     func edit(_ command: AdmCommand, what: String) -> Result<TableChanges, AdmError> {
         changing.withLock { _ in
+            let before = realStates()
+            defer { stampChanges(since: before) }
             let result = state.withLock { s -> Result<TableChanges, AdmError> in
                 do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
             }
@@ -89,6 +91,8 @@ extension ControlPlane {
     /// snapshot and one address-set update, not one a line).
     func restore(_ input: String) -> (ok: Bool, text: String, status: Int32) {
         changing.withLock { _ in
+            let before = realStates()
+            defer { stampChanges(since: before) }
             var errors = ""
             var status: Int32 = 0
             var changes = TableChanges()
@@ -155,7 +159,13 @@ extension ControlPlane {
             Log.warning("reload: the vrrp_instance, vrrp_script, vrrp_sync_group or lvs_sync_daemon blocks changed; "
                 + "those changes take effect at the next restart")
         }
+        if config.http.address != self.config.http.address || config.http.port != self.config.http.port {
+            Log.warning("reload: switchyard_http's address or port changed; the listener moves at the next restart "
+                + "(its users and switchyard_http_metrics_auth apply now)")
+        }
         return changing.withLock { _ in
+            let before = realStates()
+            defer { stampChanges(since: before) }
             let changes = state.withLock { s -> TableChanges in
                 s.config = config
                 return s.table.apply(config)

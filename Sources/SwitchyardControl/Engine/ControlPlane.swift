@@ -42,6 +42,9 @@ public final class ControlPlane: @unchecked Sendable {
         var standby: Set<IPv4Address> = []
         /// Whether the last reload (SIGHUP or adm --reload) took; true until one is refused.
         var lastReloadTook = true
+        /// Each real server's last finished check and last change of state (the status page).
+        var lastChecks: [UInt32: StatusModel.Check] = [:]
+        var lastChanges: [UInt32: Double] = [:]
     }
     let state: Locked<State>
     /// Serialises table changes (an adm command and a SIGHUP reload at once): each one's
@@ -50,6 +53,8 @@ public final class ControlPlane: @unchecked Sendable {
     /// Health checks done since the start, by result (the metrics).
     let checksSucceeded = Atomic<UInt64>(0)
     let checksFailed = Atomic<UInt64>(0)
+    /// Unix seconds now (the status page's times); tests set their own.
+    public var wallClock: @Sendable () -> Double = ControlPlane.unixSeconds
 
     public init(config: Config, configPath: String, plan: InterfacePlan, forwarding: any ForwardingPort,
                 neighbours: any NeighbourPort, checkers: any CheckerPort, scripts: any ScriptPort = ShellScripts(),

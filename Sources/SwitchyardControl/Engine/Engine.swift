@@ -4,6 +4,14 @@ import Glibc
 import SwitchyardCore
 import SwitchyardIO
 
+/// A part the daemon runs beside the engine, not the engine's own (the HTTP listener).
+public protocol EngineAttachment: AnyObject, Sendable {
+    /// Starts it (binding its sockets); throws if it cannot.
+    func start() throws
+    /// Stops it gracefully, within a bound.
+    func stop()
+}
+
 /// Assembles and runs the engine: interfaces, neighbours, kernel guard, ARP, workers, health
 /// checks and the control socket; then waits for signals and takes down everything it set up.
 /// What the engine decides lives in `ControlPlane`; this class only starts and stops parts.
@@ -12,6 +20,9 @@ public final class Engine: @unchecked Sendable {
     let plan: InterfacePlan
     let parts: LiveParts
     public let plane: ControlPlane
+    /// Makes a part that runs beside the engine (the HTTP listener), if the config asks for one;
+    /// set before `run`.
+    public var attach: ((ControlPlane) throws -> (any EngineAttachment)?)?
 
     public init(options: EngineOptions, config: Config) throws {
         self.options = options
@@ -93,6 +104,12 @@ public final class Engine: @unchecked Sendable {
             plane?.control($0, $1) ?? (false, "shutting down\n", 1)
         }
 
+        // Bound now too (the HTTP listener): a taken port stops the start here. Stopped last,
+        // so the page answers while the rest goes down.
+        let attachment = try attach?(plane)
+        try attachment?.start()
+        defer { attachment?.stop() }
+
         // From here on the machine changes: write down what, so a killed run can be undone.
         // The record is written before GRO changes (naming every interface whose GRO is on now,
         // which is what may be turned off), then again with what was turned off.
@@ -126,7 +143,7 @@ public final class Engine: @unchecked Sendable {
         }
 
         let monitor = HealthMonitor(report: { [weak plane = self.plane] in plane?.healthReport($0, $1, $2, $3) },
-                                    outcome: { [weak plane = self.plane] in plane?.countCheck($0) })
+                                    outcome: { [weak plane = self.plane] in plane?.recordCheck($0, $1, $2, $3) })
         parts.monitor = monitor
         plane.applyCheckers(initial)
         defer { monitor.stopAll() }

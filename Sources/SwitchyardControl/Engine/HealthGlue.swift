@@ -43,6 +43,7 @@ extension ControlPlane {
             return ("\(key)", real, changed, quorum, s.table.service(key)?.config)
         }
         guard let (service, real, changed, quorum, config) = outcome else { return }
+        if changed { state.withLock { $0.lastChanges[target.realID] = wallClock() } }
         let checker = real.config.checkers[index].kind.name
         let reason: String
         switch result {

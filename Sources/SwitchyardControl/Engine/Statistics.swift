@@ -24,14 +24,20 @@ extension ControlPlane {
         let totals = ids.map { ($0, numbers($0, rates: [:])) }
         state.withLock { s in
             for (id, now) in totals {
-                let before = s.lastTotals[id] ?? now
+                // No sample yet: the counters started at 0 (a new server, or after adm -Z), so
+                // the traffic before the first sample counts too.
+                let before = s.lastTotals[id] ?? RealNumbers()
                 var r = s.rates[id] ?? Rates()
-                func smooth(_ old: Double, _ delta: UInt64) -> Double { old + (Double(delta) / interval - old) / 4 }
-                r.cps = smooth(r.cps, now.connections &- before.connections)
-                r.inPPS = smooth(r.inPPS, now.inPackets &- before.inPackets)
-                r.outPPS = smooth(r.outPPS, now.outPackets &- before.outPackets)
-                r.inBPS = smooth(r.inBPS, now.inBytes &- before.inBytes)
-                r.outBPS = smooth(r.outBPS, now.outBytes &- before.outBytes)
+                func smooth(_ old: Double, _ now: UInt64, _ before: UInt64) -> Double {
+                    // Counters that went back (reset under a reused ID) start over from 0.
+                    let delta = now >= before ? now - before : now
+                    return old + (Double(delta) / interval - old) / 4
+                }
+                r.cps = smooth(r.cps, now.connections, before.connections)
+                r.inPPS = smooth(r.inPPS, now.inPackets, before.inPackets)
+                r.outPPS = smooth(r.outPPS, now.outPackets, before.outPackets)
+                r.inBPS = smooth(r.inBPS, now.inBytes, before.inBytes)
+                r.outBPS = smooth(r.outBPS, now.outBytes, before.outBytes)
                 s.rates[id] = r
                 s.lastTotals[id] = now
             }
