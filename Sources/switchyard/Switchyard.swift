@@ -1,5 +1,5 @@
 // The command line: run, check, adm, realserver and demo (replay and explain in
-// ReplayCommands.swift), each turning its options into calls on
+// ReplayCommands.swift, passwd in PasswdCommand.swift), each turning its options into calls on
 // SwitchyardControl (or exec'ing one of the scripts); --log-level bootstraps the log first.
 import ArgumentParser
 import Glibc
@@ -13,7 +13,8 @@ struct Switchyard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "A user-space L4 load balancer: LVS-style direct server return (DR) or NAT from a spare PC.",
-        subcommands: [Run.self, Check.self, Adm.self, RealServer.self, Demo.self, Replay.self, Explain.self])
+        version: SwitchyardVersion.number,
+        subcommands: [Run.self, Check.self, Adm.self, RealServer.self, Demo.self, Replay.self, Explain.self, Passwd.self])
 }
 
 /// Loads a config, printing errors as PATH:LINE:COL: message.
@@ -135,7 +136,9 @@ struct Run: ParsableCommand {
         options.syncRefresh = syncRefresh
         options.configID = configId
         do {
-            try Engine(options: options, config: cfg).run()
+            let engine = try Engine(options: options, config: cfg)
+            engine.attach = try statusListener(cfg)
+            try engine.run()
         } catch {
             Log.error("\(error)")
             throw ExitCode(1)

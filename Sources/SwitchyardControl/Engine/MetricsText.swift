@@ -13,7 +13,7 @@ extension ControlPlane {
     }
 
     /// The metrics now, as Prometheus reads them.
-    func metricsText() -> String {
+    public func metricsText() -> String {
         // Read under the lock, as adm -L reads the table (see `control`).
         var input = state.withLock { s -> MetricsInput in
             var input = MetricsInput()
