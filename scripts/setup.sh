@@ -16,6 +16,7 @@ packages=(
     dnsmasq-base bind9-dnsutils         # tests: a UDP service (DNS) through NAT
     netsniff-ng haproxy valgrind iperf3 sockperf # bench: trafgen floods, HAProxy peer, instruction counts, bulk TCP, latency
     gnuplot-nox                         # bench: PNG charts
+    chromium chromium-driver python3-selenium # tests: a real browser on the status page
     libxdp-dev libbpf-dev gcc           # bench: the AF_XDP probe
 )
 

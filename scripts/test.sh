@@ -41,12 +41,13 @@ fuzz_failed=$((5 - fuzz_passed))
 
 # The unit and golden tests again under AddressSanitizer and ThreadSanitizer, each in a build
 # folder of its own. LeakSanitizer is off: at exit it reports only XCTest's own test-case
-# objects (docs/robustness.md).
+# objects (docs/robustness.md). Built without the HTTP trait: SwiftNIO and Hummingbird would
+# take minutes per build; the status site's own logic (SwitchyardWeb) and its tests stay in.
 sanitizers_passed=0
 sanitizers_failed=0
 for sanitizer in address thread; do
     echo "== unit and golden tests under -sanitize=$sanitizer"
-    ASAN_OPTIONS=detect_leaks=0 swift test --scratch-path ".build-${sanitizer:0:1}san" --sanitize=$sanitizer \
+    ASAN_OPTIONS=detect_leaks=0 swift test --scratch-path ".build-${sanitizer:0:1}san" --sanitize=$sanitizer --disable-default-traits \
         >"/tmp/switchyard-$sanitizer.log" 2>&1
     rc=$?
     found=$(grep -cE "ERROR: AddressSanitizer|WARNING: ThreadSanitizer" "/tmp/switchyard-$sanitizer.log")
@@ -63,10 +64,11 @@ done
 # end-to-end files that exercise its threads most (workers, ARP responder, control socket,
 # health checkers, reloads, the VRRP service, connection sync, the trace rings). Any TSan report, or any failed check (TSan also makes the
 # process exit 66, which the files' exit-status checks catch), fails it. test_robust is left
-# out: its RSS-growth check measures TSan's shadow memory instead of the engine.
+# out: its RSS-growth check measures TSan's shadow memory instead of the engine. Built without
+# the HTTP listener (as above), so test_status is not among them.
 echo "== the daemon under -sanitize=thread: test_dr, test_nat, test_health_adm, test_failover, test_sync, test_lifecycle"
 tsan_logs=$(mktemp -d)
-if swift build -c release --sanitize=thread --scratch-path .build-tsan-daemon --product switchyard \
+if swift build -c release --sanitize=thread --disable-default-traits --scratch-path .build-tsan-daemon --product switchyard \
         >/tmp/switchyard-tsan-daemon.log 2>&1; then
     daemon_failed=0
     for t in test_dr test_nat test_health_adm test_failover test_sync test_lifecycle; do
