@@ -3,7 +3,7 @@
 # network namespaces against the release build, and a bounded fuzzing run of the packet
 # pipeline, both parsers, the VRRP advert decoder and the sync decoder (FUZZ_SECONDS per target,
 # default 60), the unit tests again under AddressSanitizer and ThreadSanitizer, and the daemon
-# under ThreadSanitizer through five of the end-to-end files. Run as root after scripts/setup.sh.
+# under ThreadSanitizer through six of the end-to-end files. Run as root after scripts/setup.sh.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -287,3 +287,33 @@ final class StatusSiteTests: XCTestCase {
         XCTAssertNil(Credentials.base64Decode("a=Gk"))
     }
 }
+
+extension StatusSiteTests {
+    /// Random methods, paths, headers and bodies, signed in or not: every one is answered with
+    /// a status the site uses, and only a well-formed operator's POST reaches the balancer.
+    func testRandomRequestsAreAnsweredAndNeverActUnlessWellFormed() throws {
+        var g = SystemRandomNumberGenerator()
+        func junk(_ n: Int) -> String {
+            let alphabet = Array("abc=&%+:;/ \"'<>\\0123456789ABCDEF\u{0}\u{7f}é%ZZ%2")
+            return String((0..<Int.random(in: 0...n, using: &g)).map { _ in alphabet.randomElement(using: &g)! })
+        }
+        let (cookie, csrf) = try session("alice", "alice-secret")
+        let auths = [nil, Self.basic("alice", "alice-secret"), Self.basic("vic", "vic-secret"), "Basic " + junk(20), junk(30)]
+        for _ in 0..<1_500 {
+            let method = ["GET", "POST", "HEAD", "PUT", junk(5)].randomElement(using: &g)!
+            let path = ["/", "/action", "/status.json", "/metrics", "/" + junk(10)].randomElement(using: &g)!
+            var headers: [(name: String, value: String)] = [("Host", Bool.random(using: &g) ? "198.18.0.1:8080" : junk(10))]
+            if let a = auths.randomElement(using: &g)! { headers.append(("Authorization", a)) }
+            if Bool.random(using: &g) { headers.append(("Cookie", Bool.random(using: &g) ? cookie : junk(40))) }
+            if Bool.random(using: &g) { headers.append(("X-CSRF-Token", Bool.random(using: &g) ? csrf : junk(64))) }
+            if Bool.random(using: &g) { headers.append(("Origin", Bool.random(using: &g) ? "http://198.18.0.1:8080" : junk(20))) }
+            let body = Bool.random(using: &g) ? junk(120) : "action=drain&service=TCP+198.18.0.100%3A80&real=" + junk(20)
+            let r = site.handle(SiteRequest(method: method, path: path, headers: headers, body: Array(body.utf8)))
+            XCTAssertTrue([200, 400, 401, 403, 404, 405, 413].contains(r.status), "\(method) \(path): \(r.status)")
+        }
+        for command in backend.commands {
+            XCTAssertEqual(Array(command.prefix(3)), ["-e", "-t", "198.18.0.100:80"])
+            XCTAssertTrue(["198.18.0.2:80", "198.18.0.3:80"].contains(command[4]), "\(command)")
+        }
+    }
+}
