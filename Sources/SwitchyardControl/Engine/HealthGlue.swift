@@ -45,12 +45,7 @@ extension ControlPlane {
         guard let (service, real, changed, quorum, config) = outcome else { return }
         if changed { state.withLock { $0.lastChanges[target.realID] = wallClock() } }
         let checker = real.config.checkers[index].kind.name
-        let reason: String
-        switch result {
-        case .down(let why): reason = why
-        case .weighted(let w): reason = "\(checker) succeeded, weight \(w)"
-        case .up: reason = "\(checker) succeeded"
-        }
+        let reason = result.reason(checker: checker)
         let name = "\(real.config.address):\(real.config.port)"
         if changed {
             Log.info("real server \(name) of \(service) is \(real.up ? "UP" : "DOWN"): \(reason)"
@@ -66,5 +61,16 @@ extension ControlPlane {
             if let script = up ? config?.quorumUp : config?.quorumDown { scripts.run(script) }
         }
         republish()
+    }
+}
+
+extension ProbeResult {
+    /// Why, in the log's and the status page's words: the failure, or which checker succeeded.
+    func reason(checker: String) -> String {
+        switch self {
+        case .down(let why): why
+        case .weighted(let w): "\(checker) succeeded, weight \(w)"
+        case .up: "\(checker) succeeded"
+        }
     }
 }

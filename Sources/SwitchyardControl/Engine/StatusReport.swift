@@ -19,13 +19,7 @@ extension ControlPlane {
             guard s.targets[target.realID] == target,
                   let real = s.table.services.first(where: { $0.id == target.serviceID })?.reals.first(where: { $0.id == target.realID }),
                   real.config.checkers.indices.contains(index) else { return }
-            let name = real.config.checkers[index].kind.name
-            let reason: String
-            switch result {
-            case .down(let why): reason = why
-            case .weighted(let w): reason = "\(name) succeeded, weight \(w)"
-            case .up: reason = "\(name) succeeded"
-            }
+            let reason = result.reason(checker: real.config.checkers[index].kind.name)
             s.lastChecks[target.realID] = StatusModel.Check(result: result.isUp ? "success" : "failure", reason: reason,
                                                             durationMs: (seconds * 1e6).rounded() / 1e3, at: at)
         }
