@@ -38,8 +38,9 @@ public final class HTTPListener: EngineAttachment, @unchecked Sendable {
         let app = Application(
             responder: responder,
             configuration: ApplicationConfiguration(address: .hostname(address, port: Int(port)), serverName: nil),
-            onServerRunning: { channel in
-                Log.info("status page on http://\(channel.localAddress.map { "\($0)" } ?? "?")/ (/metrics, /status.json)")
+            onServerRunning: { [address, port] channel in
+                let host = address.contains(":") ? "[\(address)]" : address
+                Log.info("status page on http://\(host):\(channel.localAddress?.port ?? Int(port))/ (/status.json, /metrics)")
                 running.signal()
             },
             logger: logger)

@@ -59,8 +59,8 @@ struct Replay: ParsableCommand {
             state, and the packet as it leaves, or the reason it was dropped. OUT.pcap gets the \
             frames as they would leave (rewritten, or the balancer's own ICMP answers). The \
             pipeline's clock follows the capture's timestamps. Real servers are up as the engine \
-            starts them (no health checks run); checksums are taken as complete (capture on the \
-            wire, not on the sending host).
+            starts them (no health checks run); a checksum the sending host left unfinished \
+            (a capture taken on it) is told from its bytes and finished, as with AF_XDP.
             """)
 
     @Option(name: .long, help: "The keepalived-style config file.")
