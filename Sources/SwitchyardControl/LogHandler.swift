@@ -1,6 +1,8 @@
 // The log's line format as a swift-log LogHandler: `HH:MM:SS.mmm switchyard LEVEL: message`, UTC,
 // one write(2) per line to standard error, the format the daemon has always written and its
-// operators' scripts and the e2e tests read.
+// operators' scripts and the e2e tests read. Under systemd, with standard error going to the
+// journal, lines start with the syslog priority instead (`<6>info: message`; the journal keeps
+// its own time), so `journalctl -p warning` works.
 import Glibc
 import Logging
 
@@ -12,12 +14,16 @@ public struct LineLogHandler: LogHandler {
     let sink: @Sendable ([UInt8]) -> Void
     /// The wall clock (CLOCK_REALTIME); injected by tests for a fixed timestamp.
     let clock: @Sendable () -> timespec
+    /// Lines for the journal: a `<priority>` prefix, no timestamp.
+    let journal: Bool
 
     public init(label: String, sink: @escaping @Sendable ([UInt8]) -> Void = LineLogHandler.standardError,
-                clock: @escaping @Sendable () -> timespec = LineLogHandler.realtime) {
+                clock: @escaping @Sendable () -> timespec = LineLogHandler.realtime,
+                journal: Bool = LineLogHandler.standardErrorIsJournal) {
         self.label = label
         self.sink = sink
         self.clock = clock
+        self.journal = journal
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -33,8 +39,34 @@ public struct LineLogHandler: LogHandler {
         if !merged.isEmpty {
             message += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
-        sink(Self.line(event.level, message, at: clock()))
+        sink(journal ? Self.journalLine(event.level, message) : Self.line(event.level, message, at: clock()))
     }
+
+    /// A line as the journal reads it from a stream: `<priority>level: message`.
+    static func journalLine(_ level: Logger.Level, _ message: String) -> [UInt8] {
+        Array("<\(syslogPriority(level))>\(level.rawValue): \(message)\n".utf8)
+    }
+
+    /// swift-log's levels as syslog's priorities (sd-daemon(3)'s SD_DEBUG … SD_CRIT).
+    static func syslogPriority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
+    /// Whether standard error is the journal's stream: systemd sets JOURNAL_STREAM to its
+    /// device and inode (systemd.exec(5)), which a redirected stderr no longer matches.
+    public static let standardErrorIsJournal: Bool = {
+        guard let value = getenv("JOURNAL_STREAM").map({ String(cString: $0) }) else { return false }
+        var st = stat()
+        guard fstat(2, &st) == 0 else { return false }
+        return value == "\(st.st_dev):\(st.st_ino)"
+    }()
 
     /// One finished line, newline included.
     static func line(_ level: Logger.Level, _ message: String, at time: timespec) -> [UInt8] {

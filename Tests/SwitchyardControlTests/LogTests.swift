@@ -41,6 +41,17 @@ final class LogTests: XCTestCase {
         ])
     }
 
+    /// Under systemd the journal takes the line's priority from a `<N>` prefix and keeps its own time.
+    func testJournalLinesCarryTheSyslogPriority() {
+        XCTAssertEqual(String(decoding: LineLogHandler.journalLine(.warning, "real server 198.18.0.11:80 is DOWN"), as: UTF8.self),
+                       "<4>warning: real server 198.18.0.11:80 is DOWN\n")
+        XCTAssertEqual(Logger.Level.allCases.map(LineLogHandler.syslogPriority), [7, 7, 6, 5, 4, 3, 2])
+        let sink = Sink()
+        let logger = Logger(label: "switchyard") { LineLogHandler(label: $0, sink: { sink.write($0) }, journal: true) }
+        logger.error("cannot bind")
+        XCTAssertEqual(sink.written, ["<3>error: cannot bind\n"])
+    }
+
     func testMillisecondsAndHoursArePadded() {
         let line = LineLogHandler.line(.notice, "x", at: timespec(tv_sec: 86_400 + 9 * 60 + 7, tv_nsec: 3_000_000))
         XCTAssertEqual(String(decoding: line, as: UTF8.self), "00:09:07.003 switchyard notice: x\n")

@@ -121,3 +121,23 @@ extension StatusReportTests {
         XCTAssertEqual(rates.connectionsPerSecond, 4.75, "5 + (8 / 2 - 5) / 4, not a wrapped counter")
     }
 }
+
+extension StatusReportTests {
+    /// systemd's STATUS= line, and RELOADING=1 / READY=1 around a reload, refused or not.
+    func testTheStatusLineAndTheReloadNotifications() throws {
+        let plane = try plane()
+        XCTAssertEqual(plane.statusLine(), "2 virtual services, 2 of 3 real servers taking new flows")
+        let sent = Locked<[String]>([])
+        plane.notify = { message in sent.withLock { $0.append(message) } }
+        XCTAssertTrue(plane.reload().ok)
+        var messages = sent.withLock { $0 }
+        XCTAssertEqual(messages.count, 2)
+        XCTAssertTrue(messages[0].hasPrefix("RELOADING=1\nMONOTONIC_USEC="), messages[0])
+        XCTAssertEqual(messages[1], "READY=1\nSTATUS=2 virtual services, 2 of 3 real servers taking new flows")
+        XCTAssertTrue(createFile(path, "virtual_server nonsense {"))
+        XCTAssertFalse(plane.reload().ok)
+        messages = sent.withLock { $0 }
+        XCTAssertEqual(messages.last,
+                       "READY=1\nSTATUS=reload refused, the running config stays; 2 virtual services, 2 of 3 real servers taking new flows")
+    }
+}

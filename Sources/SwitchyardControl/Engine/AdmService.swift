@@ -142,6 +142,14 @@ extension ControlPlane {
     /// needs an interface the engine did not start on, is reported with its line and column and
     /// changes nothing.
     public func reload() -> (ok: Bool, text: String) {
+        // systemd waits for READY=1 after RELOADING=1 (systemctl reload returns then).
+        notify?("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotify.monotonicMicroseconds())")
+        let result = reloadConfig()
+        notify?("READY=1\nSTATUS=" + (result.ok ? statusLine() : "reload refused, the running config stays; " + statusLine()))
+        return result
+    }
+
+    func reloadConfig() -> (ok: Bool, text: String) {
         let config: Config
         do {
             config = try Config.load(path: configPath, configID: configID)

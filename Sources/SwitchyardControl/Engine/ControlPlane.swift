@@ -165,6 +165,8 @@ public final class ControlPlane: @unchecked Sendable {
     var listConnections: (@Sendable () -> [FlowRecord]?)?
     /// Connection sync's counters for `adm --sync` (set at start when lvs_sync_daemon is configured).
     var syncStatus: (@Sendable () -> String)?
+    /// Tells the service manager (systemd's sd_notify) about reloads; nil when none listens.
+    var notify: (@Sendable (String) -> Void)?
 
     /// Serves `vips` (this box became VRRP master for them) or stops serving them (backup,
     /// fault, stop): ARP answers and forwarding follow at once; the guard keeps the kernel off

@@ -178,7 +178,11 @@ public final class Engine: @unchecked Sendable {
         parts.responders.forEach { $0.announce() }
         Log.info("ready: \(plane.appliedSets.arpAnswerSummary); "
             + "control socket \(options.controlPath)")
-        mainLoop(signals)
+        // The workers forward from here: systemd may now call the start done.
+        let notifier = SystemdNotify.shared
+        notifier?.send("READY=1\nSTATUS=\(plane.statusLine())")
+        if let notifier { plane.notify = { message in _ = notifier.send(message) } }
+        mainLoop(signals, notifier: notifier)
     }
 
     /// The VRRP service for the config's instances (nil without any), with the VIPs they hold
@@ -274,10 +278,19 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Once a second the chores that are due; SIGHUP reloads; SIGINT and SIGTERM return.
-    func mainLoop(_ signals: sigset_t) {
+    /// Once a second the chores that are due; SIGHUP reloads; SIGINT and SIGTERM return. Under
+    /// systemd it also pings the watchdog (twice per WatchdogSec; the loop's 1 s tick wants a
+    /// WatchdogSec of 2 s or more) and keeps STATUS= current.
+    func mainLoop(_ signals: sigset_t, notifier: SystemdNotify?) {
         var second = 0
+        var lastPing = SystemdNotify.monotonicMicroseconds()
+        var lastStatus = ""
         while true {
+            if let watchdog = notifier?.watchdogSeconds,
+               Double(SystemdNotify.monotonicMicroseconds() - lastPing) >= watchdog * 1e6 / 2 {
+                notifier?.send("WATCHDOG=1")
+                lastPing = SystemdNotify.monotonicMicroseconds()
+            }
             if let s = waitForSignal(signals, milliseconds: 1000) {
                 if s == SIGHUP {
                     Log.info("SIGHUP: reloading \(options.configPath)")
@@ -285,7 +298,12 @@ public final class Engine: @unchecked Sendable {
                     continue
                 }
                 Log.info("signal \(s == SIGINT ? "SIGINT" : "SIGTERM"): shutting down")
+                notifier?.send("STOPPING=1\nSTATUS=stopping")
                 return
+            }
+            if let notifier {
+                let status = plane.statusLine()
+                if status != lastStatus, notifier.send("STATUS=" + status) { lastStatus = status }
             }
             second += 1
             let due = Housekeeping.chores(at: second, statsInterval: options.statsInterval)

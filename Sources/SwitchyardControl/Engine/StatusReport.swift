@@ -93,6 +93,18 @@ extension ControlPlane {
         return model
     }
 
+    /// One line for systemd's STATUS= (`systemctl status`): services, servers up, VRRP states.
+    public func statusLine() -> String {
+        let (services, up, total) = state.withLock { s -> (Int, Int, Int) in
+            let reals = s.table.services.flatMap(\.reals)
+            return (s.table.services.count, reals.filter { $0.up && $0.weight > 0 && s.macs[$0.config.address] != nil }.count,
+                    reals.count)
+        }
+        let vrrp = (failoverInstances?() ?? []).map { "\($0.name) \($0.state.rawValue)" }
+        return "\(services) virtual service\(services == 1 ? "" : "s"), \(up) of \(total) real server\(total == 1 ? "" : "s") taking new flows"
+            + (vrrp.isEmpty ? "" : "; " + vrrp.joined(separator: ", "))
+    }
+
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
