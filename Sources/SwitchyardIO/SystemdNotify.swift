@@ -2,6 +2,7 @@
 // "READY=1" or "STATUS=…" to the AF_UNIX socket NOTIFY_SOCKET names (a path, or an abstract
 // name after "@"), and the watchdog interval WATCHDOG_USEC asks for. Nothing is sent when the
 // daemon was not started by systemd (no NOTIFY_SOCKET).
+import CSwitchyard
 import Glibc
 
 public final class SystemdNotify: @unchecked Sendable {
