@@ -17,6 +17,7 @@ packages=(
     netsniff-ng haproxy valgrind iperf3 sockperf # bench: trafgen floods, HAProxy peer, instruction counts, bulk TCP, latency
     gnuplot-nox                         # bench: PNG charts
     chromium chromium-driver python3-selenium # tests: a real browser on the status page
+    dpkg-dev systemd                    # packaging: dpkg-shlibdeps; tests: systemd-analyze verify
     libxdp-dev libbpf-dev gcc           # bench: the AF_XDP probe
 )
 
@@ -35,7 +36,9 @@ if [ -z "${SKIP_APT:-}" ]; then
 fi
 
 command -v swift >/dev/null || { echo "setup.sh: swift is not on PATH (Swift 6 toolchain needed)" >&2; exit 1; }
-echo "== building: swift build -c release"
-swift build -c release --product switchyard 2>&1 | tail -n 3
+# The Swift runtime linked in (as scripts/package.sh packages it): the tests run the binary
+# the package ships, and one build serves both.
+echo "== building: swift build -c release --static-swift-stdlib"
+swift build -c release --static-swift-stdlib --product switchyard 2>&1 | tail -n 3
 test -x .build/release/switchyard
 echo "== built $root/.build/release/switchyard"

@@ -196,6 +196,7 @@ struct Adm: ParsableCommand {
           --vrrp                    each VRRP instance: state, priority, master, addresses
           --sync                    connection sync (lvs_sync_daemon): role and counters
           --engine                  the engine's frame counters (drops by reason) and frames per worker
+          --metrics                 the same numbers and the table's in Prometheus's text format
 
         Without --control, the socket is found from --config, or is the one daemon's under /run/switchyard/.
         Addresses are always listed numerically; -n is accepted for ipvsadm's sake. Messages and exit
@@ -332,6 +333,8 @@ func findScript(_ name: String) -> String? {
         }
     }
     candidates += ["/usr/local/share/switchyard/" + name, "/usr/share/switchyard/" + name]
+    // The Debian package installs the real-server script as a command of its own.
+    if name == "realserver.sh" { candidates.append("/usr/sbin/switchyard-realserver") }
     return candidates.first { access($0, R_OK) == 0 }
 }
 
