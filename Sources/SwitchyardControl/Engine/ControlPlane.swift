@@ -166,7 +166,9 @@ public final class ControlPlane: @unchecked Sendable {
     /// Connection sync's counters for `adm --sync` (set at start when lvs_sync_daemon is configured).
     var syncStatus: (@Sendable () -> String)?
     /// Tells the service manager (systemd's sd_notify) about reloads; nil when none listens.
-    var notify: (@Sendable (String) -> Void)?
+    /// Set once the engine forwards, while the control socket may already be reloading: locked.
+    let notifier = Locked<(@Sendable (String) -> Void)?>(nil)
+    func notify(_ message: String) { notifier.withLock { $0 }?(message) }
 
     /// Serves `vips` (this box became VRRP master for them) or stops serving them (backup,
     /// fault, stop): ARP answers and forwarding follow at once; the guard keeps the kernel off

@@ -181,7 +181,7 @@ public final class Engine: @unchecked Sendable {
         // The workers forward from here: systemd may now call the start done.
         let notifier = SystemdNotify.shared
         notifier?.send("READY=1\nSTATUS=\(plane.statusLine())")
-        if let notifier { plane.notify = { message in _ = notifier.send(message) } }
+        if let notifier { plane.notifier.withLock { $0 = { message in _ = notifier.send(message) } } }
         mainLoop(signals, notifier: notifier)
     }
 
