@@ -128,7 +128,7 @@ extension StatusReportTests {
         let plane = try plane()
         XCTAssertEqual(plane.statusLine(), "2 virtual services, 2 of 3 real servers taking new flows")
         let sent = Locked<[String]>([])
-        plane.notify = { message in sent.withLock { $0.append(message) } }
+        plane.notifier.withLock { $0 = { message in sent.withLock { $0.append(message) } } }
         XCTAssertTrue(plane.reload().ok)
         var messages = sent.withLock { $0 }
         XCTAssertEqual(messages.count, 2)
@@ -139,5 +139,32 @@ extension StatusReportTests {
         messages = sent.withLock { $0 }
         XCTAssertEqual(messages.last,
                        "READY=1\nSTATUS=reload refused, the running config stays; 2 virtual services, 2 of 3 real servers taking new flows")
+    }
+}
+
+extension StatusReportTests {
+    /// A sorry server stands by while the quorum holds and answers once it is lost.
+    func testTheSorryServerAndWhetherItAnswers() throws {
+        let plane = try startedPlane("""
+            virtual_server 198.18.0.100 80 {
+                lb_kind DR
+                quorum 2
+                sorry_server 198.18.0.99 80
+                real_server 198.18.0.11 80 {
+                    weight 1
+                    TCP_CHECK {
+                        connect_timeout 1
+                    }
+                }
+                real_server 198.18.0.12 80 {
+                    weight 1
+                }
+            }
+            """, path: path, fake: fake)
+        XCTAssertEqual(plane.status().services[0].sorryServer, StatusModel.SorryServer(id: "198.18.0.99:80", serving: false))
+        let target = try XCTUnwrap(plane.state.withLock { $0.targets.values.first })
+        plane.healthReport(target, 0, false, .down("TCP_CHECK: connection refused"))
+        XCTAssertEqual(plane.status().services[0].sorryServer?.serving, true)
+        XCTAssertNil(try self.plane().status().services[0].sorryServer, "none configured")
     }
 }

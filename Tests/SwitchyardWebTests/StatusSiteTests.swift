@@ -250,7 +250,9 @@ final class StatusSiteTests: XCTestCase {
                        ["flow_table_entries", "flow_table_capacity", "packets_dropped_total", "config_last_reload_successful"])
         let service = try XCTUnwrap((object["services"] as? [[String: Any]])?.first)
         XCTAssertEqual(Set(service.keys), ["id", "protocol", "address", "port", "scheduler", "forwarding", "state", "servers_up",
-                                           "servers_total", "connections_total", "active", "inactive", "rates", "real_servers"])
+                                           "servers_total", "connections_total", "active", "inactive", "rates", "real_servers",
+                                           "sorry_server"])
+        XCTAssertTrue(service["sorry_server"] is NSNull, "no sorry server is null, not absent")
         XCTAssertEqual(Set((service["rates"] as? [String: Any] ?? [:]).keys),
                        ["connections_per_second", "incoming_packets_per_second", "outgoing_packets_per_second",
                         "incoming_bytes_per_second", "outgoing_bytes_per_second"])

@@ -73,6 +73,12 @@ public struct StatusModel: Sendable, Equatable, Encodable {
         }
     }
 
+    /// A service's sorry server: answering while the service has lost its quorum.
+    public struct SorryServer: Sendable, Equatable, Encodable {
+        public var id: String
+        public var serving: Bool
+    }
+
     public struct Service: Sendable, Equatable, Encodable {
         /// "TCP 198.18.0.100:80", ipvsadm's way of naming it.
         public var id: String
@@ -91,6 +97,32 @@ public struct StatusModel: Sendable, Equatable, Encodable {
         public var inactive: Int
         public var rates: Rates
         public var realServers: [RealServer]
+        /// null without a sorry_server.
+        public var sorryServer: SorryServer? = nil
+
+        enum CodingKeys: CodingKey {
+            case id, `protocol`, address, port, scheduler, forwarding, state, serversUp, serversTotal
+            case connectionsTotal, active, inactive, rates, realServers, sorryServer
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(`protocol`, forKey: .protocol)
+            try c.encode(address, forKey: .address)
+            try c.encode(port, forKey: .port)
+            try c.encode(scheduler, forKey: .scheduler)
+            try c.encode(forwarding, forKey: .forwarding)
+            try c.encode(state, forKey: .state)
+            try c.encode(serversUp, forKey: .serversUp)
+            try c.encode(serversTotal, forKey: .serversTotal)
+            try c.encode(connectionsTotal, forKey: .connectionsTotal)
+            try c.encode(active, forKey: .active)
+            try c.encode(inactive, forKey: .inactive)
+            try c.encode(rates, forKey: .rates)
+            try c.encode(realServers, forKey: .realServers)
+            try c.encode(sorryServer, forKey: .sorryServer)
+        }
     }
 
     public struct Engine: Sendable, Equatable, Encodable {

@@ -76,7 +76,10 @@ extension ControlPlane {
                     id: vs.name, protocol: vs.protocolName, address: "\(vs.vip)", port: Int(vs.port), scheduler: vs.scheduler.name,
                     forwarding: vs.method.name.lowercased(), state: taking > 0 ? "up" : "down", serversUp: taking,
                     serversTotal: svc.reals.count, connectionsTotal: total.connections, active: total.active,
-                    inactive: total.inactive, rates: StatusModel.Rates(total.rates), realServers: reals)
+                    inactive: total.inactive, rates: StatusModel.Rates(total.rates), realServers: reals,
+                    sorryServer: vs.sorryServer.map {
+                        StatusModel.SorryServer(id: "\($0.address):\($0.port)", serving: !svc.quorumUp)
+                    })
             }
             return model
         }

@@ -230,8 +230,11 @@ extension StatusAssets {
     const sid = String(s.id);
     row.tr.className = "service is-" + cls(s.state);
     const fwd = FORWARDING[s.forwarding] || s.forwarding || "?";
+    const sorry = s.sorry_server
+      ? " \u00b7 sorry server " + s.sorry_server.id + (s.sorry_server.serving ? " answering (quorum lost)" : " standing by")
+      : "";
     row.cells.name.replaceChildren(sid, el("span", "detail",
-      "scheduler " + (s.scheduler || "?") + " \u00b7 " + fwd + " \u00b7 " + F.int(s.connections_total) + " connections"));
+      "scheduler " + (s.scheduler || "?") + " \u00b7 " + fwd + " \u00b7 " + F.int(s.connections_total) + " connections" + sorry));
     const up = Number(s.servers_up) || 0, total = Number(s.servers_total) || 0;
     row.cells.state.replaceChildren(badge(s.state),
       el("span", "count " + (up < total ? "word-warn" : "muted"), up + " of " + total + " up"));
