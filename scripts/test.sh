@@ -1,22 +1,40 @@
 #!/usr/bin/env bash
-# The whole test suite: unit and golden-packet tests (swift test), the end-to-end tests in
-# network namespaces against the release build, and a bounded fuzzing run of the packet
+# The whole test suite: the unit and golden-packet tests under AddressSanitizer, the end-to-end
+# tests in network namespaces against the release build, a bounded fuzzing run of the packet
 # pipeline, both parsers, the VRRP advert decoder and the sync decoder (FUZZ_SECONDS per target,
-# default 60), the unit tests again under AddressSanitizer and ThreadSanitizer, and the daemon
-# under ThreadSanitizer through six of the end-to-end files. Run as root after scripts/setup.sh.
+# default 30), the unit tests again under ThreadSanitizer, and the daemon under ThreadSanitizer
+# through six of the end-to-end files. Run as root after scripts/setup.sh.
+#
+# What keeps it near 30 minutes on two cores: the unit tests run once plain-and-checked (under
+# ASan, whose run is the one that counts; a plain run would repeat it), the TSan unit build's
+# own switchyard binary is the daemon the TSan end-to-end files run (no second TSan build), and
+# the builds for tests leave out the HTTP trait (SwiftNIO and Hummingbird: SwitchyardHTTP has
+# no unit tests, and the end-to-end tests run it in the release build).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 [ "$(id -u)" -eq 0 ] || { echo "test.sh: run as root (the end-to-end tests create network namespaces)" >&2; exit 1; }
+started=$SECONDS
+took() { echo "   (${1}: $((SECONDS - phase)) s)"; }
+sanitizers_passed=0
+sanitizers_failed=0
 
-# Without the HTTP trait, as the sanitizer runs below: SwitchyardHTTP (Hummingbird serving
-# SwitchyardWeb) has no unit tests of its own, and the end-to-end tests run it in the release
-# build; leaving it out here spares a debug build of SwiftNIO and Hummingbird.
-echo "== unit and golden-packet tests: swift test --disable-default-traits"
-swift test --disable-default-traits 2>&1 | tee /tmp/switchyard-unit.log | grep -E "error|failed|Executed [0-9]+ tests" | tail -n 20
-unit=${PIPESTATUS[0]}
+# LeakSanitizer is off: at exit it reports only XCTest's own test-case objects (docs/robustness.md).
+phase=$SECONDS
+echo "== unit and golden-packet tests under AddressSanitizer: swift test --sanitize=address"
+ASAN_OPTIONS=detect_leaks=0 swift test --scratch-path .build-asan --sanitize=address --disable-default-traits \
+    >/tmp/switchyard-unit.log 2>&1
+unit=$?
+grep -E "error:|failed \(" /tmp/switchyard-unit.log | head -n 20
 summary=$(grep -E "Test Suite 'All tests' (passed|failed)" -A1 /tmp/switchyard-unit.log | tail -n 1)
-echo "   ${summary# }"
+asan_reports=$(grep -c "ERROR: AddressSanitizer" /tmp/switchyard-unit.log)
+echo "   ${summary# }; AddressSanitizer reports: $asan_reports"
+if [ "$asan_reports" -eq 0 ] && [ -n "$summary" ]; then
+    sanitizers_passed=$((sanitizers_passed + 1))
+else
+    sanitizers_failed=$((sanitizers_failed + 1))
+    grep -E -A12 "ERROR: AddressSanitizer" /tmp/switchyard-unit.log | head -n 30
+fi
 
 # "Executed 76 tests, with 0 failures ..." or "... with 1 test skipped and 0 failures ...".
 unit_total=$(echo "$summary" | sed -n 's/.*Executed \([0-9]*\) tests\{0,1\}, with .*/\1/p')
@@ -26,7 +44,9 @@ unit_total=${unit_total:-0}
 unit_failed=${unit_failed:-1}
 unit_skipped=${unit_skipped:-0}
 [ "$unit" -ne 0 ] && [ "$unit_failed" -eq 0 ] && unit_failed=1
+took "unit tests"
 
+phase=$SECONDS
 echo "== end-to-end tests (network namespaces, nginx, curl)"
 bash Tests/e2e/run.sh | tee /tmp/switchyard-e2e.log
 e2e=${PIPESTATUS[0]}
@@ -35,48 +55,47 @@ e2e_failed=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' /tmp/sw
 e2e_passed=${e2e_passed:-0}
 e2e_failed=${e2e_failed:-1}
 [ "$e2e" -ne 0 ] && [ "$e2e_failed" -eq 0 ] && e2e_failed=1
+took "end-to-end"
 
-echo "== fuzzing: pipeline, config parser, adm parser, sync decoder, VRRP adverts, ${FUZZ_SECONDS:-60} s each (libFuzzer + AddressSanitizer)"
-bash Tests/fuzz.sh "${FUZZ_SECONDS:-60}" | tee /tmp/switchyard-fuzz.log
+phase=$SECONDS
+echo "== fuzzing: pipeline, config parser, adm parser, sync decoder, VRRP adverts, ${FUZZ_SECONDS:-30} s each (libFuzzer + AddressSanitizer)"
+bash Tests/fuzz.sh "${FUZZ_SECONDS:-30}" | tee /tmp/switchyard-fuzz.log
 fuzz=${PIPESTATUS[0]}
 fuzz_passed=$(grep -c "^   ok: " /tmp/switchyard-fuzz.log)
 fuzz_failed=$((5 - fuzz_passed))
+took "fuzzing"
 
-# The unit and golden tests again under AddressSanitizer and ThreadSanitizer, each in a build
-# folder of its own. LeakSanitizer is off: at exit it reports only XCTest's own test-case
-# objects (docs/robustness.md). Built without the HTTP trait: SwiftNIO and Hummingbird would
-# take minutes per build; the status site's own logic (SwitchyardWeb) and its tests stay in.
-sanitizers_passed=0
-sanitizers_failed=0
-for sanitizer in address thread; do
-    echo "== unit and golden tests under -sanitize=$sanitizer"
-    ASAN_OPTIONS=detect_leaks=0 swift test --scratch-path ".build-${sanitizer:0:1}san" --sanitize=$sanitizer --disable-default-traits \
-        >"/tmp/switchyard-$sanitizer.log" 2>&1
-    rc=$?
-    found=$(grep -cE "ERROR: AddressSanitizer|WARNING: ThreadSanitizer" "/tmp/switchyard-$sanitizer.log")
-    echo "   $(grep -E "Test Suite 'All tests' (passed|failed)" -A1 "/tmp/switchyard-$sanitizer.log" | tail -n 1 | sed 's/^[[:space:]]*//'); sanitizer reports: $found"
-    if [ $rc -eq 0 ] && [ "$found" -eq 0 ]; then
-        sanitizers_passed=$((sanitizers_passed + 1))
-    else
-        sanitizers_failed=$((sanitizers_failed + 1))
-        grep -E -A12 "ERROR: AddressSanitizer|WARNING: ThreadSanitizer|error:" "/tmp/switchyard-$sanitizer.log" | head -n 30
-    fi
-done
+# The unit and golden tests again under ThreadSanitizer.
+phase=$SECONDS
+echo "== unit and golden tests under -sanitize=thread"
+swift test --scratch-path .build-tsan --sanitize=thread --disable-default-traits >/tmp/switchyard-thread.log 2>&1
+rc=$?
+found=$(grep -c "WARNING: ThreadSanitizer" /tmp/switchyard-thread.log)
+echo "   $(grep -E "Test Suite 'All tests' (passed|failed)" -A1 /tmp/switchyard-thread.log | tail -n 1 | sed 's/^[[:space:]]*//'); sanitizer reports: $found"
+if [ $rc -eq 0 ] && [ "$found" -eq 0 ]; then
+    sanitizers_passed=$((sanitizers_passed + 1))
+else
+    sanitizers_failed=$((sanitizers_failed + 1))
+    grep -E -A12 "WARNING: ThreadSanitizer|error:" /tmp/switchyard-thread.log | head -n 30
+fi
+took "ThreadSanitizer unit tests"
 
-# The daemon itself under ThreadSanitizer: a release build with -sanitize=thread runs the
-# end-to-end files that exercise its threads most (workers, ARP responder, control socket,
-# health checkers, reloads, the VRRP service, connection sync, the trace rings). Any TSan report, or any failed check (TSan also makes the
-# process exit 66, which the files' exit-status checks catch), fails it. test_robust is left
-# out: its RSS-growth check measures TSan's shadow memory instead of the engine. Built without
-# the HTTP listener (as above), so test_status is not among them.
+# The daemon itself under ThreadSanitizer: the switchyard binary the TSan unit build made (debug,
+# -sanitize=thread) runs the end-to-end files that exercise its threads most (workers, ARP
+# responder, control socket, health checkers, reloads, the VRRP service, connection sync, the
+# trace rings). Any TSan report, or any failed check (TSan also makes the process exit 66,
+# which the files' exit-status checks catch), fails it. test_robust is left out: its RSS-growth
+# check measures TSan's shadow memory instead of the engine. Built without the HTTP listener
+# (as above), so test_status is not among them.
+phase=$SECONDS
 echo "== the daemon under -sanitize=thread: test_dr, test_nat, test_health_adm, test_failover, test_sync, test_lifecycle"
 tsan_logs=$(mktemp -d)
-if swift build -c release --sanitize=thread --disable-default-traits --scratch-path .build-tsan-daemon --product switchyard \
-        >/tmp/switchyard-tsan-daemon.log 2>&1; then
+tsan_bin=$root/.build-tsan/debug/switchyard
+if [ -x "$tsan_bin" ]; then
     daemon_failed=0
+    : >/tmp/switchyard-tsan-daemon.log
     for t in test_dr test_nat test_health_adm test_failover test_sync test_lifecycle; do
-        TSAN_OPTIONS="log_path=$tsan_logs/report halt_on_error=0" \
-            SWITCHYARD_BIN="$root/.build-tsan-daemon/release/switchyard" E2E_ONLY=$t \
+        TSAN_OPTIONS="log_path=$tsan_logs/report halt_on_error=0" SWITCHYARD_BIN="$tsan_bin" E2E_ONLY=$t \
             bash Tests/e2e/run.sh >>/tmp/switchyard-tsan-daemon.log 2>&1 || daemon_failed=1
     done
     checks=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' /tmp/switchyard-tsan-daemon.log |
@@ -91,14 +110,15 @@ if swift build -c release --sanitize=thread --disable-default-traits --scratch-p
         cat "$tsan_logs"/report.* 2>/dev/null | head -n 60
     fi
 else
-    echo "   the TSan build failed:"
-    tail -n 20 /tmp/switchyard-tsan-daemon.log
+    echo "   the TSan unit build made no switchyard binary ($tsan_bin)"
     sanitizers_failed=$((sanitizers_failed + 1))
 fi
 rm -rf "$tsan_logs"
+took "the daemon under ThreadSanitizer"
+echo "   (all: $((SECONDS - started)) s)"
 
 # One closing line over all: unit tests, end-to-end checks, fuzz targets and sanitizer runs
-# (the daemon's TSan run included) count one each.
+# (the unit run's ASan verdict, the TSan unit run and the daemon's TSan run) count one each.
 # A skipped unit test counts neither as passed nor as failed, and is named in the line.
 echo "tests: $((unit_total - unit_failed - unit_skipped + e2e_passed + fuzz_passed + sanitizers_passed)) passed, $((unit_failed + e2e_failed + fuzz_failed + sanitizers_failed)) failed$([ "$unit_skipped" -gt 0 ] && echo ", $unit_skipped skipped (see the unit-test log)")"
 [ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ] && [ "$fuzz" -eq 0 ] && [ "$sanitizers_failed" -eq 0 ]

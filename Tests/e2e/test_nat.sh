@@ -186,7 +186,9 @@ kill -TERM $small_pid
 wait $small_pid
 expect "exit status 0 after the flood" $? -eq 0
 evicted=$(grep -o 'flow_evictions=[0-9]*' "$LAB_DIR/lb-small.log" | tail -n 1 | cut -d= -f2)
-expect "the flood did evict flows (flow_evictions=${evicted:-0})" "${evicted:-0}" -gt 100000
+# Ten times the table's 1,024 flows at least: the idle connections outlived ten turnovers. (How far
+# beyond that depends on the build: the release engine evicts ~10^5 here, the debug TSan one ~3x10^4.)
+expect "the flood did evict flows, ten tables' worth at least (flow_evictions=${evicted:-0})" "${evicted:-0}" -ge 10240
 
 echo "-- one-arm NAT: one segment; clients in another subnet routed through the balancer"
 lab_switch one
