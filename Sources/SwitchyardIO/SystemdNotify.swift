@@ -7,7 +7,8 @@ import Glibc
 
 public final class SystemdNotify: @unchecked Sendable {
     private let fd: Int32
-    private var address = sockaddr_un()
+    /// Read-only after init: the main loop and the control socket's thread send at once.
+    private let address: sockaddr_un
     private let length: socklen_t
     /// Seconds between the watchdog's deadlines (WATCHDOG_USEC), if it is on for this process.
     public let watchdogSeconds: Double?
@@ -26,12 +27,13 @@ public final class SystemdNotify: @unchecked Sendable {
         var bytes = Array(path.utf8)
         // An abstract socket's name starts with a NUL byte where the "@" stands.
         if bytes[0] == UInt8(ascii: "@") { bytes[0] = 0 }
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else { return nil }
+        var address = sockaddr_un()
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
         }
+        self.address = address
         length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
@@ -43,17 +45,10 @@ public final class SystemdNotify: @unchecked Sendable {
     @discardableResult
     public func send(_ message: String) -> Bool {
         let bytes = Array(message.utf8)
-        return withUnsafePointer(to: &address) { pointer in
+        return withUnsafePointer(to: address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
                 bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, length) == bytes.count }
             }
         }
-    }
-
-    /// CLOCK_MONOTONIC in microseconds, which RELOADING=1 carries (MONOTONIC_USEC=).
-    public static func monotonicMicroseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1_000
     }
 }

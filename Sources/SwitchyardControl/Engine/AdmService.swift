@@ -143,7 +143,7 @@ extension ControlPlane {
     /// changes nothing.
     public func reload() -> (ok: Bool, text: String) {
         // systemd waits for READY=1 after RELOADING=1 (systemctl reload returns then).
-        notify("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotify.monotonicMicroseconds())")
+        notify("RELOADING=1\nMONOTONIC_USEC=\(monotonicMicroseconds())")
         let result = reloadConfig()
         notify("READY=1\nSTATUS=" + (result.ok ? statusLine() : "reload refused, the running config stays; " + statusLine()))
         return result

@@ -283,13 +283,13 @@ public final class Engine: @unchecked Sendable {
     /// WatchdogSec of 2 s or more) and keeps STATUS= current.
     func mainLoop(_ signals: sigset_t, notifier: SystemdNotify?) {
         var second = 0
-        var lastPing = SystemdNotify.monotonicMicroseconds()
+        var lastPing = monotonicMicroseconds()
         var lastStatus = ""
         while true {
             if let watchdog = notifier?.watchdogSeconds,
-               Double(SystemdNotify.monotonicMicroseconds() - lastPing) >= watchdog * 1e6 / 2 {
+               Double(monotonicMicroseconds() - lastPing) >= watchdog * 1e6 / 2 {
                 notifier?.send("WATCHDOG=1")
-                lastPing = SystemdNotify.monotonicMicroseconds()
+                lastPing = monotonicMicroseconds()
             }
             if let s = waitForSignal(signals, milliseconds: 1000) {
                 if s == SIGHUP {

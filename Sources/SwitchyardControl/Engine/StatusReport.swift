@@ -55,7 +55,7 @@ extension ControlPlane {
             model.services = s.table.services.map { svc in
                 let file = s.config.services.first { $0.key == svc.key }
                 let vs = svc.config
-                func effective(_ r: RealState) -> Int { r.up && s.macs[r.config.address] != nil ? r.weight : 0 }
+                func effective(_ r: RealState) -> Int { Self.effectiveWeight(r, macs: s.macs) }
                 let taking = svc.reals.filter { effective($0) > 0 }.count
                 var total = RealNumbers()
                 let reals = svc.reals.map { r -> StatusModel.RealServer in
@@ -100,12 +100,16 @@ extension ControlPlane {
     public func statusLine() -> String {
         let (services, up, total) = state.withLock { s -> (Int, Int, Int) in
             let reals = s.table.services.flatMap(\.reals)
-            return (s.table.services.count, reals.filter { $0.up && $0.weight > 0 && s.macs[$0.config.address] != nil }.count,
-                    reals.count)
+            return (s.table.services.count, reals.filter { Self.effectiveWeight($0, macs: s.macs) > 0 }.count, reals.count)
         }
         let vrrp = (failoverInstances?() ?? []).map { "\($0.name) \($0.state.rawValue)" }
         return "\(services) virtual service\(services == 1 ? "" : "s"), \(up) of \(total) real server\(total == 1 ? "" : "s") taking new flows"
             + (vrrp.isEmpty ? "" : "; " + vrrp.joined(separator: ", "))
+    }
+
+    /// The weight new flows see: 0 while the server is down or its MAC is unknown.
+    static func effectiveWeight(_ r: RealState, macs: [IPv4Address: MACAddress]) -> Int {
+        r.up && macs[r.config.address] != nil ? r.weight : 0
     }
 
     static func hostName() -> String {
