@@ -2,10 +2,13 @@
 # Builds the libFuzzer targets (with AddressSanitizer) and runs each for SECONDS (default 60)
 # from its seed corpus. A crash leaves its input in Tests/Fuzz/crashes/ and fails the run;
 # turn it into a golden fixture or a unit test when fixed.
-#   Tests/fuzz.sh [SECONDS]
+#   Tests/fuzz.sh [--build-only] [SECONDS]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# --build-only: build the targets and stop (scripts/test.sh builds them beside other work).
+build_only=0
+[ "${1:-}" = "--build-only" ] && { build_only=1; shift; }
 seconds=${1:-60}
 scratch=.build-fuzz
 echo "== building the fuzz targets (-sanitize=fuzzer,address)"
@@ -14,6 +17,7 @@ for t in fuzz-pipeline fuzz-config fuzz-adm fuzz-sync fuzz-vrrp; do
         -Xlinker --export-dynamic-symbol=LLVMFuzzerRunDriver \
         2>&1 | grep -vE "Cannot export local symbol|^warning: " | tail -n 2
 done
+[ $build_only -eq 1 ] && exit 0
 bin=$(swift build --scratch-path $scratch --show-bin-path)
 status=0
 total=0

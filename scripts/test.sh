@@ -6,7 +6,8 @@
 # through six of the end-to-end files. Run as root after scripts/setup.sh.
 #
 # What keeps it near 30 minutes on two cores: the unit tests run once plain-and-checked (under
-# ASan, whose run is the one that counts; a plain run would repeat it), the TSan unit build's
+# ASan, whose run is the one that counts; a plain run would repeat it), the TSan and fuzz builds
+# run at low priority beside the end-to-end files (which mostly wait), the TSan unit build's
 # own switchyard binary is the daemon the TSan end-to-end files run (no second TSan build), and
 # the builds for tests leave out the HTTP trait (SwiftNIO and Hummingbird: SwitchyardHTTP has
 # no unit tests, and the end-to-end tests run it in the release build).
@@ -46,8 +47,18 @@ unit_skipped=${unit_skipped:-0}
 [ "$unit" -ne 0 ] && [ "$unit_failed" -eq 0 ] && unit_failed=1
 took "unit tests"
 
+# The ThreadSanitizer build and the fuzz targets' build run beside the end-to-end files, at the
+# lowest CPU priority: those files mostly wait (on timers, adverts and rate-limited downloads),
+# and the builds take only the time they leave idle. Their phases below then find them built.
+(
+    nice -n 19 swift build --build-tests --scratch-path .build-tsan --sanitize=thread --disable-default-traits \
+        >/tmp/switchyard-thread-build.log 2>&1
+    nice -n 19 bash Tests/fuzz.sh --build-only >/tmp/switchyard-fuzz-build.log 2>&1
+) &
+builds=$!
+
 phase=$SECONDS
-echo "== end-to-end tests (network namespaces, nginx, curl)"
+echo "== end-to-end tests (network namespaces, nginx, curl), with the sanitizer and fuzz builds beside them"
 bash Tests/e2e/run.sh | tee /tmp/switchyard-e2e.log
 e2e=${PIPESTATUS[0]}
 e2e_passed=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' /tmp/switchyard-e2e.log)
@@ -56,6 +67,9 @@ e2e_passed=${e2e_passed:-0}
 e2e_failed=${e2e_failed:-1}
 [ "$e2e" -ne 0 ] && [ "$e2e_failed" -eq 0 ] && e2e_failed=1
 took "end-to-end"
+phase=$SECONDS
+wait $builds
+took "the rest of the builds begun beside them"
 
 phase=$SECONDS
 echo "== fuzzing: pipeline, config parser, adm parser, sync decoder, VRRP adverts, ${FUZZ_SECONDS:-30} s each (libFuzzer + AddressSanitizer)"
