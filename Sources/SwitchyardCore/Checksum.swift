@@ -62,6 +62,22 @@ public enum InternetChecksum {
         return ~fold(UInt64(s))
     }
 
+    /// RFC 1624 for a 128-bit field (an IPv6 address): eight 16-bit updates in one sum.
+    @inline(__always)
+    public static func update(_ checksum: UInt16, old: IPAddressBits, new: IPAddressBits) -> UInt16 {
+        // ~m summed word by word is (8 × 0xFFFF) − Σm: the complement of the old address's sum.
+        let s = UInt64(~checksum) &+ (8 &* 0xFFFF &- old.wordSum) &+ new.wordSum
+        return ~fold(s)
+    }
+
+    /// The IPv6 pseudo-header sum (RFC 8200 §8.1) for a TCP, UDP or ICMPv6 checksum: both
+    /// addresses, the upper-layer length and the next-header value.
+    @inline(__always)
+    public static func pseudoHeaderSum6(source: IPAddressBits, destination: IPAddressBits, nextHeader: UInt8,
+                                        length: Int) -> UInt64 {
+        source.wordSum &+ destination.wordSum &+ UInt64(length >> 16) &+ UInt64(length & 0xFFFF) &+ UInt64(nextHeader)
+    }
+
     /// The IPv4 pseudo-header sum (RFC 793 §3.1, RFC 768) for a TCP or UDP checksum.
     @inline(__always)
     public static func pseudoHeaderSum(source: UInt32, destination: UInt32, protocol proto: UInt8, length: Int) -> UInt64 {

@@ -46,6 +46,11 @@ public enum Counter: Int, CaseIterable, Sendable {
     case icmpNoFlow
     case icmpUnhandled
     case fragmentationNeeded
+    case truncatedIPv6
+    case badIPv6Header
+    case badIPv6Address
+    case ipv6RoutingHeader
+    case udpZeroChecksumIPv6
 
     /// True for the counters that record a dropped packet.
     public var isDrop: Bool { rawValue >= Counter.truncatedEthernet.rawValue }
@@ -93,6 +98,11 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .icmpNoFlow: "drop_icmp_no_flow"
         case .icmpUnhandled: "drop_icmp_unhandled"
         case .fragmentationNeeded: "drop_frag_needed"
+        case .truncatedIPv6: "drop_truncated_ipv6"
+        case .badIPv6Header: "drop_bad_ipv6_header"
+        case .badIPv6Address: "drop_bad_ipv6_address"
+        case .ipv6RoutingHeader: "drop_ipv6_routing_header"
+        case .udpZeroChecksumIPv6: "drop_ipv6_udp_zero_checksum"
         }
     }
 }

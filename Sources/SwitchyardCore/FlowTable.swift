@@ -1,108 +1,9 @@
-// The flow table: one per worker, fixed capacity chosen at start, open addressing with linear
-// probing and backward-shift deletion (no tombstones, so probe chains never rot), no allocation
-// after init. Like IPVS's ip_vs_conn.c it binds a flow to its real server once; unlike it, no
-// locks: a worker owns its table.
+// One address family's flow table (FlowTable holds an IPv4 one and an IPv6 one): fixed
+// capacity chosen at start, open addressing with linear probing and backward-shift deletion (no
+// tombstones, so probe chains never rot), no allocation after init. Like IPVS's ip_vs_conn.c it
+// binds a flow to its real server once; unlike it, no locks: a worker owns its tables.
 
 import Synchronization
-
-/// A flow's identity: the client-side 5-tuple (IPv4, host byte order).
-public struct FlowKey: Hashable, Sendable {
-    public var source: UInt32
-    public var destination: UInt32
-    public var sourcePort: UInt16
-    public var destinationPort: UInt16
-    public var proto: UInt8
-
-    public init(source: UInt32, destination: UInt32, sourcePort: UInt16, destinationPort: UInt16, proto: UInt8) {
-        self.source = source
-        self.destination = destination
-        self.sourcePort = sourcePort
-        self.destinationPort = destinationPort
-        self.proto = proto
-    }
-
-    /// The key as the two 64-bit words SipHash takes.
-    @inline(__always)
-    public var words: (UInt64, UInt64) {
-        (UInt64(source) << 32 | UInt64(destination),
-         UInt64(sourcePort) << 48 | UInt64(destinationPort) << 32 | UInt64(proto))
-    }
-}
-
-/// A frame's flow key and its hash, worked out ahead of the pipeline (`Pipeline.flowHint`).
-public struct FlowHint: Sendable {
-    public var key: FlowKey
-    /// 0: no hint (a flow's hash is never 0).
-    public var hash: UInt32
-
-    public init(key: FlowKey, hash: UInt32) {
-        self.key = key
-        self.hash = hash
-    }
-
-    /// Computed, not stored: a stored static would be reached through a lazy-initialisation
-    /// check on every packet.
-    @inline(__always)
-    public static var none: FlowHint {
-        FlowHint(key: FlowKey(source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0), hash: 0)
-    }
-}
-
-/// Flag bits of a flow entry.
-public enum FlowFlags {
-    /// The entry maps a NAT reply (real server → client) back to its flow.
-    public static let reply: UInt8 = 1
-    /// The flow is forwarded by NAT (both directions tracked).
-    public static let nat: UInt8 = 2
-    /// A persistence template (client network → real server), not a connection.
-    public static let template: UInt8 = 4
-    /// Installed by connection sync (from the master), not made here by a packet; ipvsadm's
-    /// IP_VS_CONN_F_SYNC. Kept for the flow's life, as IPVS keeps it.
-    public static let synced: UInt8 = 8
-}
-
-/// One slot: 36 bytes. `hash == 0` marks an empty slot (stored hashes are never 0).
-public struct FlowEntry: Sendable {
-    public var hash: UInt32
-    public var source: UInt32
-    public var destination: UInt32
-    public var sourcePort: UInt16
-    public var destinationPort: UInt16
-    public var proto: UInt8
-    public var state: FlowState
-    public var flags: UInt8
-    /// The local interface the client's packets arrive on (NAT replies leave by it).
-    public var interface: UInt8
-    /// The real server the flow is bound to (an ID from the forwarding snapshot).
-    public var realID: UInt32
-    /// Milliseconds on the worker's clock when the flow last saw a packet (wrapping).
-    public var lastSeen: UInt32
-    /// The MAC the client's packets came from (the client or its router): NAT replies go back
-    /// to it. Split in two fields to keep the entry 4-byte aligned.
-    public var peerMACHigh: UInt32
-    public var peerMACLow: UInt16
-    /// Packets since the flow was made, for connection sync's every-N-packets rule (wrapping;
-    /// counted only while the worker syncs).
-    public var syncPackets: UInt16
-
-    @inline(__always)
-    func matches(_ k: FlowKey, _ h: UInt32) -> Bool {
-        hash == h && source == k.source && destination == k.destination && sourcePort == k.sourcePort
-            && destinationPort == k.destinationPort && proto == k.proto
-    }
-
-    public var peerMAC: MACAddress {
-        get { MACAddress(bits: UInt64(peerMACHigh) << 16 | UInt64(peerMACLow)) }
-        set {
-            peerMACHigh = UInt32(truncatingIfNeeded: newValue.bits >> 16)
-            peerMACLow = UInt16(truncatingIfNeeded: newValue.bits)
-        }
-    }
-
-    static let empty = FlowEntry(hash: 0, source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0,
-                                 state: .none, flags: 0, interface: 0, realID: 0, lastSeen: 0, peerMACHigh: 0,
-                                 peerMACLow: 0, syncPackets: 0)
-}
 
 /// Where a flow table's slots live. The default is the Swift heap (64-byte aligned); the I/O
 /// layer passes one that maps the slots on huge pages, so a lookup in a table of many megabytes
@@ -121,8 +22,9 @@ public struct SlotMemory: Sendable {
                                         deallocate: { pointer, _ in pointer.deallocate() })
 }
 
-public struct FlowTable: ~Copyable {
-    @usableFromInline let slots: UnsafeMutablePointer<FlowEntry>
+/// One address family's open-addressed table of `Slot`s (FlowTable holds one of each).
+public struct FlowSlots<Slot: FlowSlot>: ~Copyable {
+    @usableFromInline let slots: UnsafeMutablePointer<Slot>
     let memory: SlotMemory
     @usableFromInline let mask: Int
     /// How many flows it holds at most (the slot array is larger, to keep probe chains short).
@@ -139,7 +41,7 @@ public struct FlowTable: ~Copyable {
     /// above capacity × 4/3 (load ≤ 0.75).
     /// The slots a table of `capacity` flows has: a power of two of at least 16, above
     /// capacity × 4/3 (the load factor that keeps probes short); nil if that overflows. The I/O
-    /// layer reserves `slotCount × MemoryLayout<FlowEntry>.stride` bytes ahead by it.
+    /// layer reserves `slotCount × MemoryLayout<Slot>.stride` bytes ahead by it.
     public static func slotCount(capacity: Int) -> Int? {
         guard capacity <= Int.max / 2 else { return nil }
         var slots = 16
@@ -157,7 +59,7 @@ public struct FlowTable: ~Copyable {
             preconditionFailure("flow table capacity \(capacity) is too large")
         }
         self.memory = memory
-        slots = memory.allocate(size * MemoryLayout<FlowEntry>.stride).bindMemory(to: FlowEntry.self, capacity: size)
+        slots = memory.allocate(size * MemoryLayout<Slot>.stride).bindMemory(to: Slot.self, capacity: size)
         slots.initialize(repeating: .empty, count: size)
         mask = size - 1
         self.capacity = capacity
@@ -176,16 +78,16 @@ public struct FlowTable: ~Copyable {
     /// Changes a connection's state, keeping the active/inactive counts in step.
     @inline(__always)
     public func setState(_ slot: Int, _ state: FlowState) {
-        let e = slots[slot]
+        let e = slots[slot].entry
         guard e.state != state else { return }
         adjustCounts(e, -1)
-        slots[slot].state = state
-        adjustCounts(slots[slot], 1)
+        slots[slot].entry.state = state
+        adjustCounts(slots[slot].entry, 1)
     }
 
     deinit {
         slots.deinitialize(count: mask + 1)
-        memory.deallocate(UnsafeMutableRawPointer(slots), (mask + 1) * MemoryLayout<FlowEntry>.stride)
+        memory.deallocate(UnsafeMutableRawPointer(slots), (mask + 1) * MemoryLayout<Slot>.stride)
     }
 
     public var slotCount: Int { mask + 1 }
@@ -193,8 +95,7 @@ public struct FlowTable: ~Copyable {
     /// The keyed hash of a flow, never 0.
     @inline(__always)
     public func hash(_ k: FlowKey) -> UInt32 {
-        let (m0, m1) = k.words
-        let h = UInt32(truncatingIfNeeded: SipHash.hash(m0, m1, key: key))
+        let h = UInt32(truncatingIfNeeded: k.hash(with: key))
         return h == 0 ? 1 : h
     }
 
@@ -215,10 +116,10 @@ public struct FlowTable: ~Copyable {
     public mutating func lookup(_ k: FlowKey, hash h: UInt32, now: UInt32, expired: inout UInt64) -> Int? {
         var i = Int(h) & mask
         while true {
-            let e = slots[i]
-            if e.hash == 0 { return nil }
-            if e.matches(k, h) {
-                if isExpired(e, now: now) {
+            let slot = slots[i]
+            if slot.entry.hash == 0 { return nil }
+            if slot.matches(k, h) {
+                if isExpired(slot.entry, now: now) {
                     remove(at: i)
                     expired &+= 1
                     return nil
@@ -238,11 +139,9 @@ public struct FlowTable: ~Copyable {
                                 expired: inout UInt64, evicted: inout UInt64) -> Int {
         if count >= capacity { makeRoom(near: Int(h) & mask, now: now, expired: &expired, evicted: &evicted) }
         var i = Int(h) & mask
-        while slots[i].hash != 0 { i = (i + 1) & mask }
+        while slots[i].entry.hash != 0 { i = (i + 1) & mask }
         var e = FlowEntry.empty
         e.hash = h
-        e.source = k.source
-        e.destination = k.destination
         e.sourcePort = k.sourcePort
         e.destinationPort = k.destinationPort
         e.proto = k.proto
@@ -252,30 +151,31 @@ public struct FlowTable: ~Copyable {
         e.realID = realID
         e.lastSeen = now
         e.peerMAC = peerMAC
-        slots[i] = e
+        slots[i] = Slot(key: k, entry: e)
         adjustCounts(e, 1)
         count += 1
         return i
     }
 
-    /// Reads or updates the flow in `slot` (a value returned by lookup or insert).
+    /// Reads or updates the flow in `slot` (a value returned by lookup or insert): the common
+    /// fields (an IPv6 slot's own addresses are not among them).
     @inline(__always)
     public subscript(slot: Int) -> FlowEntry {
-        get { slots[slot] }
-        nonmutating set { slots[slot] = newValue }
+        get { slots[slot].entry }
+        nonmutating set { slots[slot].entry = newValue }
     }
 
     /// Removes the flow in `slot`, shifting later members of its probe chain back so that no
     /// lookup ever stops early at the hole.
     public mutating func remove(at slot: Int) {
-        adjustCounts(slots[slot], -1)
+        adjustCounts(slots[slot].entry, -1)
         var hole = slot
         var j = slot
         while true {
             j = (j + 1) & mask
             let e = slots[j]
-            if e.hash == 0 { break }
-            let home = Int(e.hash) & mask
+            if e.entry.hash == 0 { break }
+            let home = Int(e.entry.hash) & mask
             // e may move into the hole unless its home lies cyclically in (hole, j].
             let stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
             if !stays {
@@ -283,7 +183,7 @@ public struct FlowTable: ~Copyable {
                 hole = j
             }
         }
-        slots[hole].hash = 0
+        slots[hole].entry.hash = 0
         count -= 1
     }
 
@@ -293,7 +193,7 @@ public struct FlowTable: ~Copyable {
         var victimAge: UInt32 = 0
         for step in 0..<Limits.flowEvictionWindow {
             let i = (home + step) & mask
-            let e = slots[i]
+            let e = slots[i].entry
             if e.hash == 0 { continue }
             if isExpired(e, now: now) {
                 remove(at: i)
@@ -311,7 +211,7 @@ public struct FlowTable: ~Copyable {
         if victim < 0 {
             // The window was empty, which a full table makes unlikely but possible: sweep on.
             var i = (home + Limits.flowEvictionWindow) & mask
-            while slots[i].hash == 0 { i = (i + 1) & mask }
+            while slots[i].entry.hash == 0 { i = (i + 1) & mask }
             victim = i
         }
         remove(at: victim)
@@ -327,7 +227,7 @@ public struct FlowTable: ~Copyable {
         var i = sweepCursor
         var passed = 0
         while passed < budget {
-            let e = slots[i]
+            let e = slots[i].entry
             if e.hash != 0 && isExpired(e, now: now) {
                 // The shift may pull a later flow into i: look at i again before moving on
                 // (a removal does not use up the budget, or a full sweep could stop short).

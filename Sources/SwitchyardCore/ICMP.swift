@@ -91,8 +91,8 @@ extension Pipeline {
         // The TTL goes down in DR too, as for any packet to a VIP (no ICMP error about one).
         guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
         if service.pointee.method == .nat {
-            Self.rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + 16, to: real.pointee.address)
-            quote.rewrite(frame, source: true, address: real.pointee.address, port: real.pointee.port)
+            Self.rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + 16, to: real.pointee.address.v4)
+            quote.rewrite(frame, source: true, address: real.pointee.address.v4, port: real.pointee.port)
             Self.finishICMP(frame, info)
         }
         return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
@@ -113,8 +113,8 @@ extension Pipeline {
             return drop(.icmpNoFlow)
         }
         guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
-        Self.rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + 12, to: service.pointee.vip)
-        quote.rewrite(frame, source: false, address: service.pointee.vip, port: service.pointee.port)
+        Self.rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + 12, to: service.pointee.vip.v4)
+        quote.rewrite(frame, source: false, address: service.pointee.vip.v4, port: service.pointee.port)
         Self.finishICMP(frame, info)
         return send(frame, to: reply.peerMAC, egress: Int(reply.interface), counting: .icmpTranslated)
     }
@@ -126,8 +126,8 @@ extension Pipeline {
         let typeCode = load16(frame, l4)
         store16(frame, l4, typeCode & 0x00FF)
         store16(frame, l4 + 2, InternetChecksum.update(load16(frame, l4 + 2), old: typeCode, new: typeCode & 0x00FF))
-        store32(frame, l3 + 12, info.destination)
-        store32(frame, l3 + 16, info.source)
+        store32(frame, l3 + 12, info.destination.v4)
+        store32(frame, l3 + 16, info.source.v4)
         frame.storeBytes(of: 64, toByteOffset: l3 + 8, as: UInt8.self)
         store16(frame, l3 + 10, 0)
         store16(frame, l3 + 10, InternetChecksum.checksum(frame + l3, l4 - l3))

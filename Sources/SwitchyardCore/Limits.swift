@@ -10,6 +10,9 @@ public enum Limits {
     /// Real server IDs are below this bound: it sizes each worker's row of connection counts
     /// and traffic counters.
     public static let maxReals = 1 << 16
+    /// IPv6 extension headers the parser walks before it gives up on a packet (and drops it):
+    /// a bound on the work one packet can cost.
+    static let ipv6ExtensionHeaders = 8
     /// Local interfaces a pipeline can send from (its table of source MACs).
     public static let maxInterfaces = 8
     /// How many slots around its home slot a full flow table searches for a flow to give up.

@@ -21,7 +21,18 @@ public enum Maglev {
         /// A backend named by its address and port, hashed with `key` so that every LB using
         /// the same key and backend set builds the same table.
         public init(id: Int32, address: UInt32, port: UInt16, weight: Int, tableSize: Int, key: HashKey) {
-            let name = UInt64(address) << 16 | UInt64(port)
+            self.init(id: id, name: UInt64(address) << 16 | UInt64(port), weight: weight, tableSize: tableSize, key: key)
+        }
+
+        /// A backend of either family: an IPv4 one named as above (its tables stay what they
+        /// were before IPv6 came), an IPv6 one by a hash of its address, port and family.
+        public init(id: Int32, address: IPAddressBits, port: UInt16, weight: Int, tableSize: Int, key: HashKey) {
+            let name = address.isV4 ? UInt64(address.v4) << 16 | UInt64(port)
+                                    : SipHash.hash(address.high, address.low, UInt64(port), 6, 0, key: key)
+            self.init(id: id, name: name, weight: weight, tableSize: tableSize, key: key)
+        }
+
+        init(id: Int32, name: UInt64, weight: Int, tableSize: Int, key: HashKey) {
             self.id = id
             self.offset = Int(SipHash.hash(name, 0x6f66_6673_6574, key: key) % UInt64(tableSize))
             self.skip = Int(SipHash.hash(name, 0x736b_6970, key: key) % UInt64(tableSize - 1)) + 1

@@ -24,22 +24,33 @@ extension Pipeline {
         return old
     }
 
-    /// Rewrites one address (at `addressOffset`) and one port (at `portOffset`) of a TCP/UDP
-    /// packet, fixing the IP header checksum and the L4 checksum (whose pseudo-header holds the
-    /// address). A UDP checksum of 0 means none and stays 0. A pending checksum is left alone
-    /// (settlePendingChecksum's). Returns the old address.
+    /// Rewrites the source (`source`) or destination address and port of a TCP/UDP packet of
+    /// either family, fixing the IPv4 header checksum (IPv6 has none) and the L4 checksum (whose
+    /// pseudo-header holds the address). A UDP checksum of 0 means none (IPv4 only: the IPv6
+    /// parser drops it) and stays 0; a computed 0 goes out as 0xFFFF. A pending checksum is left
+    /// alone (settlePendingChecksum's). Returns the old address.
     @inline(__always)
     @discardableResult
-    static func rewrite(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, addressOffset: Int, address: UInt32,
-                        portOffset: Int, port: UInt16, checksumPending: Bool) -> UInt32 {
-        let oldAddress = rewriteAddress(frame, l3: info.l3Offset, at: addressOffset, to: address)
+    static func rewrite(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, source: Bool, address: IPAddressBits,
+                        port: UInt16, checksumPending: Bool) -> IPAddressBits {
+        let oldAddress: IPAddressBits
+        if _slowPath(info.isIPv6) {
+            let offset = info.l3Offset + (source ? 8 : 24)
+            oldAddress = IPAddressBits.load(frame, offset)
+            address.store(frame, offset)
+        } else {
+            let offset = info.l3Offset + (source ? 12 : 16)
+            oldAddress = IPAddressBits(v4: rewriteAddress(frame, l3: info.l3Offset, at: offset, to: address.v4))
+        }
+        let portOffset = info.l4Offset + (source ? 0 : 2)
         let oldPort = load16(frame, portOffset)
         store16(frame, portOffset, port)
         if checksumPending { return oldAddress }
         let field = l4ChecksumOffset(info)
         let old = load16(frame, field)
         if info.proto == IPProtocol.udp && old == 0 { return oldAddress }
-        var sum = InternetChecksum.update(old, old: oldAddress, new: address)
+        var sum = _slowPath(info.isIPv6) ? InternetChecksum.update(old, old: oldAddress, new: address)
+                                         : InternetChecksum.update(old, old: oldAddress.v4, new: address.v4)
         sum = InternetChecksum.update(sum, old: oldPort, new: port)
         if info.proto == IPProtocol.udp && sum == 0 { sum = 0xFFFF }
         store16(frame, field, sum)
@@ -52,11 +63,14 @@ extension Pipeline {
     /// not complemented, and only the address moves it. Out of line: the common path (checksum
     /// complete) pays one branch for it.
     @inline(never)
-    mutating func settlePendingChecksum(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, oldAddress: UInt32,
-                                        address: UInt32) {
+    mutating func settlePendingChecksum(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo,
+                                        oldAddress: IPAddressBits, address: IPAddressBits) {
         if keepsPartialChecksum(info) {
             let field = Self.l4ChecksumOffset(info)
-            store16(frame, field, ~InternetChecksum.update(~load16(frame, field), old: oldAddress, new: address))
+            let partial = ~load16(frame, field)
+            let moved = info.isIPv6 ? InternetChecksum.update(partial, old: oldAddress, new: address)
+                                    : InternetChecksum.update(partial, old: oldAddress.v4, new: address.v4)
+            store16(frame, field, ~moved)
         } else if PacketParser.finishChecksum(frame, info) {
             counters.bump(.checksumsFinished)
         }
@@ -66,9 +80,8 @@ extension Pipeline {
     @inline(__always)
     mutating func rewriteInbound(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo,
                                  to real: UnsafePointer<RealServerEntry>, checksumPending: Bool) {
-        let oldAddress = Self.rewrite(frame, info, addressOffset: info.l3Offset + 16, address: real.pointee.address,
-                                      portOffset: info.l4Offset + 2, port: real.pointee.port,
-                                      checksumPending: checksumPending)
+        let oldAddress = Self.rewrite(frame, info, source: false, address: real.pointee.address,
+                                      port: real.pointee.port, checksumPending: checksumPending)
         info.destination = real.pointee.address
         info.destinationPort = real.pointee.port
         if _slowPath(checksumPending) {
@@ -102,10 +115,9 @@ extension Pipeline {
             flows.setState(forward, state)
             if syncing { noteSync(forward, previous: previous, now: now, snapshot: snapshot) }
         }
-        guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
-        let oldAddress = Self.rewrite(frame, info, addressOffset: info.l3Offset + 12, address: service.pointee.vip,
-                                      portOffset: info.l4Offset, port: service.pointee.port,
-                                      checksumPending: checksumPending)
+        guard Self.decrementHopLimit(frame, info) else { return drop(.ttlExceeded) }
+        let oldAddress = Self.rewrite(frame, info, source: true, address: service.pointee.vip,
+                                      port: service.pointee.port, checksumPending: checksumPending)
         info.source = service.pointee.vip
         info.sourcePort = service.pointee.port
         if _slowPath(checksumPending) {

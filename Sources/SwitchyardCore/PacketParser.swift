@@ -1,5 +1,6 @@
-// Bounds-checked parsing of Ethernet (one optional 802.1Q tag), IPv4 and TCP/UDP/ICMP.
-// Each header is checked for length once, before any of its fields is read.
+// Bounds-checked parsing of Ethernet (one optional 802.1Q tag), IPv4 and TCP/UDP/ICMP (IPv6
+// is PacketParser6.swift's). Each header is checked for length once, before any of its fields
+// is read.
 //
 //  Ethernet II            802.1Q (optional)       IPv4 (RFC 791 §3.1)
 //  +------+------+----+   +------+------+         0               1               2               3
@@ -27,33 +28,38 @@ public enum TCPFlags {
     public static let ack: UInt8 = 0x10
 }
 
-/// Where the headers of one IPv4 frame are, and the fields the pipeline needs.
+/// Where the headers of one IPv4 or IPv6 frame are, and the fields the pipeline needs.
 public struct PacketInfo: Sendable {
-    /// Offset of the IPv4 header (14, or 18 with an 802.1Q tag).
+    /// Offset of the IP header (14, or 18 with an 802.1Q tag).
     public var l3Offset: Int = 0
-    /// Offset of the TCP/UDP/ICMP header.
+    /// Offset of the TCP/UDP/ICMP header (for IPv6: past every extension header).
     public var l4Offset: Int = 0
-    /// IPv4 total length: the frame may carry Ethernet padding beyond it.
+    /// The IP packet's length, headers included (IPv4 total length; IPv6 40 + payload
+    /// length): the frame may carry Ethernet padding beyond it.
     public var ipLength: Int = 0
+    /// The upper-layer protocol (for IPv6: the last next-header value, past the extensions).
     public var proto: UInt8 = 0
-    public var source: UInt32 = 0
-    public var destination: UInt32 = 0
+    public var isIPv6 = false
+    public var source = IPAddressBits.zero
+    public var destination = IPAddressBits.zero
     public var sourcePort: UInt16 = 0
     public var destinationPort: UInt16 = 0
     public var tcpFlags: UInt8 = 0
 }
 
-/// The outcome of parsing: an IPv4 packet to look at, a frame that is not IPv4 (left to the
-/// kernel), or a drop with its reason.
+/// The outcome of parsing: an IPv4 packet to look at, an IPv6 one (PacketParser6.swift), a
+/// frame that is neither (left to the kernel), or a drop with its reason.
 public enum ParseOutcome: Sendable {
     case ipv4(PacketInfo)
-    case notIPv4
+    case ipv6(PacketInfo)
+    case notIP
     case drop(Counter)
 }
 
 public enum PacketParser {
     static let etherTypeIPv4: UInt16 = 0x0800
     static let etherTypeVLAN: UInt16 = 0x8100
+    static let etherTypeIPv6: UInt16 = 0x86DD
 
     /// Parses `length` bytes at `frame`: Ethernet, one optional 802.1Q tag, IPv4 (header
     /// checksum verified) and the TCP/UDP/ICMP header. Reads nothing it has not bounds-checked.
@@ -67,7 +73,9 @@ public enum PacketParser {
             etherType = load16(frame, 16)
             l3 = 18
         }
-        guard etherType == etherTypeIPv4 else { return .notIPv4 }
+        guard etherType == etherTypeIPv4 else {
+            return etherType == etherTypeIPv6 ? parseIPv6(frame, length: length, l3: l3) : .notIP
+        }
 
         guard length >= l3 + 20 else { return .drop(.truncatedIPv4) }
         let versionIHL = frame.load(fromByteOffset: l3, as: UInt8.self)
@@ -88,38 +96,49 @@ public enum PacketParser {
         info.l4Offset = l3 + headerLength
         info.ipLength = totalLength
         info.proto = frame.load(fromByteOffset: l3 + 9, as: UInt8.self)
-        info.source = load32(frame, l3 + 12)
-        info.destination = load32(frame, l3 + 16)
+        info.source = IPAddressBits(v4: load32(frame, l3 + 12))
+        info.destination = IPAddressBits(v4: load32(frame, l3 + 16))
 
         // A fragment (MF set or offset non-zero) has its ports, if any, in the first piece only.
         let fragment = load16(frame, l3 + 6)
         let isFragment = fragment & 0x3FFF != 0
 
+        if isFragment && (info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp || info.proto == IPProtocol.icmp) {
+            return .drop(.ipFragment)
+        }
+        if let reason = parseTransport(frame, &info, l4Length: totalLength - headerLength, icmp: IPProtocol.icmp) {
+            return .drop(reason)
+        }
+        return .ipv4(info)
+    }
+
+    /// Checks the TCP, UDP or ICMP (`icmp`: its protocol number in this family) header at
+    /// `info.l4Offset`, `l4Length` bytes to the packet's end, and reads its ports and flags into
+    /// `info`; the drop reason if it is short or malformed. Other protocols pass unread.
+    @inline(__always)
+    static func parseTransport(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo, l4Length: Int,
+                               icmp: UInt8) -> Counter? {
         let l4 = info.l4Offset
-        let l4Length = totalLength - headerLength
         switch info.proto {
         case IPProtocol.tcp:
-            if isFragment { return .drop(.ipFragment) }
-            guard l4Length >= 20 else { return .drop(.truncatedTCP) }
+            guard l4Length >= 20 else { return .truncatedTCP }
             let dataOffset = Int(frame.load(fromByteOffset: l4 + 12, as: UInt8.self) >> 4) * 4
-            guard dataOffset >= 20, dataOffset <= l4Length else { return .drop(.badTCPHeader) }
+            guard dataOffset >= 20, dataOffset <= l4Length else { return .badTCPHeader }
             info.sourcePort = load16(frame, l4)
             info.destinationPort = load16(frame, l4 + 2)
             info.tcpFlags = frame.load(fromByteOffset: l4 + 13, as: UInt8.self)
         case IPProtocol.udp:
-            if isFragment { return .drop(.ipFragment) }
-            guard l4Length >= 8 else { return .drop(.truncatedUDP) }
+            guard l4Length >= 8 else { return .truncatedUDP }
             let udpLength = Int(load16(frame, l4 + 4))
-            guard udpLength >= 8, udpLength <= l4Length else { return .drop(.badUDPLength) }
+            guard udpLength >= 8, udpLength <= l4Length else { return .badUDPLength }
             info.sourcePort = load16(frame, l4)
             info.destinationPort = load16(frame, l4 + 2)
-        case IPProtocol.icmp:
-            if isFragment { return .drop(.ipFragment) }
-            guard l4Length >= 8 else { return .drop(.truncatedICMP) }
+        case icmp:
+            guard l4Length >= 8 else { return .truncatedICMP }
         default:
             break
         }
-        return .ipv4(info)
+        return nil
     }
 
     /// Whether a TCP or UDP frame carries a checksum offload left unfinished by a local sender
@@ -137,8 +156,7 @@ public enum PacketParser {
             if field == 0 { return false } // no checksum
         default: return false
         }
-        let pseudo = InternetChecksum.pseudoHeaderSum(
-            source: info.source, destination: info.destination, protocol: info.proto, length: l4Length)
+        let pseudo = pseudoHeaderSum(info, length: l4Length)
         if InternetChecksum.checksum(frame + info.l4Offset, l4Length, initial: pseudo) == 0 { return false }
         return field == InternetChecksum.fold(pseudo)
     }
@@ -157,12 +175,23 @@ public enum PacketParser {
         default: return false
         }
         store16(frame, field, 0)
-        let pseudo = InternetChecksum.pseudoHeaderSum(
-            source: info.source, destination: info.destination, protocol: info.proto, length: l4Length)
+        let pseudo = pseudoHeaderSum(info, length: l4Length)
         var sum = InternetChecksum.checksum(frame + info.l4Offset, l4Length, initial: pseudo)
-        // RFC 768: a computed UDP checksum of zero is sent as all ones (zero means "none").
+        // RFC 768 (and RFC 8200 §8.1 for IPv6): a computed UDP checksum of zero is sent as all
+        // ones (zero means "none").
         if sum == 0 && info.proto == IPProtocol.udp { sum = 0xFFFF }
         store16(frame, field, sum)
         return true
+    }
+
+    /// The pseudo-header sum of the packet's TCP or UDP checksum, for its family.
+    @inline(__always)
+    static func pseudoHeaderSum(_ info: PacketInfo, length: Int) -> UInt64 {
+        if info.isIPv6 {
+            return InternetChecksum.pseudoHeaderSum6(source: info.source, destination: info.destination,
+                                                     nextHeader: info.proto, length: length)
+        }
+        return InternetChecksum.pseudoHeaderSum(source: info.source.v4, destination: info.destination.v4,
+                                                protocol: info.proto, length: length)
     }
 }

@@ -9,7 +9,7 @@ import Synchronization
 public enum Verdict: Equatable, Sendable {
     /// The frame was rewritten in place (same length): send it out of local interface `egress`.
     case forward(egress: Int)
-    /// Not for a VIP and not a NAT reply: leave it to the kernel.
+    /// Not for a VIP and not a NAT reply (or neither IPv4 nor IPv6): leave it to the kernel.
     case pass
     /// The frame is dropped, and the pipeline built an answer to it (an ICMP time exceeded) in
     /// `Pipeline.replyFrame`, `replyLength` bytes: send that out of local interface `egress`.
@@ -25,6 +25,8 @@ public struct PipelineConfig: Sendable {
     /// The largest frame that can be sent (MTU + Ethernet header + one VLAN tag).
     public var maxFrameLength: Int
     public var flowCapacity: Int
+    /// IPv6 flows a worker keeps at most (nil: FlowTable.defaultCapacity6 of flowCapacity).
+    public var flowCapacity6: Int?
     public var flowHashKey: HashKey
     public var timeouts: FlowTimeouts
     /// This worker's row of the shared connection counts, and the whole table (for lc/wlc).
@@ -115,7 +117,8 @@ public struct Pipeline: ~Copyable {
 
     public init(_ config: PipelineConfig) {
         let row = config.connections?.row(config.workerIndex)
-        flows = FlowTable(capacity: config.flowCapacity, key: config.flowHashKey, timeouts: config.timeouts,
+        flows = FlowTable(capacity: config.flowCapacity, capacity6: config.flowCapacity6, key: config.flowHashKey,
+                          timeouts: config.timeouts,
                           counts: row, memory: config.slotMemory)
         // Templates expire by their service's persistence timeout, checked on lookup.
         var templateTimeouts = FlowTimeouts()
@@ -154,6 +157,15 @@ public struct Pipeline: ~Copyable {
 
     /// Persistence templates a pipeline keeps: an eighth of its flows, at least 1,024.
     public static func templateCapacity(flowCapacity: Int) -> Int { max(1_024, flowCapacity / 8) }
+
+    /// The bytes of each slot region `Pipeline(config)` allocates, in the order it makes them
+    /// (nil if one overflows): the I/O layer maps them ahead on huge pages.
+    public static func slotRegions(_ config: PipelineConfig) -> [Int]? {
+        guard let flows = FlowTable.regionBytes(capacity: config.flowCapacity, capacity6: config.flowCapacity6),
+              let templates = FlowTable.regionBytes(capacity: templateCapacity(flowCapacity: config.flowCapacity))
+        else { return nil }
+        return flows + templates
+    }
 
     deinit {
         cursors.deallocate()
@@ -230,7 +242,10 @@ public struct Pipeline: ~Copyable {
         var info: PacketInfo
         switch PacketParser.parse(frame, length: length) {
         case .ipv4(let parsed): info = parsed
-        case .notIPv4: return pass()
+        case .ipv6(let parsed):
+            return processIPv6(frame, parsed, ingress: ingress, checksumPending: checksumPending, now: now,
+                               snapshot: snapshot, gsoSize: gsoSize, mayExceedMTU: mayExceedMTU)
+        case .notIP: return pass()
         case .drop(let reason): return drop(reason)
         }
         let checksumPending = checksumPending

@@ -6,7 +6,7 @@ extension Pipeline {
     /// The key under which a NAT flow's replies are found: as the reply travels, real server to
     /// client.
     @inline(__always)
-    static func replyKey(client: UInt32, clientPort: UInt16, real: UnsafePointer<RealServerEntry>, proto: UInt8) -> FlowKey {
+    static func replyKey(client: IPAddressBits, clientPort: UInt16, real: UnsafePointer<RealServerEntry>, proto: UInt8) -> FlowKey {
         FlowKey(source: real.pointee.address, destination: client, sourcePort: real.pointee.port,
                 destinationPort: clientPort, proto: proto | replyMark)
     }
@@ -102,12 +102,12 @@ extension Pipeline {
     mutating func schedule(_ info: PacketInfo, key: FlowKey, service: UnsafePointer<ServiceEntry>, now: UInt32,
                            snapshot: SnapshotView) -> UInt32? {
         let persistence = service.pointee.persistenceTimeout
-        var templateKey = FlowKey(source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0)
+        var templateKey = FlowKey(source: .zero, destination: .zero, sourcePort: 0, destinationPort: 0, proto: 0)
         var templateHash: UInt32 = 0
         var expired: UInt64 = 0
         var evicted: UInt64 = 0
         if persistence > 0 {
-            templateKey = FlowKey(source: info.source & service.pointee.persistenceMask, destination: info.destination,
+            templateKey = FlowKey(source: info.source.masked(service.pointee.persistenceMask), destination: info.destination,
                                   sourcePort: 0, destinationPort: info.destinationPort,
                                   proto: info.proto | Self.templateMark)
             templateHash = templates.hash(templateKey)
@@ -122,10 +122,11 @@ extension Pipeline {
                 templates.remove(at: slot)
             }
         }
-        let (m0, m1) = key.words
-        var request = ScheduleRequest(
-            flowHash: SipHash.hash(m0, m1, key: snapshot.schedulingKey),
-            sourceHash: SipHash.hash(UInt64(info.source), 0, key: snapshot.schedulingKey))
+        // The source hash of an IPv4 client is what it was before IPv6 came (sh tables keep
+        // their clients); an IPv6 client's is of its whole address.
+        let sourceHash = info.isIPv6 ? SipHash.hash(info.source.high, info.source.low, key: snapshot.schedulingKey)
+                                     : SipHash.hash(UInt64(info.source.v4), 0, key: snapshot.schedulingKey)
+        var request = ScheduleRequest(flowHash: key.hash(with: snapshot.schedulingKey), sourceHash: sourceHash)
         if let connections {
             request.connections = UnsafePointer(connections.storage)
             request.workers = connections.workers

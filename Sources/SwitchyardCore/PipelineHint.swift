@@ -22,7 +22,7 @@ extension Pipeline {
         guard versionIHL >> 4 == 4, l4 >= 34, length >= l4 + 4, load16(frame, 20) & 0x3FFF == 0,
               proto == IPProtocol.tcp || proto == IPProtocol.udp else { return .none }
         let destination = load32(frame, 30)
-        if !snapshot.isVIP(destination) {
+        if !snapshot.isVIP(IPAddressBits(v4: destination)) {
             // Not to a VIP: a NAT reply is looked up by its own 5-tuple under the reply mark.
             guard snapshot.hasNAT else { return .none }
             proto |= Self.replyMark
@@ -36,7 +36,7 @@ extension Pipeline {
     @inline(__always)
     func flowHash(_ key: FlowKey) -> UInt32 {
         let h = currentHint.hash
-        if h != 0 && currentHint.key.words == key.words { return h }
+        if h != 0 && currentHint.key == key { return h }
         return flows.hash(key)
     }
 }

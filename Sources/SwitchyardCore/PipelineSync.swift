@@ -67,9 +67,11 @@ extension Pipeline {
     }
 
     /// A table entry as a record, or nil for what is not told (reply mappings, empty or expired
-    /// slots, flows whose real server left the snapshot).
+    /// slots, flows whose real server left the snapshot, and IPv6 flows: records carry IPv4
+    /// addresses until sync and listings learn IPv6).
     func record(of entry: FlowEntry, origin: UInt8, now: UInt32, snapshot: SnapshotView) -> FlowRecord? {
-        guard entry.hash != 0, entry.flags & FlowFlags.reply == 0, let real = snapshot.real(entry.realID)
+        guard entry.hash != 0, entry.flags & (FlowFlags.reply | FlowFlags.ipv6) == 0,
+              let real = snapshot.real(entry.realID)
         else { return nil }
         let idle = now &- entry.lastSeen
         let lifetime: UInt32
@@ -84,7 +86,7 @@ extension Pipeline {
             lifetime = flows.timeouts.timeout(entry.state)
         }
         guard idle <= lifetime else { return nil }
-        return FlowRecord(client: entry.source, virtual: entry.destination, real: real.pointee.address,
+        return FlowRecord(client: entry.source, virtual: entry.destination, real: real.pointee.address.v4,
                           clientPort: entry.sourcePort, virtualPort: entry.destinationPort, realPort: real.pointee.port,
                           proto: entry.proto & ~(Self.replyMark | Self.templateMark), state: entry.state,
                           flags: flags,
@@ -98,7 +100,8 @@ extension Pipeline {
     /// with its NAT reply mapping, or a persistence template. A record whose real server is not
     /// in this worker's snapshot under that ID is left out: the next packet schedules afresh.
     mutating func install(_ r: FlowRecord, now: UInt32, snapshot: SnapshotView) {
-        guard let real = snapshot.real(r.realID), real.pointee.address == r.real, real.pointee.port == r.realPort
+        guard let real = snapshot.real(r.realID), real.pointee.address == IPAddressBits(v4: r.real),
+              real.pointee.port == r.realPort
         else { return }
         var expired: UInt64 = 0
         var evicted: UInt64 = 0

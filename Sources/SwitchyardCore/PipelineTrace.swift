@@ -8,9 +8,10 @@ extension Pipeline {
     mutating func tracedProcess(_ frame: UnsafeMutableRawPointer, length: Int, ingress: Int, checksumPending: Bool,
                                 now: UInt32, snapshot: SnapshotView, hint: FlowHint, gsoSize: Int?) -> Verdict {
         let client = snapshot.traceClient
-        // The packet as it arrived (the pipeline rewrites it in place).
+        // The packet as it arrived (the pipeline rewrites it in place). IPv4 only: trace events
+        // hold IPv4 addresses.
         guard case .ipv4(let info) = PacketParser.parse(frame, length: length),
-              client == FlowTrace.everyone || info.source == client || info.destination == client
+              client == FlowTrace.everyone || info.source.v4 == client || info.destination.v4 == client
         else {
             return processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending, now: now,
                                  snapshot: snapshot, hint: hint, gsoSize: gsoSize, mayExceedMTU: true)
@@ -19,8 +20,8 @@ extension Pipeline {
         let echoes = counters[.icmpEchoReplies]
         let verdict = processPacket(frame, length: length, ingress: ingress, checksumPending: checksumPending,
                                     now: now, snapshot: snapshot, hint: hint, gsoSize: gsoSize, mayExceedMTU: true)
-        var event = TraceEvent(time: now, kind: .passed, proto: info.proto, source: info.source,
-                               destination: info.destination, sourcePort: info.sourcePort,
+        var event = TraceEvent(time: now, kind: .passed, proto: info.proto, source: info.source.v4,
+                               destination: info.destination.v4, sourcePort: info.sourcePort,
                                destinationPort: info.destinationPort)
         switch verdict {
         case .forward(let egress):

@@ -1,6 +1,7 @@
 // SipHash-1-3 (Aumasson & Bernstein, "SipHash: a fast short-input PRF", 2012) over a fixed
-// 16-byte input. A keyed PRF: with a secret random key an attacker cannot aim flows at one
-// bucket of the flow table, and with a shared fixed key every LB hashes a flow the same way.
+// 16-byte input (an IPv4 flow) or 40-byte one (IPv6). A keyed PRF: with a secret random key an
+// attacker cannot aim flows at one bucket of the flow table, and with a shared fixed key every
+// LB hashes a flow the same way.
 
 /// A 128-bit SipHash key.
 public struct HashKey: Hashable, Sendable {
@@ -49,6 +50,27 @@ public enum SipHash {
         v3 ^= m0; round(&v0, &v1, &v2, &v3); v0 ^= m0
         v3 ^= m1; round(&v0, &v1, &v2, &v3); v0 ^= m1
         let last: UInt64 = 16 << 56
+        v3 ^= last; round(&v0, &v1, &v2, &v3); v0 ^= last
+        v2 ^= 0xFF
+        round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3)
+        return v0 ^ v1 ^ v2 ^ v3
+    }
+
+    /// SipHash-1-3 of the 40 bytes `m0` … `m4` (an IPv6 flow key).
+    @inline(__always)
+    public static func hash(_ m0: UInt64, _ m1: UInt64, _ m2: UInt64, _ m3: UInt64, _ m4: UInt64,
+                            key: HashKey) -> UInt64 {
+        var v0 = key.k0 ^ 0x736f_6d65_7073_6575
+        var v1 = key.k1 ^ 0x646f_7261_6e64_6f6d
+        var v2 = key.k0 ^ 0x6c79_6765_6e65_7261
+        var v3 = key.k1 ^ 0x7465_6462_7974_6573
+        // Unrolled: a loop over an array literal would allocate.
+        v3 ^= m0; round(&v0, &v1, &v2, &v3); v0 ^= m0
+        v3 ^= m1; round(&v0, &v1, &v2, &v3); v0 ^= m1
+        v3 ^= m2; round(&v0, &v1, &v2, &v3); v0 ^= m2
+        v3 ^= m3; round(&v0, &v1, &v2, &v3); v0 ^= m3
+        v3 ^= m4; round(&v0, &v1, &v2, &v3); v0 ^= m4
+        let last: UInt64 = 40 << 56
         v3 ^= last; round(&v0, &v1, &v2, &v3); v0 ^= last
         v2 ^= 0xFF
         round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3)

@@ -45,7 +45,8 @@ public enum ForwardingMethod: UInt8, Sendable {
 public struct RealServerSpec: Sendable, Equatable {
     /// Stable across snapshots while the real server stays in its service; dense (< some bound).
     public var id: UInt32
-    public var address: IPv4Address
+    /// Either family (an IPv4 address mapped); the same family as its service's VIP.
+    public var address: IPAddressBits
     public var port: UInt16
     public var weight: Int
     /// The next-hop MAC; nil while unresolved (the real server then takes no new flows).
@@ -56,7 +57,7 @@ public struct RealServerSpec: Sendable, Equatable {
     /// scheduled again on their next packet (unlike weight 0, which keeps them).
     public var available: Bool
 
-    public init(id: UInt32, address: IPv4Address, port: UInt16, weight: Int, mac: MACAddress?, interface: UInt8 = 0,
+    public init(id: UInt32, address: IPAddressBits, port: UInt16, weight: Int, mac: MACAddress?, interface: UInt8 = 0,
                 available: Bool = true) {
         precondition(Int(id) < Limits.maxReals, "real server ids must be below \(Limits.maxReals)")
         self.id = id
@@ -67,6 +68,13 @@ public struct RealServerSpec: Sendable, Equatable {
         self.interface = interface
         self.available = available
     }
+
+    /// An IPv4 real server.
+    public init(id: UInt32, address: IPv4Address, port: UInt16, weight: Int, mac: MACAddress?, interface: UInt8 = 0,
+                available: Bool = true) {
+        self.init(id: id, address: IPAddressBits(v4: address.value), port: port, weight: weight, mac: mac,
+                  interface: interface, available: available)
+    }
 }
 
 /// A virtual service as the control plane describes it.
@@ -74,18 +82,20 @@ public struct ServiceSpec: Sendable, Equatable {
     /// Stable across snapshots; indexes per-worker scheduler state (< Limits.maxServices).
     public var id: UInt32
     public var proto: UInt8
-    public var vip: IPv4Address
+    /// Either family (an IPv4 address mapped).
+    public var vip: IPAddressBits
     public var port: UInt16
     public var scheduler: SchedulerKind
     public var method: ForwardingMethod
     /// ipvsadm -p: seconds a client stays with its real server across connections (0 = off).
     public var persistenceTimeout: Int
-    /// ipvsadm -M: clients within this netmask count as one for persistence.
-    public var persistenceMask: UInt32
+    /// ipvsadm -M: clients within this mask count as one for persistence (an IPv4 netmask
+    /// mapped, or an IPv6 prefix's mask).
+    public var persistenceMask: IPAddressBits
     public var reals: [RealServerSpec]
 
-    public init(id: UInt32, proto: UInt8, vip: IPv4Address, port: UInt16, scheduler: SchedulerKind,
-                method: ForwardingMethod = .dr, persistenceTimeout: Int = 0, persistenceMask: UInt32 = 0xFFFF_FFFF,
+    public init(id: UInt32, proto: UInt8, vip: IPAddressBits, port: UInt16, scheduler: SchedulerKind,
+                method: ForwardingMethod = .dr, persistenceTimeout: Int = 0, persistenceMask: IPAddressBits,
                 reals: [RealServerSpec]) {
         self.id = id
         self.proto = proto
@@ -97,19 +107,29 @@ public struct ServiceSpec: Sendable, Equatable {
         self.persistenceMask = persistenceMask
         self.reals = reals
     }
+
+    /// An IPv4 service (`persistenceMask`: an IPv4 netmask).
+    public init(id: UInt32, proto: UInt8, vip: IPv4Address, port: UInt16, scheduler: SchedulerKind,
+                method: ForwardingMethod = .dr, persistenceTimeout: Int = 0, persistenceMask: UInt32 = 0xFFFF_FFFF,
+                reals: [RealServerSpec]) {
+        self.init(id: id, proto: proto, vip: IPAddressBits(v4: vip.value), port: port, scheduler: scheduler,
+                  method: method, persistenceTimeout: persistenceTimeout, persistenceMask: .v4Mask(persistenceMask),
+                  reals: reals)
+    }
 }
 
 /// A service in the snapshot: trivial, fixed layout.
 public struct ServiceEntry: Sendable {
-    public var vip: UInt32
+    public var vip: IPAddressBits
     public var port: UInt16
     public var proto: UInt8
     public var scheduler: SchedulerKind
     public var method: ForwardingMethod
     public var id: UInt32
-    /// Persistence: milliseconds (0 = off) and the client netmask.
+    /// Persistence: milliseconds (0 = off) and the client netmask (an IPv4 one mapped, or an
+    /// IPv6 prefix).
     public var persistenceTimeout: UInt32
-    public var persistenceMask: UInt32
+    public var persistenceMask: IPAddressBits
     /// This service's real server IDs: memberIDs[membersStart ..< membersStart + membersCount].
     public var membersStart: Int32
     public var membersCount: Int32
@@ -123,7 +143,7 @@ public struct ServiceEntry: Sendable {
 
 /// A real server in the snapshot, indexed by its ID.
 public struct RealServerEntry: Sendable {
-    public var address: UInt32
+    public var address: IPAddressBits
     public var port: UInt16
     /// Bit 0: present in this snapshot; bit 1: MAC known; bit 2: up (health checks).
     public var flags: UInt8
@@ -149,8 +169,8 @@ public struct SnapshotView: @unchecked Sendable {
     let serviceMask: Int
     /// Whether any service uses NAT (replies then need a reverse lookup).
     public let hasNAT: Bool
-    /// Open-addressed VIP set; 0 = empty (0.0.0.0 is never a VIP).
-    let vipSlots: UnsafePointer<UInt32>
+    /// Open-addressed VIP set; the zero address = empty (never a VIP).
+    let vipSlots: UnsafePointer<IPAddressBits>
     let vipMask: Int
     public let reals: UnsafePointer<RealServerEntry>
     public let realCount: Int
@@ -165,14 +185,15 @@ public struct SnapshotView: @unchecked Sendable {
     public let traceClient: UInt32
 
     @inline(__always)
-    static func serviceHash(_ proto: UInt8, _ vip: UInt32, _ port: UInt16) -> Int {
-        let x = (UInt64(proto) << 48 | UInt64(port) << 32 | UInt64(vip)) &* 0x9E37_79B9_7F4A_7C15
+    static func serviceHash(_ proto: UInt8, _ vip: IPAddressBits, _ port: UInt16) -> Int {
+        let mixed = (UInt64(proto) << 48 | UInt64(port) << 32) ^ vip.low ^ (vip.high &* 0xC2B2_AE3D_27D4_EB4F)
+        let x = mixed &* 0x9E37_79B9_7F4A_7C15
         return Int(truncatingIfNeeded: x >> 32)
     }
 
     /// The service for (proto, VIP, port), or nil.
     @inline(__always)
-    public func service(proto: UInt8, vip: UInt32, port: UInt16) -> UnsafePointer<ServiceEntry>? {
+    public func service(proto: UInt8, vip: IPAddressBits, port: UInt16) -> UnsafePointer<ServiceEntry>? {
         var i = Self.serviceHash(proto, vip, port) & serviceMask
         while true {
             let s = serviceSlots[i]
@@ -185,15 +206,24 @@ public struct SnapshotView: @unchecked Sendable {
 
     /// Whether `address` is a VIP of any service.
     @inline(__always)
-    public func isVIP(_ address: UInt32) -> Bool {
+    public func isVIP(_ address: IPAddressBits) -> Bool {
         var i = Self.serviceHash(0, address, 0) & vipMask
         while true {
             let v = vipSlots[i]
-            if v == 0 { return false }
+            if v == .zero { return false }
             if v == address { return true }
             i = (i + 1) & vipMask
         }
     }
+
+    /// `service(proto:vip:port:)` for an IPv4 VIP (host byte order): for the control plane and
+    /// tests, not the packet path.
+    public func service(proto: UInt8, vip: UInt32, port: UInt16) -> UnsafePointer<ServiceEntry>? {
+        service(proto: proto, vip: IPAddressBits(v4: vip), port: port)
+    }
+
+    /// `isVIP` for an IPv4 address (host byte order), for the control plane and tests.
+    public func isVIP(_ address: UInt32) -> Bool { isVIP(IPAddressBits(v4: address)) }
 
     /// The real server with `id`, if it is in this snapshot.
     @inline(__always)
@@ -240,7 +270,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
     /// and are not looked up: their packets find no service and no VIP, as if absent.
     public init(services: [ServiceSpec], schedulingKey: HashKey, maglevTableSize: Int = Maglev.defaultTableSize,
                 generation: UInt64 = 0, timeouts: FlowTimeouts = FlowTimeouts(), traceClient: IPv4Address? = nil,
-                unserved: Set<IPv4Address> = []) {
+                unserved: Set<IPAddressBits> = []) {
         self.services = services
         self.generation = generation
         self.timeouts = timeouts
@@ -255,14 +285,14 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         var slotCount = 8
         while slotCount < services.count * 2 { slotCount <<= 1 }
         let serviceSlots = allocate(Int32.self, slotCount, -1)
-        let vipSlots = allocate(UInt32.self, slotCount, 0)
+        let vipSlots = allocate(IPAddressBits.self, slotCount, .zero)
         let entries = allocate(ServiceEntry.self, services.count,
-                               ServiceEntry(vip: 0, port: 0, proto: 0, scheduler: .roundRobin, method: .dr, id: 0,
-                                            persistenceTimeout: 0, persistenceMask: 0, membersStart: 0, membersCount: 0,
+                               ServiceEntry(vip: .zero, port: 0, proto: 0, scheduler: .roundRobin, method: .dr, id: 0,
+                                            persistenceTimeout: 0, persistenceMask: .zero, membersStart: 0, membersCount: 0,
                                             tableStart: 0, tableSize: 0, maxWeight: 0, weightGCD: 0))
         let realCount = (services.flatMap { $0.reals.map { Int($0.id) } }.max() ?? -1) + 1
         let reals = allocate(RealServerEntry.self, realCount,
-                             RealServerEntry(address: 0, port: 0, flags: 0, interface: 0, weight: 0, serviceID: 0, mac: 0))
+                             RealServerEntry(address: .zero, port: 0, flags: 0, interface: 0, weight: 0, serviceID: 0, mac: 0))
         let serviceByID = allocate(Int32.self, Limits.maxServices, -1)
         let memberCount = services.reduce(0) { $0 + $1.reals.count }
         let members = allocate(UInt32.self, memberCount, 0)
@@ -278,17 +308,18 @@ public final class ForwardingSnapshot: @unchecked Sendable {
                 precondition(!reals[Int(r.id)].isPresent, "real server id \(r.id) used twice")
                 let usable = r.mac == nil || !r.available ? 0 : r.weight
                 reals[Int(r.id)] = RealServerEntry(
-                    address: r.address.value, port: r.port,
+                    address: r.address, port: r.port,
                     flags: 1 | (r.mac == nil ? 0 : 2) | (r.available ? 4 : 0), interface: r.interface,
                     weight: Int32(usable), serviceID: s.id, mac: r.mac?.bits ?? 0)
                 members[memberCursor + k] = r.id
                 if usable > 0 { usableWeights.append(usable) }
-                backends.append(Maglev.Backend(id: Int32(r.id), address: r.address.value, port: r.port, weight: usable,
+                backends.append(Maglev.Backend(id: Int32(r.id), address: r.address, port: r.port, weight: usable,
                                                tableSize: maglevTableSize, key: schedulingKey))
             }
             var entry = ServiceEntry(
-                vip: s.vip.value, port: s.port, proto: s.proto, scheduler: s.scheduler, method: s.method, id: s.id,
-                persistenceTimeout: UInt32(clamping: s.persistenceTimeout * 1000), persistenceMask: s.persistenceMask,
+                vip: s.vip, port: s.port, proto: s.proto, scheduler: s.scheduler,
+                method: s.method, id: s.id, persistenceTimeout: UInt32(clamping: s.persistenceTimeout * 1000),
+                persistenceMask: s.persistenceMask,
                 membersStart: Int32(memberCursor), membersCount: Int32(s.reals.count), tableStart: 0, tableSize: 0,
                 maxWeight: Int32(usableWeights.max() ?? 0), weightGCD: Int32(usableWeights.reduce(0, Maglev.gcd)))
             memberCursor += s.reals.count
@@ -304,12 +335,13 @@ public final class ForwardingSnapshot: @unchecked Sendable {
             serviceByID[Int(s.id)] = Int32(index)
             if unserved.contains(s.vip) { continue }
 
-            var i = SnapshotView.serviceHash(s.proto, s.vip.value, s.port) & (slotCount - 1)
+            let vip = s.vip
+            var i = SnapshotView.serviceHash(s.proto, vip, s.port) & (slotCount - 1)
             while serviceSlots[i] >= 0 { i = (i + 1) & (slotCount - 1) }
             serviceSlots[i] = Int32(index)
-            var v = SnapshotView.serviceHash(0, s.vip.value, 0) & (slotCount - 1)
-            while vipSlots[v] != 0 && vipSlots[v] != s.vip.value { v = (v + 1) & (slotCount - 1) }
-            vipSlots[v] = s.vip.value
+            var v = SnapshotView.serviceHash(0, vip, 0) & (slotCount - 1)
+            while vipSlots[v] != .zero && vipSlots[v] != vip { v = (v + 1) & (slotCount - 1) }
+            vipSlots[v] = vip
         }
 
         self.regions = regions

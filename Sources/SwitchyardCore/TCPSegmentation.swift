@@ -67,7 +67,7 @@ public struct TCPSegmenter: ~Copyable {
             if i > 0 { f &= ~0x80 }  // CWR only on the first
             out.storeBytes(of: f, toByteOffset: l4 + 13, as: UInt8.self)
             store16(out, l4 + 16, 0)
-            let pseudo = InternetChecksum.pseudoHeaderSum(source: info.source, destination: info.destination,
+            let pseudo = InternetChecksum.pseudoHeaderSum(source: info.source.v4, destination: info.destination.v4,
                                                           protocol: IPProtocol.tcp, length: tcpHeader + chunk)
             store16(out, l4 + 16, InternetChecksum.checksum(out + l4, tcpHeader + chunk, initial: pseudo))
             lengths[i] = headers + chunk

@@ -11,9 +11,7 @@ extension Pipeline {
     mutating func transmitDR(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo,
                              to real: UnsafePointer<RealServerEntry>, ingress: Int, checksumPending: Bool,
                              now: UInt32) -> Verdict {
-        guard Self.decrementTTL(frame, info.l3Offset) else {
-            return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
-        }
+        guard Self.decrementHopLimit(frame, info) else { return hopLimitExceeded(frame, info, ingress: ingress, now: now) }
         if _slowPath(checksumPending) { finishPendingChecksum(frame, info) }
         return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
                     counting: .forwarded)
@@ -52,12 +50,31 @@ extension Pipeline {
     mutating func transmitNAT(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo,
                               to real: UnsafePointer<RealServerEntry>, ingress: Int, checksumPending: Bool,
                               now: UInt32) -> Verdict {
-        guard Self.decrementTTL(frame, info.l3Offset) else {
-            return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
-        }
+        guard Self.decrementHopLimit(frame, info) else { return hopLimitExceeded(frame, info, ingress: ingress, now: now) }
         rewriteInbound(frame, &info, to: real, checksumPending: checksumPending)
         return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
                     counting: .forwarded)
+    }
+
+    /// Decrements the IPv4 TTL or the IPv6 hop limit; false if the packet must not be forwarded.
+    @inline(__always)
+    static func decrementHopLimit(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo) -> Bool {
+        if _slowPath(info.isIPv6) {
+            let hops = frame.load(fromByteOffset: info.l3Offset + 7, as: UInt8.self)
+            guard hops > 1 else { return false }
+            frame.storeBytes(of: hops - 1, toByteOffset: info.l3Offset + 7, as: UInt8.self)
+            return true
+        }
+        return decrementTTL(frame, info.l3Offset)
+    }
+
+    /// A packet to a VIP whose TTL or hop limit ran out: IPv4's is answered (timeExceeded);
+    /// IPv6's is dropped and counted, until ICMPv6 errors are built here too.
+    @inline(never)
+    mutating func hopLimitExceeded(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int,
+                                   now: UInt32) -> Verdict {
+        if info.isIPv6 { return drop(.ttlExceeded) }
+        return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
     }
 
     /// Decrements the TTL, fixing the header checksum; false if the packet must not be forwarded.

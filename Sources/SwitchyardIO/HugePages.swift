@@ -104,12 +104,10 @@ public enum HugePages {
         init(for config: PipelineConfig) throws(MappingError) {
             var mapped: [(bytes: Int, address: UInt)] = []
             do throws(MappingError) {
-                for capacity in Self.tableCapacities(config) {
-                    guard let bytes = Self.slotBytes(capacity: capacity) else {
-                        throw MappingError(bytes: Int.max, errno: Errno(ENOMEM))
-                    }
-                    mapped.append((bytes, UInt(bitPattern: try map(bytes))))
+                guard let regions = Pipeline.slotRegions(config) else {
+                    throw MappingError(bytes: Int.max, errno: Errno(ENOMEM))
                 }
+                for bytes in regions { mapped.append((bytes, UInt(bitPattern: try map(bytes)))) }
             } catch {
                 // Undo the mappings made before the one that failed.
                 for r in mapped { unmap(UnsafeMutableRawPointer(bitPattern: r.address)!, r.bytes) }
@@ -139,19 +137,6 @@ public enum HugePages {
             if let address { return UnsafeMutableRawPointer(bitPattern: address)! }
             onDemand.withLock { $0 += 1 }
             return HugePages.slotMemory.allocate(bytes)
-        }
-
-        /// The capacities of the tables `Pipeline.init` makes: the flows, and the persistence
-        /// templates.
-        static func tableCapacities(_ config: PipelineConfig) -> [Int] {
-            [config.flowCapacity, Pipeline.templateCapacity(flowCapacity: config.flowCapacity)]
-        }
-
-        /// The bytes `FlowTable(capacity:)` asks for (nil if that overflows).
-        static func slotBytes(capacity: Int) -> Int? {
-            guard let slots = FlowTable.slotCount(capacity: capacity) else { return nil }
-            let (bytes, overflow) = slots.multipliedReportingOverflow(by: MemoryLayout<FlowEntry>.stride)
-            return overflow ? nil : bytes
         }
     }
 }

@@ -73,7 +73,7 @@ final class HugePagesTests: XCTestCase {
             var config = PipelineConfig(sourceMAC: .zero, flowCapacity: capacity)
             let reservation = try HugePages.SlotReservation(for: config)
             config.slotMemory = reservation.slotMemory
-            XCTAssertEqual(reservation.unclaimed, 2, "flows and templates mapped ahead")
+            XCTAssertEqual(reservation.unclaimed, 4, "flows and templates, each an IPv4 and an IPv6 table, mapped ahead")
             let pipeline = Pipeline(config)
             XCTAssertEqual(reservation.unclaimed, 0, "capacity \(capacity): a table's size was not reserved")
             XCTAssertEqual(reservation.mappedOnDemand, 0, "capacity \(capacity): a table was mapped on demand")

@@ -244,7 +244,8 @@ final class SyncTemplateRoundTripTests: XCTestCase {
                            snapshot: snapshot.view)
         }
         mx.requestWalk(number: 1, purposes: FlowRecord.walkSync)
-        _ = master.exchangeTurn(now: 6, snapshot: snapshot.view)
+        // An idle worker's budget: the whole of both tables (IPv4 and IPv6 slots) in one turn.
+        _ = master.exchangeTurn(now: 6, snapshot: snapshot.view, walkBudget: Limits.idleWalkBudget)
         var walked: [FlowRecord] = []
         while let r = mx.outbound.pop() { walked.append(r) }
         XCTAssertEqual(master.counters[.newFlows], 1, "\(walked)")

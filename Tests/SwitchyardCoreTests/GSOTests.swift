@@ -38,7 +38,7 @@ final class GSOTests: XCTestCase {
             guard case .ipv4(let info) = PacketParser.parse(p, length: raw.count) else { return false }
             let l4 = info.ipLength - 20
             store16(p, 50, InternetChecksum.checksum(p + 34, l4))
-            let pseudo = InternetChecksum.pseudoHeaderSum(source: info.source, destination: info.destination,
+            let pseudo = InternetChecksum.pseudoHeaderSum(source: info.source.v4, destination: info.destination.v4,
                                                           protocol: IPProtocol.tcp, length: l4)
             return InternetChecksum.fold(InternetChecksum.sum(p + 34, l4, initial: pseudo)) == 0xFFFF
         }

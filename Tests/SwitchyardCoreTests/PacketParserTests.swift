@@ -5,7 +5,7 @@ final class PacketParserTests: XCTestCase {
     /// Every prefix of every fixture frame parses without reading out of bounds and never
     /// reports a forwardable packet longer than the bytes it was given.
     func testEveryTruncationOfEveryFixture() {
-        for fixture in goldenFixtures {
+        for fixture in goldenFixtures + golden6Fixtures {
             let full = bytes(hex: fixture.input)
             for length in 0...full.count {
                 let prefix = Array(full.prefix(length))
@@ -14,10 +14,10 @@ final class PacketParserTests: XCTestCase {
                 defer { p.deallocate() }
                 prefix.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: length) }
                 switch PacketParser.parse(p, length: length) {
-                case .ipv4(let info):
+                case .ipv4(let info), .ipv6(let info):
                     XCTAssertLessThanOrEqual(info.l3Offset + info.ipLength, length, fixture.name)
                     XCTAssertLessThanOrEqual(info.l4Offset, info.l3Offset + info.ipLength, fixture.name)
-                case .notIPv4, .drop: break
+                case .notIP, .drop: break
                 }
             }
         }
@@ -30,7 +30,8 @@ final class PacketParserTests: XCTestCase {
             return f.withUnsafeMutableBytes { raw -> String in
                 switch PacketParser.parse(raw.baseAddress!, length: n) {
                 case .ipv4: return "ipv4"
-                case .notIPv4: return "not"
+                case .ipv6: return "ipv6"
+                case .notIP: return "not"
                 case .drop(let c): return c.name
                 }
             }
@@ -59,15 +60,46 @@ final class PacketParserTests: XCTestCase {
                              as: UInt8.self)
             }
             switch PacketParser.parse(p, length: length) {
-            case .ipv4(let info):
+            case .ipv4(let info), .ipv6(let info):
                 XCTAssertLessThanOrEqual(info.l3Offset + info.ipLength, length)
-                counts["ipv4", default: 0] += 1
-            case .notIPv4: counts["not", default: 0] += 1
+                counts[info.isIPv6 ? "ipv6" : "ipv4", default: 0] += 1
+            case .notIP: counts["not", default: 0] += 1
             case .drop(let c):
                 XCTAssertTrue(c.isDrop)
                 counts[c.name, default: 0] += 1
             }
         }
+        XCTAssertGreaterThan(counts.count, 4, "the mutations reached several outcomes: \(counts)")
+    }
+
+    /// The same mutations from an IPv6 frame with two extension headers: the walk never reads
+    /// past the bytes it was given, and a parsed packet's layer 4 lies within it.
+    func testRandomIPv6BytesNeverCrash() {
+        var rng = SystemRandomNumberGenerator()
+        let p = UnsafeMutableRawPointer.allocate(byteCount: 160, alignment: 1)
+        defer { p.deallocate() }
+        let base = bytes(hex: golden6Fixtures.first { $0.name.contains("hop-by-hop") }!.input)
+        var counts: [String: Int] = [:]
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...160, using: &rng)
+            for i in 0..<160 { p.storeBytes(of: i < base.count ? base[i] : UInt8.random(in: 0...255, using: &rng),
+                                             toByteOffset: i, as: UInt8.self) }
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                p.storeBytes(of: UInt8.random(in: 0...255, using: &rng), toByteOffset: Int.random(in: 14..<160, using: &rng),
+                             as: UInt8.self)
+            }
+            switch PacketParser.parse(p, length: length) {
+            case .ipv4(let info), .ipv6(let info):
+                XCTAssertLessThanOrEqual(info.l3Offset + info.ipLength, length)
+                XCTAssertLessThanOrEqual(info.l4Offset, info.l3Offset + info.ipLength)
+                counts[info.isIPv6 ? "ipv6" : "ipv4", default: 0] += 1
+            case .notIP: counts["not", default: 0] += 1
+            case .drop(let c):
+                XCTAssertTrue(c.isDrop)
+                counts[c.name, default: 0] += 1
+            }
+        }
+        XCTAssertGreaterThan(counts["ipv6", default: 0], 0, "\(counts)")
         XCTAssertGreaterThan(counts.count, 4, "the mutations reached several outcomes: \(counts)")
     }
 }

@@ -57,7 +57,7 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(h.key, key)
         XCTAssertEqual(h.hash, p.flows.hash(key))
         XCTAssertEqual(p.flows.homeSlot(hash: h.hash),
-                       UnsafeRawPointer(p.flows.slots + (Int(h.hash) & (p.flows.slotCount - 1))))
+                       UnsafeRawPointer(p.flows.v4.slots + (Int(h.hash) & (p.flows.v4.slotCount - 1))))
         // Not to a VIP (and no NAT service), ICMP, a fragment, a tagged frame, too short: none.
         XCTAssertEqual(hint(tcpFrame(client: 0xC612_1000, port: 1, to: 0xC612_0063, dport: 80)).hash, 0)
         XCTAssertEqual(hint(tcpFrame(client: 0xC612_1000, port: 1, to: vip.value, dport: 80, proto: IPProtocol.icmp)).hash, 0)

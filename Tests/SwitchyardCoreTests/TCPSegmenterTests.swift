@@ -29,7 +29,7 @@ final class TCPSegmenterTests: XCTestCase {
             XCTAssertEqual(load32(p, 38), 1_000_000 &+ UInt32(i * 1460), "sequence of segment \(i)")
             let flags = p.load(fromByteOffset: 47, as: UInt8.self)
             XCTAssertEqual(flags & (TCPFlags.fin | 0x08) != 0, i == count - 1, "FIN/PSH only on the last")
-            let pseudo = InternetChecksum.pseudoHeaderSum(source: info.source, destination: info.destination,
+            let pseudo = InternetChecksum.pseudoHeaderSum(source: info.source.v4, destination: info.destination.v4,
                                                           protocol: IPProtocol.tcp, length: info.ipLength - 20)
             XCTAssertEqual(InternetChecksum.fold(InternetChecksum.sum(p + 34, info.ipLength - 20, initial: pseudo)), 0xFFFF,
                            "TCP checksum of segment \(i)")

@@ -114,7 +114,8 @@ public final class ControlPlane: @unchecked Sendable {
             let specs = s.table.specs(mac: { macs[$0] }, interface: { UInt8(self.plan.realInterface($0)) })
             let snapshot = ForwardingSnapshot(services: specs, schedulingKey: s.config.schedulingKey,
                                               maglevTableSize: s.config.maglevTableSize, generation: s.generation,
-                                              timeouts: s.table.timeouts, traceClient: s.traceClient, unserved: standby)
+                                              timeouts: s.table.timeouts, traceClient: s.traceClient,
+                                              unserved: Set(standby.map { IPAddressBits(v4: $0.value) }))
             Log.debug("snapshot \(snapshot.generation): \(snapshot.services.count) service(s) (\(standby.count) VIP(s) on standby), "
                 + "\(snapshot.services.reduce(0) { $0 + $1.reals.count }) real server(s), "
                 + "\(snapshot.services.reduce(0) { $0 + $1.reals.filter { $0.available && $0.mac != nil && $0.weight > 0 }.count }) taking new flows")

@@ -131,16 +131,24 @@ public final class PacketReplay {
     }
 
     /// "198.18.0.10:40000 > 198.18.0.11:80, TTL 63, 02:00:00:00:00:01 > 02:00:00:00:00:11" for
-    /// an IPv4 frame that leaves.
+    /// an IPv4 frame that leaves; "[2001:db8::a]:40000 > [2001:db8::11]:80, hop limit 63, …"
+    /// for an IPv6 one.
     static func summary(_ frame: [UInt8]) -> String? {
         var copy = frame
         let parsed = copy.withUnsafeMutableBytes { PacketParser.parse($0.baseAddress!, length: $0.count) }
-        guard case .ipv4(let info) = parsed else { return nil }
+        let info: PacketInfo
+        switch parsed {
+        case .ipv4(let parsed), .ipv6(let parsed): info = parsed
+        case .notIP, .drop: return nil
+        }
         let ports = info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp
-        let ttl = frame[info.l3Offset + 8]
+        func endpoint(_ address: IPAddressBits, _ port: UInt16) -> String {
+            guard info.isIPv6 else { return "\(IPv4Address(address.v4))\(ports ? ":\(port)" : "")" }
+            return ports ? "[\(address.ipv6Description)]:\(port)" : address.ipv6Description
+        }
+        let hops = info.isIPv6 ? "hop limit \(frame[info.l3Offset + 7])" : "TTL \(frame[info.l3Offset + 8])"
         func mac(_ at: Int) -> MACAddress { MACAddress(bits: frame[at..<(at + 6)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) }
-        return "\(IPv4Address(info.source))\(ports ? ":\(info.sourcePort)" : "") > "
-            + "\(IPv4Address(info.destination))\(ports ? ":\(info.destinationPort)" : ""), TTL \(ttl), "
-            + "\(mac(6)) > \(mac(0))"
+        return "\(endpoint(info.source, info.sourcePort)) > \(endpoint(info.destination, info.destinationPort)), "
+            + "\(hops), \(mac(6)) > \(mac(0))"
     }
 }
