@@ -51,7 +51,7 @@ count() { # count TOOL SCENARIO PACKETS -> callgrind instructions or heap alloca
     echo "| scenario | ns/packet (median of 3 x 2M) | instructions/packet (callgrind) | allocations per 1M packets |"
     echo "|---|---|---|---|"
 } >"$out"
-for s in dr-hit dr-new nat-in nat-reply dr-hit-hinted nat-reply-hinted; do
+for s in dr-hit dr-new nat-in nat-reply dr-hit-hinted nat-reply-hinted dr6-hit dr6-new nat6-in nat6-reply; do
     echo "== $s" >&2
     runs=$(for _ in 1 2 3; do "$bin" pipeline --scenario $s --packets 2000000 | sed -n 's/.*: \([0-9.]*\) ns.*/\1/p'; done | sort -n)
     ns=$(echo "$runs" | sed -n 2p)
@@ -62,6 +62,7 @@ for s in dr-hit dr-new nat-in nat-reply dr-hit-hinted nat-reply-hinted; do
     allocs=$(( (a1 - a0) * 1000000 / n ))
     echo "| $s | $ns | $(( (i1 - i0) / n )) | $allocs |" >>"$out"
     [ "$s" = dr-hit ] && hit_ns=$ns
+    eval "ns_${s//-/_}=$ns"
     [ "$allocs" -gt "${allocs_max:-0}" ] && allocs_max=$allocs
 done
 {
@@ -78,6 +79,7 @@ done
                 awk -v p="${per_flow:-0}" '{print ($1 > p ? $1 : p)}')
         done
     done
+    echo "- $("$bin" flowtable --flows 1000000 --ipv6) (the IPv6 table: a pipeline keeps one an eighth of the IPv4 one's capacity)"
     echo
     echo "Maglev (table size 65537; 200k flows hashed):"
     echo
@@ -100,6 +102,13 @@ workers=$(grep -o '[0-9.]* x 1 worker$' "$out" | cut -d' ' -f1 | sort -n | sed -
     echo "## Against the goals, from this run"
     echo
     echo "- DR flow hit: ${hit_ns} ns/packet ($(met "$hit_ns" 100 "<="), goal <= 100)"
+    for pair in "dr_hit dr6_hit" "nat_in nat6_in" "nat_reply nat6_reply"; do
+        set -- $pair
+        four=$(eval echo "\$ns_$1")
+        six=$(eval echo "\$ns_$2")
+        ratio=$(awk -v a="$four" -v b="$six" 'BEGIN {printf "%.2f", a / b}')
+        echo "- IPv6 ${2#*6_} against IPv4, packets/s: $ratio x ($(met "$ratio" 0.9 ">"), goal >= 0.9; $six against $four ns/packet)"
+    done
     echo "- allocations per 1M packets, worst scenario: ${allocs_max:-0} ($(met "${allocs_max:-0}" 0 "<="), goal 0)"
     if [ -n "${per_flow:-}" ]; then
         echo "- bytes per tracked flow at 10M flows, the larger of small and huge pages: $per_flow ($(met "$per_flow" 64 "<="), goal <= 64)"

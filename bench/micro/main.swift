@@ -1,7 +1,7 @@
 // switchyard-bench: the data plane measured in process, no sockets.
 //
 //   switchyard-bench pipeline [--scenario NAME] [--packets N] [--capacity FLOWS]   ns/packet
-//   switchyard-bench flowtable [--flows N] [--huge-pages]       bytes per flow (RSS), lookup ns
+//   switchyard-bench flowtable [--flows N] [--huge-pages] [--ipv6]  bytes per flow (RSS), lookup ns
 //   switchyard-bench maglev                                     table build time, flows moved
 //   switchyard-bench workers [--threads N] [--packets P]         packets/s with 1..N workers
 //   switchyard-bench batches [--flows N] [--packets P]          flow hits in 64-frame batches,
@@ -9,8 +9,10 @@
 //
 // Scenarios: dr-hit (a known flow, DR), dr-new (a new flow every packet), nat-in (a known NAT
 // flow, client to real server), nat-reply (its reply); each with the suffix -hinted does what
-// the worker does, working out the frame's flow hint first. Every iteration copies the template
-// frame into the buffer first (NAT rewrites it), so every scenario pays the same 60-byte copy.
+// the worker does, working out the frame's flow hint first. dr6-hit, dr6-new, nat6-in and
+// nat6-reply are the same over IPv6 (no hints: the worker works them out for IPv4 only). Every
+// iteration copies the template frame into the buffer first (NAT rewrites it), so every
+// scenario pays the same copy (60 bytes, IPv6 68).
 // With --packets 0 only the setup runs: bench/micro.sh subtracts such a run from a full one
 // under callgrind (instructions) and memcheck (allocations), so setup costs cancel out.
 import Glibc
@@ -72,6 +74,44 @@ func frame(src: UInt32, dst: UInt32, sport: UInt16, dport: UInt16) -> [UInt8] {
     return f
 }
 
+let client6 = IPAddressBits(ipv6: "2001:db8::a")!
+let vip6 = IPAddressBits(ipv6: "2001:db8::100")!
+let rip6 = IPAddressBits(ipv6: "2001:db8::11")!
+
+/// An Ethernet/IPv6/UDP frame of 68 bytes (6 bytes of UDP payload), checksummed.
+func frame6(src: IPAddressBits, dst: IPAddressBits, sport: UInt16, dport: UInt16) -> [UInt8] {
+    var f = [UInt8](repeating: 0, count: 68)
+    f.withUnsafeMutableBytes { raw in
+        let p = raw.baseAddress!
+        func s16(_ o: Int, _ v: UInt16) { p.storeBytes(of: v.bigEndian, toByteOffset: o, as: UInt16.self) }
+        func s64(_ o: Int, _ v: UInt64) { p.storeBytes(of: v.bigEndian, toByteOffset: o, as: UInt64.self) }
+        lbMAC.octets.enumerated().forEach { p.storeBytes(of: $1, toByteOffset: $0, as: UInt8.self) }
+        s16(12, 0x86DD)
+        p.storeBytes(of: 0x60, toByteOffset: 14, as: UInt8.self)
+        s16(18, 14)
+        p.storeBytes(of: 17, toByteOffset: 20, as: UInt8.self)
+        p.storeBytes(of: 64, toByteOffset: 21, as: UInt8.self)
+        s64(22, src.high); s64(30, src.low); s64(38, dst.high); s64(46, dst.low)
+        s16(54, sport)
+        s16(56, dport)
+        s16(58, 14)
+        let pseudo = InternetChecksum.pseudoHeaderSum6(source: src, destination: dst, nextHeader: 17, length: 14)
+        s16(60, InternetChecksum.checksum(p + 54, 14, initial: pseudo))
+    }
+    return f
+}
+
+/// The IPv6 twin of `snapshot`.
+func snapshot6(_ method: ForwardingMethod) -> ForwardingSnapshot {
+    let second = IPAddressBits(high: rip6.high, low: rip6.low + 1)
+    return ForwardingSnapshot(services: [ServiceSpec(
+        id: 0, proto: IPProtocol.udp, vip: vip6, port: 9, scheduler: .maglev, method: method,
+        persistenceMask: .prefixMask(128),
+        reals: [RealServerSpec(id: 0, address: rip6, port: 9, weight: 1, mac: MACAddress(bits: 0x11)),
+                RealServerSpec(id: 1, address: second, port: 9, weight: 1, mac: MACAddress(bits: 0x12))])],
+        schedulingKey: .defaultScheduling)
+}
+
 func snapshot(_ method: ForwardingMethod) -> ForwardingSnapshot {
     ForwardingSnapshot(services: [ServiceSpec(
         id: 0, proto: IPProtocol.udp, vip: vip, port: 9, scheduler: .maglev, method: method,
@@ -85,19 +125,29 @@ func pipeline(_ scenario: String, packets: Int, capacity: Int) -> Double {
     // "-hinted": each frame's flow hint worked out (and its slot prefetched) first, as the
     // worker does, then passed to process.
     let hinted = scenario.hasSuffix("-hinted")
-    let scenario = hinted ? String(scenario.dropLast(7)) : scenario
+    let v6 = scenario.contains("6-")
+    let scenario = (hinted ? String(scenario.dropLast(7)) : scenario).replacing("6-", with: "-")
     let nat = scenario.hasPrefix("nat")
-    let snap = snapshot(nat ? .nat : .dr)
+    let snap = v6 ? snapshot6(nat ? .nat : .dr) : snapshot(nat ? .nat : .dr)
     var p = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: capacity, flowHashKey: HashKey(k0: 1, k1: 2)))
-    let inbound = frame(src: client, dst: vip.value, sport: 40_000, dport: 9)
-    var buffer = [UInt8](repeating: 0, count: 64)
+    let inbound = v6 ? frame6(src: client6, dst: vip6, sport: 40_000, dport: 9)
+                     : frame(src: client, dst: vip.value, sport: 40_000, dport: 9)
+    let length = inbound.count
+    var buffer = [UInt8](repeating: 0, count: 128)
     // Warm: the flow exists for the hit scenarios.
     buffer.withUnsafeMutableBytes { b in
         inbound.withUnsafeBytes { b.copyMemory(from: $0) }
-        _ = p.process(b.baseAddress!, length: 60, checksumPending: false, now: 0, snapshot: snap.view)
+        _ = p.process(b.baseAddress!, length: length, checksumPending: false, now: 0, snapshot: snap.view)
     }
-    let realAddress = buffer.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 30, as: UInt32.self)) }
-    let template: [UInt8] = scenario == "nat-reply" ? frame(src: realAddress, dst: client, sport: 9, dport: 40_000) : inbound
+    var template = inbound
+    if scenario == "nat-reply" {
+        template = buffer.withUnsafeBytes { b in
+            func at(_ o: Int) -> UInt64 { UInt64(bigEndian: b.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+            return v6 ? frame6(src: IPAddressBits(high: at(38), low: at(46)), dst: client6, sport: 9, dport: 40_000)
+                      : frame(src: UInt32(bigEndian: b.loadUnaligned(fromByteOffset: 30, as: UInt32.self)), dst: client,
+                              sport: 9, dport: 40_000)
+        }
+    }
     // Decided once: a string comparison per packet would be counted as the pipeline's.
     let newFlows = scenario == "dr-new"
     let start = now()
@@ -106,8 +156,12 @@ func pipeline(_ scenario: String, packets: Int, capacity: Int) -> Double {
         let out = b.baseAddress!
         template.withUnsafeBytes { t in
             for i in 0..<packets {
-                out.copyMemory(from: t.baseAddress!, byteCount: 60)
-                if newFlows {
+                out.copyMemory(from: t.baseAddress!, byteCount: length)
+                if newFlows && v6 {
+                    // A new client port and address every packet (IPv6 has no header checksum).
+                    out.storeBytes(of: UInt16(truncatingIfNeeded: i).bigEndian, toByteOffset: 54, as: UInt16.self)
+                    out.storeBytes(of: UInt32(truncatingIfNeeded: i >> 16).bigEndian, toByteOffset: 34, as: UInt32.self)
+                } else if newFlows {
                     // A new client port (and address) every packet: a miss, a schedule, an insert.
                     out.storeBytes(of: UInt16(truncatingIfNeeded: i).bigEndian, toByteOffset: 34, as: UInt16.self)
                     out.storeBytes(of: (client &+ UInt32(i >> 16)).bigEndian, toByteOffset: 26, as: UInt32.self)
@@ -116,7 +170,7 @@ func pipeline(_ scenario: String, packets: Int, capacity: Int) -> Double {
                     out.storeBytes(of: InternetChecksum.checksum(out + 14, 20).bigEndian, toByteOffset: 24, as: UInt16.self)
                 }
                 let hint = hinted ? p.prefetchedFlowHint(out, length: 60, snapshot: snap.view) : .none
-                if case .forward = p.process(out, length: 60, checksumPending: false, now: 1, snapshot: snap.view,
+                if case .forward = p.process(out, length: length, checksumPending: false, now: 1, snapshot: snap.view,
                                              hint: hint) {
                     forwarded += 1
                 }
@@ -235,28 +289,40 @@ func batches(flows: Int, packets: Int, hinted: Bool) -> Double {
     return elapsed * 1e9 / Double(forwarded)
 }
 
-func flowTable(flows: Int, memory: SlotMemory) -> (bytesPerFlow: Double, lookupNanoseconds: Double) {
-    let before = rssBytes()
-    var t = FlowTable(capacity: flows, key: HashKey(k0: 3, k1: 4), memory: memory)
-    var expired: UInt64 = 0
-    var evicted: UInt64 = 0
+/// One family's flow table (IPv4 slots, or IPv6 with `v6`) filled with `flows` flows: the RSS
+/// it grew by per flow, and the mean lookup time over a million random hits. The pipeline's
+/// FlowTable holds one of each; the IPv6 one is an eighth of the IPv4 one's capacity unless set.
+func flowTable(flows: Int, memory: SlotMemory, v6: Bool = false) -> (bytesPerFlow: Double, lookupNanoseconds: Double) {
     func key(_ i: Int) -> FlowKey {
-        FlowKey(source: 0xC612_0000 &+ UInt32(i >> 16), destination: vip.value, sourcePort: UInt16(truncatingIfNeeded: i),
-                destinationPort: 80, proto: IPProtocol.tcp)
+        v6 ? FlowKey(source: IPAddressBits(high: client6.high, low: UInt64(i >> 16)), destination: vip6,
+                     sourcePort: UInt16(truncatingIfNeeded: i), destinationPort: 80, proto: IPProtocol.tcp)
+           : FlowKey(source: 0xC612_0000 &+ UInt32(i >> 16), destination: vip.value,
+                     sourcePort: UInt16(truncatingIfNeeded: i), destinationPort: 80, proto: IPProtocol.tcp)
     }
-    for i in 0..<flows {
-        let k = key(i)
-        _ = t.insert(k, hash: t.hash(k), realID: 0, state: .established, now: 0, expired: &expired, evicted: &evicted)
+    func measure<S: FlowSlot>(_ t: inout FlowSlots<S>, before: Int) -> (Double, Double) {
+        var expired: UInt64 = 0
+        var evicted: UInt64 = 0
+        for i in 0..<flows {
+            let k = key(i)
+            _ = t.insert(k, hash: t.hash(k), realID: 0, state: .established, now: 0, expired: &expired, evicted: &evicted)
+        }
+        let after = rssBytes()
+        var g = SystemRandomNumberGenerator()
+        let probes = (0..<1_000_000).map { _ in key(Int.random(in: 0..<flows, using: &g)) }
+        let start = now()
+        var found = 0
+        for k in probes where t.lookup(k, hash: t.hash(k), now: 1, expired: &expired) != nil { found += 1 }
+        let elapsed = now() - start
+        precondition(found == probes.count)
+        return (Double(after - before) / Double(flows), elapsed * 1e9 / Double(probes.count))
     }
-    let after = rssBytes()
-    var g = SystemRandomNumberGenerator()
-    let probes = (0..<1_000_000).map { _ in key(Int.random(in: 0..<flows, using: &g)) }
-    let start = now()
-    var found = 0
-    for k in probes where t.lookup(k, hash: t.hash(k), now: 1, expired: &expired) != nil { found += 1 }
-    let elapsed = now() - start
-    precondition(found == probes.count)
-    return (Double(after - before) / Double(flows), elapsed * 1e9 / Double(probes.count))
+    let before = rssBytes()
+    if v6 {
+        var t = FlowSlots<FlowEntry6>(capacity: flows, key: HashKey(k0: 3, k1: 4), memory: memory)
+        return measure(&t, before: before)
+    }
+    var t = FlowSlots<FlowEntry>(capacity: flows, key: HashKey(k0: 3, k1: 4), memory: memory)
+    return measure(&t, before: before)
 }
 
 func maglev() {
@@ -307,9 +373,11 @@ case "pipeline":
 case "flowtable":
     // --huge-pages: the slots on transparent huge pages, as the engine allocates them.
     let huge = CommandLine.arguments.contains("--huge-pages")
+    // --ipv6: the IPv6 table (72-byte slots) instead of the IPv4 one (36 bytes).
+    let v6 = CommandLine.arguments.contains("--ipv6")
     for flows in stringOption("--flows").map({ [Int($0) ?? 1_000_000] }) ?? [1_000_000, 10_000_000] {
-        let (bytes, ns) = flowTable(flows: flows, memory: huge ? HugePages.slotMemory : .heap)
-        print("flowtable \(flows) flows\(huge ? " on huge pages" : ""): \(String(Double(Int(bytes * 10)) / 10)) bytes/flow (RSS growth), lookup \(String(Double(Int(ns * 10)) / 10)) ns")
+        let (bytes, ns) = flowTable(flows: flows, memory: huge ? HugePages.slotMemory : .heap, v6: v6)
+        print("flowtable \(flows) \(v6 ? "IPv6 " : "")flows\(huge ? " on huge pages" : ""): \(String(Double(Int(bytes * 10)) / 10)) bytes/flow (RSS growth), lookup \(String(Double(Int(ns * 10)) / 10)) ns")
     }
 case "maglev":
     maglev()
@@ -331,6 +399,6 @@ case "batches":
         print("batches \(flows) flows: \(f(plain)) ns/packet without hints, \(f(hinted)) with prefetched hints")
     }
 default:
-    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply[-hinted]] [--packets N] | flowtable [--flows N] [--huge-pages] | maglev | workers [--threads N] [--packets P] | batches [--flows N] [--packets P]")
+    print("usage: switchyard-bench pipeline [--scenario dr-hit|dr-new|nat-in|nat-reply[-hinted]|dr6-hit|dr6-new|nat6-in|nat6-reply] [--packets N] | flowtable [--flows N] [--huge-pages] [--ipv6] | maglev | workers [--threads N] [--packets P] | batches [--flows N] [--packets P]")
     exit(2)
 }
