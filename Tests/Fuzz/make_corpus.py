@@ -23,9 +23,17 @@ for i, h in enumerate(re.findall(r'input: "([0-9a-f]*)"', single)):
     write("pipeline", "dr-pending-%02d" % i, bytes([0x04, 0x01]) + bytes.fromhex(h))
 for i, (ingress, h) in enumerate(re.findall(r'GoldenStep\(ingress: (\d), input: "([0-9a-f]*)"', nat)):
     write("pipeline", "nat-%02d" % i, bytes([0x01 | (int(ingress) << 1), 0x01]) + bytes.fromhex(h))
+golden6 = open(os.path.join(root, "Tests", "SwitchyardCoreTests", "Golden6Fixtures.swift")).read()
+single6, _, nat6 = golden6.partition("let nat66Sequences")
+for i, h in enumerate(re.findall(r'input: "([0-9a-f]*)"', single6)):
+    write("pipeline", "dr6-%02d" % i, bytes([0x00, 0x01]) + bytes.fromhex(h))
+for i, (ingress, h) in enumerate(re.findall(r'GoldenStep\(ingress: (\d), input: "([0-9a-f]*)"', nat6)):
+    write("pipeline", "nat6-%02d" % i, bytes([0x01 | (int(ingress) << 1), 0x01]) + bytes.fromhex(h))
 
 n = 0
 for doc in sorted(os.listdir(os.path.join(root, "docs"))):
+    if not doc.endswith(".md"):
+        continue
     text = open(os.path.join(root, "docs", doc)).read()
     for block in re.findall(r"```\n(.*?)```", text, re.S):
         if "virtual_server" in block or "global_defs" in block:

@@ -1,4 +1,5 @@
-// libFuzzer target: arbitrary bytes through the packet pipeline, DR and NAT, both directions,
+// libFuzzer target: arbitrary bytes through the packet pipeline, DR and NAT, IPv4 and IPv6
+// (services of both families in each snapshot), both directions,
 // with state kept across inputs (flows, reply mappings, persistence templates), so replies and
 // ICMP errors can meet the flows earlier inputs made. Frames the pipeline forwards larger than
 // the MTU go through the TCP segmenter, as the worker does.
@@ -20,11 +21,23 @@ func snapshot(_ method: ForwardingMethod) -> ForwardingSnapshot {
         [RealServerSpec(id: base, address: IPv4Address("198.18.2.11")!, port: 8080, weight: 1, mac: MACAddress(bits: 0x21), interface: 1),
          RealServerSpec(id: base + 1, address: IPv4Address("198.18.2.12")!, port: 8080, weight: 0, mac: MACAddress(bits: 0x22), interface: 1)]
     }
+    // IPv6 beside them: the NAT66 fixtures' VIP and real servers.
+    let vip6 = IPAddressBits(ipv6: "2001:db8:1::100")!
+    let reals6 = { (base: UInt32) in
+        [RealServerSpec(id: base, address: IPAddressBits(ipv6: "2001:db8:2::11")!, port: 8080, weight: 1,
+                        mac: MACAddress(bits: 0x21), interface: 1),
+         RealServerSpec(id: base + 1, address: IPAddressBits(ipv6: "2001:db8:2::12")!, port: 8080, weight: 1,
+                        mac: MACAddress(bits: 0x22), interface: 1)]
+    }
     return ForwardingSnapshot(services: [
         ServiceSpec(id: 0, proto: IPProtocol.tcp, vip: vip, port: 80, scheduler: .maglev, method: method,
                     persistenceTimeout: 30, persistenceMask: 0xFFFF_FF00, reals: reals(0)),
         ServiceSpec(id: 1, proto: IPProtocol.udp, vip: vip, port: 53, scheduler: .weightedLeastConnection, method: method,
                     reals: reals(2)),
+        ServiceSpec(id: 2, proto: IPProtocol.tcp, vip: vip6, port: 80, scheduler: .maglev, method: method,
+                    persistenceTimeout: 30, persistenceMask: .prefixMask(64), reals: reals6(4)),
+        ServiceSpec(id: 3, proto: IPProtocol.udp, vip: vip6, port: 53, scheduler: .roundRobin, method: method,
+                    persistenceMask: .prefixMask(128), reals: reals6(6)),
     ], schedulingKey: .defaultScheduling, maglevTableSize: 251)
 }
 let dr = snapshot(.dr)
