@@ -1,0 +1,124 @@
+// Neighbour discovery for the VIPs (RFC 4861), as bytes: a solicitation checked as §7.1.1
+// asks, the advertisement that answers it (§7.2.4), and the one that announces a VIP unasked
+// (§7.2.6), as ARP's request, reply and gratuitous ARP are for IPv4. Pure: the I/O layer
+// captures and sends.
+//
+//  Ethernet | IPv6 (hop limit 255, next header 58) | ICMPv6 135/136
+//  ICMPv6 NS/NA:  type(1) code(1) checksum(2) | flags(4: NA's R S O in the top bits) |
+//                 target address(16) | options: type(1) length(1, in 8 bytes) data
+//                 (1: source link-layer address, 2: target link-layer address)
+
+public enum NeighborDiscovery {
+    static let solicitationType: UInt8 = 135
+    static let advertisementType: UInt8 = 136
+    static let sourceLinkLayerOption: UInt8 = 1
+    static let targetLinkLayerOption: UInt8 = 2
+    /// The advertisement's flags word: S (solicited) and O (override); R (router) stays 0.
+    static let solicitedFlag: UInt32 = 0x4000_0000
+    static let overrideFlag: UInt32 = 0x2000_0000
+    /// ff02::1, all nodes on the link, and its MAC 33:33:00:00:00:01 (RFC 2464 §7).
+    public static let allNodes = IPAddressBits(high: 0xFF02_0000_0000_0000, low: 1)
+    /// The length of every advertisement built here: Ethernet, IPv6 and a 32-byte NA.
+    public static let advertisementLength = 14 + 40 + 32
+
+    /// A neighbour solicitation that passed RFC 4861 §7.1.1's checks.
+    public struct Solicitation: Equatable, Sendable {
+        /// The address asked for.
+        public var target: IPAddressBits
+        /// The asker's address; :: for duplicate address detection.
+        public var source: IPAddressBits
+        /// Where an answer goes: the source link-layer option's address, else the frame's.
+        public var replyMAC: MACAddress
+
+        public var isDuplicateAddressDetection: Bool { source == .zero }
+    }
+
+    /// The solicitation in an untagged Ethernet frame of `length` bytes, or nil if it is none or
+    /// fails a check: hop limit 255, ICMPv6 checksum, code 0, at least 24 bytes, a target that is
+    /// not multicast, no option of length 0, and from :: only to a solicited-node multicast
+    /// address and without a source link-layer option.
+    public static func solicitation(_ frame: UnsafeMutableRawPointer, length: Int) -> Solicitation? {
+        guard length >= 14 + 40 + 24, load16(frame, 12) == PacketParser.etherTypeIPv6,
+              frame.load(fromByteOffset: 14, as: UInt8.self) >> 4 == 6,
+              frame.load(fromByteOffset: 20, as: UInt8.self) == IPv6Header.icmpv6,
+              frame.load(fromByteOffset: 21, as: UInt8.self) == 255
+        else { return nil }
+        let icmpLength = Int(load16(frame, 18))
+        let l4 = 14 + 40
+        guard icmpLength >= 24, l4 + icmpLength <= length,
+              frame.load(fromByteOffset: l4, as: UInt8.self) == solicitationType,
+              frame.load(fromByteOffset: l4 + 1, as: UInt8.self) == 0
+        else { return nil }
+        let source = IPAddressBits.load(frame, 22)
+        let destination = IPAddressBits.load(frame, 38)
+        let pseudo = InternetChecksum.pseudoHeaderSum6(source: source, destination: destination,
+                                                       nextHeader: IPv6Header.icmpv6, length: icmpLength)
+        guard InternetChecksum.fold(InternetChecksum.sum(frame + l4, icmpLength, initial: pseudo)) == 0xFFFF
+        else { return nil }
+        let target = IPAddressBits.load(frame, l4 + 8)
+        guard target.high >> 56 != 0xFF else { return nil }
+        var replyMAC = MACAddress(bits: load48(frame, 6))
+        var sawSourceOption = false
+        var option = l4 + 24
+        while option + 2 <= l4 + icmpLength {
+            let units = Int(frame.load(fromByteOffset: option + 1, as: UInt8.self))
+            guard units > 0, option + units * 8 <= l4 + icmpLength else { return nil }
+            if frame.load(fromByteOffset: option, as: UInt8.self) == sourceLinkLayerOption && units == 1 {
+                replyMAC = MACAddress(bits: load48(frame, option + 2))
+                sawSourceOption = true
+            }
+            option += units * 8
+        }
+        if source == .zero {
+            // ff02::1:ffXX:XXXX, the solicited-node address (RFC 4291 §2.7.1).
+            let solicitedNode = destination.high == 0xFF02_0000_0000_0000
+                && destination.low >> 24 == 0x0000_0001_FF
+            guard solicitedNode, !sawSourceOption else { return nil }
+        }
+        return Solicitation(target: target, source: source, replyMAC: replyMAC)
+    }
+
+    /// Writes into `out` (`advertisementLength` bytes) the advertisement of `target` at `mac`
+    /// that answers `s`: to the asker, solicited and override set; to all nodes, solicited clear,
+    /// when the asker was doing duplicate address detection (§7.2.4).
+    public static func answer(_ s: Solicitation, target: IPAddressBits, mac: MACAddress,
+                              into out: UnsafeMutableRawPointer) {
+        if s.isDuplicateAddressDetection {
+            write(into: out, to: allNodes, toMAC: allNodesMAC, target: target, mac: mac, flags: overrideFlag)
+        } else {
+            write(into: out, to: s.source, toMAC: s.replyMAC, target: target, mac: mac,
+                  flags: solicitedFlag | overrideFlag)
+        }
+    }
+
+    /// Writes into `out` (`advertisementLength` bytes) an unsolicited advertisement of `target`
+    /// at `mac` to all nodes, override set, as a VIP coming up or moving here sends (§7.2.6).
+    public static func announcement(target: IPAddressBits, mac: MACAddress, into out: UnsafeMutableRawPointer) {
+        write(into: out, to: allNodes, toMAC: allNodesMAC, target: target, mac: mac, flags: overrideFlag)
+    }
+
+    static let allNodesMAC = MACAddress(bits: 0x3333_0000_0001)
+
+    private static func write(into out: UnsafeMutableRawPointer, to destination: IPAddressBits, toMAC: MACAddress,
+                              target: IPAddressBits, mac: MACAddress, flags: UInt32) {
+        toMAC.store(to: out, at: 0)
+        mac.store(to: out, at: 6)
+        store16(out, 12, PacketParser.etherTypeIPv6)
+        store32(out, 14, 0x6000_0000)
+        store16(out, 18, 32)
+        out.storeBytes(of: IPv6Header.icmpv6, toByteOffset: 20, as: UInt8.self)
+        out.storeBytes(of: 255, toByteOffset: 21, as: UInt8.self)
+        target.store(out, 22)
+        destination.store(out, 38)
+        let l4 = 54
+        store32(out, l4, UInt32(advertisementType) << 24)
+        store32(out, l4 + 4, flags)
+        target.store(out, l4 + 8)
+        out.storeBytes(of: targetLinkLayerOption, toByteOffset: l4 + 24, as: UInt8.self)
+        out.storeBytes(of: 1, toByteOffset: l4 + 25, as: UInt8.self)
+        mac.store(to: out, at: l4 + 26)
+        let pseudo = InternetChecksum.pseudoHeaderSum6(source: target, destination: destination,
+                                                       nextHeader: IPv6Header.icmpv6, length: 32)
+        store16(out, l4 + 2, InternetChecksum.checksum(out + l4, 32, initial: pseudo))
+    }
+}
