@@ -40,41 +40,53 @@ public enum SipHash {
         v2 &+= v1; v1 = v1.rotatedLeft(17); v1 ^= v2; v2 = v2.rotatedLeft(32)
     }
 
+    /// SipHash's state: keyed, fed 8 bytes at a time (one compression round each: the "1"),
+    /// finished with the length and three rounds (the "3").
+    struct State {
+        var v0, v1, v2, v3: UInt64
+
+        @inline(__always)
+        init(_ key: HashKey) {
+            v0 = key.k0 ^ 0x736f_6d65_7073_6575
+            v1 = key.k1 ^ 0x646f_7261_6e64_6f6d
+            v2 = key.k0 ^ 0x6c79_6765_6e65_7261
+            v3 = key.k1 ^ 0x7465_6462_7974_6573
+        }
+
+        @inline(__always)
+        mutating func absorb(_ m: UInt64) {
+            v3 ^= m; round(&v0, &v1, &v2, &v3); v0 ^= m
+        }
+
+        @inline(__always)
+        mutating func finish(length: UInt64) -> UInt64 {
+            absorb(length << 56)
+            v2 ^= 0xFF
+            round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3)
+            return v0 ^ v1 ^ v2 ^ v3
+        }
+    }
+
     /// SipHash-1-3 of the 16 bytes `m0` (little-endian first word) and `m1`.
     @inline(__always)
     public static func hash(_ m0: UInt64, _ m1: UInt64, key: HashKey) -> UInt64 {
-        var v0 = key.k0 ^ 0x736f_6d65_7073_6575
-        var v1 = key.k1 ^ 0x646f_7261_6e64_6f6d
-        var v2 = key.k0 ^ 0x6c79_6765_6e65_7261
-        var v3 = key.k1 ^ 0x7465_6462_7974_6573
-        v3 ^= m0; round(&v0, &v1, &v2, &v3); v0 ^= m0
-        v3 ^= m1; round(&v0, &v1, &v2, &v3); v0 ^= m1
-        let last: UInt64 = 16 << 56
-        v3 ^= last; round(&v0, &v1, &v2, &v3); v0 ^= last
-        v2 ^= 0xFF
-        round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3)
-        return v0 ^ v1 ^ v2 ^ v3
+        var s = State(key)
+        s.absorb(m0)
+        s.absorb(m1)
+        return s.finish(length: 16)
     }
 
     /// SipHash-1-3 of the 40 bytes `m0` … `m4` (an IPv6 flow key).
     @inline(__always)
     public static func hash(_ m0: UInt64, _ m1: UInt64, _ m2: UInt64, _ m3: UInt64, _ m4: UInt64,
                             key: HashKey) -> UInt64 {
-        var v0 = key.k0 ^ 0x736f_6d65_7073_6575
-        var v1 = key.k1 ^ 0x646f_7261_6e64_6f6d
-        var v2 = key.k0 ^ 0x6c79_6765_6e65_7261
-        var v3 = key.k1 ^ 0x7465_6462_7974_6573
-        // Unrolled: a loop over an array literal would allocate.
-        v3 ^= m0; round(&v0, &v1, &v2, &v3); v0 ^= m0
-        v3 ^= m1; round(&v0, &v1, &v2, &v3); v0 ^= m1
-        v3 ^= m2; round(&v0, &v1, &v2, &v3); v0 ^= m2
-        v3 ^= m3; round(&v0, &v1, &v2, &v3); v0 ^= m3
-        v3 ^= m4; round(&v0, &v1, &v2, &v3); v0 ^= m4
-        let last: UInt64 = 40 << 56
-        v3 ^= last; round(&v0, &v1, &v2, &v3); v0 ^= last
-        v2 ^= 0xFF
-        round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3)
-        return v0 ^ v1 ^ v2 ^ v3
+        var s = State(key)
+        s.absorb(m0)
+        s.absorb(m1)
+        s.absorb(m2)
+        s.absorb(m3)
+        s.absorb(m4)
+        return s.finish(length: 40)
     }
 }
 

@@ -105,6 +105,14 @@ final class ChecksumTests: XCTestCase {
         }
     }
 
+    /// The two-word (IPv4 flow) and five-word (IPv6 flow) hashes against SipHash-1-3 written
+    /// independently from the paper (Tests/fixtures/siphash13.py).
+    func testSipHashAgainstAnIndependentImplementation() {
+        XCTAssertEqual(SipHash.hash(1, 2, key: .defaultScheduling), 0x9fbb_b2ac_25bb_c3cd)
+        XCTAssertEqual(SipHash.hash(0x2001_0db8_0000_0000, 0xa, 0x2001_0db8_0000_0000, 0x100, 0x9c40_0050_0000_0006,
+                                    key: .defaultScheduling), 0xee1e_1a24_b540_4b4e)
+    }
+
     /// SipHash-1-3 is deterministic for a key and differs across keys.
     func testSipHashKeyed() {
         let a = SipHash.hash(1, 2, key: .defaultScheduling)
