@@ -264,8 +264,20 @@ public struct Pipeline: ~Copyable {
             if info.proto == IPProtocol.icmp {
                 return icmpToVIP(frame, info, ingress: ingress, now: now, snapshot: snapshot)
             }
-            return toService(frame, &info, ingress: ingress, checksumPending: checksumPending, now: now,
-                             snapshot: snapshot)
+            guard info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp,
+                  let service = snapshot.service(proto: info.proto, vip: info.destination, port: info.destinationPort)
+            else { return drop(.noService) }
+            guard let real = bindFlow(info, service: service, ingress: ingress, peer: load48(frame, 6), now: now,
+                                      snapshot: snapshot)
+            else { return drop(.noRealServer) }
+            account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
+            // The service's forwarding method picks the transmitter (Transmit.swift).
+            switch service.pointee.method {
+            case .dr:
+                return transmitDR(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
+            case .nat:
+                return transmitNAT(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
+            }
         }
         guard snapshot.hasNAT else { return pass() }
         switch info.proto {
@@ -275,27 +287,6 @@ public struct Pipeline: ~Copyable {
             return icmpFromRealServer(frame, info, now: now, snapshot: snapshot)
         default:
             return pass()
-        }
-    }
-
-    /// A packet to a VIP that is not ICMP, either family: its service (TCP or UDP, by VIP and
-    /// port), its flow's real server, and the service's forwarding method's transmitter
-    /// (Transmit.swift).
-    @inline(__always)
-    mutating func toService(_ frame: UnsafeMutableRawPointer, _ info: inout PacketInfo, ingress: Int,
-                            checksumPending: Bool, now: UInt32, snapshot: SnapshotView) -> Verdict {
-        guard info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp,
-              let service = snapshot.service(proto: info.proto, vip: info.destination, port: info.destinationPort)
-        else { return drop(.noService) }
-        guard let real = bindFlow(info, service: service, ingress: ingress, peer: load48(frame, 6), now: now,
-                                  snapshot: snapshot)
-        else { return drop(.noRealServer) }
-        account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
-        switch service.pointee.method {
-        case .dr:
-            return transmitDR(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
-        case .nat:
-            return transmitNAT(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
         }
     }
 

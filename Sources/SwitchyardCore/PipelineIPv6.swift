@@ -26,8 +26,21 @@ extension Pipeline {
         if mayExceedMTU, info.l3Offset + info.ipLength > maxFrameLength { return drop(.oversize) }
         if snapshot.isVIP(info.destination) {
             if info.proto == IPv6Header.icmpv6 { return icmpv6ToVIP(frame, info, ingress: ingress) }
-            return toService(frame, &info, ingress: ingress, checksumPending: checksumPending, now: now,
-                             snapshot: snapshot)
+            // processPacket's VIP branch, repeated on purpose: the two as one inlined function
+            // cost an IPv4 DR hit 9 instructions and a NAT packet 12-16 (callgrind).
+            guard info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp,
+                  let service = snapshot.service(proto: info.proto, vip: info.destination, port: info.destinationPort)
+            else { return drop(.noService) }
+            guard let real = bindFlow(info, service: service, ingress: ingress, peer: load48(frame, 6), now: now,
+                                      snapshot: snapshot)
+            else { return drop(.noRealServer) }
+            account(UInt32(real - snapshot.reals), bytes: info.ipLength, inbound: true)
+            switch service.pointee.method {
+            case .dr:
+                return transmitDR(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
+            case .nat:
+                return transmitNAT(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
+            }
         }
         guard snapshot.hasNAT, info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp else { return pass() }
         return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot)
