@@ -261,7 +261,7 @@ final class SyncTemplateRoundTripTests: XCTestCase {
         var backup = pipeline(bx)
         XCTAssertTrue(bx.inbound.push(placed.record))
         bx.requestWalk(number: 1, purposes: FlowRecord.walkList)
-        _ = backup.exchangeTurn(now: 100, snapshot: snapshot.view)
+        _ = backup.exchangeTurn(now: 100, snapshot: snapshot.view, walkBudget: Limits.idleWalkBudget)
         XCTAssertEqual(backup.counters[.syncInstalled], 1)
         var listed: [FlowRecord] = []
         while let r = bx.outbound.pop() { listed.append(r) }
