@@ -2,8 +2,8 @@
 # The whole test suite: the unit and golden-packet tests under AddressSanitizer, the end-to-end
 # tests in network namespaces against the release build, a bounded fuzzing run of the packet
 # pipeline, both parsers, the VRRP advert decoder and the sync decoder (FUZZ_SECONDS per target,
-# default 30), the unit tests again under ThreadSanitizer, and the daemon under ThreadSanitizer
-# through six of the end-to-end files. Run as root after scripts/setup.sh.
+# default 20), the unit tests again under ThreadSanitizer, and the daemon under ThreadSanitizer
+# through four of the end-to-end files. Run as root after scripts/setup.sh.
 #
 # What keeps it near 30 minutes on two cores: the unit tests run once plain-and-checked (under
 # ASan, whose run is the one that counts; a plain run would repeat it), the TSan and fuzz builds
@@ -72,8 +72,8 @@ wait $builds
 took "the rest of the builds begun beside them"
 
 phase=$SECONDS
-echo "== fuzzing: pipeline, config parser, adm parser, sync decoder, VRRP adverts, ${FUZZ_SECONDS:-30} s each (libFuzzer + AddressSanitizer)"
-bash Tests/fuzz.sh "${FUZZ_SECONDS:-30}" | tee /tmp/switchyard-fuzz.log
+echo "== fuzzing: pipeline, config parser, adm parser, sync decoder, VRRP adverts, ${FUZZ_SECONDS:-20} s each (libFuzzer + AddressSanitizer)"
+bash Tests/fuzz.sh "${FUZZ_SECONDS:-20}" | tee /tmp/switchyard-fuzz.log
 fuzz=${PIPESTATUS[0]}
 fuzz_passed=$(grep -c "^   ok: " /tmp/switchyard-fuzz.log)
 fuzz_failed=$((5 - fuzz_passed))
@@ -96,19 +96,21 @@ took "ThreadSanitizer unit tests"
 
 # The daemon itself under ThreadSanitizer: the switchyard binary the TSan unit build made (debug,
 # -sanitize=thread) runs the end-to-end files that exercise its threads most (workers, ARP
-# responder, control socket, health checkers, reloads, the VRRP service, connection sync, the
-# trace rings). Any TSan report, or any failed check (TSan also makes the process exit 66,
-# which the files' exit-status checks catch), fails it. test_robust is left out: its RSS-growth
-# check measures TSan's shadow memory instead of the engine. Built without the HTTP listener
-# (as above), so test_status is not among them.
+# responder, control socket, health checkers, reloads, the VRRP service, connection sync with
+# NAT on two workers, the trace rings). Any TSan report, or any failed check (TSan also makes
+# the process exit 66, which the files' exit-status checks catch), fails it. test_dr and
+# test_nat are left out: every thread they run, these four run too (test_sync forwards NAT on
+# two workers, test_health_adm DR). test_robust is left out: its RSS-growth check measures
+# TSan's shadow memory instead of the engine. Built without the HTTP listener (as above), so
+# test_status is not among them.
 phase=$SECONDS
-echo "== the daemon under -sanitize=thread: test_dr, test_nat, test_health_adm, test_failover, test_sync, test_lifecycle"
+echo "== the daemon under -sanitize=thread: test_health_adm, test_failover, test_sync, test_lifecycle"
 tsan_logs=$(mktemp -d)
 tsan_bin=$root/.build-tsan/debug/switchyard
 if [ -x "$tsan_bin" ]; then
     daemon_failed=0
     : >/tmp/switchyard-tsan-daemon.log
-    for t in test_dr test_nat test_health_adm test_failover test_sync test_lifecycle; do
+    for t in test_health_adm test_failover test_sync test_lifecycle; do
         TSAN_OPTIONS="log_path=$tsan_logs/report halt_on_error=0" SWITCHYARD_BIN="$tsan_bin" E2E_ONLY=$t \
             bash Tests/e2e/run.sh >>/tmp/switchyard-tsan-daemon.log 2>&1 || daemon_failed=1
     done
