@@ -66,32 +66,6 @@ public struct FlowEntry: FlowSlot {
         set { self = newValue }
     }
 
-    @inline(__always)
-    public init(key: FlowKey, entry: FlowEntry) {
-        self = entry
-        source = key.source.v4
-        destination = key.destination.v4
-    }
-
-    init(hash: UInt32, source: UInt32, destination: UInt32, sourcePort: UInt16, destinationPort: UInt16, proto: UInt8,
-         state: FlowState, flags: UInt8, interface: UInt8, realID: UInt32, lastSeen: UInt32, peerMACHigh: UInt32,
-         peerMACLow: UInt16, syncPackets: UInt16) {
-        self.hash = hash
-        self.source = source
-        self.destination = destination
-        self.sourcePort = sourcePort
-        self.destinationPort = destinationPort
-        self.proto = proto
-        self.state = state
-        self.flags = flags
-        self.interface = interface
-        self.realID = realID
-        self.lastSeen = lastSeen
-        self.peerMACHigh = peerMACHigh
-        self.peerMACLow = peerMACLow
-        self.syncPackets = syncPackets
-    }
-
     public var peerMAC: MACAddress {
         get { MACAddress(bits: UInt64(peerMACHigh) << 16 | UInt64(peerMACLow)) }
         set {
@@ -103,4 +77,14 @@ public struct FlowEntry: FlowSlot {
     public static let empty = FlowEntry(hash: 0, source: 0, destination: 0, sourcePort: 0, destinationPort: 0, proto: 0,
                                  state: .none, flags: 0, interface: 0, realID: 0, lastSeen: 0, peerMACHigh: 0,
                                  peerMACLow: 0, syncPackets: 0)
+}
+
+// In an extension, so that the memberwise initializer stays synthesized.
+extension FlowEntry {
+    @inline(__always)
+    public init(key: FlowKey, entry: FlowEntry) {
+        self = entry
+        source = key.source.v4
+        destination = key.destination.v4
+    }
 }

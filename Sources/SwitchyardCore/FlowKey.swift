@@ -27,6 +27,11 @@ public struct FlowKey: Hashable, Sendable {
                   sourcePort: sourcePort, destinationPort: destinationPort, proto: proto)
     }
 
+    /// Whether the key is an IPv4 one: both addresses mapped (an IPv6 packet's addresses never
+    /// lie in ::/64, and a template's masked client still has a VIP beside it).
+    @inline(__always)
+    public var isV4: Bool { source.high | destination.high == 0 }
+
     /// The ports and protocol as one word.
     @inline(__always)
     var portsWord: UInt64 { UInt64(sourcePort) << 48 | UInt64(destinationPort) << 32 | UInt64(proto) }
@@ -36,7 +41,7 @@ public struct FlowKey: Hashable, Sendable {
     /// gets, stay what they were); an IPv6 flow hashes all five words.
     @inline(__always)
     public func hash(with key: HashKey) -> UInt64 {
-        if _fastPath(source.high | destination.high == 0) {
+        if _fastPath(isV4) {
             return SipHash.hash(UInt64(source.v4) << 32 | UInt64(destination.v4), portsWord, key: key)
         }
         return SipHash.hash(source.high, source.low, destination.high, destination.low, portsWord, key: key)

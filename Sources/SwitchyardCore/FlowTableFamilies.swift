@@ -66,11 +66,6 @@ public struct FlowTable: ~Copyable {
         return [a, b]
     }
 
-    /// Whether a key is an IPv4 one: both addresses mapped (an IPv6 packet's addresses never lie
-    /// in ::/64, and a template's masked client still has a VIP beside it).
-    @inline(__always)
-    static func isV4(_ k: FlowKey) -> Bool { k.source.high | k.destination.high == 0 }
-
     public var capacity: Int { v4.capacity }
     public var count: Int { v4.count + v6.count }
     public var slotCount: Int { v6Base + v6.slotCount }
@@ -92,7 +87,7 @@ public struct FlowTable: ~Copyable {
 
     @inline(__always)
     public mutating func lookup(_ k: FlowKey, hash h: UInt32, now: UInt32, expired: inout UInt64) -> Int? {
-        if _fastPath(Self.isV4(k)) { return v4.lookup(k, hash: h, now: now, expired: &expired) }
+        if _fastPath(k.isV4) { return v4.lookup(k, hash: h, now: now, expired: &expired) }
         return v6.lookup(k, hash: h, now: now, expired: &expired).map { $0 + v6Base }
     }
 
@@ -100,7 +95,7 @@ public struct FlowTable: ~Copyable {
     public mutating func insert(_ k: FlowKey, hash h: UInt32, realID: UInt32, state: FlowState, now: UInt32,
                                 flags: UInt8 = 0, interface: UInt8 = 0, peerMAC: MACAddress = .zero,
                                 expired: inout UInt64, evicted: inout UInt64) -> Int {
-        if _fastPath(Self.isV4(k)) {
+        if _fastPath(k.isV4) {
             return v4.insert(k, hash: h, realID: realID, state: state, now: now, flags: flags, interface: interface,
                              peerMAC: peerMAC, expired: &expired, evicted: &evicted)
         }

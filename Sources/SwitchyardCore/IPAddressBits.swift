@@ -47,7 +47,8 @@ public struct IPAddressBits: Hashable, Sendable {
         p.storeBytes(of: low.bigEndian, toByteOffset: offset + 8, as: UInt64.self)
     }
 
-    /// The address with only its first `bits` bits kept (a persistence granularity).
+    /// The address with only the bits `mask` keeps (a persistence granularity: prefixMask or
+    /// v4Mask).
     @inline(__always)
     public func masked(_ mask: IPAddressBits) -> IPAddressBits {
         IPAddressBits(high: high & mask.high, low: low & mask.low)
