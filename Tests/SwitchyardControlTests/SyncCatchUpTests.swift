@@ -1,4 +1,4 @@
-// The catch-up request: golden bytes, round trip, what decode refuses, and how a datagram on the
+// The catch-up request and its answer: golden bytes, round trip, what decode refuses, and how a datagram on the
 // sync port is told apart (IPVS message, catch-up request, anything else), sealed or not.
 import XCTest
 @testable import SwitchyardControl
@@ -10,6 +10,11 @@ final class SyncCatchUpTests: XCTestCase {
         XCTAssertEqual(SyncCatchUpRequest(syncID: 7, requestNumber: 0x0102_0304).encode(), Self.golden)
         XCTAssertEqual(Array("SYR1".utf8), SyncCatchUpRequest.magic)
         XCTAssertEqual(SyncCatchUpRequest.length, 12)
+        var answer = Self.golden
+        answer[7] = 1
+        XCTAssertEqual(SyncCatchUpRequest(syncID: 7, requestNumber: 0x0102_0304, answered: true).encode(), answer)
+        XCTAssertEqual(SyncCatchUpRequest.decode(answer), SyncCatchUpRequest(syncID: 7, requestNumber: 0x0102_0304, answered: true))
+        XCTAssertEqual(SyncDatagramKind.classify(answer), .catchUp)
     }
 
     func testRoundTrip() {
@@ -24,7 +29,7 @@ final class SyncCatchUpTests: XCTestCase {
         XCTAssertNil(SyncCatchUpRequest.decode([]))
         XCTAssertNil(SyncCatchUpRequest.decode(Array(Self.golden.dropLast())), "short")
         XCTAssertNil(SyncCatchUpRequest.decode(Self.golden + [0]), "long")
-        for (index, value) in [(0, UInt8(0x73)), (3, 0x32), (4, 2), (4, 0), (6, 1), (7, 0x80)] {
+        for (index, value) in [(0, UInt8(0x73)), (3, 0x32), (4, 2), (4, 0), (6, 1), (7, 2), (7, 0x80)] {
             var changed = Self.golden
             changed[index] = value
             XCTAssertNil(SyncCatchUpRequest.decode(changed), "byte \(index) = \(value)")

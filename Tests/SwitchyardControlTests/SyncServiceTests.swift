@@ -131,28 +131,86 @@ final class SyncServiceTests: XCTestCase {
         XCTAssertTrue(m.exchange.outbound.push(r))
         XCTAssertTrue(m.exchange.outbound.push(.done(walk: 1)))
         m.service.tick(now: 2)
-        XCTAssertEqual(m.transport.take().count, 1, "the walked flow is sent")
+        let out = m.transport.take()
+        XCTAssertEqual(out.map { SyncDatagramKind.classify($0) }, [.ipvs, .catchUp], "the walked flow, then the answer")
+        let number = SyncCatchUpRequest.decode(request[0])!.requestNumber
+        XCTAssertEqual(SyncCatchUpRequest.decode(out[1]), SyncCatchUpRequest(syncID: 51, requestNumber: number, answered: true))
         // The same request again (a duplicate datagram) starts nothing.
         m.transport.inbox.append((request[0], backupAddress))
         m.service.tick(now: 3)
         XCTAssertEqual(m.exchange.requestedWalk.number, 1)
         XCTAssertEqual(m.service.statistics.withLock { $0.catchUpsAnswered }, 1)
-        // Unanswered, the backup asks again after 3 s; answered (a message came), it stops.
+        // Unanswered, the backup asks again after 3 s, and holds preemption; an ordinary message
+        // is no answer. The answer (to its first request: a walk may outlast the retry) ends both.
         b.service.tick(now: 1)
         XCTAssertTrue(b.transport.sent.isEmpty)
+        XCTAssertTrue(b.service.holdsPreemption)
         b.service.tick(now: 3.5)
         XCTAssertEqual(b.transport.take().count, 1)
         XCTAssertTrue(m.exchange.outbound.push(established()))
         m.service.tick(now: 4)
         carry(m, to: b, source: masterAddress)
         b.service.tick(now: 4)
-        b.service.tick(now: 10)
+        XCTAssertTrue(b.service.holdsPreemption, "a change message is no answer")
+        b.service.tick(now: 6.6)
+        XCTAssertEqual(b.transport.take().count, 1, "asked a third time")
+        b.transport.inbox.append((out[1], masterAddress))
+        b.service.tick(now: 7)
+        XCTAssertFalse(b.service.holdsPreemption)
+        XCTAssertEqual(b.service.statistics.withLock { $0.caughtUp }, 1)
+        b.service.tick(now: 20)
         XCTAssertTrue(b.transport.sent.isEmpty, "no more requests once the master answers")
         // The refresh walk: due 30 s after the master started.
         m.service.tick(now: 29)
         XCTAssertEqual(m.exchange.requestedWalk.number, 1)
         m.service.tick(now: 30)
         XCTAssertEqual(m.exchange.requestedWalk.number, 2)
+    }
+
+    /// A backup holds preemption until its catch-up is answered: an answer to another number or
+    /// sync ID does not end it; without an answer it ends after preemptionHoldSeconds (a kernel
+    /// master never answers), and so do the requests. Becoming master ends it; stepping down
+    /// starts it again.
+    func testPreemptionHoldEndsWithTheAnswerOrAfterItsLimit() {
+        let b = box(master: false)
+        XCTAssertTrue(b.service.holdsPreemption, "held from the start, before the first turn")
+        b.service.tick(now: 0)
+        let number = SyncCatchUpRequest.decode(b.transport.take()[0])!.requestNumber
+        for stranger in [SyncCatchUpRequest(syncID: 51, requestNumber: number &- 1, answered: true),
+                         SyncCatchUpRequest(syncID: 52, requestNumber: number, answered: true),
+                         SyncCatchUpRequest(syncID: 51, requestNumber: number)] {
+            b.transport.inbox.append((stranger.encode(), masterAddress))
+        }
+        b.service.tick(now: 1)
+        XCTAssertTrue(b.service.holdsPreemption, "not its answer")
+        let limit = SyncService.preemptionHoldSeconds
+        for t in [3, 6, limit - 0.01] { b.service.tick(now: t) }
+        XCTAssertTrue(b.service.holdsPreemption)
+        XCTAssertEqual(b.transport.take().count, 3, "asked again every 3 s")
+        b.service.tick(now: limit)
+        XCTAssertFalse(b.service.holdsPreemption, "no answer in the limit: preemption waits no longer")
+        b.service.tick(now: limit + 10)
+        XCTAssertTrue(b.transport.sent.isEmpty, "and it stops asking")
+        XCTAssertEqual(b.service.statistics.withLock { $0.caughtUp }, 0)
+
+        b.master.withLock { $0 = true }
+        b.service.tick(now: 30)
+        XCTAssertFalse(b.service.holdsPreemption)
+        b.master.withLock { $0 = false }
+        b.service.tick(now: 40)
+        XCTAssertTrue(b.service.holdsPreemption, "a master turned backup waits for its catch-up again")
+        let again = SyncCatchUpRequest.decode(b.transport.take()[0])!
+        b.transport.inbox.append((SyncCatchUpRequest(syncID: 51, requestNumber: again.requestNumber, answered: true).encode(),
+                                  masterAddress))
+        b.service.tick(now: 40.5)
+        XCTAssertFalse(b.service.holdsPreemption)
+        // A master ignores answers; a backup ignores requests.
+        let m = box(master: true)
+        m.service.tick(now: 0)
+        m.transport.inbox.append((SyncCatchUpRequest(syncID: 51, requestNumber: 1, answered: true).encode(), backupAddress))
+        m.service.tick(now: 1)
+        XCTAssertEqual(m.exchange.requestedWalk.number, 0)
+        XCTAssertTrue(m.transport.sent.isEmpty)
     }
 
     /// Roles follow the instance: a backup that becomes master stops installing and starts

@@ -141,6 +141,32 @@ final class VRRPStateMachineTests: XCTestCase {
         XCTAssertEqual(plain.entered(.master, box: 0).last!, 3.0 + down150, accuracy: vrrpEps)
     }
 
+    /// Connection sync's hold (a restarted box not caught up yet): B's lower adverts are accepted
+    /// until it is released, then A preempts one down interval after the last accepted; a master
+    /// that dies meanwhile is taken over as usual.
+    func testPreemptionHoldWaitsForReleaseButNotForADeadMaster() {
+        var lab = pair()
+        lab.run(until: 1.0); lab.kill(0); lab.run(until: 3.0); lab.restart(0)
+        lab.send(.preemptionHold(true), to: 0)
+        XCTAssertTrue(lab.instance(0).preemptionHeld)
+        lab.run(until: 6.0)
+        XCTAssertEqual(lab.masters(), ["B"], "held: no preemption")
+        lab.send(.preemptionHold(false), to: 0)
+        lab.run(until: 10)
+        let lastAccepted = lab.adverts(box: 1).last { $0 <= 6.0 }!
+        XCTAssertEqual(lab.entered(.master, box: 0).last!, lastAccepted + down150, accuracy: vrrpEps)
+        XCTAssertEqual(lab.masters(), ["A"])
+
+        var dead = pair()
+        dead.run(until: 1.0); dead.kill(0); dead.run(until: 3.0); dead.restart(0)
+        dead.send(.preemptionHold(true), to: 0)
+        dead.run(until: 4.0)
+        dead.kill(1)
+        let lastB = dead.adverts(box: 1).last!
+        dead.run(until: 6.0)
+        XCTAssertEqual(dead.entered(.master, box: 0).last!, lastB + down150, accuracy: vrrpEps, "a dead master is no preemption")
+    }
+
     func testPriority255OwnerConfiguredMasterTakesOverAtOnce() {
         var lab = VRRPLab()
         lab.add("owner", VRRPLab.config(priority: 255, state: .master))

@@ -114,6 +114,8 @@ covers() {
         sleep 0.2
     done
     echo "   $1 lacks: $(missing_on "$1" "$2" | tr '\n' ' ')"
+    adm "$1" --sync | tr '\n' ' ' | sed 's/^/   /'
+    echo
     return 1
 }
 # wait_connections LB PORT N: until LB lists at least N (15 s at most: the ThreadSanitizer run is slow)
@@ -130,8 +132,9 @@ clock() { date +%s.%N; }
 
 echo "-- the master alone, with connections: idle keep-alive connections, a persistent client"
 start lb1
-lab_wait_for "${LOG[lb1]}" "VI_GW: BACKUP -> MASTER" 5
-check "lb1 is master of both instances" test "$(grep -c -- '-> MASTER' "${LOG[lb1]}")" -ge 2
+# The group's line comes after both members' (under ThreadSanitizer, some milliseconds after).
+lab_wait_for "${LOG[lb1]}" "sync group G: BACKUP -> MASTER" 5
+check "lb1 is master of both instances" test "$(grep -c -- 'vrrp VI_[A-Z]*: BACKUP -> MASTER' "${LOG[lb1]}")" -eq 2
 check "lb1 holds the gateway address" sh -c "ip netns exec $(lab_ns lb1) ip -4 addr show dev eth1 | grep -q ' $gateway/'"
 check "the VIP answers through lb1 (NAT)" test "$(lab_exec client curl -s --max-time 3 "http://$vip/" | grep -c '^web[12]$')" -eq 1
 mkfifo "$LAB_DIR/go"
@@ -235,6 +238,12 @@ masters() { grep -c 'vrrp VI_[A-Z]*: BACKUP -> MASTER' "${LOG[$1]}"; }
 for _ in $(seq 60); do [ "$(masters lb1)" -ge 2 ] && break; sleep 0.1; done
 grep -- '-> MASTER' "${LOG[lb1]}" | cut -d' ' -f4- | sed 's/^/   lb1: /'
 check "lb1 preempts: both instances master ($(masters lb1))" test "$(masters lb1)" -eq 2
+# line LOG PATTERN: the number of the first line of LOG that matches
+line() { grep -n -m1 -- "$2" "$1" | cut -d: -f1; }
+caught=$(line "${LOG[lb1]}" "sync: caught up")
+preempted=$(line "${LOG[lb1]}" "VI_GW: BACKUP -> MASTER")
+check "lb1 held its preemption until the catch-up was answered (log lines ${caught:-none} < ${preempted:-none})" \
+    test "${caught:-999999}" -lt "${preempted:-0}"
 check "the restarted lb1 removed the gateway address its killed run left" grep -q "removed $gateway/24 from eth1, left by an earlier run" "${LOG[lb1]}"
 lab_wait_for "${LOG[lb2]}" "VI_GW: MASTER -> BACKUP" 5
 check "lb2 steps down" grep -q "VI_GW: MASTER -> BACKUP" "${LOG[lb2]}"

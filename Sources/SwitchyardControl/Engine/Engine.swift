@@ -218,6 +218,7 @@ public final class Engine: @unchecked Sendable {
             directory: { [weak plane = self.plane] in plane?.syncDirectory(workers: workers) ?? (SyncDirectory(), 0) },
             auth: auth, refreshSeconds: options.syncRefresh)
         plane.syncStatus = { [statistics = service.statistics] in SyncStatus.render(statistics.withLock { $0 }) }
+        vrrp.preemptionHold = { [service] in service.holdsPreemption }
         return service
     }
 

@@ -18,6 +18,8 @@ public final class FlowExchangeHub: @unchecked Sendable {
 
     struct State {
         var walkNumber: UInt32 = 0
+        /// The number of the last walk every worker finished (walks finish in order).
+        var finishedWalk: UInt32 = 0
         var current: Walk?
         /// Purposes asked for while a walk ran: the next walk's.
         var pending: UInt8 = 0
@@ -45,17 +47,28 @@ public final class FlowExchangeHub: @unchecked Sendable {
     public func setSending(_ on: Bool) { exchanges.forEach { $0.setSending(on) } }
 
     /// Asks every worker to walk its tables for `purposes`, now or after the walk that runs.
-    public func requestWalk(_ purposes: UInt8) {
+    /// Returns the number of the walk that will do it (`walkFinished` says when it has).
+    @discardableResult
+    public func requestWalk(_ purposes: UInt8) -> UInt32 {
         state.withLock { s in
             s.pending |= purposes
             startNext(&s)
+            return s.current?.number == s.walkNumber && s.pending == 0 ? s.walkNumber : Self.after(s.walkNumber)
         }
     }
 
+    /// Whether walk `number` (from `requestWalk`) has finished on every worker. Its records are
+    /// then with the sink, or a moment from it when another thread's `pump` finished it.
+    public func walkFinished(_ number: UInt32) -> Bool {
+        state.withLock { Int32(bitPattern: $0.finishedWalk &- number) >= 0 }
+    }
+
+    /// The walk number after `n` (0 is the workers' "no walk yet").
+    private static func after(_ n: UInt32) -> UInt32 { n == UInt32.max ? 1 : n + 1 }
+
     private func startNext(_ s: inout State) {
         guard s.current == nil, s.pending != 0 else { return }
-        s.walkNumber &+= 1
-        if s.walkNumber == 0 { s.walkNumber = 1 }  // 0 is the workers' "no walk yet"
+        s.walkNumber = Self.after(s.walkNumber)
         s.current = Walk(number: s.walkNumber, purposes: s.pending)
         s.pending = 0
         for x in exchanges { x.requestWalk(number: s.walkNumber, purposes: s.current!.purposes) }
@@ -94,6 +107,7 @@ public final class FlowExchangeHub: @unchecked Sendable {
     private func finish(_ s: inout State) {
         guard let walk = s.current else { return }
         s.current = nil
+        s.finishedWalk = walk.number
         if walk.purposes & FlowRecord.walkList != 0 {
             s.finished = s.listing
             s.listing = []

@@ -1,6 +1,7 @@
 // Connection sync's thread: while the lvs_sync_daemon's instance is master it sends the
 // workers' flow changes (and a full walk every refresh period, and on a backup's catch-up
-// request); while it is not, it installs what the master sends. The socket is behind
+// request, then the request's answer); while it is not, it installs what the master sends, and
+// holds its VRRP instances' preemption until its catch-up is answered. The socket is behind
 // SyncTransport, so tests drive `tick` with a fake one and a clock of their own.
 import Glibc
 import Synchronization
@@ -36,6 +37,8 @@ public struct SyncStatistics: Sendable, Equatable {
     public var ignoredAsMaster = 0
     public var catchUpsSent = 0
     public var catchUpsAnswered = 0
+    /// Answers to this backup's catch-up requests heard (each lets preemption go ahead).
+    public var caughtUp = 0
     public var walks = 0
     /// Changes dropped because the sender fell behind (its buffer was full).
     public var backlogDropped = 0
@@ -47,8 +50,11 @@ public final class SyncService: @unchecked Sendable {
     /// backup's copies of idle flows from expiring (IPVS has no such walk; see the note in
     /// docs/failover.md).
     public static let defaultRefreshSeconds = 30.0
-    /// How long a backup waits for any message from the master before asking again.
+    /// How long a backup waits for the answer to its catch-up request before asking again.
     static let catchUpRetrySeconds = 3.0
+    /// How long a backup's VRRP instances hold their preemption at most, waiting for the answer
+    /// (a kernel IPVS master never answers; a big table takes a few seconds to walk and send).
+    public static let preemptionHoldSeconds = 10.0
     /// Records waiting to be sent at most (beyond: dropped and counted; the next walk repairs).
     static let backlogLimit = 1 << 20
     /// Datagrams read per turn at most (the rest wait for the next).
@@ -67,13 +73,24 @@ public final class SyncService: @unchecked Sendable {
     public let statistics = Locked(SyncStatistics())
     private let backlog = Locked<[FlowRecord]>([])
     private let stopFlag = Atomic<Bool>(false)
+    /// Read by the VRRP thread: a backup whose catch-up is not answered yet (and not for long).
+    private let holding = Atomic<Bool>(true)
 
     // The thread's own state (only `tick` touches it).
     private var role: Bool?
     private var nextRefresh = 0.0
     private var catchUpDue: Double?
-    private var catchUpNumber: UInt32 = 0
+    /// The last request's number: from a random start, so that two backups' numbers differ.
+    private var catchUpNumber = UInt32.random(in: 0...UInt32.max)
+    /// When this box last became backup, while its catch-up is unanswered; nil once answered
+    /// or given up.
+    private var holdSince: Double?
+    /// The first request number of that wait: an answer to it or any later one counts (a big
+    /// table's walk may outlast the retry interval).
+    private var holdFirstNumber: UInt32 = 0
     private var answeredCatchUps: [UInt32: UInt32] = [:]
+    /// Requests whose walk runs: answered once it has finished and its records are sent.
+    private var answersDue: [(to: IPv4Address, request: UInt32, walk: UInt32)] = []
     private var sequence: UInt64
     private var windows: [UInt32: SyncReplayWindow] = [:]
     private var cached: (directory: SyncDirectory, generation: UInt64)?
@@ -106,6 +123,11 @@ public final class SyncService: @unchecked Sendable {
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
 
+    /// Whether this box's VRRP instances should not preempt a lower-priority master yet: it is
+    /// backup and the master has not answered its catch-up request (for at most
+    /// `preemptionHoldSeconds`). Preempting before would move connections it does not know.
+    public var holdsPreemption: Bool { holding.load(ordering: .relaxed) }
+
     /// The thread: a turn every 10 ms or when a datagram arrives, until stop(). Workers stop
     /// queuing changes when it ends.
     public func run() {
@@ -127,7 +149,10 @@ public final class SyncService: @unchecked Sendable {
             defer { b = [] }
             return b
         }
-        if master { send(records) }
+        if master {
+            send(records)
+            answerFinishedWalks()
+        }
         for _ in 0..<Self.receiveBudget {
             guard let (bytes, source) = transport.receive() else { break }
             receive(bytes, from: source, master: master, now: now)
@@ -136,7 +161,30 @@ public final class SyncService: @unchecked Sendable {
             walk()
             nextRefresh = now + refreshSeconds
         }
+        if !master, let since = holdSince, now >= since + Self.preemptionHoldSeconds {
+            Log.warning("sync: no answer to the catch-up request in \(Int(Self.preemptionHoldSeconds)) s (a kernel IPVS "
+                + "master does not answer): VRRP preemption waits no longer")
+            endHold()
+        }
         if !master, let due = catchUpDue, now >= due { askForCatchUp(now: now) }
+    }
+
+    /// Stops holding preemption and asking for a catch-up.
+    private func endHold() {
+        holdSince = nil
+        catchUpDue = nil
+        holding.store(false, ordering: .relaxed)
+    }
+
+    /// Sends the answer to each catch-up request whose walk has finished: after its records,
+    /// which this turn's pump handed to the backlog and `send` sent.
+    private func answerFinishedWalks() {
+        answersDue.removeAll { due in
+            guard hub.walkFinished(due.walk) else { return false }
+            _ = transport.send(seal(SyncCatchUpRequest(syncID: syncID, requestNumber: due.request, answered: true).encode()))
+            Log.info("sync: every connection sent to \(due.to) (catch-up \(due.request) answered)")
+            return true
+        }
     }
 
     private func changeRole(to master: Bool, now: Double) {
@@ -145,22 +193,27 @@ public final class SyncService: @unchecked Sendable {
         hub.setSending(master)
         statistics.withLock { $0.master = master }
         if master {
-            catchUpDue = nil
+            endHold()
             nextRefresh = now + refreshSeconds
             Log.info("sync: \(config.instance) is master: sending connections on \(config.interface) to "
                 + "\(config.group):\(config.port) (sync ID \(syncID))")
         } else {
             // Asked at once: a change message from the master may come first, and it says nothing
             // about the flows the backup has not heard of.
+            answersDue = []
+            holdSince = now
+            holdFirstNumber = catchUpNumber &+ 1
+            holding.store(true, ordering: .relaxed)
             askForCatchUp(now: now)
             if !first { Log.info("sync: \(config.instance) is no longer master: receiving connections") }
             else { Log.info("sync: receiving connections on \(config.interface) \(config.group):\(config.port) (sync ID \(syncID))") }
         }
     }
 
-    private func walk() {
-        hub.requestWalk(FlowRecord.walkSync)
+    @discardableResult
+    private func walk() -> UInt32 {
         statistics.withLock { $0.walks += 1 }
+        return hub.requestWalk(FlowRecord.walkSync)
     }
 
     private func send(_ records: [FlowRecord]) {
@@ -206,17 +259,25 @@ public final class SyncService: @unchecked Sendable {
         guard let message = open(bytes, from: source) else { return }
         switch SyncDatagramKind.classify(message) {
         case .catchUp:
-            guard master, let request = SyncCatchUpRequest.decode(message), request.syncID == syncID || syncID == 0
-            else { return }
+            guard let request = SyncCatchUpRequest.decode(message), request.syncID == syncID || syncID == 0 else { return }
+            if request.answered {
+                guard !master, holdSince != nil,
+                      request.requestNumber &- holdFirstNumber <= catchUpNumber &- holdFirstNumber else { return }
+                Log.info("sync: caught up: \(source) sent every connection (catch-up \(request.requestNumber) answered "
+                    + "after \(Self.tenths(now - holdSince!)) s); VRRP may preempt")
+                statistics.withLock { $0.caughtUp += 1 }
+                endHold()
+                return
+            }
+            guard master else { return }
             // One walk per request: a backup asking again gets a new walk, a repeat does not.
             guard answeredCatchUps[source.value] != request.requestNumber else { return }
             answeredCatchUps[source.value] = request.requestNumber
             Log.info("sync: \(source) asked for every connection (catch-up \(request.requestNumber)): walking the flow tables")
             statistics.withLock { $0.catchUpsAnswered += 1 }
-            walk()
+            answersDue.append((source, request.requestNumber, walk()))
         case .ipvs:
             installMessage(message, master: master)
-            if !master { catchUpDue = nil }
         case .unknown:
             statistics.withLock { $0.undecodable += 1 }
         }
@@ -258,6 +319,11 @@ public final class SyncService: @unchecked Sendable {
             s.installQueueFull += full
             for (k, v) in refused { s.entriesRefused[k, default: 0] += v }
         }
+    }
+
+    private static func tenths(_ seconds: Double) -> String {
+        let t = Int((seconds * 10).rounded())
+        return "\(t / 10).\(t % 10)"
     }
 
     private func askForCatchUp(now: Double) {

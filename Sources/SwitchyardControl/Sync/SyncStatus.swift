@@ -8,7 +8,7 @@ extension SyncStatistics {
             ("messages_sent", messagesSent), ("entries_sent", entriesSent), ("send_failures", sendFailures),
             ("backlog_dropped", backlogDropped), ("walks", walks), ("catch_ups_answered", catchUpsAnswered),
             ("messages_received", messagesReceived), ("entries_installed", entriesInstalled),
-            ("install_queue_full", installQueueFull), ("catch_ups_sent", catchUpsSent),
+            ("install_queue_full", installQueueFull), ("catch_ups_sent", catchUpsSent), ("caught_up", caughtUp),
             ("undecodable", undecodable), ("unauthenticated", unauthenticated), ("replayed", replayed),
             ("other_sync_id", otherSyncID), ("ignored_as_master", ignoredAsMaster),
         ]

@@ -54,6 +54,10 @@ extension VRRPInstance {
         case shutdown
         /// From `VRRPSyncGroup` only: the group moves this member.
         case syncGroup(SyncCommand)
+        /// Connection sync's say (`SyncService.holdsPreemption`): while true, a lower-priority
+        /// master's adverts are accepted as preempt_delay accepts them, so this box does not take
+        /// over connections its catch-up has not brought yet. A dead master is still taken over.
+        case preemptionHold(Bool)
     }
 
     public enum SyncCommand: Sendable, Equatable {

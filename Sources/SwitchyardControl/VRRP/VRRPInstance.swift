@@ -34,6 +34,8 @@ public struct VRRPInstance: Sendable {
     private var garpRefreshDeadline: Double?
     /// keepalived's preempt_time: until then a lower-priority master's adverts are still accepted.
     private var preemptTime: Double?
+    /// Set by `.preemptionHold`: a lower-priority master's adverts are still accepted meanwhile.
+    public private(set) var preemptionHeld = false
     /// The cause a down-timer expiry will report (keepalived's next_master_reason).
     private var nextMasterCause: Cause = .masterDown
 
@@ -80,6 +82,8 @@ public struct VRRPInstance: Sendable {
             shutdown(&out)
         case .syncGroup(let command):
             syncCommand(command, now, &out)
+        case .preemptionHold(let held):
+            preemptionHeld = held
         }
         return out
     }
@@ -186,7 +190,7 @@ public struct VRRPInstance: Sendable {
             nextMasterCause = .masterReleased
             return
         }
-        let stillDelaying = config.preemptDelay > 0 && (preemptTime.map { $0 > now } ?? true)
+        let stillDelaying = (config.preemptDelay > 0 && (preemptTime.map { $0 > now } ?? true)) || preemptionHeld
         guard !config.preempt || advert.priority >= effectivePriority || stillDelaying else {
             // Preempt: a lower-priority master is ignored; our down timer keeps running.
             masterAddress = advert.sourceAddress

@@ -33,6 +33,8 @@ public final class VRRPService: @unchecked Sendable {
     public let status = Locked<[VRRPInstanceStatus]>([])
     private var since: [String: Double] = [:]
     private var lastStatus: [VRRPInstanceStatus] = []
+    /// Connection sync's hold on preemption (SyncService.holdsPreemption); set before `run`.
+    public var preemptionHold: (@Sendable () -> Bool)?
 
     /// Opens a socket on every instance's interface (failures here stop the start, before any
     /// VIP is served).
@@ -82,7 +84,13 @@ public final class VRRPService: @unchecked Sendable {
         // The sockets in `names` order, then the stop event.
         var polls = names.map { pollfd(fd: sockets[$0]!.fd, events: Int16(POLLIN), revents: 0) }
             + [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+        var held = false
         while !stopFlag.load(ordering: .relaxed) {
+            if let hold = preemptionHold?(), hold != held {
+                held = hold
+                if hold { Log.info("vrrp: no preemption until connection sync has caught up (\(Int(SyncService.preemptionHoldSeconds)) s at most)") }
+                perform(router.handle(.preemptionHold(hold), at: now()))
+            }
             // Wake for the next deadline, and at least every 100 ms (stop() wakes it at once).
             let next = min(router.nextDeadline ?? .infinity, watchers.nextDeadline)
             let wait = max(0, min(0.1, next - now()))
