@@ -9,9 +9,9 @@ public enum AdmCommand: Equatable, Sendable {
     case addService(ServiceKey, scheduler: SchedulerKind?, persistence: Int?, mask: UInt32?)
     case editService(ServiceKey, scheduler: SchedulerKind?, persistence: Int?, mask: UInt32?)
     case deleteService(ServiceKey)
-    case addReal(ServiceKey, IPv4Address, UInt16?, method: ForwardingMethod?, weight: Int?)
-    case editReal(ServiceKey, IPv4Address, UInt16?, method: ForwardingMethod?, weight: Int?)
-    case deleteReal(ServiceKey, IPv4Address, UInt16?)
+    case addReal(ServiceKey, IPAddressBits, UInt16?, method: ForwardingMethod?, weight: Int?)
+    case editReal(ServiceKey, IPAddressBits, UInt16?, method: ForwardingMethod?, weight: Int?)
+    case deleteReal(ServiceKey, IPAddressBits, UInt16?)
     case list(ListOptions)
     /// `-L -c`: the connections and persistence templates the workers hold (AdmConnections).
     case listConnections(ConnectionListOptions)
@@ -86,9 +86,9 @@ public enum AdmCommand: Equatable, Sendable {
     struct Entry {
         var command = ""
         var protocolNumber: UInt8 = IPProtocol.tcp
-        var address: IPv4Address?
+        var address: IPAddressBits?
         var port: UInt16 = 0
-        var real: (IPv4Address, UInt16?)?
+        var real: (IPAddressBits, UInt16?)?
         var schedulerName: String?
         var persistence: Int?
         var mask: UInt32?
@@ -221,8 +221,14 @@ public enum AdmCommand: Equatable, Sendable {
             scheduler = kind
         }
         // The table's rows make a service compulsory where these need one.
-        let key = entry.service ?? ServiceKey(proto: IPProtocol.tcp, vip: IPv4Address(0), port: 0)
-        let realAddress = entry.real?.0 ?? IPv4Address(0)
+        let key = entry.service ?? ServiceKey(proto: IPProtocol.tcp, vip: IPAddressBits(v4: 0), port: 0)
+        let realAddress = entry.real?.0 ?? IPAddressBits(v4: 0)
+        if let real = entry.real, let vip = entry.address, real.0.isV4 != vip.isV4 {
+            throw AdmError("virtual server and real server must be of one address family (DR and NAT keep it)", exitStatus: 2)
+        }
+        if entry.mask != nil, let vip = entry.address, !vip.isV4 {
+            throw AdmError("a persistent netmask for an IPv6 virtual server is not supported yet", exitStatus: 2)
+        }
         // process_options: an added or edited DR real server's port is the service's (line 1047;
         // DR is the default); otherwise a real server without a port takes the service's.
         let realPort = entry.method == .nat || command == "d" ? entry.real?.1 : nil
@@ -302,8 +308,8 @@ public enum AdmCommand: Equatable, Sendable {
             (scheduler.map { ", scheduler \($0.name)" } ?? "") + (persistence.map { ", persistent \($0) s" } ?? "")
                 + (mask.map { ", netmask \(IPv4Address($0))" } ?? "")
         }
-        func real(_ address: IPv4Address, _ port: UInt16?, _ method: ForwardingMethod?, _ weight: Int?) -> String {
-            "real server \(address)" + (port.map { ":\($0)" } ?? "") + (method.map { ", \($0.name)" } ?? "")
+        func real(_ address: IPAddressBits, _ port: UInt16?, _ method: ForwardingMethod?, _ weight: Int?) -> String {
+            "real server " + (port.map { address.withPort($0) } ?? "\(address)") + (method.map { ", \($0.name)" } ?? "")
                 + (weight.map { ", weight \($0)" } ?? "")
         }
         switch self {

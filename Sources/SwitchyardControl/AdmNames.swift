@@ -10,19 +10,32 @@ extension AdmCommand {
     /// off: random words must not become DNS queries.
     public static let resolvesHostNames = Atomic<Bool>(true)
 
-    /// parse_service (ipvsadm.c line 1208) for IPv4: ADDRESS or HOST, then `:PORT` or
-    /// `:SERVICE` (looked up for the service's protocol); nil where ipvsadm finds no address
-    /// (a bare number is none) or the port is neither.
-    static func endpoint(_ text: String, protocolNumber: UInt8 = IPProtocol.tcp) -> (IPv4Address, UInt16?)? {
+    /// parse_service (ipvsadm.c line 1208): ADDRESS or HOST, then `:PORT` or `:SERVICE` (looked
+    /// up for the service's protocol), or an IPv6 address in brackets, `[2001:db8::1]:80`; nil
+    /// where ipvsadm finds no address (a bare number is none) or the port is neither.
+    static func endpoint(_ text: String, protocolNumber: UInt8 = IPProtocol.tcp) -> (IPAddressBits, UInt16?)? {
         guard !text.isEmpty, !text.allSatisfy(\.isASCIIDigit) else { return nil }
-        // strrchr: the port follows the last colon.
-        let colon = text.lastIndex(of: ":")
-        let host = colon.map { String(text[..<$0]) } ?? text
-        guard let address = IPv4Address(host) ?? hostAddress(host) else { return nil }
-        guard let colon else { return (address, nil) }
-        let portText = String(text[text.index(after: colon)...])
-        if let port = number(portText, 0...65_535) { return (address, UInt16(port)) }
-        guard let port = servicePort(portText, protocolNumber: protocolNumber) else { return nil }
+        let address: IPAddressBits
+        let portText: Substring?
+        if text.hasPrefix("[") {
+            // strchr(']'): the address inside, then nothing or ":PORT".
+            guard let close = text.firstIndex(of: "]"),
+                  let v6 = IPAddressBits(ipv6: text[text.index(after: text.startIndex)..<close]), !v6.isV4 else { return nil }
+            let rest = text[text.index(after: close)...]
+            guard rest.isEmpty || rest.hasPrefix(":") else { return nil }
+            address = v6
+            portText = rest.isEmpty ? nil : rest.dropFirst()
+        } else {
+            // strrchr: the port follows the last colon.
+            let colon = text.lastIndex(of: ":")
+            let host = colon.map { String(text[..<$0]) } ?? text
+            guard let v4 = IPv4Address(host) ?? hostAddress(host) else { return nil }
+            address = IPAddressBits(v4)
+            portText = colon.map { text[text.index(after: $0)...] }
+        }
+        guard let portText else { return (address, nil) }
+        if let port = number(String(portText), 0...65_535) { return (address, UInt16(port)) }
+        guard let port = servicePort(String(portText), protocolNumber: protocolNumber) else { return nil }
         return (address, port)
     }
 

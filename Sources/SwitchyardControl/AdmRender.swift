@@ -42,7 +42,7 @@ public enum AdmRender {
     /// the sorry server while it stands in. Down ones without inhibit are out of the list, as
     /// keepalived takes them out of IPVS.
     public struct Row: Sendable {
-        public var address: IPv4Address
+        public var address: IPAddressBits
         public var port: UInt16
         public var method: ForwardingMethod
         public var weight: Int
@@ -80,22 +80,27 @@ public enum AdmRender {
         return f
     }
 
-    /// `TCP  198.18.0.100:80`: a service's first columns in every listing.
-    static func serviceHead(_ protocolName: String, _ vip: IPv4Address, _ port: UInt16) -> String {
-        pad(protocolName, 4) + " " + "\(vip):\(port)"
+    /// `TCP  198.18.0.100:80`, `TCP  [2001:db8::100]:80`: a service's first columns in every listing.
+    static func serviceHead(_ protocolName: String, _ vip: IPAddressBits, _ port: UInt16) -> String {
+        pad(protocolName, 4) + " " + vip.withPort(port)
     }
 
     /// `  -> 198.18.0.11:80               Route   `: a real server's columns up to its weight,
     /// shared by `-Ln` and `check` so both line up and name the method alike.
-    static func realColumns(_ address: IPv4Address, _ port: UInt16, _ method: ForwardingMethod) -> String {
-        "  -> " + pad("\(address):\(port)", 28) + " " + pad(forward(method), 7) + " "
+    static func realColumns(_ address: IPAddressBits, _ port: UInt16, _ method: ForwardingMethod) -> String {
+        "  -> " + pad(address.withPort(port), 28) + " " + pad(forward(method), 7) + " "
     }
 
     /// libipvs.c's address comparison (ipvs_cmp_services, ipvs_cmp_dests): the difference of
     /// the two addresses as 32-bit numbers, read as a signed int. Two addresses 2^31 or more
     /// apart therefore compare the wrong way round (10.0.0.1 after 198.18.0.100), and ipvsadm
-    /// prints them so; this does the same.
-    static func addressOrder(_ a: IPv4Address, _ b: IPv4Address) -> Int32 { Int32(bitPattern: a.value &- b.value) }
+    /// prints them so; this does the same. IPv4 before IPv6 (AF_INET before AF_INET6), and IPv6
+    /// addresses by memcmp.
+    static func addressOrder(_ a: IPAddressBits, _ b: IPAddressBits) -> Int32 {
+        if a.isV4 != b.isV4 { return a.isV4 ? -1 : 1 }
+        if a.isV4 { return Int32(bitPattern: a.v4 &- b.v4) }
+        return a == b ? 0 : a < b ? -1 : 1
+    }
 
     /// The services in ipvsadm's order: by protocol number (TCP before UDP), then address, then
     /// port (ipvs_cmp_services, which list_all applies unless --nosort). With --nosort, the
@@ -239,14 +244,14 @@ public enum AdmRender {
         var out = ""
         for s in ordered(table, sorted: sorted) {
             let flag = s.key.proto == IPProtocol.udp ? "-u" : "-t"
-            var line = "-A \(flag) \(s.key.vip):\(s.key.port) -s \(s.config.scheduler.name)"
+            var line = "-A \(flag) \(s.key.vip.withPort(s.key.port)) -s \(s.config.scheduler.name)"
             if s.config.persistenceTimeout > 0 {
                 line += " -p \(s.config.persistenceTimeout)"
                 if s.config.persistenceMask != 0xFFFF_FFFF { line += " -M \(IPv4Address(s.config.persistenceMask))" }
             }
             out += line + "\n"
             for r in orderedRows(s, sorted: sorted) {
-                out += "-a \(flag) \(s.key.vip):\(s.key.port) -r \(r.address):\(r.port) "
+                out += "-a \(flag) \(s.key.vip.withPort(s.key.port)) -r \(r.address.withPort(r.port)) "
                     + "\(r.method == .dr ? "-g" : "-m") -w \(r.weight)\n"
             }
         }

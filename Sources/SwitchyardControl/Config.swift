@@ -5,7 +5,8 @@ import SwitchyardCore
 
 /// A real server as configured.
 public struct RealServerConfig: Sendable, Equatable {
-    public var address: IPv4Address
+    /// IPv4 or IPv6, the service's family.
+    public var address: IPAddressBits
     public var port: UInt16
     public var weight: Int
     /// On failure keep it listed with weight 0 instead of removing it (inhibit_on_failure).
@@ -17,7 +18,7 @@ public struct RealServerConfig: Sendable, Equatable {
     public var checkers: [CheckerConfig] = []
     public var location: SourceLocation
 
-    public init(address: IPv4Address, port: UInt16, weight: Int, inhibitOnFailure: Bool = false, notifyUp: ScriptUse? = nil,
+    public init(address: IPAddressBits, port: UInt16, weight: Int, inhibitOnFailure: Bool = false, notifyUp: ScriptUse? = nil,
                 notifyDown: ScriptUse? = nil, checkers: [CheckerConfig] = [], location: SourceLocation) {
         self.address = address
         self.port = port
@@ -33,7 +34,8 @@ public struct RealServerConfig: Sendable, Equatable {
 /// A virtual service as configured; identified by (protocol, VIP, port).
 public struct VirtualServiceConfig: Sendable, Equatable {
     public var proto: UInt8
-    public var vip: IPv4Address
+    /// IPv4 or IPv6 (its real servers and sorry server are of the same family).
+    public var vip: IPAddressBits
     public var port: UInt16
     public var scheduler: SchedulerKind
     public var method: ForwardingMethod
@@ -54,8 +56,8 @@ public struct VirtualServiceConfig: Sendable, Equatable {
     public var location: SourceLocation
 
     public var protocolName: String { proto == IPProtocol.udp ? "UDP" : "TCP" }
-    /// ipvsadm's way of naming a service: TCP 198.18.0.100:80.
-    public var name: String { "\(protocolName) \(vip):\(port)" }
+    /// ipvsadm's way of naming a service: TCP 198.18.0.100:80, TCP [2001:db8::100]:80.
+    public var name: String { "\(protocolName) \(vip.withPort(port))" }
 }
 
 /// A parsed, checked configuration.
@@ -85,7 +87,10 @@ public struct Config: Sendable, Equatable {
         warnings.map { ConfigDiagnostic(path: $0.path, location: $0.location, message: $0.message, isWarning: false) }
     }
 
-    public var vips: [IPv4Address] { Array(Set(services.map(\.vip))).sorted() }
+    /// The IPv4 VIPs (the ARP responder's, the capture filter's, the kernel guard's).
+    public var vips: [IPv4Address] { Array(Set(services.compactMap(\.vip.ipv4))).sorted() }
+    /// The IPv6 VIPs.
+    public var vips6: [IPAddressBits] { Array(Set(services.map(\.vip).filter { !$0.isV4 })).sorted() }
 
     /// Parses config text. Throws the first error, with its line and column. `configID` is
     /// what `@ID` lines are compared with (keepalived's --config-id; default: the host name up

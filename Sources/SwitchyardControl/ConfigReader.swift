@@ -150,6 +150,25 @@ struct ConfigReader {
         }
     }
 
+    /// An IPv4 or IPv6 address for a service, a real server or a sorry server: one a packet can
+    /// be sent to (no unspecified, loopback, multicast or broadcast address; no IPv6 link-local
+    /// one, which would need its interface; no IPv4-mapped one: write the IPv4 address).
+    func serviceAddress(_ t: Token, what: String) throws(ConfigDiagnostic) -> IPAddressBits {
+        guard t.text.contains(":") else { return IPAddressBits(try address(t, what: what)) }
+        guard let a = IPAddressBits(ipv6: t.text) else {
+            throw error(t, "\"\(t.text)\" is not an IPv6 address (\(what))")
+        }
+        if a.high == 0 && a.low >> 32 <= 0xFFFF {
+            throw error(t, "\(t.text) cannot be a \(what) (unspecified, loopback, IPv4-compatible or -mapped: "
+                + "write an IPv4 address as 198.18.0.1)")
+        }
+        if a.high >> 56 == 0xFF { throw error(t, "\(t.text) cannot be a \(what) (multicast)") }
+        if a.high >> 54 == 0xFE80 >> 6 {
+            throw error(t, "\(t.text) cannot be a \(what) (link-local: it would need an interface; use a global address)")
+        }
+        return a
+    }
+
     func address(_ t: Token, what: String) throws(ConfigDiagnostic) -> IPv4Address {
         guard let a = IPv4Address(t.text) else {
             if t.text.contains(":") { throw error(t, "IPv6 \(what) \(t.text) is not supported yet") }

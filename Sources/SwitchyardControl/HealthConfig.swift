@@ -107,7 +107,7 @@ public struct CheckerConfig: Sendable, Equatable {
 
 /// The sorry server: used while the service has lost its quorum.
 public struct SorryServerConfig: Sendable, Equatable {
-    public var address: IPv4Address
+    public var address: IPAddressBits
     public var port: UInt16
 }
 

@@ -6,6 +6,8 @@ import SwitchyardCore
 
 /// What a real server takes from its virtual_server.
 struct ServiceDefaults {
+    /// The service's address: its real servers are of its family.
+    var vip: IPAddressBits
     var port: UInt16
     /// The service's lb_kind, if it has one.
     var method: ForwardingMethod?
@@ -36,7 +38,10 @@ extension ConfigReader {
         guard (1...2).contains(s.arguments.count) else {
             throw error(s.keyword, "real_server takes an address and a port: real_server 198.18.0.11 80 { … }")
         }
-        let address = try address(s.arguments[0], what: "real server address")
+        let address = try serviceAddress(s.arguments[0], what: "real server address")
+        guard address.isV4 == service.vip.isV4 else {
+            throw familyError(s.arguments[0], address, of: "real server", vip: service.vip)
+        }
         var port = service.port
         if s.arguments.count == 2, s.arguments[1].text.contains(where: { $0 != "0" }) {
             port = try self.port(s.arguments[1])

@@ -18,7 +18,7 @@ extension ConfigReader {
         guard (1...2).contains(s.arguments.count) else {
             throw error(s.keyword, "virtual_server takes an address and a port: virtual_server 198.18.0.100 80 { … }")
         }
-        let vip = try address(s.arguments[0], what: "virtual server address")
+        let vip = try serviceAddress(s.arguments[0], what: "virtual server address")
         // keepalived reads a missing port or port 0 as "every port", which IPVS allows only with
         // persistence (alloc_vs and validate_check_config in check_data.c).
         guard s.arguments.count == 2, s.arguments[1].text.contains(where: { $0 != "0" }) else {
@@ -62,16 +62,19 @@ extension ConfigReader {
                 }
                 // As a real server's: no port, or 0, is the service's (alloc_ssvr, check_data.c).
                 let given = c.arguments.count == 2 && c.arguments[1].text.contains(where: { $0 != "0" })
-                sorry = SorryServerConfig(address: try address(c.arguments[0], what: "sorry server address"),
-                                          port: given ? try port(c.arguments[1]) : vport)
+                let address = try serviceAddress(c.arguments[0], what: "sorry server address")
+                guard address.isV4 == vip.isV4 else { throw familyError(c.arguments[0], address, of: "sorry server", vip: vip) }
+                sorry = SorryServerConfig(address: address, port: given ? try port(c.arguments[1]) : vport)
                 sorryAt = c.keyword.location
             case "virtualhost": virtualHost = try text(c)
             case "ip_family":
-                // Switchyard's services are IPv4: inet agrees, inet6 cannot (ip_family_handler).
+                // The address says the family; ip_family may only agree (ip_family_handler).
                 let t = try single(c)
                 switch t.text {
-                case "inet": break
-                case "inet6": throw error(t, "ip_family inet6 is not supported yet: Switchyard forwards IPv4 only")
+                case "inet", "inet6":
+                    guard (t.text == "inet") == vip.isV4 else {
+                        throw error(t, "ip_family \(t.text) does not match the virtual server's address \(vip)")
+                    }
                 default: throw error(t, "unknown ip_family \"\(t.text)\"; expected inet or inet6")
                 }
             case "quorum": quorum = try integer(c, in: 0...1_000_000)
@@ -117,6 +120,10 @@ extension ConfigReader {
                     : try integer(c, in: ServiceValues.persistenceTimeout)
             case "persistence_granularity":
                 let t = try single(c)
+                guard vip.isV4 else {
+                    throw error(t, "persistence_granularity on an IPv6 virtual_server is not supported yet: "
+                        + "its persistence is by the whole client address")
+                }
                 guard let mask = ServiceValues.netmask(t.text) else {
                     throw error(t, "persistence_granularity must be a netmask such as 255.255.255.0, not \"\(t.text)\"")
                 }
@@ -129,13 +136,13 @@ extension ConfigReader {
                 }
             }
         }
-        let name = "\(proto == IPProtocol.udp ? "UDP" : "TCP") \(vip):\(vport)"
+        let name = "\(proto == IPProtocol.udp ? "UDP" : "TCP") \(vip.withPort(vport))"
         // keepalived's defaults for what is missing (validate_check_config, check_data.c):
         // scheduler wlc (IPVS_DEF_SCHED), quietly; forwarding method NAT, with a warning
         // (settleRealServers), since DR or NAT is a choice of topology.
         // persistence_granularity alone turns persistence on for 300 s (pgr_handler, check_parser.c).
         if persistenceMask != nil && persistenceTimeout == 0 { persistenceTimeout = ServiceValues.defaultPersistenceTimeout }
-        let serviceDefaults = ServiceDefaults(port: vport, method: method, timing: timing, inhibit: inhibit, weight: weight,
+        let serviceDefaults = ServiceDefaults(vip: vip, port: vport, method: method, timing: timing, inhibit: inhibit, weight: weight,
                                              virtualHost: virtualHost, name: name)
         var reals: [ReadRealServer] = []
         for c in realStatements { reals.append(try realServer(c, service: serviceDefaults)) }
@@ -168,6 +175,14 @@ extension ConfigReader {
             throw error(s.keyword, "\(service.name) is already defined at line \(other.location.line)")
         }
         config.services.append(service)
+    }
+
+    /// A real or sorry server of the other family than its service's: NAT and DR keep the
+    /// family (IPVS mixes families only for tunnelling).
+    func familyError(_ t: Token, _ address: IPAddressBits, of what: String, vip: IPAddressBits) -> ConfigDiagnostic {
+        func family(_ a: IPAddressBits) -> String { a.isV4 ? "IPv4" : "IPv6" }
+        return error(t, "\(what) \(address) is \(family(address)) but virtual server \(vip) is \(family(vip)): "
+            + "DR and NAT keep the address family")
     }
 
     /// `lb_kind`/`lvs_method` on a virtual_server or a real_server: DR or NAT.

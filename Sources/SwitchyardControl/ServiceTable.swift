@@ -5,17 +5,17 @@ import SwitchyardCore
 /// A virtual service's identity, as ipvsadm names it: protocol, VIP, port.
 public struct ServiceKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var proto: UInt8
-    public var vip: IPv4Address
+    public var vip: IPAddressBits
     public var port: UInt16
 
-    public init(proto: UInt8, vip: IPv4Address, port: UInt16) {
+    public init(proto: UInt8, vip: IPAddressBits, port: UInt16) {
         self.proto = proto
         self.vip = vip
         self.port = port
     }
 
     public var protocolName: String { proto == IPProtocol.udp ? "UDP" : "TCP" }
-    public var description: String { "\(protocolName) \(vip):\(port)" }
+    public var description: String { "\(protocolName) \(vip.withPort(port))" }
     public static func < (a: ServiceKey, b: ServiceKey) -> Bool {
         (a.vip, a.port, a.proto) < (b.vip, b.port, b.proto)
     }
@@ -251,30 +251,34 @@ public struct ServiceTable: Sendable, Equatable {
 
     // MARK: snapshot
 
-    /// Every address the engine must reach on-link: real servers and sorry servers.
+    /// Every IPv4 address the engine must reach on-link (by ARP): real servers and sorry servers.
     public var reachableAddresses: [IPv4Address] {
-        Array(Set(services.flatMap { s in s.reals.map(\.config.address) + (s.config.sorryServer.map { [$0.address] } ?? []) }))
-            .sorted()
+        Array(Set(services.flatMap { s in
+            s.reals.compactMap(\.config.address.ipv4) + (s.config.sorryServer?.address.ipv4.map { [$0] } ?? [])
+        })).sorted()
     }
 
     /// The services as the data plane sees them. A real server that is down is marked
     /// unavailable (its flows move on their next packet); while a service has lost its quorum,
     /// its sorry server (if any) is the one server that takes new flows.
+    /// An IPv6 real server gets neither MAC nor interface here yet (the engine refuses IPv6
+    /// services before it builds a snapshot).
     public func specs(mac: (IPv4Address) -> MACAddress?, interface: (IPv4Address) -> UInt8) -> [ServiceSpec] {
         services.map { s in
             var reals = s.reals.map { r in
                 RealServerSpec(id: r.id, address: r.config.address, port: r.config.port, weight: r.weight,
-                               mac: mac(r.config.address), interface: interface(r.config.address),
+                               mac: r.config.address.ipv4.flatMap(mac), interface: r.config.address.ipv4.map(interface) ?? 0,
                                available: r.up && (s.quorumUp || s.config.sorryServer == nil))
             }
             if !s.quorumUp, let sorry = s.config.sorryServer {
                 reals.append(RealServerSpec(id: s.sorryID, address: sorry.address, port: sorry.port, weight: 1,
-                                            mac: mac(sorry.address), interface: interface(sorry.address)))
+                                            mac: sorry.address.ipv4.flatMap(mac), interface: sorry.address.ipv4.map(interface) ?? 0))
             }
             return ServiceSpec(id: s.id, proto: s.config.proto, vip: s.config.vip, port: s.config.port,
                                scheduler: s.config.scheduler, method: s.config.method,
                                persistenceTimeout: s.config.persistenceTimeout,
-                               persistenceMask: s.config.persistenceMask, reals: reals)
+                               persistenceMask: s.config.vip.isV4 ? .v4Mask(s.config.persistenceMask) : .prefixMask(128),
+                               reals: reals)
         }
     }
 }

@@ -101,3 +101,33 @@ extension Substring {
         return pieces
     }
 }
+
+extension IPAddressBits: Comparable {
+    /// By the 128 bits: every IPv4 address (mapped, ::ffff:0:0/96) sorts before any global
+    /// IPv6 one, and IPv4 addresses among themselves as their numbers.
+    public static func < (a: IPAddressBits, b: IPAddressBits) -> Bool { (a.high, a.low) < (b.high, b.low) }
+}
+
+extension IPAddressBits {
+    /// An address of either family as text: dotted IPv4 (mapped) or IPv6 as `init(ipv6:)` reads it.
+    public init?(text: some StringProtocol) {
+        if let v4 = IPv4Address(text) {
+            self.init(v4: v4.value)
+        } else if let v6 = IPAddressBits(ipv6: text) {
+            self = v6
+        } else {
+            return nil
+        }
+    }
+
+    /// The address with a port as ipvsadm writes it: "198.18.0.1:80", "[2001:db8::1]:80".
+    public func withPort(_ port: UInt16) -> String { isV4 ? "\(self):\(port)" : "[\(self)]:\(port)" }
+}
+
+extension IPAddressBits {
+    /// An IPv4 address, mapped.
+    public init(_ address: IPv4Address) { self.init(v4: address.value) }
+
+    /// The IPv4 address, or nil for an IPv6 one.
+    public var ipv4: IPv4Address? { isV4 ? IPv4Address(v4) : nil }
+}

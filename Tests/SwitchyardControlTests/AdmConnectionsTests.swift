@@ -28,7 +28,7 @@ final class AdmConnectionsParseTests: XCTestCase {
         exact.exact = true
         XCTAssertEqual(try AdmCommand.parse(["-L", "--exact", "-n"]), .list(exact))
         var one = AdmCommand.ListOptions()
-        one.service = ServiceKey(proto: IPProtocol.tcp, vip: IPv4Address("198.18.0.100")!, port: 80)
+        one.service = ServiceKey(proto: IPProtocol.tcp, vip: IPAddressBits(text: "198.18.0.100")!, port: 80)
         XCTAssertEqual(try AdmCommand.parse(["-Ln", "-t", "198.18.0.100:80"]), .list(one))
     }
 

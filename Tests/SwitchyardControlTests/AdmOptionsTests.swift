@@ -6,7 +6,7 @@ import SwitchyardCore
 import XCTest
 
 final class AdmOptionsTests: XCTestCase {
-    let key = ServiceKey(proto: IPProtocol.tcp, vip: IPv4Address("1.2.3.4")!, port: 80)
+    let key = ServiceKey(proto: IPProtocol.tcp, vip: IPAddressBits(text: "1.2.3.4")!, port: 80)
 
     func refusal(_ a: [String]) -> String {
         do { return "no error: \(try AdmCommand.parse(a))" } catch { return "\(error.exitStatus) \(error)" }
@@ -20,7 +20,7 @@ final class AdmOptionsTests: XCTestCase {
                      ["-A", "-s", "rr", "-t", "1.2.3.4:80"]] {
             XCTAssertEqual(try AdmCommand.parse(args), rr, "\(args)")
         }
-        let five = AdmCommand.addReal(key, IPv4Address("10.0.0.1")!, nil, method: .dr, weight: 5)
+        let five = AdmCommand.addReal(key, IPAddressBits(text: "10.0.0.1")!, nil, method: .dr, weight: 5)
         for args in [["-a", "-t", "1.2.3.4:80", "-r", "10.0.0.1", "-g", "-w", "5"], ["-a", "-t1.2.3.4:80", "-r10.0.0.1", "-gw5"],
                      ["-a", "-t", "1.2.3.4:80", "-r", "10.0.0.1", "-g", "--weight=5"], ["-at", "1.2.3.4:80", "-gr", "10.0.0.1", "-w5"]] {
             XCTAssertEqual(try AdmCommand.parse(args), five, "\(args)")
@@ -46,13 +46,13 @@ final class AdmOptionsTests: XCTestCase {
         XCTAssertEqual(try AdmCommand.parse(["-E", "-t", "1.2.3.4:80"]),
                        .editService(key, scheduler: .weightedLeastConnection, persistence: 0, mask: 0xFFFF_FFFF))
         XCTAssertEqual(try AdmCommand.parse(["-e", "-t", "1.2.3.4:80", "-r", "10.0.0.1"]),
-                       .editReal(key, IPv4Address("10.0.0.1")!, nil, method: nil, weight: 1))
+                       .editReal(key, IPAddressBits(text: "10.0.0.1")!, nil, method: nil, weight: 1))
         XCTAssertEqual(try AdmCommand.parse(["-a", "-t", "1.2.3.4:80", "-r", "10.0.0.1:8080", "-g"]),
-                       .addReal(key, IPv4Address("10.0.0.1")!, nil, method: .dr, weight: nil), "DR: the service's port")
+                       .addReal(key, IPAddressBits(text: "10.0.0.1")!, nil, method: .dr, weight: nil), "DR: the service's port")
         XCTAssertEqual(try AdmCommand.parse(["-a", "-t", "1.2.3.4:80", "-r", "10.0.0.1:8080", "-m"]),
-                       .addReal(key, IPv4Address("10.0.0.1")!, 8080, method: .nat, weight: nil))
+                       .addReal(key, IPAddressBits(text: "10.0.0.1")!, 8080, method: .nat, weight: nil))
         XCTAssertEqual(try AdmCommand.parse(["-d", "-t", "1.2.3.4:80", "-r", "10.0.0.1:8080"]),
-                       .deleteReal(key, IPv4Address("10.0.0.1")!, 8080))
+                       .deleteReal(key, IPAddressBits(text: "10.0.0.1")!, 8080))
     }
 
     func testRefusalsInIpvsadmsWordsAndStatuses() {
@@ -120,12 +120,12 @@ final class AdmOptionsTests: XCTestCase {
               AdmCommand.hostAddress("localhost") == IPv4Address("127.0.0.1") else {
             throw XCTSkip("this machine has no http in /etc/services or no localhost")
         }
-        let local = ServiceKey(proto: IPProtocol.tcp, vip: IPv4Address("127.0.0.1")!, port: 80)
+        let local = ServiceKey(proto: IPProtocol.tcp, vip: IPAddressBits(text: "127.0.0.1")!, port: 80)
         XCTAssertEqual(try AdmCommand.parse(["-A", "-t", "localhost:http", "-s", "rr"]),
                        .addService(local, scheduler: .roundRobin, persistence: nil, mask: nil))
         XCTAssertEqual(try AdmCommand.parse(["-a", "-u", "1.2.3.4:domain", "-r", "localhost:domain", "-m"]),
-                       .addReal(ServiceKey(proto: IPProtocol.udp, vip: IPv4Address("1.2.3.4")!, port: 53),
-                                IPv4Address("127.0.0.1")!, 53, method: .nat, weight: nil))
+                       .addReal(ServiceKey(proto: IPProtocol.udp, vip: IPAddressBits(text: "1.2.3.4")!, port: 53),
+                                IPAddressBits(text: "127.0.0.1")!, 53, method: .nat, weight: nil))
         XCTAssertEqual(refusal(["-A", "-t", "1.2.3.4:no-such-service-name"]), "2 illegal virtual server address[:port] specified")
         XCTAssertEqual(refusal(["-A", "-t", "80"]), "2 illegal virtual server address[:port] specified", "a number is no address")
     }

@@ -28,7 +28,7 @@ final class AdmRenderTests: XCTestCase {
     func numbers(_ t: ServiceTable) -> (UInt32) -> RealNumbers {
         var byID: [UInt32: UInt8] = [:]
         for s in t.services {
-            for r in s.reals { byID[r.id] = UInt8(truncatingIfNeeded: r.config.address.value) }
+            for r in s.reals { byID[r.id] = UInt8(truncatingIfNeeded: r.config.address.v4) }
         }
         return { id in
             var n = RealNumbers()
@@ -88,9 +88,9 @@ final class AdmRenderTests: XCTestCase {
           -> 198.18.0.12:5353             Masq    2      0          0         
 
         """)
-        XCTAssertLessThan(AdmRender.addressOrder(IPv4Address("198.18.0.9")!, IPv4Address("198.18.0.12")!), 0)
-        XCTAssertLessThan(AdmRender.addressOrder(IPv4Address("198.18.0.100")!, IPv4Address("10.0.0.1")!), 0)
-        XCTAssertLessThan(AdmRender.addressOrder(IPv4Address("10.0.0.1")!, IPv4Address("100.0.0.1")!), 0, "less than 2^31 apart: in order")
+        XCTAssertLessThan(AdmRender.addressOrder(IPAddressBits(text: "198.18.0.9")!, IPAddressBits(text: "198.18.0.12")!), 0)
+        XCTAssertLessThan(AdmRender.addressOrder(IPAddressBits(text: "198.18.0.100")!, IPAddressBits(text: "10.0.0.1")!), 0)
+        XCTAssertLessThan(AdmRender.addressOrder(IPAddressBits(text: "10.0.0.1")!, IPAddressBits(text: "100.0.0.1")!), 0, "less than 2^31 apart: in order")
     }
 
     func testNoSortKeepsTheTablesOrder() throws {
@@ -239,7 +239,7 @@ final class AdmRenderTests: XCTestCase {
 
     func testAWideServiceLineIsPaddedToIpvsadmsColumns() {
         var t = ServiceTable()
-        _ = try? t.execute(.addService(ServiceKey(proto: IPProtocol.tcp, vip: IPv4Address("198.118.100.100")!, port: 65_535),
+        _ = try? t.execute(.addService(ServiceKey(proto: IPProtocol.tcp, vip: IPAddressBits(text: "198.118.100.100")!, port: 65_535),
                                        scheduler: .roundRobin, persistence: nil, mask: nil))
         var options = AdmCommand.ListOptions()
         options.stats = true

@@ -12,12 +12,7 @@ final class ConfigHTTPTests: XCTestCase {
     }
 
     func error(_ globals: String) -> String {
-        do {
-            _ = try parse(globals)
-            return "no error"
-        } catch {
-            return error.description
-        }
+        configError("global_defs {\n" + globals + "\n}" + service, path: "test.conf")
     }
 
     func testListenerUsersAndMetricsAuth() throws {

@@ -6,14 +6,7 @@ import XCTest
 final class ConfigTests: XCTestCase {
     func parse(_ text: String) throws(ConfigDiagnostic) -> Config { try Config.parse(text, path: "test.conf") }
 
-    func error(_ text: String) -> String {
-        do {
-            _ = try parse(text)
-            return "no error"
-        } catch {
-            return error.description
-        }
-    }
+    func error(_ text: String) -> String { configError(text, path: "test.conf") }
 
     func testKeepalivedStyleConfig() throws {
         let c = try parse("""
@@ -65,7 +58,7 @@ final class ConfigTests: XCTestCase {
         ])
         XCTAssertEqual(c.vips, [IPv4Address("198.18.0.100")!])
         XCTAssertEqual(tcp.persistenceTimeout, 50)
-        XCTAssertEqual(tcp.sorryServer, SorryServerConfig(address: IPv4Address("198.18.0.99")!, port: 80))
+        XCTAssertEqual(tcp.sorryServer, SorryServerConfig(address: IPAddressBits(text: "198.18.0.99")!, port: 80))
         XCTAssertEqual(tcp.reals[0].checkers.map(\.kind), [.tcp, .ssl(urls: [URLCheck()], virtualHost: nil, sni: nil,
                                                                        tls: TLSClientSettings())])
         XCTAssertEqual(tcp.reals[0].checkers[0].timing.connectTimeout, 3)
@@ -101,8 +94,9 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("}\n"), "test.conf:1:1: unexpected '}' with no open block")
         XCTAssertEqual(error("virtual_server 198.18.0.1 80 {\n lb_kind TUN\n}"),
                        "test.conf:2:10: lb_kind TUN is not supported yet (this kernel has no IPIP to test it); expected DR or NAT")
-        XCTAssertEqual(error("virtual_server 2001:db8::1 80 {\n}"),
-                       "test.conf:1:16: IPv6 virtual server address 2001:db8::1 is not supported yet")
+        XCTAssertEqual(error("virtual_server fe80::1 80 {\n}"),
+                       "test.conf:1:16: fe80::1 cannot be a virtual server address (link-local: it would need an interface; "
+                       + "use a global address)")
         XCTAssertEqual(error("virtual_server fwmark 1 {\n}"),
                        "test.conf:1:16: virtual_server fwmark is not supported yet: Switchyard matches a service by address, "
                        + "protocol and port, not by firewall mark; write one virtual_server per address and port the mark covers")

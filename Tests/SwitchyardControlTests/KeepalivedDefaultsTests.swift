@@ -108,7 +108,7 @@ final class KeepalivedDefaultsTests: XCTestCase {
     func testRealServerWithOnlyUnbuiltCheckersIsHeldDown() throws {
         let (s, warnings) = try service(" lb_kind DR\n real_server 198.18.0.2 80 {\n  BFD_CHECK {\n   name b1\n  }\n }\n"
                                         + " real_server 198.18.0.3 80 {\n  TCP_CHECK { }\n }")
-        XCTAssertEqual(s.reals.map(\.address), [IPv4Address("198.18.0.3")!], "held down: out of the table")
+        XCTAssertEqual(s.reals.map(\.address), [IPAddressBits(text: "198.18.0.3")!], "held down: out of the table")
         XCTAssertEqual(warnings, ["k.conf:4:3: warning: BFD_CHECK is not built in Switchyard (keepalived: checks the state "
             + "of a bfd_instance); real server 198.18.0.2:80 is held down (never up) until it has a checker Switchyard runs "
             + "(TCP_CHECK, HTTP_GET, SSL_GET, PING_CHECK, MISC_CHECK, SMTP_CHECK, DNS_CHECK, UDP_CHECK or FILE_CHECK)"])
@@ -162,7 +162,7 @@ final class KeepalivedSettlingTests: XCTestCase {
 
     func testSorryServerWithNoPortTakesTheServicePort() throws {
         let (s, warnings) = try service(" lb_kind NAT\n sorry_server 198.18.0.9\n real_server 198.18.0.2 8080")
-        XCTAssertEqual(s.sorryServer, SorryServerConfig(address: IPv4Address("198.18.0.9")!, port: 80))
+        XCTAssertEqual(s.sorryServer, SorryServerConfig(address: IPAddressBits(text: "198.18.0.9")!, port: 80))
         XCTAssertEqual(warnings, [])
     }
 
@@ -184,12 +184,12 @@ final class KeepalivedSettlingTests: XCTestCase {
         ])
     }
 
-    func testIPFamilyInetAgreesAndInet6IsRefused() throws {
+    func testIPFamilyMustAgreeWithTheAddress() throws {
         let (_, warnings) = try service(" lb_kind DR\n ip_family inet\n real_server 198.18.0.2 80")
         XCTAssertEqual(warnings, [])
         XCTAssertThrowsError(try service(" lb_kind DR\n ip_family inet6")) { e in
             XCTAssertEqual((e as? ConfigDiagnostic)?.description,
-                           "k.conf:3:12: ip_family inet6 is not supported yet: Switchyard forwards IPv4 only")
+                           "k.conf:3:12: ip_family inet6 does not match the virtual server's address 198.18.0.1")
         }
     }
 

@@ -96,12 +96,12 @@ final class MetricsTests: XCTestCase {
         web2.inPackets = 10
         var input = MetricsInput()
         input.services = [
-            MetricsInput.Service(proto: IPProtocol.tcp, vip: IPv4Address("198.18.0.100")!, port: 80, reals: [
-                MetricsInput.Real(address: IPv4Address("198.18.0.11")!, port: 8080, weight: 3, up: true, numbers: web1),
-                MetricsInput.Real(address: IPv4Address("198.18.0.12")!, port: 8080, weight: 0, up: true, numbers: web2),
+            MetricsInput.Service(proto: IPProtocol.tcp, vip: IPAddressBits(text: "198.18.0.100")!, port: 80, reals: [
+                MetricsInput.Real(address: IPAddressBits(text: "198.18.0.11")!, port: 8080, weight: 3, up: true, numbers: web1),
+                MetricsInput.Real(address: IPAddressBits(text: "198.18.0.12")!, port: 8080, weight: 0, up: true, numbers: web2),
             ]),
-            MetricsInput.Service(proto: IPProtocol.udp, vip: IPv4Address("198.18.0.100")!, port: 53, reals: [
-                MetricsInput.Real(address: IPv4Address("198.18.0.11")!, port: 53, weight: 1, up: false, numbers: RealNumbers()),
+            MetricsInput.Service(proto: IPProtocol.udp, vip: IPAddressBits(text: "198.18.0.100")!, port: 53, reals: [
+                MetricsInput.Real(address: IPAddressBits(text: "198.18.0.11")!, port: 53, weight: 1, up: false, numbers: RealNumbers()),
             ]),
         ]
         input.engineCounters = ["rx_frames": 100, "forwarded": 90, "drop_no_service": 6, "nat_replies": 30]

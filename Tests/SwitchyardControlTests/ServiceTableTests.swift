@@ -44,13 +44,13 @@ final class ServiceTableTests: XCTestCase {
             .replacingOccurrences(of: "198.18.0.11 80", with: "198.18.0.13 80")
             + "\nvirtual_server 198.18.0.100 443 {\n lb_kind DR\n real_server 198.18.0.12 443\n}\n"
         let c = t.apply(try config(edited))
-        XCTAssertEqual(c.servicesAdded, [ServiceKey(proto: IPProtocol.tcp, vip: IPv4Address("198.18.0.100")!, port: 443)])
+        XCTAssertEqual(c.servicesAdded, [ServiceKey(proto: IPProtocol.tcp, vip: IPAddressBits(text: "198.18.0.100")!, port: 443)])
         XCTAssertEqual(c.realsAdded, 2)
         XCTAssertEqual(c.realsRemoved, 1)
         XCTAssertEqual(c.realsChanged, 1)
         XCTAssertEqual(c.checkersToStop, [ids[0]])
         XCTAssertEqual(t.services[0].id, serviceID, "the service keeps its ID")
-        XCTAssertEqual(t.services[0].reals.first { $0.config.address == IPv4Address("198.18.0.12")! }?.id, ids[1],
+        XCTAssertEqual(t.services[0].reals.first { $0.config.address == IPAddressBits(text: "198.18.0.12")! }?.id, ids[1],
                        "a real server that stays keeps its ID")
         XCTAssertFalse(t.services[0].reals.map(\.id).contains(ids[0]), "the removed one's ID is not reused at once")
     }
@@ -123,7 +123,7 @@ final class ServiceTableTests: XCTestCase {
 }
 
 final class AdmTests: XCTestCase {
-    let vip = IPv4Address("198.18.0.100")!
+    let vip = IPAddressBits(text: "198.18.0.100")!
 
     func testParsing() throws {
         let key = ServiceKey(proto: IPProtocol.tcp, vip: vip, port: 80)
@@ -134,9 +134,9 @@ final class AdmTests: XCTestCase {
         XCTAssertEqual(try AdmCommand.parse(["--add-service", "--tcp-service", "198.18.0.100:80", "-p", "60", "-M", "255.255.255.0"]),
                        .addService(key, scheduler: nil, persistence: 60, mask: 0xFFFF_FF00))
         XCTAssertEqual(try AdmCommand.parse(["-a", "-t", "198.18.0.100:80", "-r", "198.18.0.11", "-g", "-w", "3"]),
-                       .addReal(key, IPv4Address("198.18.0.11")!, nil, method: .dr, weight: 3))
+                       .addReal(key, IPAddressBits(text: "198.18.0.11")!, nil, method: .dr, weight: 3))
         XCTAssertEqual(try AdmCommand.parse(["-e", "-u", "198.18.0.100:53", "-r", "198.18.0.11:5353", "-m"]),
-                       .editReal(ServiceKey(proto: IPProtocol.udp, vip: vip, port: 53), IPv4Address("198.18.0.11")!, 5353,
+                       .editReal(ServiceKey(proto: IPProtocol.udp, vip: vip, port: 53), IPAddressBits(text: "198.18.0.11")!, 5353,
                                  method: .nat, weight: 1))
         var list = AdmCommand.ListOptions()
         list.stats = true

@@ -9,14 +9,7 @@ import SwitchyardIO
 final class SyncAuthConfigTests: XCTestCase {
     func parse(_ text: String) throws(ConfigDiagnostic) -> Config { try Config.parse(text, path: "ha.conf") }
 
-    func error(_ text: String) -> String {
-        do {
-            _ = try parse(text)
-            return "no error"
-        } catch {
-            return error.description
-        }
-    }
+    func error(_ text: String) -> String { configError(text, path: "ha.conf") }
 
     let instance = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n}\n"
 

@@ -8,14 +8,7 @@ import XCTest
 final class VRRPConfigTests: XCTestCase {
     func parse(_ text: String) throws(ConfigDiagnostic) -> Config { try Config.parse(text, path: "ha.conf") }
 
-    func error(_ text: String) -> String {
-        do {
-            _ = try parse(text)
-            return "no error"
-        } catch {
-            return error.description
-        }
-    }
+    func error(_ text: String) -> String { configError(text, path: "ha.conf") }
 
     func ip(_ s: String) -> IPv4Address { IPv4Address(s)! }
 

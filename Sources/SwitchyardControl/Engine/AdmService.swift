@@ -68,11 +68,19 @@ extension ControlPlane {
         }
     }
 
+    /// What the engine refuses although the table would take it: an IPv6 service (the engine
+    /// forwards IPv4 only so far), as the kernel refuses a family it lacks (exit 255).
+    static func refusal(_ command: AdmCommand) -> AdmError? {
+        guard case .addService(let key, _, _, _) = command, !key.vip.isV4 else { return nil }
+        return AdmError.kernel("IPv6 virtual servers are not forwarded by this engine yet")
+    }
+
     /// One table edit, applied (its flows, checkers and snapshot follow), or refused.
     func edit(_ command: AdmCommand, what: String) -> Result<TableChanges, AdmError> {
         changing.withLock { _ in
             let before = realStates()
             defer { stampChanges(since: before) }
+            if let refused = Self.refusal(command) { return .failure(refused) }
             let result = state.withLock { s -> Result<TableChanges, AdmError> in
                 do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
             }
@@ -107,6 +115,7 @@ extension ControlPlane {
                         if key != nil, ids.isEmpty { throw AdmError.kernel("No such service") }
                         zero(ids)
                     } else {
+                        if let refused = Self.refusal(command) { throw refused }
                         let result = state.withLock { s -> Result<TableChanges, AdmError> in
                             do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
                         }

@@ -130,9 +130,12 @@ public final class ControlPlane: @unchecked Sendable {
         try state.withLock { s in
             let services = s.table.services
             var sets = AddressSets()
-            sets.vips = Array(Set(services.map(\.config.vip))).sorted()
+            // IPv4 only: the engine refuses IPv6 services before they reach the table (InterfacePlan).
+            sets.vips = Array(Set(services.compactMap(\.config.vip.ipv4))).sorted()
             sets.natEndpoints = Array(Set(services.filter { $0.config.method == .nat }.flatMap { svc in
-                svc.reals.map { KernelGuard.Endpoint(address: $0.config.address, proto: svc.config.proto, port: $0.config.port) }
+                svc.reals.compactMap { r in
+                    r.config.address.ipv4.map { KernelGuard.Endpoint(address: $0, proto: svc.config.proto, port: r.config.port) }
+                }
             })).sorted()
             sets.answered = sets.vips.filter { !s.standby.contains($0) }
             for vip in sets.vips { sets.vipInterface[vip] = try plan.number(for: vip, vip: true) }

@@ -16,6 +16,7 @@ public struct InterfacePlan: Sendable {
     /// in the daemon, made-up ones in tests).
     public init(config: Config, given: String?, routes: [Route],
                 lookup: (String) throws -> InterfaceInfo = InterfaceInfo.lookup) throws {
+        try InterfacePlan.refuseIPv6(config)
         var names: [String] = []
         if let given { names.append(given) }
         for address in InterfacePlan.addressesNeeded(config) {
@@ -29,6 +30,13 @@ public struct InterfacePlan: Sendable {
         self.interfaces = try names.map(lookup)
         self.given = given
         self.routes = routes
+    }
+
+    /// The config reader and adm take IPv6 services; the engine does not forward them yet.
+    static func refuseIPv6(_ config: Config) throws {
+        guard let s = config.services.first(where: { !$0.vip.isV4 }) else { return }
+        throw SetupError("\(s.name) (line \(s.location.line)): IPv6 virtual servers are read and checked "
+            + "(switchyard check lists them), but the engine does not forward IPv6 yet")
     }
 
     /// VIPs first (their interface leads), then every real and sorry server.
@@ -71,6 +79,7 @@ public struct InterfacePlan: Sendable {
 
     /// Throws if a config needs an interface this engine was not started on (a reload's check).
     func admits(_ config: Config) throws {
+        try InterfacePlan.refuseIPv6(config)
         for a in InterfacePlan.addressesNeeded(config) { _ = try number(for: a, vip: config.vips.contains(a)) }
     }
 }

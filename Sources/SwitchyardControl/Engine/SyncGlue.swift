@@ -11,14 +11,17 @@ extension ControlPlane {
         state.withLock { s in
             var d = SyncDirectory()
             d.workers = workers
+            // Sync's entries are IPv4 (FlowRecord): IPv6 services have none.
             for service in s.table.services {
                 let c = service.config
+                guard let vip = c.vip.ipv4 else { continue }
                 for real in service.reals {
-                    let key = SyncDirectory.RealKey(proto: c.proto, virtual: c.vip.value, virtualPort: c.port,
-                                                    real: real.config.address.value, realPort: real.config.port)
+                    guard let address = real.config.address.ipv4 else { continue }
+                    let key = SyncDirectory.RealKey(proto: c.proto, virtual: vip.value, virtualPort: c.port,
+                                                    real: address.value, realPort: real.config.port)
                     d.reals[key] = SyncDirectory.Real(id: real.id, nat: c.method == .nat)
                 }
-                if let number = try? plan.number(for: c.vip, vip: true) { d.vipInterface[c.vip.value] = UInt8(number) }
+                if let number = try? plan.number(for: vip, vip: true) { d.vipInterface[vip.value] = UInt8(number) }
             }
             d.clientMask = s.table.services.filter { $0.config.persistenceTimeout > 0 }
                 .reduce(UInt32.max) { $0 & $1.config.persistenceMask }

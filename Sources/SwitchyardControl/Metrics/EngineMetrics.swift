@@ -7,7 +7,7 @@ import SwitchyardCore
 /// What the metrics are made of, read from the control plane in one go.
 public struct MetricsInput: Sendable {
     public struct Real: Sendable {
-        public var address: IPv4Address
+        public var address: IPAddressBits
         public var port: UInt16
         /// The weight in force (ipvsadm -L's).
         public var weight: Int
@@ -15,7 +15,7 @@ public struct MetricsInput: Sendable {
         public var up: Bool
         public var numbers: RealNumbers
 
-        public init(address: IPv4Address, port: UInt16, weight: Int, up: Bool, numbers: RealNumbers) {
+        public init(address: IPAddressBits, port: UInt16, weight: Int, up: Bool, numbers: RealNumbers) {
             self.address = address
             self.port = port
             self.weight = weight
@@ -26,11 +26,11 @@ public struct MetricsInput: Sendable {
 
     public struct Service: Sendable {
         public var proto: UInt8
-        public var vip: IPv4Address
+        public var vip: IPAddressBits
         public var port: UInt16
         public var reals: [Real]
 
-        public init(proto: UInt8, vip: IPv4Address, port: UInt16, reals: [Real]) {
+        public init(proto: UInt8, vip: IPAddressBits, port: UInt16, reals: [Real]) {
             self.proto = proto
             self.vip = vip
             self.port = port
