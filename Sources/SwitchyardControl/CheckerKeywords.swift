@@ -149,7 +149,7 @@ extension ConfigReader {
             c.location = h.keyword.location
             for o in h.children ?? [] {
                 switch o.keyword.text {
-                case "connect_ip": c.connectIP = try address(try single(o), what: "connect_ip")
+                case "connect_ip": c.connectIP = try serviceAddress(try single(o), what: "connect_ip")
                 case "connect_port": c.connectPort = try port(try single(o))
                 case "connect_timeout": _ = try timingKeyword(o, into: &c.timing)
                 default:

@@ -9,16 +9,20 @@ import SwitchyardIO
 
 enum Datagrams {
     /// A nonblocking UDP socket connected to address:port with `payload` sent, or why not.
-    static func send(_ payload: [UInt8], to address: IPv4Address, _ port: UInt16, checker: String) -> (Int32?, String) {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    static func send(_ payload: [UInt8], to address: IPAddressBits, _ port: UInt16, checker: String) -> (Int32?, String) {
+        let fd = socket(HealthProbes.family(address), Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return (nil, "\(checker): socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
-        setsockopt(fd, Int32(SOL_IP), IP_RECVERR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if address.isV4 {
+            setsockopt(fd, Int32(SOL_IP), IP_RECVERR, &one, socklen_t(MemoryLayout<Int32>.size))
+        } else {
+            setsockopt(fd, Int32(SOL_IPV6), IPV6_RECVERR, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         let sent = HealthProbes.connect(fd, to: address, port) == 0 ? payload.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) } : -1
         guard sent == payload.count else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            return (nil, "\(checker): sending to \(address):\(port): \(reason)")
+            return (nil, "\(checker): sending to \(address.withPort(port)): \(reason)")
         }
         return (fd, "")
     }
@@ -56,12 +60,12 @@ enum DNSQuery {
 }
 
 final class DNSProbe: OneSocketProbe {
-    let address: IPv4Address, port: UInt16, type: DNSRecordType, name: String, timeout: Double
+    let address: IPAddressBits, port: UInt16, type: DNSRecordType, name: String, timeout: Double
     private(set) var deadline = 0.0
     var fd: Int32 = -1
     private let id = UInt16.random(in: 0...UInt16.max)
 
-    init(_ address: IPv4Address, _ port: UInt16, type: DNSRecordType, name: String, timeout: Double) {
+    init(_ address: IPAddressBits, _ port: UInt16, type: DNSRecordType, name: String, timeout: Double) {
         (self.address, self.port, self.type, self.name, self.timeout) = (address, port, type, name, timeout)
     }
 
@@ -77,7 +81,7 @@ final class DNSProbe: OneSocketProbe {
     func ready(events: UInt32, now: Double, scratch: UnsafeMutableRawBufferPointer) -> ProbeStep {
         while let got = Datagrams.receive(fd, scratch) {
             switch got {
-            case .failure(let e): return finish(.down("DNS_CHECK: \(address):\(port): \(e)"))
+            case .failure(let e): return finish(.down("DNS_CHECK: \(address.withPort(port)): \(e)"))
             case .success(let n):
                 if let verdict = DNSQuery.judge(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), id: id) {
                     return finish(verdict)
@@ -90,17 +94,17 @@ final class DNSProbe: OneSocketProbe {
 
     func expired() -> ProbeResult {
         cancel()
-        return .down("DNS_CHECK: no answer from \(address):\(port) within \(timeout) s")
+        return .down("DNS_CHECK: no answer from \(address.withPort(port)) within \(timeout) s")
     }
 
 }
 
 final class UDPProbe: OneSocketProbe {
-    let address: IPv4Address, port: UInt16, check: UDPCheck, timeout: Double
+    let address: IPAddressBits, port: UInt16, check: UDPCheck, timeout: Double
     private(set) var deadline = 0.0
     var fd: Int32 = -1
 
-    init(_ address: IPv4Address, _ port: UInt16, check: UDPCheck, timeout: Double) {
+    init(_ address: IPAddressBits, _ port: UInt16, check: UDPCheck, timeout: Double) {
         (self.address, self.port, self.check, self.timeout) = (address, port, check, timeout)
     }
 
@@ -117,7 +121,7 @@ final class UDPProbe: OneSocketProbe {
         let room = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<min(scratch.count, check.maxReplyLength + 1)])
         guard let got = Datagrams.receive(fd, room) else { return .wait(fd: fd, events: SocketProbes.readable) }
         switch got {
-        case .failure(let e): return finish(.down("UDP_CHECK: \(address):\(port): \(e)"))
+        case .failure(let e): return finish(.down("UDP_CHECK: \(address.withPort(port)): \(e)"))
         case .success(let n): return finish(Self.judge(UnsafeRawBufferPointer(rebasing: room[0..<n]), check))
         }
     }
@@ -140,7 +144,7 @@ final class UDPProbe: OneSocketProbe {
     /// No answer in time: up unless a reply was required (no ICMP error came back).
     func expired() -> ProbeResult {
         cancel()
-        return check.requireReply ? .down("UDP_CHECK: no reply from \(address):\(port) within \(timeout) s") : .up
+        return check.requireReply ? .down("UDP_CHECK: no reply from \(address.withPort(port)) within \(timeout) s") : .up
     }
 
 }

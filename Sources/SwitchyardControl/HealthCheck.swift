@@ -91,15 +91,15 @@ public final class HealthMonitor: @unchecked Sendable {
     public struct Target: Hashable, Sendable {
         public var serviceID: UInt32
         public var realID: UInt32
-        public var address: IPv4Address
+        public var address: IPAddressBits
         public var port: UInt16
 
-        public init(serviceID: UInt32, realID: UInt32, address: IPv4Address, port: UInt16) {
+        public init(serviceID: UInt32, realID: UInt32, address: IPAddressBits, port: UInt16) {
             (self.serviceID, self.realID, self.address, self.port) = (serviceID, realID, address, port)
         }
     }
 
-    public typealias Probe = @Sendable (CheckerConfig, IPv4Address, UInt16) -> ProbeResult
+    public typealias Probe = @Sendable (CheckerConfig, IPAddressBits, UInt16) -> ProbeResult
     public typealias Report = @Sendable (Target, Int, Bool, ProbeResult) -> Void
     /// Every finished check: the target, the checker's index, its result and how many seconds it took.
     public typealias Outcome = @Sendable (Target, Int, ProbeResult, Double) -> Void

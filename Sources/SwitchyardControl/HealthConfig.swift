@@ -94,7 +94,7 @@ public struct CheckerConfig: Sendable, Equatable {
     public var kind: CheckKind
     public var timing: CheckTiming
     /// Probe this address and port instead of the real server's (connect_ip, connect_port).
-    public var connectIP: IPv4Address?
+    public var connectIP: IPAddressBits?
     public var connectPort: UInt16?
     public var location: SourceLocation
     /// MISC_CHECK `user USER [GROUP]`: who the script runs as (default: global_defs script_user,
@@ -141,7 +141,7 @@ extension ConfigReader {
     mutating func checker(_ s: Statement, inherited: CheckTiming, virtualHost inheritedHost: String? = nil)
         throws(ConfigDiagnostic) -> [CheckerConfig] {
         var timing = inherited
-        var connectIP: IPv4Address?
+        var connectIP: IPAddressBits?
         var connectPort: UInt16?
         var urls: [URLCheck] = []
         var virtualHost: String?
@@ -159,7 +159,7 @@ extension ConfigReader {
             if try timingKeyword(c, into: &timing) { continue }
             if try checkerKeyword(c, of: kindName, into: &own) { continue }
             switch k {
-            case "connect_ip": connectIP = try address(try single(c), what: "connect_ip")
+            case "connect_ip": connectIP = try serviceAddress(try single(c), what: "connect_ip")
             case "connect_port": connectPort = try port(try single(c))
             case "url" where isHTTP:
                 urls.append(try url(c))

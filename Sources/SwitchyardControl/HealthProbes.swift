@@ -1,5 +1,6 @@
-// The checkers' probes as blocking calls, and the pieces (connect, HTTP request and verdict,
-// ICMP echo, script spawn and verdict) that the event loop's nonblocking probes share with them.
+// The checkers' probes as blocking calls, and the pieces (connect to an IPv4 or IPv6 address,
+// HTTP request and verdict, script spawn and verdict) that the event loop's nonblocking probes
+// share with them. PING_CHECK's echo is PingEcho.swift's.
 import Glibc
 import SwitchyardCore
 import SwitchyardIO
@@ -37,43 +38,64 @@ public enum HealthProbes {
 
     /// Starts a nonblocking connect to address:port: the socket (connected or still connecting),
     /// or the reason it failed at once. Shared by the blocking probes and the event loop's.
-    static func beginConnect(_ address: IPv4Address, _ port: UInt16) -> (Int32?, String) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    static func beginConnect(_ address: IPAddressBits, _ port: UInt16) -> (Int32?, String) {
+        let fd = socket(family(address), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return (nil, "socket: \(String(cString: strerror(errno)))") }
         if connect(fd, to: address, port) != 0 && errno != EINPROGRESS {
             // Read errno before close can change it.
             let reason = String(cString: strerror(errno))
             close(fd)
-            return (nil, "connect to \(address):\(port): \(reason)")
+            return (nil, "connect to \(address.withPort(port)): \(reason)")
         }
         return (fd, "")
     }
 
-    /// connect(2) of `fd` to address:port (TCP or UDP): 0, or -1 with errno set.
-    static func connect(_ fd: Int32, to address: IPv4Address, _ port: UInt16) -> Int32 {
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        sin.sin_addr.s_addr = address.value.bigEndian
-        return withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    /// The socket family for an address: AF_INET or AF_INET6.
+    static func family(_ address: IPAddressBits) -> Int32 { address.isV4 ? AF_INET : AF_INET6 }
+
+    /// Calls `body` with address:port as a sockaddr_in or sockaddr_in6 and its length.
+    static func withSocketAddress<R>(_ address: IPAddressBits, _ port: UInt16,
+                                     _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        if let v4 = address.ipv4 {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = port.bigEndian
+            sin.sin_addr.s_addr = v4.value.bigEndian
+            return withUnsafePointer(to: &sin) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        var sin6 = sockaddr_in6()
+        sin6.sin6_family = sa_family_t(AF_INET6)
+        sin6.sin6_port = port.bigEndian
+        withUnsafeMutableBytes(of: &sin6.sin6_addr) { raw in
+            raw.storeBytes(of: address.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: address.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+        }
+        return withUnsafePointer(to: &sin6) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
         }
     }
 
+    /// connect(2) of `fd` to address:port (TCP or UDP): 0, or -1 with errno set.
+    static func connect(_ fd: Int32, to address: IPAddressBits, _ port: UInt16) -> Int32 {
+        withSocketAddress(address, port) { Glibc.connect(fd, $0, $1) }
+    }
+
     /// Once a connecting socket is writable: nil if the connection is up, else why not.
-    static func connectOutcome(_ fd: Int32, _ address: IPv4Address, _ port: UInt16) -> String? {
+    static func connectOutcome(_ fd: Int32, _ address: IPAddressBits, _ port: UInt16) -> String? {
         var error: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-        return error == 0 ? nil : "connect to \(address):\(port): \(String(cString: strerror(error)))"
+        return error == 0 ? nil : "connect to \(address.withPort(port)): \(String(cString: strerror(error)))"
     }
 
-    static func connectTimedOut(_ address: IPv4Address, _ port: UInt16, _ timeout: Double) -> String {
-        "connect to \(address):\(port): no answer within \(timeout) s"
+    static func connectTimedOut(_ address: IPAddressBits, _ port: UInt16, _ timeout: Double) -> String {
+        "connect to \(address.withPort(port)): no answer within \(timeout) s"
     }
 
     /// Connects to address:port within `timeout` seconds; the connected socket, or the reason.
-    static func connect(_ address: IPv4Address, _ port: UInt16, timeout: Double) -> (Int32?, String) {
+    static func connect(_ address: IPAddressBits, _ port: UInt16, timeout: Double) -> (Int32?, String) {
         let (started, reason) = beginConnect(address, port)
         guard let fd = started else { return (nil, reason) }
         var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
@@ -90,7 +112,7 @@ public enum HealthProbes {
     }
 
     /// TCP_CHECK: the port accepts a connection.
-    public static func tcp(_ address: IPv4Address, _ port: UInt16, timeout: Double) -> ProbeResult {
+    public static func tcp(_ address: IPAddressBits, _ port: UInt16, timeout: Double) -> ProbeResult {
         let (fd, reason) = connect(address, port, timeout: timeout)
         guard let fd else { return .down(reason) }
         close(fd)
@@ -99,7 +121,7 @@ public enum HealthProbes {
 
     /// HTTP_GET: every URL answers with its status code (and digest, and regex match) within
     /// the timeout, over HTTP/1.0 with Connection: close.
-    public static func http(_ address: IPv4Address, _ port: UInt16, urls: [URLCheck], virtualHost: String?,
+    public static func http(_ address: IPAddressBits, _ port: UInt16, urls: [URLCheck], virtualHost: String?,
                             timeout: Double) -> ProbeResult {
         for url in urls {
             let result = httpOne(address, port, url: url, host: virtualHost ?? address.description, timeout: timeout)
@@ -108,7 +130,7 @@ public enum HealthProbes {
         return .up
     }
 
-    static func httpOne(_ address: IPv4Address, _ port: UInt16, url: URLCheck, host: String, timeout: Double) -> ProbeResult {
+    static func httpOne(_ address: IPAddressBits, _ port: UInt16, url: URLCheck, host: String, timeout: Double) -> ProbeResult {
         let deadline = monotonicSeconds() + timeout
         let (connected, reason) = connect(address, port, timeout: timeout)
         guard let fd = connected else { return .down("HTTP_GET \(url.path): \(reason)") }
@@ -182,71 +204,6 @@ public enum HealthProbes {
         return nil
     }
 
-    /// A raw ICMP socket for PING_CHECK (needs root or CAP_NET_RAW), or why there is none.
-    static func pingSocket(nonblocking: Bool) -> (Int32?, String) {
-        let flags = Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (nonblocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
-        let fd = socket(AF_INET, flags, Int32(IPPROTO_ICMP))
-        guard fd >= 0 else { return (nil, "PING_CHECK: raw socket: \(String(cString: strerror(errno)))") }
-        return (fd, "")
-    }
-
-    /// Sends one echo request; nil if it went out, else the reason.
-    static func sendEcho(_ fd: Int32, to address: IPv4Address, identifier: UInt16, sequence: UInt16) -> String? {
-        var packet: [UInt8] = [8, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xFF), UInt8(sequence >> 8),
-                               UInt8(sequence & 0xFF)] + Array("switchyard-check".utf8)
-        let sum = packet.withUnsafeBytes { InternetChecksum.checksum($0.baseAddress!, $0.count) }
-        packet[2] = UInt8(sum >> 8)
-        packet[3] = UInt8(sum & 0xFF)
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_addr.s_addr = address.value.bigEndian
-        let sent = withUnsafePointer(to: &sin) { sa in
-            sa.withMemoryRebound(to: sockaddr.self, capacity: 1) { dst in
-                packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, dst, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-        return sent == packet.count ? nil : "PING_CHECK: sending failed: \(String(cString: strerror(errno)))"
-    }
-
-    /// Whether `n` bytes read from a raw ICMP socket (IPv4 header first) are our echo reply.
-    static func isEchoReply(_ buffer: UnsafeRawBufferPointer, _ n: Int, from address: IPv4Address, identifier: UInt16,
-                            sequence: UInt16) -> Bool {
-        guard n >= 28 else { return false }
-        let ihl = Int(buffer[0] & 0x0F) * 4
-        guard n >= ihl + 8 else { return false }
-        let source = UInt32(buffer[12]) << 24 | UInt32(buffer[13]) << 16 | UInt32(buffer[14]) << 8 | UInt32(buffer[15])
-        return buffer[ihl] == 0 && source == address.value
-            && UInt16(buffer[ihl + 4]) << 8 | UInt16(buffer[ihl + 5]) == identifier
-            && UInt16(buffer[ihl + 6]) << 8 | UInt16(buffer[ihl + 7]) == sequence
-    }
-
-    static func pingTimedOut(_ address: IPv4Address, _ timeout: Double) -> String {
-        "PING_CHECK: no echo reply from \(address) within \(timeout) s"
-    }
-
-    /// PING_CHECK: an ICMP echo reply within the timeout (raw socket: needs root).
-    public static func ping(_ address: IPv4Address, timeout: Double) -> ProbeResult {
-        let (opened, reason) = pingSocket(nonblocking: false)
-        guard let fd = opened else { return .down(reason) }
-        defer { close(fd) }
-        let identifier = UInt16(truncatingIfNeeded: getpid()) ^ UInt16(truncatingIfNeeded: pthread_self())
-        let sequence = UInt16.random(in: 1...UInt16.max)
-        if let failed = sendEcho(fd, to: address, identifier: identifier, sequence: sequence) { return .down(failed) }
-        let deadline = monotonicSeconds() + timeout
-        var buffer = [UInt8](repeating: 0, count: 1500)
-        while true {
-            let left = deadline - monotonicSeconds()
-            if left <= 0 { return .down(pingTimedOut(address, timeout)) }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, Int32(left * 1000) + 1) <= 0 { continue }
-            let matched = buffer.withUnsafeMutableBytes { b in
-                let n = recv(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT))
-                return isEchoReply(UnsafeRawBufferPointer(b), n, from: address, identifier: identifier, sequence: sequence)
-            }
-            if matched { return .up }
-        }
-    }
-
     /// Starts a MISC_CHECK or vrrp_script line through ScriptLauncher (its user, a clean
     /// environment, the script security policy, a process group of its own): its pid, or why not.
     static func spawnScript(_ command: String, user: String? = nil, group: String? = nil) -> Result<pid_t, ScriptRefusal> {
@@ -310,7 +267,7 @@ public enum HealthProbes {
     }
 
     /// Runs a checker's probe against a real server.
-    public static func run(_ checker: CheckerConfig, address: IPv4Address, port: UInt16) -> ProbeResult {
+    public static func run(_ checker: CheckerConfig, address: IPAddressBits, port: UInt16) -> ProbeResult {
         let a = checker.connectIP ?? address
         let p = checker.connectPort ?? port
         let timeout = checker.timing.connectTimeout

@@ -8,7 +8,7 @@ import SwitchyardIO
 
 final class SMTPProbe: OneSocketProbe {
     private enum Phase { case connecting, greeting, sendingHelo, helo, sendingQuit, quit }
-    let address: IPv4Address, port: UInt16, helo: String, timeout: Double
+    let address: IPAddressBits, port: UInt16, helo: String, timeout: Double
     private(set) var deadline = 0.0
     var fd: Int32 = -1
     private var phase = Phase.connecting
@@ -19,7 +19,7 @@ final class SMTPProbe: OneSocketProbe {
     /// The most a reply may hold before the server counts as broken (keepalived: 512 bytes a line).
     static let maxReply = 16_384
 
-    init(_ address: IPv4Address, _ port: UInt16, helo: String, timeout: Double) {
+    init(_ address: IPAddressBits, _ port: UInt16, helo: String, timeout: Double) {
         (self.address, self.port, self.helo, self.timeout) = (address, port, helo, timeout)
     }
 
@@ -43,9 +43,9 @@ final class SMTPProbe: OneSocketProbe {
             let n = recv(fd, scratch.baseAddress, scratch.count, 0)
             if n < 0 {
                 if errno == EAGAIN || errno == EINTR { return .wait(fd: fd, events: SocketProbes.readable) }
-                return finish(.down("SMTP_CHECK: reading from \(address):\(port): \(String(cString: strerror(errno)))"))
+                return finish(.down("SMTP_CHECK: reading from \(address.withPort(port)): \(String(cString: strerror(errno)))"))
             }
-            if n == 0 { return finish(.down("SMTP_CHECK: \(address):\(port) closed the connection \(waitingFor)")) }
+            if n == 0 { return finish(.down("SMTP_CHECK: \(address.withPort(port)) closed the connection \(waitingFor)")) }
             line.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             guard let status = Self.replyStatus(line) else {
                 if line.count > Self.maxReply { return finish(.down("SMTP_CHECK: a reply longer than \(Self.maxReply) bytes")) }
@@ -78,7 +78,7 @@ final class SMTPProbe: OneSocketProbe {
             let n = outgoing.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
             if n > 0 { sent += n; continue }
             if n < 0 && (errno == EAGAIN || errno == EINTR) { return .wait(fd: fd, events: SocketProbes.writable) }
-            return finish(.down("SMTP_CHECK: sending to \(address):\(port) failed"))
+            return finish(.down("SMTP_CHECK: sending to \(address.withPort(port)) failed"))
         }
         phase = phase == .sendingHelo ? .helo : .quit
         return .wait(fd: fd, events: SocketProbes.readable)
@@ -117,8 +117,8 @@ final class SMTPProbe: OneSocketProbe {
         cancel()
         switch stage {
         case .connecting: return .down("SMTP_CHECK: \(HealthProbes.connectTimedOut(address, port, timeout))")
-        case .greeting: return .down("SMTP_CHECK: no greeting from \(address):\(port) within \(timeout) s")
-        case .sendingHelo, .sendingQuit: return .down("SMTP_CHECK: sending to \(address):\(port) failed")
+        case .greeting: return .down("SMTP_CHECK: no greeting from \(address.withPort(port)) within \(timeout) s")
+        case .sendingHelo, .sendingQuit: return .down("SMTP_CHECK: sending to \(address.withPort(port)) failed")
         case .helo: return .down("SMTP_CHECK: no answer to HELO within \(timeout) s")
         case .quit: return .down("SMTP_CHECK: no answer to QUIT within \(timeout) s")
         }

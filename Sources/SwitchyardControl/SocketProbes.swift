@@ -46,7 +46,7 @@ extension OneSocketProbe {
 enum SocketProbes {
     /// The loop's probe for a checker, or nil for the kinds that run on the script pool (MISC_CHECK
     /// where the kernel has no pidfd).
-    static func make(_ checker: CheckerConfig, _ address: IPv4Address, _ port: UInt16) -> (any SocketProbe)? {
+    static func make(_ checker: CheckerConfig, _ address: IPAddressBits, _ port: UInt16) -> (any SocketProbe)? {
         let a = checker.connectIP ?? address
         let p = checker.connectPort ?? port
         let timeout = checker.timing.connectTimeout
@@ -92,11 +92,11 @@ enum SocketProbes {
 
 /// TCP_CHECK: the port accepts a connection within connect_timeout.
 final class TCPProbe: OneSocketProbe {
-    let address: IPv4Address, port: UInt16, timeout: Double
+    let address: IPAddressBits, port: UInt16, timeout: Double
     private(set) var deadline = 0.0
     var fd: Int32 = -1
 
-    init(_ address: IPv4Address, _ port: UInt16, timeout: Double) {
+    init(_ address: IPAddressBits, _ port: UInt16, timeout: Double) {
         (self.address, self.port, self.timeout) = (address, port, timeout)
     }
 
@@ -125,7 +125,7 @@ final class TCPProbe: OneSocketProbe {
 /// each within connect_timeout from its connect, as the blocking probe does.
 final class HTTPProbe: OneSocketProbe {
     private enum Phase { case connecting, sending, reading }
-    let address: IPv4Address, port: UInt16, urls: [URLCheck], host: String, timeout: Double
+    let address: IPAddressBits, port: UInt16, urls: [URLCheck], host: String, timeout: Double
     private(set) var deadline = 0.0
     var fd: Int32 = -1
     private var phase = Phase.connecting
@@ -134,7 +134,7 @@ final class HTTPProbe: OneSocketProbe {
     private var sent = 0
     private var response: [UInt8] = []
 
-    init(_ address: IPv4Address, _ port: UInt16, urls: [URLCheck], host: String, timeout: Double) {
+    init(_ address: IPAddressBits, _ port: UInt16, urls: [URLCheck], host: String, timeout: Double) {
         (self.address, self.port, self.urls, self.host, self.timeout) = (address, port, urls, host, timeout)
     }
 
@@ -204,7 +204,7 @@ final class HTTPProbe: OneSocketProbe {
 
 /// PING_CHECK: one ICMP echo request on a raw socket of its own; up on the matching reply.
 final class PingProbe: OneSocketProbe {
-    let address: IPv4Address, timeout: Double
+    let address: IPAddressBits, timeout: Double
     private(set) var deadline = 0.0
     var fd: Int32 = -1
     // All probes share one thread, so the thread id the blocking probe mixes in tells nothing;
@@ -212,13 +212,13 @@ final class PingProbe: OneSocketProbe {
     private let identifier = UInt16.random(in: 0...UInt16.max)
     private let sequence = UInt16.random(in: 1...UInt16.max)
 
-    init(_ address: IPv4Address, timeout: Double) {
+    init(_ address: IPAddressBits, timeout: Double) {
         (self.address, self.timeout) = (address, timeout)
     }
 
     func start(now: Double) -> ProbeStep {
         deadline = now + timeout
-        let (opened, reason) = HealthProbes.pingSocket(nonblocking: true)
+        let (opened, reason) = HealthProbes.pingSocket(for: address, nonblocking: true)
         guard let s = opened else { return .done(.down(reason)) }
         fd = s
         if let failed = HealthProbes.sendEcho(s, to: address, identifier: identifier, sequence: sequence) {
@@ -230,15 +230,13 @@ final class PingProbe: OneSocketProbe {
 
     func ready(events: UInt32, now: Double, scratch: UnsafeMutableRawBufferPointer) -> ProbeStep {
         // A raw socket sees every ICMP packet the host gets: read them all, look for ours.
-        while true {
-            let n = recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT))
-            if n < 0 { return .wait(fd: fd, events: SocketProbes.readable) }
-            if HealthProbes.isEchoReply(UnsafeRawBufferPointer(scratch), n, from: address, identifier: identifier,
-                                        sequence: sequence) {
+        while let ours = HealthProbes.readEcho(fd, scratch, from: address, identifier: identifier, sequence: sequence) {
+            if ours {
                 cancel()
                 return .done(.up)
             }
         }
+        return .wait(fd: fd, events: SocketProbes.readable)
     }
 
     func expired() -> ProbeResult {

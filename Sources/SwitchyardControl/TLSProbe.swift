@@ -56,7 +56,7 @@ struct TLSFailure: Error, Equatable {
 
 final class TLSProbe: OneSocketProbe {
     private enum Phase { case connecting, handshaking, sending, reading }
-    let address: IPv4Address, port: UInt16, urls: [URLCheck], host: String, sni: String?, tls: TLSClientSettings
+    let address: IPAddressBits, port: UInt16, urls: [URLCheck], host: String, sni: String?, tls: TLSClientSettings
     let timeout: Double
     private(set) var deadline = 0.0
     var fd: Int32 = -1
@@ -66,7 +66,7 @@ final class TLSProbe: OneSocketProbe {
     private var request: [UInt8] = []
     private var response: [UInt8] = []
 
-    init(_ address: IPv4Address, _ port: UInt16, urls: [URLCheck], host: String, sni: String?, tls: TLSClientSettings,
+    init(_ address: IPAddressBits, _ port: UInt16, urls: [URLCheck], host: String, sni: String?, tls: TLSClientSettings,
          timeout: Double) {
         (self.address, self.port, self.urls, self.host) = (address, port, urls, host)
         (self.sni, self.tls, self.timeout) = (sni, tls, timeout)
@@ -110,7 +110,7 @@ final class TLSProbe: OneSocketProbe {
             phase = .sending
             return send()
         }
-        return retry(r) ?? finish(.down("SSL_GET \(path): TLS handshake with \(address):\(port) failed: \(failure(r))"))
+        return retry(r) ?? finish(.down("SSL_GET \(path): TLS handshake with \(address.withPort(port)) failed: \(failure(r))"))
     }
 
     private func send() -> ProbeStep {

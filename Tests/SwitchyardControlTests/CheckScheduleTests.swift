@@ -36,7 +36,7 @@ final class TimerHeapTests: XCTestCase {
 
 final class CheckScheduleTests: XCTestCase {
     let timing = CheckTiming(delayLoop: 5, connectTimeout: 1, retry: 2, delayBeforeRetry: 1, warmup: 0)
-    let target = HealthMonitor.Target(serviceID: 1, realID: 2, address: IPv4Address("127.0.0.1")!, port: 80)
+    let target = HealthMonitor.Target(serviceID: 1, realID: 2, address: IPAddressBits(text: "127.0.0.1")!, port: 80)
 
     func checker(_ t: CheckTiming? = nil) -> CheckerConfig {
         CheckerConfig(kind: .tcp, timing: t ?? timing, connectIP: nil, connectPort: nil, location: SourceLocation(line: 1, column: 1))

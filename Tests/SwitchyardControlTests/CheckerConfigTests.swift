@@ -48,7 +48,7 @@ final class CheckerConfigTests: XCTestCase {
     func testSMTPHostBlocksWithoutOwnConnectionReplaceTheChecker() throws {
         let (c, warnings) = try checkers("  SMTP_CHECK {\n   retry 2\n   host { connect_ip 198.18.0.3 }\n"
                                          + "   host { connect_ip 198.18.0.4\n connect_port 587\n connect_timeout 2 }\n  }")
-        XCTAssertEqual(c.map(\.connectIP), [IPv4Address("198.18.0.3"), IPv4Address("198.18.0.4")], "the first host takes its place")
+        XCTAssertEqual(c.map(\.connectIP), [IPAddressBits(text: "198.18.0.3"), IPAddressBits(text: "198.18.0.4")], "the first host takes its place")
         XCTAssertEqual(c.map(\.connectPort), [nil, 587])
         XCTAssertEqual(c.map(\.timing.connectTimeout), [5, 2])
         XCTAssertEqual(c.map(\.timing.retry), [2, 2], "the checker's settings go to every host")

@@ -57,7 +57,7 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(sets.count, 1)
         XCTAssertEqual(sets[0].vips, [IPv4Address("198.18.0.100")!])
         XCTAssertEqual(sets[0].vipInterface, [IPv4Address("198.18.0.100")!: 0])
-        XCTAssertEqual(fake.record.withLock { $0.started.map(\.address) }, [IPv4Address("198.18.0.11")!, IPv4Address("198.18.0.12")!])
+        XCTAssertEqual(fake.record.withLock { $0.started.map(\.address) }, [IPAddressBits(text: "198.18.0.11")!, IPAddressBits(text: "198.18.0.12")!])
     }
 
     func testReloadAppliesTheDifferenceAndABadFileChangesNothing() throws {

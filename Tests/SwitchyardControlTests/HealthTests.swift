@@ -5,8 +5,8 @@ import XCTest
 @testable import SwitchyardCore
 @testable import SwitchyardIO
 
-/// A one-thread HTTP server on 127.0.0.1 for the checkers: answers every connection with a
-/// fixed response, optionally after a delay. Stops when the test ends.
+/// A one-thread HTTP server on 127.0.0.1 (or ::1) for the checkers: answers every connection
+/// with a fixed response, optionally after a delay. Stops when the test ends.
 final class LocalListener: @unchecked Sendable {
     let fd: Int32
     let port: UInt16
@@ -15,21 +15,22 @@ final class LocalListener: @unchecked Sendable {
     let stop = Atomic<Bool>(false)
     var thread: OSThread?
 
-    init(status: Int = 200, body: String = "hello", delay: Double = 0) throws {
+    init(status: Int = 200, body: String = "hello", delay: Double = 0, on address: IPAddressBits = loopback) throws {
         response = Array("HTTP/1.0 \(status) X\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
         self.delay = delay
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let s = socket(HealthProbes.family(address), Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        _ = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        listen(s, 16)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) } }
+        let bound = HealthProbes.withSocketAddress(address, 0) { bind(s, $0, $1) }
+        guard bound == 0, listen(s, 16) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EINVAL)
+        }
+        // sin_port and sin6_port sit at the same offset.
+        var name = sockaddr_in6()
+        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        _ = withUnsafeMutablePointer(to: &name) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) } }
         fd = s
-        port = UInt16(bigEndian: sin.sin_port)
+        port = UInt16(bigEndian: name.sin6_port)
         thread = try OSThread(name: "test-listener") { [self] in serve() }
     }
 
@@ -54,7 +55,7 @@ final class LocalListener: @unchecked Sendable {
     }
 }
 
-let loopback = IPv4Address("127.0.0.1")!
+let loopback = IPAddressBits(text: "127.0.0.1")!
 
 final class ProbeTests: XCTestCase {
     func testTCPUpAndDown() throws {

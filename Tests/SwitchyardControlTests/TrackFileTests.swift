@@ -78,6 +78,6 @@ final class TrackFileTests: XCTestCase {
         XCTAssertEqual(TrackFiles.read(path), "7\n")
         let checker = CheckerConfig(kind: .file(FileCheck(trackFile: "t", path: path, weight: 0, baseWeight: 1)),
                                     timing: CheckTiming(), location: SourceLocation(line: 1, column: 1))
-        XCTAssertEqual(HealthProbes.run(checker, address: IPv4Address("198.18.0.2")!, port: 80), .down("FILE_CHECK \(path): 7"))
+        XCTAssertEqual(HealthProbes.run(checker, address: IPAddressBits(text: "198.18.0.2")!, port: 80), .down("FILE_CHECK \(path): 7"))
     }
 }

@@ -161,7 +161,7 @@ func run(mode: String, checkers n: Int, seconds: Double, listeners: Int, port: U
     var work: [(HealthMonitor.Target, CheckerConfig)] = []
     for (s, service) in config.services.enumerated() {
         for real in service.reals {
-            let target = HealthMonitor.Target(serviceID: UInt32(s), realID: UInt32(work.count), address: real.address.ipv4!, port: real.port)
+            let target = HealthMonitor.Target(serviceID: UInt32(s), realID: UInt32(work.count), address: real.address, port: real.port)
             work.append((target, real.checkers[0]))
         }
     }

@@ -13,10 +13,8 @@ extension ControlPlane {
         for id in changes.checkersToStart {
             let found = state.withLock { s -> (HealthMonitor.Target, [CheckerConfig], Bool)? in
                 for svc in s.table.services {
-                    // The checkers' sockets are IPv4 (the engine refuses IPv6 services).
-                    if let r = svc.reals.first(where: { $0.id == id }), !r.config.checkers.isEmpty,
-                       let address = r.config.address.ipv4 {
-                        let t = HealthMonitor.Target(serviceID: svc.id, realID: id, address: address,
+                    if let r = svc.reals.first(where: { $0.id == id }), !r.config.checkers.isEmpty {
+                        let t = HealthMonitor.Target(serviceID: svc.id, realID: id, address: r.config.address,
                                                      port: r.config.port)
                         s.targets[id] = t
                         return (t, r.config.checkers, !svc.config.alpha)
