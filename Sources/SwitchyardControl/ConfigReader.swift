@@ -158,7 +158,8 @@ struct ConfigReader {
         guard let a = IPAddressBits(ipv6: t.text) else {
             throw error(t, "\"\(t.text)\" is not an IPv6 address (\(what))")
         }
-        if a.high == 0 && a.low >> 32 <= 0xFFFF {
+        // ::/64, as the packet parser drops it: ::, ::1, the IPv4-compatible and -mapped forms.
+        if a.high == 0 {
             throw error(t, "\(t.text) cannot be a \(what) (unspecified, loopback, IPv4-compatible or -mapped: "
                 + "write an IPv4 address as 198.18.0.1)")
         }

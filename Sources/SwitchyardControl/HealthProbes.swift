@@ -124,7 +124,7 @@ public enum HealthProbes {
     public static func http(_ address: IPAddressBits, _ port: UInt16, urls: [URLCheck], virtualHost: String?,
                             timeout: Double) -> ProbeResult {
         for url in urls {
-            let result = httpOne(address, port, url: url, host: virtualHost ?? address.description, timeout: timeout)
+            let result = httpOne(address, port, url: url, host: virtualHost ?? hostHeader(address), timeout: timeout)
             if !result.isUp { return result }
         }
         return .up
@@ -167,6 +167,9 @@ public enum HealthProbes {
 
     /// The most of an answer HTTP_GET reads (it digests the body in memory).
     static let maxHTTPAnswer = 8 << 20
+
+    /// The Host header for an address with no virtualhost: an IPv6 literal in brackets (RFC 7230 §5.4).
+    static func hostHeader(_ address: IPAddressBits) -> String { address.isV4 ? "\(address)" : "[\(address)]" }
 
     static func httpRequest(_ url: URLCheck, host: String) -> [UInt8] {
         Array("GET \(url.path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: switchyard-check\r\nConnection: close\r\n\r\n".utf8)

@@ -52,9 +52,9 @@ enum SocketProbes {
         let timeout = checker.timing.connectTimeout
         switch checker.kind {
         case .tcp: return TCPProbe(a, p, timeout: timeout)
-        case .http(let urls, let host): return HTTPProbe(a, p, urls: urls, host: host ?? a.description, timeout: timeout)
+        case .http(let urls, let host): return HTTPProbe(a, p, urls: urls, host: host ?? HealthProbes.hostHeader(a), timeout: timeout)
         case .ssl(let urls, let host, let sni, let tls):
-            return TLSProbe(a, p, urls: urls, host: host ?? a.description, sni: sni, tls: tls, timeout: timeout)
+            return TLSProbe(a, p, urls: urls, host: host ?? HealthProbes.hostHeader(a), sni: sni, tls: tls, timeout: timeout)
         case .smtp(let helo): return SMTPProbe(a, p, helo: helo, timeout: timeout)
         case .dns(let type, let name): return DNSProbe(a, p, type: type, name: name, timeout: timeout)
         case .udp(let check): return UDPProbe(a, p, check: check, timeout: timeout)

@@ -15,6 +15,8 @@ final class ProbeIPv6Tests: XCTestCase {
         XCTAssertEqual(HealthProbes.tcp(v6loopback, l.port, timeout: 1), .up)
         XCTAssertEqual(HealthProbes.http(v6loopback, l.port, urls: [URLCheck(path: "/", regex: "^six$")], virtualHost: nil,
                                          timeout: 1), .up)
+        XCTAssertEqual(HealthProbes.hostHeader(v6loopback), "[::1]", "an IPv6 literal Host in brackets")
+        XCTAssertEqual(HealthProbes.hostHeader(loopback), "127.0.0.1")
         let closed = try LocalListener(on: v6loopback)
         let port = closed.port
         closed.close()
