@@ -89,7 +89,7 @@ swift test --scratch-path .build-tsan --sanitize=thread --disable-default-traits
     >/tmp/switchyard-thread.log 2>&1
 rc=$?
 found=$(grep -c "WARNING: ThreadSanitizer" /tmp/switchyard-thread.log)
-echo "   $(grep -E "Test Suite 'All tests' (passed|failed)" -A1 /tmp/switchyard-thread.log | tail -n 1 | sed 's/^[[:space:]]*//'); sanitizer reports: $found"
+echo "   $(grep -E "Test Suite '(All|Selected) tests' (passed|failed)" -A1 /tmp/switchyard-thread.log | tail -n 1 | sed 's/^[[:space:]]*//'); sanitizer reports: $found"
 if [ $rc -eq 0 ] && [ "$found" -eq 0 ]; then
     sanitizers_passed=$((sanitizers_passed + 1))
 else
