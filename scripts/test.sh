@@ -26,15 +26,16 @@ echo "== unit and golden-packet tests under AddressSanitizer: swift test --sanit
 ASAN_OPTIONS=detect_leaks=0 swift test --scratch-path .build-asan --sanitize=address --disable-default-traits \
     >/tmp/switchyard-unit.log 2>&1
 unit=$?
-grep -E "error:|failed \(" /tmp/switchyard-unit.log | head -n 20
-summary=$(grep -E "Test Suite 'All tests' (passed|failed)" -A1 /tmp/switchyard-unit.log | tail -n 1)
+grep -a -E "error:|failed \(" /tmp/switchyard-unit.log | head -n 20
+# -a: a test's log line may quote bytes that would make grep call the file binary.
+summary=$(grep -a -E "Test Suite 'All tests' (passed|failed)" -A1 /tmp/switchyard-unit.log | tail -n 1)
 asan_reports=$(grep -c "ERROR: AddressSanitizer" /tmp/switchyard-unit.log)
 echo "   ${summary# }; AddressSanitizer reports: $asan_reports"
 if [ "$asan_reports" -eq 0 ] && [ -n "$summary" ]; then
     sanitizers_passed=$((sanitizers_passed + 1))
 else
     sanitizers_failed=$((sanitizers_failed + 1))
-    grep -E -A12 "ERROR: AddressSanitizer" /tmp/switchyard-unit.log | head -n 30
+    grep -a -E -A12 "ERROR: AddressSanitizer" /tmp/switchyard-unit.log | head -n 30
 fi
 
 # "Executed 76 tests, with 0 failures ..." or "... with 1 test skipped and 0 failures ...".
@@ -89,12 +90,12 @@ swift test --scratch-path .build-tsan --sanitize=thread --disable-default-traits
     >/tmp/switchyard-thread.log 2>&1
 rc=$?
 found=$(grep -c "WARNING: ThreadSanitizer" /tmp/switchyard-thread.log)
-echo "   $(grep -E "Test Suite '(All|Selected) tests' (passed|failed)" -A1 /tmp/switchyard-thread.log | tail -n 1 | sed 's/^[[:space:]]*//'); sanitizer reports: $found"
+echo "   $(grep -a -E "Test Suite '(All|Selected) tests' (passed|failed)" -A1 /tmp/switchyard-thread.log | tail -n 1 | sed 's/^[[:space:]]*//'); sanitizer reports: $found"
 if [ $rc -eq 0 ] && [ "$found" -eq 0 ]; then
     sanitizers_passed=$((sanitizers_passed + 1))
 else
     sanitizers_failed=$((sanitizers_failed + 1))
-    grep -E -A12 "WARNING: ThreadSanitizer|error:" /tmp/switchyard-thread.log | head -n 30
+    grep -a -E -A12 "WARNING: ThreadSanitizer|error:" /tmp/switchyard-thread.log | head -n 30
 fi
 took "ThreadSanitizer unit tests"
 

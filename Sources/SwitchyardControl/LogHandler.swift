@@ -39,7 +39,26 @@ public struct LineLogHandler: LogHandler {
         if !merged.isEmpty {
             message += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
+        message = Self.escaped(message)
         sink(journal ? Self.journalLine(event.level, message) : Self.line(event.level, message, at: clock()))
+    }
+
+    /// The message with control characters (but tab) written as `\xNN`: a line stays one line
+    /// and plain text whatever it quotes (a status page user's form field, a config line), so
+    /// nobody can forge a log line and grep never takes the log for a binary file.
+    static func escaped(_ message: String) -> String {
+        func isControl(_ u: Unicode.Scalar) -> Bool { (u.value < 0x20 && u.value != 0x09) || u.value == 0x7F }
+        guard message.unicodeScalars.contains(where: isControl) else { return message }
+        var out = ""
+        for u in message.unicodeScalars {
+            if isControl(u) {
+                let hex = String(u.value, radix: 16)
+                out += "\\x" + (hex.count < 2 ? "0" : "") + hex
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
     }
 
     /// A line as the journal reads it from a stream: `<priority>level: message`.

@@ -42,6 +42,16 @@ final class LogTests: XCTestCase {
     }
 
     /// Under systemd the journal takes the line's priority from a `<N>` prefix and keeps its own time.
+    /// Quoted input cannot break a line or make it binary: control characters are escaped.
+    func testControlCharactersAreEscaped() {
+        let sink = Sink()
+        let log = logger(sink, level: .info)
+        log.info("status page: alice: drain x\n01:02:03.045 switchyard error: forged\u{0}\u{7F}\tz é")
+        XCTAssertEqual(sink.written, ["01:02:03.045 switchyard info: status page: alice: drain x\\x0a01:02:03.045 switchyard "
+                                      + "error: forged\\x00\\x7f\tz é\n"])
+        XCTAssertEqual(LineLogHandler.escaped("plain"), "plain")
+    }
+
     func testJournalLinesCarryTheSyslogPriority() {
         XCTAssertEqual(String(decoding: LineLogHandler.journalLine(.warning, "real server 198.18.0.11:80 is DOWN"), as: UTF8.self),
                        "<4>warning: real server 198.18.0.11:80 is DOWN\n")
