@@ -122,9 +122,18 @@ lab_wait_for "${LOG[lb1]}" "VI_1: BACKUP -> MASTER" 5
 check "lb1 is master again" grep -q "VI_1: BACKUP -> MASTER (preempting a lower-priority master)" "${LOG[lb1]}"
 lab_wait_for "${LOG[lb2]}" "VI_1: MASTER -> BACKUP" 5
 check "lb2 steps down: $(grep -m1 'VI_1: MASTER -> BACKUP' "${LOG[lb2]}" | cut -d' ' -f4-)" grep -q "VI_1: MASTER -> BACKUP" "${LOG[lb2]}"
-sleep 0.3
+# arp_moves_to LB: until the client's entry for the VIP is LB's MAC (5 s at most: the gratuitous
+# ARP comes with the transition, later under ThreadSanitizer on a slow machine).
+arp_moves_to() {
+    local deadline=$((SECONDS + 5))
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(vip_mac)" = "$(mac_of "$1")" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "the client's ARP entry is lb1's again" arp_moves_to lb1
 check "the VIP answers" test "$(lab_exec client curl -s --max-time 3 "http://$vip/" | grep -c '^web[12]$')" -eq 1
-check "the client's ARP entry is lb1's again" test "$(vip_mac)" = "$(mac_of lb1)"
 
 echo "-- a tracked vrrp_script fails on the master (weight -60: 150 -> 90, below lb2's 100)"
 rm "$LAB_DIR/lb1-ok"
@@ -132,6 +141,7 @@ lab_wait_for "${LOG[lb1]}" "VI_1: priority 150 -> 90" 5
 check "lb1 says its priority dropped" grep -q "VI_1: priority 150 -> 90" "${LOG[lb1]}"
 lab_wait_for "${LOG[lb2]}" "VI_1: BACKUP -> MASTER (preempting" 5
 check "lb2 preempts the weaker master" grep -q "VI_1: BACKUP -> MASTER (preempting a lower-priority master)" "${LOG[lb2]}"
+check "the client's ARP entry moves to lb2" arp_moves_to lb2
 check "the VIP answers through lb2" test "$(lab_exec client curl -s --max-time 3 "http://$vip/" | grep -c '^web[12]$')" -eq 1
 touch "$LAB_DIR/lb1-ok"
 lab_wait_for "${LOG[lb1]}" "VI_1: priority 90 -> 150" 5
