@@ -53,7 +53,8 @@ public final class FlowExchangeHub: @unchecked Sendable {
         state.withLock { s in
             s.pending |= purposes
             startNext(&s)
-            return s.current?.number == s.walkNumber && s.pending == 0 ? s.walkNumber : Self.after(s.walkNumber)
+            // Nothing left pending: the walk just started took these purposes; else the next one will.
+            return s.pending == 0 ? s.walkNumber : Self.after(s.walkNumber)
         }
     }
 
