@@ -35,6 +35,50 @@ final class NeighborDiscoveryTests: XCTestCase {
         XCTAssertEqual(hex(out), ndAnnouncement)
     }
 
+    func testSolicitationForARealServer() {
+        var out = [UInt8](repeating: 0xEE, count: NeighborDiscovery.advertisementLength)
+        out.withUnsafeMutableBytes {
+            NeighborDiscovery.solicit(target: IPAddressBits(ipv6: "2001:db8::11")!, source: IPAddressBits(ipv6: "fe80::2")!,
+                                      mac: lbMAC, into: $0.baseAddress!)
+        }
+        XCTAssertEqual(hex(out), ndSolicitation)
+        // What we send is a solicitation our own check takes.
+        let asked = out.withUnsafeMutableBytes { NeighborDiscovery.solicitation($0.baseAddress!, length: $0.count) }
+        XCTAssertEqual(asked?.target, IPAddressBits(ipv6: "2001:db8::11"))
+        XCTAssertEqual(asked?.replyMAC, lbMAC)
+    }
+
+    func testAdvertisementsLearned() {
+        XCTAssertEqual(ndAdvertisements.count, 6)
+        for fixture in ndAdvertisements {
+            var frame = bytes(hex: fixture.input)
+            let heard = frame.withUnsafeMutableBytes { NeighborDiscovery.advertisement($0.baseAddress!, length: $0.count) }
+            guard let mac = fixture.mac else {
+                XCTAssertNil(heard, fixture.name)
+                continue
+            }
+            XCTAssertEqual(heard?.target, IPAddressBits(ipv6: "2001:db8::11"), fixture.name)
+            XCTAssertEqual(heard.map { hex(octets(of: $0.mac)) }, mac, fixture.name)
+            for length in 0..<frame.count {
+                let p = UnsafeMutableRawPointer.allocate(byteCount: max(length, 1), alignment: 1)
+                defer { p.deallocate() }
+                frame.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: length) }
+                XCTAssertNil(NeighborDiscovery.advertisement(p, length: length), "\(fixture.name): \(length) bytes")
+            }
+        }
+        // A solicitation is not an advertisement, nor the other way round.
+        var ask = bytes(hex: ndSolicitation)
+        XCTAssertNil(ask.withUnsafeMutableBytes { NeighborDiscovery.advertisement($0.baseAddress!, length: $0.count) })
+        var answer = bytes(hex: ndAdvertisements[0].input)
+        XCTAssertNil(answer.withUnsafeMutableBytes { NeighborDiscovery.solicitation($0.baseAddress!, length: $0.count) })
+    }
+
+    func testSolicitedNodeAddress() {
+        let group = NeighborDiscovery.solicitedNode(IPAddressBits(ipv6: "2001:db8::1:2345:6789")!)
+        XCTAssertEqual(group, IPAddressBits(ipv6: "ff02::1:ff45:6789"))
+        XCTAssertEqual(NeighborDiscovery.multicastMAC(group), MACAddress("33:33:ff:45:67:89"))
+    }
+
     /// Every prefix of every fixture is read within its bytes (AddressSanitizer would catch an
     /// over-read of the exactly sized copy).
     func testEveryTruncation() {
