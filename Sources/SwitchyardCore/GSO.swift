@@ -19,8 +19,10 @@ public struct VirtioNetHeader: Equatable, Sendable {
     /// VIRTIO_NET_HDR_F_NEEDS_CSUM: the checksum field holds the pseudo-header sum; each
     /// segment's is to be finished from `checksumStart`.
     public static let needsChecksum: UInt8 = 1
-    /// VIRTIO_NET_HDR_GSO_TCPV4, and its ECN bit (a CWR flag goes on the first segment only).
+    /// VIRTIO_NET_HDR_GSO_TCPV4 and _TCPV6, and the ECN bit (a CWR flag goes on the first
+    /// segment only).
     public static let gsoTCPv4: UInt8 = 1
+    public static let gsoTCPv6: UInt8 = 4
     public static let gsoECN: UInt8 = 0x80
 
     /// The 10 bytes as the kernel reads them (little-endian, as virtio's legacy header is on
@@ -63,16 +65,20 @@ public struct VirtioNetHeader: Equatable, Sendable {
 }
 
 public enum GSO {
-    /// The header that sends a rewritten IPv4 TCP super-packet whole: segments of `gsoSize`
+    /// The header that sends a rewritten IPv4 or IPv6 TCP super-packet whole: segments of `gsoSize`
     /// payload bytes (the sender's, from the header it arrived with; 0: as many as `mtu` bytes
     /// of IP hold), the checksum left `partial` (its field holds the pseudo-header sum) or
-    /// complete (the kernel sets it up again for segmenting). nil if the frame is not an IPv4
-    /// TCP packet longer than one segment.
+    /// complete (the kernel sets it up again for segmenting). nil if the frame is not a TCP
+    /// packet longer than one segment.
     public static func header(_ frame: UnsafeMutableRawPointer, length: Int, mtu: Int, gsoSize: Int,
                               partial: Bool) -> VirtioNetHeader? {
-        guard case .ipv4(let info) = PacketParser.parse(frame, length: length), info.proto == IPProtocol.tcp else {
-            return nil
+        let info: PacketInfo, type: UInt8
+        switch PacketParser.parse(frame, length: length) {
+        case .ipv4(let parsed): (info, type) = (parsed, VirtioNetHeader.gsoTCPv4)
+        case .ipv6(let parsed): (info, type) = (parsed, VirtioNetHeader.gsoTCPv6)
+        default: return nil
         }
+        guard info.proto == IPProtocol.tcp else { return nil }
         let tcpHeader = Int(frame.load(fromByteOffset: info.l4Offset + 12, as: UInt8.self) >> 4) * 4
         let headers = info.l4Offset + tcpHeader
         let payload = info.l3Offset + info.ipLength - headers
@@ -81,7 +87,7 @@ public enum GSO {
         guard mss >= 8, payload > mss, headers <= Int(UInt16.max) else { return nil }
         let cwr = frame.load(fromByteOffset: info.l4Offset + 13, as: UInt8.self) & 0x80 != 0
         return VirtioNetHeader(flags: partial ? VirtioNetHeader.needsChecksum : 0,
-                               gsoType: VirtioNetHeader.gsoTCPv4 | (cwr ? VirtioNetHeader.gsoECN : 0),
+                               gsoType: type | (cwr ? VirtioNetHeader.gsoECN : 0),
                                headerLength: UInt16(headers), gsoSize: UInt16(mss),
                                checksumStart: UInt16(info.l4Offset), checksumOffset: 16)
     }

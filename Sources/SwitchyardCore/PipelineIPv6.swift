@@ -3,8 +3,8 @@
 // tables, the schedulers and the transmitters (their addresses are IPAddressBits); only what
 // differs lives here: the dispatch, and an echo request to a VIP answered.
 // Not yet for IPv6 (counted, never silent): ICMPv6 errors to or from the real servers (passed
-// on to the kernel), errors the balancer sends itself (a hop limit running out is a drop), and
-// super-packets longer than the MTU (dropped as oversize).
+// on to the kernel), and errors the balancer sends itself (a hop limit running out is a drop;
+// a TCP super-packet is cut to the egress MTU rather than answered with Packet Too Big).
 
 /// ICMPv6 message types (RFC 4443 §2.1, RFC 4861 §4).
 enum ICMPv6Type {
@@ -23,7 +23,11 @@ extension Pipeline {
         var info = parsed
         let checksumPending = checksumPending
             || (detectPartialChecksums && PacketParser.checksumLooksPartial(frame, info))
-        if mayExceedMTU, info.l3Offset + info.ipLength > maxFrameLength { return drop(.oversize) }
+        // A TCP super-packet (GSO/GRO) is rewritten like any packet and sent whole for the kernel
+        // to segment, or cut by the worker (as for IPv4); anything else that long cannot go on.
+        if mayExceedMTU, info.l3Offset + info.ipLength > maxFrameLength, info.proto != IPProtocol.tcp {
+            return drop(.oversize)
+        }
         if snapshot.isVIP(info.destination) {
             if info.proto == IPv6Header.icmpv6 { return icmpv6ToVIP(frame, info, ingress: ingress) }
             // processPacket's VIP branch, repeated on purpose: the two as one inlined function

@@ -64,4 +64,53 @@ final class TCPSegmenterTests: XCTestCase {
         var udp = tcpFrame(client: 1, port: 1, to: 2, dport: 2, proto: IPProtocol.udp)
         XCTAssertEqual(udp.withUnsafeMutableBytes { segmenter.segment($0.baseAddress!, length: $0.count, mtu: 20) }, 0)
     }
+
+    /// An IPv6 TCP super-packet (10,000 bytes at MTU 1500): 7 segments of at most 1440 bytes,
+    /// each with its payload length and a TCP checksum over the IPv6 pseudo-header; and the
+    /// virtio_net_hdr that sends it whole asks for TCPV6 segmentation.
+    func testIPv6SuperPacketsAreCutAndSentWhole() {
+        let payload = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        var frame = [UInt8](repeating: 0, count: 14 + 40 + 20) + payload
+        frame.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!
+            store16(p, 12, 0x86DD)
+            store32(p, 14, 0x6000_0000)
+            store16(p, 18, UInt16(20 + payload.count))
+            p.storeBytes(of: IPProtocol.tcp, toByteOffset: 20, as: UInt8.self)
+            p.storeBytes(of: 64, toByteOffset: 21, as: UInt8.self)
+            IPAddressBits(ipv6: "2001:db8:62::13")!.store(p, 22)
+            IPAddressBits(ipv6: "2001:db8:61::10")!.store(p, 38)
+            store16(p, 54, 8080)
+            store16(p, 56, 40_000)
+            store32(p, 58, 7_000_000)
+            p.storeBytes(of: 0x50, toByteOffset: 66, as: UInt8.self)
+            p.storeBytes(of: TCPFlags.ack | TCPFlags.fin | 0x08, toByteOffset: 67, as: UInt8.self)
+        }
+        var segmenter = TCPSegmenter()
+        let count = frame.withUnsafeMutableBytes { segmenter.segment($0.baseAddress!, length: $0.count, mtu: 1500) }
+        XCTAssertEqual(count, 7)
+        var carried: [UInt8] = []
+        for i in 0..<count {
+            let (p, length) = segmenter.segment(i)
+            XCTAssertLessThanOrEqual(length, 14 + 1500)
+            guard case .ipv6(let info) = PacketParser.parse(p, length: length) else {
+                return XCTFail("segment \(i) does not parse")
+            }
+            XCTAssertEqual(Int(load16(p, 18)), length - 54, "payload length of segment \(i)")
+            XCTAssertEqual(load32(p, 58), 7_000_000 &+ UInt32(i * 1440), "sequence of segment \(i)")
+            let flags = p.load(fromByteOffset: 67, as: UInt8.self)
+            XCTAssertEqual(flags & (TCPFlags.fin | 0x08) != 0, i == count - 1, "FIN/PSH only on the last")
+            let pseudo = InternetChecksum.pseudoHeaderSum6(source: info.source, destination: info.destination,
+                                                           nextHeader: IPProtocol.tcp, length: length - 54)
+            XCTAssertEqual(InternetChecksum.fold(InternetChecksum.sum(p + 54, length - 54, initial: pseudo)), 0xFFFF,
+                           "TCP checksum of segment \(i)")
+            carried += UnsafeRawBufferPointer(start: p + 74, count: length - 74)
+        }
+        XCTAssertEqual(carried, payload)
+        let header = frame.withUnsafeMutableBytes {
+            GSO.header($0.baseAddress!, length: $0.count, mtu: 1500, gsoSize: 1428, partial: true)
+        }
+        XCTAssertEqual(header, VirtioNetHeader(flags: VirtioNetHeader.needsChecksum, gsoType: VirtioNetHeader.gsoTCPv6,
+                                               headerLength: 74, gsoSize: 1428, checksumStart: 54, checksumOffset: 16))
+    }
 }
