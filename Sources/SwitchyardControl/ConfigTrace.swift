@@ -16,11 +16,11 @@ extension Config {
             if s.persistenceTimeout > 0 {
                 text += ", persistent \(s.persistenceTimeout) s mask \(IPv4Address(s.persistenceMask))"
             }
-            if let sorry = s.sorryServer { text += ", sorry server \(sorry.address):\(sorry.port)" }
+            if let sorry = s.sorryServer { text += ", sorry server \(sorry.address.withPort(sorry.port))" }
             if s.alpha { text += ", alpha" }
             lines.append(text)
             for r in s.reals {
-                lines.append("config \(path):\(r.location):   real server \(r.address):\(r.port) weight \(r.weight)"
+                lines.append("config \(path):\(r.location):   real server \(r.address.withPort(r.port)) weight \(r.weight)"
                     + (r.inhibitOnFailure ? ", inhibit_on_failure" : "")
                     + (r.checkers.isEmpty ? ", no checker (always up)" : ""))
                 for c in r.checkers {

@@ -81,9 +81,9 @@ extension ConfigReader {
         for t in read.unbuiltCheckers {
             let what = KeepalivedKeywords.unbuiltCheckers[t.text] ?? ""
             let outcome = real.checkers.isEmpty
-                ? "real server \(address):\(port) is held down (never up) until it has a checker Switchyard runs "
+                ? "real server \(address.withPort(port)) is held down (never up) until it has a checker Switchyard runs "
                     + "(TCP_CHECK, HTTP_GET, SSL_GET, PING_CHECK, MISC_CHECK, SMTP_CHECK, DNS_CHECK, UDP_CHECK or FILE_CHECK)"
-                : "real server \(address):\(port)'s other checkers decide whether it is up"
+                : "real server \(address.withPort(port))'s other checkers decide whether it is up"
             warn(t, "\(t.text) is not built in Switchyard (keepalived: checks \(what)); \(outcome)")
         }
         read.config = real
@@ -105,7 +105,7 @@ extension ConfigReader {
         for r in reals where (r.method ?? fallback) != agreed {
             let own = r.method ?? fallback
             throw error(r.methodToken ?? t,
-                        "real server \(r.config.address):\(r.config.port) is forwarded by \(own.name) but the first "
+                        "real server \(r.config.address.withPort(r.config.port)) is forwarded by \(own.name) but the first "
                         + "real server of \(service.name) by \(agreed.name); Switchyard forwards a service's real "
                         + "servers by one method: give them the same lvs_method, or put them in two services")
         }
@@ -114,7 +114,7 @@ extension ConfigReader {
             for i in reals.indices where reals[i].config.port != service.port {
                 let r = reals[i].config
                 warn(at: r.location,
-                     "with DR real server \(r.address):\(r.port) takes the service's port \(service.port), as keepalived "
+                     "with DR real server \(r.address.withPort(r.port)) takes the service's port \(service.port), as keepalived "
                      + "and ipvsadm (DR does not rewrite ports); write \(service.port) or use NAT")
                 reals[i].config.port = service.port
             }
@@ -122,7 +122,7 @@ extension ConfigReader {
         // A duplicate is dropped, the first kept (keepalived: "real server … is duplicated").
         var seen: [String: Int] = [:]
         reals = reals.filter { r in
-            let key = "\(r.config.address):\(r.config.port)"
+            let key = "\(r.config.address.withPort(r.config.port))"
             if let line = seen[key] {
                 warn(at: r.config.location,
                      "real server \(key) is listed twice in \(service.name) (first at line \(line)); "

@@ -26,7 +26,7 @@ extension ControlPlane {
             do {
                 try checkers.start(target, checkers: configs, startUp: startUp)
             } catch {
-                Log.error("cannot start the checkers of \(target.address):\(target.port): \(error)")
+                Log.error("cannot start the checkers of \(target.address.withPort(target.port)): \(error)")
             }
         }
         for id in changes.checkersToStop { stats.reset(realID: id) }
@@ -46,7 +46,7 @@ extension ControlPlane {
         if changed { state.withLock { $0.lastChanges[target.realID] = wallClock() } }
         let checker = real.config.checkers[index].kind.name
         let reason = result.reason(checker: checker)
-        let name = "\(real.config.address):\(real.config.port)"
+        let name = "\(real.config.address.withPort(real.config.port))"
         if changed {
             Log.info("real server \(name) of \(service) is \(real.up ? "UP" : "DOWN"): \(reason)"
                 + (real.up ? "" : (real.config.inhibitOnFailure ? " (kept with weight 0)" : " (removed from the pool)")))
@@ -57,7 +57,7 @@ extension ControlPlane {
         }
         for (key, up) in quorum {
             Log.info("\(key) \(up ? "regained" : "lost") its quorum"
-                + (config?.sorryServer.map { up ? "; the sorry server steps back" : "; the sorry server \($0.address):\($0.port) answers" } ?? ""))
+                + (config?.sorryServer.map { up ? "; the sorry server steps back" : "; the sorry server \($0.address.withPort($0.port)) answers" } ?? ""))
             if let script = up ? config?.quorumUp : config?.quorumDown { scripts.run(script) }
         }
         republish()

@@ -6,9 +6,9 @@ public enum TraceWords {
     public static func realNames(_ table: ServiceTable) -> [UInt32: (String, String)] {
         var names: [UInt32: (String, String)] = [:]
         for svc in table.services {
-            for r in svc.reals { names[r.id] = ("\(r.config.address):\(r.config.port)", svc.config.method.name) }
+            for r in svc.reals { names[r.id] = ("\(r.config.address.withPort(r.config.port))", svc.config.method.name) }
             if let sorry = svc.config.sorryServer {
-                names[svc.sorryID] = ("\(sorry.address):\(sorry.port) (sorry server)", svc.config.method.name)
+                names[svc.sorryID] = ("\(sorry.address.withPort(sorry.port)) (sorry server)", svc.config.method.name)
             }
         }
         return names
