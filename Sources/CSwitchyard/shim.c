@@ -118,6 +118,14 @@ int sy_packet_send_only(int fd) {
     return rc < 0 ? -1 : 0;
 }
 
+int sy_ipv6_group(int fd, int ifindex, const uint8_t group[16], int join) {
+    struct ipv6_mreq mreq;
+    memset(&mreq, 0, sizeof mreq);
+    memcpy(&mreq.ipv6mr_multiaddr, group, 16);
+    mreq.ipv6mr_interface = (unsigned)ifindex;
+    return setsockopt(fd, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &mreq, sizeof mreq);
+}
+
 int sy_packet_copy_large(int fd, int rcvbuf) {
     int one = 1;
     if (setsockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof one) != 0) return -1;

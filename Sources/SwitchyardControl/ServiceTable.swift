@@ -251,28 +251,27 @@ public struct ServiceTable: Sendable, Equatable {
 
     // MARK: snapshot
 
-    /// Every IPv4 address the engine must reach on-link (by ARP): real servers and sorry servers.
-    public var reachableAddresses: [IPv4Address] {
+    /// Every address the engine must reach on-link (by ARP or neighbour discovery): real
+    /// servers and sorry servers, IPv4 first.
+    public var reachableAddresses: [IPAddressBits] {
         Array(Set(services.flatMap { s in
-            s.reals.compactMap(\.config.address.ipv4) + (s.config.sorryServer?.address.ipv4.map { [$0] } ?? [])
+            s.reals.map(\.config.address) + (s.config.sorryServer.map { [$0.address] } ?? [])
         })).sorted()
     }
 
     /// The services as the data plane sees them. A real server that is down is marked
     /// unavailable (its flows move on their next packet); while a service has lost its quorum,
     /// its sorry server (if any) is the one server that takes new flows.
-    /// An IPv6 real server gets neither MAC nor interface here yet (the engine refuses IPv6
-    /// services before it builds a snapshot).
-    public func specs(mac: (IPv4Address) -> MACAddress?, interface: (IPv4Address) -> UInt8) -> [ServiceSpec] {
+    public func specs(mac: (IPAddressBits) -> MACAddress?, interface: (IPAddressBits) -> UInt8) -> [ServiceSpec] {
         services.map { s in
             var reals = s.reals.map { r in
                 RealServerSpec(id: r.id, address: r.config.address, port: r.config.port, weight: r.weight,
-                               mac: r.config.address.ipv4.flatMap(mac), interface: r.config.address.ipv4.map(interface) ?? 0,
+                               mac: mac(r.config.address), interface: interface(r.config.address),
                                available: r.up && (s.quorumUp || s.config.sorryServer == nil))
             }
             if !s.quorumUp, let sorry = s.config.sorryServer {
                 reals.append(RealServerSpec(id: s.sorryID, address: sorry.address, port: sorry.port, weight: 1,
-                                            mac: sorry.address.ipv4.flatMap(mac), interface: sorry.address.ipv4.map(interface) ?? 0))
+                                            mac: mac(sorry.address), interface: interface(sorry.address)))
             }
             return ServiceSpec(id: s.id, proto: s.config.proto, vip: s.config.vip, port: s.config.port,
                                scheduler: s.config.scheduler, method: s.config.method,

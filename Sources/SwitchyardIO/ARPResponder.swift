@@ -27,43 +27,11 @@ public final class ARPResponder: @unchecked Sendable {
     public init(interface: InterfaceInfo, vips: [IPv4Address]) throws {
         self.interface = interface
         self.vipSet = Locked(Set(vips.map(\.value)))
-        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        guard let p = pcap_create(interface.name, &errbuf) else {
-            throw SetupError("pcap_create(\(interface.name)): \(cString(errbuf))")
-        }
-        pcap_set_snaplen(p, 128)
-        pcap_set_promisc(p, 0)
-        pcap_set_immediate_mode(p, 1)
-        pcap_set_timeout(p, 100)
-        guard pcap_activate(p) >= 0 else {
-            let message = String(cString: pcap_geterr(p))
+        let p = try LinkSockets.capture(interface, filter: "arp", ethertype: SY_ETH_P_ARP)
+        let l: UnsafeMutablePointer<libnet_t>
+        do { l = try LinkSockets.sender(interface) } catch {
             pcap_close(p)
-            throw SetupError("pcap_activate(\(interface.name)): \(message)")
-        }
-        var program = bpf_program()
-        guard pcap_compile(p, &program, "arp", 1, PCAP_NETMASK_UNKNOWN) == 0, pcap_setfilter(p, &program) == 0 else {
-            pcap_close(p)
-            throw SetupError("cannot set the ARP capture filter")
-        }
-        pcap_freecode(&program)
-        // libpcap listens for every protocol (ETH_P_ALL), so the kernel would run its ring and
-        // filter for every frame, on the sender's CPU. Rebound to ETH_P_ARP it sees ARP only.
-        let captureFD = pcap_get_selectable_fd(p)
-        if captureFD >= 0 { _ = sy_packet_bind(captureFD, interface.index, SY_ETH_P_ARP) }
-        pcap_setnonblock(p, 1, &errbuf)
-        guard let l = libnet_init(LIBNET_LINK_ADV, interface.name, &errbuf) else {
-            pcap_close(p)
-            throw SetupError("libnet_init(\(interface.name)): \(cString(errbuf))")
-        }
-        // libnet's packet socket is opened for every protocol (ETH_P_ALL) and never read, so the
-        // kernel would clone every frame of every interface into its queue, on the sender's
-        // CPU (binding it to protocol 0 does not change that: bind keeps the protocol). A
-        // socket opened for no protocol takes its place: it receives nothing and still sends.
-        if case .failure(let e) = valueOrErrno({ sy_packet_send_only(libnet_getfd(l)) }) {
-            // errno was captured above: libnet_destroy and pcap_close close sockets.
-            libnet_destroy(l)
-            pcap_close(p)
-            throw SetupError("cannot replace libnet's packet socket on \(interface.name): \(e)")
+            throw error
         }
         capture = p
         sender = Locked(l)
@@ -97,16 +65,8 @@ public final class ARPResponder: @unchecked Sendable {
 
     /// Runs until stop(): answers requests for the VIPs and records senders' MACs.
     public func run() {
-        let fd = pcap_get_selectable_fd(capture)
         while !stopFlag.load(ordering: .relaxed) {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, 1, 100)
-            while true {
-                var header: UnsafeMutablePointer<pcap_pkthdr>?
-                var data: UnsafePointer<UInt8>?
-                guard pcap_next_ex(capture, &header, &data) == 1, let header, let data else { break }
-                handle(data, Int(header.pointee.caplen))
-            }
+            LinkSockets.drain(capture) { handle($0, $1) }
         }
     }
 

@@ -16,7 +16,8 @@ public struct BPFInstruction: Equatable, Sendable {
 /// A NAT flow's two directions carry different 5-tuples (client → VIP, RIP → client), so the
 /// kernel's flow hash would hand them to different workers, whose flow tables do not know each
 /// other. This program hashes what both directions share, the client's address (masked for
-/// persistence, so a client network stays on one worker and its templates apply):
+/// persistence, so a client network stays on one worker and its templates apply; for IPv6,
+/// its last 32 bits):
 ///   - to a VIP: the source, or for an ICMP error the quoted packet's destination;
 ///   - anything else (a real server's reply, or its ICMP error): the destination.
 public enum FanoutProgram {
@@ -29,48 +30,79 @@ public enum FanoutProgram {
     /// skb->protocol as an ancillary load (SKF_AD_OFF + SKF_AD_PROTOCOL): the ethertype.
     static let protocolLoad: UInt32 = 0xFFFF_F000
 
-    /// The program for `workers` workers, these VIPs and a client mask. The kernel runs a
-    /// fanout program on the packet as the stack holds it on receive: from the IP header on
-    /// (the Ethernet header is already pulled, unlike for a socket filter), so offsets count
-    /// from the IP header and the ethertype comes from skb->protocol.
-    public static func build(vips: [IPv4Address], workers: Int, clientMask: UInt32 = 0xFFFF_FFFF) -> [BPFInstruction] {
-        precondition(workers > 0 && vips.count < 200, "fanout program limits")
-        func op(_ code: UInt16, _ k: UInt32 = 0, _ jt: UInt8 = 0, _ jf: UInt8 = 0) -> BPFInstruction {
-            BPFInstruction(code: code, jt: jt, jf: jf, k: k)
+    /// The program for `workers` workers, these VIPs (of either family) and a client mask. The
+    /// kernel runs a fanout program on the packet as the stack holds it on receive: from the IP
+    /// header on (the Ethernet header is already pulled, unlike for a socket filter), so offsets
+    /// count from the IP header and the ethertype comes from skb->protocol. An IPv6 client is
+    /// hashed by its address's last 32 bits (the first carry the shared prefix).
+    public static func build(vips: [IPAddressBits], workers: Int, clientMask: UInt32 = 0xFFFF_FFFF) -> [BPFInstruction] {
+        let v4 = Array(Set(vips.compactMap(\.ipv4).map(\.value))).sorted()
+        let v6 = Array(Set(vips.filter { !$0.isV4 })).sorted()
+        precondition(workers > 0 && v4.count < 200 && v6.count < 30, "fanout program limits")
+        func op(_ code: UInt16, _ k: UInt32 = 0, _ jt: Int = 0, _ jf: Int = 0) -> BPFInstruction {
+            BPFInstruction(code: code, jt: UInt8(jt), jf: UInt8(jf), k: k)
         }
-        let vipList = Array(Set(vips.map(\.value))).sorted()
-        var p: [BPFInstruction] = []
-        // Layout (n = number of VIPs); jump offsets count instructions after the jump.
+        // Layout (n = IPv4 VIPs, m = IPv6 VIPs); a jump's offset counts instructions after it.
         //  0        ldh [proto]              ethertype (skb->protocol)
-        //  1        jeq 0x0800 ? 2 : RET0
+        //  1        jeq 0x0800 ? 2 : V6
         //  2        ld [16]                  destination
         //  3..3+n-1 jeq VIP_i ? TO_VIP : next
         //  3+n      ja HASH                  not to a VIP: hash the destination
         //  TO_VIP   ldb [9]; jeq 1 ? ICMP : SRC
         //  SRC      ld [12]; ja HASH
-        //  ICMP     ldx 4*([0]&0xf); ld [x+24]   quoted destination (IHL + 8 + 16)
+        //  ICMP     ldx 4*([0]&0xf); ld [x+24]; ja HASH   quoted destination (IHL + 8 + 16)
+        //  V6       jeq 0x86DD ? next : RET0
+        //           per VIP: ld [24]; jeq w0; ld [28]; jeq w1; ld [32]; jeq w2; ld [36]; jeq w3 ? TO_VIP6
+        //           (each jeq on a mismatch to the next VIP's first load)
+        //           ld [36]; ja HASH           not to a VIP: the destination's last word
+        //  TO_VIP6  ldb [6]; jeq 58 ? ICMP6 : SRC6
+        //  SRC6     ld [20]; ja HASH           the source's last word
+        //  ICMP6    ld [84]                    the quoted destination's last word (40 + 8 + 24 + 12)
         //  HASH     and mask; mul; rsh 16; mod workers; ret a
         //  RET0     ret 0
-        let n = vipList.count
+        let n = v4.count, m = v6.count
         let toVIP = 3 + n + 1
-        let src = toVIP + 2
-        let icmp = src + 2
-        let hash = icmp + 2
+        let icmp = toVIP + 4
+        let ipv6 = icmp + 3
+        let miss6 = ipv6 + 1 + 8 * m
+        let toVIP6 = miss6 + 2
+        let icmp6 = toVIP6 + 4
+        let hash = icmp6 + 1
         let ret0 = hash + 5
+        var p: [BPFInstruction] = []
+        func jumpTo(_ target: Int) -> Int { target - p.count - 1 }
         p.append(op(ldH, protocolLoad))
-        p.append(op(jeq, 0x0800, 0, UInt8(ret0 - 2)))
+        p.append(op(jeq, 0x0800, 0, jumpTo(ipv6)))
         p.append(op(ldW, 16))
-        for (i, v) in vipList.enumerated() {
-            let here = 3 + i
-            p.append(op(jeq, v, UInt8(toVIP - here - 1), 0))
-        }
-        p.append(op(ja, UInt32(hash - (3 + n) - 1)))
+        for v in v4 { p.append(op(jeq, v, jumpTo(toVIP), 0)) }
+        p.append(op(ja, UInt32(jumpTo(hash))))
         p.append(op(ldB, 9))
-        p.append(op(jeq, UInt32(IPProtocol.icmp), UInt8(icmp - (toVIP + 1) - 1), 0))
+        p.append(op(jeq, UInt32(IPProtocol.icmp), jumpTo(icmp), 0))
         p.append(op(ldW, 12))
-        p.append(op(ja, UInt32(hash - (src + 1) - 1)))
+        p.append(op(ja, UInt32(jumpTo(hash))))
         p.append(op(ldxMSH, 0))
         p.append(op(ldIndW, 24))
+        p.append(op(ja, UInt32(jumpTo(hash))))
+        precondition(p.count == ipv6)
+        p.append(op(jeq, 0x86DD, 0, jumpTo(ret0)))
+        for v in v6 {
+            let next = p.count + 8
+            let words = [UInt32(v.high >> 32), UInt32(truncatingIfNeeded: v.high), UInt32(v.low >> 32),
+                         UInt32(truncatingIfNeeded: v.low)]
+            for (i, w) in words.enumerated() {
+                p.append(op(ldW, UInt32(24 + 4 * i)))
+                p.append(op(jeq, w, i == 3 ? jumpTo(toVIP6) : 0, jumpTo(next)))
+            }
+        }
+        precondition(p.count == miss6)
+        p.append(op(ldW, 36))
+        p.append(op(ja, UInt32(jumpTo(hash))))
+        p.append(op(ldB, 6))
+        p.append(op(jeq, 58, jumpTo(icmp6), 0))  // ICMPv6
+        p.append(op(ldW, 20))
+        p.append(op(ja, UInt32(jumpTo(hash))))
+        p.append(op(ldW, 84))
+        precondition(p.count == hash)
         p.append(op(andK, clientMask))
         p.append(op(mulK, 0x9E37_79B1))
         p.append(op(rshK, 16))

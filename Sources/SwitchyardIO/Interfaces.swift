@@ -1,5 +1,6 @@
 // What the kernel knows about the interfaces the engine forwards on: identity (index, MAC,
-// MTU, address), routes, neighbours, and GRO, which the engine turns off and back on.
+// MTU, address, IPv6 link-local address), routes, neighbours, and GRO, which the engine turns
+// off and back on.
 
 import CSwitchyard
 import Glibc
@@ -84,6 +85,29 @@ public enum NeighbourTable {
             out[ip] = mac
         }
         return out
+    }
+}
+
+/// The kernel's IPv6 addresses of the interfaces (/proc/net/if_inet6).
+public enum InterfaceAddresses6 {
+    /// The interface's link-local address (the source of its neighbour solicitations), if it
+    /// has one that is usable (not tentative, not failed duplicate address detection).
+    public static func linkLocal(of interface: String) -> IPAddressBits? {
+        readSmallFile("/proc/net/if_inet6").flatMap { linkLocal(in: $0, of: interface) }
+    }
+
+    /// Per line: address (32 hex digits), interface index, prefix length, scope (0x20: link)
+    /// and flags (0x40 tentative, 0x08 duplicate address detection failed), all hex, and the
+    /// interface's name.
+    public static func linkLocal(in text: String, of interface: String) -> IPAddressBits? {
+        for line in text.split(separator: "\n") {
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard f.count >= 6, f[5] == interface, let scope = UInt32(f[3], radix: 16), scope == 0x20,
+                  let flags = UInt32(f[4], radix: 16), flags & 0x48 == 0, let address = Route6.address(f[0])
+            else { continue }
+            return address
+        }
+        return nil
     }
 }
 

@@ -12,8 +12,8 @@ import SwitchyardCore
 /// resets. The guard is one nftables table of its own, `netdev switchyard_<interface>`, with an
 /// ingress chain per interface: it drops after the packet taps (the engine has its copy) and
 /// before the IP layer, so the kernel spends as little as possible on a frame it must not use:
-///   - IPv4 to a VIP, arriving on the interface that VIP is served on;
-///   - for NAT, IPv4 from a real server's service port (address, protocol and port, exactly
+///   - IPv4 or IPv6 to a VIP, arriving on the interface that VIP is served on;
+///   - for NAT, IPv4 or IPv6 from a real server's service port (address, protocol and port, exactly
 ///     those of the NAT services) arriving on its interface, unless it is addressed to this
 ///     machine itself (so health checks and ssh to the LB keep working). Other traffic from the
 ///     same servers (another port, or a kernel NAT of the box's own) is left alone.
@@ -35,10 +35,10 @@ public final class KernelGuard: @unchecked Sendable {
 
     /// A NAT real server's service: the source of the replies the kernel must not forward.
     public struct Endpoint: Hashable, Sendable, Comparable {
-        public var address: IPv4Address
+        public var address: IPAddressBits
         public var proto: UInt8
         public var port: UInt16
-        public init(address: IPv4Address, proto: UInt8, port: UInt16) {
+        public init(address: IPAddressBits, proto: UInt8, port: UInt16) {
             self.address = address
             self.proto = proto
             self.port = port
@@ -47,11 +47,12 @@ public final class KernelGuard: @unchecked Sendable {
         var nft: String { "\(address) . \(proto == IPProtocol.udp ? "udp" : "tcp") . \(port)" }
     }
 
-    /// What to drop: VIPs and NAT real servers' services, grouped by interface name.
+    /// What to drop: VIPs and NAT real servers' services (of either family), grouped by
+    /// interface name.
     public struct Rules: Sendable {
-        public var vips: [String: [IPv4Address]]
+        public var vips: [String: [IPAddressBits]]
         public var natRealServers: [String: [Endpoint]]
-        public init(vips: [String: [IPv4Address]], natRealServers: [String: [Endpoint]] = [:]) {
+        public init(vips: [String: [IPAddressBits]], natRealServers: [String: [Endpoint]] = [:]) {
             self.vips = vips
             self.natRealServers = natRealServers
         }
@@ -65,7 +66,7 @@ public final class KernelGuard: @unchecked Sendable {
         self.table = "switchyard_" + interface.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 
-    static func set(_ addresses: [IPv4Address]) -> String {
+    static func set(_ addresses: [IPAddressBits]) -> String {
         Array(Set(addresses)).sorted().map(\.description).joined(separator: ", ")
     }
 
@@ -74,12 +75,17 @@ public final class KernelGuard: @unchecked Sendable {
         var chains: [String] = []
         for interface in Set(rules.vips.keys).union(rules.natRealServers.keys).sorted() {
             var lines: [String] = []
-            if let vips = rules.vips[interface], !vips.isEmpty {
-                lines.append("        ip daddr { \(Self.set(vips)) } counter drop comment \"forwarded by switchyard\"")
+            for (family, v4) in [("ip", true), ("ip6", false)] {
+                let vips = (rules.vips[interface] ?? []).filter { $0.isV4 == v4 }
+                if !vips.isEmpty {
+                    lines.append("        \(family) daddr { \(Self.set(vips)) } counter drop comment \"forwarded by switchyard\"")
+                }
             }
-            if let reals = rules.natRealServers[interface], !reals.isEmpty {
+            for (family, v4) in [("ip", true), ("ip6", false)] {
+                let reals = (rules.natRealServers[interface] ?? []).filter { $0.address.isV4 == v4 }
+                guard !reals.isEmpty else { continue }
                 let set = Array(Set(reals)).sorted().map(\.nft).joined(separator: ", ")
-                lines.append("        ip saddr . meta l4proto . th sport { \(set) } fib daddr type != local counter drop comment \"NAT replies translated by switchyard\"")
+                lines.append("        \(family) saddr . meta l4proto . th sport { \(set) } fib daddr type != local counter drop comment \"NAT replies translated by switchyard\"")
             }
             guard !lines.isEmpty else { continue }
             chains.append("""
@@ -118,10 +124,11 @@ public final class KernelGuard: @unchecked Sendable {
     /// The interfaces with a tcx program.
     public var fastDropInterfaces: [String] { fastDrops.withLock { $0.keys.sorted() } }
 
-    func installFastDrops(_ vips: [String: [IPv4Address]]) {
+    /// IPv4 only: IPv6 VIPs' frames go on to the nftables chain.
+    func installFastDrops(_ vips: [String: [IPAddressBits]]) {
         fastDrops.withLock { programs in
             for interface in Set(vips.keys).union(programs.keys).sorted() {
-                let keys = Array(Set(vips[interface] ?? [])).map(\.value.bigEndian)
+                let keys = Array(Set((vips[interface] ?? []).compactMap(\.ipv4))).map(\.value.bigEndian)
                 if programs[interface] == nil {
                     guard !keys.isEmpty, fastDropUnavailable == nil else { continue }
                     var message = [CChar](repeating: 0, count: 256)

@@ -39,26 +39,25 @@ public final class PacketFilter {
         _ = try systemCall("SO_ATTACH_FILTER", valueOrErrno { sy_attach_filter(fd, program.bf_insns, program.bf_len) })
     }
 
-    /// The filter that lets only the engine's traffic through: IPv4 to any VIP, and for NAT,
-    /// IPv4 from its real servers' service ports (their replies) and ICMP from those servers
-    /// (errors about the flows); IPv6 to any IPv6 VIP (`vips6`); untagged or with one 802.1Q
-    /// tag. Everything else, such as the same servers answering a health check or another
-    /// balancer on the box, stays in the kernel and never reaches user space.
-    public static func forVIPs(_ vips: [IPv4Address], natEndpoints: [KernelGuard.Endpoint] = [],
-                               vips6: [IPAddressBits] = []) throws -> PacketFilter {
+    /// The filter that lets only the engine's traffic through: IPv4 or IPv6 to any VIP, and
+    /// for NAT, from its real servers' service ports (their replies) and ICMP or ICMPv6 from
+    /// those servers (errors about the flows); untagged or with one 802.1Q tag. Everything
+    /// else, such as the same servers answering a health check or another balancer on the box,
+    /// stays in the kernel and never reaches user space.
+    public static func forVIPs(_ vips: [IPAddressBits], natEndpoints: [KernelGuard.Endpoint] = []) throws -> PacketFilter {
         // No service at all (after `adm -C`): a filter that matches nothing.
-        if vips.isEmpty && natEndpoints.isEmpty && vips6.isEmpty {
+        if vips.isEmpty && natEndpoints.isEmpty {
             return try PacketFilter(expression: "ip and dst host 0.0.0.0")
         }
-        let endpoints = Array(Set(natEndpoints)).sorted()
-        let natHosts = Array(Set(endpoints.map(\.address))).sorted()
-        let terms = Array(Set(vips)).sorted().map { "dst host \($0)" }
-            + endpoints.map { "(src host \($0.address) and \($0.proto == IPProtocol.udp ? "udp" : "tcp") src port \($0.port))" }
-            + natHosts.map { "(src host \($0) and icmp)" }
-        let terms6 = Array(Set(vips6)).sorted().map { "dst host \($0)" }
         var families: [String] = []
-        if !terms.isEmpty { families.append("ip and (\(terms.joined(separator: " or ")))") }
-        if !terms6.isEmpty { families.append("ip6 and (\(terms6.joined(separator: " or ")))") }
+        for (family, icmp, v4) in [("ip", "icmp", true), ("ip6", "icmp6", false)] {
+            let endpoints = Array(Set(natEndpoints.filter { $0.address.isV4 == v4 })).sorted()
+            let natHosts = Array(Set(endpoints.map(\.address))).sorted()
+            let terms = Array(Set(vips.filter { $0.isV4 == v4 })).sorted().map { "dst host \($0)" }
+                + endpoints.map { "(src host \($0.address) and \($0.proto == IPProtocol.udp ? "udp" : "tcp") src port \($0.port))" }
+                + natHosts.map { "(src host \($0) and \(icmp))" }
+            if !terms.isEmpty { families.append("\(family) and (\(terms.joined(separator: " or ")))") }
+        }
         let any = families.map { "(\($0))" }.joined(separator: " or ")
         return try PacketFilter(expression: "\(any) or (vlan and (\(any)))")
     }

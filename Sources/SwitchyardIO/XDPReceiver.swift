@@ -42,8 +42,10 @@ public final class XDPReceiver: @unchecked Sendable {
             s.vips = vips
             _ = try updateLocals(&s)
             let vipKeys = vips.map(\.value.bigEndian)
-            let hosts = Set(nat.map(\.address))
-            let natKeys = nat.map { sy_xdp_key(address: $0.address.value.bigEndian, proto: $0.proto, pad: 0, port: $0.port.bigEndian) }
+            // IPv4 only: the engine refuses IPv6 services with AF_XDP.
+            let nat4 = nat.compactMap { e in e.address.ipv4.map { (address: $0, proto: e.proto, port: e.port) } }
+            let hosts = Set(nat4.map(\.address))
+            let natKeys = nat4.map { sy_xdp_key(address: $0.address.value.bigEndian, proto: $0.proto, pad: 0, port: $0.port.bigEndian) }
                 + hosts.map { sy_xdp_key(address: $0.value.bigEndian, proto: IPProtocol.icmp, pad: 0, port: 0) }
             _ = try systemCall("updating the XDP program's address maps", valueOrErrno {
                 sy_xdp_set_vips(handle, vipKeys, UInt32(vipKeys.count))

@@ -57,7 +57,7 @@ final class ConfigIDTests: XCTestCase {
         let config = try Config.load(path: path, configID: "lb2")
         XCTAssertEqual(config.services.first?.reals.count, 2)
         let fake = FakeParts()
-        fake.kernel = [IPv4Address("198.18.0.11")!: MACAddress(bits: 0x11), IPv4Address("198.18.0.12")!: MACAddress(bits: 0x12)]
+        fake.kernel = [IPAddressBits(text: "198.18.0.11")!: MACAddress(bits: 0x11), IPAddressBits(text: "198.18.0.12")!: MACAddress(bits: 0x12)]
         let plan = try InterfacePlan(config: config, given: nil, routes: fakeRoutes, lookup: fakeInterface)
         let plane = ControlPlane(config: config, configPath: path, plan: plan, forwarding: fake, neighbours: fake,
                                  checkers: fake, scripts: fake, counts: ConnectionCounts(workers: 1),

@@ -220,7 +220,7 @@ final class ProcfsTests: XCTestCase {
     }
 
     func testVIPFilterCompiles() throws {
-        let f = try PacketFilter.forVIPs([IPv4Address("198.18.0.100")!, IPv4Address("198.18.0.101")!])
+        let f = try PacketFilter.forVIPs([IPAddressBits(text: "198.18.0.100")!, IPAddressBits(text: "198.18.0.101")!])
         XCTAssertGreaterThan(f.instructionCount, 4)
         XCTAssertThrowsError(try PacketFilter(expression: "dst host nonsense!!"))
     }
@@ -229,9 +229,9 @@ final class ProcfsTests: XCTestCase {
     /// errors, not their other traffic (a health-check answer, another balancer's flows).
     func testVIPFilterTakesExactlyTheNATReplies() throws {
         let rs = IPv4Address("198.18.2.11")!
-        let f = try PacketFilter.forVIPs([IPv4Address("198.18.0.100")!], natEndpoints: [
-            KernelGuard.Endpoint(address: rs, proto: IPProtocol.tcp, port: 8081),
-            KernelGuard.Endpoint(address: rs, proto: IPProtocol.udp, port: 53),
+        let f = try PacketFilter.forVIPs([IPAddressBits(text: "198.18.0.100")!], natEndpoints: [
+            KernelGuard.Endpoint(address: IPAddressBits(rs), proto: IPProtocol.tcp, port: 8081),
+            KernelGuard.Endpoint(address: IPAddressBits(rs), proto: IPProtocol.udp, port: 53),
         ])
         func frame(src: IPv4Address, dst: IPv4Address, proto: UInt8, sport: UInt16) -> [UInt8] {
             var f = [UInt8](repeating: 0, count: 14 + 20 + 20)
@@ -271,10 +271,10 @@ final class ProcfsTests: XCTestCase {
     func testKernelGuardScriptNamesOnlyItsTable() {
         let g = KernelGuard(interface: "lan-0")
         XCTAssertEqual(g.table, "switchyard_lan_0")
-        let s = g.script(KernelGuard.Rules(vips: ["lan-0": [IPv4Address("198.18.0.100")!]],
+        let s = g.script(KernelGuard.Rules(vips: ["lan-0": [IPAddressBits(text: "198.18.0.100")!]],
                                            natRealServers: ["in0": [
-                                               KernelGuard.Endpoint(address: IPv4Address("198.18.2.12")!, proto: IPProtocol.udp, port: 53),
-                                               KernelGuard.Endpoint(address: IPv4Address("198.18.2.11")!, proto: IPProtocol.tcp, port: 8080),
+                                               KernelGuard.Endpoint(address: IPAddressBits(text: "198.18.2.12")!, proto: IPProtocol.udp, port: 53),
+                                               KernelGuard.Endpoint(address: IPAddressBits(text: "198.18.2.11")!, proto: IPProtocol.tcp, port: 8080),
                                            ]]))
         XCTAssertTrue(s.hasPrefix("table netdev switchyard_lan_0 {"), s)
         XCTAssertTrue(s.contains("""
@@ -293,7 +293,7 @@ final class ProcfsTests: XCTestCase {
     /// one worker, and spreads different clients.
     func testFanoutProgramKeepsBothDirectionsTogether() {
         let vip = IPv4Address("198.18.1.100")!
-        let program = FanoutProgram.build(vips: [vip, IPv4Address("198.18.1.101")!], workers: 4)
+        let program = FanoutProgram.build(vips: [IPAddressBits(vip), IPAddressBits(text: "198.18.1.101")!], workers: 4)
         func frame(src: UInt32, dst: UInt32, proto: UInt8, quotedDst: UInt32 = 0) -> [UInt8] {
             var f = [UInt8](repeating: 0, count: 14 + 20 + 8 + 20 + 8)
             f[12] = 0x08
@@ -322,7 +322,7 @@ final class ProcfsTests: XCTestCase {
         }
         XCTAssertEqual(seen.count, 4, "64 clients use all 4 workers")
         XCTAssertEqual(FanoutProgram.run(program, on: [UInt8](repeating: 0, count: 60)), 0, "non-IPv4 to worker 0")
-        let masked = FanoutProgram.build(vips: [vip], workers: 4, clientMask: 0xFFFF_FF00)
+        let masked = FanoutProgram.build(vips: [IPAddressBits(vip)], workers: 4, clientMask: 0xFFFF_FF00)
         let a = FanoutProgram.run(masked, on: frame(src: 0xC612_0A01, dst: vip.value, proto: IPProtocol.udp))
         let b = FanoutProgram.run(masked, on: frame(src: 0xC612_0AFE, dst: vip.value, proto: IPProtocol.udp))
         XCTAssertEqual(a, b, "one /24 on one worker")

@@ -36,8 +36,8 @@ final class ControlPlaneTests: XCTestCase {
     override func setUp() {
         path = "/tmp/switchyard-plane-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).conf"
         fake = FakeParts()
-        fake.kernel = [IPv4Address("198.18.0.11")!: MACAddress(bits: 0x11), IPv4Address("198.18.0.12")!: MACAddress(bits: 0x12),
-                       IPv4Address("198.18.0.99")!: MACAddress(bits: 0x99)]
+        fake.kernel = [IPAddressBits(text: "198.18.0.11")!: MACAddress(bits: 0x11), IPAddressBits(text: "198.18.0.12")!: MACAddress(bits: 0x12),
+                       IPAddressBits(text: "198.18.0.99")!: MACAddress(bits: 0x99)]
     }
 
     override func tearDown() { unlink(path) }
@@ -55,8 +55,8 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(fake.last.services[0].reals.map(\.mac), [MACAddress(bits: 0x11), MACAddress(bits: 0x12)])
         let sets = fake.record.withLock { $0.applied }
         XCTAssertEqual(sets.count, 1)
-        XCTAssertEqual(sets[0].vips, [IPv4Address("198.18.0.100")!])
-        XCTAssertEqual(sets[0].vipInterface, [IPv4Address("198.18.0.100")!: 0])
+        XCTAssertEqual(sets[0].vips, [IPAddressBits(text: "198.18.0.100")!])
+        XCTAssertEqual(sets[0].vipInterface, [IPAddressBits(text: "198.18.0.100")!: 0])
         XCTAssertEqual(fake.record.withLock { $0.started.map(\.address) }, [IPAddressBits(text: "198.18.0.11")!, IPAddressBits(text: "198.18.0.12")!])
     }
 
@@ -79,7 +79,7 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertTrue(after.contains(connections + "5\n"), "the kept server's counter after the reload")
         XCTAssertEqual(reals(fake.last), ["198.18.0.11:80", "198.18.0.13:80", "198.18.0.12:80"])
         XCTAssertGreaterThan(fake.last.generation, generation)
-        XCTAssertTrue(fake.record.withLock { $0.requested }.contains(IPv4Address("198.18.0.13")!),
+        XCTAssertTrue(fake.record.withLock { $0.requested }.contains(IPAddressBits(text: "198.18.0.13")!),
                       "a new real server's MAC is asked for")
         // The kept servers' checkers run on untouched: no stop, no second start.
         XCTAssertEqual(fake.record.withLock { $0.stopped }, [])
@@ -116,7 +116,7 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(fake.last.services[1].reals.map(\.weight), [3])
         let sets = fake.record.withLock { $0.applied.last! }
         XCTAssertEqual(sets.vips.map(\.description), ["198.18.0.100", "198.18.0.101"])
-        XCTAssertEqual(sets.natEndpoints, [KernelGuard.Endpoint(address: IPv4Address("198.18.0.21")!, proto: 6, port: 5353)])
+        XCTAssertEqual(sets.natEndpoints, [KernelGuard.Endpoint(address: IPAddressBits(text: "198.18.0.21")!, proto: 6, port: 5353)])
 
         // An edit that changes no address set does not touch ARP, the filter or the guard.
         let applied = fake.record.withLock { $0.applied.count }
@@ -285,8 +285,8 @@ final class ControlPlaneTests: XCTestCase {
         let standbyReal = fake.last.services[0].reals[0].id
         XCTAssertEqual(fake.last.view.real(standbyReal)?.pointee.address, IPAddressBits(v4: IPv4Address("198.18.0.11")!.value))
         var sets = fake.record.withLock { $0.applied.last! }
-        XCTAssertEqual(sets.answered, [other], "no ARP answers for it")
-        XCTAssertEqual(sets.vips, [vip, other], "the filter and the guard keep it")
+        XCTAssertEqual(sets.answered, [IPAddressBits(other)], "no ARP answers for it")
+        XCTAssertEqual(sets.vips, [vip, other].map(IPAddressBits.init), "the filter and the guard keep it")
         let applied = fake.record.withLock { $0.applied.count }
         try plane.setServed([vip], false)
         XCTAssertEqual(fake.record.withLock { $0.applied.count }, applied, "no change, nothing reapplied")
@@ -297,7 +297,7 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertTrue(fake.last.view.isVIP(vip.value))
         XCTAssertNotNil(fake.last.view.service(proto: IPProtocol.tcp, vip: vip.value, port: 80))
         sets = fake.record.withLock { $0.applied.last! }
-        XCTAssertEqual(sets.answered, [vip, other])
+        XCTAssertEqual(sets.answered, [vip, other].map(IPAddressBits.init))
     }
 
     /// `adm -Lnc` lists what the workers' walk returns, in ipvsadm's format; `--sync` says when

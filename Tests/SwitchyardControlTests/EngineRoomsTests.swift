@@ -17,8 +17,8 @@ final class InterfacePlanTests: XCTestCase {
             """)
         let plan = try InterfacePlan(config: c, given: nil, routes: fakeRoutes, lookup: fakeInterface)
         XCTAssertEqual(plan.interfaces.map(\.name), ["eth0", "lan1"])
-        XCTAssertEqual(try plan.number(for: IPv4Address("198.18.0.100")!, vip: true), 0)
-        XCTAssertEqual(plan.realInterface(IPv4Address("198.19.0.5")!), 1)
+        XCTAssertEqual(try plan.number(for: IPAddressBits(text: "198.18.0.100")!, vip: true), 0)
+        XCTAssertEqual(plan.realInterface(IPAddressBits(text: "198.19.0.5")!), 1)
         XCTAssertNoThrow(try plan.admits(c))
     }
 
@@ -26,7 +26,7 @@ final class InterfacePlanTests: XCTestCase {
         let c = try config("virtual_server 198.18.0.100 80 {\n lb_kind DR\n real_server 198.19.0.5 80 { weight 1 }\n}")
         let plan = try InterfacePlan(config: c, given: "lan1", routes: fakeRoutes, lookup: fakeInterface)
         XCTAssertEqual(plan.interfaces.map(\.name), ["lan1"])
-        XCTAssertEqual(try plan.number(for: IPv4Address("198.18.0.100")!, vip: true), 0)
+        XCTAssertEqual(try plan.number(for: IPAddressBits(text: "198.18.0.100")!, vip: true), 0)
     }
 
     func testARealServerBehindAGatewayIsRefusedWithTheReason() throws {
@@ -109,8 +109,8 @@ final class LeftoversTests: XCTestCase {
 final class ReadyLineTests: XCTestCase {
     func sets(vips: [String], answered: [String]) -> AddressSets {
         var s = AddressSets()
-        s.vips = vips.map { IPv4Address($0)! }
-        s.answered = answered.map { IPv4Address($0)! }
+        s.vips = vips.map { IPAddressBits(text: $0)! }
+        s.answered = answered.map { IPAddressBits(text: $0)! }
         return s
     }
 

@@ -1,6 +1,6 @@
 // IPv6 services in the config and in adm: read, checked (one family per service, addresses a
 // packet can go to), listed and saved as ipvsadm writes them (`[2001:db8::100]:80`), sorted after
-// the IPv4 ones; and refused by the engine, which does not forward IPv6 yet, with words that say so.
+// the IPv4 ones; and refused only by an engine that receives with AF_XDP.
 import XCTest
 @testable import SwitchyardControl
 import SwitchyardCore
@@ -82,19 +82,16 @@ final class IPv6ConfigTests: XCTestCase {
                        "v6.conf:3:1: TCP [2001:db8::100]:80 is already defined at line 1")
     }
 
-    func testTheEngineRefusesIPv6ServicesAndSaysWhy() throws {
+    /// IPv6 services are forwarded with AF_PACKET rings; an engine on AF_XDP (whose program
+    /// takes IPv4) refuses them at start, on reload and on `adm -A`, and says why.
+    func testOnlyAnAFXDPEngineRefusesIPv6Services() throws {
         let c = try parse(dualStack)
-        XCTAssertThrowsError(try InterfacePlan.refuseIPv6(c)) { e in
-            XCTAssertEqual("\(e)", "TCP [2001:db8::100]:80 (line 5): IPv6 virtual servers are read and checked "
-                + "(switchyard check lists them), but the engine does not forward IPv6 yet")
+        let why = "IPv6 virtual servers are forwarded with AF_PACKET rings only"
+        XCTAssertNoThrow(try InterfacePlan.refuseIPv6(c, nil))
+        XCTAssertThrowsError(try InterfacePlan.refuseIPv6(c, why)) { e in
+            XCTAssertEqual("\(e)", "TCP [2001:db8::100]:80 (line 5): " + why)
         }
-        XCTAssertNoThrow(try InterfacePlan.refuseIPv6(parse("virtual_server 198.18.0.100 80 {\n}")))
-        let key = ServiceKey(proto: IPProtocol.tcp, vip: IPAddressBits(ipv6: "2001:db8::100")!, port: 80)
-        XCTAssertEqual(ControlPlane.refusal(.addService(key, scheduler: nil, persistence: nil, mask: nil))?.description,
-                       "IPv6 virtual servers are not forwarded by this engine yet")
-        XCTAssertEqual(ControlPlane.refusal(.addService(ServiceKey(proto: IPProtocol.tcp, vip: IPAddressBits(v4: 0xC612_0064),
-                                                                 port: 80), scheduler: nil, persistence: nil, mask: nil)),
-                       nil)
+        XCTAssertNoThrow(try InterfacePlan.refuseIPv6(parse("virtual_server 198.18.0.100 80 {\n}"), why))
     }
 
     func testAdmReadsBracketedAddressesAndRefusesMixedFamilies() throws {
@@ -134,9 +131,12 @@ final class IPv6ConfigTests: XCTestCase {
             """)
         XCTAssertLessThan(AdmRender.addressOrder(IPAddressBits(text: "223.0.0.1")!, IPAddressBits(text: "2001:db8::1")!), 0)
         XCTAssertGreaterThan(AdmRender.addressOrder(IPAddressBits(text: "2001:db8::1:0")!, IPAddressBits(text: "2001:db8::ffff")!), 0)
-        // The snapshot's specs: IPv6 real servers with no MAC yet, a whole-address persistence mask.
-        let specs = t.specs(mac: { _ in MACAddress(bits: 1) }, interface: { _ in 1 })
-        XCTAssertEqual(specs.first { !$0.vip.isV4 && $0.port == 80 }?.reals.map(\.mac), [nil, nil])
+        // The snapshot's specs: each real server's MAC and interface, looked up by its address of
+        // either family.
+        let specs = t.specs(mac: { $0.isV4 ? MACAddress(bits: 1) : $0 == IPAddressBits(text: "2001:db8::11")! ? MACAddress(bits: 0x11) : nil },
+                            interface: { $0.isV4 ? 0 : 1 })
+        XCTAssertEqual(specs.first { !$0.vip.isV4 && $0.port == 80 }?.reals.map(\.mac), [MACAddress(bits: 0x11), nil])
+        XCTAssertEqual(specs.first { !$0.vip.isV4 && $0.port == 80 }?.reals.map(\.interface), [1, 1])
         XCTAssertEqual(specs.first { $0.vip.isV4 }?.reals.map(\.mac), [MACAddress(bits: 1)])
     }
 }

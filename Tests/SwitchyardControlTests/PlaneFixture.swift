@@ -14,13 +14,13 @@ final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @
         var applied: [AddressSets] = []
         var started: [HealthMonitor.Target] = []
         var stopped: [HealthMonitor.Target] = []
-        var requested: [IPv4Address] = []
+        var requested: [IPAddressBits] = []
         var scripts: [String] = []
         var failApply = false
         var announced = 0
     }
     let record = Locked(Record())
-    var kernel: [IPv4Address: MACAddress] = [:]
+    var kernel: [IPAddressBits: MACAddress] = [:]
 
     func publish(_ snapshot: ForwardingSnapshot) { record.withLock { $0.published.append(snapshot) } }
     func apply(_ sets: AddressSets) throws {
@@ -39,9 +39,9 @@ final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @
         record.withLock { $0.announced += 1 }
         return true
     }
-    func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress] { kernel }
-    func learnedMAC(for address: IPv4Address, interface: Int) -> MACAddress? { nil }
-    func request(_ address: IPv4Address, interface: Int) { record.withLock { $0.requested.append(address) } }
+    func kernelNeighbours(interface: Int) -> [IPAddressBits: MACAddress] { kernel }
+    func learnedMAC(for address: IPAddressBits, interface: Int) -> MACAddress? { nil }
+    func request(_ address: IPAddressBits, interface: Int) { record.withLock { $0.requested.append(address) } }
     func start(_ target: HealthMonitor.Target, checkers: [CheckerConfig], startUp: Bool) throws {
         record.withLock { $0.started.append(target) }
     }
@@ -60,6 +60,14 @@ let fakeRoutes = Route.parse("""
     lan1\t000013C6\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
     """)
 
+/// /proc/net/ipv6_route text: eth0 holds 2001:db8::/64, lan1 2001:db8:2::/64, and a default
+/// route through 2001:db8::1.
+let fakeRoutes6 = Route6.parse("""
+    20010db8000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0
+    20010db8000200000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     lan1
+    00000000000000000000000000000000 00 00000000000000000000000000000000 00 20010db8000000000000000000000001 00000400 00000001 00000000 00000003     eth0
+    """)
+
 func fakeInterface(_ name: String) throws -> InterfaceInfo {
     InterfaceInfo(name: name, index: name == "eth0" ? 2 : 3, mac: MACAddress(bits: name == "eth0" ? 0x02_00_00_00_00_01 : 0x02_00_00_00_00_02),
                   mtu: 1500, address: nil)
@@ -69,7 +77,7 @@ func fakeInterface(_ name: String) throws -> InterfaceInfo {
 func startedPlane(_ text: String, path: String, fake: FakeParts) throws -> ControlPlane {
     XCTAssertTrue(createFile(path, text))
     let config = try Config.load(path: path)
-    let plan = try InterfacePlan(config: config, given: nil, routes: fakeRoutes, lookup: fakeInterface)
+    let plan = try InterfacePlan(config: config, given: nil, routes: fakeRoutes, routes6: fakeRoutes6, lookup: fakeInterface)
     let plane = ControlPlane(config: config, configPath: path, plan: plan, forwarding: fake, neighbours: fake,
                              checkers: fake, scripts: fake, counts: ConnectionCounts(workers: 1),
                              stats: RealServerStats(workers: 1), trace: FlowTrace(workers: 1))

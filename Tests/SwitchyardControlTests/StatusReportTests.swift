@@ -34,7 +34,7 @@ final class StatusReportTests: XCTestCase {
     override func setUp() {
         path = "/tmp/switchyard-status-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).conf"
         fake = FakeParts()
-        fake.kernel = [IPv4Address("198.18.0.11")!: MACAddress(bits: 0x11), IPv4Address("198.18.0.12")!: MACAddress(bits: 0x12)]
+        fake.kernel = [IPAddressBits(text: "198.18.0.11")!: MACAddress(bits: 0x11), IPAddressBits(text: "198.18.0.12")!: MACAddress(bits: 0x12)]
     }
 
     override func tearDown() { unlink(path) }

@@ -1,6 +1,8 @@
 // IPv6 in the I/O layer's pure parts: /proc/net/ipv6_route read into routes (down, unreachable
-// and local-table entries left out) and the route the kernel would pick; the capture filter
-// taking IPv6 to an IPv6 VIP, untagged or tagged, and nothing else, beside the IPv4 VIPs.
+// and local-table entries left out) and the route the kernel would pick; an interface's
+// link-local address; the capture filter taking IPv6 to an IPv6 VIP (untagged or tagged) and
+// NAT66 replies, and nothing else, beside the IPv4 VIPs; the fanout program keeping an IPv6
+// client's directions together; the kernel guard's ip6 rules.
 import XCTest
 @testable import SwitchyardIO
 import SwitchyardCore
@@ -40,15 +42,20 @@ final class IPv6RoutingTests: XCTestCase {
         XCTAssertEqual(Route6.parse("garbage\n\n12 34"), [])
     }
 
-    /// An Ethernet frame (tagged with VLAN 7 if asked) carrying IPv6 TCP from `source` to `destination`.
-    func frame(_ source: String, _ destination: String, tagged: Bool = false) -> [UInt8] {
-        var f = [UInt8](repeating: 0, count: 14 + 40 + 20)
+    /// An Ethernet frame (tagged with VLAN 7 if asked) carrying IPv6 from `source` to
+    /// `destination`: TCP from `sourcePort`, or (proto 58) an ICMPv6 error quoting a packet to
+    /// `quoted`.
+    func frame(_ source: String, _ destination: String, tagged: Bool = false, proto: UInt8 = 6,
+               sourcePort: UInt16 = 40000, quoted: String = "::") -> [UInt8] {
+        var f = [UInt8](repeating: 0, count: 14 + 40 + 8 + 40 + 8)
         f[12] = 0x86; f[13] = 0xDD
         f[14] = 0x60
-        f[18] = 0; f[19] = 20
-        f[20] = 6
+        f[18] = 0; f[19] = 56
+        f[20] = proto
         f[21] = 64
-        for (offset, text) in [(22, source), (38, destination)] {
+        f[54] = UInt8(sourcePort >> 8); f[55] = UInt8(truncatingIfNeeded: sourcePort)
+        if proto == 58 { f[54] = 1; f[55] = 0 }
+        for (offset, text) in [(22, source), (38, destination), (14 + 40 + 8 + 24, quoted)] {
             let x = a(text)
             for i in 0..<8 {
                 f[offset + i] = UInt8(truncatingIfNeeded: x.high >> (56 - 8 * UInt64(i)))
@@ -60,12 +67,12 @@ final class IPv6RoutingTests: XCTestCase {
     }
 
     func testTheFilterTakesIPv6ToTheIPv6VIPs() throws {
-        let f = try PacketFilter.forVIPs([IPv4Address("198.18.0.100")!], vips6: [a("2001:db8:1::100")])
+        let f = try PacketFilter.forVIPs([IPAddressBits(IPv4Address("198.18.0.100")!), a("2001:db8:1::100")])
         XCTAssertTrue(f.matches(frame("2001:db8:5::9", "2001:db8:1::100")))
         XCTAssertTrue(f.matches(frame("2001:db8:5::9", "2001:db8:1::100", tagged: true)))
         XCTAssertFalse(f.matches(frame("2001:db8:5::9", "2001:db8:1::101")))
         XCTAssertFalse(f.matches(frame("2001:db8:1::100", "2001:db8:5::9")), "from the VIP is not to it")
-        let only6 = try PacketFilter.forVIPs([], vips6: [a("2001:db8:1::100")])
+        let only6 = try PacketFilter.forVIPs([a("2001:db8:1::100")])
         XCTAssertTrue(only6.matches(frame("2001:db8:5::9", "2001:db8:1::100")))
         // An IPv4 frame to the IPv4 VIP still passes the mixed filter, and not the IPv6-only one.
         var four = [UInt8](repeating: 0, count: 54)
@@ -73,5 +80,71 @@ final class IPv6RoutingTests: XCTestCase {
         four.replaceSubrange(30..<34, with: [198, 18, 0, 100])
         XCTAssertTrue(f.matches(four))
         XCTAssertFalse(only6.matches(four))
+    }
+
+    func testTheFilterTakesNAT66RepliesFromTheServicePortOnly() throws {
+        let real = a("2001:db8:2::11")
+        let f = try PacketFilter.forVIPs([a("2001:db8:1::100")], natEndpoints: [
+            KernelGuard.Endpoint(address: real, proto: IPProtocol.tcp, port: 8080)])
+        XCTAssertTrue(f.matches(frame("2001:db8:2::11", "2001:db8:5::9", sourcePort: 8080)))
+        XCTAssertTrue(f.matches(frame("2001:db8:2::11", "2001:db8:5::9", tagged: true, sourcePort: 8080)))
+        XCTAssertFalse(f.matches(frame("2001:db8:2::11", "2001:db8:5::9", sourcePort: 22)), "another port stays the kernel's")
+        XCTAssertFalse(f.matches(frame("2001:db8:2::12", "2001:db8:5::9", sourcePort: 8080)))
+        XCTAssertTrue(f.matches(frame("2001:db8:2::11", "2001:db8:5::9", proto: 58, quoted: "2001:db8:5::9")),
+                      "an ICMPv6 error from the server")
+    }
+
+    /// Both directions of an IPv6 client's NAT66 flow, and an ICMPv6 error about it, meet one
+    /// worker; clients spread; IPv4 VIPs in the same program keep working.
+    func testTheFanoutProgramKeepsAnIPv6ClientsDirectionsTogether() {
+        let program = FanoutProgram.build(vips: [IPAddressBits(IPv4Address("198.18.0.100")!), a("2001:db8:1::100"),
+                                                 a("2001:db8:1::101")], workers: 4)
+        var seen = Set<UInt32>()
+        for c in 0..<64 {
+            let client = "2001:db8:5::\(String(c * 7 + 1, radix: 16))"
+            let inbound = FanoutProgram.run(program, on: frame(client, "2001:db8:1::101"))
+            let reply = FanoutProgram.run(program, on: frame("2001:db8:2::11", client, sourcePort: 8080))
+            let error = FanoutProgram.run(program, on: frame("2001:db8:9::1", "2001:db8:1::100", proto: 58, quoted: client))
+            XCTAssertEqual(inbound, reply, client)
+            XCTAssertEqual(inbound, error, client)
+            XCTAssertLessThan(inbound, 4)
+            seen.insert(inbound)
+        }
+        XCTAssertEqual(seen.count, 4, "64 clients use all 4 workers")
+        // A VIP that differs in one word only is not taken for a VIP: hashed by the destination.
+        let near = FanoutProgram.run(program, on: frame("2001:db8:5::1", "2001:db8:1:0:1::100"))
+        XCTAssertEqual(near, FanoutProgram.run(program, on: frame("2001:db8:5::1", "2001:db8:9::100")))
+        XCTAssertNotEqual(near, FanoutProgram.run(program, on: frame("2001:db8:5::1", "2001:db8:1::100")),
+                          "to the VIP itself: hashed by the source (1, not 0x100)")
+        XCTAssertEqual(FanoutProgram.run(program, on: [UInt8](repeating: 0, count: 60)), 0, "neither family: worker 0")
+    }
+
+    func testTheGuardDropsIPv6VIPsAndNAT66Replies() {
+        let g = KernelGuard(interface: "lan0")
+        let s = g.script(KernelGuard.Rules(vips: ["lan0": [a("2001:db8:1::100"), IPAddressBits(IPv4Address("198.18.0.100")!)]],
+                                           natRealServers: ["lan0": [KernelGuard.Endpoint(address: a("2001:db8:2::11"),
+                                                                                          proto: IPProtocol.tcp, port: 8080)]]))
+        XCTAssertEqual(s, """
+            table netdev switchyard_lan0 {
+                chain ingress_lan0 {
+                    type filter hook ingress device "lan0" priority 0; policy accept;
+                    ip daddr { 198.18.0.100 } counter drop comment "forwarded by switchyard"
+                    ip6 daddr { 2001:db8:1::100 } counter drop comment "forwarded by switchyard"
+                    ip6 saddr . meta l4proto . th sport { 2001:db8:2::11 . tcp . 8080 } fib daddr type != local counter drop comment "NAT replies translated by switchyard"
+                }
+            }
+            """)
+    }
+
+    func testTheLinkLocalAddressOfAnInterface() {
+        let text = """
+            20010db8000100000000000000000002 02 40 00 80     eth0
+            fe800000000000000000000000000099 03 40 20 c0     eth1
+            fe800000000000000000000000000002 02 40 20 80     eth0
+            fe800000000000000000000000000007 03 40 20 80     eth1
+            """
+        XCTAssertEqual(InterfaceAddresses6.linkLocal(in: text, of: "eth0"), a("fe80::2"))
+        XCTAssertEqual(InterfaceAddresses6.linkLocal(in: text, of: "eth1"), a("fe80::7"), "a tentative one is skipped")
+        XCTAssertNil(InterfaceAddresses6.linkLocal(in: text, of: "eth2"))
     }
 }

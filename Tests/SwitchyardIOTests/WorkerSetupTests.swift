@@ -23,7 +23,7 @@ final class WorkerSetupTests: XCTestCase {
         let lo = try InterfaceInfo.lookup("lo")
         // An interface index no interface has: the second ring's bind fails (ENODEV).
         let missing = InterfaceInfo(name: "sy-missing", index: Int32.max, mac: .zero, mtu: 1500, address: nil)
-        let filter = try PacketFilter.forVIPs([IPv4Address(0xC612_0064)])
+        let filter = try PacketFilter.forVIPs([IPAddressBits(IPv4Address(0xC612_0064))])
         let config = PipelineConfig(sourceMAC: .zero, flowCapacity: 1_024)
         let publisher = SnapshotPublisher(ForwardingSnapshot(services: [], schedulingKey: HashKey(k0: 1, k1: 2)))
         for format in RingFormat.allCases {

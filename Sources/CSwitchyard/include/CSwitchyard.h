@@ -26,6 +26,7 @@ static const uint32_t SY_TP_STATUS_LOSING = TP_STATUS_LOSING;
 static const uint32_t SY_TP_STATUS_COPY = TP_STATUS_COPY;
 static const uint16_t SY_ETH_P_ALL = ETH_P_ALL;
 static const uint16_t SY_ETH_P_ARP = ETH_P_ARP;
+static const uint16_t SY_ETH_P_IPV6 = ETH_P_IPV6;
 static const uint8_t SY_PACKET_HOST = PACKET_HOST;
 static const uint8_t SY_PACKET_OUTGOING = PACKET_OUTGOING;
 
@@ -53,6 +54,10 @@ int sy_attach_filter(int fd, const void *insns, uint32_t count);
 int sy_packet_bind(int fd, int ifindex, uint16_t protocol_host_order);
 // Replaces packet socket fd with one opened for no protocol: it sends and never receives.
 int sy_packet_send_only(int fd);
+/// Joins (join != 0) or leaves an IPv6 multicast group on an interface through an AF_INET6
+/// socket: the kernel takes the group's frames and answers MLD queries for it (so a switch
+/// that snoops MLD forwards the group here) while the socket holds the membership.
+int sy_ipv6_group(int fd, int ifindex, const uint8_t group[16], int join);
 /// TPACKET_V1/V2 only: a frame larger than a ring slot still takes its slot, cut short and
 /// marked TP_STATUS_COPY, and the whole frame is queued on the socket (PACKET_COPY_THRESH) for
 /// recv(); the receive buffer is raised to `rcvbuf` bytes (SO_RCVBUFFORCE, else SO_RCVBUF).

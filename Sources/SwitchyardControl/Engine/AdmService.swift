@@ -68,11 +68,12 @@ extension ControlPlane {
         }
     }
 
-    /// What the engine refuses although the table would take it: an IPv6 service (the engine
-    /// forwards IPv4 only so far), as the kernel refuses a family it lacks (exit 255).
-    static func refusal(_ command: AdmCommand) -> AdmError? {
-        guard case .addService(let key, _, _, _) = command, !key.vip.isV4 else { return nil }
-        return AdmError.kernel("IPv6 virtual servers are not forwarded by this engine yet")
+    /// What the engine refuses although the table would take it: an IPv6 service where its
+    /// receive path cannot forward IPv6 (AF_XDP), as the kernel refuses a family it lacks
+    /// (exit 255).
+    func refusal(_ command: AdmCommand) -> AdmError? {
+        guard case .addService(let key, _, _, _) = command, !key.vip.isV4, let reason = plan.ipv6Refused else { return nil }
+        return AdmError.kernel(reason)
     }
 
     /// One table edit, applied (its flows, checkers and snapshot follow), or refused.
@@ -80,7 +81,7 @@ extension ControlPlane {
         changing.withLock { _ in
             let before = realStates()
             defer { stampChanges(since: before) }
-            if let refused = Self.refusal(command) { return .failure(refused) }
+            if let refused = refusal(command) { return .failure(refused) }
             let result = state.withLock { s -> Result<TableChanges, AdmError> in
                 do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
             }
@@ -115,7 +116,7 @@ extension ControlPlane {
                         if key != nil, ids.isEmpty { throw AdmError.kernel("No such service") }
                         zero(ids)
                     } else {
-                        if let refused = Self.refusal(command) { throw refused }
+                        if let refused = refusal(command) { throw refused }
                         let result = state.withLock { s -> Result<TableChanges, AdmError> in
                             do throws(AdmError) { return .success(try s.table.execute(command)) } catch { return .failure(error) }
                         }

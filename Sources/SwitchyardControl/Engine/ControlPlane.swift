@@ -28,7 +28,7 @@ public final class ControlPlane: @unchecked Sendable {
     struct State {
         var table = ServiceTable()
         var config: Config
-        var macs: [IPv4Address: MACAddress] = [:]
+        var macs: [IPAddressBits: MACAddress] = [:]
         var generation: UInt64 = 0
         /// The address sets the I/O parts were last brought in line with.
         var applied: AddressSets?
@@ -130,14 +130,12 @@ public final class ControlPlane: @unchecked Sendable {
         try state.withLock { s in
             let services = s.table.services
             var sets = AddressSets()
-            // IPv4 only: the engine refuses IPv6 services before they reach the table (InterfacePlan).
-            sets.vips = Array(Set(services.compactMap(\.config.vip.ipv4))).sorted()
+            sets.vips = Array(Set(services.map(\.config.vip))).sorted()
             sets.natEndpoints = Array(Set(services.filter { $0.config.method == .nat }.flatMap { svc in
-                svc.reals.compactMap { r in
-                    r.config.address.ipv4.map { KernelGuard.Endpoint(address: $0, proto: svc.config.proto, port: r.config.port) }
-                }
+                svc.reals.map { KernelGuard.Endpoint(address: $0.config.address, proto: svc.config.proto, port: $0.config.port) }
             })).sorted()
-            sets.answered = sets.vips.filter { !s.standby.contains($0) }
+            // VRRP holds IPv4 VIPs only: an IPv6 VIP is always served.
+            sets.answered = sets.vips.filter { !($0.ipv4.map(s.standby.contains) ?? false) }
             for vip in sets.vips { sets.vipInterface[vip] = try plan.number(for: vip, vip: true) }
             for a in sets.natReals { sets.natInterface[a] = plan.realInterface(a) }
             // Persistent services keep a client network on one worker, where its template lives.
@@ -154,7 +152,7 @@ public final class ControlPlane: @unchecked Sendable {
         let sets = try addressSets()
         guard force || state.withLock({ $0.applied != sets }) else { return }
         Log.debug("address sets: VIPs \(sets.vips.map { "\($0) on \(plan.interfaces[sets.vipInterface[$0] ?? 0].name)" }), "
-            + "NAT endpoints \(sets.natEndpoints.map { "\($0.address):\($0.port)" }), fanout client mask \(IPv4Address(sets.clientMask))")
+            + "NAT endpoints \(sets.natEndpoints.map { "\($0.address.withPort($0.port))" }), fanout client mask \(IPv4Address(sets.clientMask))")
         try forwarding.apply(sets)
         state.withLock { $0.applied = sets }
     }

@@ -30,7 +30,9 @@ public final class Engine: @unchecked Sendable {
         ScriptLauncher.configure(config.scripts)
         ScriptLauncher.audit(config)
         TrackFiles.initialise(config)
-        plan = try InterfacePlan(config: config, given: options.interface, routes: Route.all())
+        plan = try InterfacePlan(config: config, given: options.interface, routes: Route.all(), routes6: Route6.all(),
+                                 ipv6Refused: options.rxMode == .afXDP
+                                     ? "IPv6 virtual servers are forwarded with AF_PACKET rings only; this engine receives with AF_XDP (--xdp), whose program takes IPv4" : nil)
         parts = LiveParts(interfaces: plan.interfaces, workerCount: options.workers)
         plane = ControlPlane(config: config, configPath: options.configPath, plan: plan, forwarding: parts,
                              neighbours: parts, checkers: parts, counts: ConnectionCounts(workers: options.workers),
@@ -80,6 +82,15 @@ public final class Engine: @unchecked Sendable {
         defer {
             parts.responders.forEach { $0.stop() }
             arpThreads.forEach { $0.join() }
+        }
+        parts.ndResponders = try interfaces.map { try NDResponder(interface: $0) }
+        let ndThreads = try parts.ndResponders.map { r in try OSThread(name: "sy-nd") { r.run() } }
+        defer {
+            parts.ndResponders.forEach { $0.stop() }
+            ndThreads.forEach { $0.join() }
+        }
+        for r in parts.ndResponders where r.linkLocal == nil && config.services.contains(where: { !$0.vip.isV4 }) {
+            Log.warning("\(r.interface.name) has no IPv6 link-local address: IPv6 real servers on it cannot be asked for their MACs")
         }
         resolveNeighbours(signals)
 
@@ -175,7 +186,7 @@ public final class Engine: @unchecked Sendable {
             syncThread?.join()
         }
 
-        parts.responders.forEach { $0.announce() }
+        parts.announce()
         Log.info("ready: \(plane.appliedSets.arpAnswerSummary); "
             + "control socket \(options.controlPath)")
         // The workers forward from here: systemd may now call the start done.
@@ -239,7 +250,7 @@ public final class Engine: @unchecked Sendable {
 
     /// The workers with their rings and flow tables, before any of them runs.
     func makeWorkers(_ config: Config, publisher: SnapshotPublisher, exchanges: [FlowExchange]) throws -> [Worker] {
-        let vips = config.vips
+        let vips = config.vips.map(IPAddressBits.init) + config.vips6
         let filter = try PacketFilter.forVIPs(vips)
         // A lone worker takes every frame: no fanout group, so the kernel runs no fanout
         // program per frame. One group per interface; 16 ids per process leave room for the

@@ -1,5 +1,6 @@
 // The real I/O parts behind the control plane's ports: the workers and their snapshot
-// publisher, the ARP responders, the kernel guard and the health monitor of a running engine.
+// publisher, the ARP and neighbour discovery responders, the kernel guard and the health
+// monitor of a running engine.
 import SwitchyardCore
 import SwitchyardIO
 
@@ -10,6 +11,8 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
     let interfaces: [InterfaceInfo]
     let workerCount: Int
     var responders: [ARPResponder] = []
+    /// One per interface, as `responders`.
+    var ndResponders: [NDResponder] = []
     var publisher: SnapshotPublisher?
     var workers: [Worker] = []
     var kernelGuard: KernelGuard?
@@ -38,14 +41,21 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
             let fanout = FanoutProgram.build(vips: sets.vips, workers: workerCount, clientMask: sets.clientMask)
             for w in workers {
                 try w.update(filter: filter, fanoutProgram: fanout)
-                try w.update(vips: sets.vips, nat: sets.natEndpoints)
+                try w.update(vips: sets.vips.compactMap(\.ipv4), nat: sets.natEndpoints)
             }
             try kernelGuard?.install(KernelGuard.Rules(
                 vips: Dictionary(grouping: sets.vips) { interfaces[sets.vipInterface[$0] ?? 0].name },
                 natRealServers: Dictionary(grouping: sets.natEndpoints) { interfaces[sets.natInterface[$0.address] ?? 0].name }))
             filtered = unanswered
         }
-        for (i, r) in responders.enumerated() { r.setVIPs(sets.answered.filter { sets.vipInterface[$0] == i }) }
+        for (i, r) in responders.enumerated() {
+            r.setVIPs(sets.answered.filter { sets.vipInterface[$0] == i }.compactMap(\.ipv4))
+        }
+        for (i, r) in ndResponders.enumerated() {
+            for failure in r.setVIPs(sets.answered.filter { !$0.isV4 && sets.vipInterface[$0] == i }) {
+                Log.warning("\(failure): solicitations for its VIPs may not arrive")
+            }
+        }
     }
 
     func refreshLocalAddresses() throws -> Bool {
@@ -74,7 +84,10 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
         workers.map { Double($0.cpuNanoseconds.load(ordering: .relaxed)) / 1e9 }
     }
 
-    func announce() { responders.forEach { $0.announce() } }
+    func announce() {
+        responders.forEach { $0.announce() }
+        ndResponders.forEach { $0.announce() }
+    }
 
     func announce(_ address: IPv4Address, on interface: String) -> Bool {
         guard let responder = responders.first(where: { $0.interface.name == interface }) else { return false }
@@ -84,16 +97,23 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
 
     // MARK: NeighbourPort
 
-    func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress] {
-        NeighbourTable.read(interface: interfaces[interface].name)
+    func kernelNeighbours(interface: Int) -> [IPAddressBits: MACAddress] {
+        Dictionary(uniqueKeysWithValues: NeighbourTable.read(interface: interfaces[interface].name).map { (IPAddressBits($0.key), $0.value) })
     }
 
-    func learnedMAC(for address: IPv4Address, interface: Int) -> MACAddress? {
-        responders.indices.contains(interface) ? responders[interface].learnedMAC(for: address) : nil
+    func learnedMAC(for address: IPAddressBits, interface: Int) -> MACAddress? {
+        if let v4 = address.ipv4 {
+            return responders.indices.contains(interface) ? responders[interface].learnedMAC(for: v4) : nil
+        }
+        return ndResponders.indices.contains(interface) ? ndResponders[interface].learnedMAC(for: address) : nil
     }
 
-    func request(_ address: IPv4Address, interface: Int) {
-        if responders.indices.contains(interface) { responders[interface].request(address) }
+    func request(_ address: IPAddressBits, interface: Int) {
+        if let v4 = address.ipv4 {
+            if responders.indices.contains(interface) { responders[interface].request(v4) }
+        } else if ndResponders.indices.contains(interface) {
+            ndResponders[interface].request(address)
+        }
     }
 
     // MARK: CheckerPort

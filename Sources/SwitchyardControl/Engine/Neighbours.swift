@@ -1,5 +1,5 @@
-// The real servers' MACs: merged from the kernel's neighbour tables and what the ARP
-// responders overheard, asked for when missing, and handed to the snapshot.
+// The real servers' MACs: merged from the kernel's neighbour tables and what the ARP and
+// neighbour discovery responders overheard, asked for when missing, and handed to the snapshot.
 import SwitchyardCore
 import SwitchyardIO
 
@@ -9,8 +9,8 @@ extension ControlPlane {
     func refreshNeighbours() -> Bool {
         let addresses = state.withLock { $0.table.reachableAddresses }
         // Each interface's kernel table is read once, not once per address.
-        var kernel: [Int: [IPv4Address: MACAddress]] = [:]
-        var found: [IPv4Address: MACAddress] = [:]
+        var kernel: [Int: [IPAddressBits: MACAddress]] = [:]
+        var found: [IPAddressBits: MACAddress] = [:]
         for a in addresses {
             let i = plan.realInterface(a)
             if kernel[i] == nil { kernel[i] = neighbours.kernelNeighbours(interface: i) }
@@ -31,7 +31,7 @@ extension ControlPlane {
         }
     }
 
-    /// Asks (ARP) for the real servers whose MAC is unknown, or for all of them.
+    /// Asks (ARP, neighbour solicitation) for the real servers whose MAC is unknown, or for all of them.
     func requestNeighbours(all: Bool) {
         // Decided under the lock: a copy of a table read outside it would share storage that
         // the lock's next holder may change in place (see `control`).
@@ -40,7 +40,7 @@ extension ControlPlane {
     }
 
     /// Real servers and sorry servers whose MAC is still unknown.
-    var unresolvedNeighbours: [IPv4Address] {
+    var unresolvedNeighbours: [IPAddressBits] {
         state.withLock { s in s.table.reachableAddresses.filter { s.macs[$0] == nil } }
     }
 }

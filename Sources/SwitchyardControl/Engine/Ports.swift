@@ -10,17 +10,18 @@ import SwitchyardIO
 /// filter, the fanout program, the guard) and the NAT real servers' service endpoints (whose
 /// replies the filter takes and the guard keeps from the kernel).
 public struct AddressSets: Sendable, Equatable {
-    /// Sorted, each once: every VIP of the table (the packet filter and the guard keep them all).
-    public var vips: [IPv4Address] = []
-    /// The VIPs this box serves now (ARP answered): all but those whose VRRP instance is not
-    /// master here.
-    public var answered: [IPv4Address] = []
+    /// Sorted (IPv4 first), each once: every VIP of the table (the packet filter and the guard
+    /// keep them all).
+    public var vips: [IPAddressBits] = []
+    /// The VIPs this box serves now (ARP or neighbour discovery answered): all but those whose
+    /// VRRP instance is not master here.
+    public var answered: [IPAddressBits] = []
     /// The interface number each VIP is served on.
-    public var vipInterface: [IPv4Address: Int] = [:]
+    public var vipInterface: [IPAddressBits: Int] = [:]
     /// Sorted, each once.
     public var natEndpoints: [KernelGuard.Endpoint] = []
     /// The interface number each NAT real server is reached on.
-    public var natInterface: [IPv4Address: Int] = [:]
+    public var natInterface: [IPAddressBits: Int] = [:]
     /// The client mask the fanout program keeps together on one worker (persistence templates
     /// live on the worker a client network's flows land on); all ones without persistence.
     public var clientMask: UInt32 = .max
@@ -28,7 +29,7 @@ public struct AddressSets: Sendable, Equatable {
     public init() {}
 
     /// The NAT real servers' addresses, sorted, each once.
-    public var natReals: [IPv4Address] { Array(Set(natEndpoints.map(\.address))).sorted() }
+    public var natReals: [IPAddressBits] { Array(Set(natEndpoints.map(\.address))).sorted() }
 }
 
 /// The forwarding side: workers, their filters and fanout, the ARP responders, the guard.
@@ -48,22 +49,23 @@ public protocol ForwardingPort: AnyObject, Sendable {
     func flowTable() -> (entries: Int, capacity: Int)
     /// The CPU time each worker's thread has used, in seconds, by worker index.
     func workerCPUSeconds() -> [Double]
-    /// Gratuitous ARP for every VIP answered now (a takeover, garp_master_* bursts).
+    /// Gratuitous ARP (and unsolicited neighbour advertisements) for every VIP answered now (a
+    /// takeover, garp_master_* bursts).
     func announce()
     /// Gratuitous ARP for one address from the engine's interface `interface`; false if the
     /// engine has no interface by that name.
     func announce(_ address: IPv4Address, on interface: String) -> Bool
 }
 
-/// Where real servers' MACs come from: the kernel's neighbour table, what the ARP responders
-/// overheard, and ARP requests.
+/// Where real servers' MACs come from: the kernel's neighbour table (IPv4), what the ARP and
+/// neighbour discovery responders overheard, and their requests (ARP, solicitations).
 public protocol NeighbourPort: AnyObject, Sendable {
-    /// The kernel's neighbour table of one of the engine's interfaces.
-    func kernelNeighbours(interface: Int) -> [IPv4Address: MACAddress]
-    /// A MAC the interface's ARP responder learned from a reply or a request.
-    func learnedMAC(for address: IPv4Address, interface: Int) -> MACAddress?
-    /// Sends an ARP request for the address on the interface.
-    func request(_ address: IPv4Address, interface: Int)
+    /// The kernel's IPv4 neighbour table of one of the engine's interfaces.
+    func kernelNeighbours(interface: Int) -> [IPAddressBits: MACAddress]
+    /// A MAC the interface's ARP or neighbour discovery responder learned.
+    func learnedMAC(for address: IPAddressBits, interface: Int) -> MACAddress?
+    /// Asks for the address on the interface (ARP request or neighbour solicitation).
+    func request(_ address: IPAddressBits, interface: Int)
 }
 
 /// The health checkers.

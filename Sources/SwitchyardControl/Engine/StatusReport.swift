@@ -108,8 +108,8 @@ extension ControlPlane {
     }
 
     /// The weight new flows see: 0 while the server is down or its MAC is unknown.
-    static func effectiveWeight(_ r: RealState, macs: [IPv4Address: MACAddress]) -> Int {
-        r.up && r.config.address.ipv4.flatMap({ macs[$0] }) != nil ? r.weight : 0
+    static func effectiveWeight(_ r: RealState, macs: [IPAddressBits: MACAddress]) -> Int {
+        r.up && macs[r.config.address] != nil ? r.weight : 0
     }
 
     static func hostName() -> String {

@@ -21,7 +21,7 @@ extension ControlPlane {
                                                     real: address.value, realPort: real.config.port)
                     d.reals[key] = SyncDirectory.Real(id: real.id, nat: c.method == .nat)
                 }
-                if let number = try? plan.number(for: vip, vip: true) { d.vipInterface[vip.value] = UInt8(number) }
+                if let number = try? plan.number(for: IPAddressBits(vip), vip: true) { d.vipInterface[vip.value] = UInt8(number) }
             }
             d.clientMask = s.table.services.filter { $0.config.persistenceTimeout > 0 }
                 .reduce(UInt32.max) { $0 & $1.config.persistenceMask }

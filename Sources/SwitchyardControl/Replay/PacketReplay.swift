@@ -59,8 +59,10 @@ public final class PacketReplay {
         _ = table.apply(config)
         names = TraceWords.realNames(table)
         let neighbours = setup.neighbours
-        let specs = table.specs(mac: { neighbours[$0]?.mac ?? ReplaySetup.madeUpMAC($0) },
-                                interface: { UInt8(neighbours[$0]?.interface ?? 0) })
+        // --neighbour names IPv4 servers; an IPv6 one gets a MAC made up from its last 32 bits.
+        let v4 = { (a: IPAddressBits) in a.ipv4 ?? IPv4Address(UInt32(truncatingIfNeeded: a.low)) }
+        let specs = table.specs(mac: { neighbours[v4($0)]?.mac ?? ReplaySetup.madeUpMAC(v4($0)) },
+                                interface: { UInt8(neighbours[v4($0)]?.interface ?? 0) })
         snapshot = ForwardingSnapshot(services: specs, schedulingKey: config.schedulingKey,
                                       maglevTableSize: config.maglevTableSize, timeouts: table.timeouts,
                                       traceClient: IPv4Address(FlowTrace.everyone))
