@@ -3,13 +3,17 @@
 #
 #   realserver.sh up VIP [VIP...]     add each VIP as a /32 on lo, stop the box answering ARP for
 #                                     it (arp_ignore=1, arp_announce=2 on all and each interface),
-#                                     relax strict rp_filter to loose (2); idempotent
+#                                     relax strict rp_filter to loose (2); idempotent. An IPv6 VIP
+#                                     goes on lo as a /128 and needs no such setting: Linux answers
+#                                     neighbour solicitations only for addresses on the interface
+#                                     they arrive on.
 #   realserver.sh down VIP [VIP...]   remove those VIPs; when the last one goes, restore every
 #                                     setting to exactly the value 'up' found
 #   realserver.sh check VIP [VIP...]  say in plain words what is missing; exit 1 if anything is
 #
 # For NAT (the balancer rewrites addresses both ways, so replies must go back through it):
-#   realserver.sh gateway LB_ADDRESS        make LB_ADDRESS the default gateway (remembering the old one)
+#   realserver.sh gateway LB_ADDRESS        make LB_ADDRESS the default gateway of its family (IPv4
+#                                           or IPv6), remembering the old one
 #   realserver.sh check gateway LB_ADDRESS  say whether replies would go through the balancer
 #   realserver.sh down                      undo everything: VIPs, settings, the old gateway back
 #
@@ -59,15 +63,34 @@ is_ipv4() {
     done
 }
 
+# An IPv6 address as iproute2 takes it: hex digits and colons, two colons at least.
+is_ipv6() {
+    case $1 in
+        *[!0-9a-fA-F:]* | *:::*) return 1 ;;
+        *:*:*) return 0 ;;
+    esac
+    return 1
+}
+
 for vip in "$@"; do
-    is_ipv4 "$vip" || die "\"$vip\" is not an IPv4 address"
+    is_ipv4 "$vip" || is_ipv6 "$vip" || die "\"$vip\" is not an IPv4 or IPv6 address"
 done
+# The gateway's family: its default route is the one 'gateway' changes.
+family=4
+if [ "$action" = gateway ] || [ "$action" = check-gateway ]; then is_ipv6 "$1" && family=6; fi
+
+# Whether any of the arguments is an IPv4 address (only those need the ARP settings).
+any_ipv4() {
+    for a in "$@"; do is_ipv4 "$a" && return 0; done
+    return 1
+}
 
 ns_id=$(stat -L -c %i /proc/self/ns/net 2>/dev/null || echo host)
 state_dir=${SWITCHYARD_STATE_DIR:-/run/switchyard/realserver-$ns_id}
 saved=$state_dir/sysctl.saved
 managed=$state_dir/vips
 route_saved=$state_dir/route.saved
+route6_saved=$state_dir/route6.saved
 
 conf=/proc/sys/net/ipv4/conf
 
@@ -95,14 +118,22 @@ set_sysctl() {
 }
 
 has_vip() {
-    ip -4 -o addr show dev lo | grep -q " inet $1/32 "
+    if is_ipv6 "$1"; then
+        # "to" compares addresses, not text: any spelling of the VIP is found.
+        [ -n "$(ip -6 -o addr show dev lo to "$1/128")" ]
+    else
+        ip -4 -o addr show dev lo | grep -q " inet $1/32 "
+    fi
 }
+
+# The VIP's host prefix length: /32 or /128.
+host_length() { is_ipv6 "$1" && echo 128 || echo 32; }
 
 do_up() {
     [ "$(id -u)" -eq 0 ] || die "up needs root"
     mkdir -p "$state_dir"
     touch "$saved" "$managed"
-    for iface in $(arp_targets); do
+    any_ipv4 "$@" && for iface in $(arp_targets); do
         # arp_ignore=1: answer ARP only for addresses on the interface the request came in on
         # (the VIP is on lo, so never for it). arp_announce=2: never use the VIP as the source
         # of our own ARP requests.
@@ -118,24 +149,30 @@ do_up() {
         if has_vip "$vip"; then
             echo "$vip is already on lo"
         else
-            ip addr add "$vip/32" dev lo
+            ip addr add "$vip/$(host_length "$vip")" dev lo
             grep -qx "$vip" "$managed" || echo "$vip" >>"$managed"
-            echo "added $vip/32 to lo"
+            echo "added $vip/$(host_length "$vip") to lo"
         fi
     done
-    echo "ready for direct server return: arp_ignore=1, arp_announce=2 on $(arp_targets | tr '\n' ' ')"
+    if any_ipv4 "$@"; then
+        echo "ready for direct server return: arp_ignore=1, arp_announce=2 on $(arp_targets | tr '\n' ' ')"
+    else
+        echo "ready for direct server return (IPv6: no ARP setting needed)"
+    fi
 }
 
 default_route() {
-    ip -4 route show default | head -n 1
+    ip -"${1:-$family}" route show default | head -n 1
 }
 
 do_gateway() {
     [ "$(id -u)" -eq 0 ] || die "gateway needs root"
     mkdir -p "$state_dir"
+    file=$route_saved
+    [ "$family" = 6 ] && file=$route6_saved
     # Remember the default route found (empty if none) the first time only.
-    [ -f "$route_saved" ] || default_route >"$route_saved"
-    ip route replace default via "$1"
+    [ -f "$file" ] || default_route >"$file"
+    ip -"$family" route replace default via "$1"
     echo "default route now via $1 (NAT: replies go back through the balancer)"
 }
 
@@ -154,17 +191,17 @@ do_check_gateway() {
     return 1
 }
 
-restore_gateway() {
-    [ -f "$route_saved" ] || return 0
-    old=$(cat "$route_saved")
-    ip route del default 2>/dev/null || true
+restore_gateway() { # restore_gateway FAMILY SAVED_FILE
+    [ -f "$2" ] || return 0
+    old=$(cat "$2")
+    ip -"$1" route del default 2>/dev/null || true
     if [ -n "$old" ]; then
         # shellcheck disable=SC2086
-        ip route add $old && echo "restored default route: $old"
+        ip -"$1" route add $old && echo "restored default route: $old"
     else
-        echo "removed the default route (there was none before)"
+        echo "removed the IPv$1 default route (there was none before)"
     fi
-    rm -f "$route_saved"
+    rm -f "$2"
 }
 
 do_down() {
@@ -173,13 +210,14 @@ do_down() {
         # shellcheck disable=SC2046
         set -- $(cat "$managed")
     fi
-    restore_gateway
+    restore_gateway 4 "$route_saved"
+    restore_gateway 6 "$route6_saved"
     for vip in "$@"; do
         if grep -qx "$vip" "$managed" 2>/dev/null; then
-            ip addr del "$vip/32" dev lo 2>/dev/null || true
+            ip addr del "$vip/$(host_length "$vip")" dev lo 2>/dev/null || true
             grep -vx "$vip" "$managed" >"$managed.new" || true
             mv "$managed.new" "$managed"
-            echo "removed $vip/32 from lo"
+            echo "removed $vip/$(host_length "$vip") from lo"
         elif has_vip "$vip"; then
             echo "$vip is on lo but was not added by this script: left alone"
         else
@@ -199,13 +237,14 @@ do_check() {
     missing=0
     for vip in "$@"; do
         if has_vip "$vip"; then
-            echo "ok: $vip/32 is on lo"
+            echo "ok: $vip/$(host_length "$vip") is on lo"
+            is_ipv6 "$vip" && echo "ok: $vip needs no ARP setting: Linux answers neighbour solicitations only for addresses on the interface they arrive on, and lo is none of them"
         else
             echo "missing: $vip is not on lo, so this server would drop the packets the balancer sends it (fix: $0 up $vip)"
             missing=1
         fi
     done
-    for iface in $(arp_targets); do
+    any_ipv4 "$@" && for iface in $(arp_targets); do
         [ -r "$conf/$iface/arp_ignore" ] || continue
         if [ "$(cat "$conf/$iface/arp_ignore")" -lt 1 ] && [ "$(cat "$conf/all/arp_ignore")" -lt 1 ]; then
             echo "missing: arp_ignore on $iface is 0, so this server would answer ARP for the VIP and steal its traffic"

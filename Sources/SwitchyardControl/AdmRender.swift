@@ -75,7 +75,7 @@ public enum AdmRender {
         var f = s.scheduler.name
         if s.persistenceTimeout > 0 {
             f += " persistent \(s.persistenceTimeout)"
-            if s.persistenceMask != 0xFFFF_FFFF { f += " mask \(IPv4Address(s.persistenceMask))" }
+            if let mask = s.persistenceGranularity { f += " mask \(mask)" }
         }
         return f
     }
@@ -247,7 +247,7 @@ public enum AdmRender {
             var line = "-A \(flag) \(s.key.vip.withPort(s.key.port)) -s \(s.config.scheduler.name)"
             if s.config.persistenceTimeout > 0 {
                 line += " -p \(s.config.persistenceTimeout)"
-                if s.config.persistenceMask != 0xFFFF_FFFF { line += " -M \(IPv4Address(s.config.persistenceMask))" }
+                if let mask = s.config.persistenceGranularity { line += " -M \(mask)" }
             }
             out += line + "\n"
             for r in orderedRows(s, sorted: sorted) {

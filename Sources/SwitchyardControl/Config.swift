@@ -40,7 +40,8 @@ public struct VirtualServiceConfig: Sendable, Equatable {
     public var scheduler: SchedulerKind
     public var method: ForwardingMethod
     public var delayLoop: Int
-    /// persistence_timeout in seconds (0: none) and persistence_granularity as a netmask.
+    /// persistence_timeout in seconds (0: none) and persistence_granularity: an IPv4 service's
+    /// as a netmask, an IPv6 service's as a prefix length (`persistencePrefixLength`).
     public var persistenceTimeout: Int
     public var persistenceMask: UInt32
     public var reals: [RealServerConfig]
@@ -54,6 +55,15 @@ public struct VirtualServiceConfig: Sendable, Equatable {
     /// alpha: real servers with checkers start down and come up on their first success.
     public var alpha: Bool = false
     public var location: SourceLocation
+    /// An IPv6 service's persistence_granularity, 1 to 128 (keepalived's pgr_handler).
+    public var persistencePrefixLength: Int = 128
+
+    /// The persistence granularity as ipvsadm prints it (a netmask, or an IPv6 prefix length),
+    /// or nil for the whole client address.
+    public var persistenceGranularity: String? {
+        if vip.isV4 { return persistenceMask == .max ? nil : "\(IPv4Address(persistenceMask))" }
+        return persistencePrefixLength == 128 ? nil : "\(persistencePrefixLength)"
+    }
 
     public var protocolName: String { proto == IPProtocol.udp ? "UDP" : "TCP" }
     /// ipvsadm's way of naming a service: TCP 198.18.0.100:80, TCP [2001:db8::100]:80.

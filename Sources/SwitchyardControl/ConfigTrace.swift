@@ -14,7 +14,7 @@ extension Config {
             var text = "config \(path):\(s.location): \(s.name) \(s.scheduler.name) \(s.method.name), "
                 + "\(s.reals.count) real server(s), quorum \(s.quorum) hysteresis \(s.hysteresis)"
             if s.persistenceTimeout > 0 {
-                text += ", persistent \(s.persistenceTimeout) s mask \(IPv4Address(s.persistenceMask))"
+                text += ", persistent \(s.persistenceTimeout) s mask \(s.persistenceGranularity ?? (s.vip.isV4 ? "255.255.255.255" : "128"))"
             }
             if let sorry = s.sorryServer { text += ", sorry server \(sorry.address.withPort(sorry.port))" }
             if s.alpha { text += ", alpha" }

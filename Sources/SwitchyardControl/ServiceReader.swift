@@ -33,6 +33,7 @@ extension ConfigReader {
         var delayLoop = 60
         var persistenceTimeout = 0
         var persistenceMask: UInt32?
+        var persistencePrefix: Int?
         var realStatements: [Statement] = []
         var sorry: SorryServerConfig?
         var sorryAt: SourceLocation?
@@ -121,8 +122,12 @@ extension ConfigReader {
             case "persistence_granularity":
                 let t = try single(c)
                 guard vip.isV4 else {
-                    throw error(t, "persistence_granularity on an IPv6 virtual_server is not supported yet: "
-                        + "its persistence is by the whole client address")
+                    guard let length = Int(t.text), (1...128).contains(length) else {
+                        throw error(t, "persistence_granularity of an IPv6 virtual_server is a prefix length from 1 to 128, "
+                            + "not \"\(t.text)\"")
+                    }
+                    persistencePrefix = length
+                    continue
                 }
                 guard let mask = ServiceValues.netmask(t.text) else {
                     throw error(t, "persistence_granularity must be a netmask such as 255.255.255.0, not \"\(t.text)\"")
@@ -141,7 +146,9 @@ extension ConfigReader {
         // scheduler wlc (IPVS_DEF_SCHED), quietly; forwarding method NAT, with a warning
         // (settleRealServers), since DR or NAT is a choice of topology.
         // persistence_granularity alone turns persistence on for 300 s (pgr_handler, check_parser.c).
-        if persistenceMask != nil && persistenceTimeout == 0 { persistenceTimeout = ServiceValues.defaultPersistenceTimeout }
+        if (persistenceMask != nil || persistencePrefix != nil) && persistenceTimeout == 0 {
+            persistenceTimeout = ServiceValues.defaultPersistenceTimeout
+        }
         let serviceDefaults = ServiceDefaults(vip: vip, port: vport, method: method, timing: timing, inhibit: inhibit, weight: weight,
                                              virtualHost: virtualHost, name: name)
         var reals: [ReadRealServer] = []
@@ -170,7 +177,8 @@ extension ConfigReader {
                                            method: agreed, delayLoop: delayLoop, persistenceTimeout: persistenceTimeout,
                                            persistenceMask: persistenceMask ?? 0xFFFF_FFFF, reals: reals.map(\.config),
                                            sorryServer: sorry, quorum: quorum, hysteresis: hysteresis, quorumUp: quorumUp,
-                                           quorumDown: quorumDown, alpha: alpha, location: s.keyword.location)
+                                           quorumDown: quorumDown, alpha: alpha, location: s.keyword.location,
+                                           persistencePrefixLength: persistencePrefix ?? 128)
         if let other = config.services.first(where: { $0.proto == proto && $0.vip == vip && $0.port == vport }) {
             throw error(s.keyword, "\(service.name) is already defined at line \(other.location.line)")
         }

@@ -276,7 +276,8 @@ public struct ServiceTable: Sendable, Equatable {
             return ServiceSpec(id: s.id, proto: s.config.proto, vip: s.config.vip, port: s.config.port,
                                scheduler: s.config.scheduler, method: s.config.method,
                                persistenceTimeout: s.config.persistenceTimeout,
-                               persistenceMask: s.config.vip.isV4 ? .v4Mask(s.config.persistenceMask) : .prefixMask(128),
+                               persistenceMask: s.config.vip.isV4 ? .v4Mask(s.config.persistenceMask)
+                                   : .prefixMask(s.config.persistencePrefixLength),
                                reals: reals)
         }
     }

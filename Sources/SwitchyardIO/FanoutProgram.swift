@@ -34,8 +34,11 @@ public enum FanoutProgram {
     /// kernel runs a fanout program on the packet as the stack holds it on receive: from the IP
     /// header on (the Ethernet header is already pulled, unlike for a socket filter), so offsets
     /// count from the IP header and the ethertype comes from skb->protocol. An IPv6 client is
-    /// hashed by its address's last 32 bits (the first carry the shared prefix).
-    public static func build(vips: [IPAddressBits], workers: Int, clientMask: UInt32 = 0xFFFF_FFFF) -> [BPFInstruction] {
+    /// hashed by one 32-bit word of its address: the last within `clientPrefix6` (the shortest
+    /// persistence prefix of the IPv6 services, 128 without), masked to the prefix, so a
+    /// persistent client network stays on one worker as an IPv4 one does by `clientMask`.
+    public static func build(vips: [IPAddressBits], workers: Int, clientMask: UInt32 = 0xFFFF_FFFF,
+                             clientPrefix6: Int = 128) -> [BPFInstruction] {
         let v4 = Array(Set(vips.compactMap(\.ipv4).map(\.value))).sorted()
         let v6 = Array(Set(vips.filter { !$0.isV4 })).sorted()
         precondition(workers > 0 && v4.count < 200 && v6.count < 30, "fanout program limits")
@@ -54,20 +57,28 @@ public enum FanoutProgram {
         //  V6       jeq 0x86DD ? next : RET0
         //           per VIP: ld [24]; jeq w0; ld [28]; jeq w1; ld [32]; jeq w2; ld [36]; jeq w3 ? TO_VIP6
         //           (each jeq on a mismatch to the next VIP's first load)
-        //           ld [36]; ja HASH           not to a VIP: the destination's last word
+        //           ld [24+4w]; ja AND6        not to a VIP: the destination's word w
         //  TO_VIP6  ldb [6]; jeq 58 ? ICMP6 : SRC6
-        //  SRC6     ld [20]; ja HASH           the source's last word
-        //  ICMP6    ld [84]                    the quoted destination's last word (40 + 8 + 24 + 12)
-        //  HASH     and mask; mul; rsh 16; mod workers; ret a
+        //  SRC6     ld [8+4w]; ja AND6         the source's word w
+        //  ICMP6    ld [72+4w]                 the quoted destination's word w (40 + 8 + 24)
+        //  AND6     and mask6; ja MUL
+        //  HASH     and mask
+        //  MUL      mul; rsh 16; mod workers; ret a
         //  RET0     ret 0
         let n = v4.count, m = v6.count
+        let prefix = min(max(clientPrefix6, 1), 128)
+        let w = UInt32((prefix - 1) / 32)
+        let bits = prefix - 32 * Int(w)
+        let mask6 = bits == 32 ? UInt32.max : ~(UInt32.max >> UInt32(bits))
         let toVIP = 3 + n + 1
         let icmp = toVIP + 4
         let ipv6 = icmp + 3
         let miss6 = ipv6 + 1 + 8 * m
         let toVIP6 = miss6 + 2
         let icmp6 = toVIP6 + 4
-        let hash = icmp6 + 1
+        let and6 = icmp6 + 1
+        let hash = and6 + 2
+        let mul = hash + 1
         let ret0 = hash + 5
         var p: [BPFInstruction] = []
         func jumpTo(_ target: Int) -> Int { target - p.count - 1 }
@@ -95,13 +106,15 @@ public enum FanoutProgram {
             }
         }
         precondition(p.count == miss6)
-        p.append(op(ldW, 36))
-        p.append(op(ja, UInt32(jumpTo(hash))))
+        p.append(op(ldW, 24 + 4 * w))
+        p.append(op(ja, UInt32(jumpTo(and6))))
         p.append(op(ldB, 6))
         p.append(op(jeq, 58, jumpTo(icmp6), 0))  // ICMPv6
-        p.append(op(ldW, 20))
-        p.append(op(ja, UInt32(jumpTo(hash))))
-        p.append(op(ldW, 84))
+        p.append(op(ldW, 8 + 4 * w))
+        p.append(op(ja, UInt32(jumpTo(and6))))
+        p.append(op(ldW, 72 + 4 * w))
+        p.append(op(andK, mask6))
+        p.append(op(ja, UInt32(jumpTo(mul))))
         precondition(p.count == hash)
         p.append(op(andK, clientMask))
         p.append(op(mulK, 0x9E37_79B1))

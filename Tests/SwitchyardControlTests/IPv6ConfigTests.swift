@@ -75,9 +75,12 @@ final class IPv6ConfigTests: XCTestCase {
                        "v6.conf:1:16: \"[2001:db8::1]\" is not an IPv6 address (virtual server address)")
         XCTAssertEqual(error("virtual_server 2001:db8::100 80 {\n ip_family inet\n}"),
                        "v6.conf:2:12: ip_family inet does not match the virtual server's address 2001:db8::100")
-        XCTAssertEqual(error("virtual_server 2001:db8::100 80 {\n persistence_granularity 64\n}"),
-                       "v6.conf:2:26: persistence_granularity on an IPv6 virtual_server is not supported yet: "
-                       + "its persistence is by the whole client address")
+        XCTAssertEqual(error("virtual_server 2001:db8::100 80 {\n persistence_granularity 255.255.255.0\n}"),
+                       "v6.conf:2:26: persistence_granularity of an IPv6 virtual_server is a prefix length from 1 to 128, "
+                       + "not \"255.255.255.0\"")
+        XCTAssertEqual(error("virtual_server 2001:db8::100 80 {\n persistence_granularity 129\n}"),
+                       "v6.conf:2:26: persistence_granularity of an IPv6 virtual_server is a prefix length from 1 to 128, "
+                       + "not \"129\"")
         XCTAssertEqual(error("virtual_server 2001:db8::100 80 {\n}\nvirtual_server 2001:DB8::0100 80 {\n}"),
                        "v6.conf:3:1: TCP [2001:db8::100]:80 is already defined at line 1")
     }
@@ -138,5 +141,23 @@ final class IPv6ConfigTests: XCTestCase {
         XCTAssertEqual(specs.first { !$0.vip.isV4 && $0.port == 80 }?.reals.map(\.mac), [MACAddress(bits: 0x11), nil])
         XCTAssertEqual(specs.first { !$0.vip.isV4 && $0.port == 80 }?.reals.map(\.interface), [1, 1])
         XCTAssertEqual(specs.first { $0.vip.isV4 }?.reals.map(\.mac), [MACAddress(bits: 1)])
+    }
+
+    /// An IPv6 service's persistence_granularity is a prefix length (keepalived's pgr_handler):
+    /// alone it turns persistence on for 300 s, the snapshot masks clients to it, and adm lists
+    /// it as ipvsadm does ("mask 64", "-M 64").
+    func testIPv6PersistenceGranularityIsAPrefixLength() throws {
+        let c = try parse("virtual_server 2001:db8::100 80 {\n lb_algo rr\n persistence_granularity 64\n"
+            + " real_server 2001:db8::11 80\n}")
+        let s = c.services[0]
+        XCTAssertEqual(s.persistencePrefixLength, 64)
+        XCTAssertEqual(s.persistenceTimeout, 300)
+        XCTAssertEqual(s.persistenceGranularity, "64")
+        var t = ServiceTable()
+        t.apply(c)
+        XCTAssertEqual(t.specs(mac: { _ in nil }, interface: { _ in 0 })[0].persistenceMask, .prefixMask(64))
+        let listing = AdmRender.list(t, AdmCommand.ListOptions(), numbers: { _ in RealNumbers() })
+        XCTAssertTrue(listing.contains("TCP  [2001:db8::100]:80 rr persistent 300 mask 64"), listing)
+        XCTAssertTrue(AdmRender.save(t, sorted: false).contains("-A -t [2001:db8::100]:80 -s rr -p 300 -M 64\n"))
     }
 }

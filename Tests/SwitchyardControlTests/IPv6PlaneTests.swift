@@ -65,8 +65,28 @@ final class IPv6PlaneTests: XCTestCase {
         let real = fake.last.services[1].reals.first { $0.address == a("2001:db8:2::11") }
         XCTAssertEqual(real?.mac, MACAddress(bits: 0x2011))
         XCTAssertEqual(real?.interface, 1)
+        XCTAssertEqual(sets.clientPrefix6, 128, "no persistent IPv6 service")
         // VRRP holds IPv4 VIPs only: an IPv4 VIP on standby leaves the IPv6 one answered.
         try plane.setServed([IPv4Address("198.18.0.100")!], false)
         XCTAssertEqual(fake.record.withLock { $0.applied.last!.answered }, [a("2001:db8::100")])
+    }
+
+    func testPersistentIPv6ServicesKeepTheirClientNetworkOnOneWorker() throws {
+        _ = try startedPlane(dualStack + """
+
+            virtual_server 2001:db8::100 443 {
+                lb_kind DR
+                persistence_granularity 56
+                real_server 2001:db8::12 443 { weight 1 }
+            }
+            virtual_server 2001:db8::100 444 {
+                lb_kind DR
+                persistence_timeout 60
+                real_server 2001:db8::12 444 { weight 1 }
+            }
+            """, path: path, fake: fake)
+        let sets = fake.record.withLock { $0.applied.last! }
+        XCTAssertEqual(sets.clientPrefix6, 56, "the shortest prefix of the persistent IPv6 services")
+        XCTAssertEqual(sets.clientMask, .max, "IPv4 clients are not grouped by an IPv6 service")
     }
 }

@@ -119,6 +119,24 @@ final class IPv6RoutingTests: XCTestCase {
         XCTAssertEqual(FanoutProgram.run(program, on: [UInt8](repeating: 0, count: 60)), 0, "neither family: worker 0")
     }
 
+    /// With persistence by a /56, every client of one /56 meets one worker in both directions
+    /// (the program hashes the address's second word, masked to 24 bits), and /56s spread.
+    func testTheFanoutProgramKeepsAPersistentIPv6ClientNetworkTogether() {
+        let program = FanoutProgram.build(vips: [a("2001:db8:1::100")], workers: 4, clientPrefix6: 56)
+        var seen = Set<UInt32>()
+        for n in 0..<32 {
+            let network = "2001:db8:5:\(String(n * 256 + 7, radix: 16))"
+            let workers = Set(["\(network)::1", "\(network):ffff:1:2:3", "2001:db8:5:\(String(n * 256 + 0x42, radix: 16))::9"]
+                .flatMap { client in
+                    [FanoutProgram.run(program, on: frame(client, "2001:db8:1::100")),
+                     FanoutProgram.run(program, on: frame("2001:db8:2::11", client, sourcePort: 8080))]
+                })
+            XCTAssertEqual(workers.count, 1, "the /56 of \(network)")
+            seen.formUnion(workers)
+        }
+        XCTAssertEqual(seen.count, 4, "32 networks use all 4 workers")
+    }
+
     func testTheGuardDropsIPv6VIPsAndNAT66Replies() {
         let g = KernelGuard(interface: "lan0")
         let s = g.script(KernelGuard.Rules(vips: ["lan0": [a("2001:db8:1::100"), IPAddressBits(IPv4Address("198.18.0.100")!)]],

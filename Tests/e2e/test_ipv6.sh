@@ -35,7 +35,6 @@ lab_exec lb ip link set lan0 up
 lab_exec lb ip -6 addr add 2001:db8:62::1/64 dev lan0 nodad
 v6host web3 eth0 198.18.62.13/24 2001:db8:62::13 in
 v6host web4 eth0 198.18.62.14/24 2001:db8:62::14 in
-for rs in web3 web4; do lab_exec $rs ip -6 route add default via 2001:db8:62::1; done
 
 # The balancer solicits from its link-local addresses: wait until they are no longer tentative.
 for _ in $(seq 50); do
@@ -44,13 +43,26 @@ for _ in $(seq 50); do
 done
 
 rs_script() { lab_exec "$1" env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$1" sh "$root/scripts/realserver.sh" "${@:2}"; }
+echo "-- real-server script for IPv6"
+rs_script web1 up 2001:DB8:61:0::100 >/dev/null
+check "up adds an IPv6 VIP as a /128 on lo, and no ARP setting" \
+    test "$(lab_exec web1 ip -6 -o addr show dev lo to $vip6/128 | wc -l)$(lab_exec web1 cat /proc/sys/net/ipv4/conf/all/arp_ignore)" = 10
+rs_script web1 up $vip6 >/dev/null
+check "up again (another spelling) is idempotent" test "$(lab_exec web1 ip -6 -o addr show dev lo to $vip6/128 | wc -l)" -eq 1
+rs_script web1 check $vip6 >"$LAB_DIR/check6"
+check "check passes" test $? -eq 0
+check "and says why IPv6 needs no arp_ignore" grep -q "answers neighbour solicitations only for addresses on the interface" "$LAB_DIR/check6"
 for rs in web1 web2; do
-    rs_script $rs up $vip4 >/dev/null
-    # Linux answers solicitations only for addresses on the interface they arrive on: the VIP on
-    # lo needs no equivalent of arp_ignore.
-    lab_exec $rs ip -6 addr add $vip6/128 dev lo
+    rs_script $rs up $vip4 $vip6 >/dev/null
     lab_nginx $rs $rs "listen [::]:80;"
 done
+out=$(rs_script web3 check gateway 2001:db8:62::1)
+check "check gateway (IPv6) fails while there is no IPv6 default route" test $? -ne 0
+rs_script web3 gateway 198.18.62.1 >/dev/null
+for rs in web3 web4; do rs_script $rs gateway 2001:db8:62::1 >/dev/null; done
+check "gateway sets the IPv6 default route and leaves the IPv4 one" \
+    sh -c "ip netns exec $(lab_ns web3) ip -6 route show default | grep -q 'via 2001:db8:62::1' && ip netns exec $(lab_ns web3) ip -4 route show default | grep -q 'via 198.18.62.1'"
+check "check gateway (IPv6) passes after it" rs_script web3 check gateway 2001:db8:62::1
 for rs in web3 web4; do
     lab_nginx $rs $rs "listen [::]:8080;"
     printf 'address=/who.test/2001:db8:99::%s\n' "${rs#web}" >"$LAB_DIR/dnsmasq-$rs.conf"
@@ -177,3 +189,10 @@ adm --engine >"$LAB_DIR/engine"
 expect "TCP super-packets from the NAT66 servers went out whole for the kernel to cut (GSO)" \
     "$(sed -n 's/^ *tcp_gso_sent //p' "$LAB_DIR/engine")" -gt 0
 expect "nothing dropped as oversize" "$(grep -c 'drop_oversize' "$LAB_DIR/engine")" -eq 0
+
+echo "-- real-server script: down undoes both families"
+rs_script web3 down >/dev/null
+check "down restores web3's default routes (none for IPv6, none for IPv4)" \
+    test -z "$(lab_exec web3 ip -6 route show default)$(lab_exec web3 ip -4 route show default)"
+rs_script web1 down >/dev/null
+check "down removes the IPv6 VIP from lo" test -z "$(lab_exec web1 ip -6 -o addr show dev lo to $vip6/128)"

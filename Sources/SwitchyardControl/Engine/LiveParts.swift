@@ -38,7 +38,8 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
         unanswered.answered = []
         if unanswered != filtered {
             let filter = try PacketFilter.forVIPs(sets.vips, natEndpoints: sets.natEndpoints)
-            let fanout = FanoutProgram.build(vips: sets.vips, workers: workerCount, clientMask: sets.clientMask)
+            let fanout = FanoutProgram.build(vips: sets.vips, workers: workerCount, clientMask: sets.clientMask,
+                                             clientPrefix6: sets.clientPrefix6)
             for w in workers {
                 try w.update(filter: filter, fanoutProgram: fanout)
                 try w.update(vips: sets.vips.compactMap(\.ipv4), nat: sets.natEndpoints)

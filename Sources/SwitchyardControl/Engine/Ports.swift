@@ -25,6 +25,9 @@ public struct AddressSets: Sendable, Equatable {
     /// The client mask the fanout program keeps together on one worker (persistence templates
     /// live on the worker a client network's flows land on); all ones without persistence.
     public var clientMask: UInt32 = .max
+    /// The same for IPv6 clients, as a prefix length: the shortest persistence prefix of the
+    /// persistent IPv6 services; 128 without.
+    public var clientPrefix6 = 128
 
     public init() {}
 
