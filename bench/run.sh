@@ -13,6 +13,8 @@
 #   wire  the client straight to a real server: the most the segment carries here
 #   dr    to VIP .100, through `switchyard run` (pinned to the other cores), direct server return
 #   nat   to VIP .101, through the same engine, NAT (destination rewritten, TTL, checksums)
+#   dr6, nat6  the same over IPv6, to 2001:db8::100 and ::101 on the same engine (bench/ipv6.sh;
+#         the same UDP payload, so 84-byte frames)
 #   nft   to VIP .102, through the kernel's own NAT balancer on the same box: nftables DNAT with
 #         numgen over the same real servers (IPVS is not available on this kernel)
 #   dr-mmsg   DR again, with the engine sending by sendmmsg (--tx sendmmsg) instead of its TX
@@ -53,6 +55,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$root/scripts/lab.sh"
+. "$here/ipv6.sh"
 
 rounds=5
 seconds=5
@@ -97,12 +100,14 @@ lab_host rs1 eth0 198.18.0.11/24
 lab_host rs2 eth0 198.18.0.12/24
 for rs in rs1 rs2; do
     lab_exec $rs env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$root/scripts/realserver.sh" up $vip >/dev/null
-    # Count, then drop the flood before the UDP layer so the servers do not answer with ICMP.
-    printf 'table ip bench {\n chain pre {\n  type filter hook prerouting priority raw; policy accept;\n  udp dport 9 counter drop\n }\n}\n' |
+    # Count, then drop the flood (of either family) before the UDP layer so the servers do not
+    # answer with ICMP.
+    printf 'table inet bench {\n chain pre {\n  type filter hook prerouting priority raw; policy accept;\n  udp dport 9 counter drop\n }\n}\n' |
         lab_exec $rs nft -f -
 done
 # Let ARP settle (the client learns rs1; the LB learns both).
 lab_exec client ping -c 1 -W 1 198.18.0.11 >/dev/null
+v6_lab
 
 cat >"$LAB_DIR/bench.conf" <<CONF
 virtual_server $vip 9 {
@@ -132,6 +137,9 @@ virtual_server $vip_nat 9 {
     real_server 198.18.0.12 9 { weight 1 }
 }
 CONF
+# AF_XDP takes IPv4 only: its engine runs the IPv4 services alone.
+cp "$LAB_DIR/bench.conf" "$LAB_DIR/bench4.conf"
+v6_services >>"$LAB_DIR/bench.conf"
 # The kernel's NAT balancer for the third VIP: DNAT with numgen, conntrack, forwarding.
 lab_exec lb sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
 printf 'table ip benchlb {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  ip daddr %s udp dport 9 dnat to numgen inc mod 2 map { 0 : 198.18.0.11, 1 : 198.18.0.12 }\n }\n}\n' "$vip_nft" |
@@ -170,7 +178,7 @@ engine() {
     if [ "${want%-spin}" = floor ]; then
         lab_bg lb "$lb_log" taskset -c "${engine_cpus%%-*}" "$floor_bin" eth0 $vip "$rs1_mac" "$rs2_mac" "${args[@]}"
     else
-        lab_bg lb "$lb_log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bench.conf" "${args[@]}"
+        lab_bg lb "$lb_log" taskset -c "$engine_cpus" "$bin" run --config "$LAB_DIR/bench$([ "$want" = xdp ] && echo 4).conf" "${args[@]}"
     fi
     lb_pid=$LAB_LAST_PID
     profile=$want
@@ -181,7 +189,7 @@ if [ -n "$http" ]; then
     # One real-server port per balancer, so none sees another's replies: HAProxy uses 80, the
     # kernel's NAT 8080, Switchyard's NAT 8081 (the engine captures the replies from its NAT
     # real servers' service ports; on a shared port it would also take copies of HAProxy's).
-    for rs in rs1 rs2; do lab_nginx $rs $rs "listen 8080 reuseport; listen 8081 reuseport;"; done
+    for rs in rs1 rs2; do lab_nginx $rs $rs "listen 8080 reuseport; listen 8081 reuseport; listen [::]:80 reuseport; listen [::]:8081 reuseport;"; done
     vip_ha=198.18.0.103
     lab_exec lb ip addr add $vip_ha/24 dev eth0
     cat >"$LAB_DIR/haproxy.cfg" <<HA
@@ -234,6 +242,8 @@ packet "$rs1_mac" 198.18.0.11 >"$LAB_DIR/wire.cfg"
 packet "$lb_mac" $vip >"$LAB_DIR/dr.cfg"
 packet "$lb_mac" $vip_nat >"$LAB_DIR/nat.cfg"
 packet "$lb_mac" $vip_nft >"$LAB_DIR/nft.cfg"
+packet6 "$lb_mac" $vip6 >"$LAB_DIR/dr6.cfg"
+packet6 "$lb_mac" $vip6_nat >"$LAB_DIR/nat6.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-mmsg.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-nftguard.cfg"
 cp "$LAB_DIR/dr.cfg" "$LAB_DIR/dr-blocks.cfg"
@@ -321,7 +331,7 @@ round() { # round NAME
 }
 
 echo "== UDP 64-byte flood, random source ports; sender on CPU $sender_cpu, engine on CPU $engine_cpus ($workers worker(s)); $rounds rounds x ${seconds}s, ${window}s of each measured"
-paths="${BENCH_PATHS:-wire dr nat nft dr-mmsg dr-nftguard dr-blocks many-1w many-2w dr-xdp nat-xdp floor floor-spin}"
+paths="${BENCH_PATHS:-wire dr nat dr6 nat6 nft dr-mmsg dr-nftguard dr-blocks many-1w many-2w dr-xdp nat-xdp floor floor-spin}"
 if [ -n "$flood" ] && [[ " $paths " == *" floor"* ]]; then
     floor_bin=$root/.build/relay_floor
     mkdir -p "$root/.build"
@@ -339,10 +349,11 @@ fi
 # dr-blocks and nat-blocks: the same through the engine restarted with TPACKET_V3 block rings
 # (--rx-ring blocks), where a frame can wait for its block up to 1 ms. dr-sleep and nat-sleep:
 # with --busy-poll 0, what the default's short busy-poll costs or buys here.
-http_paths="${BENCH_HTTP_PATHS:-wire haproxy dr nat nft dr-blocks nat-blocks dr-sleep nat-sleep dr-xdp nat-xdp}"
+http_paths="${BENCH_HTTP_PATHS:-wire haproxy dr nat dr6 nat6 nft dr-blocks nat-blocks dr-sleep nat-sleep dr-xdp nat-xdp}"
 http_target() {
     case $1 in
-        wire) echo 198.18.0.11 ;; haproxy) echo 198.18.0.103 ;; dr | dr-*) echo $vip ;; nat | nat-*) echo $vip_nat ;;
+        wire) echo 198.18.0.11 ;; haproxy) echo 198.18.0.103 ;; dr6) echo "[$vip6]" ;; nat6) echo "[$vip6_nat]" ;;
+        dr | dr-*) echo $vip ;; nat | nat-*) echo $vip_nat ;;
         nft) echo $vip_nft ;;
     esac
 }
@@ -404,6 +415,8 @@ md=$here/results/bench-$stamp.md
                 wire) label="wire (client -> rs1)" ;;
                 dr) label="switchyard DR" ;;
                 nat) label="switchyard NAT" ;;
+                dr6) label="switchyard DR, IPv6 (the same payload; frames 20 bytes longer)" ;;
+                nat6) label="switchyard NAT66" ;;
                 nft) label="kernel NAT (nftables DNAT numgen)" ;;
                 dr-mmsg) label="switchyard DR, sending by sendmmsg (the TX ring's before)" ;;
                 dr-nftguard) label="switchyard DR, guard by nftables alone (the tcx program's before)" ;;
@@ -439,6 +452,7 @@ md=$here/results/bench-$stamp.md
             case $path in
                 wire) label="wire (rs1 directly)" ;; haproxy) label="HAProxy mode tcp (1 thread)" ;;
                 dr) label="switchyard DR" ;; nat) label="switchyard NAT" ;; nft) label="kernel NAT (nftables)" ;;
+                dr6) label="switchyard DR, IPv6" ;; nat6) label="switchyard NAT66" ;;
                 dr-blocks) label="switchyard DR, TPACKET_V3 blocks (the V2 frames' before)" ;;
                 nat-blocks) label="switchyard NAT, TPACKET_V3 blocks (the V2 frames' before)" ;;
                 dr-sleep) label="switchyard DR, --busy-poll 0 (the default's before)" ;;
@@ -465,6 +479,10 @@ md=$here/results/bench-$stamp.md
     goal "DR x the kernel's NAT balancer" "${med[dr]:-}" "${med[nft]:-}" 1.3
     goal "HTTP new connections/s through DR x HAProxy" "${med[http_close_dr]:-}" "${med[http_close_haproxy]:-}" 1.2
     goal "HTTP keep-alive requests/s through DR x HAProxy" "${med[http_keepalive_dr]:-}" "${med[http_keepalive_haproxy]:-}" 1.2
+    goal "IPv6 DR small-packet pps x IPv4 DR" "${med[dr6]:-}" "${med[dr]:-}" 0.9
+    goal "NAT66 small-packet pps x IPv4 NAT" "${med[nat6]:-}" "${med[nat]:-}" 0.9
+    goal "HTTP new connections/s through IPv6 DR x IPv4 DR" "${med[http_close_dr6]:-}" "${med[http_close_dr]:-}" 0.9
+    goal "HTTP new connections/s through NAT66 x IPv4 NAT" "${med[http_close_nat6]:-}" "${med[http_close_nat]:-}" 0.9
     cat "$LAB_DIR/bulk.goals" 2>/dev/null || true
     [ "${med[floor]:-0}" = 0 ] || [ "${wire_med:-0}" = 0 ] ||
         echo "- DR against the wire, for scale: the relay floor (the engine's rings and guard with none of its work) forwarded $(ratio "${med[floor]}" "$wire_med") x the wire in this run"

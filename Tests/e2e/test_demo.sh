@@ -12,10 +12,13 @@ check "rs1 logged the client's address" grep -q "rs1 answered [0-9]*; its nginx 
 check "rs2 logged the client's address" grep -q "rs2 answered [0-9]*; its nginx logged client address: 198.18.0.10" <<<"$out"
 check "the balancer removed its guard on the way out" grep -q "kernel guard table switchyard_eth0 removed" <<<"$out"
 
-out=$("$bin" demo --mode nat --requests 40 2>&1)
-expect "switchyard demo --mode nat exits 0" $? -eq 0
+# NAT in the dual-stack mode: IPv4 NAT and NAT66 through one balancer, every other request over IPv6.
+out=$("$bin" demo --mode nat --dual-stack --requests 40 2>&1)
+expect "switchyard demo --mode nat --dual-stack exits 0" $? -eq 0
 check "NAT demo: 40 answered, 0 failed" grep -q "results: 40 answered, 0 failed" <<<"$out"
 check "NAT demo: the real servers logged the client's address" grep -q "rs1 answered [0-9]*; its nginx logged client address: 198.18.0.10" <<<"$out"
+check "NAT demo: and its IPv6 address (NAT66)" grep -q "rs1 answered [0-9]*; its nginx logged client address: 198.18.0.10 ([0-9]* requests) 2001:db8::10 " <<<"$out"
+check "NAT demo: the balancer answered neighbour discovery for the IPv6 VIP" grep -q "answering neighbour discovery for 2001:db8::100" <<<"$out"
 
 out=$("$bin" demo --mode ha 2>&1)
 expect "switchyard demo --mode ha exits 0" $? -eq 0

@@ -281,7 +281,7 @@ public final class Engine: @unchecked Sendable {
             + "packets to \(sets.vips.map(\.description).joined(separator: ", "))"
             + (nat.isEmpty ? "" : " and NAT replies from \(nat.map(\.description).joined(separator: ", "))"))
         if !kernelGuard.fastDropInterfaces.isEmpty {
-            Log.info("kernel guard: a tcx program on \(kernelGuard.fastDropInterfaces.joined(separator: ", ")) drops the VIPs' "
+            Log.info("kernel guard: a tcx program on \(kernelGuard.fastDropInterfaces.joined(separator: ", ")) drops the IPv4 VIPs' "
                 + "frames before the nftables chain")
         } else if !options.guardTCX {
             Log.info("kernel guard: no tcx program (--no-guard-tcx); the nftables chain alone drops the VIPs' frames")
