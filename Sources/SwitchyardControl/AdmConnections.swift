@@ -43,9 +43,9 @@ public enum AdmConnections {
     static func line(_ r: FlowRecord) -> String {
         AdmRender.pad(protocolName(r.proto), 3) + " " + AdmRender.pad(expire(milliseconds: r.expiresIn), 6) + " "
             + AdmRender.pad(stateName(r), 11) + " "
-            + AdmRender.pad("\(IPv4Address(r.client)):\(r.clientPort)", 18) + " "
-            + AdmRender.pad("\(IPv4Address(r.virtual)):\(r.virtualPort)", 18) + " "
-            + "\(IPv4Address(r.real)):\(r.realPort)"
+            + AdmRender.pad(r.client.withPort(r.clientPort), 18) + " "
+            + AdmRender.pad(r.virtual.withPort(r.virtualPort), 18) + " "
+            + r.real.withPort(r.realPort)
     }
 
     /// The expire column. The kernel writes whole seconds, truncated
@@ -93,17 +93,21 @@ public enum AdmConnections {
 
     /// The records to list: markers out, sorted (see `render`), one per connection or template.
     static func listed(_ records: [FlowRecord]) -> [FlowRecord] {
-        func key(_ r: FlowRecord) -> (UInt32, UInt16, UInt8, UInt32, UInt16, UInt64) {
-            (r.virtual, r.virtualPort, r.proto, r.client, r.clientPort,
-             UInt64(r.real) << 24 | UInt64(r.realPort) << 8 | UInt64(r.flags & FlowFlags.template))
+        // Two tuples: Swift compares tuples of up to six elements.
+        func key(_ r: FlowRecord) -> (IPAddressBits, UInt16, UInt8, IPAddressBits, UInt16, IPAddressBits) {
+            (r.virtual, r.virtualPort, r.proto, r.client, r.clientPort, r.real)
         }
+        func rest(_ r: FlowRecord) -> (UInt16, UInt8) { (r.realPort, r.flags & FlowFlags.template) }
+        func same(_ a: FlowRecord, _ b: FlowRecord) -> Bool { key(a) == key(b) && rest(a) == rest(b) }
         let sorted = records.filter { !$0.isDoneMarker }.sorted { a, b in
             let (ka, kb) = (key(a), key(b))
-            return ka < kb || (ka == kb && a.expiresIn > b.expiresIn)
+            if ka != kb { return ka < kb }
+            let (ra, rb) = (rest(a), rest(b))
+            return ra < rb || (ra == rb && a.expiresIn > b.expiresIn)
         }
         var out: [FlowRecord] = []
         out.reserveCapacity(sorted.count)
-        for r in sorted where out.last.map({ key($0) != key(r) }) ?? true { out.append(r) }
+        for r in sorted where out.last.map({ !same($0, r) }) ?? true { out.append(r) }
         return out
     }
 }

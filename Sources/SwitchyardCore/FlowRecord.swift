@@ -2,13 +2,13 @@
 // connection listings carry between a worker and the control plane (FlowExchange), with the
 // addresses spelled out so that no reader needs the worker's snapshot IDs or hash key.
 
-/// One connection or persistence template, by value (IPv4, host byte order). A POD struct: it is
-/// copied through FlowRecordRing's preallocated slots, never allocated.
+/// One connection or persistence template, by value (either family). A POD struct: it is copied
+/// through FlowRecordRing's preallocated slots, never allocated.
 public struct FlowRecord: Sendable, Equatable {
     /// The client's address; for a template, the client network (address & persistence mask).
-    public var client: UInt32
-    public var virtual: UInt32
-    public var real: UInt32
+    public var client: IPAddressBits
+    public var virtual: IPAddressBits
+    public var real: IPAddressBits
     /// 0 for a template.
     public var clientPort: UInt16
     public var virtualPort: UInt16
@@ -37,7 +37,7 @@ public struct FlowRecord: Sendable, Equatable {
     public static let walkList: UInt8 = 2
     public static let walkDone: UInt8 = 0x80
 
-    public init(client: UInt32, virtual: UInt32, real: UInt32, clientPort: UInt16, virtualPort: UInt16,
+    public init(client: IPAddressBits, virtual: IPAddressBits, real: IPAddressBits, clientPort: UInt16, virtualPort: UInt16,
                 realPort: UInt16, proto: UInt8, state: FlowState, flags: UInt8, origin: UInt8 = FlowRecord.change,
                 interface: UInt8 = 0, peerMAC: MACAddress = .zero, expiresIn: UInt32 = 0, realID: UInt32 = 0) {
         self.client = client
@@ -58,7 +58,7 @@ public struct FlowRecord: Sendable, Equatable {
 
     /// The marker a worker queues when it has walked its whole table for walk `number`.
     public static func done(walk number: UInt32) -> FlowRecord {
-        FlowRecord(client: 0, virtual: 0, real: 0, clientPort: 0, virtualPort: 0, realPort: 0, proto: 0,
+        FlowRecord(client: .zero, virtual: .zero, real: .zero, clientPort: 0, virtualPort: 0, realPort: 0, proto: 0,
                    state: .none, flags: 0, origin: walkDone, realID: number)
     }
 

@@ -165,6 +165,10 @@ public struct FlowSlots<Slot: FlowSlot>: ~Copyable {
         nonmutating set { slots[slot].entry = newValue }
     }
 
+    /// The whole slot `slot` (an IPv6 slot's addresses with it).
+    @inline(__always)
+    public func slot(_ slot: Int) -> Slot { slots[slot] }
+
     /// Removes the flow in `slot`, shifting later members of its probe chain back so that no
     /// lookup ever stops early at the hole.
     public mutating func remove(at slot: Int) {

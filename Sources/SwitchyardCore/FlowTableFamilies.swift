@@ -111,6 +111,16 @@ public struct FlowTable: ~Copyable {
         }
     }
 
+    /// The key's addresses of the flow in `slot`, of either family.
+    public func addresses(_ slot: Int) -> (source: IPAddressBits, destination: IPAddressBits) {
+        if slot < v6Base {
+            let e = v4[slot]
+            return (IPAddressBits(v4: e.source), IPAddressBits(v4: e.destination))
+        }
+        let e = v6.slot(slot - v6Base)
+        return (e.source, e.destination)
+    }
+
     @inline(__always)
     public func setState(_ slot: Int, _ state: FlowState) {
         if _fastPath(slot < v6Base) { v4.setState(slot, state) } else { v6.setState(slot - v6Base, state) }

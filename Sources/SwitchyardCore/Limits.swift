@@ -27,7 +27,8 @@ public enum Limits {
     public static let segmentationBytes = 256 * 1024
     /// The most segments one super-packet is cut into.
     public static let maxSegments = 128
-    /// Records each direction of a worker's FlowExchange holds (40 bytes each: 2.5 MiB a ring).
+    /// Records each direction of a worker's FlowExchange holds (80 bytes each, with addresses of
+    /// either family: 5 MiB a ring).
     public static let flowRecordRing = 65_536
     /// Connection sync sends an established flow (or a UDP one) when its packet count modulo
     /// `syncPeriod` is `syncThreshold`: IPVS's sync_threshold (3) and sync_period (50) defaults.

@@ -44,7 +44,8 @@ extension Pipeline {
         } else {
             due = packets % Limits.syncPeriod == Limits.syncThreshold
         }
-        guard due, let record = record(of: entry, origin: FlowRecord.change, now: now, snapshot: snapshot)
+        guard due, let record = record(of: entry, flows.addresses(slot), origin: FlowRecord.change, now: now,
+                                       snapshot: snapshot)
         else { return }
         queue(record)
     }
@@ -52,7 +53,8 @@ extension Pipeline {
     /// Queues the persistence template in `slot`, which the scheduler just made.
     @inline(never)
     mutating func noteTemplate(_ slot: Int, now: UInt32, snapshot: SnapshotView) {
-        guard let record = record(of: templates[slot], origin: FlowRecord.change, now: now, snapshot: snapshot)
+        guard let record = record(of: templates[slot], templates.addresses(slot), origin: FlowRecord.change, now: now,
+                                  snapshot: snapshot)
         else { return }
         queue(record)
     }
@@ -66,11 +68,12 @@ extension Pipeline {
         }
     }
 
-    /// A table entry as a record, or nil for what is not told (reply mappings, empty or expired
-    /// slots, flows whose real server left the snapshot, and IPv6 flows: records carry IPv4
-    /// addresses until sync and listings learn IPv6).
-    func record(of entry: FlowEntry, origin: UInt8, now: UInt32, snapshot: SnapshotView) -> FlowRecord? {
-        guard entry.hash != 0, entry.flags & (FlowFlags.reply | FlowFlags.ipv6) == 0,
+    /// A table entry (its common fields and its key's addresses) as a record, or nil for what is
+    /// not told (reply mappings, empty or expired slots, flows whose real server left the
+    /// snapshot).
+    func record(of entry: FlowEntry, _ addresses: (source: IPAddressBits, destination: IPAddressBits), origin: UInt8,
+                now: UInt32, snapshot: SnapshotView) -> FlowRecord? {
+        guard entry.hash != 0, entry.flags & FlowFlags.reply == 0,
               let real = snapshot.real(entry.realID)
         else { return nil }
         let idle = now &- entry.lastSeen
@@ -86,7 +89,7 @@ extension Pipeline {
             lifetime = flows.timeouts.timeout(entry.state)
         }
         guard idle <= lifetime else { return nil }
-        return FlowRecord(client: entry.source, virtual: entry.destination, real: real.pointee.address.v4,
+        return FlowRecord(client: addresses.source, virtual: addresses.destination, real: real.pointee.address,
                           clientPort: entry.sourcePort, virtualPort: entry.destinationPort, realPort: real.pointee.port,
                           proto: entry.proto & ~(Self.replyMark | Self.templateMark), state: entry.state,
                           flags: flags,
@@ -100,7 +103,7 @@ extension Pipeline {
     /// with its NAT reply mapping, or a persistence template. A record whose real server is not
     /// in this worker's snapshot under that ID is left out: the next packet schedules afresh.
     mutating func install(_ r: FlowRecord, now: UInt32, snapshot: SnapshotView) {
-        guard let real = snapshot.real(r.realID), real.pointee.address == IPAddressBits(v4: r.real),
+        guard let real = snapshot.real(r.realID), real.pointee.address == r.real,
               real.pointee.port == r.realPort
         else { return }
         var expired: UInt64 = 0
@@ -177,8 +180,12 @@ extension Pipeline {
         var visited = 0
         while walk.cursor < end && visited < budget {
             let inFlows = walk.cursor < flowSlots
-            let entry = inFlows ? flows[walk.cursor] : templates[walk.cursor - flowSlots]
-            if let record = record(of: entry, origin: walk.purposes, now: now, snapshot: snapshot) {
+            let slot = inFlows ? walk.cursor : walk.cursor - flowSlots
+            let entry = inFlows ? flows[slot] : templates[slot]
+            // The addresses are read only for a slot in use (most are empty).
+            if entry.hash != 0, entry.flags & FlowFlags.reply == 0,
+               let record = record(of: entry, inFlows ? flows.addresses(slot) : templates.addresses(slot),
+                                   origin: walk.purposes, now: now, snapshot: snapshot) {
                 guard ring.push(record) else { return }
             }
             walk.cursor += 1

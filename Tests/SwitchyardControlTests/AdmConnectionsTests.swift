@@ -77,7 +77,7 @@ final class AdmConnectionsRenderTests: XCTestCase {
     static let header = "IPVS connection entries\n"
         + "pro expire state       source             virtual            destination\n"
 
-    func address(_ text: String) -> UInt32 { IPv4Address(text)!.value }
+    func address(_ text: String) -> IPAddressBits { IPAddressBits(text: text)! }
 
     func record(_ state: FlowState, proto: UInt8 = IPProtocol.tcp, client: String = "198.51.100.7",
                 _ clientPort: UInt16 = 51234, virtual: String = "198.18.0.100", _ virtualPort: UInt16 = 80,

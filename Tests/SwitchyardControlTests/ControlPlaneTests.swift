@@ -305,8 +305,8 @@ final class ControlPlaneTests: XCTestCase {
     func testConnectionListingAndSyncStatus() throws {
         let plane = try started(base)
         XCTAssertEqual(plane.control(["-Lnc"], "").text, "the workers are not running\n")
-        let flow = FlowRecord(client: IPv4Address("198.18.16.5")!.value, virtual: IPv4Address("198.18.0.100")!.value,
-                              real: IPv4Address("198.18.0.11")!.value, clientPort: 40_000, virtualPort: 80, realPort: 80,
+        let flow = FlowRecord(client: IPAddressBits(text: "198.18.16.5")!, virtual: IPAddressBits(text: "198.18.0.100")!,
+                              real: IPAddressBits(text: "198.18.0.11")!, clientPort: 40_000, virtualPort: 80, realPort: 80,
                               proto: IPProtocol.tcp, state: .established, flags: 0, expiresIn: 899_999)
         plane.listConnections = { [flow] }
         let listed = plane.control(["-L", "-n", "-c"], "")

@@ -61,7 +61,7 @@ final class SyncServiceTests: XCTestCase {
     }
 
     func established(port: UInt16 = 40_000) -> FlowRecord {
-        FlowRecord(client: client, virtual: vip, real: rip, clientPort: port, virtualPort: 80, realPort: 8080,
+        FlowRecord(client: IPAddressBits(v4: client), virtual: IPAddressBits(v4: vip), real: IPAddressBits(v4: rip), clientPort: port, virtualPort: 80, realPort: 8080,
                    proto: IPProtocol.tcp, state: .established, flags: FlowFlags.nat, peerMAC: MACAddress(bits: 0x0200_0000_000A),
                    expiresIn: 899_500, realID: 77)
     }
@@ -260,7 +260,7 @@ final class SyncServiceTests: XCTestCase {
         XCTAssertEqual(s.replayed, 1)
 
         var unknown = established()
-        unknown.real = 0xC612_02FF
+        unknown.real = IPAddressBits(v4: 0xC612_02FF)
         XCTAssertTrue(m.exchange.outbound.push(unknown))
         m.service.tick(now: 3)
         carry(m, to: b, source: masterAddress)
@@ -308,7 +308,7 @@ final class SyncTemplateRoundTripTests: XCTestCase {
         while let r = mx.outbound.pop() { walked.append(r) }
         XCTAssertEqual(master.counters[.newFlows], 1, "\(walked)")
         let template = try XCTUnwrap(walked.first { $0.isTemplate })
-        let bytes = try XCTUnwrap(SyncCodec.encode([SyncTranslate.entry(template)], syncID: 1).first)
+        let bytes = try XCTUnwrap(SyncCodec.encode([try XCTUnwrap(SyncTranslate.entry(template))], syncID: 1).first)
         let entry = try XCTUnwrap(SyncCodec.decode(bytes).entries.first)
         var directory = SyncDirectory()
         directory.reals[SyncDirectory.RealKey(proto: 6, virtual: vip.value, virtualPort: 8080, real: rip.value,
@@ -323,6 +323,6 @@ final class SyncTemplateRoundTripTests: XCTestCase {
         XCTAssertEqual(backup.counters[.syncInstalled], 1)
         var listed: [FlowRecord] = []
         while let r = bx.outbound.pop() { listed.append(r) }
-        XCTAssertEqual(listed.filter(\.isTemplate).map(\.client), [IPv4Address("198.18.1.10")!.value])
+        XCTAssertEqual(listed.filter(\.isTemplate).map(\.client), [IPAddressBits(text: "198.18.1.10")!])
     }
 }

@@ -69,7 +69,7 @@ final class PipelineSyncTests: XCTestCase {
         let r = established[0]
         XCTAssertEqual(r.state, .established)
         XCTAssertEqual(r.origin, FlowRecord.change)
-        XCTAssertEqual([r.client, r.virtual, r.real], [client, vip, rip1])
+        XCTAssertEqual([r.client, r.virtual, r.real], [client, vip, rip1].map { IPAddressBits(v4: $0) })
         XCTAssertEqual([r.clientPort, r.virtualPort, r.realPort], [40_000, 80, 8080])
         XCTAssertEqual(r.proto, IPProtocol.tcp)
         XCTAssertTrue(r.isNAT)
@@ -126,7 +126,7 @@ final class PipelineSyncTests: XCTestCase {
             _ = send(&m, fromClient(TCPFlags.ack, port: port), now: 2, s)
         }
         let records = drain(master.outbound)
-        XCTAssertEqual(records.map(\.real), [rip1, rip2])
+        XCTAssertEqual(records.map(\.real), [rip1, rip2].map { IPAddressBits(v4: $0) })
 
         let backup = FlowExchange(capacity: 64)
         var b = pipeline(backup)
@@ -162,7 +162,8 @@ final class PipelineSyncTests: XCTestCase {
         let s = snapshot(method: .dr)
         let exchange = FlowExchange(capacity: 8)
         var b = pipeline(exchange)
-        var r = FlowRecord(client: client, virtual: vip, real: rip2, clientPort: 40_000, virtualPort: 80, realPort: 8080,
+        var r = FlowRecord(client: IPAddressBits(v4: client), virtual: IPAddressBits(v4: vip), real: IPAddressBits(v4: rip2),
+                           clientPort: 40_000, virtualPort: 80, realPort: 8080,
                            proto: IPProtocol.tcp, state: .established, flags: 0, realID: 0)
         XCTAssertTrue(exchange.inbound.push(r))
         _ = b.exchangeTurn(now: 1, snapshot: s.view)
@@ -174,7 +175,7 @@ final class PipelineSyncTests: XCTestCase {
         _ = b.exchangeTurn(now: 2, snapshot: s.view)
         XCTAssertEqual(b.flows.count, 1)
         r.realID = 0
-        r.real = rip1
+        r.real = IPAddressBits(v4: rip1)
         r.state = .finWait
         XCTAssertTrue(exchange.inbound.push(r))
         _ = b.exchangeTurn(now: 3, snapshot: s.view)
@@ -215,7 +216,7 @@ final class PipelineSyncTests: XCTestCase {
         XCTAssertEqual(listed.filter { !$0.isTemplate }.map(\.clientPort).sorted(), Array(40_000..<40_010))
         let templates = listed.filter(\.isTemplate)
         XCTAssertEqual(templates.count, 1)
-        XCTAssertEqual(templates.first?.client, client & 0xFFFF_FF00)
+        XCTAssertEqual(templates.first?.client, IPAddressBits(v4: client & 0xFFFF_FF00))
         XCTAssertEqual(templates.first?.expiresIn, 300_000 - 1)
         XCTAssertFalse(p.exchangeTurn(now: 3, snapshot: s.view), "nothing left to do")
         XCTAssertTrue(drain(exchange.outbound).isEmpty, "the walk is not repeated")
@@ -231,5 +232,32 @@ final class PipelineSyncTests: XCTestCase {
         XCTAssertTrue(ring.push(.done(walk: 4)))
         XCTAssertEqual(drain(ring).map(\.realID), [1, 2, 3, 4])
         XCTAssertTrue(ring.isEmpty)
+    }
+
+    /// A NAT66 flow is listed with its whole addresses (adm -Lnc), and connection sync, which
+    /// carries IPv4 only, makes no entry of it.
+    func testAWalkListsIPv6FlowsWithTheirAddresses() throws {
+        let snapshot = Golden6PacketTests.natSnapshot()
+        let exchange = FlowExchange(capacity: 64)
+        var config = PipelineConfig(interfaceMACs: [NATGoldenTests.outsideMAC, NATGoldenTests.insideMAC], flowCapacity: 500)
+        config.exchange = exchange
+        var p = Pipeline(config)
+        let step = try XCTUnwrap(nat66Sequences.first?.steps.first)
+        var frame = bytes(hex: step.input)
+        _ = frame.withUnsafeMutableBytes {
+            p.process($0.baseAddress!, length: $0.count, ingress: step.ingress, checksumPending: step.checksumPending,
+                      now: step.now, snapshot: snapshot.view)
+        }
+        XCTAssertEqual(p.counters[.newFlows], 1)
+        exchange.requestWalk(number: 1, purposes: FlowRecord.walkList)
+        _ = p.exchangeTurn(now: step.now, snapshot: snapshot.view, walkBudget: Limits.idleWalkBudget)
+        let listed = drain(exchange.outbound).filter { !$0.isDoneMarker }
+        XCTAssertEqual(listed.count, 1, "the connection, not its reply mapping")
+        let r = try XCTUnwrap(listed.first)
+        XCTAssertEqual(r.virtual, IPAddressBits(ipv6: "2001:db8:1::100"))
+        XCTAssertEqual(r.real, IPAddressBits(ipv6: "2001:db8:2::11"))
+        XCTAssertFalse(r.client.isV4)
+        XCTAssertEqual(r.realPort, 8080)
+        XCTAssertTrue(r.isNAT)
     }
 }

@@ -167,6 +167,10 @@ expect "requests reached nginx on the real server's own address (NAT66)" "$(echo
 lab_exec client curl -s -g --max-time 10 -o "$LAB_DIR/big6" "http://[$nat6]/big.bin"
 check "a 4 MiB download through NAT66 is byte-exact" sh -c "cmp -s $LAB_DIR/big6 $LAB_DIR/nginx-web3/www/big.bin || cmp -s $LAB_DIR/big6 $LAB_DIR/nginx-web4/www/big.bin"
 
+adm -Lnc >"$LAB_DIR/connections"
+check "adm -Lnc lists the NAT66 connections as ipvsadm does" \
+    grep -qE "^TCP [0-9:]+ +[A-Z_]+ +\[$client6\]:[0-9]+ \[$nat6\]:80 \[2001:db8:62::1[34]\]:8080$" "$LAB_DIR/connections"
+
 echo "-- UDP (DNS) through NAT66"
 for _ in $(seq 10); do lab_exec client dig -6 +short +time=2 +tries=1 -p 53 @$nat6 who.test AAAA || echo FAILED; done >"$LAB_DIR/dns6"
 expect "10 queries answered" "$(grep -c '^2001:db8:99::[34]$' "$LAB_DIR/dns6")" -eq 10

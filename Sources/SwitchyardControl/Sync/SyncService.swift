@@ -216,9 +216,11 @@ public final class SyncService: @unchecked Sendable {
         return hub.requestWalk(FlowRecord.walkSync)
     }
 
-    private func send(_ records: [FlowRecord]) {
+    private func send(_ all: [FlowRecord]) {
+        // IPv4 flows only (SyncTranslate.entry).
+        let records = all.filter(\.client.isV4)
         guard !records.isEmpty else { return }
-        let messages = SyncCodec.encode(records.lazy.map(SyncTranslate.entry), syncID: syncID, maxLength: maxLength)
+        let messages = SyncCodec.encode(records.lazy.compactMap(SyncTranslate.entry), syncID: syncID, maxLength: maxLength)
         var sent = 0
         var failed = 0
         for message in messages {

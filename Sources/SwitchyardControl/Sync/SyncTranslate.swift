@@ -59,11 +59,13 @@ public enum SyncTranslate {
     /// The entry a kernel master would send for `record`: NAT as masquerade, everything else
     /// as direct routing; the timeout in whole seconds, rounded up; a NAT connection's peer MAC
     /// in Switchyard's own option.
-    public static func entry(_ r: FlowRecord) -> SyncEntry {
+    /// nil for an IPv6 record: connection sync carries IPv4 flows only (VRRP, which decides who
+    /// owns a VIP, takes IPv4 VIPs only).
+    public static func entry(_ r: FlowRecord) -> SyncEntry? {
+        guard let client = r.client.ipv4, let virtual = r.virtual.ipv4, let real = r.real.ipv4 else { return nil }
         let method: SyncForwarding = r.isNAT ? .masquerade : .directRoute
         let seconds = r.expiresIn / 1_000 + (r.expiresIn % 1_000 == 0 ? 0 : 1)
-        let addresses = SyncAddresses.v4(client: IPv4Address(r.client), virtual: IPv4Address(r.virtual),
-                                         destination: IPv4Address(r.real))
+        let addresses = SyncAddresses.v4(client: client, virtual: virtual, destination: real)
         if r.isTemplate {
             return SyncEntry(protocolNumber: r.proto, flags: .connection(method, established: false, template: true),
                              state: IPVSTemplateState.none.rawValue, addresses: addresses, clientPort: 0,
@@ -98,7 +100,8 @@ public enum SyncTranslate {
             guard let s = entry.flowState else { return .failure(.state) }
             state = s
         }
-        let record = FlowRecord(client: client.value, virtual: virtual.value, real: destination.value,
+        let record = FlowRecord(client: IPAddressBits(client), virtual: IPAddressBits(virtual),
+                                real: IPAddressBits(destination),
                                 clientPort: entry.isTemplate ? 0 : entry.clientPort, virtualPort: entry.virtualPort,
                                 realPort: entry.destinationPort, proto: entry.protocolNumber, state: state, flags: flags,
                                 interface: directory.vipInterface[virtual.value] ?? 0, peerMAC: entry.peerMAC ?? .zero,
