@@ -1,5 +1,6 @@
 // libFuzzer target: arbitrary bytes through the packet pipeline, DR and NAT, IPv4 and IPv6
-// (services of both families in each snapshot), both directions,
+// (services of both families in each snapshot), both directions, and through the neighbour
+// discovery parsers,
 // with state kept across inputs (flows, reply mappings, persistence templates), so replies and
 // ICMP errors can meet the flows earlier inputs made. Frames the pipeline forwards larger than
 // the MTU go through the TCP segmenter, as the worker does.
@@ -55,6 +56,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let frame = UnsafeMutableRawPointer.allocate(byteCount: max(length, 1), alignment: 8)
     defer { frame.deallocate() }
     frame.copyMemory(from: data + 2, byteCount: length)
+    // The neighbour responder's parsers read the same kind of frame (before the pipeline
+    // rewrites it).
+    if let s = NeighborDiscovery.solicitation(frame, length: length) {
+        precondition(s.target.high >> 56 != 0xFF, "a multicast target taken")
+    }
+    if let a = NeighborDiscovery.advertisement(frame, length: length) {
+        precondition(a.target.high >> 56 != 0xFF, "a multicast target taken")
+    }
     let verdict = pipeline.process(frame, length: length, ingress: Int(control >> 1 & 1),
                                    checksumPending: control & 4 != 0, now: clock,
                                    snapshot: (control & 1 == 0 ? dr : nat).view)
