@@ -62,7 +62,9 @@ struct StatusAction: Equatable {
         case .ready: weight = readyWeight
         case .weight: weight = self.weight ?? 0
         }
-        return ["-e", service.protocol == "UDP" ? "-u" : "-t", "\(service.address):\(service.port)",
+        // An IPv6 address goes in brackets, as adm (and ipvsadm) read it.
+        let address = service.address.contains(":") ? "[\(service.address)]" : service.address
+        return ["-e", service.protocol == "UDP" ? "-u" : "-t", "\(address):\(service.port)",
                 "-r", real.id, service.forwarding == "nat" ? "-m" : "-g", "-w", "\(weight)"]
     }
 

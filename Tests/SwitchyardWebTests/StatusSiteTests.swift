@@ -318,4 +318,13 @@ extension StatusSiteTests {
             XCTAssertTrue(["198.18.0.2:80", "198.18.0.3:80"].contains(command[4]), "\(command)")
         }
     }
+
+    /// An action on an IPv6 service names it in brackets, as adm reads it.
+    func testAnActionOnAnIPv6ServiceBracketsItsAddress() {
+        let real = backend.status().services[0].realServers[0]
+        var service = backend.status().services[0]
+        service.address = "2001:db8::100"
+        let action = StatusAction(kind: .drain, service: "TCP [2001:db8::100]:80", real: real.id, weight: nil)
+        XCTAssertEqual(Array(action.admArguments(service, real, readyWeight: 1).prefix(3)), ["-e", "-t", "[2001:db8::100]:80"])
+    }
 }

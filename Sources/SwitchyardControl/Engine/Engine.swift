@@ -32,7 +32,7 @@ public final class Engine: @unchecked Sendable {
         TrackFiles.initialise(config)
         plan = try InterfacePlan(config: config, given: options.interface, routes: Route.all(), routes6: Route6.all(),
                                  ipv6Refused: options.rxMode == .afXDP
-                                     ? "IPv6 virtual servers are forwarded with AF_PACKET rings only; this engine receives with AF_XDP (--xdp), whose program takes IPv4" : nil)
+                                     ? "IPv6 virtual servers are forwarded with AF_PACKET rings only; this engine receives with AF_XDP (--io af_xdp), whose program takes IPv4" : nil)
         parts = LiveParts(interfaces: plan.interfaces, workerCount: options.workers)
         plane = ControlPlane(config: config, configPath: options.configPath, plan: plan, forwarding: parts,
                              neighbours: parts, checkers: parts, counts: ConnectionCounts(workers: options.workers),
@@ -244,7 +244,7 @@ public final class Engine: @unchecked Sendable {
             _ = plane.refreshNeighbours()
         }
         for a in plane.unresolvedNeighbours {
-            Log.warning("real server \(a) does not answer ARP on \(interfaces[plan.realInterface(a)].name): it gets no flows until it does")
+            Log.warning("real server \(a) does not answer \(a.isV4 ? "ARP" : "neighbour solicitations") on \(interfaces[plan.realInterface(a)].name): it gets no flows until it does")
         }
     }
 

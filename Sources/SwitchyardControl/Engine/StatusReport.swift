@@ -63,7 +63,7 @@ extension ControlPlane {
                     total = total + n
                     let others = taking - (effective(r) > 0 ? 1 : 0)
                     return StatusModel.RealServer(
-                        id: "\(r.config.address):\(r.config.port)", address: "\(r.config.address)", port: Int(r.config.port),
+                        id: r.config.address.withPort(r.config.port), address: "\(r.config.address)", port: Int(r.config.port),
                         state: !r.up ? "down" : r.weight == 0 ? "drain" : "up",
                         weightConfigured: file?.reals.first { $0.address == r.config.address && $0.port == r.config.port }?.weight
                             ?? r.config.weight,
@@ -78,7 +78,7 @@ extension ControlPlane {
                     serversTotal: svc.reals.count, connectionsTotal: total.connections, active: total.active,
                     inactive: total.inactive, rates: StatusModel.Rates(total.rates), realServers: reals,
                     sorryServer: vs.sorryServer.map {
-                        StatusModel.SorryServer(id: "\($0.address):\($0.port)", serving: !svc.quorumUp)
+                        StatusModel.SorryServer(id: $0.address.withPort($0.port), serving: !svc.quorumUp)
                     })
             }
             return model
