@@ -1,10 +1,11 @@
 // The pipeline's IPv6 path: what processPacket does for an IPv4 packet, for one the IPv6
 // parser (PacketParser6.swift) took apart. Both families share the service index, the flow
 // tables, the schedulers and the transmitters (their addresses are IPAddressBits); only what
-// differs lives here: the dispatch, and an echo request to a VIP answered.
-// Not yet for IPv6 (counted, never silent): ICMPv6 errors to or from the real servers (passed
-// on to the kernel), and errors the balancer sends itself (a hop limit running out is a drop;
-// a TCP super-packet is cut to the egress MTU rather than answered with Packet Too Big).
+// differs lives here: the dispatch, and an echo request to a VIP answered (ICMPv6 errors about
+// the flows: ICMPv6.swift).
+// Not yet for IPv6 (counted, never silent): errors the balancer sends itself (a hop limit
+// running out is a drop; a TCP super-packet is cut to the egress MTU rather than answered with
+// Packet Too Big).
 
 /// ICMPv6 message types (RFC 4443 §2.1, RFC 4861 §4).
 enum ICMPv6Type {
@@ -29,7 +30,9 @@ extension Pipeline {
             return drop(.oversize)
         }
         if snapshot.isVIP(info.destination) {
-            if info.proto == IPv6Header.icmpv6 { return icmpv6ToVIP(frame, info, ingress: ingress) }
+            if info.proto == IPv6Header.icmpv6 {
+                return icmpv6ToVIP(frame, info, ingress: ingress, now: now, snapshot: snapshot)
+            }
             // processPacket's VIP branch, repeated on purpose: the two as one inlined function
             // cost an IPv4 DR hit 9 instructions and a NAT packet 12-16 (callgrind).
             guard info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp,
@@ -46,16 +49,26 @@ extension Pipeline {
                 return transmitNAT(frame, &info, to: real, ingress: ingress, checksumPending: checksumPending, now: now)
             }
         }
-        guard snapshot.hasNAT, info.proto == IPProtocol.tcp || info.proto == IPProtocol.udp else { return pass() }
-        return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot)
+        guard snapshot.hasNAT else { return pass() }
+        switch info.proto {
+        case IPProtocol.tcp, IPProtocol.udp:
+            return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot)
+        case IPv6Header.icmpv6:
+            return icmpv6FromRealServer(frame, info, now: now, snapshot: snapshot)
+        default:
+            return pass()
+        }
     }
 
-    /// ICMPv6 to a VIP: an echo request is answered; neighbour discovery (a solicitation sent
-    /// to the VIP itself, as unreachability detection sends it) goes to the kernel's side, where
-    /// the engine's responder answers for VIPs; anything else is dropped and counted.
-    mutating func icmpv6ToVIP(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int) -> Verdict {
+    /// ICMPv6 to a VIP: an echo request is answered; an error about one of our flows goes to
+    /// its real server (ICMPv6.swift); neighbour discovery (a solicitation sent to the VIP
+    /// itself, as unreachability detection sends it) goes to the kernel's side, where the
+    /// engine's responder answers for VIPs; anything else is dropped and counted.
+    mutating func icmpv6ToVIP(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32,
+                              snapshot: SnapshotView) -> Verdict {
         let type = frame.load(fromByteOffset: info.l4Offset, as: UInt8.self)
         if type == ICMPv6Type.echoRequest { return echoReply6(frame, info, ingress: ingress) }
+        if ICMPv6Error.isError(type) { return icmpv6ErrorToVIP(frame, info, now: now, snapshot: snapshot) }
         if type >= ICMPv6Type.routerSolicitation && type <= ICMPv6Type.redirect { return pass() }
         return drop(.icmpUnhandled)
     }

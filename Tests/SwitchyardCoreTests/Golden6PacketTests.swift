@@ -72,7 +72,7 @@ final class Golden6PacketTests: XCTestCase {
 
     func testEveryNAT66Sequence() {
         let snapshot = Self.natSnapshot()
-        XCTAssertGreaterThanOrEqual(nat66Sequences.count, 4)
+        XCTAssertGreaterThanOrEqual(nat66Sequences.count, 6)
         for detect in [false, true] {
             for sequence in nat66Sequences {
                 var config = PipelineConfig(interfaceMACs: [NATGoldenTests.outsideMAC, NATGoldenTests.insideMAC],
@@ -90,6 +90,25 @@ final class Golden6PacketTests: XCTestCase {
                     XCTAssertEqual(hex(buffer), step.output, "\(sequence.name), step \(i + 1)")
                 }
             }
+        }
+    }
+
+    /// DR sequences (a flow, then an ICMPv6 error about it) over the DR fixtures' snapshot.
+    func testEveryDR6Sequence() {
+        let snapshot = Self.drSnapshot()
+        XCTAssertGreaterThanOrEqual(dr6Sequences.count, 1)
+        for sequence in dr6Sequences {
+            var pipeline = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: 64))
+            for (i, step) in sequence.steps.enumerated() {
+                var buffer = bytes(hex: step.input)
+                let verdict = buffer.withUnsafeMutableBytes { raw in
+                    pipeline.process(raw.baseAddress!, length: raw.count, ingress: step.ingress,
+                                     checksumPending: step.checksumPending, now: step.now, snapshot: snapshot.view)
+                }
+                XCTAssertEqual(verdict, step.verdict, "\(sequence.name), step \(i + 1)")
+                XCTAssertEqual(hex(buffer), step.output, "\(sequence.name), step \(i + 1)")
+            }
+            XCTAssertEqual(pipeline.counters[.icmpTranslated], 1, sequence.name)
         }
     }
 

@@ -111,6 +111,12 @@ virtual_server $nat6 81 {
     real_server 2001:db8:62::13 8080 { weight 1 }
     real_server 2001:db8:62::14 8080 { weight 1 }
 }
+virtual_server $nat6 54 {
+    lb_algo rr
+    lb_kind NAT
+    protocol UDP
+    real_server 2001:db8:62::13 5354 { weight 1 }
+}
 virtual_server $nat6 53 {
     lb_algo rr
     lb_kind NAT
@@ -175,6 +181,25 @@ echo "-- UDP (DNS) through NAT66"
 for _ in $(seq 10); do lab_exec client dig -6 +short +time=2 +tries=1 -p 53 @$nat6 who.test AAAA || echo FAILED; done >"$LAB_DIR/dns6"
 expect "10 queries answered" "$(grep -c '^2001:db8:99::[34]$' "$LAB_DIR/dns6")" -eq 10
 expect "both servers answered (rr)" "$(sort -u "$LAB_DIR/dns6" | grep -c '^2001:db8:99::')" -eq 2
+
+# Nothing listens on the real server's port 5354: its ICMPv6 port unreachable comes back through
+# the balancer, translated (from the VIP, quoting [VIP]:54), and the client's socket is refused.
+refused=$(lab_exec client python3 -c "
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.connect(('$nat6', 54))
+s.send(b'anyone?')
+try:
+    s.recv(100)
+    print('answered')
+except ConnectionRefusedError:
+    print('refused')
+except socket.timeout:
+    print('timeout')
+")
+check "an ICMPv6 port unreachable from a NAT66 real server reaches the client as the VIP's (socket refused: $refused)" \
+    test "$refused" = refused
 
 echo "-- persistence over IPv6"
 for _ in $(seq 20); do lab_exec client curl -s -g --max-time 3 "http://[$nat6]:81/" || echo FAILED; done >"$LAB_DIR/persist6"
