@@ -6,6 +6,8 @@ import SwitchyardCore
 
 /// What `switchyard adm` asks, parsed from ipvsadm's syntax (short and long options).
 public enum AdmCommand: Equatable, Sendable {
+    /// `mask`: an IPv4 service's persistence netmask, or an IPv6 service's prefix length (1-128),
+    /// as ipvsadm's -M reads it for the service's family; 0xFFFFFFFF is the whole address.
     case addService(ServiceKey, scheduler: SchedulerKind?, persistence: Int?, mask: UInt32?)
     case editService(ServiceKey, scheduler: SchedulerKind?, persistence: Int?, mask: UInt32?)
     case deleteService(ServiceKey)
@@ -91,7 +93,8 @@ public enum AdmCommand: Equatable, Sendable {
         var real: (IPAddressBits, UInt16?)?
         var schedulerName: String?
         var persistence: Int?
-        var mask: UInt32?
+        /// -M as given: read once the service's family is known.
+        var mask: String?
         var method: ForwardingMethod?
         var weight: Int?
         var list = ListOptions()
@@ -161,11 +164,7 @@ public enum AdmCommand: Equatable, Sendable {
         case "fwmark-service": throw AdmError("firewall-mark services are not supported", exitStatus: 2)
         case "scheduler": entry.schedulerName = value
         case "persistent": entry.persistence = option.value == nil ? 300 : try timeout(value, 1)
-        case "netmask":
-            guard let mask = ServiceValues.netmask(value) else {
-                throw AdmError("illegal virtual server persistent mask specified", exitStatus: 2)
-            }
-            entry.mask = mask
+        case "netmask": entry.mask = value
         case "real-server":
             guard let real = endpoint(value, protocolNumber: entry.protocolNumber) else {
                 throw AdmError("illegal real server address[:port] specified", exitStatus: 2)
@@ -226,19 +225,31 @@ public enum AdmCommand: Equatable, Sendable {
         if let real = entry.real, let vip = entry.address, real.0.isV4 != vip.isV4 {
             throw AdmError("virtual server and real server must be of one address family (DR and NAT keep it)", exitStatus: 2)
         }
-        if entry.mask != nil, let vip = entry.address, !vip.isV4 {
-            throw AdmError("a persistent netmask for an IPv6 virtual server is not supported yet", exitStatus: 2)
+        // -M: a netmask for IPv4, a prefix length for IPv6 (ipvsadm's 'M' case).
+        var mask: UInt32?
+        if let text = entry.mask {
+            if let vip = entry.address, !vip.isV4 {
+                guard let length = UInt32(text), (1...128).contains(length) else {
+                    throw AdmError("illegal ipv6 netmask specified", exitStatus: 2)
+                }
+                mask = length == 128 ? 0xFFFF_FFFF : length
+            } else {
+                guard let m = ServiceValues.netmask(text) else {
+                    throw AdmError("illegal virtual server persistent mask specified", exitStatus: 2)
+                }
+                mask = m
+            }
         }
         // process_options: an added or edited DR real server's port is the service's (line 1047;
         // DR is the default); otherwise a real server without a port takes the service's.
         let realPort = entry.method == .nat || command == "d" ? entry.real?.1 : nil
         switch command {
-        case "A": return .addService(key, scheduler: scheduler, persistence: entry.persistence, mask: entry.mask)
+        case "A": return .addService(key, scheduler: scheduler, persistence: entry.persistence, mask: mask)
         case "E":
             // ipvs_update_service sends every field: what -E leaves out goes back to ipvsadm's
             // defaults (wlc, not persistent, mask 255.255.255.255).
             return .editService(key, scheduler: scheduler ?? .weightedLeastConnection, persistence: entry.persistence ?? 0,
-                                mask: entry.mask ?? 0xFFFF_FFFF)
+                                mask: mask ?? 0xFFFF_FFFF)
         case "D": return .deleteService(key)
         case "a": return .addReal(key, realAddress, realPort, method: entry.method, weight: entry.weight)
         case "e":
@@ -304,17 +315,17 @@ public enum AdmCommand: Equatable, Sendable {
 
     /// What the command asks, in words, for the debug log ("add real server …, weight 5").
     var summary: String {
-        func service(_ scheduler: SchedulerKind?, _ persistence: Int?, _ mask: UInt32?) -> String {
-            (scheduler.map { ", scheduler \($0.name)" } ?? "") + (persistence.map { ", persistent \($0) s" } ?? "")
-                + (mask.map { ", netmask \(IPv4Address($0))" } ?? "")
+        func service(_ key: ServiceKey, _ scheduler: SchedulerKind?, _ persistence: Int?, _ mask: UInt32?) -> String {
+            "\(key)" + (scheduler.map { ", scheduler \($0.name)" } ?? "") + (persistence.map { ", persistent \($0) s" } ?? "")
+                + (mask.map { ", netmask " + (key.vip.isV4 ? "\(IPv4Address($0))" : $0 > 128 ? "128" : "\($0)") } ?? "")
         }
         func real(_ address: IPAddressBits, _ port: UInt16?, _ method: ForwardingMethod?, _ weight: Int?) -> String {
             "real server " + (port.map { address.withPort($0) } ?? "\(address)") + (method.map { ", \($0.name)" } ?? "")
                 + (weight.map { ", weight \($0)" } ?? "")
         }
         switch self {
-        case .addService(let k, let s, let p, let m): return "add service \(k)" + service(s, p, m)
-        case .editService(let k, let s, let p, let m): return "edit service \(k)" + service(s, p, m)
+        case .addService(let k, let s, let p, let m): return "add service " + service(k, s, p, m)
+        case .editService(let k, let s, let p, let m): return "edit service " + service(k, s, p, m)
         case .deleteService(let k): return "delete service \(k)"
         case .addReal(let k, let a, let p, let m, let w): return "add " + real(a, p, m, w) + " to \(k)"
         case .editReal(let k, let a, let p, let m, let w): return "edit " + real(a, p, m, w) + " in \(k)"

@@ -16,17 +16,18 @@ extension ServiceTable {
         switch command {
         case .addService(let key, let scheduler, let persistence, let mask):
             guard index(of: key) == nil else { throw AdmError.kernel("Service already exists") }
-            let config = VirtualServiceConfig(
+            var config = VirtualServiceConfig(
                 proto: key.proto, vip: key.vip, port: key.port, scheduler: scheduler ?? .weightedLeastConnection,
-                method: .dr, delayLoop: 60, persistenceTimeout: persistence ?? 0, persistenceMask: mask ?? 0xFFFF_FFFF,
+                method: .dr, delayLoop: 60, persistenceTimeout: persistence ?? 0, persistenceMask: 0xFFFF_FFFF,
                 reals: [], location: SourceLocation(line: 0, column: 0))
+            if let mask { config.setPersistenceGranularity(mask) }
             services.append(newService(config, &changes))
             changes.servicesAdded.append(key)
         case .editService(let key, let scheduler, let persistence, let mask):
             guard let i = index(of: key) else { throw AdmError.kernel("No such service") }
             if let scheduler { services[i].config.scheduler = scheduler }
             if let persistence { services[i].config.persistenceTimeout = persistence }
-            if let mask { services[i].config.persistenceMask = mask }
+            if let mask { services[i].config.setPersistenceGranularity(mask) }
             changes.servicesChanged.append(key)
         case .deleteService(let key):
             guard let i = index(of: key) else { throw AdmError.kernel("No such service") }

@@ -58,6 +58,12 @@ public struct VirtualServiceConfig: Sendable, Equatable {
     /// An IPv6 service's persistence_granularity, 1 to 128 (keepalived's pgr_handler).
     public var persistencePrefixLength: Int = 128
 
+    /// Sets the persistence granularity from adm's -M value: a netmask for an IPv4 service, a
+    /// prefix length for an IPv6 one (0xFFFFFFFF: the whole address).
+    public mutating func setPersistenceGranularity(_ mask: UInt32) {
+        if vip.isV4 { persistenceMask = mask } else { persistencePrefixLength = mask > 128 ? 128 : Int(mask) }
+    }
+
     /// The persistence granularity as ipvsadm prints it (a netmask, or an IPv6 prefix length),
     /// or nil for the whole client address.
     public var persistenceGranularity: String? {

@@ -155,19 +155,26 @@ extension Pipeline {
                   word: UInt32(maxFrameLength - 18), dropped: .fragmentationNeeded, sent: .icmpFragmentationNeeded)
     }
 
+    /// Takes one of the rate limit's tokens for an ICMP or ICMPv6 error of our own (the bucket
+    /// holds Limits.icmpBurst and gains one a second); false if none is left.
+    mutating func icmpTokenTaken(now: UInt32) -> Bool {
+        let elapsed = now &- icmpRefilled
+        if elapsed > 0 {
+            icmpTokens = min(Limits.icmpBurst, icmpTokens &+ min(elapsed, Limits.icmpBurst))
+            icmpRefilled = now
+        }
+        guard icmpTokens > 0 else { return false }
+        icmpTokens -= 1
+        return true
+    }
+
     /// Drops a packet (counted as `dropped`) and, within the rate limit, builds the ICMP error
     /// about it in the reply buffer (`word`: the header's second word, an MTU for type 3 code 4),
     /// counted as `sent`.
     mutating func icmpError(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32, type: UInt8, code: UInt8,
                             word: UInt32, dropped: Counter, sent: Counter) -> Verdict {
         counters.bump(dropped)
-        let elapsed = now &- icmpRefilled
-        if elapsed > 0 {
-            icmpTokens = min(Limits.icmpBurst, icmpTokens &+ min(elapsed, Limits.icmpBurst))
-            icmpRefilled = now
-        }
-        guard icmpTokens > 0 else { return .drop(dropped) }
-        icmpTokens -= 1
+        guard icmpTokenTaken(now: now) else { return .drop(dropped) }
         // The parser checked that the packet (its total length) lies within the frame. Its
         // header and as much of the rest as fits 576 bytes are quoted, as the kernel quotes:
         // enough of a TCP header for the sender to match it, and for tools to read the options.

@@ -3,11 +3,13 @@
 // quote and sent to the side that needs them, translated for NAT66 (outer address, quoted
 // address and port, the quoted L4 checksum incrementally, the ICMPv6 checksum over its
 // pseudo-header afresh). Packet Too Big matters most: IPv6 routers never fragment, so a real
-// server behind the VIP learns its path MTU from these alone.
+// server behind the VIP learns its path MTU from these alone. And the one error the balancer
+// sends itself: time exceeded, when a packet's hop limit runs out here.
 //
 //  ICMPv6 error:  type(1) code(1) checksum(2) unused/MTU/pointer(4) | quoted IPv6 header | payload
 
 enum ICMPv6Error {
+    static let timeExceeded: UInt8 = 3
     /// Types 1 to 4; 0 and 5-127 are errors too, but unassigned (RFC 4443 §2.1).
     static func isError(_ type: UInt8) -> Bool { type >= 1 && type <= 4 }
 }
@@ -88,6 +90,40 @@ extension Pipeline {
         }
         return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
                     counting: .icmpTranslated)
+    }
+
+    /// A packet to a VIP whose hop limit ran out here (DR or NAT66): dropped, and answered with
+    /// ICMPv6 time exceeded (type 3, code 0) from the VIP, back out of `ingress` to the MAC it
+    /// came from, quoting as much of it as the reply buffer holds (528 bytes; RFC 4443 §2.4(c)
+    /// allows up to the minimum MTU), hop limit 64; rate limited with the IPv4 errors.
+    @inline(never)
+    mutating func timeExceeded6(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32) -> Verdict {
+        counters.bump(.ttlExceeded)
+        guard icmpTokenTaken(now: now) else { return .drop(.ttlExceeded) }
+        let l3 = info.l3Offset
+        let quoted = min(info.ipLength, Limits.icmpQuoteBytes - 20, maxFrameLength - 18 - 40 - 8)
+        let out = replyFrame
+        // Ethernet: back to the sender, from our interface; a VLAN tag is kept as it came.
+        MACAddress(bits: load48(frame, 6)).store(to: out, at: 0)
+        interfaceMACs[ingress].store(to: out, at: 6)
+        (out + 12).copyMemory(from: frame + 12, byteCount: l3 - 12)
+        store32(out, l3, 0x6000_0000)
+        store16(out, l3 + 4, UInt16(8 + quoted))
+        out.storeBytes(of: IPv6Header.icmpv6, toByteOffset: l3 + 6, as: UInt8.self)
+        out.storeBytes(of: 64, toByteOffset: l3 + 7, as: UInt8.self)
+        info.destination.store(out, l3 + 8)
+        info.source.store(out, l3 + 24)
+        let icmp = l3 + 40
+        store32(out, icmp, UInt32(ICMPv6Error.timeExceeded) << 24)
+        store32(out, icmp + 4, 0)
+        (out + icmp + 8).copyMemory(from: frame + l3, byteCount: quoted)
+        let pseudo = InternetChecksum.pseudoHeaderSum6(source: info.destination, destination: info.source,
+                                                       nextHeader: IPv6Header.icmpv6, length: 8 + quoted)
+        store16(out, icmp + 2, InternetChecksum.checksum(out + icmp, 8 + quoted, initial: pseudo))
+        replyLength = icmp + 8 + quoted
+        counters.bump(.icmpTimeExceeded)
+        replyCounter = .icmpTimeExceeded
+        return .reply(egress: ingress)
     }
 
     /// An ICMPv6 error from the real servers' side quoting a packet client → RIP (one NAT66

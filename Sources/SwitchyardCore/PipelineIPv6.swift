@@ -3,9 +3,8 @@
 // tables, the schedulers and the transmitters (their addresses are IPAddressBits); only what
 // differs lives here: the dispatch, and an echo request to a VIP answered (ICMPv6 errors about
 // the flows: ICMPv6.swift).
-// Not yet for IPv6 (counted, never silent): errors the balancer sends itself (a hop limit
-// running out is a drop; a TCP super-packet is cut to the egress MTU rather than answered with
-// Packet Too Big).
+// Not yet for IPv6 (counted, never silent): a TCP super-packet whose segments would not fit
+// the egress MTU is cut to it rather than answered with Packet Too Big.
 
 /// ICMPv6 message types (RFC 4443 §2.1, RFC 4861 §4).
 enum ICMPv6Type {

@@ -68,12 +68,12 @@ extension Pipeline {
         return decrementTTL(frame, info.l3Offset)
     }
 
-    /// A packet to a VIP whose TTL or hop limit ran out: IPv4's is answered (timeExceeded);
-    /// IPv6's is dropped and counted, until ICMPv6 errors are built here too.
+    /// A packet to a VIP whose TTL or hop limit ran out: dropped and answered with ICMP or
+    /// ICMPv6 time exceeded from the VIP.
     @inline(never)
     mutating func hopLimitExceeded(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int,
                                    now: UInt32) -> Verdict {
-        if info.isIPv6 { return drop(.ttlExceeded) }
+        if info.isIPv6 { return timeExceeded6(frame, info, ingress: ingress, now: now) }
         return timeExceeded(frame, l3: info.l3Offset, ingress: ingress, now: now)
     }
 

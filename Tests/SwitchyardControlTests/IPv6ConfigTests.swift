@@ -114,8 +114,21 @@ final class IPv6ConfigTests: XCTestCase {
         }
         XCTAssertEqual(refusal(["-a", "-t", "[2001:db8::100]:80", "-r", "198.18.0.11"]),
                        "2 virtual server and real server must be of one address family (DR and NAT keep it)")
+        // -M is a prefix length for an IPv6 service (ipvsadm's 'M'), a netmask for an IPv4 one.
         XCTAssertEqual(refusal(["-A", "-t", "[2001:db8::100]:80", "-p", "60", "-M", "255.255.255.0"]),
-                       "2 a persistent netmask for an IPv6 virtual server is not supported yet")
+                       "2 illegal ipv6 netmask specified")
+        XCTAssertEqual(refusal(["-A", "-t", "[2001:db8::100]:80", "-p", "60", "-M", "129"]), "2 illegal ipv6 netmask specified")
+        XCTAssertEqual(refusal(["-A", "-t", "198.18.0.100:80", "-p", "60", "-M", "24"]),
+                       "2 illegal virtual server persistent mask specified")
+        let persistent = try AdmCommand.parse(["-A", "-t", "[2001:db8::100]:80", "-s", "rr", "-p", "60", "-M", "64"])
+        XCTAssertEqual(persistent, .addService(key, scheduler: .roundRobin, persistence: 60, mask: 64))
+        var t = ServiceTable()
+        _ = try t.execute(persistent)
+        XCTAssertEqual(t.services[0].config.persistencePrefixLength, 64)
+        XCTAssertEqual(AdmRender.save(t), "-A -t [2001:db8::100]:80 -s rr -p 60 -M 64\n")
+        _ = try t.execute(try AdmCommand.parse(["-E", "-t", "[2001:db8::100]:80", "-s", "rr", "-p", "60"]))
+        XCTAssertEqual(t.services[0].config.persistencePrefixLength, 128, "-E without -M: the whole address again")
+        XCTAssertEqual(persistent.summary, "add service TCP [2001:db8::100]:80, scheduler rr, persistent 60 s, netmask 64")
     }
 
     func testTheTableListsAndSavesIPv6AfterIPv4() throws {

@@ -201,6 +201,26 @@ except socket.timeout:
 check "an ICMPv6 port unreachable from a NAT66 real server reaches the client as the VIP's (socket refused: $refused)" \
     test "$refused" = refused
 
+# A datagram that arrives with hop limit 1 ends at the balancer, which answers with ICMPv6 time
+# exceeded from the VIP (the client's socket hears of it through IPV6_RECVERR: EHOSTUNREACH).
+expired=$(lab_exec client python3 -c "
+import errno, socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 1)
+s.setsockopt(socket.IPPROTO_IPV6, getattr(socket, 'IPV6_RECVERR', 25), 1)
+s.settimeout(3)
+s.connect(('$nat6', 53))
+s.send(b'hop limit 1')
+try:
+    s.recv(100)
+    print('answered')
+except socket.timeout:
+    print('timeout')
+except OSError as e:
+    print('time exceeded' if e.errno == errno.EHOSTUNREACH else errno.errorcode.get(e.errno, e.errno))
+")
+check "a datagram with hop limit 1 is answered with ICMPv6 time exceeded ($expired)" test "$expired" = "time exceeded"
+
 echo "-- persistence over IPv6"
 for _ in $(seq 20); do lab_exec client curl -s -g --max-time 3 "http://[$nat6]:81/" || echo FAILED; done >"$LAB_DIR/persist6"
 expect "20 requests to port 81, none failed" "$(grep -c '^web[34]$' "$LAB_DIR/persist6")" -eq 20
