@@ -54,6 +54,12 @@ struct ConfigReader {
             }
         }
         try finishFailover()
+        // VRRP moves IPv4 VIPs only: an IPv6 VIP is answered on every box that runs it, master
+        // or backup, so two boxes of a pair would both claim it.
+        if !config.failover.instances.isEmpty, let v6 = config.services.first(where: { !$0.vip.isV4 }) {
+            warn(at: v6.location, "\(v6.name) is answered on this box whatever its VRRP state: VRRP moves IPv4 VIPs "
+                + "only, so run IPv6 services on one box of the pair, not both")
+        }
         if let tls { config.applyTLS(tls) }
         try settleFileChecks()
         settleHTTP()

@@ -173,4 +173,25 @@ final class IPv6ConfigTests: XCTestCase {
         XCTAssertTrue(listing.contains("TCP  [2001:db8::100]:80 rr persistent 300 mask 64"), listing)
         XCTAssertTrue(AdmRender.save(t, sorted: false).contains("-A -t [2001:db8::100]:80 -s rr -p 300 -M 64\n"))
     }
+
+    /// With VRRP instances, an IPv6 service draws a warning: both boxes of a pair would answer
+    /// for its VIP (VRRP moves IPv4 VIPs only).
+    func testAnIPv6ServiceBesideVRRPIsWarnedAbout() throws {
+        let c = try parse(dualStack + """
+
+            vrrp_instance VI_1 {
+                state MASTER
+                interface eth0
+                virtual_router_id 51
+                priority 100
+                virtual_ipaddress {
+                    198.18.0.100
+                }
+            }
+            """)
+        XCTAssertEqual(c.warnings.map(\.description).filter { $0.contains("whatever its VRRP state") },
+                       ["v6.conf:5:1: warning: TCP [2001:db8::100]:80 is answered on this box whatever its VRRP state: "
+                        + "VRRP moves IPv4 VIPs only, so run IPv6 services on one box of the pair, not both"])
+        XCTAssertTrue(try parse(dualStack).warnings.allSatisfy { !$0.description.contains("VRRP") })
+    }
 }
