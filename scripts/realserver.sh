@@ -161,8 +161,10 @@ do_up() {
     fi
 }
 
+# The first default route, as 'ip route add' takes it back: an IPv6 route learned from a router
+# advertisement prints "expires 1798sec", which 'add' does not read.
 default_route() {
-    ip -"${1:-$family}" route show default | head -n 1
+    ip -"${1:-$family}" route show default | head -n 1 | sed 's/ expires [^ ]*//'
 }
 
 do_gateway() {
@@ -174,6 +176,12 @@ do_gateway() {
     [ -f "$file" ] || default_route >"$file"
     ip -"$family" route replace default via "$1"
     echo "default route now via $1 (NAT: replies go back through the balancer)"
+    if [ "$family" = 6 ]; then
+        dev=$(ip -6 route get "$1" 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p')
+        if [ -n "$dev" ] && [ "$(cat "/proc/sys/net/ipv6/conf/$dev/accept_ra" 2>/dev/null || echo 0)" != 0 ]; then
+            echo "warning: $dev accepts router advertisements (accept_ra), which can add a default route beside this one and send replies past the balancer; set net.ipv6.conf.$dev.accept_ra=0"
+        fi
+    fi
 }
 
 do_check_gateway() {

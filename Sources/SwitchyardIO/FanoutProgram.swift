@@ -16,8 +16,8 @@ public struct BPFInstruction: Equatable, Sendable {
 /// A NAT flow's two directions carry different 5-tuples (client → VIP, RIP → client), so the
 /// kernel's flow hash would hand them to different workers, whose flow tables do not know each
 /// other. This program hashes what both directions share, the client's address (masked for
-/// persistence, so a client network stays on one worker and its templates apply; for IPv6,
-/// its last 32 bits):
+/// persistence, so a client network stays on one worker and its templates apply; for IPv6, one
+/// 32-bit word of it: the last, or the one a persistence prefix ends in):
 ///   - to a VIP: the source, or for an ICMP error the quoted packet's destination;
 ///   - anything else (a real server's reply, or its ICMP error): the destination.
 public enum FanoutProgram {
@@ -41,7 +41,7 @@ public enum FanoutProgram {
                              clientPrefix6: Int = 128) -> [BPFInstruction] {
         let v4 = Array(Set(vips.compactMap(\.ipv4).map(\.value))).sorted()
         let v6 = Array(Set(vips.filter { !$0.isV4 })).sorted()
-        precondition(workers > 0 && v4.count < 200 && v6.count < 30, "fanout program limits")
+        precondition(workers > 0 && limitError(v4: v4.count, v6: v6.count) == nil, "fanout program limits")
         func op(_ code: UInt16, _ k: UInt32 = 0, _ jt: Int = 0, _ jf: Int = 0) -> BPFInstruction {
             BPFInstruction(code: code, jt: UInt8(jt), jf: UInt8(jf), k: k)
         }
@@ -124,6 +124,13 @@ public enum FanoutProgram {
         p.append(op(retK, 0))
         precondition(p.count == ret0 + 1)
         return p
+    }
+
+    /// Why the program cannot hold this many VIPs (its conditional jumps reach 255 instructions
+    /// at most), or nil if it can: the engine refuses such a config rather than build it.
+    public static func limitError(v4: Int, v6: Int) -> String? {
+        guard v4 >= 200 || v6 >= 30 else { return nil }
+        return "\(v4) IPv4 and \(v6) IPv6 VIPs: the fanout program holds at most 199 IPv4 and 29 IPv6 VIPs"
     }
 
     /// The worker the program sends a client's packets to (its HASH step, in Swift): where

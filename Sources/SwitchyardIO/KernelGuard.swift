@@ -77,9 +77,13 @@ public final class KernelGuard: @unchecked Sendable {
             var lines: [String] = []
             for (family, v4) in [("ip", true), ("ip6", false)] {
                 let vips = (rules.vips[interface] ?? []).filter { $0.isV4 == v4 }
-                if !vips.isEmpty {
-                    lines.append("        \(family) daddr { \(Self.set(vips)) } counter drop comment \"forwarded by switchyard\"")
+                guard !vips.isEmpty else { continue }
+                // The ND responder's socket (bound to IPv6) sees frames after this hook: a
+                // solicitation sent to the VIP itself (unreachability detection) must pass.
+                if !v4 {
+                    lines.append("        ip6 daddr { \(Self.set(vips)) } icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept comment \"answered by switchyard\"")
                 }
+                lines.append("        \(family) daddr { \(Self.set(vips)) } counter drop comment \"forwarded by switchyard\"")
             }
             for (family, v4) in [("ip", true), ("ip6", false)] {
                 let reals = (rules.natRealServers[interface] ?? []).filter { $0.address.isV4 == v4 }

@@ -26,7 +26,8 @@ public final class NDResponder: @unchecked Sendable {
     public let linkLocal: IPAddressBits?
     private let capture: OpaquePointer
     private let sender: Locked<UnsafeMutablePointer<libnet_t>>
-    /// Holds the solicited-node group memberships.
+    /// Holds the solicited-node group memberships; -1 where the kernel has no IPv6
+    /// (ipv6.disable=1): an IPv4-only engine still starts there.
     private let groups: Int32
     private let vipSet = Locked<Set<IPAddressBits>>([])
     private var vips: Set<IPAddressBits> { vipSet.withLock { $0 } }
@@ -44,22 +45,15 @@ public final class NDResponder: @unchecked Sendable {
             pcap_close(p)
             throw error
         }
-        let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            let failure = Errno(errno)
-            pcap_close(p)
-            libnet_destroy(l)
-            throw SetupError("cannot open an IPv6 socket for \(interface.name)'s multicast groups: \(failure)")
-        }
         capture = p
         sender = Locked(l)
-        groups = fd
+        groups = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     }
 
     deinit {
         pcap_close(capture)
         sender.withLock { libnet_destroy($0) }
-        close(groups)
+        if groups >= 0 { close(groups) }
     }
 
     /// Advertisements sent in answer to solicitations so far.
@@ -85,9 +79,9 @@ public final class NDResponder: @unchecked Sendable {
         for (changed, join) in [(joined, Int32(1)), (left, Int32(0))] {
             for group in changed.sorted() {
                 let octets = (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? group.high : group.low) >> (56 - 8 * UInt64(i % 8))) }
-                if sy_ipv6_group(groups, interface.index, octets, join) != 0 {
+                if groups < 0 || sy_ipv6_group(groups, interface.index, octets, join) != 0 {
                     failures.append("\(join == 1 ? "joining" : "leaving") multicast group \(group) on "
-                        + "\(interface.name) failed: \(Errno(errno))")
+                        + "\(interface.name) failed: \(groups < 0 ? "this kernel has no IPv6" : "\(Errno(errno))")")
                 }
             }
         }

@@ -89,4 +89,27 @@ final class IPv6PlaneTests: XCTestCase {
         XCTAssertEqual(sets.clientPrefix6, 56, "the shortest prefix of the persistent IPv6 services")
         XCTAssertEqual(sets.clientMask, .max, "IPv4 clients are not grouped by an IPv6 service")
     }
+
+    /// More IPv6 VIPs than the fanout program holds are refused with a message (at start and
+    /// reload by the plan, on adm -A by the address sets), never built.
+    func testThirtyIPv6VIPsAreRefusedNotBuilt() throws {
+        let many = (1...30).map { "virtual_server 2001:db8::\(String($0, radix: 16)) 80 {\n real_server 2001:db8::ff 80\n}" }
+            .joined(separator: "\n")
+        let c = try Config.parse(many, path: "t.conf")
+        XCTAssertThrowsError(try InterfacePlan(config: c, given: nil, routes: fakeRoutes, routes6: fakeRoutes6,
+                                               lookup: fakeInterface)) { e in
+            XCTAssertEqual("\(e)", "0 IPv4 and 30 IPv6 VIPs: the fanout program holds at most 199 IPv4 and 29 IPv6 VIPs")
+        }
+        let plane = try startedPlane(dualStack, path: path, fake: fake)
+        let before = fake.record.withLock { $0.applied.count }
+        for i in 1...28 {
+            XCTAssertTrue(plane.control(["-A", "-t", "[2001:db8::\(String(0x200 + i, radix: 16))]:80"], "").ok)
+        }
+        let refused = plane.control(["-A", "-t", "[2001:db8::300]:80"], "")
+        XCTAssertEqual(refused.status, 255)
+        XCTAssertEqual(refused.text, "1 IPv4 and 30 IPv6 VIPs: the fanout program holds at most 199 IPv4 and 29 IPv6 VIPs\n")
+        XCTAssertFalse(plane.control(["-Ln"], "").text.contains("[2001:db8::300]:80"), "the table is as it was")
+        XCTAssertEqual(fake.record.withLock { $0.applied.count }, before + 28)
+        XCTAssertTrue(plane.control(["-A", "-t", "[2001:db8::201]:81"], "").ok, "another port of a VIP it has")
+    }
 }

@@ -147,6 +147,7 @@ final class IPv6RoutingTests: XCTestCase {
                 chain ingress_lan0 {
                     type filter hook ingress device "lan0" priority 0; policy accept;
                     ip daddr { 198.18.0.100 } counter drop comment "forwarded by switchyard"
+                    ip6 daddr { 2001:db8:1::100 } icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept comment "answered by switchyard"
                     ip6 daddr { 2001:db8:1::100 } counter drop comment "forwarded by switchyard"
                     ip6 saddr . meta l4proto . th sport { 2001:db8:2::11 . tcp . 8080 } fib daddr type != local counter drop comment "NAT replies translated by switchyard"
                 }

@@ -148,6 +148,26 @@ check "the VIP answers an echo request" grep -q "1 received" "$LAB_DIR/ping"
 lbmac=$(lab_exec lb cat /sys/class/net/wan0/address)
 check "the client's neighbour entry for the VIP is the balancer's MAC ($lbmac)" \
     sh -c "ip netns exec $(lab_ns client) ip -6 neigh show $vip6 dev eth0 | grep -q 'lladdr $lbmac'"
+# Unreachability detection sends its solicitation to the VIP itself (unicast): the kernel guard
+# must let it reach the responder, or the client's entry for the VIP fails every so often.
+clientmac=$(lab_exec client cat /sys/class/net/eth0/address)
+unicast_ns=$(lab_exec client python3 -c "
+import socket, struct
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+s.settimeout(3)
+vip = socket.inet_pton(socket.AF_INET6, '$vip6')
+s.sendto(struct.pack('!BBHI', 135, 0, 0, 0) + vip + b'\\x01\\x01' + bytes.fromhex('$clientmac'.replace(':', '')), ('$vip6', 0))
+try:
+    while True:
+        data, _ = s.recvfrom(2048)
+        if data[0] == 136 and data[8:24] == vip:
+            print('solicited' if data[4] & 0x40 else 'unsolicited')
+            break
+except socket.timeout:
+    print('timeout')
+")
+check "a solicitation sent to the VIP itself is answered (solicited flag set: $unicast_ns)" test "$unicast_ns" = solicited
 for rs in web1 web2; do : >"$(lab_nginx_log $rs)"; done
 for _ in $(seq 100); do lab_exec client curl -s -g --max-time 3 "http://[$vip6]/" || echo FAILED; done >"$LAB_DIR/dr6"
 expect "100 requests to [$vip6], none failed" "$(grep -c '^web[12]$' "$LAB_DIR/dr6")" -eq 100

@@ -68,12 +68,16 @@ extension ControlPlane {
         }
     }
 
-    /// What the engine refuses although the table would take it: an IPv6 service where its
-    /// receive path cannot forward IPv6 (AF_XDP), as the kernel refuses a family it lacks
-    /// (exit 255).
+    /// What the engine refuses although the table would take it, as the kernel refuses what it
+    /// cannot hold (exit 255): an IPv6 service where its receive path cannot forward IPv6
+    /// (AF_XDP), and a VIP more than the fanout program holds.
     func refusal(_ command: AdmCommand) -> AdmError? {
-        guard case .addService(let key, _, _, _) = command, !key.vip.isV4, let reason = plan.ipv6Refused else { return nil }
-        return AdmError.kernel(reason)
+        guard case .addService(let key, _, _, _) = command else { return nil }
+        if !key.vip.isV4, let reason = plan.ipv6Refused { return AdmError.kernel(reason) }
+        var vips = Set(state.withLock { $0.table.services.map(\.config.vip) })
+        vips.insert(key.vip)
+        let v6 = vips.filter { !$0.isV4 }.count
+        return FanoutProgram.limitError(v4: vips.count - v6, v6: v6).map { AdmError.kernel($0) }
     }
 
     /// One table edit, applied (its flows, checkers and snapshot follow), or refused.

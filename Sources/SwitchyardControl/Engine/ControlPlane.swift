@@ -131,6 +131,8 @@ public final class ControlPlane: @unchecked Sendable {
             let services = s.table.services
             var sets = AddressSets()
             sets.vips = Array(Set(services.map(\.config.vip))).sorted()
+            let v6 = sets.vips.filter { !$0.isV4 }.count
+            if let tooMany = FanoutProgram.limitError(v4: sets.vips.count - v6, v6: v6) { throw SetupError(tooMany) }
             sets.natEndpoints = Array(Set(services.filter { $0.config.method == .nat }.flatMap { svc in
                 svc.reals.map { KernelGuard.Endpoint(address: $0.config.address, proto: svc.config.proto, port: $0.config.port) }
             })).sorted()

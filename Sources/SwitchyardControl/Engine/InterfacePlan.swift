@@ -38,7 +38,11 @@ public struct InterfacePlan: Sendable {
     }
 
     /// Refuses a config with an IPv6 service when this engine cannot forward IPv6 (`reason`).
+    /// Also refuses more VIPs than the fanout program holds.
     static func refuseIPv6(_ config: Config, _ reason: String?) throws {
+        if let tooMany = FanoutProgram.limitError(v4: config.vips.count, v6: config.vips6.count) {
+            throw SetupError(tooMany)
+        }
         guard let reason, let s = config.services.first(where: { !$0.vip.isV4 }) else { return }
         throw SetupError("\(s.name) (line \(s.location.line)): \(reason)")
     }
