@@ -1,6 +1,6 @@
 // ICMP for the VIPs: echo requests are answered by the LB itself; errors about a tracked flow
-// (destination unreachable, time exceeded, parameter problem) are matched by the header they
-// quote and sent to the side that needs them, translated for NAT (RFC 5508 §4 / RFC 3022 §4.3:
+// (destination unreachable, time exceeded, parameter problem; and ICMPv6's, ICMPv6.swift) are
+// matched by the header they quote and sent to the side that needs them, translated for NAT (RFC 5508 §4 / RFC 3022 §4.3:
 // outer and inner headers and every checksum), as IPVS's ip_vs_in_icmp / ip_vs_out_icmp do.
 //
 //  ICMP error (RFC 792):  type(1) code(1) checksum(2) unused/MTU(4) | quoted IPv4 header | ≥ 8 bytes of its payload
@@ -17,50 +17,74 @@ enum ICMPType {
     }
 }
 
-/// The quoted packet inside an ICMP error.
+/// The quoted packet inside an ICMP or ICMPv6 error: an IPv4 header (options allowed) or an
+/// IPv6 fixed header (no extension headers), then TCP or UDP.
 struct QuotedPacket {
-    /// Offset of the quoted IPv4 header and of its TCP/UDP header.
+    /// Offset of the quoted IP header and of its TCP/UDP header.
     var l3: Int
     var l4: Int
     /// Bytes quoted from l4 on (at least 8).
     var l4Bytes: Int
     var proto: UInt8
-    var source: UInt32
-    var destination: UInt32
+    var isV6: Bool
+    var source: IPAddressBits
+    var destination: IPAddressBits
     var sourcePort: UInt16
     var destinationPort: UInt16
 
-    /// Parses the quote of an ICMP error, bounds-checked against the outer packet.
+    /// Parses the quote of an ICMP error (ICMPv6 for an IPv6 packet), bounds-checked against
+    /// the outer packet.
     static func parse(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo) -> QuotedPacket? {
         let start = info.l4Offset + 8
         let end = info.l3Offset + info.ipLength
-        guard end - start >= 28 else { return nil }
-        let vihl = frame.load(fromByteOffset: start, as: UInt8.self)
-        let ihl = Int(vihl & 0x0F) * 4
-        guard vihl >> 4 == 4, ihl >= 20, end - start >= ihl + 8 else { return nil }
-        let proto = frame.load(fromByteOffset: start + 9, as: UInt8.self)
+        let header: Int, proto: UInt8, source: IPAddressBits, destination: IPAddressBits
+        if info.isIPv6 {
+            guard end - start >= 40 + 8, frame.load(fromByteOffset: start, as: UInt8.self) >> 4 == 6 else { return nil }
+            header = 40
+            proto = frame.load(fromByteOffset: start + 6, as: UInt8.self)
+            source = IPAddressBits.load(frame, start + 8)
+            destination = IPAddressBits.load(frame, start + 24)
+        } else {
+            guard end - start >= 28 else { return nil }
+            let vihl = frame.load(fromByteOffset: start, as: UInt8.self)
+            header = Int(vihl & 0x0F) * 4
+            guard vihl >> 4 == 4, header >= 20, end - start >= header + 8 else { return nil }
+            proto = frame.load(fromByteOffset: start + 9, as: UInt8.self)
+            source = IPAddressBits(v4: load32(frame, start + 12))
+            destination = IPAddressBits(v4: load32(frame, start + 16))
+        }
         guard proto == IPProtocol.tcp || proto == IPProtocol.udp else { return nil }
-        return QuotedPacket(l3: start, l4: start + ihl, l4Bytes: end - start - ihl, proto: proto,
-                            source: load32(frame, start + 12), destination: load32(frame, start + 16),
-                            sourcePort: load16(frame, start + ihl), destinationPort: load16(frame, start + ihl + 2))
+        return QuotedPacket(l3: start, l4: start + header, l4Bytes: end - start - header, proto: proto,
+                            isV6: info.isIPv6, source: source, destination: destination,
+                            sourcePort: load16(frame, start + header), destinationPort: load16(frame, start + header + 2))
     }
 
     /// Rewrites the quoted source or destination (address and port) and the quoted checksums:
-    /// its IPv4 header checksum in full, its L4 checksum incrementally if it was quoted.
-    func rewrite(_ frame: UnsafeMutableRawPointer, source: Bool, address: UInt32, port: UInt16) {
-        let addressOffset = l3 + (source ? 12 : 16)
+    /// an IPv4 header checksum in full, the L4 checksum incrementally if it was quoted (an IPv4
+    /// UDP checksum of 0, none, stays 0; an IPv6 UDP one computed as 0 goes as 0xFFFF).
+    func rewrite(_ frame: UnsafeMutableRawPointer, source: Bool, address: IPAddressBits, port: UInt16) {
         let portOffset = l4 + (source ? 0 : 2)
-        let oldAddress = load32(frame, addressOffset)
         let oldPort = load16(frame, portOffset)
-        store32(frame, addressOffset, address)
         store16(frame, portOffset, port)
-        store16(frame, l3 + 10, 0)
-        store16(frame, l3 + 10, InternetChecksum.checksum(frame + l3, l4 - l3))
         let field = l4 + (proto == IPProtocol.tcp ? 16 : 6)
-        guard field + 2 <= l4 + l4Bytes else { return }
-        let old = load16(frame, field)
-        if proto == IPProtocol.udp && old == 0 { return }
-        let sum = InternetChecksum.update(InternetChecksum.update(old, old: oldAddress, new: address), old: oldPort, new: port)
+        let quoted = field + 2 <= l4 + l4Bytes
+        var sum = quoted ? load16(frame, field) : 0
+        if isV6 {
+            let offset = l3 + (source ? 8 : 24)
+            let oldAddress = IPAddressBits.load(frame, offset)
+            address.store(frame, offset)
+            guard quoted else { return }
+            sum = InternetChecksum.update(InternetChecksum.update(sum, old: oldAddress, new: address), old: oldPort, new: port)
+            if proto == IPProtocol.udp && sum == 0 { sum = 0xFFFF }
+        } else {
+            let offset = l3 + (source ? 12 : 16)
+            let oldAddress = load32(frame, offset)
+            store32(frame, offset, address.v4)
+            store16(frame, l3 + 10, 0)
+            store16(frame, l3 + 10, InternetChecksum.checksum(frame + l3, l4 - l3))
+            guard quoted, !(proto == IPProtocol.udp && sum == 0) else { return }
+            sum = InternetChecksum.update(InternetChecksum.update(sum, old: oldAddress, new: address.v4), old: oldPort, new: port)
+        }
         store16(frame, field, sum)
     }
 }
@@ -81,6 +105,14 @@ extension Pipeline {
         let type = frame.load(fromByteOffset: info.l4Offset, as: UInt8.self)
         if type == ICMPType.echoRequest { return echoReply(frame, info, ingress: ingress) }
         guard ICMPType.isError(type) else { return drop(.icmpUnhandled) }
+        return errorToVIP(frame, info, now: now, snapshot: snapshot)
+    }
+
+    /// An ICMP or ICMPv6 error to a VIP quoting a packet that left by it (a reply of one of our
+    /// flows, VIP → client): it goes to that flow's real server, unchanged but for its MACs and
+    /// TTL or hop limit in DR, translated to the real server's address and port for NAT.
+    mutating func errorToVIP(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, now: UInt32,
+                             snapshot: SnapshotView) -> Verdict {
         guard let quote = QuotedPacket.parse(frame, info) else { return drop(.truncatedICMP) }
         // The quoted packet went VIP → client, so the flow is client → VIP.
         let key = FlowKey(source: quote.destination, destination: quote.source, sourcePort: quote.destinationPort,
@@ -89,11 +121,11 @@ extension Pipeline {
               let real = snapshot.real(flows[slot].realID), let service = snapshot.service(of: real)
         else { return drop(.icmpNoFlow) }
         // The TTL goes down in DR too, as for any packet to a VIP (no ICMP error about one).
-        guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
+        guard Self.decrementHopLimit(frame, info) else { return drop(.ttlExceeded) }
         if service.pointee.method == .nat {
-            Self.rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + 16, to: real.pointee.address.v4)
-            quote.rewrite(frame, source: true, address: real.pointee.address.v4, port: real.pointee.port)
-            Self.finishICMP(frame, info)
+            Self.rewriteErrorAddress(frame, info, source: false, to: real.pointee.address)
+            quote.rewrite(frame, source: true, address: real.pointee.address, port: real.pointee.port)
+            Self.finishError(frame, info)
         }
         return send(frame, to: MACAddress(bits: real.pointee.mac), egress: Int(real.pointee.interface),
                     counting: .icmpTranslated)
@@ -104,7 +136,16 @@ extension Pipeline {
     mutating func icmpFromRealServer(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, now: UInt32,
                                      snapshot: SnapshotView) -> Verdict {
         let type = frame.load(fromByteOffset: info.l4Offset, as: UInt8.self)
-        guard ICMPType.isError(type), let quote = QuotedPacket.parse(frame, info) else { return pass() }
+        guard ICMPType.isError(type) else { return pass() }
+        return errorFromRealServer(frame, info, now: now, snapshot: snapshot)
+    }
+
+    /// An ICMP or ICMPv6 error from the real servers' side quoting a packet client → RIP (one
+    /// NAT translated): it goes to the client as if the VIP had sent it. One about no flow of
+    /// ours is passed.
+    mutating func errorFromRealServer(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, now: UInt32,
+                                      snapshot: SnapshotView) -> Verdict {
+        guard let quote = QuotedPacket.parse(frame, info) else { return pass() }
         let key = FlowKey(source: quote.destination, destination: quote.source, sourcePort: quote.destinationPort,
                           destinationPort: quote.sourcePort, proto: quote.proto | Self.replyMark)
         guard let slot = findFlow(key, now: now) else { return pass() }
@@ -112,11 +153,27 @@ extension Pipeline {
         guard let real = snapshot.real(reply.realID), let service = snapshot.service(of: real) else {
             return drop(.icmpNoFlow)
         }
-        guard Self.decrementTTL(frame, info.l3Offset) else { return drop(.ttlExceeded) }
-        Self.rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + 12, to: service.pointee.vip.v4)
-        quote.rewrite(frame, source: false, address: service.pointee.vip.v4, port: service.pointee.port)
-        Self.finishICMP(frame, info)
+        guard Self.decrementHopLimit(frame, info) else { return drop(.ttlExceeded) }
+        Self.rewriteErrorAddress(frame, info, source: true, to: service.pointee.vip)
+        quote.rewrite(frame, source: false, address: service.pointee.vip, port: service.pointee.port)
+        Self.finishError(frame, info)
         return send(frame, to: reply.peerMAC, egress: Int(reply.interface), counting: .icmpTranslated)
+    }
+
+    /// Rewrites an error's own source or destination address (an IPv4 one with its header
+    /// checksum; IPv6 has none).
+    static func rewriteErrorAddress(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, source: Bool,
+                                    to address: IPAddressBits) {
+        if info.isIPv6 {
+            address.store(frame, info.l3Offset + (source ? 8 : 24))
+        } else {
+            rewriteAddress(frame, l3: info.l3Offset, at: info.l3Offset + (source ? 12 : 16), to: address.v4)
+        }
+    }
+
+    /// Recomputes an error's ICMP or ICMPv6 checksum (its quote or an address changed).
+    static func finishError(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo) {
+        if info.isIPv6 { finishICMPv6(frame, info) } else { finishICMP(frame, info) }
     }
 
     /// Answers an echo request to a VIP in place: addresses and MACs swapped, type 0, a fresh TTL.

@@ -2,7 +2,7 @@
 // parser (PacketParser6.swift) took apart. Both families share the service index, the flow
 // tables, the schedulers and the transmitters (their addresses are IPAddressBits); only what
 // differs lives here: the dispatch, and an echo request to a VIP answered (ICMPv6 errors about
-// the flows: ICMPv6.swift).
+// the flows: ICMP.swift, with ICMPv6.swift).
 // Not yet for IPv6 (counted, never silent): a TCP super-packet whose segments would not fit
 // the egress MTU is cut to it rather than answered with Packet Too Big.
 
@@ -53,21 +53,24 @@ extension Pipeline {
         case IPProtocol.tcp, IPProtocol.udp:
             return natReply(frame, &info, checksumPending: checksumPending, now: now, snapshot: snapshot)
         case IPv6Header.icmpv6:
-            return icmpv6FromRealServer(frame, info, now: now, snapshot: snapshot)
+            // An error about a NAT66 flow; anything else (neighbour discovery with the
+            // balancer's own address) is passed.
+            let type = frame.load(fromByteOffset: info.l4Offset, as: UInt8.self)
+            return ICMPv6Error.isError(type) ? errorFromRealServer(frame, info, now: now, snapshot: snapshot) : pass()
         default:
             return pass()
         }
     }
 
     /// ICMPv6 to a VIP: an echo request is answered; an error about one of our flows goes to
-    /// its real server (ICMPv6.swift); neighbour discovery (a solicitation sent to the VIP
+    /// its real server (errorToVIP); neighbour discovery (a solicitation sent to the VIP
     /// itself, as unreachability detection sends it) goes to the kernel's side, where the
     /// engine's responder answers for VIPs; anything else is dropped and counted.
     mutating func icmpv6ToVIP(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32,
                               snapshot: SnapshotView) -> Verdict {
         let type = frame.load(fromByteOffset: info.l4Offset, as: UInt8.self)
         if type == ICMPv6Type.echoRequest { return echoReply6(frame, info, ingress: ingress) }
-        if ICMPv6Error.isError(type) { return icmpv6ErrorToVIP(frame, info, now: now, snapshot: snapshot) }
+        if ICMPv6Error.isError(type) { return errorToVIP(frame, info, now: now, snapshot: snapshot) }
         if type >= ICMPv6Type.routerSolicitation && type <= ICMPv6Type.redirect { return pass() }
         return drop(.icmpUnhandled)
     }
