@@ -90,11 +90,11 @@ final class IPv6ConfigTests: XCTestCase {
     func testOnlyAnAFXDPEngineRefusesIPv6Services() throws {
         let c = try parse(dualStack)
         let why = "IPv6 virtual servers are forwarded with AF_PACKET rings only"
-        XCTAssertNoThrow(try InterfacePlan.refuseIPv6(c, nil))
-        XCTAssertThrowsError(try InterfacePlan.refuseIPv6(c, why)) { e in
+        XCTAssertNoThrow(try InterfacePlan.refuseUnforwardable(c, nil))
+        XCTAssertThrowsError(try InterfacePlan.refuseUnforwardable(c, why)) { e in
             XCTAssertEqual("\(e)", "TCP [2001:db8::100]:80 (line 5): " + why)
         }
-        XCTAssertNoThrow(try InterfacePlan.refuseIPv6(parse("virtual_server 198.18.0.100 80 {\n}"), why))
+        XCTAssertNoThrow(try InterfacePlan.refuseUnforwardable(parse("virtual_server 198.18.0.100 80 {\n}"), why))
     }
 
     func testAdmReadsBracketedAddressesAndRefusesMixedFamilies() throws {

@@ -23,7 +23,7 @@ public struct InterfacePlan: Sendable {
         self.routes = routes
         self.routes6 = routes6
         self.ipv6Refused = ipv6Refused
-        try InterfacePlan.refuseIPv6(config, ipv6Refused)
+        try InterfacePlan.refuseUnforwardable(config, ipv6Refused)
         var names: [String] = []
         if let given { names.append(given) }
         for address in InterfacePlan.addressesNeeded(config) {
@@ -37,9 +37,9 @@ public struct InterfacePlan: Sendable {
         self.interfaces = try names.map(lookup)
     }
 
-    /// Refuses a config with an IPv6 service when this engine cannot forward IPv6 (`reason`).
-    /// Also refuses more VIPs than the fanout program holds.
-    static func refuseIPv6(_ config: Config, _ reason: String?) throws {
+    /// Refuses a config this engine cannot forward: more VIPs than the fanout program holds, or
+    /// an IPv6 service when the engine cannot forward IPv6 (`reason`).
+    static func refuseUnforwardable(_ config: Config, _ reason: String?) throws {
         if let tooMany = FanoutProgram.limitError(v4: config.vips.count, v6: config.vips6.count) {
             throw SetupError(tooMany)
         }
@@ -95,7 +95,7 @@ public struct InterfacePlan: Sendable {
 
     /// Throws if a config needs an interface this engine was not started on (a reload's check).
     func admits(_ config: Config) throws {
-        try InterfacePlan.refuseIPv6(config, ipv6Refused)
+        try InterfacePlan.refuseUnforwardable(config, ipv6Refused)
         for a in InterfacePlan.addressesNeeded(config) {
             _ = try number(for: a, vip: config.services.contains { $0.vip == a })
         }
