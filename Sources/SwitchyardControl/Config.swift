@@ -107,6 +107,8 @@ public struct Config: Sendable, Equatable {
     public var vips: [IPv4Address] { Array(Set(services.compactMap(\.vip.ipv4))).sorted() }
     /// The IPv6 VIPs.
     public var vips6: [IPAddressBits] { Array(Set(services.map(\.vip).filter { !$0.isV4 })).sorted() }
+    /// Every VIP, both families (IPv4 first).
+    public var allVIPs: [IPAddressBits] { Array(Set(services.map(\.vip))).sorted() }
 
     /// Parses config text. Throws the first error, with its line and column. `configID` is
     /// what `@ID` lines are compared with (keepalived's --config-id; default: the host name up

@@ -54,12 +54,6 @@ struct ConfigReader {
             }
         }
         try finishFailover()
-        // VRRP moves IPv4 VIPs only: an IPv6 VIP is answered on every box that runs it, master
-        // or backup, so two boxes of a pair would both claim it.
-        if !config.failover.instances.isEmpty, let v6 = config.services.first(where: { !$0.vip.isV4 }) {
-            warn(at: v6.location, "\(v6.name) is answered on this box whatever its VRRP state: VRRP moves IPv4 VIPs "
-                + "only, so run IPv6 services on one box of the pair, not both")
-        }
         if let tls { config.applyTLS(tls) }
         try settleFileChecks()
         settleHTTP()
@@ -158,8 +152,9 @@ struct ConfigReader {
 
     /// An IPv4 or IPv6 address for a service, a real server or a sorry server: one a packet can
     /// be sent to (no unspecified, loopback, multicast or broadcast address; no IPv6 link-local
-    /// one, which would need its interface; no IPv4-mapped one: write the IPv4 address).
-    func serviceAddress(_ t: Token, what: String) throws(ConfigDiagnostic) -> IPAddressBits {
+    /// one, which would need its interface, unless `linkLocal` (a VRRP instance's addresses,
+    /// which have one); no IPv4-mapped one: write the IPv4 address).
+    func serviceAddress(_ t: Token, what: String, linkLocal: Bool = false) throws(ConfigDiagnostic) -> IPAddressBits {
         guard t.text.contains(":") else { return IPAddressBits(try address(t, what: what)) }
         guard let a = IPAddressBits(ipv6: t.text) else {
             throw error(t, "\"\(t.text)\" is not an IPv6 address (\(what))")
@@ -170,7 +165,7 @@ struct ConfigReader {
                 + "write an IPv4 address as 198.18.0.1)")
         }
         if a.high >> 56 == 0xFF { throw error(t, "\(t.text) cannot be a \(what) (multicast)") }
-        if a.high >> 54 == 0xFE80 >> 6 {
+        if a.high >> 54 == 0xFE80 >> 6 && !linkLocal {
             throw error(t, "\(t.text) cannot be a \(what) (link-local: it would need an interface; use a global address)")
         }
         return a

@@ -47,6 +47,20 @@ public struct IPAddressBits: Hashable, Sendable {
         p.storeBytes(of: low.bigEndian, toByteOffset: offset + 8, as: UInt64.self)
     }
 
+    /// The 16 bytes of the IPv6 (or mapped) address, in network order: for socket calls.
+    public var octets: [UInt8] {
+        (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? high : low) >> (56 - 8 * UInt64(i % 8))) }
+    }
+
+    /// The address of 16 bytes in network order (`octets` back).
+    public init(octets: some Collection<UInt8>) {
+        var high: UInt64 = 0, low: UInt64 = 0
+        for (i, byte) in octets.prefix(16).enumerated() {
+            if i < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
+        }
+        self.init(high: high, low: low)
+    }
+
     /// The address with only the bits `mask` keeps (a persistence granularity: prefixMask or
     /// v4Mask).
     @inline(__always)

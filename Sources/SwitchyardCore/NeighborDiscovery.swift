@@ -17,6 +17,7 @@ public enum NeighborDiscovery {
     /// The advertisement's flags word: S (solicited) and O (override); R (router) stays 0.
     static let solicitedFlag: UInt32 = 0x4000_0000
     static let overrideFlag: UInt32 = 0x2000_0000
+    static let routerFlag: UInt32 = 0x8000_0000
     /// ff02::1, all nodes on the link, and its MAC 33:33:00:00:00:01 (RFC 2464 §7).
     public static let allNodes = IPAddressBits(high: 0xFF02_0000_0000_0000, low: 1)
     /// The length of every advertisement built here: Ethernet, IPv6 and a 32-byte NA.
@@ -153,9 +154,12 @@ public enum NeighborDiscovery {
 
     /// Writes into `out` (`advertisementLength` bytes) an unsolicited advertisement of `target`
     /// at `mac` to all nodes, override set, as a VIP coming up or moving here sends (§7.2.6).
-    public static func announcement(target: IPAddressBits, mac: MACAddress, into out: UnsafeMutableRawPointer) {
+    /// `router`: the router flag too, for an address hosts route through (a VRRP gateway address
+    /// on an interface that forwards, as keepalived sets it): a host that sees it clear takes the
+    /// address off its default router list (§7.2.5).
+    public static func announcement(target: IPAddressBits, mac: MACAddress, router: Bool = false, into out: UnsafeMutableRawPointer) {
         write(into: out, type: advertisementType, from: target, to: allNodes, toMAC: allNodesMAC,
-              target: target, mac: mac, flags: overrideFlag, option: targetLinkLayerOption)
+              target: target, mac: mac, flags: overrideFlag | (router ? routerFlag : 0), option: targetLinkLayerOption)
     }
 
     static let allNodesMAC = MACAddress(bits: 0x3333_0000_0001)

@@ -78,8 +78,7 @@ public final class NDResponder: @unchecked Sendable {
         var failures: [String] = []
         for (changed, join) in [(joined, Int32(1)), (left, Int32(0))] {
             for group in changed.sorted() {
-                let octets = (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? group.high : group.low) >> (56 - 8 * UInt64(i % 8))) }
-                if groups < 0 || sy_ipv6_group(groups, interface.index, octets, join) != 0 {
+                if groups < 0 || sy_ipv6_group(groups, interface.index, group.octets, join) != 0 {
                     failures.append("\(join == 1 ? "joining" : "leaving") multicast group \(group) on "
                         + "\(interface.name) failed: \(groups < 0 ? "this kernel has no IPv6" : "\(Errno(errno))")")
                 }
@@ -123,8 +122,10 @@ public final class NDResponder: @unchecked Sendable {
         for v in vips.sorted() { announce(v) }
     }
 
-    public func announce(_ vip: IPAddressBits) {
-        send { NeighborDiscovery.announcement(target: vip, mac: interface.mac, into: $0) }
+    /// An unsolicited advertisement of `vip` (or of any address this box holds on the interface;
+    /// `router`: with the router flag).
+    public func announce(_ vip: IPAddressBits, router: Bool = false) {
+        send { NeighborDiscovery.announcement(target: vip, mac: interface.mac, router: router, into: $0) }
     }
 
     /// Asks for `address` (a solicitation to its solicited-node group); the answer is learned by

@@ -276,7 +276,7 @@ final class ControlPlaneTests: XCTestCase {
     func testAVIPServedElsewhereIsNotAnsweredNorForwardedButStillGuarded() throws {
         let plane = try started(base + "\nvirtual_server 198.18.0.101 80 {\n lb_kind DR\n real_server 198.18.0.12 80 { weight 1 }\n}\n")
         let vip = IPv4Address("198.18.0.100")!, other = IPv4Address("198.18.0.101")!
-        try plane.setServed([vip], false)
+        try plane.setServed([IPAddressBits(vip)], false)
         XCTAssertFalse(fake.last.view.isVIP(vip.value), "no forwarding for it")
         XCTAssertNil(fake.last.view.service(proto: IPProtocol.tcp, vip: vip.value, port: 80))
         XCTAssertNotNil(fake.last.view.service(proto: IPProtocol.tcp, vip: other.value, port: 80))
@@ -288,12 +288,12 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(sets.answered, [IPAddressBits(other)], "no ARP answers for it")
         XCTAssertEqual(sets.vips, [vip, other].map(IPAddressBits.init), "the filter and the guard keep it")
         let applied = fake.record.withLock { $0.applied.count }
-        try plane.setServed([vip], false)
+        try plane.setServed([IPAddressBits(vip)], false)
         XCTAssertEqual(fake.record.withLock { $0.applied.count }, applied, "no change, nothing reapplied")
         // A reload keeps the standby set: the VIP stays another box's.
         XCTAssertTrue(plane.reload().ok)
         XCTAssertFalse(fake.last.view.isVIP(vip.value))
-        try plane.setServed([vip], true)
+        try plane.setServed([IPAddressBits(vip)], true)
         XCTAssertTrue(fake.last.view.isVIP(vip.value))
         XCTAssertNotNil(fake.last.view.service(proto: IPProtocol.tcp, vip: vip.value, port: 80))
         sets = fake.record.withLock { $0.applied.last! }

@@ -122,5 +122,11 @@ final class ReadyLineTests: XCTestCase {
                        "answering ARP for none yet (198.19.10.100 held by VRRP, served while master)")
         XCTAssertEqual(sets(vips: ["198.18.0.100", "198.19.10.100"], answered: ["198.18.0.100"]).arpAnswerSummary,
                        "answering ARP for 198.18.0.100 (198.19.10.100 held by VRRP, served while master)")
+        // IPv6 only: neighbour discovery leads.
+        XCTAssertEqual(sets(vips: ["2001:db8::100"], answered: []).arpAnswerSummary,
+                       "answering neighbour discovery for none yet (2001:db8::100 held by VRRP, served while master)")
+        XCTAssertEqual(sets(vips: ["2001:db8::100", "198.18.0.100"], answered: ["2001:db8::100"]).arpAnswerSummary,
+                       "answering ARP for none yet (198.18.0.100 held by VRRP, served while master); "
+                           + "answering neighbour discovery for 2001:db8::100")
     }
 }

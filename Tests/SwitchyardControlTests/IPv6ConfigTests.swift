@@ -174,24 +174,29 @@ final class IPv6ConfigTests: XCTestCase {
         XCTAssertTrue(AdmRender.save(t, sorted: false).contains("-A -t [2001:db8::100]:80 -s rr -p 300 -M 64\n"))
     }
 
-    /// With VRRP instances, an IPv6 service draws a warning: both boxes of a pair would answer
-    /// for its VIP (VRRP moves IPv4 VIPs only).
-    func testAnIPv6ServiceBesideVRRPIsWarnedAbout() throws {
+    /// A dual-stack pair: each family's VIPs in a vrrp_instance of their own (an instance's
+    /// addresses are of one family), both held until their instance is master.
+    func testADualStackPairHoldsBothFamilies() throws {
         let c = try parse(dualStack + """
 
-            vrrp_instance VI_1 {
-                state MASTER
+            vrrp_instance VI_4 {
                 interface eth0
                 virtual_router_id 51
-                priority 100
                 virtual_ipaddress {
                     198.18.0.100
                 }
             }
+            vrrp_instance VI_6 {
+                interface eth0
+                virtual_router_id 51
+                virtual_ipaddress {
+                    fe80::1/64
+                    2001:db8::100
+                }
+            }
             """)
-        XCTAssertEqual(c.warnings.map(\.description).filter { $0.contains("whatever its VRRP state") },
-                       ["v6.conf:5:1: warning: TCP [2001:db8::100]:80 is answered on this box whatever its VRRP state: "
-                        + "VRRP moves IPv4 VIPs only, so run IPv6 services on one box of the pair, not both"])
-        XCTAssertTrue(try parse(dualStack).warnings.allSatisfy { !$0.description.contains("VRRP") })
+        XCTAssertEqual(c.failover.instances.map(\.isIPv6), [false, true])
+        XCTAssertEqual(VRRPService.heldVIPs(c.failover, engineVIPs: c.allVIPs).map(\.description), ["198.18.0.100", "2001:db8::100"])
+        XCTAssertTrue(c.warnings.allSatisfy { !$0.description.contains("VRRP") }, "\(c.warnings)")
     }
 }

@@ -67,7 +67,7 @@ final class IPv6PlaneTests: XCTestCase {
         XCTAssertEqual(real?.interface, 1)
         XCTAssertEqual(sets.clientPrefix6, 128, "no persistent IPv6 service")
         // VRRP holds IPv4 VIPs only: an IPv4 VIP on standby leaves the IPv6 one answered.
-        try plane.setServed([IPv4Address("198.18.0.100")!], false)
+        try plane.setServed([IPAddressBits(IPv4Address("198.18.0.100")!)], false)
         XCTAssertEqual(fake.record.withLock { $0.applied.last!.answered }, [a("2001:db8::100")])
     }
 

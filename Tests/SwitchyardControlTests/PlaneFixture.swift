@@ -35,7 +35,7 @@ final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @
     func flowTable() -> (entries: Int, capacity: Int) { (3, 1_024) }
     func workerCPUSeconds() -> [Double] { [0.25] }
     func announce() { record.withLock { $0.announced += 1 } }
-    func announce(_ address: IPv4Address, on interface: String) -> Bool {
+    func announce(_ address: IPAddressBits, on interface: String) -> Bool {
         record.withLock { $0.announced += 1 }
         return true
     }

@@ -70,9 +70,9 @@ final class VRRPAdvertErrorTests: XCTestCase {
     func testDestinationMustFitTheDelivery() {
         let unicast = fixture("v3 unicast to a peer, with pseudo-header")
         XCTAssertEqual(decodeError(hexBytes(unicast.packet), VRRPReceiveContext(delivery: .multicast)),
-                       .unexpectedDestination(IPv4Address("198.18.0.2")!, expectedMulticast: true))
+                       .unexpectedDestination(IPAddressBits(IPv4Address("198.18.0.2")!), expectedMulticast: true))
         XCTAssertEqual(decodeError(hexBytes(v3Pseudo.packet), VRRPReceiveContext(delivery: .unicast)),
-                       .unexpectedDestination(VRRP.multicastGroup, expectedMulticast: false))
+                       .unexpectedDestination(IPAddressBits(VRRP.multicastGroup), expectedMulticast: false))
     }
 
     func testWrongVRRPVersionAndType() {
@@ -172,7 +172,7 @@ final class VRRPAdvertErrorTests: XCTestCase {
         let errors: [VRRPAdvertError] = [
             .truncated(received: 1, needed: 2), .notIPv4(version: 6), .badHeaderLength(words: 4),
             .totalLengthMismatch(header: 1, received: 2), .notVRRP(protocol: 6), .ttl(1),
-            .unexpectedDestination(VRRP.multicastGroup, expectedMulticast: false), .unsupportedVersion(4),
+            .unexpectedDestination(IPAddressBits(VRRP.multicastGroup), expectedMulticast: false), .unsupportedVersion(4),
             .notAdvertisement(type: 2), .lengthMismatch(addressCount: 1, expected: 2, received: 3),
             .badChecksum(version: 3, received: 0), .unknownAuthType(2), .authTypeMismatch(expected: 0, received: 1),
             .wrongPassword,

@@ -54,7 +54,7 @@ final class VRRPAdvertMatchTests: XCTestCase {
         var other = f.instance
         other.virtualAddresses[1] = .init(address: IPv4Address("198.18.9.9")!)
         let found = advert.mismatches(with: other)
-        XCTAssertEqual(found, [.missingAddress(IPv4Address("198.18.9.9")!)])
+        XCTAssertEqual(found, [.missingAddress(IPAddressBits(IPv4Address("198.18.9.9")!))])
         XCTAssertFalse(found[0].dropsAdvert)
         // The order of the addresses does not matter.
         var reordered = f.instance
@@ -75,7 +75,7 @@ final class VRRPAdvertMatchTests: XCTestCase {
         XCTAssertEqual(advert.verdict(for: fewer), .take(differences: [.addressCount(expected: 2, received: 3)]))
         XCTAssertEqual(VRRPAdvertMismatch.addressCount(expected: 2, received: 3).consequence,
                        "keepalived 2.2.7 and older drop such adverts: a keepalived peer may be master at the same time")
-        XCTAssertNotNil(VRRPAdvertMismatch.missingAddress(IPv4Address("198.18.9.9")!).consequence)
+        XCTAssertNotNil(VRRPAdvertMismatch.missingAddress(IPAddressBits(IPv4Address("198.18.9.9")!)).consequence)
 
         var slower = f.instance
         slower.advertInterval = f.instance.advertInterval * 2

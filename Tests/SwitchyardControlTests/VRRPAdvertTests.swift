@@ -27,7 +27,7 @@ extension VRRPGoldenFixture {
         config.virtualAddresses = addresses.map { .init(address: IPv4Address($0)!) }
         config.authPass = password
         config.v3ChecksumAsV2 = version == 3 && form == .messageOnly
-        if destination != "224.0.0.18" { config.unicastPeers = [IPv4Address(destination)!] }
+        if destination != "224.0.0.18" { config.unicastPeers = [IPAddressBits(IPv4Address(destination)!)] }
         return config
     }
 
@@ -132,7 +132,7 @@ final class VRRPAdvertTests: XCTestCase {
 
     func testVersion2IntervalIsRoundedAsKeepalivedRoundsIt() {
         func wire(_ version: UInt8, _ centiseconds: UInt16) -> UInt16 {
-            VRRPAdvert(version: version, virtualRouterID: 1, priority: 100, advertInterval: centiseconds, addresses: []).wireInterval
+            VRRPAdvert(version: version, virtualRouterID: 1, priority: 100, advertInterval: centiseconds, addresses: [IPAddressBits]()).wireInterval
         }
         XCTAssertEqual(wire(2, 100), 1)
         XCTAssertEqual(wire(2, 149), 1)
@@ -174,6 +174,6 @@ final class VRRPAdvertTests: XCTestCase {
                                          identification: 1, checksum: .pseudoHeader)
         XCTAssertEqual(packet.count, 20 + 8 + 4 * 255)
         let decoded = try VRRPAdvert.decode(packet, context: VRRPReceiveContext())
-        XCTAssertEqual(decoded.advert.addresses, Array(many.prefix(255)))
+        XCTAssertEqual(decoded.advert.addresses, many.prefix(255).map(IPAddressBits.init))
     }
 }

@@ -117,8 +117,8 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertFalse(i.preempt)
         XCTAssertEqual(i.initialState, .backup)
         XCTAssertEqual(i.priority, 200)
-        XCTAssertEqual(i.unicastSource, ip("198.18.0.2"))
-        XCTAssertEqual(i.unicastPeers, [ip("198.18.0.3")])
+        XCTAssertEqual(i.unicastSource, IPAddressBits(ip("198.18.0.2")))
+        XCTAssertEqual(i.unicastPeers, [IPAddressBits(ip("198.18.0.3"))])
         XCTAssertEqual(i.virtualAddresses, [.init(address: ip("198.18.0.100"))])
         XCTAssertEqual(i.trackInterfaces, [.init(name: "eth1", weight: -50), .init(name: "eth2")])
         XCTAssertEqual(i.trackScripts, [.init(name: "chk_switchyard", weight: -30)], "the script's own weight")
@@ -260,8 +260,8 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual(error(base + "}\n" + base + "}\n"), "ha.conf:5:15: vrrp_instance VI_1 is already defined at line 1")
         XCTAssertEqual(error(base + "}\nvrrp_instance VI_2 {\n interface eth0\n virtual_router_id 51\n}\n"),
                        "ha.conf:5:1: vrrp_instance VI_2 uses virtual_router_id 51 on eth0, as vrrp_instance VI_1 at line 1 does; each needs its own")
-        XCTAssertEqual(error(base + " virtual_ipaddress {\n  2001:db8::1/64\n }\n}"),
-                       "ha.conf:5:3: IPv6 virtual_ipaddress 2001:db8::1 is not supported yet")
+        XCTAssertEqual(error(base + " virtual_ipaddress {\n  2001:db8::1/129\n }\n}"),
+                       "ha.conf:5:3: \"2001:db8::1/129\": the prefix length after / must be 0 to 128")
         XCTAssertEqual(error(base + " virtual_ipaddress {\n  198.18.0.300\n }\n}"),
                        "ha.conf:5:3: \"198.18.0.300\" is not an IPv4 address (virtual_ipaddress)")
         XCTAssertEqual(error(base + " virtual_ipaddress {\n  198.18.0.1/33\n }\n}"),
@@ -269,10 +269,11 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual(error(base + " virtual_ipaddress {\n  198.18.0.1 dve eth0\n }\n}"),
                        "ha.conf:5:14: unknown virtual_ipaddress option \"dve\"; expected dev, label, brd, scope, …")
         XCTAssertEqual(error(base + " unicast_peer {\n  2001:db8::2\n }\n}"),
-                       "ha.conf:5:3: IPv6 unicast_peer 2001:db8::2 is not supported yet")
+                       "ha.conf:1:1: vrrp_instance VI_1 is IPv4 but its unicast address 2001:db8::2 is not; an instance's adverts and addresses are of one family")
         XCTAssertEqual(error(base + " unicast_peer {\n  198.18.0.2 198.18.0.3\n }\n}"),
                        "ha.conf:5:14: one unicast_peer address a line (keepalived reads only the first of a line)")
-        XCTAssertEqual(error(base + " unicast_src_ip fe80::1\n}"), "ha.conf:4:17: IPv6 unicast_src_ip fe80::1 is not supported yet")
+        XCTAssertEqual(error(base + " unicast_src_ip fe80::1\n}"),
+                       "ha.conf:1:1: vrrp_instance VI_1 is IPv4 but its unicast address fe80::1 is not; an instance's adverts and addresses are of one family")
         XCTAssertEqual(error(base + " track_script {\n  chk\n }\n}"),
                        "ha.conf:5:3: track_script chk: no vrrp_script chk is defined above this vrrp_instance (keepalived only finds scripts defined before the instance)")
         XCTAssertEqual(error(base + " track_interface {\n  eth1 weight 300\n }\n}"),
@@ -284,7 +285,8 @@ final class VRRPConfigTests: XCTestCase {
         XCTAssertEqual(error(base + " authentication {\n  auth_type AH\n  auth_pass k\n }\n}"),
                        "ha.conf:5:13: auth_type AH is not supported yet; use auth_type PASS, or no authentication")
         XCTAssertEqual(error(base + " use_vmc\n}"), "ha.conf:4:2: unknown keyword \"use_vmc\" in vrrp_instance")
-        XCTAssertEqual(error(base + " native_ipv6\n}"), "ha.conf:4:2: native_ipv6: IPv6 VRRP instances are not supported yet")
+        XCTAssertEqual(error(base + " virtual_ipaddress {\n  198.18.0.1\n }\n native_ipv6\n}"),
+                       "ha.conf:7:2: native_ipv6 in a vrrp_instance with IPv4 addresses (keepalived: cannot specify native_ipv6 with IPv4 addresses); an instance's addresses are of one family")
         XCTAssertEqual(error("vrrp_instance {\n}"), "ha.conf:1:1: vrrp_instance takes one name: vrrp_instance NAME { … }")
     }
 

@@ -181,3 +181,57 @@ let vrrpGoldenFixtures: [VRRPGoldenFixture] = [
         message: "31339602006456cdc6123264c6123265",
         packet: "45c0002400010000ff70ca7fc6123201c612320331339602006456cdc6123264c6123265"),
 ]
+
+/// Version 3 over IPv6: the message alone, as an IPv6 raw socket hands it over.
+struct VRRP6GoldenFixture {
+    let name: String
+    let virtualRouterID: UInt8
+    let priority: UInt8
+    /// Centiseconds.
+    let interval: UInt16
+    let addresses: [String]
+    let source: String
+    let destination: String
+    let fromKeepalived: Bool
+    /// The VRRP message, hex.
+    let message: String
+}
+
+let vrrp6GoldenFixtures: [VRRP6GoldenFixture] = [
+    VRRP6GoldenFixture(
+        name: "v6 link-local first, one global", virtualRouterID: 51, priority: 100, interval: 100,
+        addresses: ["fe80::1", "2001:db8::100"],
+        source: "fe80::ff:fe00:3201", destination: "ff02::12",
+        fromKeepalived: false,
+        message: "3133640200640dfcfe80000000000000000000000000000120010db8000000000000000000000100"),
+    VRRP6GoldenFixture(
+        name: "v6 priority 0 (stopping), sub-second 25 cs", virtualRouterID: 7, priority: 0, interval: 25,
+        addresses: ["fe80::1"],
+        source: "fe80::ff:fe00:3201", destination: "ff02::12",
+        fromKeepalived: false,
+        message: "310700010019a13dfe800000000000000000000000000001"),
+    VRRP6GoldenFixture(
+        name: "v6 priority 255 (owner), three addresses", virtualRouterID: 255, priority: 255, interval: 4095,
+        addresses: ["fe80::1", "2001:db8::100", "2001:db8:1::ffff"],
+        source: "fe80::ff:fe00:3201", destination: "ff02::12",
+        fromKeepalived: false,
+        message: "31ffff030fff34c9fe80000000000000000000000000000120010db800000000000000000000010020010db800010000000000000000ffff"),
+    VRRP6GoldenFixture(
+        name: "v6 unicast to a peer's global address", virtualRouterID: 60, priority: 120, interval: 100,
+        addresses: ["2001:db8::100"],
+        source: "2001:db8::1", destination: "2001:db8::2",
+        fromKeepalived: false,
+        message: "313c78010064cba720010db8000000000000000000000100"),
+    VRRP6GoldenFixture(
+        name: "v6 no addresses", virtualRouterID: 42, priority: 100, interval: 100,
+        addresses: [],
+        source: "fe80::ff:fe00:3201", destination: "ff02::12",
+        fromKeepalived: false,
+        message: "312a640000643b62"),
+    VRRP6GoldenFixture(
+        name: "keepalived 2.2.7 v6_multicast", virtualRouterID: 51, priority: 150, interval: 100,
+        addresses: ["fe80::1", "2001:db8:50::100"],
+        source: "fe80::ff:fe00:3201", destination: "ff02::12",
+        fromKeepalived: true,
+        message: "313396020064dbabfe80000000000000000000000000000120010db8005000000000000000000100"),
+]

@@ -12,7 +12,7 @@ struct VRRPLab {
 
     struct Box {
         var name: String
-        var address: IPv4Address
+        var address: IPAddressBits
         var unit: Unit
         var alive = true
     }
@@ -34,7 +34,7 @@ struct VRRPLab {
     var drop: ((_ from: Int, _ to: Int, _ vrid: UInt8, _ time: Double) -> Bool)?
     private var inbox: [(box: Int, instance: String?, event: VRRPInstance.Event)] = []
 
-    static func address(_ i: Int) -> IPv4Address { IPv4Address(0xC612_0000 | UInt32(i + 1)) }  // 198.18.0.(i+1)
+    static func address(_ i: Int) -> IPAddressBits { IPAddressBits(v4: 0xC612_0000 | UInt32(i + 1)) }  // 198.18.0.(i+1)
 
     static func config(_ name: String = "VI_1", vrid: UInt8 = 1, priority: UInt8, advert: UInt16 = 10, version: UInt8 = 3,
                        state: VRRPInstanceConfig.InitialState = .backup, preempt: Bool = true, preemptDelay: Double = 0,

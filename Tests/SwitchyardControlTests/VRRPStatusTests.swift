@@ -7,11 +7,11 @@ final class VRRPStatusTests: XCTestCase {
     func testTheTableLinesUpAndSaysWhoIsMaster() {
         let rows = [
             VRRPInstanceStatus(name: "VI_1", interface: "eth0", virtualRouterID: 51, state: .master, priority: 150,
-                               master: IPv4Address("198.18.0.2"), masterPriority: 150, since: 10,
-                               addresses: [IPv4Address("198.18.0.100")!]),
+                               master: IPAddressBits(text: "198.18.0.2"), masterPriority: 150, since: 10,
+                               addresses: [IPAddressBits(IPv4Address("198.18.0.100")!)]),
             VRRPInstanceStatus(name: "VI_GATEWAY", interface: "eth1", virtualRouterID: 7, state: .backup, priority: 100,
-                               master: IPv4Address("198.19.0.3"), masterPriority: 200, since: 40,
-                               addresses: [IPv4Address("198.19.0.1")!, IPv4Address("198.19.0.254")!]),
+                               master: IPAddressBits(text: "198.19.0.3"), masterPriority: 200, since: 40,
+                               addresses: [IPAddressBits(IPv4Address("198.19.0.1")!), IPAddressBits(IPv4Address("198.19.0.254")!)]),
         ]
         XCTAssertEqual(VRRPInstanceStatus.render(rows, now: 52.5), """
             Instance    Interface  VRID  State   Priority  Master            For  Addresses

@@ -8,6 +8,14 @@ root=$(cd "$here/../.." && pwd)
 . "$here/assert.sh"
 bin=$(switchyard_bin)
 
+# lab_ipv6 HOST IFNAME ADDR/LEN: an IPv6 address usable at once (no duplicate address detection,
+# for it or for addresses added later; no router advertisements taken).
+lab_ipv6() {
+    lab_exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+        net.ipv6.conf."$2".accept_dad=0 net.ipv6.conf."$2".accept_ra=0
+    lab_exec "$1" ip -6 addr add "$3" dev "$2" nodad
+}
+
 # mac_bytes MAC: a MAC address as trafgen bytes ("0x02, 0x00, ...").
 mac_bytes() { echo "$1" | sed 's/\([0-9a-f][0-9a-f]\)/0x\1/g; s/:/, /g'; }
 

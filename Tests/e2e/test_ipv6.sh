@@ -16,12 +16,9 @@ nat6=2001:db8:61::101
 client6=2001:db8:61::10
 lab_switch out
 lab_switch in
-# Addresses without duplicate address detection: usable at once.
 v6host() { # v6host NAME IFNAME V4/24 V6 SWITCH
     lab_host "$1" "$2" "$3" "$5"
-    lab_exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-        net.ipv6.conf."$2".accept_ra=0
-    lab_exec "$1" ip -6 addr add "$4/64" dev "$2" nodad
+    lab_ipv6 "$1" "$2" "$4/64"
 }
 v6host client eth0 198.18.61.10/24 $client6 out
 v6host lb wan0 198.18.61.2/24 2001:db8:61::2 out

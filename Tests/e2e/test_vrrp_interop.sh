@@ -5,10 +5,12 @@
 # SIGTERM's priority 0 hands over at once); Switchyard to Switchyard with v3_checksum_as_v2 (RFC
 # 9568's checksum on the wire); FAULT when a tracked interface or the instance's own goes down,
 # and back; a bad vrrp_instance refused at start and on reload (SIGHUP and adm) with its place;
-# a keepalived with another VIP list (2.2.7 drops our adverts for it): our log says so.
+# a keepalived with another VIP list (2.2.7 drops our adverts for it): our log says so. And
+# VRRPv3 over IPv6 (a link-local virtual address first, the VIP after it) against keepalived:
+# its adverts taken, ours taken by it, the client's neighbour entry following each takeover.
 . "$(dirname "$0")/prelude.sh"
 net=198.18.112
-vip=$net.100
+net6=2001:db8:112
 
 lab_init sye2e-vi
 trap 'rc=$?; e2e_report; (exit $rc); lab_cleanup' EXIT
@@ -18,8 +20,32 @@ lab_host sy1 eth0 $net.2/24
 lab_host sy2 eth0 $net.3/24
 lab_host ka eth0 $net.4/24
 lab_host web1 eth0 $net.21/24
-lab_exec web1 env SWITCHYARD_STATE_DIR="$LAB_DIR/state-web1" sh "$root/scripts/realserver.sh" up $vip >/dev/null
-lab_nginx web1 web1
+for h in "client 10" "sy1 2" "sy2 3" "ka 4" "web1 21"; do
+    set -- $h
+    lab_ipv6 "$1" eth0 "$net6::$2/64"
+done
+lab_exec web1 env SWITCHYARD_STATE_DIR="$LAB_DIR/state-web1" sh "$root/scripts/realserver.sh" up $net.100 $net6::100 >/dev/null
+lab_nginx web1 web1 "listen [::]:80;"
+
+# family 4|6: the addresses the helpers below use. IPv6: the instance's first address is a
+# link-local one (RFC 5798), and a master's address is its link-local source.
+family() {
+    fam=$1
+    if [ "$fam" = 4 ]; then
+        vip=$net.100 rs=$net.21 url=$net.100
+        vip_lines="$vip"
+    else
+        vip=$net6::100 rs=$net6::21 url="[$net6::100]"
+        vip_lines="fe80::112/64
+        $vip"
+    fi
+}
+family 4
+# src_of HOST: the address HOST's adverts come from.
+src_of() {
+    if [ "$fam" = 4 ]; then lab_exec "$1" ip -4 -o addr show dev eth0 | awk '{sub("/.*", "", $4); print $4}'
+    else lab_exec "$1" ip -6 -o addr show dev eth0 scope link | awk '$4 !~ /^fe80::112\// {sub("/.*", "", $4); print $4; exit}'; fi
+}
 
 # wait_until SECONDS CMD...: polls CMD every 0.1 s until it succeeds or the time is up.
 wait_until() {
@@ -47,7 +73,7 @@ for line in sys.stdin:
 mac_of() { lab_exec "$1" cat /sys/class/net/eth0/address; }
 vip_mac() { lab_exec client ip neigh show "$vip" dev eth0 | awk '{print $3}'; }
 arp_is() { test "$(vip_mac)" = "$(mac_of "$1")"; }
-get() { lab_exec client curl -s --max-time 2 "http://$vip/" || echo FAILED; }
+get() { lab_exec client curl -s -g --max-time 2 "http://$url/" || echo FAILED; }
 served() { # served N: N requests through the VIP, all answered by web1
     local i ok=0
     for i in $(seq "$1"); do [ "$(get)" = web1 ] && ok=$((ok + 1)); done
@@ -66,13 +92,13 @@ vrrp_instance VI_1 {
     advert_int $5
     ${6:-}
     virtual_ipaddress {
-        $vip
+        $vip_lines
     }
 }
 virtual_server $vip 80 {
     lb_algo mh
     lb_kind DR
-    real_server $net.21 80 { weight 1 }
+    real_server $rs 80 { weight 1 }
 }
 CONF
 }
@@ -114,7 +140,7 @@ vrrp_instance VI_1 {
     advert_int $4
     ${5:-}
     virtual_ipaddress {
-        $vip/32 dev eth0
+        $(sed 's/$/ dev eth0/' <<<"$vip_lines")
     }
     notify $LAB_DIR/ka-notify.sh
 }
@@ -139,7 +165,7 @@ ka_stop() { kill -TERM "$KA_PID" 2>/dev/null; wait "$KA_PID" 2>/dev/null; }
 ka_state() { tail -n 1 "$LAB_DIR/ka-state" | cut -d' ' -f1-2; }
 ka_is() { test "$(ka_state | cut -d' ' -f1)" = "$1"; }
 ka_states() { cut -d' ' -f1-2 "$LAB_DIR/ka-state" | paste -sd, -; }
-ka_has_vip() { lab_exec ka ip -4 addr show dev eth0 | grep -q "inet $vip/32 "; }
+ka_has_vip() { lab_exec ka ip addr show dev eth0 | grep -q "inet6\? $vip/"; }
 ka_lacks_vip() { ! ka_has_vip; }
 # ms from a clock() reading to keepalived's first notify of STATE after it
 ka_ms_to() { awk -v a="$1" -v s="$2" '$1 == s && $3 > a { printf "%d", ($3 - a) * 1000; exit }' "$LAB_DIR/ka-state"; }
@@ -147,8 +173,9 @@ ka_ms_to() { awk -v a="$1" -v s="$2" '$1 == s && $3 > a { printf "%d", ($3 - a) 
 # interop VERSION ADVERT_INT SIGNAL "AUTH LINES": keepalived MASTER, we BACKUP; keepalived
 # stopped with SIGNAL, we take over; keepalived back as BACKUP below us; our SIGTERM hands over.
 interop() {
-    local v=$1 adv=$2 sig=$3 auth=${4:-} t ms down bound
-    echo "-- VRRPv$v, advert_int $adv${auth:+, auth PASS}: keepalived MASTER (150), Switchyard BACKUP (100)"
+    local v=$1 adv=$2 sig=$3 auth=${4:-} t ms down bound ka_src sy_src
+    echo "-- VRRPv$v over IPv$fam, advert_int $adv${auth:+, auth PASS}: keepalived MASTER (150), Switchyard BACKUP (100)"
+    ka_src=$(src_of ka) sy_src=$(src_of sy1)
     ka_conf MASTER 150 "$v" "$adv" "$auth"
     ka_start
     wait_until 8 ka_is MASTER
@@ -166,11 +193,11 @@ interop() {
     fi
     sy_conf sy1 BACKUP 100 "$v" "$adv" "$auth"
     sy_start sy1
-    wait_until 5 row_is sy1 "BACKUP 100 $net.4 (150)"
-    check "adm --vrrp: BACKUP, master keepalived ($(vrrp_row sy1))" row_is sy1 "BACKUP 100 $net.4 (150)"
+    wait_until 5 row_is sy1 "BACKUP 100 $ka_src (150)"
+    check "adm --vrrp: BACKUP, master keepalived ($(vrrp_row sy1))" row_is sy1 "BACKUP 100 $ka_src (150)"
     # Only a refused advert would let our down timer (3 x advert_int + skew) run out: wait past it.
     sleep "$(awk -v a="$adv" 'BEGIN { print 3 * a + 0.6 }')"
-    check "past our master-down interval we are still BACKUP ($(vrrp_row sy1))" row_is sy1 "BACKUP 100 $net.4 (150)"
+    check "past our master-down interval we are still BACKUP ($(vrrp_row sy1))" row_is sy1 "BACKUP 100 $ka_src (150)"
     check "no advert of keepalived's refused" refused_none sy1
     check "keepalived is still the only MASTER (notify: $(ka_states))" test "$(ka_states)" = "BACKUP 150,MASTER 150"
 
@@ -192,10 +219,13 @@ interop() {
         echo "   takeover logged $ms ms after the SIGTERM (our master-down interval: $down s)"
         check "keepalived removed its VIP on SIGTERM" ka_lacks_vip
     fi
-    check "adm --vrrp: MASTER ($(vrrp_row sy1))" row_is sy1 "MASTER 100 $net.2 (100)"
+    check "adm --vrrp: MASTER ($(vrrp_row sy1))" row_is sy1 "MASTER 100 $sy_src (100)"
     wait_until 3 arp_is sy1
     check "the client's ARP entry for the VIP is now Switchyard's MAC" arp_is sy1
     check "10 HTTP requests through Switchyard (DR to nginx) all answered" served 10
+    if [ "$fam" = 6 ]; then
+        check "sy1 holds the link-local virtual address fe80::112" sh -c "ip netns exec $(lab_ns sy1) ip -6 addr show dev eth0 | grep -q 'inet6 fe80::112/64'"
+    fi
 
     echo "-- keepalived back as BACKUP (50): Switchyard stays MASTER"
     ka_conf BACKUP 50 "$v" "$adv" "$auth"
@@ -206,7 +236,7 @@ interop() {
     check "keepalived stays BACKUP past its master-down interval ($down s; notify: $(ka_states))" test "$(ka_states)" = "BACKUP 50"
     check "keepalived has no VIP on its eth0" ka_lacks_vip
     check "keepalived refused none of our adverts" ka_refused_none
-    check "adm --vrrp: still MASTER ($(vrrp_row sy1))" row_is sy1 "MASTER 100 $net.2 (100)"
+    check "adm --vrrp: still MASTER ($(vrrp_row sy1))" row_is sy1 "MASTER 100 $sy_src (100)"
 
     echo "-- Switchyard SIGTERM: priority 0, keepalived takes over at once"
     t=$(clock)
@@ -226,6 +256,9 @@ interop() {
     fi
     wait_until 3 arp_is ka
     check "the client's ARP entry for the VIP is keepalived's MAC again" arp_is ka
+    if [ "$fam" = 6 ]; then
+        check "sy1 let go of fe80::112 on stopping" sh -c "! ip netns exec $(lab_ns sy1) ip -6 addr show dev eth0 | grep -q 'inet6 fe80::112/'"
+    fi
     ka_stop
 }
 
@@ -235,6 +268,9 @@ interop 2 1 KILL "authentication {
         auth_pass s3cret-pw
     }"
 interop 3 0.1 TERM
+family 6
+interop 3 0.5 KILL
+family 4
 
 echo "-- Switchyard to Switchyard, VRRPv3 with v3_checksum_as_v2 on both"
 sy_conf sy1 MASTER 150 3 0.1 "v3_checksum_as_v2"

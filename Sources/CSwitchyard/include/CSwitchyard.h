@@ -58,6 +58,16 @@ int sy_packet_send_only(int fd);
 /// socket: the kernel takes the group's frames and answers MLD queries for it (so a switch
 /// that snoops MLD forwards the group here) while the socket holds the membership.
 int sy_ipv6_group(int fd, int ifindex, const uint8_t group[16], int join);
+/// IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on: sy_ipv6_receive can say a datagram's destination
+/// and hop limit.
+int sy_ipv6_receive_info(int fd);
+/// Sends one datagram to `destination` from `source` out of interface `ifindex` (IPV6_PKTINFO;
+/// the scope of a link-local or link-scope multicast destination is that interface).
+ssize_t sy_ipv6_send(int fd, const void *buf, size_t len, const uint8_t source[16], const uint8_t destination[16],
+                     int ifindex);
+/// Receives one datagram without blocking: its length, with its source, destination and hop limit
+/// (-1, all-zero: not given); -1 and errno when none is waiting.
+ssize_t sy_ipv6_receive(int fd, void *buf, size_t len, uint8_t source[16], uint8_t destination[16], int *hop_limit);
 /// TPACKET_V1/V2 only: a frame larger than a ring slot still takes its slot, cut short and
 /// marked TP_STATUS_COPY, and the whole frame is queued on the socket (PACKET_COPY_THRESH) for
 /// recv(); the receive buffer is raised to `rcvbuf` bytes (SO_RCVBUFFORCE, else SO_RCVBUF).

@@ -39,7 +39,7 @@ public final class ControlPlane: @unchecked Sendable {
         var traceClient: IPv4Address?
         /// VIPs another box serves now (their VRRP instance is not master here): no ARP answers,
         /// no forwarding, and the guard still keeps the kernel off them.
-        var standby: Set<IPv4Address> = []
+        var standby: Set<IPAddressBits> = []
         /// Whether the last reload (SIGHUP or adm --reload) took; true until one is refused.
         var lastReloadTook = true
         /// Each real server's last finished check and last change of state (the status page).
@@ -115,7 +115,7 @@ public final class ControlPlane: @unchecked Sendable {
             let snapshot = ForwardingSnapshot(services: specs, schedulingKey: s.config.schedulingKey,
                                               maglevTableSize: s.config.maglevTableSize, generation: s.generation,
                                               timeouts: s.table.timeouts, traceClient: s.traceClient,
-                                              unserved: Set(standby.map { IPAddressBits(v4: $0.value) }))
+                                              unserved: standby)
             Log.debug("snapshot \(snapshot.generation): \(snapshot.services.count) service(s) (\(standby.count) VIP(s) on standby), "
                 + "\(snapshot.services.reduce(0) { $0 + $1.reals.count }) real server(s), "
                 + "\(snapshot.services.reduce(0) { $0 + $1.reals.filter { $0.available && $0.mac != nil && $0.weight > 0 }.count }) taking new flows")
@@ -136,8 +136,7 @@ public final class ControlPlane: @unchecked Sendable {
             sets.natEndpoints = Array(Set(services.filter { $0.config.method == .nat }.flatMap { svc in
                 svc.reals.map { KernelGuard.Endpoint(address: $0.config.address, proto: svc.config.proto, port: $0.config.port) }
             })).sorted()
-            // VRRP holds IPv4 VIPs only: an IPv6 VIP is always served.
-            sets.answered = sets.vips.filter { !($0.ipv4.map(s.standby.contains) ?? false) }
+            sets.answered = sets.vips.filter { !s.standby.contains($0) }
             for vip in sets.vips { sets.vipInterface[vip] = try plan.number(for: vip, vip: true) }
             for a in sets.natReals { sets.natInterface[a] = plan.realInterface(a) }
             // Persistent services keep a client network on one worker, where its template lives.
@@ -178,7 +177,7 @@ public final class ControlPlane: @unchecked Sendable {
     /// Serves `vips` (this box became VRRP master for them) or stops serving them (backup,
     /// fault, stop): ARP answers and forwarding follow at once; the guard keeps the kernel off
     /// them either way. VIPs not named keep their state.
-    public func setServed(_ vips: [IPv4Address], _ served: Bool) throws {
+    public func setServed(_ vips: [IPAddressBits], _ served: Bool) throws {
         try changing.withLock { _ in
             let changed = state.withLock { s -> Bool in
                 let before = s.standby

@@ -201,9 +201,9 @@ public final class Engine: @unchecked Sendable {
     func startingFailover(_ config: Config) throws -> VRRPService? {
         let failover = config.failover
         guard !failover.instances.isEmpty else { return nil }
-        let held = VRRPService.heldVIPs(failover, engineVIPs: config.vips)
+        let held = VRRPService.heldVIPs(failover, engineVIPs: config.allVIPs)
         try plane.setServed(held, false)
-        let service = try VRRPService(config: failover, plane: plane, engineVIPs: config.vips)
+        let service = try VRRPService(config: failover, plane: plane, engineVIPs: config.allVIPs)
         Log.info("vrrp: \(failover.instances.map { "\($0.name) (VRID \($0.virtualRouterID) on \($0.interface), priority \($0.priority))" }.joined(separator: ", "))"
             + (held.isEmpty ? "" : "; \(held.map(\.description).joined(separator: ", ")) served only while master"))
         return service

@@ -90,9 +90,14 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
         ndResponders.forEach { $0.announce() }
     }
 
-    func announce(_ address: IPv4Address, on interface: String) -> Bool {
-        guard let responder = responders.first(where: { $0.interface.name == interface }) else { return false }
-        responder.announce(address)
+    func announce(_ address: IPAddressBits, on interface: String) -> Bool {
+        if let v4 = address.ipv4 {
+            guard let responder = responders.first(where: { $0.interface.name == interface }) else { return false }
+            responder.announce(v4)
+        } else {
+            guard let responder = ndResponders.first(where: { $0.interface.name == interface }) else { return false }
+            responder.announce(address, router: InterfaceAddresses6.forwards(interface))
+        }
         return true
     }
 

@@ -55,9 +55,10 @@ public protocol ForwardingPort: AnyObject, Sendable {
     /// Gratuitous ARP (and unsolicited neighbour advertisements) for every VIP answered now (a
     /// takeover, garp_master_* bursts).
     func announce()
-    /// Gratuitous ARP for one address from the engine's interface `interface`; false if the
-    /// engine has no interface by that name.
-    func announce(_ address: IPv4Address, on interface: String) -> Bool
+    /// Gratuitous ARP (IPv6: an unsolicited neighbour advertisement, with the router flag when the
+    /// interface forwards IPv6) for one address from the engine's interface `interface`; false if
+    /// the engine has no interface by that name.
+    func announce(_ address: IPAddressBits, on interface: String) -> Bool
 }
 
 /// Where real servers' MACs come from: the kernel's neighbour table (IPv4), what the ARP and

@@ -12,9 +12,13 @@ extension AddressSets {
         let answered4 = answered.filter(\.isV4), answered6 = answered.filter { !$0.isV4 }
         // Every VIP not answered is one whose VRRP instance is not master here (`answered`).
         let held = vips.filter { !answering.contains($0) }
-        let list = answered4.isEmpty ? (held.isEmpty ? "none" : "none yet") : Self.list(answered4)
-        return "answering ARP for \(list)" + (held.isEmpty ? "" : " (\(Self.list(held)) held by VRRP, served while master)")
-            + (answered6.isEmpty ? "" : "; answering neighbour discovery for \(Self.list(answered6))")
+        // Led by ARP unless every VIP is IPv6.
+        let arp = vips.isEmpty || vips.contains(where: \.isV4)
+        let first = arp ? answered4 : answered6
+        let list = first.isEmpty ? (held.isEmpty ? "none" : "none yet") : Self.list(first)
+        return "answering \(arp ? "ARP" : "neighbour discovery") for \(list)"
+            + (held.isEmpty ? "" : " (\(Self.list(held)) held by VRRP, served while master)")
+            + (!arp || answered6.isEmpty ? "" : "; answering neighbour discovery for \(Self.list(answered6))")
     }
 
     private static func list(_ addresses: [IPAddressBits]) -> String { addresses.map(\.description).joined(separator: ", ") }

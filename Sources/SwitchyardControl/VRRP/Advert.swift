@@ -1,5 +1,5 @@
-// What a VRRP advertisement says, as a value (version 2, RFC 3768, and version 3, RFC 5798 /
-// RFC 9568, IPv4 only), and how an instance's config turns into the one it sends. The bytes are
+// What a VRRP advertisement says, as a value (version 2, RFC 3768, over IPv4; version 3, RFC 5798
+// / RFC 9568, over IPv4 or IPv6), and how an instance's config turns into the one it sends. The bytes are
 // AdvertEncode.swift's and AdvertDecode.swift's job; nothing here touches a socket.
 import SwitchyardCore
 
@@ -9,7 +9,10 @@ public enum VRRP {
     public static let ipProtocol: UInt8 = 112
     /// 224.0.0.18, where multicast adverts go (RFC 3768 §5.2.2).
     public static let multicastGroup = IPv4Address(0xE000_0012)
-    /// Sent, and required on receive for multicast: a router cannot forward an advert in.
+    /// ff02::12, where IPv6 adverts go (RFC 5798 §5.1.2.2).
+    public static let multicastGroup6 = IPAddressBits(high: 0xFF02_0000_0000_0000, low: 0x12)
+    /// Sent, and required on receive for multicast: a router cannot forward an advert in (the
+    /// IPv4 TTL, the IPv6 hop limit).
     public static let ttl: UInt8 = 255
     /// DSCP/TOS byte keepalived sends (IPTOS_PREC_INTERNETCONTROL), so that adverts win queues.
     public static let typeOfService: UInt8 = 0xC0
@@ -68,7 +71,8 @@ public enum VRRPAuthentication: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// How the checksum of an advert was (or is to be) computed. Version 2 has one form; version 3
-/// over IPv4 has two in the field, and receivers must tell them apart to interoperate.
+/// over IPv4 has two in the field, and receivers must tell them apart to interoperate. Over IPv6
+/// there is one: `.pseudoHeader`, with IPv6's pseudo-header (RFC 5798 §5.2.8).
 public enum VRRPChecksumForm: Sendable, Equatable, CustomStringConvertible {
     /// Over the VRRP message alone: version 2 always; version 3 as RFC 9568 says and as keepalived
     /// (2.2.8 on) sends with `v3_checksum_as_v2`.
@@ -82,7 +86,7 @@ public enum VRRPChecksumForm: Sendable, Equatable, CustomStringConvertible {
 
     /// What an instance sends: keepalived's default unless `v3_checksum_as_v2` says otherwise.
     public static func sending(_ config: VRRPInstanceConfig) -> VRRPChecksumForm {
-        config.version == 3 && !config.v3ChecksumAsV2 ? .pseudoHeader : .messageOnly
+        config.isIPv6 || config.version == 3 && !config.v3ChecksumAsV2 ? .pseudoHeader : .messageOnly
     }
 
     public var description: String {
@@ -104,13 +108,14 @@ public struct VRRPAdvert: Sendable, Equatable {
     /// Centiseconds. Version 2 carries whole seconds: a decoded one is a multiple of 100, and one
     /// to send is rounded as keepalived rounds (see `wireInterval`).
     public var advertInterval: UInt16
-    /// The virtual addresses, in the order they go on the wire.
-    public var addresses: [IPv4Address]
+    /// The virtual addresses, in the order they go on the wire: all IPv4 or all IPv6, as the IP
+    /// header that carries them.
+    public var addresses: [IPAddressBits]
     /// Version 2 only; version 3 has no authentication and ignores this.
     public var authentication: VRRPAuthentication
 
     public init(version: UInt8, virtualRouterID: UInt8, priority: UInt8, advertInterval: UInt16,
-                addresses: [IPv4Address], authentication: VRRPAuthentication = .none) {
+                addresses: [IPAddressBits], authentication: VRRPAuthentication = .none) {
         self.version = version
         self.virtualRouterID = virtualRouterID
         self.priority = priority
@@ -118,6 +123,15 @@ public struct VRRPAdvert: Sendable, Equatable {
         self.addresses = addresses
         self.authentication = authentication
     }
+
+    public init(version: UInt8, virtualRouterID: UInt8, priority: UInt8, advertInterval: UInt16,
+                addresses: [IPv4Address], authentication: VRRPAuthentication = .none) {
+        self.init(version: version, virtualRouterID: virtualRouterID, priority: priority, advertInterval: advertInterval,
+                  addresses: addresses.map(IPAddressBits.init), authentication: authentication)
+    }
+
+    /// Whether the addresses are IPv6 ones (an advert with none is taken as IPv4).
+    public var isIPv6: Bool { addresses.first.map { !$0.isV4 } ?? false }
 
     /// The advert an instance sends at `priority` (its configured one unless given: the state
     /// machine passes the effective priority, or 0 when stopping). keepalived sends no password
@@ -139,8 +153,9 @@ public struct VRRPAdvert: Sendable, Equatable {
         return min(advertInterval, VRRP.maxV3Interval)
     }
 
-    /// Bytes of the VRRP message (the IP payload) for `count` addresses.
-    public static func messageLength(version: UInt8, addressCount count: Int) -> Int {
-        VRRP.headerLength + 4 * count + (version == 2 ? VRRP.authenticationLength : 0)
+    /// Bytes of the VRRP message (the IP payload) for `count` addresses of 4 bytes, or 16 with
+    /// `ipv6`.
+    public static func messageLength(version: UInt8, addressCount count: Int, ipv6: Bool = false) -> Int {
+        VRRP.headerLength + (ipv6 ? 16 : 4) * count + (version == 2 ? VRRP.authenticationLength : 0)
     }
 }

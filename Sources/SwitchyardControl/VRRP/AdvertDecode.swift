@@ -1,5 +1,6 @@
-// Reads a received IPv4 VRRP packet (as a raw socket hands it over, IP header first) into an
-// advert, checking everything keepalived checks that the bytes and the receiving context can
+// Reads a received VRRP packet into an advert: an IPv4 one as a raw socket hands it over, IP
+// header first; an IPv6 one as the message with what recvmsg said of its header (source,
+// destination, hop limit). Either is checking everything keepalived checks that the bytes and the receiving context can
 // tell; anything wrong is a typed error to count and log, never a crash. Which instance the
 // advert is for (its VRID) and whether it matches that instance's config are the caller's:
 // `peekVirtualRouterID` finds the instance, AdvertMatch.swift compares.
@@ -35,8 +36,9 @@ public struct VRRPReceiveContext: Sendable, Equatable {
 public struct VRRPReceivedAdvert: Sendable, Equatable {
     public var advert: VRRPAdvert
     /// The sender: with equal priorities, the higher primary address wins (RFC 5798 §6.4.3).
-    public var source: IPv4Address
-    public var destination: IPv4Address
+    public var source: IPAddressBits
+    public var destination: IPAddressBits
+    /// The IPv4 TTL or the IPv6 hop limit.
     public var ttl: UInt8
     /// Which checksum form matched: for version 3, how this peer computes its checksums.
     public var checksumForm: VRRPChecksumForm
@@ -55,8 +57,10 @@ public enum VRRPAdvertError: Error, Sendable, Equatable, CustomStringConvertible
     /// A multicast advert with a TTL other than 255: it crossed a router, or was forged off-link.
     case ttl(UInt8)
     /// A multicast instance received a unicast advert, or a unicast one a multicast advert.
-    case unexpectedDestination(IPv4Address, expectedMulticast: Bool)
+    case unexpectedDestination(IPAddressBits, expectedMulticast: Bool)
     case unsupportedVersion(UInt8)
+    /// Version 2 (or anything but 3) over IPv6: RFC 5798 defines IPv6 for version 3 only.
+    case notVersion3OverIPv6(UInt8)
     case notAdvertisement(type: UInt8)
     /// The VRRP message's length does not fit its address count.
     case lengthMismatch(addressCount: Int, expected: Int, received: Int)
@@ -76,7 +80,7 @@ public enum VRRPAdvertError: Error, Sendable, Equatable, CustomStringConvertible
         case .notVRRP: "not_vrrp"
         case .ttl: "ttl"
         case .unexpectedDestination: "destination"
-        case .unsupportedVersion: "version"
+        case .unsupportedVersion, .notVersion3OverIPv6: "version"
         case .notAdvertisement: "type"
         case .lengthMismatch: "length"
         case .badChecksum: "checksum"
@@ -97,12 +101,13 @@ public enum VRRPAdvertError: Error, Sendable, Equatable, CustomStringConvertible
         case .unexpectedDestination(let address, let expectedMulticast):
             "destination \(address) is \(expectedMulticast ? "unicast but the instance uses multicast" : "multicast but the instance uses unicast peers")"
         case .unsupportedVersion(let version): "VRRP version \(version), not 2 or 3"
+        case .notVersion3OverIPv6(let version): "VRRP version \(version) over IPv6, where only version 3 is defined"
         case .notAdvertisement(let type): "VRRP type \(type), not an advertisement (1)"
         case .lengthMismatch(let count, let expected, let received):
             "VRRP message of \(received) bytes, but \(count) addresses make \(expected)"
         case .badChecksum(let version, let received):
             "bad VRRPv\(version) checksum 0x\(String(received, radix: 16))"
-                + (version == 3 ? " (neither with nor without the IPv4 pseudo-header)" : "")
+                + (version == 3 ? " (with no pseudo-header form it may have)" : "")
         case .unknownAuthType(let type): "VRRPv2 auth type \(type) unknown or unsupported"
         case .authTypeMismatch(let expected, let received): "VRRPv2 auth type \(received), expected \(expected)"
         case .wrongPassword: "VRRPv2 password does not match"
@@ -142,10 +147,27 @@ extension VRRPAdvert {
             throw .totalLengthMismatch(header: total, received: packet.count)
         }
 
-        let ttl = packet[8]
-        let source = IPv4Address(packet.bigEndian32(at: 12))
-        let destination = IPv4Address(packet.bigEndian32(at: 16))
-        let multicast = destination.value >> 28 == 0xE
+        let source = IPAddressBits(v4: packet.bigEndian32(at: 12))
+        let destination = IPAddressBits(v4: packet.bigEndian32(at: 16))
+        return try decodeMessage(packet[ihl..<total], source: source, destination: destination, ttl: packet[8],
+                                 context: context)
+    }
+
+    /// Decodes and checks a received IPv6 advert: `message` is the IPv6 payload (the VRRP message)
+    /// and the rest what recvmsg said of its header. Checked as an IPv4 advert from the delivery
+    /// on; the version must be 3.
+    public static func decode6(_ message: [UInt8], source: IPAddressBits, destination: IPAddressBits, hopLimit: UInt8,
+                               context: VRRPReceiveContext) throws(VRRPAdvertError) -> VRRPReceivedAdvert {
+        guard message.count >= VRRP.headerLength else { throw .truncated(received: message.count, needed: VRRP.headerLength) }
+        return try decodeMessage(message[...], source: source, destination: destination, ttl: hopLimit, context: context)
+    }
+
+    /// The checks after the IP header, for either family (the destination's): delivery, version
+    /// and type, length against the address count, checksum, version 2's authentication.
+    private static func decodeMessage(_ message: ArraySlice<UInt8>, source: IPAddressBits, destination: IPAddressBits,
+                                      ttl: UInt8, context: VRRPReceiveContext) throws(VRRPAdvertError) -> VRRPReceivedAdvert {
+        let ipv6 = !destination.isV4
+        let multicast = ipv6 ? destination.high >> 56 == 0xFF : destination.v4 >> 28 == 0xE
         switch context.delivery {
         case .multicast:
             guard ttl == VRRP.ttl else { throw .ttl(ttl) }
@@ -154,46 +176,54 @@ extension VRRPAdvert {
             guard !multicast else { throw .unexpectedDestination(destination, expectedMulticast: false) }
         }
 
-        let vrrp = ihl
-        let version = packet[vrrp] >> 4
+        let vrrp = message.startIndex
+        let version = message[vrrp] >> 4
         guard version == 2 || version == 3 else { throw .unsupportedVersion(version) }
-        let type = packet[vrrp] & 0x0F
+        if ipv6 && version != 3 { throw .notVersion3OverIPv6(version) }
+        let type = message[vrrp] & 0x0F
         guard type == VRRP.advertisementType else { throw .notAdvertisement(type: type) }
-        let count = Int(packet[vrrp + 3])
-        let expected = messageLength(version: version, addressCount: count)
-        guard total - ihl == expected else {
-            throw .lengthMismatch(addressCount: count, expected: expected, received: total - ihl)
+        let count = Int(message[vrrp + 3])
+        let expected = messageLength(version: version, addressCount: count, ipv6: ipv6)
+        guard message.count == expected else {
+            throw .lengthMismatch(addressCount: count, expected: expected, received: message.count)
         }
 
-        let message = packet[vrrp..<total]
         let form = try matchingChecksumForm(message, version: version, source: source, destination: destination)
 
-        var addresses: [IPv4Address] = []
+        var addresses: [IPAddressBits] = []
         addresses.reserveCapacity(count)
-        for i in 0..<count { addresses.append(IPv4Address(packet.bigEndian32(at: vrrp + 8 + 4 * i))) }
+        for i in 0..<count {
+            if ipv6 {
+                let at = vrrp + 8 + 16 * i
+                addresses.append(IPAddressBits(high: message.bigEndian64(at: at), low: message.bigEndian64(at: at + 8)))
+            } else {
+                addresses.append(IPAddressBits(v4: message.bigEndian32(at: vrrp + 8 + 4 * i)))
+            }
+        }
 
         let interval: UInt16
         var authentication = VRRPAuthentication.none
         if version == 2 {
-            interval = UInt16(packet[vrrp + 5]) * 100
-            authentication = try checkAuthentication(type: packet[vrrp + 4],
-                                                     data: packet[(total - VRRP.authenticationLength)..<total],
+            interval = UInt16(message[vrrp + 5]) * 100
+            authentication = try checkAuthentication(type: message[vrrp + 4],
+                                                     data: message[(message.endIndex - VRRP.authenticationLength)...],
                                                      expected: context.authentication)
         } else {
             // The top 4 bits are reserved: ignored on receive, as RFC 5798 §5.2.6 says.
-            interval = (UInt16(packet[vrrp + 4]) << 8 | UInt16(packet[vrrp + 5])) & VRRP.maxV3Interval
+            interval = (UInt16(message[vrrp + 4]) << 8 | UInt16(message[vrrp + 5])) & VRRP.maxV3Interval
         }
-        let advert = VRRPAdvert(version: version, virtualRouterID: packet[vrrp + 1], priority: packet[vrrp + 2],
+        let advert = VRRPAdvert(version: version, virtualRouterID: message[vrrp + 1], priority: message[vrrp + 2],
                                 advertInterval: interval, addresses: addresses, authentication: authentication)
         return VRRPReceivedAdvert(advert: advert, source: source, destination: destination, ttl: ttl, checksumForm: form)
     }
 
     /// The checksum form that makes `message` sum to zero. Version 3 tries keepalived's default
     /// first, then RFC 9568's, then (unicast only) keepalived 1.3.6's group address.
-    private static func matchingChecksumForm(_ message: ArraySlice<UInt8>, version: UInt8, source: IPv4Address,
-                                             destination: IPv4Address) throws(VRRPAdvertError) -> VRRPChecksumForm {
+    private static func matchingChecksumForm(_ message: ArraySlice<UInt8>, version: UInt8, source: IPAddressBits,
+                                             destination: IPAddressBits) throws(VRRPAdvertError) -> VRRPChecksumForm {
         let candidates: [VRRPChecksumForm] = version == 2 ? [.messageOnly]
-            : destination == VRRP.multicastGroup ? [.pseudoHeader, .messageOnly]
+            : !destination.isV4 ? [.pseudoHeader]
+            : destination == IPAddressBits(VRRP.multicastGroup) ? [.pseudoHeader, .messageOnly]
             : [.pseudoHeader, .messageOnly, .pseudoHeaderToGroup]
         for form in candidates {
             let initial = VRRPChecksum.initialSum(form, source: source, destination: destination, length: message.count)
@@ -218,8 +248,12 @@ extension VRRPAdvert {
     }
 }
 
-extension [UInt8] {
+extension RandomAccessCollection where Element == UInt8, Index == Int {
     func bigEndian32(at offset: Int) -> UInt32 {
         UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8 | UInt32(self[offset + 3])
+    }
+
+    func bigEndian64(at offset: Int) -> UInt64 {
+        UInt64(bigEndian32(at: offset)) << 32 | UInt64(bigEndian32(at: offset + 4))
     }
 }

@@ -12,7 +12,7 @@ public enum VRRPAdvertMismatch: Sendable, Equatable, CustomStringConvertible {
     /// The peer announces another number of virtual addresses.
     case addressCount(expected: Int, received: Int)
     /// One of ours that the peer's advert lacks.
-    case missingAddress(IPv4Address)
+    case missingAddress(IPAddressBits)
 
     /// Whether keepalived drops the advert (current keepalived; see each case):
     /// - version: dropped (counted as a version error);

@@ -42,6 +42,11 @@ extension ConfigReader {
                 + "`virtual_router_id 51` (1 to 255, the same on every balancer of the pair)")
         }
         c.version = p.version ?? failover.defaults.version ?? 2
+        if c.isIPv6 { completeIPv6(&c, versionGiven: p.version ?? failover.defaults.version) }
+        for a in c.unicastPeers + (c.unicastSource.map { [$0] } ?? []) where a.isV4 == c.isIPv6 {
+            throw error(at: c.location, "vrrp_instance \(name) is \(c.isIPv6 ? "IPv6" : "IPv4") but its unicast address \(a) "
+                + "is not; an instance's adverts and addresses are of one family")
+        }
         // keepalived: no priority → 255 if it says MASTER, else 100; no state → MASTER only for
         // the owner (priority 255).
         let owner = UInt8(VRRPValues.ownerPriority)
@@ -68,6 +73,23 @@ extension ConfigReader {
             c.preemptDelay = 0
         }
         return c
+    }
+
+    /// An IPv6 instance as keepalived completes one: version 3 (RFC 5798 defines no other over
+    /// IPv6; keepalived forces it in strict mode, and we always do), and a word when its first
+    /// address is not link-local.
+    mutating func completeIPv6(_ c: inout VRRPInstanceConfig, versionGiven: UInt8?) {
+        if c.version == 2 {
+            if versionGiven == 2 {
+                warn(at: c.location, "vrrp_instance \(c.name): VRRP version 2 cannot carry IPv6; version 3 is used "
+                    + "(as keepalived does in strict mode)")
+            }
+            c.version = 3
+        }
+        if c.unicastPeers.isEmpty, let first = c.virtualAddresses.first?.address, first.high >> 54 != 0xFE80 >> 6 {
+            warn(at: c.location, "vrrp_instance \(c.name): the first IPv6 virtual_ipaddress should be link-local "
+                + "(RFC 5798: the virtual router's own address, e.g. fe80::1/64 first), as keepalived says too")
+        }
     }
 
     /// keepalived reads advert_int to the microsecond, then fits it to what the version carries:
@@ -114,7 +136,9 @@ extension ConfigReader {
     /// unicast ones collide when they also share a peer (keepalived's check_vrid_conflicts).
     func checkRouterIDs(_ instances: [VRRPInstanceConfig]) throws(ConfigDiagnostic) {
         for (index, b) in instances.enumerated() {
-            for a in instances[..<index] where a.virtualRouterID == b.virtualRouterID && a.interface == b.interface {
+            // IPv4 and IPv6 instances number their routers apart (RFC 5798 §5.2.3): one of each may share a VRID.
+            for a in instances[..<index] where a.virtualRouterID == b.virtualRouterID && a.interface == b.interface
+                && a.isIPv6 == b.isIPv6 {
                 let unicast = !a.unicastPeers.isEmpty
                 guard unicast == !b.unicastPeers.isEmpty else { continue }
                 if unicast && (a.unicastSource != b.unicastSource || Set(a.unicastPeers).isDisjoint(with: b.unicastPeers)) {

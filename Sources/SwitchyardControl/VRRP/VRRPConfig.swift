@@ -9,18 +9,23 @@ public struct VRRPInstanceConfig: Sendable, Equatable {
         case master = "MASTER", backup = "BACKUP"
     }
 
-    /// An address the instance holds while it is master (`virtual_ipaddress { ADDR/LEN [dev IF] }`).
+    /// An address the instance holds while it is master (`virtual_ipaddress { ADDR/LEN [dev IF] }`),
+    /// IPv4 or IPv6: an instance's addresses are of one family (keepalived's rule).
     public struct VirtualAddress: Sendable, Equatable {
-        public var address: IPv4Address
-        /// /32 when the line gives none, as keepalived.
+        public var address: IPAddressBits
+        /// /32 or /128 when the line gives none, as keepalived.
         public var prefixLength: UInt8
         /// `dev IF`: the interface the address goes on, when not the instance's own.
         public var device: String?
 
-        public init(address: IPv4Address, prefixLength: UInt8 = 32, device: String? = nil) {
+        public init(address: IPAddressBits, prefixLength: UInt8? = nil, device: String? = nil) {
             self.address = address
-            self.prefixLength = prefixLength
+            self.prefixLength = prefixLength ?? (address.isV4 ? 32 : 128)
             self.device = device
+        }
+
+        public init(address: IPv4Address, prefixLength: UInt8 = 32, device: String? = nil) {
+            self.init(address: IPAddressBits(address), prefixLength: prefixLength, device: device)
         }
     }
 
@@ -57,10 +62,12 @@ public struct VRRPInstanceConfig: Sendable, Equatable {
     /// `preempt_delay`, seconds.
     public var preemptDelay: Double = 0
     public var virtualAddresses: [VirtualAddress] = []
-    /// `unicast_src_ip`; nil: the interface's primary address.
-    public var unicastSource: IPv4Address?
-    /// `unicast_peer { … }`; empty: multicast to 224.0.0.18.
-    public var unicastPeers: [IPv4Address] = []
+    /// `unicast_src_ip`; nil: the interface's primary IPv4 address, or for IPv6 its link-local one.
+    public var unicastSource: IPAddressBits?
+    /// `unicast_peer { … }`; empty: multicast to 224.0.0.18 (IPv6: ff02::12).
+    public var unicastPeers: [IPAddressBits] = []
+    /// `native_ipv6`: an IPv6 instance even before (or without) an IPv6 address in its list.
+    public var nativeIPv6 = false
     /// `authentication { auth_type PASS; auth_pass X }` (version 2 only): the password, at most
     /// 8 bytes on the wire (the reader cuts longer ones, as keepalived). nil: no authentication;
     /// the reader leaves it nil where keepalived ignores authentication (version 3, no
@@ -96,6 +103,10 @@ public struct VRRPInstanceConfig: Sendable, Equatable {
 
     /// Seconds between adverts.
     public var advertSeconds: Double { Double(advertInterval) / 100 }
+
+    /// Whether the instance speaks VRRP over IPv6 (version 3, RFC 5798): `native_ipv6`, or its
+    /// first virtual address is IPv6, as keepalived decides an instance's family.
+    public var isIPv6: Bool { nativeIPv6 || virtualAddresses.first.map { !$0.address.isV4 } ?? false }
 }
 
 /// One `vrrp_script NAME { script …; interval …; … }`.

@@ -10,9 +10,9 @@ public struct ReceivedAdvert: Sendable, Equatable {
     /// Max Adver Int in centiseconds (version 2: the seconds field × 100).
     public var maxAdvertInterval: UInt16
     /// The sender's primary address (the IPv4 source): breaks ties between equal priorities.
-    public var sourceAddress: IPv4Address
+    public var sourceAddress: IPAddressBits
 
-    public init(priority: UInt8, maxAdvertInterval: UInt16, sourceAddress: IPv4Address) {
+    public init(priority: UInt8, maxAdvertInterval: UInt16, sourceAddress: IPAddressBits) {
         self.priority = priority
         self.maxAdvertInterval = maxAdvertInterval
         self.sourceAddress = sourceAddress
@@ -35,7 +35,7 @@ extension VRRPInstance {
         case masterReleased
         /// We ignored a lower-priority master's adverts until our down timer ran out.
         case preempted
-        case higherPriority(IPv4Address, UInt8)
+        case higherPriority(IPAddressBits, UInt8)
         case trackingFailed(String)
         case trackingRecovered
         case syncGroup
@@ -82,7 +82,7 @@ extension VRRPInstance {
         /// split brain healing or a router coming back. `answered`: our advert follows at once to
         /// make it step down (keepalived's "forcing new election"); false with
         /// lower_prio_no_advert. Said only for the log, which keepalived writes too.
-        case heardLowerPriority(IPv4Address, priority: UInt8, answered: Bool)
+        case heardLowerPriority(IPAddressBits, priority: UInt8, answered: Bool)
         /// In a sync group: our down timer ran out; the group decides (we stay BACKUP for now).
         case wantsMaster
         /// In a sync group: our own fault is gone; the group decides when all members are clear.

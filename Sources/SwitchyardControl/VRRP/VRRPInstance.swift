@@ -11,13 +11,13 @@ public struct VRRPInstance: Sendable {
     public let config: VRRPInstanceConfig
     public let options: Options
     /// Our primary address (unicast_src_ip or the interface's): the tie-breaker.
-    public let localAddress: IPv4Address
+    public let localAddress: IPAddressBits
     public private(set) var state: State = .initialize
     public private(set) var tracking: VRRPTracking
     public private(set) var effectivePriority: UInt8
     /// Master_Adver_Interval, centiseconds: the master's advertised one once heard (version 3).
     public private(set) var masterAdvertInterval: UInt16
-    public private(set) var masterAddress: IPv4Address?
+    public private(set) var masterAddress: IPAddressBits?
     public private(set) var masterPriority: UInt8?
     /// Set by `VRRPSyncGroup`: the machine then asks before becoming master or leaving FAULT.
     public var inSyncGroup = false
@@ -39,7 +39,7 @@ public struct VRRPInstance: Sendable {
     /// The cause a down-timer expiry will report (keepalived's next_master_reason).
     private var nextMasterCause: Cause = .masterDown
 
-    public init(config: VRRPInstanceConfig, scripts: [VRRPScriptConfig] = [], localAddress: IPv4Address,
+    public init(config: VRRPInstanceConfig, scripts: [VRRPScriptConfig] = [], localAddress: IPAddressBits,
                 options: Options = Options()) {
         self.config = config
         self.options = options

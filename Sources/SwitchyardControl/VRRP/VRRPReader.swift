@@ -183,7 +183,7 @@ extension ConfigReader {
             case "virtual_ipaddress":
                 for line in try children(c) { try virtualAddress(line, into: &i.config, owner: owner) }
             case "unicast_src_ip":
-                i.config.unicastSource = try address(try single(c), what: "unicast_src_ip")
+                i.config.unicastSource = try serviceAddress(try single(c), what: "unicast_src_ip", linkLocal: true)
             case "unicast_peer":
                 for line in try children(c) { try unicastPeer(line, into: &i.config, owner: owner) }
             case "authentication":
@@ -215,7 +215,11 @@ extension ConfigReader {
                 try setSyncDaemon(SyncDaemonConfig(interface: t.text, instance: name, location: c.keyword.location),
                                   instanceAt: s.arguments[0].location, at: c.keyword)
             case "native_ipv6":
-                throw error(c.keyword, "native_ipv6: IPv6 VRRP instances are not supported yet")
+                guard i.config.virtualAddresses.allSatisfy({ !$0.address.isV4 }) else {
+                    throw error(c.keyword, "native_ipv6 in a vrrp_instance with IPv4 addresses (keepalived: cannot specify "
+                        + "native_ipv6 with IPv4 addresses); an instance's addresses are of one family")
+                }
+                i.config.nativeIPv6 = true
             default:
                 if VRRPNotActedOn.instance.contains(k) {
                     warn(c.keyword, "\(k) is accepted but not acted on yet")
@@ -241,11 +245,12 @@ extension ConfigReader {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         var addressToken = s.keyword
         addressToken.text = String(parts[0])
-        let a = try address(addressToken, what: "virtual_ipaddress")
+        let a = try serviceAddress(addressToken, what: "virtual_ipaddress", linkLocal: true)
         var vip = VRRPInstanceConfig.VirtualAddress(address: a)
         if parts.count == 2 {
-            guard let len = UInt8(parts[1]), len <= 32 else {
-                throw error(s.keyword, "\"\(text)\": the prefix length after / must be 0 to 32")
+            let most: UInt8 = a.isV4 ? 32 : 128
+            guard let len = UInt8(parts[1]), len <= most else {
+                throw error(s.keyword, "\"\(text)\": the prefix length after / must be 0 to \(most)")
             }
             vip.prefixLength = len
         }
@@ -273,18 +278,26 @@ extension ConfigReader {
             warn(s.keyword, "\(owner): virtual_ipaddress \(a) is listed twice; the second is ignored, as keepalived")
             return
         }
+        // keepalived: the first address (or native_ipv6) sets the instance's family; one of the
+        // other family is ignored with a warning.
+        if (c.isIPv6 || !c.virtualAddresses.isEmpty) && a.isV4 == c.isIPv6 {
+            warn(s.keyword, "\(owner): virtual_ipaddress \(a) is \(a.isV4 ? "IPv4" : "IPv6") but the instance is "
+                + "\(c.isIPv6 ? "IPv6" : "IPv4") (its first address\(c.nativeIPv6 ? " or native_ipv6" : "")); it is ignored, as keepalived. "
+                + "Put it in a vrrp_instance of its own")
+            return
+        }
         c.virtualAddresses.append(vip)
     }
 
     /// `ADDR [min_ttl N] [max_ttl N]`, one a line.
     mutating func unicastPeer(_ s: Statement, into c: inout VRRPInstanceConfig, owner: String) throws(ConfigDiagnostic) {
         if s.children != nil { throw error(s.keyword, "unicast_peer lists addresses, one a line; no blocks inside") }
-        let a = try address(s.keyword, what: "unicast_peer")
+        let a = try serviceAddress(s.keyword, what: "unicast_peer", linkLocal: true)
         var index = 0
         while index < s.arguments.count {
             let option = s.arguments[index]
             guard option.text == "min_ttl" || option.text == "max_ttl" else {
-                if IPv4Address(option.text) != nil {
+                if IPAddressBits(text: option.text) != nil {
                     throw error(option, "one unicast_peer address a line (keepalived reads only the first of a line)")
                 }
                 throw error(option, "unknown unicast_peer option \"\(option.text)\"; expected min_ttl or max_ttl")

@@ -34,7 +34,7 @@ public struct VRRPRouter: Sendable {
     /// interface's). An instance named in a sync group joins it; a name no instance has is
     /// skipped (the config reader reports it).
     public init(config: FailoverConfig, options: VRRPInstance.Options = VRRPInstance.Options(),
-                localAddress: (VRRPInstanceConfig) -> IPv4Address) {
+                localAddress: (VRRPInstanceConfig) -> IPAddressBits) {
         var machines: [String: VRRPInstance] = [:]
         for c in config.instances {
             machines[c.name] = VRRPInstance(config: c, scripts: config.scripts, localAddress: localAddress(c), options: options)

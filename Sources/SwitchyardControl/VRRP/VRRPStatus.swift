@@ -10,12 +10,12 @@ public struct VRRPInstanceStatus: Sendable, Equatable {
     public var state: VRRPInstance.State
     public var priority: UInt8
     /// The master's address and priority as last heard; this box's own while it is master.
-    public var master: IPv4Address?
+    public var master: IPAddressBits?
     public var masterPriority: UInt8?
     /// Seconds on the service's clock when the instance entered its state.
     public var since: Double
     /// The VIPs and other addresses it holds while master.
-    public var addresses: [IPv4Address]
+    public var addresses: [IPAddressBits]
 
     /// The table adm prints, `now` on the same clock as `since`.
     public static func render(_ instances: [VRRPInstanceStatus], now: Double) -> String {
