@@ -66,10 +66,8 @@ public enum FanoutProgram {
         //  MUL      mul; rsh 16; mod workers; ret a
         //  RET0     ret 0
         let n = v4.count, m = v6.count
-        let prefix = min(max(clientPrefix6, 1), 128)
-        let w = UInt32((prefix - 1) / 32)
-        let bits = prefix - 32 * Int(w)
-        let mask6 = bits == 32 ? UInt32.max : ~(UInt32.max >> UInt32(bits))
+        let (word, mask6) = word6(clientPrefix6)
+        let w = UInt32(word)
         let toVIP = 3 + n + 1
         let icmp = toVIP + 4
         let ipv6 = icmp + 3
@@ -138,6 +136,22 @@ public enum FanoutProgram {
     public static func worker(for client: UInt32, workers: Int, clientMask: UInt32 = 0xFFFF_FFFF) -> Int {
         precondition(workers > 0)
         return Int((((client & clientMask) &* 0x9E37_79B1) >> 16) % UInt32(workers))
+    }
+
+    /// The same for an IPv6 client (SRC6, AND6 and MUL): the word of its address that
+    /// `clientPrefix6` ends in, masked to the prefix.
+    public static func worker(for6 client: IPAddressBits, workers: Int, clientPrefix6: Int = 128) -> Int {
+        let (w, mask) = word6(clientPrefix6)
+        let word = UInt32(truncatingIfNeeded: (w < 2 ? client.high : client.low) >> (w % 2 == 0 ? 32 : 0))
+        return worker(for: word, workers: workers, clientMask: mask)
+    }
+
+    /// Which 32-bit word of an IPv6 address the program hashes for a prefix, and its mask.
+    static func word6(_ clientPrefix6: Int) -> (word: Int, mask: UInt32) {
+        let prefix = min(max(clientPrefix6, 1), 128)
+        let w = (prefix - 1) / 32
+        let bits = prefix - 32 * w
+        return (w, bits == 32 ? UInt32.max : ~(UInt32.max >> UInt32(bits)))
     }
 
     /// Runs the program on an Ethernet frame as the kernel's fanout would (for tests; supports

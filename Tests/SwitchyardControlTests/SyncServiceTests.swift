@@ -40,9 +40,9 @@ final class SyncServiceTests: XCTestCase {
 
     func directory() -> SyncDirectory {
         var d = SyncDirectory()
-        d.reals[SyncDirectory.RealKey(proto: IPProtocol.tcp, virtual: vip, virtualPort: 80, real: rip, realPort: 8080)] =
-            SyncDirectory.Real(id: 5, nat: true)
-        d.vipInterface[vip] = 1
+        d.reals[SyncDirectory.RealKey(proto: IPProtocol.tcp, virtual: IPAddressBits(v4: vip), virtualPort: 80,
+                                      real: IPAddressBits(v4: rip), realPort: 8080)] = SyncDirectory.Real(id: 5, nat: true)
+        d.vipInterface[IPAddressBits(v4: vip)] = 1
         return d
     }
 
@@ -311,7 +311,7 @@ final class SyncTemplateRoundTripTests: XCTestCase {
         let bytes = try XCTUnwrap(SyncCodec.encode([try XCTUnwrap(SyncTranslate.entry(template))], syncID: 1).first)
         let entry = try XCTUnwrap(SyncCodec.decode(bytes).entries.first)
         var directory = SyncDirectory()
-        directory.reals[SyncDirectory.RealKey(proto: 6, virtual: vip.value, virtualPort: 8080, real: rip.value,
+        directory.reals[SyncDirectory.RealKey(proto: 6, virtual: IPAddressBits(vip), virtualPort: 8080, real: IPAddressBits(rip),
                                               realPort: 8080)] = SyncDirectory.Real(id: 3, nat: true)
         let placed = try SyncTranslate.record(entry, in: directory).get()
         XCTAssertTrue(placed.record.isTemplate)
@@ -324,5 +324,45 @@ final class SyncTemplateRoundTripTests: XCTestCase {
         var listed: [FlowRecord] = []
         while let r = bx.outbound.pop() { listed.append(r) }
         XCTAssertEqual(listed.filter(\.isTemplate).map(\.client), [IPAddressBits(text: "198.18.1.10")!])
+    }
+}
+
+/// IPv6 flows through connection sync: a master's NAT66 record as an IPv6 entry (STYPE_F_INET6)
+/// on the wire and back, placed by the backup's directory on the worker its fanout program
+/// gives the client.
+final class SyncIPv6Tests: XCTestCase {
+    func testAnIPv6RecordTravelsAndLandsOnItsClientsWorker() throws {
+        let client = IPAddressBits(ipv6: "2001:db8:5::a7")!, vip = IPAddressBits(ipv6: "2001:db8:1::100")!
+        let rip = IPAddressBits(ipv6: "2001:db8:2::11")!
+        let record = FlowRecord(client: client, virtual: vip, real: rip, clientPort: 40_000, virtualPort: 80, realPort: 8080,
+                                proto: IPProtocol.tcp, state: .established, flags: FlowFlags.nat, interface: 0,
+                                peerMAC: MACAddress(bits: 0x0A), expiresIn: 899_500, realID: 7)
+        let entry = try XCTUnwrap(SyncTranslate.entry(record))
+        XCTAssertEqual(entry.addresses, .v6(client: SyncIPv6Address(client), virtual: SyncIPv6Address(vip),
+                                            destination: SyncIPv6Address(rip)))
+        let bytes = try XCTUnwrap(SyncCodec.encode([entry], syncID: 1).first)
+        let decoded = try XCTUnwrap(SyncCodec.decode(bytes).entries.first)
+        XCTAssertEqual(decoded, entry)
+
+        var directory = SyncDirectory()
+        directory.workers = 4
+        directory.reals[SyncDirectory.RealKey(proto: IPProtocol.tcp, virtual: vip, virtualPort: 80, real: rip, realPort: 8080)] =
+            SyncDirectory.Real(id: 7, nat: true)
+        directory.vipInterface[vip] = 0
+        let placed = try SyncTranslate.record(decoded, in: directory).get()
+        XCTAssertEqual(placed.record.client, client)
+        XCTAssertEqual(placed.record.real, rip)
+        XCTAssertEqual(placed.record.realID, 7)
+        XCTAssertEqual(placed.record.state, .established)
+        XCTAssertEqual(placed.record.expiresIn, 900_000, "whole seconds, rounded up")
+        XCTAssertEqual(placed.record.peerMAC, MACAddress(bits: 0x0A))
+        XCTAssertEqual(placed.worker, FanoutProgram.worker(for6: client, workers: 4))
+        directory.clientPrefix6 = 56
+        XCTAssertEqual(try SyncTranslate.record(decoded, in: directory).get().worker,
+                       FanoutProgram.worker(for6: client, workers: 4, clientPrefix6: 56))
+
+        // Not in the backup's table: refused as an IPv4 one would be.
+        XCTAssertEqual(try? SyncTranslate.record(decoded, in: SyncDirectory()).get().worker, nil)
+        if case .failure(let why) = SyncTranslate.record(decoded, in: SyncDirectory()) { XCTAssertEqual(why, .unknownReal) }
     }
 }

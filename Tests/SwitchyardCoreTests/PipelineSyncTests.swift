@@ -260,4 +260,42 @@ final class PipelineSyncTests: XCTestCase {
         XCTAssertEqual(r.realPort, 8080)
         XCTAssertTrue(r.isNAT)
     }
+    /// A backup handed a master's NAT66 record answers the flow's first reply as the master
+    /// would: the golden SYN-ACK, byte for byte, with no flow of its own made.
+    func testBackupForwardsAnInstalledIPv6NATFlow() throws {
+        let snapshot = Golden6PacketTests.natSnapshot()
+        let steps = try XCTUnwrap(nat66Sequences.first?.steps)
+        func pipeline6(_ exchange: FlowExchange) -> Pipeline {
+            var config = PipelineConfig(interfaceMACs: [NATGoldenTests.outsideMAC, NATGoldenTests.insideMAC], flowCapacity: 500)
+            config.exchange = exchange
+            return Pipeline(config)
+        }
+        func feed(_ p: inout Pipeline, _ step: GoldenStep) -> (Verdict, [UInt8]) {
+            var frame = bytes(hex: step.input)
+            let verdict = frame.withUnsafeMutableBytes {
+                p.process($0.baseAddress!, length: $0.count, ingress: step.ingress, checksumPending: step.checksumPending,
+                          now: step.now, snapshot: snapshot.view)
+            }
+            return (verdict, frame)
+        }
+        let master = FlowExchange(capacity: 64)
+        var m = pipeline6(master)
+        _ = feed(&m, steps[0])
+        master.requestWalk(number: 1, purposes: FlowRecord.walkSync)
+        _ = m.exchangeTurn(now: steps[0].now, snapshot: snapshot.view, walkBudget: Limits.idleWalkBudget)
+        let records = drain(master.outbound).filter { !$0.isDoneMarker }
+        XCTAssertEqual(records.count, 1)
+        XCTAssertEqual(records.first?.client, IPAddressBits(ipv6: "2001:db8:1::a"))
+
+        let backup = FlowExchange(capacity: 64)
+        var b = pipeline6(backup)
+        for r in records { XCTAssertTrue(backup.inbound.push(r)) }
+        _ = b.exchangeTurn(now: steps[1].now, snapshot: snapshot.view)
+        XCTAssertEqual(b.counters[.syncInstalled], 1)
+        let (verdict, out) = feed(&b, steps[1])
+        XCTAssertEqual(verdict, steps[1].verdict)
+        XCTAssertEqual(hex(out), steps[1].output, "the master's translation, to the client's MAC it saw")
+        XCTAssertEqual(b.counters[.natReplies], 1)
+        XCTAssertEqual(b.counters[.newFlows], 0)
+    }
 }

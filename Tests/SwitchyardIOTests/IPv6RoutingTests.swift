@@ -107,6 +107,8 @@ final class IPv6RoutingTests: XCTestCase {
             let error = FanoutProgram.run(program, on: frame("2001:db8:9::1", "2001:db8:1::100", proto: 58, quoted: client))
             XCTAssertEqual(inbound, reply, client)
             XCTAssertEqual(inbound, error, client)
+            XCTAssertEqual(Int(inbound), FanoutProgram.worker(for6: a(client), workers: 4),
+                           "\(client): the worker connection sync installs its flows on")
             XCTAssertLessThan(inbound, 4)
             seen.insert(inbound)
         }
@@ -132,6 +134,8 @@ final class IPv6RoutingTests: XCTestCase {
                      FanoutProgram.run(program, on: frame("2001:db8:2::11", client, sourcePort: 8080))]
                 })
             XCTAssertEqual(workers.count, 1, "the /56 of \(network)")
+            XCTAssertEqual(workers.first.map(Int.init), FanoutProgram.worker(for6: a("\(network)::1"), workers: 4, clientPrefix6: 56),
+                           "connection sync's choice for the /56 of \(network)")
             seen.formUnion(workers)
         }
         XCTAssertEqual(seen.count, 4, "32 networks use all 4 workers")
@@ -158,11 +162,13 @@ final class IPv6RoutingTests: XCTestCase {
     func testTheLinkLocalAddressOfAnInterface() {
         let text = """
             20010db8000100000000000000000002 02 40 00 80     eth0
+            fe800000000000000000000000000001 02 40 20 82     eth0
             fe800000000000000000000000000099 03 40 20 c0     eth1
             fe800000000000000000000000000002 02 40 20 80     eth0
             fe800000000000000000000000000007 03 40 20 80     eth1
             """
-        XCTAssertEqual(InterfaceAddresses6.linkLocal(in: text, of: "eth0"), a("fe80::2"))
+        XCTAssertEqual(InterfaceAddresses6.linkLocal(in: text, of: "eth0"), a("fe80::2"),
+                       "one added without duplicate address detection (a VRRP master's fe80::1) is skipped")
         XCTAssertEqual(InterfaceAddresses6.linkLocal(in: text, of: "eth1"), a("fe80::7"), "a tentative one is skipped")
         XCTAssertNil(InterfaceAddresses6.linkLocal(in: text, of: "eth2"))
     }

@@ -11,20 +11,19 @@ extension ControlPlane {
         state.withLock { s in
             var d = SyncDirectory()
             d.workers = workers
-            // Sync's entries are IPv4 (FlowRecord): IPv6 services have none.
             for service in s.table.services {
                 let c = service.config
-                guard let vip = c.vip.ipv4 else { continue }
                 for real in service.reals {
-                    guard let address = real.config.address.ipv4 else { continue }
-                    let key = SyncDirectory.RealKey(proto: c.proto, virtual: vip.value, virtualPort: c.port,
-                                                    real: address.value, realPort: real.config.port)
+                    let key = SyncDirectory.RealKey(proto: c.proto, virtual: c.vip, virtualPort: c.port,
+                                                    real: real.config.address, realPort: real.config.port)
                     d.reals[key] = SyncDirectory.Real(id: real.id, nat: c.method == .nat)
                 }
-                if let number = try? plan.number(for: IPAddressBits(vip), vip: true) { d.vipInterface[vip.value] = UInt8(number) }
+                if let number = try? plan.number(for: c.vip, vip: true) { d.vipInterface[c.vip] = UInt8(number) }
             }
-            d.clientMask = s.table.services.filter { $0.config.persistenceTimeout > 0 }
-                .reduce(UInt32.max) { $0 & $1.config.persistenceMask }
+            // As addressSets() gives the fanout program: the workers' split of clients.
+            let persistent = s.table.services.filter { $0.config.persistenceTimeout > 0 }
+            d.clientMask = persistent.filter(\.config.vip.isV4).reduce(UInt32.max) { $0 & $1.config.persistenceMask }
+            d.clientPrefix6 = persistent.filter { !$0.config.vip.isV4 }.map(\.config.persistencePrefixLength).min() ?? 128
             return (d, s.generation)
         }
     }

@@ -217,8 +217,7 @@ public final class SyncService: @unchecked Sendable {
     }
 
     private func send(_ all: [FlowRecord]) {
-        // IPv4 flows only (SyncTranslate.entry).
-        let records = all.filter(\.client.isV4)
+        let records = all
         guard !records.isEmpty else { return }
         let messages = SyncCodec.encode(records.lazy.compactMap(SyncTranslate.entry), syncID: syncID, maxLength: maxLength)
         var sent = 0
