@@ -21,9 +21,16 @@ import SwitchyardCore
 /// switch that snoops MLD sends the solicitations here too.
 public final class NDResponder: @unchecked Sendable {
     public let interface: InterfaceInfo
-    /// The interface's link-local address, read at start: the source of our solicitations
-    /// (none can be sent without one).
-    public let linkLocal: IPAddressBits?
+    /// The interface's link-local address: the source of our solicitations (none can be sent
+    /// without one). Read at start and, while there is none yet (still tentative: an engine
+    /// started right after its interface came up), again at each solicitation.
+    public var linkLocal: IPAddressBits? {
+        linkLocalSeen.withLock { known in
+            if known == nil { known = InterfaceAddresses6.linkLocal(of: interface.name) }
+            return known
+        }
+    }
+    private let linkLocalSeen: Locked<IPAddressBits?>
     private let capture: OpaquePointer
     private let sender: Locked<UnsafeMutablePointer<libnet_t>>
     /// Holds the solicited-node group memberships; -1 where the kernel has no IPv6
@@ -37,7 +44,7 @@ public final class NDResponder: @unchecked Sendable {
 
     public init(interface: InterfaceInfo) throws {
         self.interface = interface
-        self.linkLocal = InterfaceAddresses6.linkLocal(of: interface.name)
+        self.linkLocalSeen = Locked(InterfaceAddresses6.linkLocal(of: interface.name))
         let p = try LinkSockets.capture(interface, filter: "icmp6 and (ip6[40] == 135 or ip6[40] == 136)",
                                         ethertype: SY_ETH_P_IPV6)
         let l: UnsafeMutablePointer<libnet_t>

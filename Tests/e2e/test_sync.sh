@@ -6,35 +6,50 @@
 # while the backup listens), idle keep-alive connections and a persistent service: the download
 # finishes byte-exact, the idle connections answer again from the same server, the persistent
 # client stays with its server, no request fails after the takeover; the first master returns,
-# catches up and preempts, and the connections survive that move too.
+# catches up and preempts, and the connections survive that move too. Dual stack: a NAT66 service
+# beside it, in two IPv6 instances of the same sync group (a link-local virtual address first),
+# whose download across the SIGKILL finishes byte-exact too.
 . "$(dirname "$0")/prelude.sh"
 vip=198.19.30.200
 gateway=198.19.31.1
+vip6=2001:db8:30::200
+gateway6=2001:db8:31::1
 
 lab_init sye2e-sync
 trap 'rc=$?; e2e_report; (exit $rc); lab_cleanup' EXIT
 lab_switch out
 lab_switch in
 lab_host client eth0 198.19.30.50/24 out
-lab_host web1 eth0 198.19.31.21/24 in
-lab_host web2 eth0 198.19.31.22/24 in
+lab_ipv6 client eth0 2001:db8:30::50/64
+for n in 1 2; do
+    lab_host web$n eth0 198.19.31.2$n/24 in
+    lab_ipv6 web$n eth0 2001:db8:31::2$n/64
+done
 # A balancer: eth0 outside (the VIP's side), eth1 inside (the real servers' gateway, and sync).
-balancer() { # balancer NAME OUTSIDE INSIDE
-    lab_host "$1" eth0 "$2/24" out
+balancer() { # balancer NAME N: addresses .N and ::N on both sides
+    lab_host "$1" eth0 "198.19.30.$2/24" out
+    lab_ipv6 "$1" eth0 "2001:db8:30::$2/64"
     lab_exec "$1" ip link add eth1 type veth peer name "i$$${1:0:4}"
     lab_exec "$1" ip link set "i$$${1:0:4}" netns "$(lab_ns in)"
     lab_exec in ip link set "i$$${1:0:4}" name "$1" master br0 up
-    lab_exec "$1" ip addr add "$3/24" dev eth1
+    lab_exec "$1" ip addr add "198.19.31.$2/24" dev eth1
+    lab_ipv6 "$1" eth1 "2001:db8:31::$2/64"
     lab_exec "$1" ip link set eth1 up
 }
-balancer lb1 198.19.30.2 198.19.31.2
-balancer lb2 198.19.30.3 198.19.31.3
+balancer lb1 2
+balancer lb2 3
+# The balancers' link-local addresses (the IPv6 adverts' source) no longer tentative.
+for _ in $(seq 50); do
+    [ -z "$(lab_exec lb1 ip -6 addr show tentative)$(lab_exec lb2 ip -6 addr show tentative)" ] && break
+    sleep 0.1
+done
 for rs in web1 web2; do
     lab_exec $rs env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$root/scripts/realserver.sh" gateway $gateway >/dev/null
+    lab_exec $rs env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$root/scripts/realserver.sh" gateway $gateway6 >/dev/null
     # Idle keep-alive connections wait through the whole file (minutes under ThreadSanitizer).
     # The 4 MiB download takes about 27 s at 150k: it must still run when the master is killed
     # a few seconds after it began, also under ThreadSanitizer (checked there, not assumed).
-    lab_nginx $rs $rs "listen 8080 reuseport; keepalive_timeout 600s; location /slow/ { alias $LAB_DIR/nginx-$rs/www/; limit_rate 150k; }"
+    lab_nginx $rs $rs "listen [::]:80; listen 8080 reuseport; keepalive_timeout 600s; location /slow/ { alias $LAB_DIR/nginx-$rs/www/; limit_rate 150k; }"
 done
 
 conf() { # conf NAME STATE PRIORITY [EXTRA_INSTANCE_LINES]
@@ -47,6 +62,8 @@ vrrp_sync_group G {
     group {
         VI_VIP
         VI_GW
+        VI_VIP6
+        VI_GW6
     }
 }
 vrrp_instance VI_VIP {
@@ -72,6 +89,36 @@ vrrp_instance VI_GW {
     virtual_ipaddress {
         $gateway/24
     }
+}
+vrrp_instance VI_VIP6 {
+    state $2
+    interface eth0
+    virtual_router_id 71
+    priority $3
+    advert_int 0.1
+    ${4:-}
+    virtual_ipaddress {
+        fe80::30/64
+        $vip6
+    }
+}
+vrrp_instance VI_GW6 {
+    state $2
+    interface eth1
+    virtual_router_id 72
+    priority $3
+    advert_int 0.1
+    ${4:-}
+    virtual_ipaddress {
+        fe80::31/64
+        $gateway6/64
+    }
+}
+virtual_server $vip6 80 {
+    lb_algo rr
+    lb_kind NAT
+    real_server 2001:db8:31::21 80 { weight 1 }
+    real_server 2001:db8:31::22 80 { weight 1 }
 }
 virtual_server $vip 80 {
     lb_algo rr
@@ -134,9 +181,11 @@ echo "-- the master alone, with connections: idle keep-alive connections, a pers
 start lb1
 # The group's line comes after both members' (under ThreadSanitizer, some milliseconds after).
 lab_wait_for "${LOG[lb1]}" "sync group G: BACKUP -> MASTER" 5
-check "lb1 is master of both instances" test "$(grep -c -- 'vrrp VI_[A-Z]*: BACKUP -> MASTER' "${LOG[lb1]}")" -eq 2
+check "lb1 is master of all four instances" test "$(grep -c -- 'vrrp VI_[A-Z6]*: BACKUP -> MASTER' "${LOG[lb1]}")" -eq 4
 check "lb1 holds the gateway address" sh -c "ip netns exec $(lab_ns lb1) ip -4 addr show dev eth1 | grep -q ' $gateway/'"
 check "the VIP answers through lb1 (NAT)" test "$(lab_exec client curl -s --max-time 3 "http://$vip/" | grep -c '^web[12]$')" -eq 1
+check "lb1 holds the IPv6 gateway addresses" sh -c "ip netns exec $(lab_ns lb1) ip -6 addr show dev eth1 | grep -q ' $gateway6/64' && ip netns exec $(lab_ns lb1) ip -6 addr show dev eth1 | grep -q ' fe80::31/64'"
+check "the IPv6 VIP answers through lb1 (NAT66)" test "$(lab_exec client curl -s -g --max-time 3 "http://[$vip6]/" | grep -c '^web[12]$')" -eq 1
 mkfifo "$LAB_DIR/go"
 lab_exec client python3 "$here/idle_client.py" $vip 80 8 <"$LAB_DIR/go" >"$LAB_DIR/idle" 2>&1 &
 idle=$!
@@ -181,8 +230,17 @@ check "after the drop ends, the refresh walk (every 2 s) gives lb2 all of them" 
 echo "-- SIGKILL the master under a download, the idle connections and a loop of short requests"
 lab_exec client curl -s --max-time 120 -o "$LAB_DIR/dl" "http://$vip/slow/big.bin" &
 dl=$!
+lab_exec client curl -s -g --max-time 120 -o "$LAB_DIR/dl6" "http://[$vip6]/slow/big.bin" &
+dl6=$!
 wait_connections lb1 80 13
 check "lb2 lists the download too" covers lb2 lb1
+# established6 LB: the client addresses of LB's ESTABLISHED entries to [vip6]:80
+established6() { adm "$1" -Lnc | awk -v v="[$vip6]:80" '$3 == "ESTABLISHED" && $5 == v {print $4}'; }
+for _ in $(seq 50); do [ -n "$(established6 lb2)" ] && break; sleep 0.2; done
+check "lb2 lists the IPv6 download, synced ($(established6 lb2 | tr '\n' ' '))" \
+    sh -c "[ -n '$(established6 lb2)' ] && [ '$(established6 lb2)' = '$(established6 lb1)' ]"
+[ -n "$(established6 lb2)" ] ||
+    { adm lb1 -Lnc | grep -F "[$vip6]" | sed 's/^/   lb1: /'; adm lb2 --sync | tr '\n' ' ' | sed 's/^/   lb2: /'; echo; }
 (
     for _ in $(seq 60); do
         s=$(clock)
@@ -198,7 +256,7 @@ killed=$(clock)
 kill -KILL "${PID[lb1]}"
 wait "${PID[lb1]}" 2>/dev/null
 lab_wait_for "${LOG[lb2]}" "VI_GW: BACKUP -> MASTER" 5
-check "lb2 takes both instances over" test "$(grep -c -- 'BACKUP -> MASTER' "${LOG[lb2]}")" -ge 2
+check "lb2 takes all four instances over" test "$(grep -c -- 'vrrp VI_[A-Z6]*: BACKUP -> MASTER' "${LOG[lb2]}")" -ge 4
 check "lb2 now holds the gateway address" sh -c "ip netns exec $(lab_ns lb2) ip -4 addr show dev eth1 | grep -q ' $gateway/'"
 check "lb2 sends connections now" lab_wait_for "${LOG[lb2]}" "sync: VI_GW is master" 3
 (echo go >&7) 2>/dev/null
@@ -213,6 +271,9 @@ expect "the 4 connections whose sync was dropped and repaired answered too" "$(g
 wait $dl
 expect "the download across the takeover finished" $? -eq 0
 check "byte-exact" sh -c "cmp -s '$LAB_DIR/dl' '$LAB_DIR/nginx-web1/www/big.bin' || cmp -s '$LAB_DIR/dl' '$LAB_DIR/nginx-web2/www/big.bin'"
+wait $dl6
+expect "the IPv6 download across the takeover finished (NAT66)" $? -eq 0
+check "byte-exact" sh -c "cmp -s '$LAB_DIR/dl6' '$LAB_DIR/nginx-web1/www/big.bin' || cmp -s '$LAB_DIR/dl6' '$LAB_DIR/nginx-web2/www/big.bin'"
 wait $loop
 after=$(awk -v k="$killed" '$1 > k + 1.5' "$LAB_DIR/requests")
 expect "requests started 1.5 s after the kill" "$(echo "$after" | grep -c ok)" -ge 10
@@ -234,10 +295,10 @@ lab_wait_for "$LAB_DIR/idle3" "open" 10
 start lb1
 check "lb1 catches up from lb2 before it preempts ($(connections lb2 80) connections)" covers lb1 lb2
 # masters LB: how many of its instances went master (two: the sync group moves together)
-masters() { grep -c 'vrrp VI_[A-Z]*: BACKUP -> MASTER' "${LOG[$1]}"; }
-for _ in $(seq 60); do [ "$(masters lb1)" -ge 2 ] && break; sleep 0.1; done
+masters() { grep -c 'vrrp VI_[A-Z6]*: BACKUP -> MASTER' "${LOG[$1]}"; }
+for _ in $(seq 60); do [ "$(masters lb1)" -ge 4 ] && break; sleep 0.1; done
 grep -- '-> MASTER' "${LOG[lb1]}" | cut -d' ' -f4- | sed 's/^/   lb1: /'
-check "lb1 preempts: both instances master ($(masters lb1))" test "$(masters lb1)" -eq 2
+check "lb1 preempts: all four instances master ($(masters lb1))" test "$(masters lb1)" -eq 4
 # line LOG PATTERN: the number of the first line of LOG that matches
 line() { grep -n -m1 -- "$2" "$1" | cut -d: -f1; }
 caught=$(line "${LOG[lb1]}" "sync: caught up")
@@ -245,6 +306,7 @@ preempted=$(line "${LOG[lb1]}" "VI_GW: BACKUP -> MASTER")
 check "lb1 held its preemption until the catch-up was answered (log lines ${caught:-none} < ${preempted:-none})" \
     test "${caught:-999999}" -lt "${preempted:-0}"
 check "the restarted lb1 removed the gateway address its killed run left" grep -q "removed $gateway/24 from eth1, left by an earlier run" "${LOG[lb1]}"
+check "and the IPv6 ones" sh -c "grep -q 'removed $gateway6/64 from eth1, left' '${LOG[lb1]}' && grep -q 'removed fe80::31/64 from eth1, left' '${LOG[lb1]}'"
 lab_wait_for "${LOG[lb2]}" "VI_GW: MASTER -> BACKUP" 5
 check "lb2 steps down" grep -q "VI_GW: MASTER -> BACKUP" "${LOG[lb2]}"
 sleep 0.5

@@ -90,7 +90,8 @@ public final class Engine: @unchecked Sendable {
             ndThreads.forEach { $0.join() }
         }
         for r in parts.ndResponders where r.linkLocal == nil && config.services.contains(where: { !$0.vip.isV4 }) {
-            Log.warning("\(r.interface.name) has no IPv6 link-local address: IPv6 real servers on it cannot be asked for their MACs")
+            Log.warning("\(r.interface.name) has no IPv6 link-local address yet: IPv6 real servers on it cannot be asked "
+                + "for their MACs until it has one")
         }
         resolveNeighbours(signals)
 

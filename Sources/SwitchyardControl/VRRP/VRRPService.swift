@@ -56,7 +56,14 @@ public final class VRRPService: @unchecked Sendable {
             if c.isIPv6 {
                 guard linkLocals[c.interface] == nil else { continue }
                 let info = try InterfaceInfo.lookup(c.interface)
-                guard let address = InterfaceAddresses6.linkLocal(of: c.interface) else {
+                // An interface that has just come up keeps its link-local address tentative for
+                // about a second (duplicate address detection): wait up to 3 s for it.
+                var linkLocal = InterfaceAddresses6.linkLocal(of: c.interface)
+                for _ in 0..<30 where linkLocal == nil {
+                    usleep(100_000)
+                    linkLocal = InterfaceAddresses6.linkLocal(of: c.interface)
+                }
+                guard let address = linkLocal else {
                     throw SetupError("vrrp_instance \(c.name): interface \(c.interface) has no IPv6 link-local address to send "
                         + "adverts from (is IPv6 off on it, or its address still tentative?)")
                 }
