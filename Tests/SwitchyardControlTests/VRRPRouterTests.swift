@@ -38,4 +38,22 @@ final class VRRPRouterTests: XCTestCase {
         XCTAssertEqual(router.instance("VI_3")!.state, .backup)
         XCTAssertEqual(router.nextDeadline!, down150 + 0.1, accuracy: vrrpEps, "the masters' next adverts")
     }
+    /// An IPv4 and an IPv6 instance with one VRID on one interface (RFC 5798 counts the families
+    /// apart): each family's adverts reach its own instance only.
+    func testOneVRIDPerFamilyOnOneInterface() {
+        var config = FailoverConfig()
+        var v6 = VRRPLab.config("VI_6", vrid: 7, priority: 100)
+        v6.virtualAddresses = [.init(address: IPAddressBits(ipv6: "fe80::1")!, prefixLength: 64)]
+        config.instances = [VRRPLab.config("VI_4", vrid: 7, priority: 100), v6]
+        var router = VRRPRouter(config: config) { _ in VRRPLab.address(0) }
+        _ = router.handle(.start, at: 0)
+        let six = ReceivedAdvert(priority: 200, maxAdvertInterval: 10, sourceAddress: IPAddressBits(ipv6: "fe80::9")!)
+        _ = router.receive(six, interface: "eth0", virtualRouterID: 7, ipv6: true, at: 0.2)
+        XCTAssertEqual(router.instance("VI_6")!.masterAddress, IPAddressBits(ipv6: "fe80::9"))
+        XCTAssertNil(router.instance("VI_4")!.masterAddress, "the IPv4 instance heard nothing")
+        let four = ReceivedAdvert(priority: 200, maxAdvertInterval: 10, sourceAddress: VRRPLab.address(5))
+        _ = router.receive(four, interface: "eth0", virtualRouterID: 7, at: 0.3)
+        XCTAssertEqual(router.instance("VI_4")!.masterAddress, VRRPLab.address(5))
+        XCTAssertEqual(router.instance("VI_6")!.masterAddress, IPAddressBits(ipv6: "fe80::9"))
+    }
 }

@@ -73,10 +73,12 @@ public struct VRRPRouter: Sendable {
 
     /// A checked advert that arrived on `interface` for `virtualRouterID`; nothing if no
     /// instance there uses that VRID.
-    public mutating func receive(_ advert: ReceivedAdvert, interface: String, virtualRouterID: UInt8, at now: Double) -> [Action] {
+    public mutating func receive(_ advert: ReceivedAdvert, interface: String, virtualRouterID: UInt8, ipv6: Bool = false,
+                                 at now: Double) -> [Action] {
         for u in units.indices {
+            // An IPv4 and an IPv6 instance may share a VRID on one interface: the family tells them apart.
             if let target = units[u].instances.first(where: {
-                $0.config.interface == interface && $0.config.virtualRouterID == virtualRouterID
+                $0.config.interface == interface && $0.config.virtualRouterID == virtualRouterID && $0.config.isIPv6 == ipv6
             }) {
                 return handle(.advert(advert), member: target.config.name, unit: u, now)
             }

@@ -194,7 +194,7 @@ public final class VRRPService: @unchecked Sendable {
             }
             let advert = ReceivedAdvert(priority: received.advert.priority,
                                         maxAdvertInterval: received.advert.advertInterval, sourceAddress: received.source)
-            perform(router.receive(advert, interface: interface, virtualRouterID: vrid, at: now()))
+            perform(router.receive(advert, interface: interface, virtualRouterID: vrid, ipv6: instance.isIPv6, at: now()))
         } catch {
             report(instance, "advert refused: \(error)")
         }
