@@ -92,8 +92,9 @@ public enum NeighbourTable {
 public enum InterfaceAddresses6 {
     /// The interface's link-local address (the source of its neighbour solicitations and IPv6
     /// VRRP adverts), if it has one that is usable (not tentative, not failed duplicate address
-    /// detection) and its own: one added without duplicate address detection is passed over,
-    /// since that is how a VRRP master holds a virtual link-local address (keepalived, and us).
+    /// detection). One added without duplicate address detection is taken only when there is no
+    /// other: that is how a VRRP master holds a virtual link-local address (keepalived, and us),
+    /// but also how some hosts set their own.
     public static func linkLocal(of interface: String) -> IPAddressBits? {
         readSmallFile("/proc/net/if_inet6").flatMap { linkLocal(in: $0, of: interface) }
     }
@@ -102,14 +103,16 @@ public enum InterfaceAddresses6 {
     /// and flags (0x40 tentative, 0x08 duplicate address detection failed, 0x02 added without
     /// it), all hex, and the interface's name.
     public static func linkLocal(in text: String, of interface: String) -> IPAddressBits? {
+        var withoutDAD: IPAddressBits?
         for line in text.split(separator: "\n") {
             let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard f.count >= 6, f[5] == interface, let scope = UInt32(f[3], radix: 16), scope == 0x20,
-                  let flags = UInt32(f[4], radix: 16), flags & 0x4A == 0, let address = Route6.address(f[0])
+                  let flags = UInt32(f[4], radix: 16), flags & 0x48 == 0, let address = Route6.address(f[0])
             else { continue }
-            return address
+            if flags & 0x02 == 0 { return address }
+            if withoutDAD == nil { withoutDAD = address }
         }
-        return nil
+        return withoutDAD
     }
 
     /// Whether the interface forwards IPv6 (net.ipv6.conf.IF.forwarding): a router's

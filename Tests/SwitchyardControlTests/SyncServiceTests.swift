@@ -364,5 +364,14 @@ final class SyncIPv6Tests: XCTestCase {
         // Not in the backup's table: refused as an IPv4 one would be.
         XCTAssertEqual(try? SyncTranslate.record(decoded, in: SyncDirectory()).get().worker, nil)
         if case .failure(let why) = SyncTranslate.record(decoded, in: SyncDirectory()) { XCTAssertEqual(why, .unknownReal) }
+
+        // An IPv6 entry naming IPv4-mapped addresses would pass for an IPv4 flow: refused.
+        let mapped = IPAddressBits(v4: 0xC612_0164)
+        var disguised = decoded
+        disguised.addresses = .v6(client: SyncIPv6Address(mapped), virtual: SyncIPv6Address(mapped),
+                                  destination: SyncIPv6Address(mapped))
+        directory.reals[SyncDirectory.RealKey(proto: IPProtocol.tcp, virtual: mapped, virtualPort: 80, real: mapped,
+                                              realPort: 8080)] = SyncDirectory.Real(id: 7, nat: true)
+        if case .success = SyncTranslate.record(disguised, in: directory) { XCTFail("a mapped IPv6 entry was installed") }
     }
 }

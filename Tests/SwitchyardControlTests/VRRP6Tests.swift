@@ -134,17 +134,23 @@ final class VRRP6Tests: XCTestCase {
 
     func testWhatAnIPv6InstanceWarnsAbout() throws {
         let c = try Config.parse("global_defs {\n vrrp_version 2\n}\n" + header
-            + " virtual_ipaddress {\n  2001:db8::100\n  198.18.0.100\n }\n}\n", path: "ha.conf")
+            + " version 2\n virtual_ipaddress {\n  2001:db8::100\n  198.18.0.100\n }\n}\n", path: "ha.conf")
         let i = c.failover.instances[0]
         XCTAssertEqual(i.version, 3)
         XCTAssertEqual(i.virtualAddresses.map(\.address.description), ["2001:db8::100"])
         XCTAssertEqual(c.warnings.map(\.description), [
-            "ha.conf:9:3: warning: vrrp_instance V6: virtual_ipaddress 198.18.0.100 is IPv4 but the instance is IPv6 (its first address); it is ignored, "
+            "ha.conf:10:3: warning: vrrp_instance V6: virtual_ipaddress 198.18.0.100 is IPv4 but the instance is IPv6 (its first address); it is ignored, "
                 + "as keepalived. Put it in a vrrp_instance of its own",
-            "ha.conf:4:1: warning: vrrp_instance V6: VRRP version 2 cannot carry IPv6; version 3 is used (as keepalived does in strict mode)",
+            "ha.conf:4:1: warning: vrrp_instance V6: VRRP version 2 cannot carry IPv6; version 3 is used (as keepalived does in strict mode). "
+                + "A keepalived peer outside strict mode sends version 2 over IPv6, which this box refuses: give the peer version 3 too",
             "ha.conf:4:1: warning: vrrp_instance V6: the first IPv6 virtual_ipaddress should be link-local (RFC 5798: the virtual "
                 + "router's own address, e.g. fe80::1/64 first), as keepalived says too",
         ])
+        // global_defs' vrrp_version is for IPv4 instances (keepalived's rule): no word about it.
+        let quiet = try Config.parse("global_defs {\n vrrp_version 2\n}\n" + header
+            + " virtual_ipaddress {\n  fe80::1/64\n }\n}\n", path: "ha.conf")
+        XCTAssertEqual(quiet.failover.instances[0].version, 3)
+        XCTAssertEqual(quiet.warnings.map(\.description), [])
     }
 
     func testNativeIPv6AndUnicastPeers() throws {

@@ -171,5 +171,7 @@ final class IPv6RoutingTests: XCTestCase {
                        "one added without duplicate address detection (a VRRP master's fe80::1) is skipped")
         XCTAssertEqual(InterfaceAddresses6.linkLocal(in: text, of: "eth1"), a("fe80::7"), "a tentative one is skipped")
         XCTAssertNil(InterfaceAddresses6.linkLocal(in: text, of: "eth2"))
+        XCTAssertEqual(InterfaceAddresses6.linkLocal(in: "fe800000000000000000000000000005 04 40 20 82     eth3", of: "eth3"),
+                       a("fe80::5"), "one added without DAD when it is the only one")
     }
 }

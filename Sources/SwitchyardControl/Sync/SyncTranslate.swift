@@ -88,6 +88,11 @@ public enum SyncTranslate {
     public static func record(_ entry: SyncEntry, in directory: SyncDirectory)
         -> Result<(record: FlowRecord, worker: Int), SyncRefusal> {
         let (client, virtual, destination) = entry.addresses.bits
+        // An IPv6 entry in ::/64 (mapped or compatible forms) names no address the engine
+        // forwards: the packet parser drops such packets, and a mapped one would pass for IPv4.
+        if case .v6 = entry.addresses, [client, virtual, destination].contains(where: { $0.high == 0 }) {
+            return .failure(.unknownReal)
+        }
         guard let method = entry.flags.forwarding, method == .masquerade || method == .directRoute else {
             return .failure(.method)
         }

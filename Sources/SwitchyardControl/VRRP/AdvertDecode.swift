@@ -107,7 +107,7 @@ public enum VRRPAdvertError: Error, Sendable, Equatable, CustomStringConvertible
             "VRRP message of \(received) bytes, but \(count) addresses make \(expected)"
         case .badChecksum(let version, let received):
             "bad VRRPv\(version) checksum 0x\(String(received, radix: 16))"
-                + (version == 3 ? " (with no pseudo-header form it may have)" : "")
+                + (version == 3 ? " (neither with nor without the pseudo-header)" : "")
         case .unknownAuthType(let type): "VRRPv2 auth type \(type) unknown or unsupported"
         case .authTypeMismatch(let expected, let received): "VRRPv2 auth type \(received), expected \(expected)"
         case .wrongPassword: "VRRPv2 password does not match"

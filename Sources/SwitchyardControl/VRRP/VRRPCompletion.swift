@@ -42,7 +42,8 @@ extension ConfigReader {
                 + "`virtual_router_id 51` (1 to 255, the same on every balancer of the pair)")
         }
         c.version = p.version ?? failover.defaults.version ?? 2
-        if c.isIPv6 { completeIPv6(&c, versionGiven: p.version ?? failover.defaults.version) }
+        // keepalived applies global_defs' vrrp_version to IPv4 instances only.
+        if c.isIPv6 { completeIPv6(&c, versionGiven: p.version) }
         for a in c.unicastPeers + (c.unicastSource.map { [$0] } ?? []) where a.isV4 == c.isIPv6 {
             throw error(at: c.location, "vrrp_instance \(name) is \(c.isIPv6 ? "IPv6" : "IPv4") but its unicast address \(a) "
                 + "is not; an instance's adverts and addresses are of one family")
@@ -82,7 +83,8 @@ extension ConfigReader {
         if c.version == 2 {
             if versionGiven == 2 {
                 warn(at: c.location, "vrrp_instance \(c.name): VRRP version 2 cannot carry IPv6; version 3 is used "
-                    + "(as keepalived does in strict mode)")
+                    + "(as keepalived does in strict mode). A keepalived peer outside strict mode sends version 2 over "
+                    + "IPv6, which this box refuses: give the peer version 3 too")
             }
             c.version = 3
         }

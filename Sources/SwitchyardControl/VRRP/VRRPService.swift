@@ -106,7 +106,8 @@ public final class VRRPService: @unchecked Sendable {
 
     /// Runs until `stop`; then shuts the instances down (a master sends priority 0 first).
     public func run() {
-        var buffer = [UInt8](repeating: 0, count: 2048)
+        // Room for the largest advert: 255 IPv6 addresses make 4,088 bytes.
+        var buffer = [UInt8](repeating: 0, count: 65_536)
         removeLeftoverAddresses()
         perform(router.handle(.start, at: now()))
         var watchers = VRRPWatchers(config, now: now())
