@@ -219,6 +219,9 @@ interop() {
         echo "   takeover logged $ms ms after the SIGTERM (our master-down interval: $down s)"
         check "keepalived removed its VIP on SIGTERM" ka_lacks_vip
     fi
+    # adm shows the state once the transition's actions are done (later than its log line under
+    # ThreadSanitizer).
+    wait_until 3 row_is sy1 "MASTER 100 $sy_src (100)"
     check "adm --vrrp: MASTER ($(vrrp_row sy1))" row_is sy1 "MASTER 100 $sy_src (100)"
     wait_until 3 arp_is sy1
     check "the client's ARP entry for the VIP is now Switchyard's MAC" arp_is sy1
@@ -328,6 +331,7 @@ wait_until 5 logged sy1 "VI_1: BACKUP -> MASTER"
 ka_conf BACKUP 100 3 0.1
 ka_start
 wait_until 5 ka_is BACKUP
+wait_until 5 row_is sy1 "MASTER 150 $net.2 (150)"
 check "sy1 MASTER, keepalived BACKUP ($(vrrp_row sy1); keepalived: $(ka_states))" \
     sh -c "[ '$(vrrp_row sy1)' = 'MASTER 150 $net.2 (150)' ] && [ '$(ka_states)' = 'BACKUP 100' ]"
 fault_cycle() { # fault_cycle IFNAME WHAT: IFNAME down in sy1, then up again
