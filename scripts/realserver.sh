@@ -12,9 +12,11 @@
 #   realserver.sh check VIP [VIP...]  say in plain words what is missing; exit 1 if anything is
 #
 # For NAT (the balancer rewrites addresses both ways, so replies must go back through it):
-#   realserver.sh gateway LB_ADDRESS        make LB_ADDRESS the default gateway of its family (IPv4
-#                                           or IPv6), remembering the old one
-#   realserver.sh check gateway LB_ADDRESS  say whether replies would go through the balancer
+#   realserver.sh gateway LB_ADDRESS [dev IF]        make LB_ADDRESS the default gateway of its
+#                                           family (IPv4 or IPv6), remembering the old one; an IPv6
+#                                           link-local one (a VRRP instance's fe80::1) needs its
+#                                           interface: gateway fe80::1 dev eth0
+#   realserver.sh check gateway LB_ADDRESS [dev IF]  say whether replies would go through the balancer
 #   realserver.sh down                      undo everything: VIPs, settings, the old gateway back
 #
 # Why: in DR the balancer forwards packets for the VIP unchanged except for the MAC, so the real
@@ -28,7 +30,7 @@
 set -eu
 
 usage() {
-    echo "usage: $0 up|down|check VIP [VIP...] | gateway LB_ADDRESS | check gateway LB_ADDRESS | down" >&2
+    echo "usage: $0 up|down|check VIP [VIP...] | gateway LB_ADDRESS [dev IF] | check gateway LB_ADDRESS [dev IF] | down" >&2
     exit 2
 }
 
@@ -42,11 +44,18 @@ action=$1
 shift
 case $action in
     down) ;;
-    gateway) [ $# -eq 1 ] || usage ;;
-    check) if [ "${1:-}" = gateway ]; then [ $# -eq 2 ] || usage; else [ $# -ge 1 ] || usage; fi ;;
+    gateway) [ $# -eq 1 ] || { [ $# -eq 3 ] && [ "$2" = dev ]; } || usage ;;
+    check) if [ "${1:-}" = gateway ]; then [ $# -eq 2 ] || { [ $# -eq 4 ] && [ "$3" = dev ]; } || usage
+           else [ $# -ge 1 ] || usage; fi ;;
     *) [ $# -ge 1 ] || usage ;;
 esac
 [ "$action" = check ] && [ "${1:-}" = gateway ] && { action=check-gateway; shift; }
+# gateway ADDRESS dev IF: the interface, kept apart from the address.
+gw_dev=
+if [ $# -eq 3 ]; then
+    gw_dev=$3
+    set -- "$1"
+fi
 
 is_ipv4() {
     case $1 in
@@ -77,7 +86,13 @@ for vip in "$@"; do
 done
 # The gateway's family: its default route is the one 'gateway' changes.
 family=4
-if [ "$action" = gateway ] || [ "$action" = check-gateway ]; then is_ipv6 "$1" && family=6; fi
+if [ "$action" = gateway ] || [ "$action" = check-gateway ]; then
+    is_ipv6 "$1" && family=6
+    case $1 in
+        [fF][eE][89aAbB]?:*)
+            [ -n "$gw_dev" ] || die "$1 is link-local: say which interface reaches it, e.g. gateway $1 dev eth0" ;;
+    esac
+fi
 
 # Whether any of the arguments is an IPv4 address (only those need the ARP settings).
 any_ipv4() {
@@ -174,10 +189,10 @@ do_gateway() {
     [ "$family" = 6 ] && file=$route6_saved
     # Remember the default route found (empty if none) the first time only.
     [ -f "$file" ] || default_route >"$file"
-    ip -"$family" route replace default via "$1"
-    echo "default route now via $1 (NAT: replies go back through the balancer)"
+    ip -"$family" route replace default via "$1" ${gw_dev:+dev "$gw_dev"}
+    echo "default route now via $1${gw_dev:+ dev $gw_dev} (NAT: replies go back through the balancer)"
     if [ "$family" = 6 ]; then
-        dev=$(ip -6 route get "$1" 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p')
+        dev=${gw_dev:-$(ip -6 route get "$1" 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p')}
         if [ -n "$dev" ] && [ "$(cat "/proc/sys/net/ipv6/conf/$dev/accept_ra" 2>/dev/null || echo 0)" != 0 ]; then
             echo "warning: $dev accepts router advertisements (accept_ra), which can add a default route beside this one and send replies past the balancer; set net.ipv6.conf.$dev.accept_ra=0"
         fi
@@ -187,14 +202,14 @@ do_gateway() {
 do_check_gateway() {
     current=$(default_route)
     case " $current " in
-        *" via $1 "*)
+        *" via $1 "*"${gw_dev:+dev $gw_dev }"*)
             echo "ok: the default route is via $1, so replies go back through the balancer"
             return 0 ;;
     esac
     if [ -z "$current" ]; then
-        echo "wrong gateway: there is no default route; with NAT replies must go back through the balancer $1 (fix: $0 gateway $1)"
+        echo "wrong gateway: there is no default route; with NAT replies must go back through the balancer $1 (fix: $0 gateway $1${gw_dev:+ dev $gw_dev})"
     else
-        echo "wrong gateway: the default route is '$current'; with NAT replies must go back through the balancer $1 (fix: $0 gateway $1)"
+        echo "wrong gateway: the default route is '$current'; with NAT replies must go back through the balancer $1 (fix: $0 gateway $1${gw_dev:+ dev $gw_dev})"
     fi
     return 1
 }

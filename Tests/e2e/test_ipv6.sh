@@ -60,6 +60,9 @@ for rs in web3 web4; do rs_script $rs gateway 2001:db8:62::1 >/dev/null; done
 check "gateway sets the IPv6 default route and leaves the IPv4 one" \
     sh -c "ip netns exec $(lab_ns web3) ip -6 route show default | grep -q 'via 2001:db8:62::1' && ip netns exec $(lab_ns web3) ip -4 route show default | grep -q 'via 198.18.62.1'"
 check "check gateway (IPv6) passes after it" rs_script web3 check gateway 2001:db8:62::1
+out=$(rs_script web3 gateway fe80::1 2>&1)
+check "a link-local gateway without its interface is refused, with the fix ($out)" \
+    grep -q "fe80::1 is link-local: say which interface reaches it, e.g. gateway fe80::1 dev eth0" <<<"$out"
 for rs in web3 web4; do
     lab_nginx $rs $rs "listen [::]:8080;"
     printf 'address=/who.test/2001:db8:99::%s\n' "${rs#web}" >"$LAB_DIR/dnsmasq-$rs.conf"

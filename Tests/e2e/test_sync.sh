@@ -45,7 +45,12 @@ for _ in $(seq 50); do
 done
 for rs in web1 web2; do
     lab_exec $rs env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$root/scripts/realserver.sh" gateway $gateway >/dev/null
-    lab_exec $rs env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$root/scripts/realserver.sh" gateway $gateway6 >/dev/null
+    # IPv6: web1 routes through the instance's link-local address (keepalived's usual gateway),
+    # web2 through its global one.
+    gw6=$gateway6
+    [ $rs = web1 ] && gw6="fe80::31 dev eth0"
+    # shellcheck disable=SC2086
+    lab_exec $rs env SWITCHYARD_STATE_DIR="$LAB_DIR/state-$rs" sh "$root/scripts/realserver.sh" gateway $gw6 >/dev/null
     # Idle keep-alive connections wait through the whole file (minutes under ThreadSanitizer).
     # The 4 MiB download takes about 27 s at 150k: it must still run when the master is killed
     # a few seconds after it began, also under ThreadSanitizer (checked there, not assumed).
