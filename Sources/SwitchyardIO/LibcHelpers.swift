@@ -70,3 +70,11 @@ func setSocketOption<T: BitwiseCopyable>(_ fd: Int32, _ level: Int32, _ name: In
     }
     _ = try systemCall("setsockopt \(what)", detail: interface, result)
 }
+
+/// SO_BINDTODEVICE: the socket takes only what arrives on `interface`, and sends by it.
+func bindToDevice(_ fd: Int32, _ interface: String) throws(SystemError) {
+    let bound = interface.withCString { name in
+        valueOrErrno { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1)) }
+    }
+    _ = try systemCall("SO_BINDTODEVICE", detail: interface, bound)
+}

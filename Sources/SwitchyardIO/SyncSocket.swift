@@ -164,10 +164,7 @@ public final class SyncReceiver: @unchecked Sendable {
         // nothing, so a message from any other network must not reach the flow table (the
         // kernel's receive socket is bound to its device too). Linux since 5.7 lets an
         // unprivileged socket bind a device once; older ones want CAP_NET_RAW.
-        let bound = interface.withCString { name in
-            valueOrErrno { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1)) }
-        }
-        _ = try systemCall("SO_BINDTODEVICE", detail: interface, bound)
+        try bindToDevice(fd, interface)
         if let size = receiveBufferBytes {
             try setSocketOption(fd, SOL_SOCKET, SO_RCVBUF, size, "SO_RCVBUF \(size)", interface)
         }

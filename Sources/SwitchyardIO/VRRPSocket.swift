@@ -29,10 +29,7 @@ public final class VRRPSocket: @unchecked Sendable {
             // We write the IPv4 header ourselves: TTL 255 and TOS as keepalived sends them.
             try setSocketOption(fd, Int32(IPPROTO_IP), IP_HDRINCL, Int32(1), "IP_HDRINCL", interface)
             // Only this interface's adverts, and ours leave by it alone.
-            let bound = interface.withCString { name in
-                valueOrErrno { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1)) }
-            }
-            _ = try systemCall("SO_BINDTODEVICE", detail: interface, bound)
+            try bindToDevice(fd, interface)
             if multicast {
                 var request = ip_mreqn()
                 request.imr_multiaddr.s_addr = Self.multicastGroup.value.bigEndian

@@ -32,10 +32,7 @@ public final class VRRPSocket6: @unchecked Sendable {
         })
         // As VRRPSocket: every option before a stored property.
         do throws(SystemError) {
-            let bound = interface.withCString { name in
-                valueOrErrno { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1)) }
-            }
-            _ = try systemCall("SO_BINDTODEVICE", detail: interface, bound)
+            try bindToDevice(fd, interface)
             try setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_UNICAST_HOPS, Int32(255), "IPV6_UNICAST_HOPS", interface)
             try setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_HOPS, Int32(255), "IPV6_MULTICAST_HOPS", interface)
             // Internetwork control, as keepalived sends it (the IPv4 socket's TOS 0xC0).
