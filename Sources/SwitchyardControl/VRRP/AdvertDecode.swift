@@ -1,7 +1,7 @@
 // Reads a received VRRP packet into an advert: an IPv4 one as a raw socket hands it over, IP
 // header first; an IPv6 one as the message with what recvmsg said of its header (source,
-// destination, hop limit). Either is checking everything keepalived checks that the bytes and the receiving context can
-// tell; anything wrong is a typed error to count and log, never a crash. Which instance the
+// destination, hop limit). Either is checked for everything keepalived checks that the bytes and
+// the receiving context can tell; anything wrong is a typed error to count and log, never a crash. Which instance the
 // advert is for (its VRID) and whether it matches that instance's config are the caller's:
 // `peekVirtualRouterID` finds the instance, AdvertMatch.swift compares.
 import SwitchyardCore

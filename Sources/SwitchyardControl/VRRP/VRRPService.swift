@@ -1,9 +1,10 @@
 // The VRRP runtime: one thread that owns the VRRP sockets (IPv4 and IPv6, per interface) and
-// every instance's state machine (VRRPRouter). Adverts in are checked by the codec and handed to the router; its timer is the
-// poll timeout; its actions go out as adverts, VIPs served or left (ControlPlane.setServed),
-// gratuitous ARP and unsolicited neighbour advertisements, other virtual addresses added to or removed from their interface, notify
-// scripts and log lines with their cause. The decisions are the router's (pure, tested on a
-// virtual clock); this file only moves them between the machine and the network.
+// every instance's state machine (VRRPRouter). Adverts in are checked by the codec and handed
+// to the router; its timer is the poll timeout; its actions go out as adverts, VIPs served or
+// left (ControlPlane.setServed), gratuitous ARP and unsolicited neighbour advertisements, other
+// virtual addresses added to or removed from their interface, notify scripts and log lines with
+// their cause. The decisions are the router's (pure, tested on a virtual clock); this file only
+// moves them between the machine and the network.
 import Glibc
 import Synchronization
 import SwitchyardCore
