@@ -3,12 +3,14 @@
 // sends them on as IPv4's, translated for NAT66 (outer address, quoted address and port, the
 // quoted L4 checksum incrementally): which types are errors, and the ICMPv6 checksum over its
 // pseudo-header. Packet Too Big matters most: IPv6 routers never fragment, so a real
-// server behind the VIP learns its path MTU from these alone. And the one error the balancer
-// sends itself: time exceeded, when a packet's hop limit runs out here.
+// server behind the VIP learns its path MTU from these alone. And the errors the balancer sends
+// itself: time exceeded, when a packet's hop limit runs out here, and Packet Too Big, when a
+// super-packet's segments would not fit the egress MTU.
 //
 //  ICMPv6 error:  type(1) code(1) checksum(2) unused/MTU/pointer(4) | quoted IPv6 header | payload
 
 enum ICMPv6Error {
+    static let packetTooBig: UInt8 = 2
     static let timeExceeded: UInt8 = 3
     /// Types 1 to 4; 0 and 5-127 are errors too, but unassigned (RFC 4443 §2.1).
     static func isError(_ type: UInt8) -> Bool { type >= 1 && type <= 4 }
@@ -32,8 +34,27 @@ extension Pipeline {
     /// allows up to the minimum MTU), hop limit 64; rate limited with the IPv4 errors.
     @inline(never)
     mutating func timeExceeded6(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32) -> Verdict {
-        counters.bump(.ttlExceeded)
-        guard icmpTokenTaken(now: now) else { return .drop(.ttlExceeded) }
+        icmpv6Error(frame, info, ingress: ingress, now: now, type: ICMPv6Error.timeExceeded, word: 0,
+                    dropped: .ttlExceeded, sent: .icmpTimeExceeded)
+    }
+
+    /// A TCP super-packet whose segments would not fit the egress MTU: dropped and answered with
+    /// Packet Too Big (type 2) naming the MTU (RFC 4443 §3.2), as IPv4's DF packets get
+    /// fragmentation needed; an IPv6 router never fragments, so every such packet is answered.
+    /// Counted with IPv4's (drop_frag_needed, icmp_frag_needed_sent).
+    @inline(never)
+    mutating func packetTooBig6(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32) -> Verdict {
+        icmpv6Error(frame, info, ingress: ingress, now: now, type: ICMPv6Error.packetTooBig,
+                    word: UInt32(maxFrameLength - 18), dropped: .fragmentationNeeded, sent: .icmpFragmentationNeeded)
+    }
+
+    /// An ICMPv6 error of ours about `frame` (type, and the word after the checksum), from the
+    /// address it was sent to, back where it came from; `dropped` counts the packet, `sent` the
+    /// answer (rate limited).
+    mutating func icmpv6Error(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32, type: UInt8,
+                              word: UInt32, dropped: Counter, sent: Counter) -> Verdict {
+        counters.bump(dropped)
+        guard icmpTokenTaken(now: now) else { return .drop(dropped) }
         let l3 = info.l3Offset
         let quoted = min(info.ipLength, Limits.icmpQuoteBytes - 20, maxFrameLength - 18 - 40 - 8)
         let out = replyFrame
@@ -48,15 +69,15 @@ extension Pipeline {
         info.destination.store(out, l3 + 8)
         info.source.store(out, l3 + 24)
         let icmp = l3 + 40
-        store32(out, icmp, UInt32(ICMPv6Error.timeExceeded) << 24)
-        store32(out, icmp + 4, 0)
+        store32(out, icmp, UInt32(type) << 24)
+        store32(out, icmp + 4, word)
         (out + icmp + 8).copyMemory(from: frame + l3, byteCount: quoted)
         let pseudo = InternetChecksum.pseudoHeaderSum6(source: info.destination, destination: info.source,
                                                        nextHeader: IPv6Header.icmpv6, length: 8 + quoted)
         store16(out, icmp + 2, InternetChecksum.checksum(out + icmp, 8 + quoted, initial: pseudo))
         replyLength = icmp + 8 + quoted
-        counters.bump(.icmpTimeExceeded)
-        replyCounter = .icmpTimeExceeded
+        counters.bump(sent)
+        replyCounter = sent
         return .reply(egress: ingress)
     }
 }

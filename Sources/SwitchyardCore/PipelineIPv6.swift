@@ -3,8 +3,6 @@
 // tables, the schedulers and the transmitters (their addresses are IPAddressBits); only what
 // differs lives here: the dispatch, and an echo request to a VIP answered (ICMPv6 errors about
 // the flows: ICMP.swift, with ICMPv6.swift).
-// Not yet for IPv6 (counted, never silent): a TCP super-packet whose segments would not fit
-// the egress MTU is cut to it rather than answered with Packet Too Big.
 
 /// ICMPv6 message types (RFC 4443 §2.1, RFC 4861 §4).
 enum ICMPv6Type {
@@ -25,8 +23,12 @@ extension Pipeline {
             || (detectPartialChecksums && PacketParser.checksumLooksPartial(frame, info))
         // A TCP super-packet (GSO/GRO) is rewritten like any packet and sent whole for the kernel
         // to segment, or cut by the worker (as for IPv4); anything else that long cannot go on.
-        if mayExceedMTU, info.l3Offset + info.ipLength > maxFrameLength, info.proto != IPProtocol.tcp {
-            return drop(.oversize)
+        // One whose segments would not fit is answered with Packet Too Big, as a router does.
+        if mayExceedMTU, info.l3Offset + info.ipLength > maxFrameLength {
+            guard info.proto == IPProtocol.tcp else { return drop(.oversize) }
+            if exceedsMTU(frame, info, gsoSize: gsoSize), snapshot.isVIP(info.destination) || snapshot.hasNAT {
+                return packetTooBig6(frame, info, ingress: ingress, now: now)
+            }
         }
         if snapshot.isVIP(info.destination) {
             if info.proto == IPv6Header.icmpv6 {

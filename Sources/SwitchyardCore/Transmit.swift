@@ -17,12 +17,14 @@ extension Pipeline {
                     counting: .forwarded)
     }
 
-    /// Whether a frame larger than the MTU, with DF set, would leave in packets larger than the
-    /// MTU: one packet (`gsoSize` 0), or segments of `gsoSize` bytes with its headers. A frame
-    /// whose capture cannot tell (nil: AF_XDP) is cut to the MTU instead, never refused.
+    /// Whether a frame larger than the MTU, with DF set (every IPv6 one), would leave in packets
+    /// larger than the MTU: one packet (`gsoSize` 0), or segments of `gsoSize` bytes with its
+    /// headers. A frame whose capture cannot tell (nil: AF_XDP) is cut to the MTU instead, never
+    /// refused.
     @inline(__always)
     func exceedsMTU(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, gsoSize: Int?) -> Bool {
-        guard let gsoSize, load16(frame, info.l3Offset + 6) & 0x4000 != 0 else { return false }
+        // IPv6 has no DF bit: no router fragments it.
+        guard let gsoSize, info.isIPv6 || load16(frame, info.l3Offset + 6) & 0x4000 != 0 else { return false }
         let mtu = maxFrameLength - 18
         if gsoSize == 0 { return info.ipLength > mtu }
         guard info.proto == IPProtocol.tcp else { return false }

@@ -163,6 +163,57 @@ final class GSOTests: XCTestCase {
         XCTAssertEqual(process(&p, big, gsoSize: nil, snapshot: s).0, .forward(egress: 0), "AF_XDP: cannot tell, cut to fit")
     }
 
+    /// IPv6 has no DF bit and no router fragments it: an IPv6 super-packet whose segments would
+    /// not fit is answered with Packet Too Big (RFC 4443 §3.2) naming the MTU, from the VIP.
+    func testIPv6SegmentsTooLargeForTheMTUGetPacketTooBig() {
+        var p = Pipeline(PipelineConfig(interfaceMACs: [lbMAC], mtu: 1400, flowCapacity: 1_000))
+        let s = Golden6PacketTests.drSnapshot()
+        let vip6 = IPAddressBits(ipv6: "2001:db8::100")!, client6 = IPAddressBits(ipv6: "2001:db8:5::10")!
+        let payload = 30_000
+        var big = [UInt8](repeating: 0, count: 14 + 40 + 32) + (0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        big.withUnsafeMutableBytes { raw in
+            let f = raw.baseAddress!
+            lbMAC.store(to: f, at: 0)
+            MACAddress(bits: 0x0200_0000_000A).store(to: f, at: 6)
+            store16(f, 12, 0x86DD)
+            store32(f, 14, 0x6000_0000)
+            store16(f, 18, UInt16(32 + payload))
+            f.storeBytes(of: IPProtocol.tcp, toByteOffset: 20, as: UInt8.self)
+            f.storeBytes(of: 64, toByteOffset: 21, as: UInt8.self)
+            client6.store(f, 22)
+            vip6.store(f, 38)
+            store16(f, 54, 40_000)
+            store16(f, 56, 80)
+            f.storeBytes(of: 0x80, toByteOffset: 66, as: UInt8.self)
+            f.storeBytes(of: TCPFlags.ack, toByteOffset: 67, as: UInt8.self)
+            let pseudo = InternetChecksum.pseudoHeaderSum6(source: client6, destination: vip6, nextHeader: IPProtocol.tcp,
+                                                           length: 32 + payload)
+            store16(f, 70, InternetChecksum.fold(pseudo))
+        }
+        XCTAssertEqual(process(&p, big, gsoSize: 1328, snapshot: s).0, .forward(egress: 0), "72 bytes of headers + 1328 = 1400")
+        let (verdict, reply) = process(&p, big, gsoSize: 1440, snapshot: s)
+        XCTAssertEqual(verdict, .reply(egress: 0))
+        XCTAssertEqual(Array(reply[0..<6]), Array(big[6..<12]), "back to the sender's MAC")
+        XCTAssertEqual(load16Array(reply, 12), 0x86DD)
+        XCTAssertEqual(reply[20], 58, "ICMPv6")
+        XCTAssertEqual(Array(reply[22..<38]), Array(big[38..<54]), "from the VIP it was sent to")
+        XCTAssertEqual(Array(reply[38..<54]), Array(big[22..<38]), "to the client")
+        XCTAssertEqual(Array(reply[54..<56]), [2, 0], "Packet Too Big")
+        XCTAssertEqual(load32Array(reply, 58), 1400, "naming the MTU")
+        XCTAssertEqual(Int(load16Array(reply, 18)), reply.count - 54, "payload length")
+        let sum = reply.withUnsafeBytes { r in
+            InternetChecksum.fold(InternetChecksum.sum(r.baseAddress! + 54, r.count - 54,
+                                                       initial: InternetChecksum.pseudoHeaderSum6(
+                                                           source: vip6, destination: client6, nextHeader: 58, length: r.count - 54)))
+        }
+        XCTAssertEqual(sum, 0xFFFF, "the ICMPv6 checksum")
+        XCTAssertEqual(Array(reply[62...]), Array(big[14..<(14 + reply.count - 62)]), "the packet quoted from its header on")
+        XCTAssertLessThanOrEqual(reply.count, 14 + 576 + 20, "a small answer")
+        XCTAssertEqual(p.counters[.fragmentationNeeded], 1)
+        XCTAssertEqual(p.counters[.icmpFragmentationNeeded], 1)
+        XCTAssertEqual(process(&p, big, gsoSize: nil, snapshot: s).0, .forward(egress: 0), "AF_XDP: cannot tell, cut to fit")
+    }
+
     func load16Array(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) << 8 | UInt16(b[at + 1]) }
     func load32Array(_ b: [UInt8], _ at: Int) -> UInt32 {
         UInt32(b[at]) << 24 | UInt32(b[at + 1]) << 16 | UInt32(b[at + 2]) << 8 | UInt32(b[at + 3])

@@ -6,7 +6,8 @@
 # segments: a hop smaller than both ends, which only PMTUD finds). An upload must complete
 # byte-exact, the balancer drop the too-large frames and answer each sender with type 3 code 4
 # naming 1500 from the VIP, and the client's route cache learn it. With lan0 at 9000 too, the
-# same upload goes through without any such answer.
+# same upload goes through without any such answer. The same over IPv6 (NAT66): ICMPv6 Packet
+# Too Big naming 1500, and the client's route cache learning it.
 . "$(dirname "$0")/prelude.sh"
 
 lab_init sye2e-pmtu
@@ -15,6 +16,8 @@ trap 'rc=$?; e2e_report; (exit $rc); lab_cleanup' EXIT
 vip=198.18.160.100
 vip2=198.18.160.101
 rip=198.18.161.11
+vip6=2001:db8:160::100
+rip6=2001:db8:161::11
 lab_switch out
 lab_switch in
 lab_host client eth0 198.18.160.10/24 out
@@ -35,13 +38,21 @@ lab_exec out ip link set client mtu 9000
 lab_exec out ip link set lb mtu 9000
 lab_exec web1 ip link set eth0 mtu 9000
 lab_exec in ip link set web1 mtu 9000
+lab_ipv6 client eth0 2001:db8:160::10/64
+lab_ipv6 lb wan0 2001:db8:160::2/64
+lab_ipv6 lb lan0 2001:db8:161::1/64
+lab_ipv6 web1 eth0 $rip6/64
+lab_exec web1 env SWITCHYARD_STATE_DIR="$LAB_DIR/state-web1" sh "$root/scripts/realserver.sh" gateway 2001:db8:161::1 >/dev/null
+# The balancer solicits web1 from lan0's link-local address: no longer tentative.
+for _ in $(seq 50); do [ -z "$(lab_exec lb ip -6 addr show tentative)" ] && break; sleep 0.1; done
 
 # The sink on the real server: per connection, reads to EOF and answers "BYTES SHA256".
 cat >"$LAB_DIR/sink.py" <<'PY'
 import hashlib, socket
-s = socket.socket()
+s = socket.socket(socket.AF_INET6)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 5001))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 5001))
 s.listen(8)
 print("listening", flush=True)
 while True:
@@ -88,10 +99,25 @@ while True:
     quoted = f"{socket.inet_ntoa(q[16:20])} {q[9]} {struct.unpack('!H', q[ql + 2:ql + 4])[0]}" if len(q) >= ql + 4 >= 24 else "- - -"
     print(socket.inet_ntoa(p[12:16]), t, c, mtu, quoted, len(q), flush=True)
 PY
+# The ICMPv6 errors the client receives: "SRC TYPE CODE MTU QUOTED_DST QUOTED_NH QUOTED_DPORT".
+cat >"$LAB_DIR/icmp6.py" <<'PY'
+import ipaddress, socket, struct
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+print("listening", flush=True)
+while True:
+    p, a = s.recvfrom(65535)
+    if p[0] >= 128:
+        continue
+    q = p[8:]
+    quoted = f"{ipaddress.IPv6Address(q[24:40])} {q[6]} {struct.unpack('!H', q[42:44])[0]}" if len(q) >= 44 else "- - -"
+    print(a[0], p[0], p[1], struct.unpack("!I", p[4:8])[0], quoted, flush=True)
+PY
 lab_bg web1 "$LAB_DIR/sink.log" python3 "$LAB_DIR/sink.py"
 lab_wait_for "$LAB_DIR/sink.log" listening 5 || { echo "sink did not start"; exit 1; }
 lab_bg client "$LAB_DIR/icmp.log" python3 "$LAB_DIR/icmp.py"
 lab_wait_for "$LAB_DIR/icmp.log" listening 5 || { echo "ICMP listener did not start"; exit 1; }
+lab_bg client "$LAB_DIR/icmp6.log" python3 "$LAB_DIR/icmp6.py"
+lab_wait_for "$LAB_DIR/icmp6.log" listening 5 || { echo "ICMPv6 listener did not start"; exit 1; }
 
 cat >"$LAB_DIR/pmtu.conf" <<CONF
 virtual_server $vip 5001 {
@@ -103,6 +129,11 @@ virtual_server $vip2 5001 {
     lb_algo rr
     lb_kind NAT
     real_server $rip 5001 { weight 1 }
+}
+virtual_server $vip6 5001 {
+    lb_algo rr
+    lb_kind NAT
+    real_server $rip6 5001 { weight 1 }
 }
 CONF
 control=$LAB_DIR/control.sock
@@ -148,6 +179,22 @@ got=$(upload $vip 2>/dev/null)
 expect "a second upload on the learned MTU completed byte-exact" "$([ "$got" = "$want" ] && echo 1 || echo 0)" -eq 1
 counters "$LAB_DIR/stats2"
 expect "and was not refused again (drop_frag_needed unchanged)" "$(counter "$LAB_DIR/stats2" drop_frag_needed)" -eq "$frag_drop"
+
+echo "-- the same over IPv6 (NAT66): Packet Too Big"
+got=$(upload $vip6 2>"$LAB_DIR/upload6.err")
+expect "the 8 MiB upload over IPv6 completed byte-exact ($got)" "$([ "$got" = "$want" ] && echo 1 || echo 0)" -eq 1
+expect "the client's segments were sized for the real server's 9000 (MSS)" "$(sed -n 's/^mss //p' "$LAB_DIR/upload6.err")" -eq 8928
+counters "$LAB_DIR/stats6"
+expect "the too-large frames were dropped and answered (drop_frag_needed, icmp_frag_needed_sent)" \
+    "$(( $(counter "$LAB_DIR/stats6" icmp_frag_needed_sent) > frag_sent && $(counter "$LAB_DIR/stats6" drop_frag_needed) > frag_drop ))" -eq 1
+sleep 0.2
+ptb=$(awk '$2 == 2 && $3 == 0' "$LAB_DIR/icmp6.log")
+expect "the client received Packet Too Big (type 2)" "$(echo -n "$ptb" | grep -c .)" -gt 0
+expect "each from the VIP, naming MTU 1500, quoting a TCP packet to [VIP]:5001" \
+    "$(echo -n "$ptb" | awk -v v=$vip6 '!($1 == v && $4 == 1500 && $5 == v && $6 == 6 && $7 == 5001)' | grep -c .)" -eq 0
+route=$(lab_exec client ip -6 route get $vip6)
+echo "       client: $(echo "$route" | tr -s ' \n' ' ')"
+check "the client's route cache learned mtu 1500 for the IPv6 VIP" grep -q "mtu 1500" <<<"$route"
 stop_lb "1500 behind"
 
 echo "-- lan0 at 9000 too: the same upload to another VIP (no learned MTU), nothing refused"
