@@ -174,4 +174,34 @@ final class IPv6RoutingTests: XCTestCase {
         XCTAssertEqual(InterfaceAddresses6.linkLocal(in: "fe800000000000000000000000000005 04 40 20 82     eth3", of: "eth3"),
                        a("fe80::5"), "one added without DAD when it is the only one")
     }
+    /// The neighbour table's netlink dump, read without a socket: entries of the interface in a
+    /// known state with a 16-byte destination and a 6-byte MAC are kept; another interface's, an
+    /// incomplete one, one without a MAC and a cut-off message are not.
+    func testTheKernelsIPv6NeighboursFromANetlinkDump() {
+        func native<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v) { Array($0) } }
+        func attribute(_ kind: UInt16, _ payload: [UInt8]) -> [UInt8] {
+            let bytes = native(UInt16(4 + payload.count)) + native(kind) + payload
+            return bytes + [UInt8](repeating: 0, count: (4 - bytes.count % 4) % 4)
+        }
+        func message(index: Int32, state: UInt16, _ address: String?, _ mac: [UInt8]?) -> [UInt8] {
+            var body = [10, 0, 0, 0] + native(index) + native(state) + [0, 0]  // ndmsg: AF_INET6, ifindex, state
+            if let address { body += attribute(1, a(address).octets) }
+            if let mac { body += attribute(2, mac) }
+            return native(UInt32(16 + body.count)) + native(UInt16(28)) + native(UInt16(2)) + native(UInt32(1)) + native(UInt32(0)) + body
+        }
+        let done = native(UInt32(20)) + native(UInt16(3)) + native(UInt16(2)) + native(UInt32(1)) + native(UInt32(0)) + native(Int32(0))
+        let dump = message(index: 7, state: 0x02, "2001:db8:62::13", [2, 0, 0, 0, 0, 0x13])
+            + message(index: 7, state: 0x80, "2001:db8:62::14", [2, 0, 0, 0, 0, 0x14])
+            + message(index: 8, state: 0x02, "2001:db8:62::15", [2, 0, 0, 0, 0, 0x15])
+            + message(index: 7, state: 0x01, "2001:db8:62::16", nil)
+            + message(index: 7, state: 0x20, "2001:db8:62::17", [2, 0, 0, 0, 0, 0x17])
+            + message(index: 7, state: 0x04, "2001:db8:62::18", nil)
+            + done
+        let table = NeighbourTable6.parse(dump[...], interfaceIndex: 7)
+        XCTAssertEqual(table, [a("2001:db8:62::13"): MACAddress(bits: 0x0200_0000_0013),
+                               a("2001:db8:62::14"): MACAddress(bits: 0x0200_0000_0014)])
+        let cut = message(index: 7, state: 0x02, "2001:db8:62::13", [2, 0, 0, 0, 0, 0x13])
+        XCTAssertEqual(NeighbourTable6.parse(cut.dropLast(3), interfaceIndex: 7), [:], "a message cut short is not read")
+        XCTAssertEqual(NeighbourTable6.parse([][...], interfaceIndex: 7), [:])
+    }
 }

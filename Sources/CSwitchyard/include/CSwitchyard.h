@@ -58,6 +58,9 @@ int sy_packet_send_only(int fd);
 /// socket: the kernel takes the group's frames and answers MLD queries for it (so a switch
 /// that snoops MLD forwards the group here) while the socket holds the membership.
 int sy_ipv6_group(int fd, int ifindex, const uint8_t group[16], int join);
+/// Dumps the kernel's IPv6 neighbour table (RTM_GETNEIGH over NETLINK_ROUTE) into `buf`: the
+/// netlink messages as received, up to NLMSG_DONE; their length, or -1 and errno.
+ssize_t sy_neigh6_dump(uint8_t *buf, size_t len);
 /// IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on: sy_ipv6_receive can say a datagram's destination
 /// and hop limit.
 int sy_ipv6_receive_info(int fd);

@@ -104,7 +104,9 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
     // MARK: NeighbourPort
 
     func kernelNeighbours(interface: Int) -> [IPAddressBits: MACAddress] {
-        Dictionary(uniqueKeysWithValues: NeighbourTable.read(interface: interfaces[interface].name).map { (IPAddressBits($0.key), $0.value) })
+        let name = interfaces[interface].name
+        return Dictionary(uniqueKeysWithValues: NeighbourTable.read(interface: name).map { (IPAddressBits($0.key), $0.value) })
+            .merging(NeighbourTable6.read(interface: name)) { v4, _ in v4 }
     }
 
     func learnedMAC(for address: IPAddressBits, interface: Int) -> MACAddress? {

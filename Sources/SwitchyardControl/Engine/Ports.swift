@@ -64,7 +64,7 @@ public protocol ForwardingPort: AnyObject, Sendable {
 /// Where real servers' MACs come from: the kernel's neighbour table (IPv4), what the ARP and
 /// neighbour discovery responders overheard, and their requests (ARP, solicitations).
 public protocol NeighbourPort: AnyObject, Sendable {
-    /// The kernel's IPv4 neighbour table of one of the engine's interfaces.
+    /// The kernel's neighbour tables (IPv4 and IPv6) of one of the engine's interfaces.
     func kernelNeighbours(interface: Int) -> [IPAddressBits: MACAddress]
     /// A MAC the interface's ARP or neighbour discovery responder learned.
     func learnedMAC(for address: IPAddressBits, interface: Int) -> MACAddress?
