@@ -226,36 +226,54 @@ extension Pipeline {
     }
 
     /// Drops a packet (counted as `dropped`) and, within the rate limit, builds the ICMP error
-    /// about it in the reply buffer (`word`: the header's second word, an MTU for type 3 code 4),
-    /// counted as `sent`.
-    mutating func icmpError(_ frame: UnsafeMutableRawPointer, l3: Int, ingress: Int, now: UInt32, type: UInt8, code: UInt8,
-                            word: UInt32, dropped: Counter, sent: Counter) -> Verdict {
+    /// about it in the reply buffer (`word`: the header's second word, an MTU for type 3 code 4
+    /// or for ICMPv6 Packet Too Big), counted as `sent`: ICMPv6 with `ipv6` (timeExceeded6,
+    /// packetTooBig6), from the address the packet was sent to.
+    mutating func icmpError(_ frame: UnsafeMutableRawPointer, l3: Int, ipv6: Bool = false, ingress: Int, now: UInt32,
+                            type: UInt8, code: UInt8, word: UInt32, dropped: Counter, sent: Counter) -> Verdict {
         counters.bump(dropped)
         guard icmpTokenTaken(now: now) else { return .drop(dropped) }
         // The parser checked that the packet (its total length) lies within the frame. Its
-        // header and as much of the rest as fits 576 bytes are quoted, as the kernel quotes:
-        // enough of a TCP header for the sender to match it, and for tools to read the options.
-        // An answer fits the interface's MTU too, as icmp_send sizes it by the route's MTU.
-        let quoted = min(Int(load16(frame, l3 + 2)), Limits.icmpQuoteBytes, maxFrameLength - 18 - 20 - 8)
+        // header and as much of the rest as fits 576 bytes of answer are quoted, as the kernel
+        // quotes (RFC 4443 §2.4(c) allows an IPv6 answer up to the minimum MTU): enough of a TCP
+        // header for the sender to match it, and for tools to read the options. An answer fits
+        // the interface's MTU too, as icmp_send sizes it by the route's MTU.
+        let header = ipv6 ? 40 : 20
+        let length = ipv6 ? 40 + Int(load16(frame, l3 + 4)) : Int(load16(frame, l3 + 2))
+        let quoted = min(length, Limits.icmpQuoteBytes + 20 - header, maxFrameLength - 18 - header - 8)
         let out = replyFrame
         // Ethernet: back to the sender, from our interface; a VLAN tag is kept as it came.
         MACAddress(bits: load48(frame, 6)).store(to: out, at: 0)
         interfaceMACs[ingress].store(to: out, at: 6)
         (out + 12).copyMemory(from: frame + 12, byteCount: l3 - 12)
-        // IPv4: precedence "internetwork control" like the kernel's ICMP errors, no DF.
-        let total = 20 + 8 + quoted
-        store32(out, l3, 0x45C0_0000 | UInt32(total))
-        store32(out, l3 + 4, 0)
-        store32(out, l3 + 8, 0x4001_0000)
-        store32(out, l3 + 12, load32(frame, l3 + 16))
-        store32(out, l3 + 16, load32(frame, l3 + 12))
-        store16(out, l3 + 10, InternetChecksum.checksum(out + l3, 20))
+        var pseudo: UInt64 = 0
+        if ipv6 {
+            // Traffic class and flow label 0, hop limit 64; its checksum covers a pseudo-header.
+            let source = IPAddressBits.load(frame, l3 + 24), destination = IPAddressBits.load(frame, l3 + 8)
+            store32(out, l3, 0x6000_0000)
+            store16(out, l3 + 4, UInt16(8 + quoted))
+            out.storeBytes(of: IPv6Header.icmpv6, toByteOffset: l3 + 6, as: UInt8.self)
+            out.storeBytes(of: 64, toByteOffset: l3 + 7, as: UInt8.self)
+            source.store(out, l3 + 8)
+            destination.store(out, l3 + 24)
+            pseudo = InternetChecksum.pseudoHeaderSum6(source: source, destination: destination,
+                                                       nextHeader: IPv6Header.icmpv6, length: 8 + quoted)
+        } else {
+            // IPv4: precedence "internetwork control" like the kernel's ICMP errors, no DF.
+            let total = 20 + 8 + quoted
+            store32(out, l3, 0x45C0_0000 | UInt32(total))
+            store32(out, l3 + 4, 0)
+            store32(out, l3 + 8, 0x4001_0000)
+            store32(out, l3 + 12, load32(frame, l3 + 16))
+            store32(out, l3 + 16, load32(frame, l3 + 12))
+            store16(out, l3 + 10, InternetChecksum.checksum(out + l3, 20))
+        }
         // ICMP: the type and code, the second word, the quote, the checksum over all.
-        let icmp = l3 + 20
+        let icmp = l3 + header
         store32(out, icmp, UInt32(type) << 24 | UInt32(code) << 16)
         store32(out, icmp + 4, word)
         (out + icmp + 8).copyMemory(from: frame + l3, byteCount: quoted)
-        store16(out, icmp + 2, InternetChecksum.checksum(out + icmp, 8 + quoted))
+        store16(out, icmp + 2, InternetChecksum.checksum(out + icmp, 8 + quoted, initial: pseudo))
         replyLength = icmp + 8 + quoted
         counters.bump(sent)
         replyCounter = sent

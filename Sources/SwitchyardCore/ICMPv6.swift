@@ -34,8 +34,8 @@ extension Pipeline {
     /// allows up to the minimum MTU), hop limit 64; rate limited with the IPv4 errors.
     @inline(never)
     mutating func timeExceeded6(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32) -> Verdict {
-        icmpv6Error(frame, info, ingress: ingress, now: now, type: ICMPv6Error.timeExceeded, word: 0,
-                    dropped: .ttlExceeded, sent: .icmpTimeExceeded)
+        icmpError(frame, l3: info.l3Offset, ipv6: true, ingress: ingress, now: now, type: ICMPv6Error.timeExceeded,
+                  code: 0, word: 0, dropped: .ttlExceeded, sent: .icmpTimeExceeded)
     }
 
     /// A TCP super-packet whose segments would not fit the egress MTU: dropped and answered with
@@ -44,40 +44,7 @@ extension Pipeline {
     /// Counted with IPv4's (drop_frag_needed, icmp_frag_needed_sent).
     @inline(never)
     mutating func packetTooBig6(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32) -> Verdict {
-        icmpv6Error(frame, info, ingress: ingress, now: now, type: ICMPv6Error.packetTooBig,
-                    word: UInt32(maxFrameLength - 18), dropped: .fragmentationNeeded, sent: .icmpFragmentationNeeded)
-    }
-
-    /// An ICMPv6 error of ours about `frame` (type, and the word after the checksum), from the
-    /// address it was sent to, back where it came from; `dropped` counts the packet, `sent` the
-    /// answer (rate limited).
-    mutating func icmpv6Error(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, ingress: Int, now: UInt32, type: UInt8,
-                              word: UInt32, dropped: Counter, sent: Counter) -> Verdict {
-        counters.bump(dropped)
-        guard icmpTokenTaken(now: now) else { return .drop(dropped) }
-        let l3 = info.l3Offset
-        let quoted = min(info.ipLength, Limits.icmpQuoteBytes - 20, maxFrameLength - 18 - 40 - 8)
-        let out = replyFrame
-        // Ethernet: back to the sender, from our interface; a VLAN tag is kept as it came.
-        MACAddress(bits: load48(frame, 6)).store(to: out, at: 0)
-        interfaceMACs[ingress].store(to: out, at: 6)
-        (out + 12).copyMemory(from: frame + 12, byteCount: l3 - 12)
-        store32(out, l3, 0x6000_0000)
-        store16(out, l3 + 4, UInt16(8 + quoted))
-        out.storeBytes(of: IPv6Header.icmpv6, toByteOffset: l3 + 6, as: UInt8.self)
-        out.storeBytes(of: 64, toByteOffset: l3 + 7, as: UInt8.self)
-        info.destination.store(out, l3 + 8)
-        info.source.store(out, l3 + 24)
-        let icmp = l3 + 40
-        store32(out, icmp, UInt32(type) << 24)
-        store32(out, icmp + 4, word)
-        (out + icmp + 8).copyMemory(from: frame + l3, byteCount: quoted)
-        let pseudo = InternetChecksum.pseudoHeaderSum6(source: info.destination, destination: info.source,
-                                                       nextHeader: IPv6Header.icmpv6, length: 8 + quoted)
-        store16(out, icmp + 2, InternetChecksum.checksum(out + icmp, 8 + quoted, initial: pseudo))
-        replyLength = icmp + 8 + quoted
-        counters.bump(sent)
-        replyCounter = sent
-        return .reply(egress: ingress)
+        icmpError(frame, l3: info.l3Offset, ipv6: true, ingress: ingress, now: now, type: ICMPv6Error.packetTooBig,
+                  code: 0, word: UInt32(maxFrameLength - 18), dropped: .fragmentationNeeded, sent: .icmpFragmentationNeeded)
     }
 }
