@@ -39,7 +39,7 @@ final class FakeParts: ForwardingPort, NeighbourPort, CheckerPort, ScriptPort, @
         record.withLock { $0.announced += 1 }
         return true
     }
-    func kernelNeighbours(interface: Int) -> [IPAddressBits: MACAddress] { kernel }
+    func kernelNeighbours(interface: Int, ipv6: Bool) -> [IPAddressBits: MACAddress] { ipv6 ? kernel : kernel.filter(\.key.isV4) }
     func learnedMAC(for address: IPAddressBits, interface: Int) -> MACAddress? { nil }
     func request(_ address: IPAddressBits, interface: Int) { record.withLock { $0.requested.append(address) } }
     func start(_ target: HealthMonitor.Target, checkers: [CheckerConfig], startUp: Bool) throws {

@@ -103,10 +103,10 @@ final class LiveParts: ForwardingPort, NeighbourPort, CheckerPort, @unchecked Se
 
     // MARK: NeighbourPort
 
-    func kernelNeighbours(interface: Int) -> [IPAddressBits: MACAddress] {
+    func kernelNeighbours(interface: Int, ipv6: Bool) -> [IPAddressBits: MACAddress] {
         let name = interfaces[interface].name
-        return Dictionary(uniqueKeysWithValues: NeighbourTable.read(interface: name).map { (IPAddressBits($0.key), $0.value) })
-            .merging(NeighbourTable6.read(interface: name)) { v4, _ in v4 }
+        let v4 = Dictionary(uniqueKeysWithValues: NeighbourTable.read(interface: name).map { (IPAddressBits($0.key), $0.value) })
+        return ipv6 ? v4.merging(NeighbourTable6.read(interface: name)) { old, _ in old } : v4
     }
 
     func learnedMAC(for address: IPAddressBits, interface: Int) -> MACAddress? {

@@ -13,7 +13,10 @@ extension ControlPlane {
         var found: [IPAddressBits: MACAddress] = [:]
         for a in addresses {
             let i = plan.realInterface(a)
-            if kernel[i] == nil { kernel[i] = neighbours.kernelNeighbours(interface: i) }
+            if kernel[i] == nil {
+                let ipv6 = addresses.contains { !$0.isV4 && plan.realInterface($0) == i }
+                kernel[i] = neighbours.kernelNeighbours(interface: i, ipv6: ipv6)
+            }
             if let mac = kernel[i]?[a] ?? neighbours.learnedMAC(for: a, interface: i) { found[a] = mac }
         }
         return state.withLock { s in

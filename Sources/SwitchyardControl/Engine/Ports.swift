@@ -64,8 +64,9 @@ public protocol ForwardingPort: AnyObject, Sendable {
 /// Where real servers' MACs come from: the kernel's neighbour table (IPv4), what the ARP and
 /// neighbour discovery responders overheard, and their requests (ARP, solicitations).
 public protocol NeighbourPort: AnyObject, Sendable {
-    /// The kernel's neighbour tables (IPv4 and IPv6) of one of the engine's interfaces.
-    func kernelNeighbours(interface: Int) -> [IPAddressBits: MACAddress]
+    /// The kernel's neighbour tables of one of the engine's interfaces: IPv4's, and IPv6's too
+    /// with `ipv6` (a netlink dump, read only when an IPv6 real server is there).
+    func kernelNeighbours(interface: Int, ipv6: Bool) -> [IPAddressBits: MACAddress]
     /// A MAC the interface's ARP or neighbour discovery responder learned.
     func learnedMAC(for address: IPAddressBits, interface: Int) -> MACAddress?
     /// Asks for the address on the interface (ARP request or neighbour solicitation).

@@ -1,6 +1,6 @@
-// What a VRRP advertisement says, as a value (version 2, RFC 3768, over IPv4; version 3, RFC 5798
-// / RFC 9568, over IPv4 or IPv6), and how an instance's config turns into the one it sends. The bytes are
-// AdvertEncode.swift's and AdvertDecode.swift's job; nothing here touches a socket.
+// What a VRRP advertisement says, as a value (version 2, RFC 3768, over IPv4; version 3, RFC
+// 5798 / RFC 9568, over IPv4 or IPv6), and how an instance's config turns into the one it sends.
+// The bytes are AdvertEncode.swift's and AdvertDecode.swift's job; nothing here touches a socket.
 import SwitchyardCore
 
 /// The protocol's fixed numbers.
