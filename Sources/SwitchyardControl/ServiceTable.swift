@@ -124,6 +124,15 @@ public struct ServiceTable: Sendable, Equatable {
 
     public func service(_ key: ServiceKey) -> ServiceState? { index(of: key).map { services[$0] } }
 
+    /// How the fanout program splits clients between workers, and so where connection sync
+    /// installs a client's flows: persistent services keep a client network on one worker,
+    /// where its template lives (the IPv4 ones' masks together, the IPv6 ones' shortest prefix).
+    var clientSplit: (mask: UInt32, prefix6: Int) {
+        let persistent = services.filter { $0.config.persistenceTimeout > 0 }
+        return (persistent.filter(\.config.vip.isV4).reduce(UInt32.max) { $0 & $1.config.persistenceMask },
+                persistent.filter { !$0.config.vip.isV4 }.map(\.config.persistencePrefixLength).min() ?? 128)
+    }
+
     // MARK: config
 
     /// Replaces the table with a config's services, keeping the IDs and health of everything

@@ -139,10 +139,7 @@ public final class ControlPlane: @unchecked Sendable {
             sets.answered = sets.vips.filter { !s.standby.contains($0) }
             for vip in sets.vips { sets.vipInterface[vip] = try plan.number(for: vip, vip: true) }
             for a in sets.natReals { sets.natInterface[a] = plan.realInterface(a) }
-            // Persistent services keep a client network on one worker, where its template lives.
-            let persistent = services.filter { $0.config.persistenceTimeout > 0 }
-            sets.clientMask = persistent.filter(\.config.vip.isV4).reduce(UInt32.max) { $0 & $1.config.persistenceMask }
-            sets.clientPrefix6 = persistent.filter { !$0.config.vip.isV4 }.map(\.config.persistencePrefixLength).min() ?? 128
+            (sets.clientMask, sets.clientPrefix6) = s.table.clientSplit
             return sets
         }
     }

@@ -20,10 +20,8 @@ extension ControlPlane {
                 }
                 if let number = try? plan.number(for: c.vip, vip: true) { d.vipInterface[c.vip] = UInt8(number) }
             }
-            // As addressSets() gives the fanout program: the workers' split of clients.
-            let persistent = s.table.services.filter { $0.config.persistenceTimeout > 0 }
-            d.clientMask = persistent.filter(\.config.vip.isV4).reduce(UInt32.max) { $0 & $1.config.persistenceMask }
-            d.clientPrefix6 = persistent.filter { !$0.config.vip.isV4 }.map(\.config.persistencePrefixLength).min() ?? 128
+            // As addressSets() gives the fanout program.
+            (d.clientMask, d.clientPrefix6) = s.table.clientSplit
             return (d, s.generation)
         }
     }

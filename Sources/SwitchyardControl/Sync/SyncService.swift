@@ -216,8 +216,7 @@ public final class SyncService: @unchecked Sendable {
         return hub.requestWalk(FlowRecord.walkSync)
     }
 
-    private func send(_ all: [FlowRecord]) {
-        let records = all
+    private func send(_ records: [FlowRecord]) {
         guard !records.isEmpty else { return }
         let messages = SyncCodec.encode(records.lazy.compactMap(SyncTranslate.entry), syncID: syncID, maxLength: maxLength)
         var sent = 0
