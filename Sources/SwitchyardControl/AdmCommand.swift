@@ -29,6 +29,9 @@ public enum AdmCommand: Equatable, Sendable {
     case vrrp
     /// Not in ipvsadm: connection sync's role and counters.
     case sync
+    /// Not in ipvsadm: each mh/sh service's consistent-hash table fingerprint, to compare the
+    /// balancers behind one ECMP router.
+    case fingerprint
     /// Not in ipvsadm: what the engine did with every frame (drops by reason) and each worker's
     /// share of the frames; `--stats` shows only ipvsadm's table.
     case engine
@@ -80,7 +83,7 @@ public enum AdmCommand: Equatable, Sendable {
         "delete-server": "d", "clear": "C", "list": "L", "zero": "Z", "set": "set", "restore": "R", "save": "S",
         "start-daemon": "start-daemon", "stop-daemon": "stop-daemon", "help": "help", "version": "version",
         "reload": "reload", "trace": "trace", "vrrp": "vrrp", "sync": "sync", "engine": "engine",
-        "metrics": "metrics",
+        "metrics": "metrics", "fingerprint": "fingerprint",
     ]
 
     /// The options and values read after the command, as process_options holds them in its
@@ -284,6 +287,7 @@ public enum AdmCommand: Equatable, Sendable {
         case "trace": return .trace(entry.traced)
         case "vrrp": return .vrrp
         case "sync": return .sync
+        case "fingerprint": return .fingerprint
         case "engine": return .engine
         case "metrics": return .metrics
         default: return .reload
@@ -345,6 +349,7 @@ public enum AdmCommand: Equatable, Sendable {
         case .trace(let client): return client.map { "trace the packets of client \($0)" } ?? "stop tracing"
         case .vrrp: return "show the VRRP instances"
         case .sync: return "show connection sync"
+        case .fingerprint: return "show the consistent-hash tables' fingerprints"
         case .engine: return "show the engine's counters"
         case .metrics: return "show the metrics in Prometheus's text format"
         case .help: return "show the usage"

@@ -72,7 +72,8 @@ extension ServiceTable {
             for s in services { release(s, &changes) }
             changes.servicesRemoved = services.map(\.key)
             services = []
-        case .list, .listConnections, .zero, .save, .restore, .reload, .trace, .vrrp, .sync, .engine, .metrics, .help, .version:
+        case .list, .listConnections, .zero, .save, .restore, .reload, .trace, .vrrp, .sync, .fingerprint, .engine, .metrics, .help,
+             .version:
             preconditionFailure("\(command) is not a table edit")
         }
         _ = updateQuorum()

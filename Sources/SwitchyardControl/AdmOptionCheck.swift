@@ -35,7 +35,7 @@ extension AdmCommand {
         "A": "add-service", "E": "edit-service", "D": "delete-service", "C": "flush", "L": "list", "a": "add-server",
         "d": "delete-server", "e": "edit-server", "set": "set", "start-daemon": "start-daemon",
         "stop-daemon": "stop-daemon", "R": "restore", "S": "save", "Z": "zero", "reload": "reload", "trace": "trace",
-        "vrrp": "vrrp", "sync": "sync", "engine": "engine", "metrics": "metrics",
+        "vrrp": "vrrp", "sync": "sync", "engine": "engine", "metrics": "metrics", "fingerprint": "fingerprint",
     ]
 
     /// A row of commands_v_options as its 34 characters ('+' compulsory, 'x' illegal, '1' one of

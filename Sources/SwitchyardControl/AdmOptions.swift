@@ -53,6 +53,7 @@ extension AdmCommand {
         .init(long: "reload", short: nil, value: .none), .init(long: "trace", short: nil, value: .required),
         .init(long: "vrrp", short: nil, value: .none), .init(long: "sync", short: nil, value: .none),
         .init(long: "engine", short: nil, value: .none), .init(long: "metrics", short: nil, value: .none),
+        .init(long: "fingerprint", short: nil, value: .none),
         .init(long: "json", short: nil, value: .none),
     ]
 

@@ -20,7 +20,7 @@ public enum AdmUsage {
       switchyard adm -L|l [virtual-service] [options]
       switchyard adm -Z [virtual-service]
       switchyard adm --set tcp tcpfin udp
-      switchyard adm --reload | --engine | --metrics | --vrrp | --sync | --trace client|off
+      switchyard adm --reload | --engine | --metrics | --vrrp | --sync | --fingerprint | --trace client|off
       switchyard adm -h
 
     Commands:
@@ -44,6 +44,7 @@ public enum AdmUsage {
       --metrics                   the numbers in Prometheus's text format (for a textfile collector)
       --vrrp                      each VRRP instance: state, priority, master, addresses
       --sync                      connection sync (lvs_sync_daemon): role and counters
+      --fingerprint               each mh/sh service's table fingerprint (equal on balancers that agree)
       --trace client|off          log each packet from or to client as the workers decide it
 
     virtual-service:

@@ -110,15 +110,18 @@ extension Pipeline {
 
     /// An ICMP or ICMPv6 error to a VIP quoting a packet that left by it (a reply of one of our
     /// flows, VIP → client): it goes to that flow's real server, unchanged but for its MACs and
-    /// TTL or hop limit in DR, translated to the real server's address and port for NAT.
+    /// TTL or hop limit in DR, translated to the real server's address and port for NAT. With no
+    /// such flow here, a consistent-hash service's table names the real server (behind an ECMP
+    /// router, the flow may be another balancer's, and every balancer's table agrees).
     mutating func errorToVIP(_ frame: UnsafeMutableRawPointer, _ info: PacketInfo, now: UInt32,
                              snapshot: SnapshotView) -> Verdict {
         guard let quote = QuotedPacket.parse(frame, info) else { return drop(.truncatedICMP) }
         // The quoted packet went VIP → client, so the flow is client → VIP.
         let key = FlowKey(source: quote.destination, destination: quote.source, sourcePort: quote.destinationPort,
                           destinationPort: quote.sourcePort, proto: quote.proto)
-        guard let slot = findFlow(key, now: now),
-              let real = snapshot.real(flows[slot].realID), let service = snapshot.service(of: real)
+        let flowReal = findFlow(key, now: now).flatMap { snapshot.real(flows[$0].realID) }
+        guard let real = flowReal ?? Self.tableReal(key, snapshot: snapshot),
+              let service = snapshot.service(of: real)
         else { return drop(.icmpNoFlow) }
         // The TTL goes down in DR too, as for any packet to a VIP (no ICMP error about one).
         guard Self.decrementHopLimit(frame, info) else { return drop(.ttlExceeded) }

@@ -13,6 +13,10 @@ public enum Maglev {
     public struct Backend: Sendable {
         /// What the backend's table entries hold (a real server ID).
         public var id: Int32
+        /// What the backend is called on every balancer alike (its address and port, or a hash
+        /// of them): the order backends take their turns in, which ids do not give, since each
+        /// balancer numbers its real servers in the order it learned them.
+        public var name: UInt64
         /// offset and skip come from two independent hashes of the backend's name.
         public var offset: Int
         public var skip: Int
@@ -34,6 +38,7 @@ public enum Maglev {
 
         init(id: Int32, name: UInt64, weight: Int, tableSize: Int, key: HashKey) {
             self.id = id
+            self.name = name
             self.offset = Int(SipHash.hash(name, 0x6f66_6673_6574, key: key) % UInt64(tableSize))
             self.skip = Int(SipHash.hash(name, 0x736b_6970, key: key) % UInt64(tableSize - 1)) + 1
             self.weight = weight
@@ -55,11 +60,14 @@ public enum Maglev {
     static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
 
     /// Builds a lookup table of `size` (prime) entries; each holds a backend id, or -1 when no
-    /// backend has a positive weight. The order of `backends` does not matter.
+    /// backend has a positive weight. Neither the order of `backends` nor their ids matter: two
+    /// balancers with the same key, backends and weights put the same backend in every slot
+    /// (what keeps a flow's real server when an ECMP router moves the flow between them).
     public static func buildTable(_ backends: [Backend], size: Int) -> [Int32] {
         precondition(isPrime(size), "Maglev table size must be prime")
-        // Sort by id so the result does not depend on the caller's order.
-        let live = backends.filter { $0.weight > 0 }.sorted { $0.id < $1.id }
+        // Turns go in the order of the backends' names (ties, which only two IPv6 backends
+        // whose hashes collide could make, by id).
+        let live = backends.filter { $0.weight > 0 }.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
         var table = [Int32](repeating: -1, count: size)
         guard !live.isEmpty else { return table }
         let g = live.map(\.weight).reduce(0, gcd)

@@ -122,11 +122,7 @@ extension Pipeline {
                 templates.remove(at: slot)
             }
         }
-        // The source hash of an IPv4 client is what it was before IPv6 came (sh tables keep
-        // their clients); an IPv6 client's is of its whole address.
-        let sourceHash = info.isIPv6 ? SipHash.hash(info.source.high, info.source.low, key: snapshot.schedulingKey)
-                                     : SipHash.hash(UInt64(info.source.v4), 0, key: snapshot.schedulingKey)
-        var request = ScheduleRequest(flowHash: key.hash(with: snapshot.schedulingKey), sourceHash: sourceHash)
+        var request = Self.scheduleRequest(key, snapshot: snapshot)
         if let connections {
             request.connections = UnsafePointer(connections.storage)
             request.workers = connections.workers
@@ -140,5 +136,35 @@ extension Pipeline {
             if syncing { noteTemplate(slot, now: now, snapshot: snapshot) }
         }
         return id
+    }
+
+    /// The hashes a flow is scheduled by: of its whole key (mh), and of its client (sh). Both
+    /// depend on the key alone (and the scheduling key), so every balancer with the same
+    /// scheduling key and table picks the same real server for the flow.
+    @inline(__always)
+    static func scheduleRequest(_ key: FlowKey, snapshot: SnapshotView) -> ScheduleRequest {
+        // The source hash of an IPv4 client is what it was before IPv6 came (sh tables keep
+        // their clients); an IPv6 client's is of its whole address.
+        let source = key.source
+        let sourceHash = source.isV4 ? SipHash.hash(UInt64(source.v4), 0, key: snapshot.schedulingKey)
+                                     : SipHash.hash(source.high, source.low, key: snapshot.schedulingKey)
+        return ScheduleRequest(flowHash: key.hash(with: snapshot.schedulingKey), sourceHash: sourceHash)
+    }
+
+    /// The real server the service's consistent-hash table (mh, sh) gives the flow `key`, for a
+    /// packet that cannot start a flow here (an ICMP error about a flow another balancer
+    /// carries); nil for other schedulers or an empty table.
+    @inline(__always)
+    static func tableReal(_ key: FlowKey, snapshot: SnapshotView) -> UnsafePointer<RealServerEntry>? {
+        guard let service = snapshot.service(proto: key.proto, vip: key.destination, port: key.destinationPort)
+        else { return nil }
+        let request = scheduleRequest(key, snapshot: snapshot)
+        let id: UInt32?
+        switch service.pointee.scheduler {
+        case .maglev: id = MaglevScheduler.lookup(service, in: snapshot, hash: request.flowHash)
+        case .sourceHash: id = MaglevScheduler.lookup(service, in: snapshot, hash: request.sourceHash)
+        default: id = nil
+        }
+        return id.flatMap { snapshot.real($0) }
     }
 }

@@ -53,6 +53,9 @@ extension ControlPlane {
             return (true, failoverStatus?() ?? "no vrrp_instance in this config\n", 0)
         case .sync:
             return (true, syncStatus?() ?? "no lvs_sync_daemon in this config\n", 0)
+        case .fingerprint:
+            guard let snapshot = state.withLock({ $0.snapshot }) else { return (false, "nothing is published yet\n", 1) }
+            return (true, AdmFingerprint.render(snapshot), 0)
         case .listConnections(let options):
             // A walk of every worker's tables (FlowExchangeHub), on master and backup alike.
             guard let list = listConnections else { return (false, "the workers are not running\n", 1) }

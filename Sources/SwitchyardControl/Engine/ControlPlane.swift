@@ -45,6 +45,8 @@ public final class ControlPlane: @unchecked Sendable {
         /// Each real server's last finished check and last change of state (the status page).
         var lastChecks: [UInt32: StatusModel.Check] = [:]
         var lastChanges: [UInt32: Double] = [:]
+        /// The snapshot last handed to the workers (adm --fingerprint reads its tables).
+        var snapshot: ForwardingSnapshot?
     }
     let state: Locked<State>
     /// Serialises table changes (an adm command and a SIGHUP reload at once): each one's
@@ -120,6 +122,7 @@ public final class ControlPlane: @unchecked Sendable {
                 + "\(snapshot.services.reduce(0) { $0 + $1.reals.count }) real server(s), "
                 + "\(snapshot.services.reduce(0) { $0 + $1.reals.filter { $0.available && $0.mac != nil && $0.weight > 0 }.count }) taking new flows")
             forwarding.publish(snapshot)
+            s.snapshot = snapshot
         }
     }
 
