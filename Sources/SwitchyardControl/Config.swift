@@ -95,6 +95,8 @@ public struct Config: Sendable, Equatable {
     public var scripts = ScriptSettings()
     /// global_defs `switchyard_http`, `switchyard_http_user`, `switchyard_http_metrics_auth` (ConfigHTTP.swift).
     public var http = HTTPSettings()
+    /// global_defs `switchyard_announce_table` and `switchyard_announce_drain` (Announce/AnnounceSettings.swift).
+    public var announce = AnnounceSettings()
     /// Things accepted but not acted on, as `PATH:LINE:COL: warning: …`.
     public var warnings: [ConfigDiagnostic] = []
 

@@ -123,11 +123,13 @@ struct ConfigReader {
                 let k = s.keyword.text
                 if try vrrpGlobal(s) { continue }
                 if try httpGlobal(s) { continue }
+                if try announceGlobal(s) { continue }
                 guard ignore(s, in: .globalDefs) else {
                     throw error(s.keyword, "unknown keyword \"\(k)\" in global_defs")
                 }
             }
         }
+        checkAnnounce(statements)
     }
 
     /// `lvs_timeouts tcp 900 tcpfin 120 udp 300` (seconds; any subset, any order).

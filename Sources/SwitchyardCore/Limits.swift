@@ -40,4 +40,12 @@ public enum Limits {
     public static let walkBudget = 4_096
     public static let idleWalkBudget = 65_536
     public static let installBudget = 1_024
+    /// The route protocol number of the VIP routes Switchyard keeps for a routing daemon
+    /// (`switchyard_announce_table`): none of the kernel's RTPROT_* names, so no daemon takes
+    /// the routes for its own; BIRD reads it as `krt_source`, iproute2 shows `proto 83`.
+    public static let announceRouteProtocol = 83
+    /// Seconds a stopping engine keeps forwarding after it withdrew its routes
+    /// (`switchyard_announce_drain`'s default): time for BGP to carry the withdrawal and the
+    /// router to move the flows.
+    public static let announceDrainSeconds = 5.0
 }

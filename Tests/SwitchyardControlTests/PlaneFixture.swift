@@ -74,13 +74,15 @@ func fakeInterface(_ name: String) throws -> InterfaceInfo {
 }
 
 /// A started control plane over `fake`, its config written to `path`.
-func startedPlane(_ text: String, path: String, fake: FakeParts) throws -> ControlPlane {
+func startedPlane(_ text: String, path: String, fake: FakeParts,
+                  routes: @escaping () throws -> any RoutePort = { throw SetupError("no routes in this test") })
+    throws -> ControlPlane {
     XCTAssertTrue(createFile(path, text))
     let config = try Config.load(path: path)
     let plan = try InterfacePlan(config: config, given: nil, routes: fakeRoutes, routes6: fakeRoutes6, lookup: fakeInterface)
     let plane = ControlPlane(config: config, configPath: path, plan: plan, forwarding: fake, neighbours: fake,
                              checkers: fake, scripts: fake, counts: ConnectionCounts(workers: 1),
-                             stats: RealServerStats(workers: 1), trace: FlowTrace(workers: 1))
+                             stats: RealServerStats(workers: 1), trace: FlowTrace(workers: 1), routes: routes)
     let initial = plane.loadInitialTable()
     _ = plane.refreshNeighbours()
     plane.republish()

@@ -61,6 +61,11 @@ int sy_ipv6_group(int fd, int ifindex, const uint8_t group[16], int join);
 /// Dumps the kernel's IPv6 neighbour table (RTM_GETNEIGH over NETLINK_ROUTE) into `buf`: the
 /// netlink messages as received, up to NLMSG_DONE; their length, or -1 and errno.
 ssize_t sy_neigh6_dump(uint8_t *buf, size_t len);
+
+/// Makes a tun device named by `pattern` ("syann%d": the kernel picks the number), brings it up
+/// and writes its name to `name`. Returns the descriptor that keeps it (closing it deletes the
+/// device and the routes through it), or -1 with errno set. (announce_link.c)
+int sy_announce_link_open(const char *pattern, char name[16]);
 /// IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on: sy_ipv6_receive can say a datagram's destination
 /// and hop limit.
 int sy_ipv6_receive_info(int fd);

@@ -55,12 +55,15 @@ public final class ControlPlane: @unchecked Sendable {
     /// Health checks done since the start, by result (the metrics).
     let checksSucceeded = Atomic<UInt64>(0)
     let checksFailed = Atomic<UInt64>(0)
+    /// The VIP routes kept for a routing daemon (global_defs `switchyard_announce_table`).
+    let announcer: Announcer
     /// Unix seconds now (the status page's times); tests set their own.
     public var wallClock: @Sendable () -> Double = ControlPlane.unixSeconds
 
     public init(config: Config, configPath: String, plan: InterfacePlan, forwarding: any ForwardingPort,
                 neighbours: any NeighbourPort, checkers: any CheckerPort, scripts: any ScriptPort = ShellScripts(),
-                counts: ConnectionCounts, stats: RealServerStats, trace: FlowTrace, configID: String? = nil) {
+                counts: ConnectionCounts, stats: RealServerStats, trace: FlowTrace, configID: String? = nil,
+                routes: @escaping () throws -> any RoutePort = { try AnnounceLink() }) {
         self.plan = plan
         self.configPath = configPath
         self.configID = configID
@@ -71,6 +74,7 @@ public final class ControlPlane: @unchecked Sendable {
         self.counts = counts
         self.stats = stats
         self.trace = trace
+        announcer = Announcer(makePort: routes)
         state = Locked(State(config: config))
     }
 
@@ -124,6 +128,7 @@ public final class ControlPlane: @unchecked Sendable {
             forwarding.publish(snapshot)
             s.snapshot = snapshot
         }
+        refreshAnnouncements()
     }
 
     /// The address sets the table asks for now. Worked out under the lock: a copy of the table

@@ -188,6 +188,10 @@ public final class Engine: @unchecked Sendable {
         }
 
         parts.announce()
+        // The VIPs that can be served get their routes now that the workers forward; withdrawn
+        // first when the run ends (by `drain` on a signal, or here on any other way out).
+        plane.startAnnouncing()
+        defer { _ = plane.stopAnnouncing() }
         Log.info("ready: \(plane.appliedSets.arpAnswerSummary); "
             + "control socket \(options.controlPath)")
         // The workers forward from here: systemd may now call the start done.
@@ -195,6 +199,28 @@ public final class Engine: @unchecked Sendable {
         notifier?.send("READY=1\nSTATUS=\(plane.statusLine())")
         if let notifier { plane.notifier.withLock { $0 = { message in _ = notifier.send(message) } } }
         mainLoop(signals, notifier: notifier)
+        drain(signals, notifier: notifier)
+    }
+
+    /// Stopping: the VIP routes go first, then the engine keeps forwarding for the drain period
+    /// (`switchyard_announce_drain`) while the routers move the flows to the other balancers;
+    /// a second SIGTERM or SIGINT ends it early.
+    func drain(_ signals: sigset_t, notifier: SystemdNotify?) {
+        guard let (table, withdrawn, seconds) = plane.stopAnnouncing(), !withdrawn.isEmpty, seconds > 0 else { return }
+        Log.info("draining: \(withdrawn.count) route(s) withdrawn from table \(table); forwarding \(seconds) s more while "
+            + "the routers move their flows (another SIGTERM or SIGINT stops at once)")
+        notifier?.send("STATUS=draining for \(seconds) s")
+        let end = monotonicMicroseconds() + UInt64(seconds * 1e6)
+        while true {
+            let now = monotonicMicroseconds()
+            guard now < end else { break }
+            if notifier?.watchdogSeconds != nil { notifier?.send("WATCHDOG=1") }
+            let wait = Int(min(1000, (end - now + 999) / 1000))
+            if let s = waitForSignal(signals, milliseconds: wait), s != SIGHUP {
+                Log.info("signal \(s == SIGINT ? "SIGINT" : "SIGTERM") during the drain: stopping now")
+                break
+            }
+        }
     }
 
     /// The VRRP service for the config's instances (nil without any), with the VIPs they hold
@@ -328,6 +354,7 @@ public final class Engine: @unchecked Sendable {
             if due.contains(.updateRates) { plane.updateRates(interval: Double(Housekeeping.rateInterval)) }
             if due.contains(.logStats) { Log.info("stats: " + plane.summary()) }
             if due.contains(.readTrace) { plane.logTrace() }
+            plane.refreshAnnouncements()
         }
     }
 

@@ -14,10 +14,15 @@ extension ControlPlane {
 
     /// The metrics now, as Prometheus reads them.
     public func metricsText() -> String {
+        // Read before the state lock: the announcer takes that lock inside its own.
+        let standing = Set(announcer.announced)
         // Read under the lock, as adm -L reads the table (see `control`).
         var input = state.withLock { s -> MetricsInput in
             var input = MetricsInput()
             input.lastReloadTook = s.lastReloadTook
+            if s.config.announce.isOn {
+                input.announced = Set(s.table.services.map(\.config.vip)).sorted().map { ($0, standing.contains($0)) }
+            }
             input.services = s.table.services.map { svc in
                 MetricsInput.Service(proto: svc.config.proto, vip: svc.config.vip, port: svc.config.port,
                                      reals: svc.reals.map { r in

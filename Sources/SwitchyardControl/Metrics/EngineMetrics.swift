@@ -51,6 +51,8 @@ public struct MetricsInput: Sendable {
     public var workerCPUSeconds: [Double] = []
     /// Health checks done, by result.
     public var checks: (succeeded: UInt64, failed: UInt64) = (0, 0)
+    /// With switchyard_announce_table: each VIP, and whether its route stands now.
+    public var announced: [(vip: IPAddressBits, standing: Bool)]?
 
     public init() {}
 }
@@ -161,6 +163,11 @@ public enum EngineMetrics {
             families.append(MetricFamily("switchyard_vrrp_priority", .gauge,
                                          help: "Each VRRP instance's priority now (tracked scripts and interfaces included).",
                                          samples: input.vrrp.map { MetricFamily.Sample(labels($0), Double($0.priority)) }))
+        }
+        if let announced = input.announced {
+            families.append(MetricFamily("switchyard_vip_announced", .gauge,
+                                         help: "1 while the VIP's route stands in the announce table (switchyard_announce_table) for the routing daemon, 0 while it is withdrawn.",
+                                         samples: announced.map { MetricFamily.Sample([Label("vip", "\($0.vip)")], $0.standing ? 1 : 0) }))
         }
         families.append(MetricFamily("switchyard_config_last_reload_successful", .gauge,
                                      help: "1 if the last reload (SIGHUP, adm --reload) took or none was tried, 0 if it was refused.",

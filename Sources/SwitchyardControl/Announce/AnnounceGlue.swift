@@ -1,0 +1,32 @@
+// Between the control plane and its announcements: what the rule is fed (the table's services
+// with their quorum, the VIPs on VRRP standby, the configured table), and when the engine
+// starts and stops announcing.
+import SwitchyardCore
+
+extension ControlPlane {
+    /// The engine forwards: from now on VIPs that can be served are announced.
+    func startAnnouncing() {
+        announcer.start()
+        refreshAnnouncements()
+    }
+
+    /// Brings the routes in line with the table, after any change (a health report, adm, a
+    /// reload, a VRRP transition) and once a second (a failed route change is tried again).
+    func refreshAnnouncements() {
+        announcer.update {
+            state.withLock { s in
+                let services = s.table.services.map {
+                    AnnouncedService(vip: $0.config.vip, name: $0.config.name, quorumUp: $0.quorumUp)
+                }
+                return (s.config.announce.table, AnnouncePlan.verdicts(services, standby: s.standby))
+            }
+        }
+    }
+
+    /// Withdraws every route (the engine is stopping); returns the VIPs withdrawn, their table
+    /// and how long to keep forwarding for the routers to move their flows.
+    func stopAnnouncing() -> (table: UInt32, withdrawn: [IPAddressBits], drainSeconds: Double)? {
+        guard let (table, withdrawn) = announcer.stop() else { return nil }
+        return (table, withdrawn, config.announce.drainSeconds)
+    }
+}

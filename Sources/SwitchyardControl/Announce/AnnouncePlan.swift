@@ -1,0 +1,49 @@
+// Which VIPs an engine announces, and why the others are not: a VIP is announced while it can be
+// served here, that is while every virtual service on it has its quorum and, if a VRRP instance
+// holds it, that instance is master here (a backup's or faulty instance's VIPs are not forwarded
+// by this box). Pure: the rule is tested with plain values.
+import SwitchyardCore
+
+/// A virtual service as the announcement rule sees it.
+struct AnnouncedService: Equatable {
+    var vip: IPAddressBits
+    /// ipvsadm's name of it (TCP 198.18.0.100:80), for the reasons.
+    var name: String
+    var quorumUp: Bool
+}
+
+/// What the rule says of a VIP.
+enum AnnounceVerdict: Equatable {
+    case announce
+    /// Not announced, and why.
+    case withhold(String)
+
+    var reason: String? {
+        if case .withhold(let why) = self { return why }
+        return nil
+    }
+}
+
+enum AnnouncePlan {
+    /// Every VIP of `services`, with the rule's verdict.
+    static func verdicts(_ services: [AnnouncedService], standby: Set<IPAddressBits>) -> [IPAddressBits: AnnounceVerdict] {
+        var verdicts: [IPAddressBits: AnnounceVerdict] = [:]
+        for vip in Set(services.map(\.vip)) {
+            if standby.contains(vip) {
+                verdicts[vip] = .withhold("its VRRP instance is not master here")
+                continue
+            }
+            let lost = services.filter { $0.vip == vip && !$0.quorumUp }.map(\.name).sorted()
+            verdicts[vip] = lost.isEmpty ? .announce : .withhold("\(lost.joined(separator: ", ")) lost its quorum")
+        }
+        return verdicts
+    }
+
+    /// The routes to add and to remove to go from `installed` to the VIPs `verdicts` announces;
+    /// each sorted.
+    static func changes(installed: Set<IPAddressBits>, verdicts: [IPAddressBits: AnnounceVerdict])
+        -> (add: [IPAddressBits], remove: [IPAddressBits]) {
+        let wanted = Set(verdicts.filter { $0.value == .announce }.keys)
+        return (wanted.subtracting(installed).sorted(), installed.subtracting(wanted).sorted())
+    }
+}
