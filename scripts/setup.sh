@@ -12,6 +12,7 @@ packages=(
     nftables iproute2 ethtool           # run: kernel guard, namespaces, GRO checks
     nginx-light curl wrk python3        # demo and tests: real servers and clients
     iputils-ping procps psmisc keepalived # tests: ping, sysctl, process helpers
+    bird2                               # tests: BGP router and speakers for ECMP scale-out (test_scaleout)
     openssl tcpdump                     # tests: a TLS server (s_server) for SSL_GET, VRRP captures
     dnsmasq-base bind9-dnsutils         # tests: a UDP service (DNS) through NAT
     netsniff-ng haproxy valgrind iperf3 sockperf # bench: trafgen floods, HAProxy peer, instruction counts, bulk TCP, latency
