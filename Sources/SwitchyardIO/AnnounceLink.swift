@@ -19,6 +19,9 @@ public final class AnnounceLink: @unchecked Sendable {
         guard fd >= 0 else { throw SystemError("making the announce link (a tun device, /dev/net/tun)") }
         descriptor = fd
         name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // A new device takes net.ipv6.conf.default.disable_ipv6: where that is 1, the kernel
+        // would refuse IPv6 routes through it.
+        _ = writeSmallFile("/proc/sys/net/ipv6/conf/\(name)/disable_ipv6", "0")
     }
 
     /// Adds (or keeps) the route of `vip` in `table`; nil, or why `ip` refused.
@@ -26,9 +29,29 @@ public final class AnnounceLink: @unchecked Sendable {
         route("replace", vip, table: table)
     }
 
-    /// Removes the route of `vip` from `table`; nil, or why `ip` refused.
+    /// Removes the route of `vip` from `table` (one already gone counts as removed); nil, or why
+    /// `ip` refused.
     public func remove(_ vip: IPAddressBits, table: UInt32) -> String? {
-        route("del", vip, table: table)
+        guard let failure = route("del", vip, table: table) else { return nil }
+        // ESRCH, "No such process": the kernel has no such route.
+        return failure.contains("No such process") ? nil : failure
+    }
+
+    /// The VIPs whose route through this device stands in `table` now (`ip route show`); nil if
+    /// `ip` fails.
+    public func standing(table: UInt32) -> Set<IPAddressBits>? {
+        var found = Set<IPAddressBits>()
+        for family in ["-4", "-6"] {
+            let (status, output) = runCommand(["ip", family, "-o", "route", "show", "table", "\(table)", "dev", name])
+            guard status == 0 else { return nil }
+            for line in output.split(separator: "\n") {
+                // "198.18.0.100 proto 83 scope link", or with a /32 or /128 on some iproute2 versions.
+                guard let first = line.split(separator: " ").first,
+                      let address = IPAddressBits(text: String(first.split(separator: "/")[0])) else { continue }
+                found.insert(address)
+            }
+        }
+        return found
     }
 
     /// Deletes the device, and every route through it with it.

@@ -13,6 +13,7 @@ final class FakeRoutes: RoutePort, @unchecked Sendable {
         var routes: Set<String> = []
         var calls: [String] = []
         var failAdds = 0
+        var failRemoves = 0
         var closed = false
     }
     let record = Locked(Record())
@@ -32,11 +33,29 @@ final class FakeRoutes: RoutePort, @unchecked Sendable {
     func remove(_ vip: IPAddressBits, table: UInt32) -> String? {
         record.withLock { r in
             r.calls.append("remove \(vip) \(table)")
+            if r.failRemoves > 0 {
+                r.failRemoves -= 1
+                return "RTNETLINK answers: Operation not permitted"
+            }
             r.routes.remove("\(vip) \(table)")
             return nil
         }
     }
-    func close() { record.withLock { $0.closed = true } }
+    func standing(table: UInt32) -> Set<IPAddressBits>? {
+        record.withLock { r in
+            Set(r.routes.compactMap { route in
+                let parts = route.split(separator: " ")
+                return parts[1] == "\(table)" ? IPAddressBits(text: String(parts[0])) : nil
+            })
+        }
+    }
+    /// The device goes, and every route through it.
+    func close() {
+        record.withLock { r in
+            r.closed = true
+            r.routes = []
+        }
+    }
     var routes: [String] { record.withLock { $0.routes.sorted() } }
 }
 
@@ -169,6 +188,52 @@ final class AnnounceTests: XCTestCase {
         XCTAssertTrue(plane.reload().ok)
         XCTAssertEqual(routes.routes, [])
         XCTAssertTrue(routes.record.withLock { $0.closed }, "with no table the link is given up")
+    }
+
+    func testAFlushedRouteIsPutBackAndAFailedWithdrawStillEndsWithTheDevice() throws {
+        let plane = try started(config())
+        plane.startAnnouncing()
+        XCTAssertEqual(routes.routes, ["198.18.0.100 100", "198.18.0.101 100"])
+        // Someone flushes the table: the next verify notices, the next refresh puts them back.
+        routes.record.withLock { $0.routes = [] }
+        plane.refreshAnnouncements()
+        XCTAssertEqual(routes.routes, [], "the books still say they stand")
+        plane.announcer.verify()
+        plane.refreshAnnouncements()
+        XCTAssertEqual(routes.routes, ["198.18.0.100 100", "198.18.0.101 100"])
+
+        // A withdraw that fails leaves the route in the books (tried again next time)...
+        routes.record.withLock { $0.failRemoves = 1 }
+        try plane.setServed([IPAddressBits(text: "198.18.0.101")!], false)
+        XCTAssertEqual(routes.routes, ["198.18.0.100 100", "198.18.0.101 100"])
+        plane.refreshAnnouncements()
+        XCTAssertEqual(routes.routes, ["198.18.0.100 100"])
+        // ...and on stop the device goes anyway, with any route a failed withdraw left.
+        routes.record.withLock { $0.failRemoves = 1 }
+        XCTAssertEqual(plane.stopAnnouncing()?.withdrawn, [IPAddressBits(text: "198.18.0.100")!])
+        XCTAssertEqual(routes.routes, [])
+        XCTAssertTrue(routes.record.withLock { $0.closed })
+    }
+
+    func testASorryServerKeepsTheRouteAndAnUnknownMACHoldsItBack() throws {
+        let sorry = config().replacingOccurrences(of: "virtual_server 198.18.0.100 80 {\n",
+                                                  with: "virtual_server 198.18.0.100 80 {\n    sorry_server 198.18.0.13 80\n")
+        fake.kernel[IPAddressBits(text: "198.18.0.13")!] = MACAddress(bits: 0x13)
+        let plane = try started(sorry)
+        plane.startAnnouncing()
+        let targets = fake.record.withLock { $0.started }
+        for t in targets { plane.healthReport(t, 0, false, .down("connection refused")) }
+        XCTAssertEqual(routes.routes, ["198.18.0.100 100", "198.18.0.101 100"],
+                       "the quorum is lost, the sorry server answers: still served here")
+
+        // 198.18.0.101's only real server has no known MAC: nothing would forward its packets.
+        fake.kernel[IPAddressBits(text: "198.18.0.12")!] = nil
+        let plane2Path = path + ".2"
+        defer { unlink(plane2Path) }
+        let plane2 = try startedPlane(config(), path: plane2Path, fake: fake, routes: { [routes] in routes })
+        routes.record.withLock { $0.routes = [] }
+        plane2.startAnnouncing()
+        XCTAssertEqual(routes.routes, ["198.18.0.100 100"])
     }
 
     func testWithoutATableNothingIsAnnouncedAndNoLinkIsMade() throws {

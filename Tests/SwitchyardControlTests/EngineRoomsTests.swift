@@ -45,7 +45,7 @@ final class HousekeepingTests: XCTestCase {
         let always: Set<Chore> = [.refreshNeighbours, .refreshLocalAddresses, .readTrace]
         XCTAssertEqual(Housekeeping.chores(at: 1, statsInterval: 0), always)
         XCTAssertEqual(Housekeeping.chores(at: 2, statsInterval: 0), always.union([.updateRates]))
-        XCTAssertEqual(Housekeeping.chores(at: 5, statsInterval: 0), always.union([.requestMissingNeighbours]))
+        XCTAssertEqual(Housekeeping.chores(at: 5, statsInterval: 0), always.union([.requestMissingNeighbours, .verifyAnnouncements]))
         XCTAssertEqual(Housekeeping.chores(at: 30, statsInterval: 10), Set(Chore.allCases))
         XCTAssertFalse(Housekeeping.chores(at: 10, statsInterval: 0).contains(.logStats), "0 = no stats lines")
         XCTAssertTrue(Housekeeping.chores(at: 10, statsInterval: 10).contains(.logStats))

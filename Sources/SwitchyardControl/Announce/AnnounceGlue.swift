@@ -10,13 +10,18 @@ extension ControlPlane {
         refreshAnnouncements()
     }
 
-    /// Brings the routes in line with the table, after any change (a health report, adm, a
+    /// Brings the routes in line with what the workers forward (the last published snapshot;
+    /// quorum and sorry server from the table), after any change (a health report, adm, a
     /// reload, a VRRP transition) and once a second (a failed route change is tried again).
     func refreshAnnouncements() {
         announcer.update {
             state.withLock { s in
-                let services = s.table.services.map {
-                    AnnouncedService(vip: $0.config.vip, name: $0.config.name, quorumUp: $0.quorumUp)
+                let services = (s.snapshot?.services ?? []).map { spec in
+                    let key = ServiceKey(proto: spec.proto, vip: spec.vip, port: spec.port)
+                    let service = s.table.service(key)
+                    return AnnouncedService(vip: spec.vip, name: "\(key)", quorumUp: service?.quorumUp ?? true,
+                                            sorryServer: service?.config.sorryServer != nil,
+                                            takesFlows: spec.reals.contains { $0.available && $0.mac != nil && $0.weight > 0 })
                 }
                 return (s.config.announce.table, AnnouncePlan.verdicts(services, standby: s.standby))
             }

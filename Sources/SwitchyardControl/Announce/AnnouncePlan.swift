@@ -1,7 +1,9 @@
 // Which VIPs an engine announces, and why the others are not: a VIP is announced while it can be
-// served here, that is while every virtual service on it has its quorum and, if a VRRP instance
-// holds it, that instance is master here (a backup's or faulty instance's VIPs are not forwarded
-// by this box). Pure: the rule is tested with plain values.
+// served here, that is while every virtual service on it (as the workers have it) has a real
+// server taking new flows and its quorum (or a sorry server answering for it), and, if a VRRP
+// instance holds it, that instance is master here (a backup's or faulty instance's VIPs are not
+// forwarded by this box). All services of a VIP, since a router cannot send one port of it
+// elsewhere. Pure: the rule is tested with plain values.
 import SwitchyardCore
 
 /// A virtual service as the announcement rule sees it.
@@ -10,6 +12,10 @@ struct AnnouncedService: Equatable {
     /// ipvsadm's name of it (TCP 198.18.0.100:80), for the reasons.
     var name: String
     var quorumUp: Bool
+    /// A sorry server answers while the quorum is lost.
+    var sorryServer: Bool
+    /// Some real server (or the sorry server) takes new flows: up, weight above 0, MAC known.
+    var takesFlows: Bool
 }
 
 /// What the rule says of a VIP.
@@ -33,8 +39,12 @@ enum AnnouncePlan {
                 verdicts[vip] = .withhold("its VRRP instance is not master here")
                 continue
             }
-            let lost = services.filter { $0.vip == vip && !$0.quorumUp }.map(\.name).sorted()
-            verdicts[vip] = lost.isEmpty ? .announce : .withhold("\(lost.joined(separator: ", ")) lost its quorum")
+            let on = services.filter { $0.vip == vip }
+            let idle = on.filter { !$0.takesFlows }.map(\.name).sorted()
+            let lost = on.filter { !$0.quorumUp && !$0.sorryServer }.map(\.name).sorted()
+            let reasons = (idle.isEmpty ? [] : ["\(idle.joined(separator: ", ")) has no real server taking new flows"])
+                + (lost.isEmpty ? [] : ["\(lost.joined(separator: ", ")) lost its quorum"])
+            verdicts[vip] = reasons.isEmpty ? .announce : .withhold(reasons.joined(separator: "; "))
         }
         return verdicts
     }

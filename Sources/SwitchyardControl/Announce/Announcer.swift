@@ -10,9 +10,12 @@ public protocol RoutePort: AnyObject, Sendable {
     var name: String { get }
     /// Adds (or keeps) `vip`'s route in `table`; nil, or why it failed.
     func add(_ vip: IPAddressBits, table: UInt32) -> String?
-    /// Removes `vip`'s route from `table`; nil, or why it failed.
+    /// Removes `vip`'s route from `table` (a route already gone counts as removed); nil, or why
+    /// it failed.
     func remove(_ vip: IPAddressBits, table: UInt32) -> String?
-    /// Gives up the device (and any route still through it).
+    /// The VIPs whose route through the device stands in `table` now; nil if it cannot tell.
+    func standing(table: UInt32) -> Set<IPAddressBits>?
+    /// Gives up the device, and with it every route through it.
     func close()
 }
 
@@ -52,18 +55,16 @@ final class Announcer: @unchecked Sendable {
         state.withLock { s in
             guard s.running else { return }
             let (table, verdicts) = inputs()
-            // A reload that moved or dropped the table: the old routes go first.
+            // A reload that moved or dropped the table: the old routes go, all of them with the
+            // device whatever `ip` would say; a new device is made for the new table.
             if let old = s.table, old != table {
-                for vip in s.installed.sorted() { withdraw(vip, from: old, because: "the announce table changed", &s) }
-                s.table = nil
-            }
-            guard let table else {
-                if s.installed.isEmpty, let port = s.port {
-                    port.close()
-                    s.port = nil
+                for vip in s.installed.sorted() {
+                    Log.info("withdrew \(vip) from table \(old): the announce table changed")
+                    s.logged[vip] = nil
                 }
-                return
+                giveUpPort(&s)
             }
+            guard let table else { return }
             s.table = table
             guard let port = self.port(&s) else { return }
             let (add, remove) = AnnouncePlan.changes(installed: s.installed, verdicts: verdicts)
@@ -83,7 +84,21 @@ final class Announcer: @unchecked Sendable {
         }
     }
 
+    /// Takes out of the books the routes that no longer stand (someone flushed the table or took
+    /// the device down), so the next update puts them back.
+    func verify() {
+        state.withLock { s in
+            guard s.running, let table = s.table, let port = s.port, !s.installed.isEmpty,
+                  let standing = port.standing(table: table) else { return }
+            for vip in s.installed.subtracting(standing).sorted() {
+                Log.warning("the route of \(vip) left table \(table) without us: putting it back")
+                s.installed.remove(vip)
+            }
+        }
+    }
+
     /// Withdraws every route and announces nothing more; returns the table and the VIPs withdrawn.
+    /// The device goes too, so a route whose `ip route del` failed goes with it.
     func stop() -> (table: UInt32, withdrawn: [IPAddressBits])? {
         state.withLock { s in
             guard s.running else { return nil }
@@ -91,6 +106,7 @@ final class Announcer: @unchecked Sendable {
             guard let table = s.table else { return nil }
             let withdrawn = s.installed.sorted()
             for vip in withdrawn { withdraw(vip, from: table, because: "the engine is stopping", &s) }
+            giveUpPort(&s)
             return (table, withdrawn)
         }
     }
@@ -112,6 +128,13 @@ final class Announcer: @unchecked Sendable {
             }
             return nil
         }
+    }
+
+    private func giveUpPort(_ s: inout State) {
+        s.port?.close()
+        s.port = nil
+        s.table = nil
+        s.installed = []
     }
 
     private func withdraw(_ vip: IPAddressBits, from table: UInt32, because reason: String, _ s: inout State) {

@@ -209,7 +209,8 @@ public final class Engine: @unchecked Sendable {
         guard let (table, withdrawn, seconds) = plane.stopAnnouncing(), !withdrawn.isEmpty, seconds > 0 else { return }
         Log.info("draining: \(withdrawn.count) route(s) withdrawn from table \(table); forwarding \(seconds) s more while "
             + "the routers move their flows (another SIGTERM or SIGINT stops at once)")
-        notifier?.send("STATUS=draining for \(seconds) s")
+        // systemd's stop timeout (TimeoutStopSec) is given the drain, and 10 s for the rest.
+        notifier?.send("STATUS=draining for \(seconds) s\nEXTEND_TIMEOUT_USEC=\(UInt64((seconds + 10) * 1e6))")
         let end = monotonicMicroseconds() + UInt64(seconds * 1e6)
         while true {
             let now = monotonicMicroseconds()
@@ -354,6 +355,8 @@ public final class Engine: @unchecked Sendable {
             if due.contains(.updateRates) { plane.updateRates(interval: Double(Housekeeping.rateInterval)) }
             if due.contains(.logStats) { Log.info("stats: " + plane.summary()) }
             if due.contains(.readTrace) { plane.logTrace() }
+            if due.contains(.verifyAnnouncements) { plane.announcer.verify() }
+            // Every second: a route change that failed is tried again (and a verified loss put back).
             plane.refreshAnnouncements()
         }
     }

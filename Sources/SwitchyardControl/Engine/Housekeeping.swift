@@ -16,6 +16,8 @@ enum Chore: Hashable, CaseIterable {
     case logStats
     /// Log what the workers traced (adm --trace).
     case readTrace
+    /// Check that the announced VIPs' routes still stand (someone may have flushed the table).
+    case verifyAnnouncements
 }
 
 enum Housekeeping {
@@ -25,7 +27,7 @@ enum Housekeeping {
     /// The chores due at `second` (1, 2, …) of the run; `statsInterval` 0 = no stats lines.
     static func chores(at second: Int, statsInterval: Int) -> Set<Chore> {
         var due: Set<Chore> = [.refreshNeighbours, .refreshLocalAddresses, .readTrace]
-        if second % 5 == 0 { due.insert(.requestMissingNeighbours) }
+        if second % 5 == 0 { due.formUnion([.requestMissingNeighbours, .verifyAnnouncements]) }
         if second % 30 == 0 { due.insert(.requestAllNeighbours) }
         if second % rateInterval == 0 { due.insert(.updateRates) }
         if statsInterval > 0 && second % statsInterval == 0 { due.insert(.logStats) }
