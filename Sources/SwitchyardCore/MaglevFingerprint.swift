@@ -3,10 +3,10 @@
 // control plane (adm --fingerprint), never per packet.
 
 extension ForwardingSnapshot {
-    /// For the service at `index` with a table (mh, sh): a hash of the scheduling key and of
-    /// what each slot holds, a real server named by its address and port (ids differ from one
-    /// balancer to the next). Equal fingerprints: the same flow hash picks the same real server.
-    /// nil for a service without a table.
+    /// For the service at `index` with a table (mh, sh): a hash of the scheduling key, the
+    /// scheduler, the table size and what each slot holds, a real server named by its address
+    /// and port (ids differ from one balancer to the next). Equal fingerprints: the same flow
+    /// picks the same real server. nil for a service without a table.
     public func tableFingerprint(serviceIndex index: Int) -> UInt64? {
         guard index >= 0, index < view.serviceCount else { return nil }
         let service = view.services[index]
@@ -14,7 +14,7 @@ extension ForwardingSnapshot {
         // A keyed hash of a constant stands for the key (the key itself stays unshown).
         let fixed = HashKey(k0: 0x6669_6e67_6572_7072, k1: 0x696e_7420_6f66_206d)
         var h = SipHash.hash(0x6b65_79, SipHash.hash(0, 0, key: view.schedulingKey), key: fixed)
-        h = SipHash.hash(h, UInt64(service.tableSize), key: fixed)
+        h = SipHash.hash(h, UInt64(service.tableSize) << 8 | UInt64(service.scheduler.rawValue), key: fixed)
         for slot in 0..<Int(service.tableSize) {
             let id = view.tables[Int(service.tableStart) + slot]
             if id < 0 {

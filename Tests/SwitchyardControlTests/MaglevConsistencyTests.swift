@@ -67,13 +67,35 @@ final class MaglevConsistencyTests: XCTestCase {
         XCTAssertLessThan(shares.max()! - shares.min()!, 65537 / 100, "equal weights, near-equal shares: \(shares)")
     }
 
+    /// IPv6 real servers are named by a hash of their address: the order holds there too.
+    func testIPv6RealServersInAnotherOrderBuildTheSameTable() throws {
+        let six = [11, 12, 13]
+        func config(_ order: [Int]) -> String {
+            "virtual_server 2001:db8::100 80 {\n    lb_algo mh\n    lb_kind DR\n"
+                + order.map { "    real_server 2001:db8::\($0) 80 {\n    }\n" }.joined() + "}\n"
+        }
+        func plane6(_ order: [Int]) throws -> ControlPlane {
+            let path = "/tmp/switchyard-maglev-\(getpid())-\(paths.count).conf"
+            paths.append(path)
+            let fake = FakeParts()
+            for host in six { fake.kernel[IPAddressBits(text: "2001:db8::\(host)")!] = MACAddress(bits: UInt64(host)) }
+            return try startedPlane(config(order), path: path, fake: fake)
+        }
+        let a = try plane6(six)
+        let b = try plane6(six.reversed())
+        XCTAssertEqual(slots(a, vip: "2001:db8::100"), slots(b, vip: "2001:db8::100"))
+        XCTAssertEqual(Set(slots(a, vip: "2001:db8::100")).count, 3)
+        XCTAssertEqual(fingerprint(a), fingerprint(b))
+    }
+
     func testAnotherWeightOrKeyGivesAnotherFingerprint() throws {
         let a = try plane(service(vip: "198.18.0.100", reals: servers))
         let b = try plane(service(vip: "198.18.0.100", reals: servers, weight: { $0 == 12 ? 2 : 1 }))
         let c = try plane("global_defs {\n    switchyard_hash_key 0x0123456789abcdef0123456789abcdef\n}\n"
             + service(vip: "198.18.0.100", reals: servers))
-        let fingerprints = [a, b, c].map { $0.control(["--fingerprint"], "").text.split(separator: "\n")[2] }
-        XCTAssertEqual(Set(fingerprints).count, 3, "\(fingerprints)")
+        let d = try plane(service(vip: "198.18.0.100", reals: servers).replacingOccurrences(of: "lb_algo mh", with: "lb_algo sh"))
+        let fingerprints = [a, b, c, d].map { $0.control(["--fingerprint"], "").text.split(separator: "\n")[2].split(separator: " ")[3] }
+        XCTAssertEqual(Set(fingerprints).count, 4, "another weight, key or scheduler: \(fingerprints)")
     }
 
     func testAServiceWithoutATableSaysSo() throws {

@@ -77,21 +77,23 @@ final class PipelineECMPTests: XCTestCase {
     }
 
     func testAnICMPErrorAboutAnotherBalancersFlowGoesToItsRealServer() {
-        let first = balancer([11, 12])
-        let second = balancer([12, 11])
-        var a = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: 1_000))
-        var b = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: 1_000))
-        var servers = Set<UInt64>()
-        for c in 0..<100 {
-            let client = 0xC612_7000 + UInt32(c)
-            let (_, started) = feed(&a, tcpFrame(client: client, port: 41_000, to: vip.value, dport: 80), snapshot: first)
-            let (v, error) = feed(&b, icmpError(client: client, clientPort: 41_000), snapshot: second)
-            XCTAssertEqual(v, .forward(egress: 0))
-            XCTAssertEqual(destinationMAC(error), destinationMAC(started), "client \(c)'s error follows its flow")
-            servers.insert(destinationMAC(started))
+        for scheduler in [SchedulerKind.maglev, .sourceHash] {
+            let first = balancer([11, 12], scheduler: scheduler)
+            let second = balancer([12, 11], scheduler: scheduler)
+            var a = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: 1_000))
+            var b = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: 1_000))
+            var servers = Set<UInt64>()
+            for c in 0..<100 {
+                let client = 0xC612_7000 + UInt32(c)
+                let (_, started) = feed(&a, tcpFrame(client: client, port: 41_000, to: vip.value, dport: 80), snapshot: first)
+                let (v, error) = feed(&b, icmpError(client: client, clientPort: 41_000), snapshot: second)
+                XCTAssertEqual(v, .forward(egress: 0))
+                XCTAssertEqual(destinationMAC(error), destinationMAC(started), "\(scheduler): client \(c)'s error follows its flow")
+                servers.insert(destinationMAC(started))
+            }
+            XCTAssertEqual(servers.count, 2, "\(scheduler)")
+            XCTAssertEqual(b.counters[.newFlows], 0, "an error starts no flow")
         }
-        XCTAssertEqual(servers.count, 2)
-        XCTAssertEqual(b.counters[.newFlows], 0, "an error starts no flow")
 
         // A scheduler without a table has nothing to ask: the error is dropped as before.
         var c = Pipeline(PipelineConfig(sourceMAC: lbMAC, flowCapacity: 1_000))
