@@ -34,6 +34,8 @@ while [ $# -gt 0 ]; do
         *) echo "bench/scaleout.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench/scaleout.sh: --rounds takes a whole number from 1" >&2; exit 2; }
+[[ $seconds =~ ^[0-9]+$ ]] && [ "$seconds" -ge 2 ] || { echo "bench/scaleout.sh: --seconds takes a whole number from 2" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench/scaleout.sh: run as root" >&2; exit 1; }
 bin=$(switchyard_bin)
 [ -x "$bin" ] || { echo "bench/scaleout.sh: build first: swift build -c release --product switchyard" >&2; exit 1; }
@@ -112,7 +114,8 @@ window() { # window NAME ROUND
     else
         lab_exec router ip route replace $vip/32 nexthop via $back.2 nexthop via $back.3 nexthop via $back.4
     fi
-    lab_exec client timeout -s INT "$seconds" taskset -c 0 trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/flood.cfg" \
+    # The flood outlasts the window by 3 s (every counter is read while it runs), then stops.
+    lab_exec client timeout -s INT $((seconds + 3)) taskset -c 0 trafgen -q -C -P 1 -o eth0 -i "$LAB_DIR/flood.cfg" \
         -n $((seconds * 5000000)) >/dev/null 2>&1 &
     local sender=$!
     sleep 0.5
@@ -127,10 +130,11 @@ window() { # window NAME ROUND
     for i in 1 2 3; do
         f1=$(forwarded lb$i)
         c1=$(ticks lb$i)
-        # Each balancer's own window (its two adm calls), for its rate.
+        # Each balancer's own window (from before its first adm call to after its last), for its rate.
         local n=$((f1 - f0[$i])) c=$(((c1 - c0[$i]) * 1000000000 / hz)) span=$(($(date +%s%N) - a0[$i]))
         line+=" lb$i $((n * 1000000000 / span)) $((n > 0 ? c / n : 0))"
     done
+    kill -INT "$sender" 2>/dev/null || true
     wait "$sender" || true
     pps[$name,$round]=$(((r1 - r0) * 1000000000 / (t1 - t0)))
     share[$name,$round]=$line
@@ -167,7 +171,7 @@ out=$here/results/scaleout-$(date -u +%Y%m%dT%H%M%SZ).md
 {
     echo "# Scale-out: three balancers behind an ECMP router against one"
     echo
-    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $(uname -r); $rounds rounds of $seconds s (a ${seconds}-s flood, $((seconds - 1)) s measured);"
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $(uname -r); $rounds rounds of a $((seconds - 1))-s window inside a flood;"
     echo "64-byte UDP frames from random sources through the router (fib_multipath_hash_policy=1) to VIP $vip;"
     echo "each balancer: switchyard, DR, mh, one worker, all three pinned to CPU1; trafgen and the router's forwarding on CPU0."
     echo "Maglev fingerprints: $fingerprints distinct over the three balancers (1 = they agree)."
