@@ -1,6 +1,6 @@
-// Between the control plane and its announcements: what the rule is fed (the table's services
-// with their quorum, the VIPs on VRRP standby, the configured table), and when the engine
-// starts and stops announcing.
+// Between the control plane and its announcements: what the rule is fed (the published
+// snapshot's services, their quorum and sorry server from the table, the VIPs on VRRP standby,
+// the configured table), and when the engine starts and stops announcing.
 import SwitchyardCore
 
 extension ControlPlane {

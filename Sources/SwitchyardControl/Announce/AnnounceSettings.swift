@@ -15,7 +15,8 @@ public struct AnnounceSettings: Sendable, Equatable {
     public var isOn: Bool { table != nil }
 
     /// Tables a VIP route must not go in: unspec (0), and the kernel's default (253), main
-    /// (254) and local (255) tables, where `VIP dev lo` would change how this box itself routes.
+    /// (254) and local (255) tables, where a VIP's route would change how this box itself
+    /// routes (its own packets to the VIP would go into the announce link).
     static let reservedTables: [UInt32: String] = [0: "unspec", 253: "default", 254: "main", 255: "local"]
 }
 
