@@ -43,6 +43,8 @@ public final class AnnounceLink: @unchecked Sendable {
         var found = Set<IPAddressBits>()
         for family in ["-4", "-6"] {
             let (status, output) = runCommand(["ip", family, "-o", "route", "show", "table", "\(table)", "dev", name])
+            // A table with no route of a family is, to ip, a table that does not exist.
+            if status != 0 && output.contains("does not exist") { continue }
             guard status == 0 else { return nil }
             for line in output.split(separator: "\n") {
                 // "198.18.0.100 proto 83 scope link", or with a /32 or /128 on some iproute2 versions.
@@ -52,6 +54,19 @@ public final class AnnounceLink: @unchecked Sendable {
             }
         }
         return found
+    }
+
+    /// Clears a route of `vip` that a routing daemon may still hold from a killed run: the kernel
+    /// deletes the routes of a vanished device without a message for each, and FRR's zebra keeps
+    /// what it imported until it hears of that prefix again. A route of another protocol is added
+    /// and deleted at once (BIRD, following protocol 83 alone, ignores it); nothing is done if the
+    /// table has a route for `vip` already (someone else's).
+    public func clearStale(_ vip: IPAddressBits, table: UInt32) {
+        let prefix = vip.isV4 ? "\(vip)/32" : "\(vip)/128"
+        let family = vip.isV4 ? "-4" : "-6"
+        let route = ["blackhole", prefix, "table", "\(table)", "proto", "static"]
+        guard runCommand(["ip", family, "route", "add"] + route).status == 0 else { return }
+        _ = runCommand(["ip", family, "route", "del"] + route)
     }
 
     /// Deletes the device, and every route through it with it.

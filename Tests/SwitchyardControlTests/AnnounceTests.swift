@@ -49,6 +49,9 @@ final class FakeRoutes: RoutePort, @unchecked Sendable {
             })
         }
     }
+    func clearStale(_ vip: IPAddressBits, table: UInt32) {
+        record.withLock { $0.calls.append("clear \(vip) \(table)") }
+    }
     /// The device goes, and every route through it.
     func close() {
         record.withLock { r in
@@ -181,9 +184,15 @@ final class AnnounceTests: XCTestCase {
         plane.refreshAnnouncements()
         XCTAssertEqual(routes.routes, ["198.18.0.100 100", "198.18.0.101 100"], "the next refresh tries again")
 
+        XCTAssertEqual(routes.record.withLock { $0.calls.filter { $0.hasPrefix("clear") } },
+                       ["clear 198.18.0.100 100", "clear 198.18.0.101 100"], "a new device clears what a killed run left")
         XCTAssertTrue(createFile(path, config(table: "switchyard_announce_table 200")))
+        routes.record.withLock { $0.calls = [] }
         XCTAssertTrue(plane.reload().ok)
         XCTAssertEqual(routes.routes, ["198.18.0.100 200", "198.18.0.101 200"])
+        XCTAssertEqual(routes.record.withLock { $0.calls.filter { !$0.hasPrefix("add") } },
+                       ["remove 198.18.0.100 100", "remove 198.18.0.101 100", "clear 198.18.0.100 200", "clear 198.18.0.101 200"],
+                       "each route leaves the old table before the device goes")
         XCTAssertTrue(createFile(path, config(table: "")))
         XCTAssertTrue(plane.reload().ok)
         XCTAssertEqual(routes.routes, [])

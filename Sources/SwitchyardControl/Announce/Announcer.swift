@@ -15,6 +15,8 @@ public protocol RoutePort: AnyObject, Sendable {
     func remove(_ vip: IPAddressBits, table: UInt32) -> String?
     /// The VIPs whose route through the device stands in `table` now; nil if it cannot tell.
     func standing(table: UInt32) -> Set<IPAddressBits>?
+    /// Makes a routing daemon forget a route of `vip` a killed run may have left it with.
+    func clearStale(_ vip: IPAddressBits, table: UInt32)
     /// Gives up the device, and with it every route through it.
     func close()
 }
@@ -58,15 +60,17 @@ final class Announcer: @unchecked Sendable {
             // A reload that moved or dropped the table: the old routes go, all of them with the
             // device whatever `ip` would say; a new device is made for the new table.
             if let old = s.table, old != table {
-                for vip in s.installed.sorted() {
-                    Log.info("withdrew \(vip) from table \(old): the announce table changed")
-                    s.logged[vip] = nil
-                }
+                // Each route is deleted before the device goes: FRR hears of no route deleted
+                // with a device.
+                for vip in s.installed.sorted() { withdraw(vip, from: old, because: "the announce table changed", &s) }
                 giveUpPort(&s)
             }
             guard let table else { return }
             s.table = table
+            let fresh = s.port == nil
             guard let port = self.port(&s) else { return }
+            // A new device in this table: what a killed run left the routing daemon goes first.
+            if fresh { for vip in verdicts.keys.sorted() { port.clearStale(vip, table: table) } }
             let (add, remove) = AnnouncePlan.changes(installed: s.installed, verdicts: verdicts)
             for vip in remove { withdraw(vip, from: table, because: verdicts[vip]?.reason ?? "it left the config", &s) }
             for vip in add {
