@@ -147,19 +147,14 @@ for r in $(seq "$rounds"); do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)); else print "-"}'; }
-per_frame() { # per_frame NAME: each balancer's median CPU ns per forwarded frame over the rounds
-    local name=$1 i r
+# each NAME FIELD: each balancer's median over the rounds of its forwarded frames/s (FIELD 1) or
+# its CPU ns per frame (FIELD 2, from the rounds it forwarded in)
+each() {
+    local name=$1 field=$2 i r
     for i in 1 2 3; do
         for r in $(seq "$rounds"); do
-            echo "${share[$name,$r]}" | awk -v lb="lb$i" '{for (k = 1; k <= NF; k += 3) if ($k == lb && $(k+1) > 0) print $(k+2)}'
-        done | median
-    done | tr '\n' ' '
-}
-frames() { # frames NAME: each balancer's median frames forwarded per second
-    local name=$1 i r
-    for i in 1 2 3; do
-        for r in $(seq "$rounds"); do
-            echo "${share[$name,$r]}" | awk -v lb="lb$i" '{for (k = 1; k <= NF; k += 3) if ($k == lb) print $(k+1)}'
+            echo "${share[$name,$r]}" | awk -v lb="lb$i" -v f="$field" \
+                '{for (k = 1; k <= NF; k += 3) if ($k == lb && (f == 1 || $(k+1) > 0)) print $(k+f)}'
         done | median
     done | tr '\n' ' '
 }
@@ -178,8 +173,8 @@ out=$here/results/scaleout-$(date -u +%Y%m%dT%H%M%SZ).md
     echo
     echo "| route | delivered frames/s (median) | forwarded frames/s, lb1 lb2 lb3 | CPU ns per frame, lb1 lb2 lb3 |"
     echo "|---|---|---|---|"
-    echo "| one next hop (lb1) | $one | $(frames one) | $(per_frame one) |"
-    echo "| three next hops | $three | $(frames three) | $(per_frame three) |"
+    echo "| one next hop (lb1) | $one | $(each one 1) | $(each one 2) |"
+    echo "| three next hops | $three | $(each three 1) | $(each three 2) |"
     echo
     echo "Aggregate three/one: **$ratio**. Rounds:"
     echo
