@@ -156,15 +156,12 @@ extension Pipeline {
     /// carries); nil for other schedulers or an empty table.
     @inline(__always)
     static func tableReal(_ key: FlowKey, snapshot: SnapshotView) -> UnsafePointer<RealServerEntry>? {
-        guard let service = snapshot.service(proto: key.proto, vip: key.destination, port: key.destinationPort)
+        guard let service = snapshot.service(proto: key.proto, vip: key.destination, port: key.destinationPort),
+              service.pointee.scheduler.usesTable
         else { return nil }
-        let request = scheduleRequest(key, snapshot: snapshot)
-        let id: UInt32?
-        switch service.pointee.scheduler {
-        case .maglev: id = MaglevScheduler.lookup(service, in: snapshot, hash: request.flowHash)
-        case .sourceHash: id = MaglevScheduler.lookup(service, in: snapshot, hash: request.sourceHash)
-        default: id = nil
-        }
-        return id.flatMap { snapshot.real($0) }
+        // A table scheduler reads no cursor: this one is only for the signature.
+        var unused = SchedulerCursor()
+        return service.pointee.scheduler.pick(service, in: snapshot, request: scheduleRequest(key, snapshot: snapshot),
+                                              cursor: &unused).flatMap { snapshot.real($0) }
     }
 }
