@@ -62,11 +62,9 @@ public final class AnnounceLink: @unchecked Sendable {
     /// and deleted at once (BIRD, following protocol 83 alone, ignores it); nothing is done if the
     /// table has a route for `vip` already (someone else's).
     public func clearStale(_ vip: IPAddressBits, table: UInt32) {
-        let prefix = vip.isV4 ? "\(vip)/32" : "\(vip)/128"
-        let family = vip.isV4 ? "-4" : "-6"
-        let route = ["blackhole", prefix, "table", "\(table)", "proto", "static"]
-        guard runCommand(["ip", family, "route", "add"] + route).status == 0 else { return }
-        _ = runCommand(["ip", family, "route", "del"] + route)
+        let route = ["blackhole", Self.prefix(vip), "table", "\(table)", "proto", "static"]
+        guard runCommand(["ip", Self.family(vip), "route", "add"] + route).status == 0 else { return }
+        _ = runCommand(["ip", Self.family(vip), "route", "del"] + route)
     }
 
     /// Deletes the device, and every route through it with it.
@@ -79,12 +77,15 @@ public final class AnnounceLink: @unchecked Sendable {
     deinit { close() }
 
     private func route(_ verb: String, _ vip: IPAddressBits, table: UInt32) -> String? {
-        let prefix = vip.isV4 ? "\(vip)/32" : "\(vip)/128"
-        let argv = ["ip", vip.isV4 ? "-4" : "-6", "route", verb, prefix, "dev", name, "table", "\(table)",
+        let argv = ["ip", Self.family(vip), "route", verb, Self.prefix(vip), "dev", name, "table", "\(table)",
                     "proto", "\(Limits.announceRouteProtocol)"]
         let (status, output) = runCommand(argv)
         guard status != 0 else { return nil }
         let text = output.split(separator: "\n").joined(separator: "; ")
         return "`\(argv.joined(separator: " "))` exited \(status)" + (text.isEmpty ? "" : ": \(text)")
     }
+
+    /// `VIP/32` or `VIP/128`, and ip's flag for the VIP's family.
+    private static func prefix(_ vip: IPAddressBits) -> String { vip.isV4 ? "\(vip)/32" : "\(vip)/128" }
+    private static func family(_ vip: IPAddressBits) -> String { vip.isV4 ? "-4" : "-6" }
 }

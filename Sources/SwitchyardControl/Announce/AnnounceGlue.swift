@@ -16,6 +16,8 @@ extension ControlPlane {
     func refreshAnnouncements() {
         announcer.update {
             state.withLock { s in
+                // Without a table the verdicts go unread: none are worked out (this runs every second).
+                guard let table = s.config.announce.table else { return (nil, [:]) }
                 let services = (s.snapshot?.services ?? []).map { spec in
                     let key = ServiceKey(proto: spec.proto, vip: spec.vip, port: spec.port)
                     let service = s.table.service(key)
@@ -23,7 +25,7 @@ extension ControlPlane {
                                             sorryServer: service?.config.sorryServer != nil,
                                             takesFlows: spec.reals.contains { $0.available && $0.mac != nil && $0.weight > 0 })
                 }
-                return (s.config.announce.table, AnnouncePlan.verdicts(services, standby: s.standby))
+                return (table, AnnouncePlan.verdicts(services, standby: s.standby))
             }
         }
     }

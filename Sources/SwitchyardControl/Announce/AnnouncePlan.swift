@@ -33,20 +33,14 @@ enum AnnounceVerdict: Equatable {
 enum AnnouncePlan {
     /// Every VIP of `services`, with the rule's verdict.
     static func verdicts(_ services: [AnnouncedService], standby: Set<IPAddressBits>) -> [IPAddressBits: AnnounceVerdict] {
-        var verdicts: [IPAddressBits: AnnounceVerdict] = [:]
-        for vip in Set(services.map(\.vip)) {
-            if standby.contains(vip) {
-                verdicts[vip] = .withhold("its VRRP instance is not master here")
-                continue
-            }
-            let on = services.filter { $0.vip == vip }
+        Dictionary(grouping: services, by: \.vip).mapValues { on in
+            if standby.contains(on[0].vip) { return .withhold("its VRRP instance is not master here") }
             let idle = on.filter { !$0.takesFlows }.map(\.name).sorted()
             let lost = on.filter { !$0.quorumUp && !$0.sorryServer }.map(\.name).sorted()
             let reasons = (idle.isEmpty ? [] : ["\(idle.joined(separator: ", ")) has no real server taking new flows"])
                 + (lost.isEmpty ? [] : ["\(lost.joined(separator: ", ")) lost its quorum"])
-            verdicts[vip] = reasons.isEmpty ? .announce : .withhold(reasons.joined(separator: "; "))
+            return reasons.isEmpty ? .announce : .withhold(reasons.joined(separator: "; "))
         }
-        return verdicts
     }
 
     /// The routes to add and to remove to go from `installed` to the VIPs `verdicts` announces;
